@@ -1,0 +1,21 @@
+//! Shared vocabulary of meshform: addresses, dynamic values, schemas and diagnostics.
+//!
+//! - [`value`]: [`Value`], the dynamic value every stage passes around, with *unknown* ("known after
+//!   apply") and *sensitive* marks. Redaction is a property of the type: `Display`, `Debug` and
+//!   `Serialize` never show a sensitive value; only [`Value::expose_json`] does, for the state store.
+//! - [`types`]: [`Type`], type constraints and conversion.
+//! - [`schema`]: resource, data source and provider schemas.
+//! - [`addr`]: resource and instance addresses (`local_file.a["k"]`).
+//! - [`diag`]: [`Diagnostic`] with source spans, rendered by miette at the edge.
+
+pub mod addr;
+pub mod diag;
+pub mod schema;
+pub mod types;
+pub mod value;
+
+pub use addr::{AddrPattern, InstanceAddr, InstanceKey, Mode, ResourceAddr};
+pub use diag::{Diagnostic, Diagnostics, Severity, SourceFile, Span};
+pub use schema::{Attribute, BlockNesting, NestedBlock, ProviderSchema, Schema};
+pub use types::Type;
+pub use value::{Number, PathStep, Value, REDACTED};

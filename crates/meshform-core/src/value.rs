@@ -1,0 +1,508 @@
+//! The dynamic [`Value`] with *unknown* and *sensitive* marks, and its redacting renderings.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::ser::{SerializeMap, SerializeSeq};
+use serde::{Serialize, Serializer};
+
+/// The text shown wherever a sensitive value would otherwise appear.
+pub const REDACTED: &str = "(sensitive value)";
+
+/// A number. HCL numbers are arbitrary precision; meshform uses `f64`, which is exact for the integers
+/// configurations use (ports, replica counts, indexes).
+#[derive(Clone, Copy, PartialEq, PartialOrd)]
+pub struct Number(pub f64);
+
+impl Number {
+    /// The value as an integer when it is one.
+    pub fn as_i64(self) -> Option<i64> {
+        let f = self.0;
+        if f.fract() == 0.0 && f.abs() < 9.0e15 {
+            Some(f as i64)
+        } else {
+            None
+        }
+    }
+}
+
+impl fmt::Display for Number {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.as_i64() {
+            Some(i) => write!(f, "{i}"),
+            None => write!(f, "{}", self.0),
+        }
+    }
+}
+
+impl fmt::Debug for Number {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+/// A dynamic value: what expressions evaluate to and what providers receive and return.
+///
+/// Lists, tuples and sets are all `List` (a set is a sorted list without duplicates); objects and maps are
+/// both `Map`. `Unknown` is a value that will only be known after apply. `Sensitive` wraps a value that must
+/// never be shown; operations on it produce sensitive results.
+#[derive(Clone, PartialEq, Default)]
+pub enum Value {
+    #[default]
+    Null,
+    Bool(bool),
+    Number(Number),
+    String(String),
+    List(Vec<Value>),
+    Map(BTreeMap<String, Value>),
+    Unknown,
+    Sensitive(Box<Value>),
+}
+
+impl Value {
+    pub fn string(s: impl Into<String>) -> Value {
+        Value::String(s.into())
+    }
+
+    pub fn number(n: impl Into<f64>) -> Value {
+        Value::Number(Number(n.into()))
+    }
+
+    pub fn map<K: Into<String>>(entries: impl IntoIterator<Item = (K, Value)>) -> Value {
+        Value::Map(entries.into_iter().map(|(k, v)| (k.into(), v)).collect())
+    }
+
+    /// Marks this value sensitive (idempotent).
+    pub fn sensitive(self) -> Value {
+        match self {
+            Value::Sensitive(_) => self,
+            Value::Null => Value::Null,
+            v => Value::Sensitive(Box::new(v)),
+        }
+    }
+
+    pub fn is_null(&self) -> bool {
+        matches!(self.unmarked(), Value::Null)
+    }
+
+    pub fn is_sensitive(&self) -> bool {
+        matches!(self, Value::Sensitive(_))
+    }
+
+    /// True when this value is unknown at its top level.
+    pub fn is_unknown(&self) -> bool {
+        matches!(self.unmarked(), Value::Unknown)
+    }
+
+    /// True when this value or anything inside it is unknown.
+    pub fn contains_unknown(&self) -> bool {
+        match self {
+            Value::Unknown => true,
+            Value::Sensitive(v) => v.contains_unknown(),
+            Value::List(items) => items.iter().any(Value::contains_unknown),
+            Value::Map(m) => m.values().any(Value::contains_unknown),
+            _ => false,
+        }
+    }
+
+    /// True when this value or anything inside it is sensitive.
+    pub fn contains_sensitive(&self) -> bool {
+        match self {
+            Value::Sensitive(_) => true,
+            Value::List(items) => items.iter().any(Value::contains_sensitive),
+            Value::Map(m) => m.values().any(Value::contains_sensitive),
+            _ => false,
+        }
+    }
+
+    /// The value without its top-level sensitive mark.
+    pub fn unmarked(&self) -> &Value {
+        match self {
+            Value::Sensitive(v) => v.unmarked(),
+            v => v,
+        }
+    }
+
+    /// Removes every sensitive mark, deeply. Used where the raw value is needed (a provider call, the
+    /// state store); never for rendering.
+    pub fn into_unmarked_deep(self) -> Value {
+        match self {
+            Value::Sensitive(v) => v.into_unmarked_deep(),
+            Value::List(items) => Value::List(items.into_iter().map(Value::into_unmarked_deep).collect()),
+            Value::Map(m) => Value::Map(m.into_iter().map(|(k, v)| (k, v.into_unmarked_deep())).collect()),
+            v => v,
+        }
+    }
+
+    /// Removes the top-level mark and reports whether there was one.
+    pub fn split_mark(self) -> (Value, bool) {
+        match self {
+            Value::Sensitive(v) => (v.split_mark().0, true),
+            v => (v, false),
+        }
+    }
+
+    /// Re-applies a sensitive mark when `sensitive` is true.
+    pub fn with_mark(self, sensitive: bool) -> Value {
+        if sensitive {
+            self.sensitive()
+        } else {
+            self
+        }
+    }
+
+    pub fn as_str(&self) -> Option<&str> {
+        match self.unmarked() {
+            Value::String(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn as_bool(&self) -> Option<bool> {
+        match self.unmarked() {
+            Value::Bool(b) => Some(*b),
+            _ => None,
+        }
+    }
+
+    pub fn as_number(&self) -> Option<f64> {
+        match self.unmarked() {
+            Value::Number(n) => Some(n.0),
+            _ => None,
+        }
+    }
+
+    pub fn as_map(&self) -> Option<&BTreeMap<String, Value>> {
+        match self.unmarked() {
+            Value::Map(m) => Some(m),
+            _ => None,
+        }
+    }
+
+    pub fn as_list(&self) -> Option<&[Value]> {
+        match self.unmarked() {
+            Value::List(l) => Some(l),
+            _ => None,
+        }
+    }
+
+    /// An attribute of a map value (`None` for other kinds or a missing key).
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        self.as_map().and_then(|m| m.get(key))
+    }
+
+    /// The value at a path of map keys and list indexes.
+    pub fn at_path(&self, path: &[PathStep]) -> Option<&Value> {
+        let mut cur = self;
+        for step in path {
+            cur = match (cur.unmarked(), step) {
+                (Value::Map(m), PathStep::Key(k)) => m.get(k)?,
+                (Value::List(l), PathStep::Index(i)) => l.get(*i)?,
+                _ => return None,
+            };
+        }
+        Some(cur)
+    }
+
+    /// A short name of the value's kind, for error messages.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Value::Null => "null",
+            Value::Bool(_) => "bool",
+            Value::Number(_) => "number",
+            Value::String(_) => "string",
+            Value::List(_) => "list",
+            Value::Map(_) => "object",
+            Value::Unknown => "unknown value",
+            Value::Sensitive(v) => v.kind(),
+        }
+    }
+
+    /// Converts from JSON. Integers and floats become numbers.
+    pub fn from_json(json: &serde_json::Value) -> Value {
+        match json {
+            serde_json::Value::Null => Value::Null,
+            serde_json::Value::Bool(b) => Value::Bool(*b),
+            serde_json::Value::Number(n) => Value::number(n.as_f64().unwrap_or(0.0)),
+            serde_json::Value::String(s) => Value::String(s.clone()),
+            serde_json::Value::Array(a) => Value::List(a.iter().map(Value::from_json).collect()),
+            serde_json::Value::Object(o) => {
+                Value::Map(o.iter().map(|(k, v)| (k.clone(), Value::from_json(v))).collect())
+            }
+        }
+    }
+
+    /// Converts to JSON **revealing sensitive values**. Only the state store and provider transports may
+    /// call this; renderings use `Serialize`, which redacts. Unknown values become `null`.
+    pub fn expose_json(&self) -> serde_json::Value {
+        match self {
+            Value::Null | Value::Unknown => serde_json::Value::Null,
+            Value::Bool(b) => serde_json::Value::Bool(*b),
+            Value::Number(n) => number_json(*n),
+            Value::String(s) => serde_json::Value::String(s.clone()),
+            Value::List(items) => serde_json::Value::Array(items.iter().map(Value::expose_json).collect()),
+            Value::Map(m) => serde_json::Value::Object(
+                m.iter().map(|(k, v)| (k.clone(), v.expose_json())).collect(),
+            ),
+            Value::Sensitive(v) => v.expose_json(),
+        }
+    }
+
+    /// Paths (within this value) of every sensitive mark.
+    pub fn sensitive_paths(&self) -> Vec<Vec<PathStep>> {
+        let mut out = Vec::new();
+        collect_marks(self, &mut Vec::new(), &mut out, &|v| matches!(v, Value::Sensitive(_)));
+        out
+    }
+
+    /// Paths (within this value) of every unknown value.
+    pub fn unknown_paths(&self) -> Vec<Vec<PathStep>> {
+        let mut out = Vec::new();
+        collect_marks(self, &mut Vec::new(), &mut out, &|v| matches!(v.unmarked(), Value::Unknown));
+        out
+    }
+
+    /// Marks the value at `path` sensitive, if it exists.
+    pub fn mark_at(&mut self, path: &[PathStep]) {
+        let Some((first, rest)) = path.split_first() else {
+            let v = std::mem::take(self);
+            *self = v.sensitive();
+            return;
+        };
+        let inner = match self {
+            Value::Sensitive(v) => v.as_mut(),
+            v => v,
+        };
+        match (inner, first) {
+            (Value::Map(m), PathStep::Key(k)) => {
+                if let Some(v) = m.get_mut(k) {
+                    v.mark_at(rest);
+                }
+            }
+            (Value::List(l), PathStep::Index(i)) => {
+                if let Some(v) = l.get_mut(*i) {
+                    v.mark_at(rest);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Semantic equality ignoring sensitive marks (a value does not "change" by becoming sensitive).
+    pub fn same_as(&self, other: &Value) -> bool {
+        match (self.unmarked(), other.unmarked()) {
+            (Value::List(a), Value::List(b)) => {
+                a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.same_as(y))
+            }
+            (Value::Map(a), Value::Map(b)) => {
+                a.len() == b.len()
+                    && a.iter().zip(b).all(|((ka, va), (kb, vb))| ka == kb && va.same_as(vb))
+            }
+            (a, b) => a == b,
+        }
+    }
+}
+
+fn number_json(n: Number) -> serde_json::Value {
+    match n.as_i64() {
+        Some(i) => serde_json::Value::from(i),
+        None => serde_json::Number::from_f64(n.0).map(serde_json::Value::Number).unwrap_or_default(),
+    }
+}
+
+fn collect_marks(
+    v: &Value,
+    path: &mut Vec<PathStep>,
+    out: &mut Vec<Vec<PathStep>>,
+    pred: &dyn Fn(&Value) -> bool,
+) {
+    if pred(v) {
+        out.push(path.clone());
+        return;
+    }
+    match v.unmarked() {
+        Value::List(items) => {
+            for (i, item) in items.iter().enumerate() {
+                path.push(PathStep::Index(i));
+                collect_marks(item, path, out, pred);
+                path.pop();
+            }
+        }
+        Value::Map(m) => {
+            for (k, item) in m {
+                path.push(PathStep::Key(k.clone()));
+                collect_marks(item, path, out, pred);
+                path.pop();
+            }
+        }
+        _ => {}
+    }
+}
+
+/// One step of a path into a value.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum PathStep {
+    Key(String),
+    Index(usize),
+}
+
+impl fmt::Display for PathStep {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PathStep::Key(k) => write!(f, ".{k}"),
+            PathStep::Index(i) => write!(f, "[{i}]"),
+        }
+    }
+}
+
+/// Renders a path as `a.b[0]`.
+pub fn path_string(path: &[PathStep]) -> String {
+    let s: String = path.iter().map(|p| p.to_string()).collect();
+    s.strip_prefix('.').map(str::to_owned).unwrap_or(s)
+}
+
+impl Serialize for Value {
+    /// Redacting serialization: sensitive values become `"(sensitive value)"`, unknown ones `null`.
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Value::Null | Value::Unknown => s.serialize_unit(),
+            Value::Bool(b) => s.serialize_bool(*b),
+            Value::Number(n) => match n.as_i64() {
+                Some(i) => s.serialize_i64(i),
+                None => s.serialize_f64(n.0),
+            },
+            Value::String(v) => s.serialize_str(v),
+            Value::List(items) => {
+                let mut seq = s.serialize_seq(Some(items.len()))?;
+                for item in items {
+                    seq.serialize_element(item)?;
+                }
+                seq.end()
+            }
+            Value::Map(m) => {
+                let mut map = s.serialize_map(Some(m.len()))?;
+                for (k, v) in m {
+                    map.serialize_entry(k, v)?;
+                }
+                map.end()
+            }
+            Value::Sensitive(_) => s.serialize_str(REDACTED),
+        }
+    }
+}
+
+impl fmt::Debug for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl fmt::Display for Value {
+    /// HCL-like rendering; sensitive values are redacted, unknown ones read `(known after apply)`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Null => f.write_str("null"),
+            Value::Bool(b) => write!(f, "{b}"),
+            Value::Number(n) => write!(f, "{n}"),
+            Value::String(s) => write!(f, "{}", quote(s)),
+            Value::List(items) => {
+                f.write_str("[")?;
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{item}")?;
+                }
+                f.write_str("]")
+            }
+            Value::Map(m) => {
+                f.write_str("{")?;
+                for (i, (k, v)) in m.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{} = {v}", map_key(k))?;
+                }
+                f.write_str("}")
+            }
+            Value::Unknown => f.write_str("(known after apply)"),
+            Value::Sensitive(_) => f.write_str(REDACTED),
+        }
+    }
+}
+
+/// Quotes a string as an HCL string literal.
+pub fn quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '$' => out.push('$'),
+            c if c.is_control() => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Renders an object key bare when it is an identifier, quoted otherwise.
+pub fn map_key(k: &str) -> String {
+    let ident = !k.is_empty()
+        && k.chars().next().is_some_and(|c| c.is_alphabetic() || c == '_')
+        && k.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '-');
+    if ident {
+        k.to_owned()
+    } else {
+        quote(k)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sensitive_values_never_render() {
+        let v = Value::map([("key", Value::string("s3cret").sensitive()), ("n", Value::number(1))]);
+        assert!(!format!("{v}").contains("s3cret"));
+        assert!(!format!("{v:?}").contains("s3cret"));
+        assert!(!serde_json::to_string(&v).unwrap().contains("s3cret"));
+        assert!(v.expose_json().to_string().contains("s3cret"));
+    }
+
+    #[test]
+    fn marks_round_trip_through_paths() {
+        let mut v = Value::map([
+            ("a", Value::List(vec![Value::string("x"), Value::string("y").sensitive()])),
+            ("b", Value::string("z")),
+        ]);
+        let paths = v.sensitive_paths();
+        assert_eq!(paths, vec![vec![PathStep::Key("a".into()), PathStep::Index(1)]]);
+        let mut plain = v.clone().into_unmarked_deep();
+        for p in &paths {
+            plain.mark_at(p);
+        }
+        assert_eq!(plain, v);
+        v.mark_at(&[PathStep::Key("b".into())]);
+        assert!(v.get("b").unwrap().is_sensitive());
+    }
+
+    #[test]
+    fn numbers_render_as_integers_when_integral() {
+        assert_eq!(Value::number(3).to_string(), "3");
+        assert_eq!(Value::number(1.5).to_string(), "1.5");
+        assert_eq!(Value::number(3).expose_json(), serde_json::json!(3));
+    }
+
+    #[test]
+    fn same_as_ignores_marks() {
+        assert!(Value::string("a").sensitive().same_as(&Value::string("a")));
+        assert!(!Value::string("a").same_as(&Value::string("b")));
+    }
+}
