@@ -1,14 +1,7 @@
-pub fn add(left: u64, right: u64) -> u64 {
-    left + right
-}
+//! Configuration: HCL files in, typed configuration and evaluated values out.
+//!
+//! - [`functions`]: the built-in functions (`file`, `jsonencode`, `merge`, …).
+//! - [`fmt`]: canonical formatting of HCL source (`meshform fmt`).
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn it_works() {
-        let result = add(2, 2);
-        assert_eq!(result, 4);
-    }
-}
+pub mod fmt;
+pub mod functions;

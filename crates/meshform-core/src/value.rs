@@ -339,11 +339,12 @@ fn collect_marks(
     }
 }
 
-/// One step of a path into a value.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// One step of a path into a value; serialised as a bare string (key) or integer (index).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(untagged)]
 pub enum PathStep {
-    Key(String),
     Index(usize),
+    Key(String),
 }
 
 impl fmt::Display for PathStep {

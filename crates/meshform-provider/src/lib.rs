@@ -1,14 +1,206 @@
-pub fn add(left: u64, right: u64) -> u64 {
-    left + right
+//! The provider interface: what every provider implements, and the registry the CLI fills.
+//!
+//! The engine only ever sees `dyn Provider` / `dyn ConfiguredProvider` through a [`Registry`]; it never
+//! names a concrete provider or resource type (architecture invariant 2).
+//!
+//! - [`Provider`]: declares a schema and builds a [`ConfiguredProvider`] from its configuration block.
+//! - [`ConfiguredProvider`]: read, plan, create, update, delete, import, lookup, read_data.
+//! - [`ProviderError`]: a rich error (code, message, request id, retryable).
+//! - [`Progress`]: how a long operation reports what it is waiting for.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use meshform_core::{PathStep, ProviderSchema, Value};
+
+/// An error from a provider operation.
+#[derive(Clone, Debug, thiserror::Error)]
+pub struct ProviderError {
+    /// A machine-readable code (`NotFound`, `InvalidParameter`, `Throttling`, …).
+    pub code: String,
+    /// What happened; never contains credentials or private keys.
+    pub message: String,
+    /// The remote request id, when the remote API gave one.
+    pub request_id: Option<String>,
+    /// Whether retrying the same operation may succeed.
+    pub retryable: bool,
+    /// The attribute the error is about, when there is one (used to point at its span).
+    pub attribute: Option<Vec<PathStep>>,
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+impl ProviderError {
+    pub fn new(code: impl Into<String>, message: impl Into<String>) -> ProviderError {
+        ProviderError {
+            code: code.into(),
+            message: message.into(),
+            request_id: None,
+            retryable: false,
+            attribute: None,
+        }
+    }
 
-    #[test]
-    fn it_works() {
-        let result = add(2, 2);
-        assert_eq!(result, 4);
+    pub fn retryable(mut self) -> ProviderError {
+        self.retryable = true;
+        self
+    }
+
+    pub fn with_request_id(mut self, id: impl Into<String>) -> ProviderError {
+        self.request_id = Some(id.into());
+        self
+    }
+
+    pub fn at_attribute(mut self, name: &str) -> ProviderError {
+        self.attribute = Some(vec![PathStep::Key(name.to_owned())]);
+        self
+    }
+}
+
+impl fmt::Display for ProviderError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code, self.message)?;
+        if let Some(id) = &self.request_id {
+            write!(f, " (request {id})")?;
+        }
+        Ok(())
+    }
+}
+
+pub type ProviderResult<T> = Result<T, ProviderError>;
+
+/// Where a long-running operation reports what it is waiting for (`waiting for mesh state running`).
+pub trait Progress: Send + Sync {
+    fn status(&self, message: &str);
+}
+
+/// A [`Progress`] that discards everything.
+#[derive(Debug, Default)]
+pub struct NoProgress;
+
+impl Progress for NoProgress {
+    fn status(&self, _message: &str) {}
+}
+
+/// What a provider says about a proposed change.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PlannedState {
+    /// The value the object will have after apply: configuration values normalised, computed attributes
+    /// either carried over from the prior state or [`Value::Unknown`].
+    pub planned: Value,
+    /// Attributes whose change cannot be applied in place.
+    pub requires_replace: Vec<Vec<PathStep>>,
+}
+
+/// A warning or validation error about one attribute of a resource's configuration.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AttributeProblem {
+    pub path: Vec<PathStep>,
+    pub message: String,
+    pub is_error: bool,
+}
+
+/// A provider before configuration: its schema and how to configure it.
+#[async_trait]
+pub trait Provider: Send + Sync {
+    /// The provider's name as written in configuration (`local`, `asm`, `kubernetes`).
+    fn name(&self) -> &str;
+
+    fn schema(&self) -> ProviderSchema;
+
+    /// Checks one resource's (or data source's) configuration beyond what the schema says. Values may be
+    /// unknown. No network.
+    fn validate(&self, _type_name: &str, _config: &Value) -> Vec<AttributeProblem> {
+        Vec::new()
+    }
+
+    /// Builds a configured instance from the provider block's (known) values.
+    async fn configure(&self, config: &Value) -> ProviderResult<Arc<dyn ConfiguredProvider>>;
+}
+
+/// A configured provider instance (one per `provider` block, e.g. one per cluster).
+///
+/// Every operation is idempotent and cancellation-safe: it may be retried after a crash, and any
+/// `.await` may be the last one.
+#[async_trait]
+pub trait ConfiguredProvider: Send + Sync {
+    /// Refreshes one object from its last known value; `None` when it no longer exists.
+    async fn read(&self, type_name: &str, current: &Value) -> ProviderResult<Option<Value>>;
+
+    /// Normalises a proposed value against the prior one (`None` for a create).
+    fn plan(
+        &self,
+        type_name: &str,
+        prior: Option<&Value>,
+        proposed: &Value,
+    ) -> ProviderResult<PlannedState>;
+
+    async fn create(
+        &self,
+        type_name: &str,
+        planned: &Value,
+        progress: &dyn Progress,
+    ) -> ProviderResult<Value>;
+
+    async fn update(
+        &self,
+        type_name: &str,
+        prior: &Value,
+        planned: &Value,
+        progress: &dyn Progress,
+    ) -> ProviderResult<Value>;
+
+    async fn delete(&self, type_name: &str, prior: &Value, progress: &dyn Progress)
+        -> ProviderResult<()>;
+
+    /// Reads an existing object by its provider-specific id, for `meshform import`.
+    async fn import(&self, type_name: &str, id: &str) -> ProviderResult<Option<Value>>;
+
+    /// Finds an existing object by the identifying attributes of a planned value — how a run that died
+    /// between a create call and saving its result adopts the object instead of duplicating it.
+    async fn lookup(&self, type_name: &str, planned: &Value) -> ProviderResult<Option<Value>>;
+
+    /// Reads a data source.
+    async fn read_data(&self, type_name: &str, config: &Value) -> ProviderResult<Value>;
+
+    /// How many operations this instance should run at once (the engine also honours `--parallelism`).
+    fn concurrency(&self) -> usize {
+        usize::MAX
+    }
+}
+
+/// The providers a run may use, by name. Filled by the CLI.
+#[derive(Default, Clone)]
+pub struct Registry {
+    providers: BTreeMap<String, Arc<dyn Provider>>,
+}
+
+impl fmt::Debug for Registry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.providers.keys()).finish()
+    }
+}
+
+impl Registry {
+    pub fn new() -> Registry {
+        Registry::default()
+    }
+
+    pub fn register(&mut self, provider: Arc<dyn Provider>) {
+        self.providers.insert(provider.name().to_owned(), provider);
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Arc<dyn Provider>> {
+        self.providers.get(name)
+    }
+
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.providers.keys().map(String::as_str)
+    }
+
+    /// The provider serving a resource type: by convention the type's prefix before the first `_`
+    /// (`local_file` → `local`).
+    pub fn provider_for_type(type_name: &str) -> &str {
+        type_name.split('_').next().unwrap_or(type_name)
     }
 }

@@ -1,14 +1,11 @@
-pub fn add(left: u64, right: u64) -> u64 {
-    left + right
-}
+//! State: the versioned document of what meshform manages, and where it is kept.
+//!
+//! - [`format`]: [`State`] and its parts, serialised as `meshform.state.json` (JSON Schema in
+//!   `schemas/state.schema.json`).
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+pub mod format;
 
-    #[test]
-    fn it_works() {
-        let result = add(2, 2);
-        assert_eq!(result, 4);
-    }
-}
+pub use format::{
+    InstanceState, InstanceStatus, OutputState, PendingCreate, ResourceState, State,
+    STATE_FORMAT_VERSION,
+};

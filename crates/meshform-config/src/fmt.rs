@@ -1,0 +1,1 @@
+//! Canonical formatting of HCL source (`meshform fmt`).

@@ -1,0 +1,223 @@
+//! The state document: what meshform knows about the objects it manages, as stored on disk.
+//!
+//! Attribute values are stored in cleartext JSON (the state must be able to recreate them) with the paths
+//! of sensitive attributes listed beside them, so that loading marks them sensitive again.
+
+use std::collections::BTreeMap;
+
+use meshform_core::{InstanceAddr, InstanceKey, Mode, PathStep, ResourceAddr, Value};
+use serde::{Deserialize, Serialize};
+
+/// The state format version this build reads and writes.
+pub const STATE_FORMAT_VERSION: u32 = 1;
+
+/// A whole state document.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct State {
+    /// Format version ([`STATE_FORMAT_VERSION`]).
+    pub version: u32,
+    /// The meshform version that last wrote this state.
+    pub meshform_version: String,
+    /// Bumped on every write.
+    pub serial: u64,
+    /// A UUID fixed when the state is created; states of different lineages are different histories.
+    pub lineage: String,
+    #[serde(default)]
+    pub outputs: BTreeMap<String, OutputState>,
+    #[serde(default)]
+    pub resources: Vec<ResourceState>,
+    /// Creates that were sent (or about to be sent) to a provider but whose result was not yet saved.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pending: Vec<PendingCreate>,
+}
+
+/// An output value.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutputState {
+    pub value: serde_json::Value,
+    #[serde(default)]
+    pub sensitive: bool,
+}
+
+/// A resource (all instances of one `resource`/`data` block).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResourceState {
+    pub mode: Mode,
+    #[serde(rename = "type")]
+    pub ty: String,
+    pub name: String,
+    /// The provider instance that manages it: `provider.local` or `provider.kubernetes.cluster_1`.
+    pub provider: String,
+    pub instances: Vec<InstanceState>,
+}
+
+impl ResourceState {
+    pub fn addr(&self) -> ResourceAddr {
+        ResourceAddr { mode: self.mode, ty: self.ty.clone(), name: self.name.clone() }
+    }
+}
+
+/// Whether an instance is healthy.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InstanceStatus {
+    #[default]
+    Ready,
+    /// A create or update failed part-way: the next plan replaces it.
+    Tainted,
+}
+
+/// One instance of a resource.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InstanceState {
+    #[serde(default = "no_key", skip_serializing_if = "InstanceKey::is_none")]
+    pub index_key: InstanceKey,
+    #[serde(default, skip_serializing_if = "is_ready")]
+    pub status: InstanceStatus,
+    /// Attribute values in cleartext JSON.
+    pub attributes: serde_json::Value,
+    /// Paths of sensitive values within `attributes`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sensitive_attributes: Vec<Vec<PathStep>>,
+    /// Addresses of the resources this instance depended on when it was last applied; destroy order
+    /// follows them when the configuration is gone.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dependencies: Vec<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub create_before_destroy: bool,
+}
+
+fn no_key() -> InstanceKey {
+    InstanceKey::None
+}
+
+fn is_ready(s: &InstanceStatus) -> bool {
+    *s == InstanceStatus::Ready
+}
+
+impl InstanceState {
+    /// The attributes as a [`Value`] with sensitive marks restored.
+    pub fn value(&self) -> Value {
+        let mut v = Value::from_json(&self.attributes);
+        for p in &self.sensitive_attributes {
+            v.mark_at(p);
+        }
+        v
+    }
+
+    /// Stores a value, remembering where its sensitive marks were.
+    pub fn set_value(&mut self, value: &Value) {
+        self.attributes = value.expose_json();
+        self.sensitive_attributes = value.sensitive_paths();
+    }
+}
+
+/// The recorded intent of a create, saved before the provider is called.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PendingCreate {
+    /// The instance address (`local_file.a["k"]`).
+    pub address: String,
+    pub provider: String,
+    /// The planned value (unknown attributes as null): the identifying attributes `lookup` needs.
+    pub attributes: serde_json::Value,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sensitive_attributes: Vec<Vec<PathStep>>,
+    /// RFC 3339 time the intent was recorded.
+    pub started: String,
+}
+
+impl PendingCreate {
+    pub fn value(&self) -> Value {
+        let mut v = Value::from_json(&self.attributes);
+        for p in &self.sensitive_attributes {
+            v.mark_at(p);
+        }
+        v
+    }
+}
+
+impl Default for State {
+    fn default() -> State {
+        State::new()
+    }
+}
+
+impl State {
+    /// A fresh, empty state with a new lineage.
+    pub fn new() -> State {
+        State {
+            version: STATE_FORMAT_VERSION,
+            meshform_version: env!("CARGO_PKG_VERSION").to_owned(),
+            serial: 0,
+            lineage: uuid::Uuid::new_v4().to_string(),
+            outputs: BTreeMap::new(),
+            resources: Vec::new(),
+            pending: Vec::new(),
+        }
+    }
+
+    pub fn resource(&self, addr: &ResourceAddr) -> Option<&ResourceState> {
+        self.resources.iter().find(|r| r.mode == addr.mode && r.ty == addr.ty && r.name == addr.name)
+    }
+
+    pub fn instance(&self, addr: &InstanceAddr) -> Option<(&ResourceState, &InstanceState)> {
+        let r = self.resource(&addr.resource)?;
+        r.instances.iter().find(|i| i.index_key == addr.key).map(|i| (r, i))
+    }
+
+    /// Every instance with its address, in state order.
+    pub fn instances(&self) -> impl Iterator<Item = (InstanceAddr, &ResourceState, &InstanceState)> {
+        self.resources.iter().flat_map(|r| {
+            r.instances.iter().map(move |i| (r.addr().instance(i.index_key.clone()), r, i))
+        })
+    }
+
+    /// Inserts or replaces an instance, creating its resource entry when needed. Keeps resources and
+    /// instances sorted so that the document is deterministic.
+    pub fn set_instance(&mut self, addr: &InstanceAddr, provider: &str, instance: InstanceState) {
+        let idx = match self.resources.iter().position(|r| r.addr() == addr.resource) {
+            Some(i) => i,
+            None => {
+                self.resources.push(ResourceState {
+                    mode: addr.resource.mode,
+                    ty: addr.resource.ty.clone(),
+                    name: addr.resource.name.clone(),
+                    provider: provider.to_owned(),
+                    instances: Vec::new(),
+                });
+                self.resources.sort_by_key(|r| r.addr());
+                self.resources.iter().position(|r| r.addr() == addr.resource).unwrap_or(0)
+            }
+        };
+        let r = &mut self.resources[idx];
+        r.provider = provider.to_owned();
+        match r.instances.iter_mut().find(|i| i.index_key == addr.key) {
+            Some(slot) => *slot = instance,
+            None => {
+                r.instances.push(instance);
+                r.instances.sort_by(|a, b| a.index_key.cmp(&b.index_key));
+            }
+        }
+    }
+
+    /// Removes an instance (and its resource entry when it was the last); returns it.
+    pub fn remove_instance(&mut self, addr: &InstanceAddr) -> Option<InstanceState> {
+        let ri = self.resources.iter().position(|r| r.addr() == addr.resource)?;
+        let r = &mut self.resources[ri];
+        let ii = r.instances.iter().position(|i| i.index_key == addr.key)?;
+        let inst = r.instances.remove(ii);
+        if r.instances.is_empty() {
+            self.resources.remove(ri);
+        }
+        Some(inst)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.resources.is_empty() && self.pending.is_empty()
+    }
+}
