@@ -1,0 +1,843 @@
+//! Expression evaluation over hcl-edit syntax trees, with unknown and sensitive values and spans on
+//! every error.
+//!
+//! hcl-rs's own evaluator has neither unknown values nor source positions, so meshform evaluates the
+//! hcl-edit tree itself. Rules: an operation on an unknown value gives an unknown value (except where
+//! the result does not depend on it, as in `false && x`); an operation on a sensitive value gives a
+//! sensitive value.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use hcl::edit::expr::{
+    BinaryOperator, Expression, ForExpr, FuncCall, ObjectKey, TraversalOperator, UnaryOperator,
+};
+use hcl::edit::template::{Directive, Element, Strip, Template};
+use meshform_core::{Diagnostic, SourceFile, Span, Value};
+
+use crate::functions::{self, FunctionContext, FunctionError};
+use crate::suggest::did_you_mean;
+
+/// Root names that are not resource types.
+pub const RESERVED_ROOTS: &[&str] =
+    &["var", "local", "data", "count", "each", "path", "self", "module", "meshform", "terraform"];
+
+/// Where root names (`var`, `local`, `local_file`, `each`, …) are looked up.
+pub trait Scope {
+    fn root(&self, name: &str) -> Option<&Value>;
+    /// The names available, for "did you mean".
+    fn root_names(&self) -> Vec<String>;
+}
+
+/// A scope with no names: for constants.
+#[derive(Debug, Default)]
+pub struct EmptyScope;
+
+impl Scope for EmptyScope {
+    fn root(&self, _: &str) -> Option<&Value> {
+        None
+    }
+    fn root_names(&self) -> Vec<String> {
+        Vec::new()
+    }
+}
+
+/// A scope backed by a map of root values.
+#[derive(Debug, Default, Clone)]
+pub struct MapScope(pub BTreeMap<String, Value>);
+
+impl Scope for MapScope {
+    fn root(&self, name: &str) -> Option<&Value> {
+        self.0.get(name)
+    }
+    fn root_names(&self) -> Vec<String> {
+        self.0.keys().cloned().collect()
+    }
+}
+
+/// A scope that adds a few names (`each`, `count`) over another.
+pub struct Overlay<'a> {
+    pub base: &'a dyn Scope,
+    pub extra: &'a BTreeMap<String, Value>,
+}
+
+impl Scope for Overlay<'_> {
+    fn root(&self, name: &str) -> Option<&Value> {
+        self.extra.get(name).or_else(|| self.base.root(name))
+    }
+    fn root_names(&self) -> Vec<String> {
+        let mut n = self.base.root_names();
+        n.extend(self.extra.keys().cloned());
+        n
+    }
+}
+
+/// Local names bound by for-expressions and template `for` directives.
+struct Frame<'p> {
+    names: Vec<(String, Value)>,
+    parent: Option<&'p Frame<'p>>,
+}
+
+impl Frame<'_> {
+    fn get(&self, name: &str) -> Option<&Value> {
+        self.names
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v)
+            .or_else(|| self.parent.and_then(|p| p.get(name)))
+    }
+}
+
+type EvalResult = Result<Value, Diagnostic>;
+
+/// Evaluates expressions of one file against a scope.
+pub struct Evaluator<'a> {
+    scope: &'a dyn Scope,
+    file: &'a Arc<SourceFile>,
+    base_dir: &'a Path,
+}
+
+const MAX_DEPTH: usize = 200;
+
+impl<'a> Evaluator<'a> {
+    pub fn new(scope: &'a dyn Scope, file: &'a Arc<SourceFile>, base_dir: &'a Path) -> Self {
+        Evaluator { scope, file, base_dir }
+    }
+
+    /// Evaluates an expression.
+    pub fn eval(&self, e: &Expression) -> EvalResult {
+        self.eval_in(e, &Frame { names: Vec::new(), parent: None }, 0)
+    }
+
+    fn span(&self, node: &impl hcl::edit::Span) -> Span {
+        Span::new(self.file, node.span().unwrap_or(0..0))
+    }
+
+    fn error(&self, node: &impl hcl::edit::Span, code: &str, summary: impl Into<String>, label: &str) -> Diagnostic {
+        Diagnostic::error(code, summary).with_span(self.span(node), label)
+    }
+
+    fn eval_in(&self, e: &Expression, frame: &Frame, depth: usize) -> EvalResult {
+        if depth > MAX_DEPTH {
+            return Err(self.error(e, "meshform::config::too_deep", "expression nested too deeply", "here"));
+        }
+        let d = depth + 1;
+        match e {
+            Expression::Null(_) => Ok(Value::Null),
+            Expression::Bool(b) => Ok(Value::Bool(*b.value())),
+            Expression::Number(n) => Ok(Value::number(n.value().as_f64().unwrap_or(0.0))),
+            Expression::String(s) => Ok(Value::String(s.value().clone())),
+            Expression::Array(items) => {
+                let mut out = Vec::with_capacity(items.len());
+                for item in items.iter() {
+                    out.push(self.eval_in(item, frame, d)?);
+                }
+                Ok(Value::List(out))
+            }
+            Expression::Object(obj) => {
+                let mut out = BTreeMap::new();
+                let mut unknown_key = false;
+                for (k, v) in obj.iter() {
+                    let key = match k {
+                        ObjectKey::Ident(i) => i.as_str().to_owned(),
+                        ObjectKey::Expression(ke) => {
+                            let kv = self.eval_in(ke, frame, d)?;
+                            match kv.unmarked() {
+                                Value::String(s) => s.clone(),
+                                Value::Number(n) => n.to_string(),
+                                Value::Bool(b) => b.to_string(),
+                                Value::Unknown => {
+                                    unknown_key = true;
+                                    continue;
+                                }
+                                other => {
+                                    return Err(self.error(
+                                        ke,
+                                        "meshform::config::invalid_key",
+                                        format!("object keys must be strings, got {}", other.kind()),
+                                        "invalid key",
+                                    ))
+                                }
+                            }
+                        }
+                    };
+                    out.insert(key, self.eval_in(v.expr(), frame, d)?);
+                }
+                Ok(if unknown_key { Value::Unknown } else { Value::Map(out) })
+            }
+            Expression::StringTemplate(t) => self.template(t, frame, d),
+            Expression::HeredocTemplate(h) => {
+                let v = self.template(&h.template, frame, d)?;
+                Ok(match (h.indent(), v) {
+                    (Some(_), Value::String(s)) => Value::String(dedent(&s)),
+                    (_, v) => v,
+                })
+            }
+            Expression::Parenthesis(p) => self.eval_in(p.inner(), frame, d),
+            Expression::Variable(v) => self.variable(v.as_str(), e, frame),
+            Expression::Conditional(c) => {
+                let cond = self.eval_in(&c.cond_expr, frame, d)?;
+                let (cond_v, marked) = cond.split_mark();
+                match cond_v {
+                    Value::Unknown => Ok(Value::Unknown),
+                    Value::Bool(b) => {
+                        let branch = if b { &c.true_expr } else { &c.false_expr };
+                        Ok(self.eval_in(branch, frame, d)?.with_mark(marked))
+                    }
+                    other => Err(self.error(
+                        &c.cond_expr,
+                        "meshform::config::type_mismatch",
+                        format!("the condition must be a bool, got {}", other.kind()),
+                        "not a bool",
+                    )),
+                }
+            }
+            Expression::FuncCall(call) => self.func_call(call, e, frame, d),
+            Expression::Traversal(t) => {
+                let root = self.eval_in(&t.expr, frame, d)?;
+                self.traverse(root, &t.operators, frame, d)
+            }
+            Expression::UnaryOp(op) => {
+                let v = self.eval_in(&op.expr, frame, d)?;
+                let (v, marked) = v.split_mark();
+                let r = match (op.operator.value(), v) {
+                    (_, Value::Unknown) => Value::Unknown,
+                    (UnaryOperator::Neg, Value::Number(n)) => Value::number(-n.0),
+                    (UnaryOperator::Not, Value::Bool(b)) => Value::Bool(!b),
+                    (UnaryOperator::Neg, other) => {
+                        return Err(self.type_error(&op.expr, "a number", &other))
+                    }
+                    (UnaryOperator::Not, other) => {
+                        return Err(self.type_error(&op.expr, "a bool", &other))
+                    }
+                };
+                Ok(r.with_mark(marked))
+            }
+            Expression::BinaryOp(op) => self.binary(op, frame, d),
+            Expression::ForExpr(f) => self.for_expr(f, frame, d),
+        }
+    }
+
+    fn type_error(&self, node: &impl hcl::edit::Span, want: &str, got: &Value) -> Diagnostic {
+        self.error(
+            node,
+            "meshform::config::type_mismatch",
+            format!("{want} is required here, got {}", got.kind()),
+            &format!("this is {}", got.kind()),
+        )
+    }
+
+    fn variable(&self, name: &str, e: &Expression, frame: &Frame) -> EvalResult {
+        if let Some(v) = frame.get(name) {
+            return Ok(v.clone());
+        }
+        if let Some(v) = self.scope.root(name) {
+            return Ok(v.clone());
+        }
+        let mut names = self.scope.root_names();
+        let mut f = Some(frame);
+        while let Some(fr) = f {
+            names.extend(fr.names.iter().map(|(n, _)| n.clone()));
+            f = fr.parent;
+        }
+        let mut d = self.error(
+            e,
+            "meshform::config::unknown_reference",
+            format!("unknown name \"{name}\""),
+            "not declared",
+        );
+        d = match did_you_mean(name, names.iter().map(String::as_str)) {
+            Some(s) => d.with_help(format!("did you mean `{s}`?")),
+            None => match name {
+                "count" => d.with_help("count.index is only available in a resource with count"),
+                "each" => d.with_help("each.key and each.value are only available in a resource with for_each"),
+                _ => d.with_help("declare it, or check the spelling; references look like var.NAME, local.NAME, TYPE.NAME.ATTRIBUTE"),
+            },
+        };
+        Err(d)
+    }
+
+    fn traverse(
+        &self,
+        mut cur: Value,
+        ops: &[hcl::edit::Decorated<TraversalOperator>],
+        frame: &Frame,
+        d: usize,
+    ) -> EvalResult {
+        for (i, op) in ops.iter().enumerate() {
+            let (v, marked) = cur.split_mark();
+            if matches!(v, Value::Unknown) {
+                return Ok(Value::Unknown.with_mark(marked));
+            }
+            cur = match op.value() {
+                TraversalOperator::GetAttr(name) => match v {
+                    Value::Map(mut m) => match m.remove(name.as_str()) {
+                        Some(x) => x,
+                        None => {
+                            let mut diag = self.error(
+                                op,
+                                "meshform::config::unknown_attribute",
+                                format!("this object has no attribute \"{}\"", name.as_str()),
+                                "no such attribute",
+                            );
+                            diag = match did_you_mean(name.as_str(), m.keys().map(String::as_str)) {
+                                Some(s) => diag.with_help(format!("did you mean `{s}`?")),
+                                None if m.len() <= 20 => diag.with_help(format!(
+                                    "available: {}",
+                                    m.keys().cloned().collect::<Vec<_>>().join(", ")
+                                )),
+                                None => diag.with_help("check the attribute's name"),
+                            };
+                            return Err(diag);
+                        }
+                    },
+                    Value::Null => {
+                        return Err(self.error(
+                            op,
+                            "meshform::config::null_attribute",
+                            format!("cannot read attribute \"{}\" of a null value", name.as_str()),
+                            "the value here is null",
+                        ))
+                    }
+                    Value::List(_) => {
+                        return Err(self
+                            .error(
+                                op,
+                                "meshform::config::unknown_attribute",
+                                format!("cannot read attribute \"{}\" of a list", name.as_str()),
+                                "this is a list",
+                            )
+                            .with_help("index it first ([0], [\"key\"]) or use a splat ([*])"))
+                    }
+                    other => return Err(self.type_error(op, "an object", &other)),
+                },
+                TraversalOperator::Index(ie) => {
+                    let key = self.eval_in(ie, frame, d)?;
+                    let (key, kmarked) = key.split_mark();
+                    if matches!(key, Value::Unknown) {
+                        return Ok(Value::Unknown.with_mark(marked || kmarked));
+                    }
+                    self.index(v, &key, ie)?.with_mark(kmarked)
+                }
+                TraversalOperator::LegacyIndex(n) => {
+                    self.index(v, &Value::number(*n.value() as f64), op)?
+                }
+                TraversalOperator::AttrSplat(_) | TraversalOperator::FullSplat(_) => {
+                    let items = match v {
+                        Value::Null => Vec::new(),
+                        Value::List(items) => items,
+                        other => vec![other],
+                    };
+                    let rest = &ops[i + 1..];
+                    let mut out = Vec::with_capacity(items.len());
+                    for item in items {
+                        out.push(self.traverse(item, rest, frame, d)?);
+                    }
+                    return Ok(Value::List(out).with_mark(marked));
+                }
+            }
+            .with_mark(marked);
+        }
+        Ok(cur)
+    }
+
+    fn index(&self, v: Value, key: &Value, node: &impl hcl::edit::Span) -> EvalResult {
+        match (v, key) {
+            (Value::List(mut items), Value::Number(n)) => {
+                let len = items.len();
+                match n.as_i64() {
+                    Some(i) if i >= 0 && (i as usize) < len => Ok(items.swap_remove(i as usize)),
+                    _ => Err(self
+                        .error(
+                            node,
+                            "meshform::config::index_out_of_range",
+                            format!("index {n} is out of range for a list of {len} elements"),
+                            "invalid index",
+                        )
+                        .with_help(format!("valid indexes are 0 to {}", len.saturating_sub(1)))),
+                }
+            }
+            (Value::List(items), Value::String(s)) if s.parse::<usize>().is_ok() => {
+                self.index(Value::List(items), &Value::number(s.parse::<u32>().unwrap_or(u32::MAX)), node)
+            }
+            (Value::Map(mut m), k) if matches!(k, Value::String(_) | Value::Number(_)) => {
+                let ks = match k {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                match m.remove(&ks) {
+                    Some(x) => Ok(x),
+                    None => {
+                        let mut diag = self.error(
+                            node,
+                            "meshform::config::missing_key",
+                            format!("no element with key {}", meshform_core::value::quote(&ks)),
+                            "key not present",
+                        );
+                        if let Some(s) = did_you_mean(&ks, m.keys().map(String::as_str)) {
+                            diag = diag.with_help(format!("did you mean \"{s}\"?"));
+                        } else {
+                            diag = diag.with_help(format!(
+                                "keys present: {}",
+                                m.keys().take(20).cloned().collect::<Vec<_>>().join(", ")
+                            ));
+                        }
+                        Err(diag)
+                    }
+                }
+            }
+            (Value::Null, _) => Err(self.error(
+                node,
+                "meshform::config::null_index",
+                "cannot index a null value",
+                "the value here is null",
+            )),
+            (coll, key) => Err(self.error(
+                node,
+                "meshform::config::invalid_index",
+                format!("cannot index {} with {}", coll.kind(), key.kind()),
+                "invalid index",
+            )),
+        }
+    }
+
+    fn binary(&self, op: &hcl::edit::expr::BinaryOp, frame: &Frame, d: usize) -> EvalResult {
+        use BinaryOperator::*;
+        let oper = *op.operator.value();
+        let lhs = self.eval_in(&op.lhs_expr, frame, d)?;
+        let (l, lm) = lhs.split_mark();
+        // Short-circuit logic where the result does not depend on the other side.
+        if matches!(oper, And | Or) {
+            if let Value::Bool(b) = l {
+                if (oper == And && !b) || (oper == Or && b) {
+                    return Ok(Value::Bool(b).with_mark(lm));
+                }
+            }
+        }
+        let rhs = self.eval_in(&op.rhs_expr, frame, d)?;
+        let (r, rm) = rhs.split_mark();
+        let marked = lm || rm;
+        if matches!(oper, Eq | NotEq) {
+            if l.contains_unknown() || r.contains_unknown() {
+                return Ok(Value::Unknown.with_mark(marked));
+            }
+            let eq = l.same_as(&r);
+            return Ok(Value::Bool(if oper == Eq { eq } else { !eq }).with_mark(marked));
+        }
+        if matches!(l, Value::Unknown) || matches!(r, Value::Unknown) {
+            return Ok(Value::Unknown.with_mark(marked));
+        }
+        let result = match oper {
+            And | Or => {
+                let lb = self.as_bool(&op.lhs_expr, &l)?;
+                let rb = self.as_bool(&op.rhs_expr, &r)?;
+                Value::Bool(if oper == And { lb && rb } else { lb || rb })
+            }
+            _ => {
+                let a = self.as_number(&op.lhs_expr, &l)?;
+                let b = self.as_number(&op.rhs_expr, &r)?;
+                match oper {
+                    Plus => Value::number(a + b),
+                    Minus => Value::number(a - b),
+                    Mul => Value::number(a * b),
+                    Div | Mod if b == 0.0 => {
+                        return Err(self.error(
+                            &op.rhs_expr,
+                            "meshform::config::division_by_zero",
+                            "division by zero",
+                            "this is zero",
+                        ))
+                    }
+                    Div => Value::number(a / b),
+                    Mod => Value::number(a % b),
+                    Less => Value::Bool(a < b),
+                    LessEq => Value::Bool(a <= b),
+                    Greater => Value::Bool(a > b),
+                    GreaterEq => Value::Bool(a >= b),
+                    Eq | NotEq | And | Or => Value::Null,
+                }
+            }
+        };
+        Ok(result.with_mark(marked))
+    }
+
+    fn as_bool(&self, node: &Expression, v: &Value) -> Result<bool, Diagnostic> {
+        match v {
+            Value::Bool(b) => Ok(*b),
+            Value::String(s) if s == "true" || s == "false" => Ok(s == "true"),
+            other => Err(self.type_error(node, "a bool", other)),
+        }
+    }
+
+    fn as_number(&self, node: &Expression, v: &Value) -> Result<f64, Diagnostic> {
+        match v {
+            Value::Number(n) => Ok(n.0),
+            Value::String(s) => match s.trim().parse::<f64>() {
+                Ok(n) if n.is_finite() => Ok(n),
+                _ => Err(self.type_error(node, "a number", v)),
+            },
+            other => Err(self.type_error(node, "a number", other)),
+        }
+    }
+
+    fn for_expr(&self, f: &ForExpr, frame: &Frame, d: usize) -> EvalResult {
+        let coll = self.eval_in(&f.intro.collection_expr, frame, d)?;
+        let (coll, marked) = coll.split_mark();
+        let pairs: Vec<(Value, Value)> = match coll {
+            Value::Unknown => return Ok(Value::Unknown.with_mark(marked)),
+            Value::List(items) => {
+                items.into_iter().enumerate().map(|(i, v)| (Value::number(i as f64), v)).collect()
+            }
+            Value::Map(m) => m.into_iter().map(|(k, v)| (Value::String(k), v)).collect(),
+            other => {
+                return Err(self.type_error(&f.intro.collection_expr, "a list or map", &other))
+            }
+        };
+        let mut list = Vec::new();
+        let mut map: BTreeMap<String, Value> = BTreeMap::new();
+        let mut unknown = false;
+        for (k, v) in pairs {
+            let mut names = vec![(f.intro.value_var.as_str().to_owned(), v)];
+            if let Some(kv) = &f.intro.key_var {
+                names.push((kv.as_str().to_owned(), k));
+            }
+            let inner = Frame { names, parent: Some(frame) };
+            if let Some(cond) = &f.cond {
+                let c = self.eval_in(&cond.expr, &inner, d)?;
+                match c.unmarked() {
+                    Value::Bool(true) => {}
+                    Value::Bool(false) => continue,
+                    Value::Unknown => {
+                        unknown = true;
+                        continue;
+                    }
+                    other => return Err(self.type_error(&cond.expr, "a bool", other)),
+                }
+            }
+            let value = self.eval_in(&f.value_expr, &inner, d)?;
+            match &f.key_expr {
+                None => list.push(value),
+                Some(ke) => {
+                    let key = self.eval_in(ke, &inner, d)?;
+                    let ks = match key.unmarked() {
+                        Value::String(s) => s.clone(),
+                        Value::Number(n) => n.to_string(),
+                        Value::Bool(b) => b.to_string(),
+                        Value::Unknown => {
+                            unknown = true;
+                            continue;
+                        }
+                        other => return Err(self.type_error(ke, "a string key", other)),
+                    };
+                    if f.grouping {
+                        match map.entry(ks).or_insert_with(|| Value::List(Vec::new())) {
+                            Value::List(items) => items.push(value),
+                            _ => unknown = true,
+                        }
+                    } else if map.contains_key(&ks) {
+                        return Err(self
+                            .error(
+                                ke,
+                                "meshform::config::duplicate_key",
+                                format!("duplicate key {} in for expression", meshform_core::value::quote(&ks)),
+                                "produces a key twice",
+                            )
+                            .with_help("make the key unique, or add `...` after the value expression to group values by key"));
+                    } else {
+                        map.insert(ks, value);
+                    }
+                }
+            }
+        }
+        if unknown {
+            return Ok(Value::Unknown.with_mark(marked));
+        }
+        Ok(match f.key_expr {
+            None => Value::List(list),
+            Some(_) => Value::Map(map),
+        }
+        .with_mark(marked))
+    }
+
+    fn template(&self, t: &Template, frame: &Frame, d: usize) -> EvalResult {
+        // A template that is exactly one interpolation yields the value itself (`"${var.list}"`).
+        if let Some(Element::Interpolation(i)) = t.as_single_element() {
+            return self.eval_in(&i.expr, frame, d);
+        }
+        let mut out = String::new();
+        let mut marked = false;
+        let mut unknown = false;
+        self.template_into(t, frame, d, &mut out, &mut marked, &mut unknown)?;
+        if unknown {
+            return Ok(Value::Unknown.with_mark(marked));
+        }
+        Ok(Value::String(out).with_mark(marked))
+    }
+
+    fn template_into(
+        &self,
+        t: &Template,
+        frame: &Frame,
+        d: usize,
+        out: &mut String,
+        marked: &mut bool,
+        unknown: &mut bool,
+    ) -> Result<(), Diagnostic> {
+        let mut strip_next = false;
+        for el in t.iter() {
+            match el {
+                Element::Literal(s) => {
+                    let text = s.value().as_str();
+                    if strip_next {
+                        out.push_str(text.trim_start());
+                    } else {
+                        out.push_str(text);
+                    }
+                    strip_next = false;
+                }
+                Element::Interpolation(i) => {
+                    apply_strip_start(out, i.strip);
+                    let v = self.eval_in(&i.expr, frame, d)?;
+                    let (v, m) = v.split_mark();
+                    *marked |= m;
+                    match v {
+                        Value::Unknown => *unknown = true,
+                        other => out.push_str(&self.stringify(&i.expr, other)?),
+                    }
+                    strip_next = matches!(i.strip, Strip::End | Strip::Both);
+                }
+                Element::Directive(dir) => match dir.as_ref() {
+                    Directive::If(ifd) => {
+                        apply_strip_start(out, ifd.if_expr.strip);
+                        let c = self.eval_in(&ifd.if_expr.cond_expr, frame, d)?;
+                        let (c, m) = c.split_mark();
+                        *marked |= m;
+                        match c {
+                            Value::Bool(true) => {
+                                self.template_into(&ifd.if_expr.template, frame, d, out, marked, unknown)?
+                            }
+                            Value::Bool(false) => {
+                                if let Some(e) = &ifd.else_expr {
+                                    self.template_into(&e.template, frame, d, out, marked, unknown)?
+                                }
+                            }
+                            Value::Unknown => *unknown = true,
+                            other => {
+                                return Err(self.type_error(&ifd.if_expr.cond_expr, "a bool", &other))
+                            }
+                        }
+                        strip_next = matches!(ifd.endif_expr.strip, Strip::End | Strip::Both);
+                    }
+                    Directive::For(ford) => {
+                        let fe = &ford.for_expr;
+                        apply_strip_start(out, fe.strip);
+                        let coll = self.eval_in(&fe.collection_expr, frame, d)?;
+                        let (coll, m) = coll.split_mark();
+                        *marked |= m;
+                        let pairs: Vec<(Value, Value)> = match coll {
+                            Value::Unknown => {
+                                *unknown = true;
+                                Vec::new()
+                            }
+                            Value::List(items) => items
+                                .into_iter()
+                                .enumerate()
+                                .map(|(i, v)| (Value::number(i as f64), v))
+                                .collect(),
+                            Value::Map(m) => {
+                                m.into_iter().map(|(k, v)| (Value::String(k), v)).collect()
+                            }
+                            other => {
+                                return Err(self.type_error(&fe.collection_expr, "a list or map", &other))
+                            }
+                        };
+                        for (k, v) in pairs {
+                            let mut names = vec![(fe.value_var.as_str().to_owned(), v)];
+                            if let Some(kv) = &fe.key_var {
+                                names.push((kv.as_str().to_owned(), k));
+                            }
+                            let inner = Frame { names, parent: Some(frame) };
+                            self.template_into(&fe.template, &inner, d, out, marked, unknown)?;
+                        }
+                        strip_next = matches!(ford.endfor_expr.strip, Strip::End | Strip::Both);
+                    }
+                },
+            }
+        }
+        Ok(())
+    }
+
+    fn stringify(&self, node: &Expression, v: Value) -> Result<String, Diagnostic> {
+        match v {
+            Value::String(s) => Ok(s),
+            Value::Number(n) => Ok(n.to_string()),
+            Value::Bool(b) => Ok(b.to_string()),
+            Value::Null => Err(self
+                .error(node, "meshform::config::null_in_template", "cannot include a null value in a string", "this is null")
+                .with_help("use a conditional or coalesce() to give a default")),
+            other => Err(self
+                .error(
+                    node,
+                    "meshform::config::type_mismatch",
+                    format!("cannot include a {} in a string", other.kind()),
+                    &format!("this is a {}", other.kind()),
+                )
+                .with_help("use jsonencode(), join() or an index to turn it into a string")),
+        }
+    }
+
+    fn func_call(&self, call: &FuncCall, e: &Expression, frame: &Frame, d: usize) -> EvalResult {
+        let name = call.name.name.as_str();
+        let args: Vec<&Expression> = call.args.iter().collect();
+        match name {
+            "try" => {
+                let mut last_err = None;
+                for a in &args {
+                    match self.eval_in(a, frame, d) {
+                        Ok(v) => return Ok(v),
+                        Err(err) => last_err = Some(err),
+                    }
+                }
+                return Err(match last_err {
+                    Some(err) => err.with_help("every argument of try() failed; this is the last one's error"),
+                    None => self.error(e, "meshform::config::function_arity", "try needs at least one argument", "no arguments"),
+                });
+            }
+            "can" => {
+                let [a] = args.as_slice() else {
+                    return Err(self.error(e, "meshform::config::function_arity", "can takes exactly one argument", "wrong number of arguments"));
+                };
+                return Ok(match self.eval_in(a, frame, d) {
+                    Ok(v) if v.is_unknown() => Value::Unknown,
+                    Ok(_) => Value::Bool(true),
+                    Err(_) => Value::Bool(false),
+                });
+            }
+            _ => {}
+        }
+        let mut values = Vec::with_capacity(args.len());
+        for (i, a) in args.iter().enumerate() {
+            let v = self.eval_in(a, frame, d)?;
+            if call.args.expand_final() && i + 1 == args.len() {
+                match v.split_mark() {
+                    (Value::List(items), m) => values.extend(items.into_iter().map(|x| x.with_mark(m))),
+                    (Value::Unknown, _) => return Ok(Value::Unknown),
+                    (other, _) => return Err(self.type_error(*a, "a list to expand with ...", &other)),
+                }
+            } else {
+                values.push(v);
+            }
+        }
+        match name {
+            "sensitive" => {
+                let [v] = values.as_slice() else {
+                    return Err(self.error(e, "meshform::config::function_arity", "sensitive takes exactly one argument", "wrong number of arguments"));
+                };
+                return Ok(v.clone().sensitive());
+            }
+            "nonsensitive" => {
+                let [v] = values.as_slice() else {
+                    return Err(self.error(e, "meshform::config::function_arity", "nonsensitive takes exactly one argument", "wrong number of arguments"));
+                };
+                return Ok(v.clone().into_unmarked_deep());
+            }
+            "templatefile" => return self.templatefile(e, &args, values),
+            _ => {}
+        }
+        if values.iter().any(Value::contains_unknown) {
+            if !functions::names().contains(&name) {
+                return Err(self.unknown_function(call, name));
+            }
+            return Ok(Value::Unknown);
+        }
+        let marked = values.iter().any(Value::contains_sensitive);
+        let plain: Vec<Value> = values.into_iter().map(Value::into_unmarked_deep).collect();
+        let ctx = FunctionContext { base_dir: self.base_dir };
+        match functions::call(name, &plain, &ctx) {
+            Ok(v) => Ok(v.with_mark(marked)),
+            Err(FunctionError::Unknown) => Err(self.unknown_function(call, name)),
+            Err(FunctionError::Argument { index, message }) => {
+                let node: &dyn hcl::edit::Span = match args.get(index) {
+                    Some(a) => *a,
+                    None => e,
+                };
+                let msg = if marked { redact_message(&message) } else { message };
+                Err(Diagnostic::error("meshform::config::function_argument", format!("{name}: {msg}"))
+                    .with_span(Span::new(self.file, node.span().unwrap_or(0..0)), "invalid argument"))
+            }
+            Err(other) => {
+                let msg = if marked { redact_message(&other.to_string()) } else { other.to_string() };
+                Err(self.error(e, "meshform::config::function_failed", format!("{name}: {msg}"), "call failed"))
+            }
+        }
+    }
+
+    fn unknown_function(&self, call: &FuncCall, name: &str) -> Diagnostic {
+        let all = functions::names().iter().copied().chain(["try", "can", "templatefile", "sensitive", "nonsensitive"]);
+        let d = self.error(&call.name.name, "meshform::config::unknown_function", format!("unknown function \"{name}\""), "no such function");
+        match did_you_mean(name, all) {
+            Some(s) => d.with_help(format!("did you mean `{s}`?")),
+            None => d.with_help("see docs/configuration.md for the built-in functions"),
+        }
+    }
+
+    fn templatefile(&self, e: &Expression, args: &[&Expression], values: Vec<Value>) -> EvalResult {
+        if values.len() != 2 {
+            return Err(self.error(e, "meshform::config::function_arity", "templatefile takes 2 arguments (path, variables)", "wrong number of arguments"));
+        }
+        if values.iter().any(Value::contains_unknown) {
+            return Ok(Value::Unknown);
+        }
+        let Some(path) = values[0].as_str() else {
+            return Err(self.type_error(args[0], "a string path", &values[0]));
+        };
+        let Some(vars) = values[1].as_map() else {
+            return Err(self.type_error(args[1], "an object of template variables", &values[1]));
+        };
+        let full = self.base_dir.join(path);
+        let text = std::fs::read_to_string(&full).map_err(|err| {
+            self.error(args[0], "meshform::config::file_unreadable", format!("templatefile: cannot read {}: {err}", full.display()), "this file")
+        })?;
+        let tfile = SourceFile::new(path, text);
+        let template = hcl::edit::parser::parse_template(&tfile.text).map_err(|err| {
+            crate::load::syntax_error(&tfile, &err)
+        })?;
+        let scope = MapScope(vars.clone());
+        let ev = Evaluator::new(&scope, &tfile, self.base_dir);
+        let mut out = String::new();
+        let (mut marked, mut unknown) = (false, false);
+        ev.template_into(&template, &Frame { names: Vec::new(), parent: None }, 1, &mut out, &mut marked, &mut unknown)?;
+        let marked = marked || values[1].contains_sensitive();
+        Ok(if unknown { Value::Unknown } else { Value::String(out) }.with_mark(marked))
+    }
+}
+
+fn apply_strip_start(out: &mut String, strip: Strip) {
+    if matches!(strip, Strip::Start | Strip::Both) {
+        let trimmed = out.trim_end().len();
+        out.truncate(trimmed);
+    }
+}
+
+/// Removes the common leading whitespace of every line (for `<<-EOT` heredocs).
+fn dedent(s: &str) -> String {
+    let indent = s
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| l.len() - l.trim_start_matches([' ', '\t']).len())
+        .min()
+        .unwrap_or(0);
+    let mut out = String::with_capacity(s.len());
+    for line in s.split_inclusive('\n') {
+        let cut = line.len().min(indent);
+        let cut = if line[..cut].trim_start_matches([' ', '\t']).is_empty() { cut } else { 0 };
+        out.push_str(&line[cut..]);
+    }
+    out
+}
+
+/// A function error message about sensitive arguments must not quote them.
+fn redact_message(_message: &str) -> String {
+    format!("invalid argument ({})", meshform_core::REDACTED)
+}

@@ -1,0 +1,684 @@
+//! Reading a configuration directory: parsing each `*.hcl` file with hcl-edit (spans kept) and lowering
+//! its blocks into [`Config`], collecting every diagnostic instead of stopping at the first.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use hcl::edit::expr::{Expression, TraversalOperator};
+use hcl::edit::structure::{Block, Body, Structure};
+use meshform_core::{Diagnostic, Diagnostics, ResourceAddr, SourceFile, Span, Type, Value};
+
+use crate::eval::{self, EmptyScope, Evaluator};
+use crate::model::*;
+use crate::suggest::did_you_mean;
+use crate::typeexpr::parse_type;
+
+/// Whether a file name is a variables file rather than configuration.
+pub fn is_vars_file(name: &str) -> bool {
+    name.ends_with(".vars.hcl")
+}
+
+/// Loads every `*.hcl` file of `dir` (not recursive, in name order, variable files excluded).
+pub fn load_dir(dir: &Path) -> (Config, Diagnostics) {
+    let mut diags = Diagnostics::default();
+    let mut config = Config { dir: dir.to_path_buf(), ..Config::default() };
+    let mut names: Vec<String> = match std::fs::read_dir(dir) {
+        Ok(entries) => entries
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_type().map(|t| t.is_file()).unwrap_or(false))
+            .filter_map(|e| e.file_name().into_string().ok())
+            .filter(|n| n.ends_with(".hcl") && !is_vars_file(n))
+            .collect(),
+        Err(e) => {
+            diags.push(
+                Diagnostic::error(
+                    "meshform::config::unreadable_dir",
+                    format!("cannot read the configuration directory {}: {e}", dir.display()),
+                )
+                .with_help("pass the directory holding your *.hcl files with -C DIR"),
+            );
+            return (config, diags);
+        }
+    };
+    names.sort();
+    for name in names {
+        let path = dir.join(&name);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => {
+                let file = SourceFile::new(name, text);
+                diags.extend(load_source(&mut config, &file));
+            }
+            Err(e) => diags.push(Diagnostic::error(
+                "meshform::config::unreadable_file",
+                format!("cannot read {}: {e}", path.display()),
+            )),
+        }
+    }
+    if config.files.is_empty() && !diags.has_errors() {
+        diags.push(
+            Diagnostic::error(
+                "meshform::config::no_files",
+                format!("no configuration files (*.hcl) in {}", dir.display()),
+            )
+            .with_help("run meshform in a directory holding *.hcl files, or pass it with -C DIR"),
+        );
+    }
+    (config, diags)
+}
+
+/// Parses and lowers one file into `config`.
+pub fn load_source(config: &mut Config, file: &Arc<SourceFile>) -> Diagnostics {
+    config.files.push(Arc::clone(file));
+    let mut lw = Lowerer { file: Arc::clone(file), diags: Diagnostics::default() };
+    match hcl::edit::parser::parse_body(&file.text) {
+        Ok(body) => lw.lower_file(config, &body),
+        Err(e) => lw.diags.push(syntax_error(file, &e)),
+    }
+    lw.diags
+}
+
+/// A syntax error as a diagnostic pointing at the error's location.
+pub fn syntax_error(file: &Arc<SourceFile>, e: &hcl::edit::parser::Error) -> Diagnostic {
+    let loc = e.location();
+    let start = loc.offset().min(file.text.len());
+    let end = (start + 1).min(file.text.len()).max(start);
+    let message = e.message().to_owned();
+    Diagnostic::error("meshform::config::syntax", format!("syntax error: {message}"))
+        .with_span(Span::new(file, start..end), message)
+        .with_help("fix the HCL syntax at this position; `meshform fmt` can only run on valid files")
+}
+
+pub(crate) struct Lowerer {
+    pub(crate) file: Arc<SourceFile>,
+    pub(crate) diags: Diagnostics,
+}
+
+const TOP_LEVEL: &[&str] =
+    &["variable", "locals", "provider", "resource", "data", "output", "meshform", "check"];
+
+impl Lowerer {
+    pub(crate) fn span(&self, node: &impl hcl::edit::Span) -> Span {
+        Span::new(&self.file, node.span().unwrap_or(0..0))
+    }
+
+    fn err(&mut self, code: &str, summary: impl Into<String>, span: Span, label: &str, help: &str) {
+        self.diags.push(
+            Diagnostic::error(code, summary).with_span(span, label).with_help(help.to_owned()),
+        );
+    }
+
+    fn lower_file(&mut self, config: &mut Config, body: &Body) {
+        for structure in body.iter() {
+            match structure {
+                Structure::Attribute(a) => {
+                    let span = self.span(&a.key);
+                    self.err(
+                        "meshform::config::unexpected_attribute",
+                        format!("unexpected attribute \"{}\" at the top level", a.key.as_str()),
+                        span,
+                        "attributes belong inside a block",
+                        "put it in a `locals { }` block, or inside the resource it configures",
+                    );
+                }
+                Structure::Block(b) => self.lower_top_block(config, b),
+            }
+        }
+    }
+
+    fn labels(&mut self, b: &Block, want: usize, usage: &str) -> Option<Vec<String>> {
+        let labels: Vec<String> = b.labels.iter().map(|l| l.as_str().to_owned()).collect();
+        if labels.len() != want {
+            let span = self.span(&b.ident);
+            self.err(
+                "meshform::config::block_labels",
+                format!(
+                    "a {} block takes {want} label{}, got {}",
+                    b.ident.as_str(),
+                    if want == 1 { "" } else { "s" },
+                    labels.len()
+                ),
+                span,
+                "wrong number of labels",
+                &format!("write it as {usage}"),
+            );
+            return None;
+        }
+        for (l, label) in b.labels.iter().zip(&labels) {
+            if !valid_name(label) {
+                let span = self.span(l);
+                self.err(
+                    "meshform::config::invalid_name",
+                    format!("invalid name {label:?}"),
+                    span,
+                    "not a valid name",
+                    "names start with a letter or underscore and contain letters, digits, `_` and `-`",
+                );
+                return None;
+            }
+        }
+        Some(labels)
+    }
+
+    fn lower_top_block(&mut self, config: &mut Config, b: &Block) {
+        let kind = b.ident.as_str();
+        let header = self.span(&b.ident);
+        match kind {
+            "variable" => {
+                let Some(l) = self.labels(b, 1, "variable \"NAME\" { … }") else { return };
+                let name = l[0].clone();
+                if config.variables.contains_key(&name) {
+                    self.duplicate("variable", &name, header.clone());
+                    return;
+                }
+                let v = self.lower_variable(name.clone(), header, &b.body);
+                config.variables.insert(name, v);
+            }
+            "locals" => {
+                let body = self.lower_body(&b.body, self.span(b));
+                for n in &body.blocks {
+                    self.err(
+                        "meshform::config::unexpected_block",
+                        format!("unexpected block \"{}\" in locals", n.kind),
+                        n.span.clone(),
+                        "locals holds only attributes",
+                        "write `name = value` lines",
+                    );
+                }
+                for (name, attr) in body.attrs {
+                    if config.locals.contains_key(&name) {
+                        self.duplicate("local value", &name, attr.name_span.clone());
+                    } else {
+                        config.locals.insert(name, attr);
+                    }
+                }
+            }
+            "provider" => {
+                let Some(l) = self.labels(b, 1, "provider \"NAME\" { … }") else { return };
+                let mut body = self.lower_body(&b.body, self.span(b));
+                let alias = body.attrs.remove("alias").and_then(|a| self.const_string(&a.expr));
+                let p = ProviderDef { name: l[0].clone(), alias, span: header.clone(), body };
+                let key = p.key();
+                if config.providers.contains_key(&key) {
+                    self.duplicate("provider configuration", &key, header);
+                } else {
+                    config.providers.insert(key, p);
+                }
+            }
+            "resource" | "data" => {
+                let Some(l) = self.labels(b, 2, &format!("{kind} \"TYPE\" \"NAME\" {{ … }}"))
+                else {
+                    return;
+                };
+                let addr = if kind == "data" {
+                    ResourceAddr::data(&l[0], &l[1])
+                } else {
+                    ResourceAddr::managed(&l[0], &l[1])
+                };
+                if config.resources.contains_key(&addr) {
+                    self.duplicate(kind, &addr.to_string(), header);
+                    return;
+                }
+                let type_span = self.span(&b.labels[0]);
+                let r = self.lower_resource(addr.clone(), header, type_span, b);
+                config.resources.insert(addr, r);
+            }
+            "output" => {
+                let Some(l) = self.labels(b, 1, "output \"NAME\" { value = … }") else { return };
+                let name = l[0].clone();
+                if config.outputs.contains_key(&name) {
+                    self.duplicate("output", &name, header);
+                    return;
+                }
+                if let Some(o) = self.lower_output(name.clone(), header, b) {
+                    config.outputs.insert(name, o);
+                }
+            }
+            "check" => {
+                let Some(l) = self.labels(b, 1, "check \"NAME\" { … }") else { return };
+                let name = l[0].clone();
+                if config.checks.contains_key(&name) {
+                    self.duplicate("check", &name, header);
+                    return;
+                }
+                let body = self.lower_body(&b.body, self.span(b));
+                config.checks.insert(name.clone(), CheckDef { name, span: header, body });
+            }
+            "meshform" => {
+                let body = self.lower_body(&b.body, self.span(b));
+                self.lower_settings(&mut config.settings, body);
+            }
+            other => {
+                let help = match did_you_mean(other, TOP_LEVEL.iter().copied()) {
+                    Some(s) => format!("did you mean `{s}`?"),
+                    None => format!("top-level blocks are: {}", TOP_LEVEL.join(", ")),
+                };
+                self.err(
+                    "meshform::config::unknown_block",
+                    format!("unknown block type \"{other}\""),
+                    header,
+                    "not a meshform block",
+                    &help,
+                );
+            }
+        }
+    }
+
+    fn duplicate(&mut self, what: &str, name: &str, span: Span) {
+        self.err(
+            "meshform::config::duplicate",
+            format!("duplicate {what} \"{name}\""),
+            span,
+            "declared again here",
+            "each name may be declared once across all files of the directory; rename or remove one",
+        );
+    }
+
+    pub(crate) fn lower_body(&mut self, body: &Body, span: Span) -> BlockBody {
+        let mut out = BlockBody { span, attrs: BTreeMap::new(), blocks: Vec::new() };
+        for s in body.iter() {
+            match s {
+                Structure::Attribute(a) => {
+                    let name = a.key.as_str().to_owned();
+                    let name_span = self.span(&a.key);
+                    if out.attrs.contains_key(&name) {
+                        self.duplicate("attribute", &name, name_span);
+                        continue;
+                    }
+                    let expr = Expr { node: a.value.clone(), span: self.span(&a.value) };
+                    out.attrs.insert(name.clone(), AttrDef { name, name_span, expr });
+                }
+                Structure::Block(b) => {
+                    let body = self.lower_body(&b.body, self.span(b));
+                    out.blocks.push(NestedBlockDef {
+                        kind: b.ident.as_str().to_owned(),
+                        labels: b.labels.iter().map(|l| l.as_str().to_owned()).collect(),
+                        span: self.span(&b.ident),
+                        body,
+                    });
+                }
+            }
+        }
+        out
+    }
+
+    fn unexpected(&mut self, what: &str, name: &str, span: Span, allowed: &[&str]) {
+        let help = match did_you_mean(name, allowed.iter().copied()) {
+            Some(s) => format!("did you mean `{s}`?"),
+            None => format!("allowed here: {}", allowed.join(", ")),
+        };
+        self.err(
+            "meshform::config::unsupported_argument",
+            format!("unsupported {what} \"{name}\""),
+            span,
+            &format!("not expected in this block"),
+            &help,
+        );
+    }
+
+    fn lower_variable(&mut self, name: String, span: Span, body: &Body) -> VariableDef {
+        let b = self.lower_body(body, span.clone());
+        let mut v = VariableDef {
+            name,
+            span,
+            ty: Type::Any,
+            default: None,
+            description: None,
+            sensitive: false,
+            nullable: true,
+            validations: Vec::new(),
+        };
+        const ALLOWED: &[&str] =
+            &["type", "default", "description", "sensitive", "nullable", "validation"];
+        for (k, a) in b.attrs {
+            match k.as_str() {
+                "type" => match parse_type(&a.expr.node) {
+                    Ok(t) => v.ty = t,
+                    Err(msg) => self.err(
+                        "meshform::config::invalid_type",
+                        format!("invalid type constraint: {msg}"),
+                        a.expr.span.clone(),
+                        "not a type",
+                        "use string, number, bool, any, list(T), set(T), map(T), object({…}) or tuple([…])",
+                    ),
+                },
+                "default" => v.default = Some(a.expr),
+                "description" => v.description = self.const_string(&a.expr),
+                "sensitive" => v.sensitive = self.const_bool(&a.expr).unwrap_or(false),
+                "nullable" => v.nullable = self.const_bool(&a.expr).unwrap_or(true),
+                other => self.unexpected("argument", other, a.name_span, ALLOWED),
+            }
+        }
+        for n in b.blocks {
+            if n.kind != "validation" {
+                self.unexpected("block", &n.kind, n.span, ALLOWED);
+                continue;
+            }
+            let mut nb = n.body;
+            let cond = nb.attrs.remove("condition");
+            let msg = nb.attrs.remove("error_message");
+            for (k, a) in nb.attrs {
+                self.unexpected("argument", &k, a.name_span, &["condition", "error_message"]);
+            }
+            match (cond, msg) {
+                (Some(c), Some(m)) => {
+                    v.validations.push(Validation { condition: c.expr, error_message: m.expr })
+                }
+                _ => self.err(
+                    "meshform::config::missing_argument",
+                    "a validation block needs both condition and error_message",
+                    n.span,
+                    "incomplete validation",
+                    "add `condition = <bool expression using var.NAME>` and `error_message = \"…\"`",
+                ),
+            }
+        }
+        v
+    }
+
+    fn lower_resource(&mut self, addr: ResourceAddr, span: Span, type_span: Span, b: &Block) -> ResourceDef {
+        let mut body = self.lower_body(&b.body, self.span(b));
+        let mut r = ResourceDef {
+            addr,
+            span,
+            type_span,
+            repetition: Repetition::Single,
+            provider: None,
+            depends_on: Vec::new(),
+            lifecycle: Lifecycle::default(),
+            body: BlockBody { span: body.span.clone(), attrs: BTreeMap::new(), blocks: Vec::new() },
+        };
+        let count = body.attrs.remove("count");
+        let for_each = body.attrs.remove("for_each");
+        match (count, for_each) {
+            (Some(c), Some(f)) => {
+                self.err(
+                    "meshform::config::count_and_for_each",
+                    "count and for_each cannot both be set",
+                    f.name_span,
+                    "second repetition argument",
+                    "use count for N identical copies, or for_each for one instance per key",
+                );
+                r.repetition = Repetition::Count(c.expr);
+            }
+            (Some(c), None) => r.repetition = Repetition::Count(c.expr),
+            (None, Some(f)) => r.repetition = Repetition::ForEach(f.expr),
+            (None, None) => {}
+        }
+        if let Some(p) = body.attrs.remove("provider") {
+            match provider_ref(&p.expr.node) {
+                Some(key) => r.provider = Some((key, p.expr.span.clone())),
+                None => self.err(
+                    "meshform::config::invalid_provider_ref",
+                    "provider must be a provider reference",
+                    p.expr.span,
+                    "not a provider reference",
+                    "write `provider = NAME` or `provider = NAME.ALIAS` (no quotes)",
+                ),
+            }
+        }
+        if let Some(d) = body.attrs.remove("depends_on") {
+            r.depends_on = self.depends_on(&d.expr);
+        }
+        let mut rest = Vec::new();
+        for n in body.blocks {
+            if n.kind == "lifecycle" {
+                r.lifecycle = self.lower_lifecycle(n);
+            } else {
+                rest.push(n);
+            }
+        }
+        r.body.attrs = body.attrs;
+        r.body.blocks = rest;
+        r
+    }
+
+    fn lower_lifecycle(&mut self, n: NestedBlockDef) -> Lifecycle {
+        let mut l = Lifecycle::default();
+        const ALLOWED: &[&str] = &["create_before_destroy", "prevent_destroy", "ignore_changes"];
+        for (k, a) in n.body.attrs {
+            match k.as_str() {
+                "create_before_destroy" => {
+                    l.create_before_destroy = self.const_bool(&a.expr).unwrap_or(false)
+                }
+                "prevent_destroy" => {
+                    if self.const_bool(&a.expr).unwrap_or(false) {
+                        l.prevent_destroy = Some(a.name_span.clone());
+                    }
+                }
+                "ignore_changes" => match &a.expr.node {
+                    Expression::Variable(v) if v.as_str() == "all" => l.ignore_all_changes = true,
+                    Expression::Array(items) => {
+                        for item in items.iter() {
+                            let span = self.span(item);
+                            match attr_path(item) {
+                                Some(p) => l.ignore_changes.push((p, span)),
+                                None => self.err(
+                                    "meshform::config::invalid_ignore_changes",
+                                    "ignore_changes entries must be attribute names",
+                                    span,
+                                    "not an attribute name",
+                                    "write ignore_changes = [content, tags] or ignore_changes = all",
+                                ),
+                            }
+                        }
+                    }
+                    _ => self.err(
+                        "meshform::config::invalid_ignore_changes",
+                        "ignore_changes must be a list of attribute names or `all`",
+                        a.expr.span.clone(),
+                        "not a list",
+                        "write ignore_changes = [content] or ignore_changes = all",
+                    ),
+                },
+                other => self.unexpected("argument", other, a.name_span, ALLOWED),
+            }
+        }
+        for b in n.body.blocks {
+            self.unexpected("block", &b.kind, b.span, ALLOWED);
+        }
+        l
+    }
+
+    fn depends_on(&mut self, e: &Expr) -> Vec<(ResourceAddr, Span)> {
+        let mut out = Vec::new();
+        let Expression::Array(items) = &e.node else {
+            self.err(
+                "meshform::config::invalid_depends_on",
+                "depends_on must be a list of resource references",
+                e.span.clone(),
+                "not a list",
+                "write depends_on = [local_file.a, data.local_file.b]",
+            );
+            return out;
+        };
+        for item in items.iter() {
+            let span = self.span(item);
+            match resource_ref(item) {
+                Some(addr) => out.push((addr, span)),
+                None => self.err(
+                    "meshform::config::invalid_depends_on",
+                    "depends_on entries must be resource references",
+                    span,
+                    "not a resource reference",
+                    "write TYPE.NAME or data.TYPE.NAME, without quotes or indexes",
+                ),
+            }
+        }
+        out
+    }
+
+    fn lower_output(&mut self, name: String, span: Span, b: &Block) -> Option<OutputDef> {
+        let mut body = self.lower_body(&b.body, self.span(b));
+        let Some(value) = body.attrs.remove("value") else {
+            self.err(
+                "meshform::config::missing_argument",
+                format!("output \"{name}\" has no value"),
+                span,
+                "value missing",
+                "add `value = <expression>`",
+            );
+            return None;
+        };
+        let mut o = OutputDef {
+            name,
+            span,
+            value: value.expr,
+            description: None,
+            sensitive: false,
+            depends_on: Vec::new(),
+        };
+        for (k, a) in body.attrs {
+            match k.as_str() {
+                "description" => o.description = self.const_string(&a.expr),
+                "sensitive" => o.sensitive = self.const_bool(&a.expr).unwrap_or(false),
+                "depends_on" => o.depends_on = self.depends_on(&a.expr),
+                other => self.unexpected(
+                    "argument",
+                    other,
+                    a.name_span,
+                    &["value", "description", "sensitive", "depends_on"],
+                ),
+            }
+        }
+        for n in body.blocks {
+            self.unexpected("block", &n.kind, n.span, &["value", "description", "sensitive"]);
+        }
+        Some(o)
+    }
+
+    fn lower_settings(&mut self, settings: &mut Settings, body: BlockBody) {
+        for (k, a) in body.attrs {
+            match k.as_str() {
+                "required_version" => {
+                    if let Some(s) = self.const_string(&a.expr) {
+                        settings.required_version = Some((s, a.expr.span.clone()));
+                    }
+                }
+                other => self.unexpected("argument", other, a.name_span, &["required_version"]),
+            }
+        }
+        for n in body.blocks {
+            match n.kind.as_str() {
+                "backend" => settings.backend = Some(n),
+                other => self.unexpected("block", other, n.span, &["required_version", "backend"]),
+            }
+        }
+    }
+
+    fn const_value(&mut self, e: &Expr) -> Option<Value> {
+        let ev = Evaluator::new(&EmptyScope, &self.file, Path::new("."));
+        match ev.eval(&e.node) {
+            Ok(v) if !v.contains_unknown() => Some(v),
+            Ok(_) => None,
+            Err(d) => {
+                self.diags.push(d.with_help(
+                    "this argument must be a constant: it is read before anything is evaluated",
+                ));
+                None
+            }
+        }
+    }
+
+    fn const_string(&mut self, e: &Expr) -> Option<String> {
+        let v = self.const_value(e)?;
+        match v.as_str() {
+            Some(s) => Some(s.to_owned()),
+            None => {
+                self.err(
+                    "meshform::config::type_mismatch",
+                    format!("a string is required, got {}", v.kind()),
+                    e.span.clone(),
+                    "not a string",
+                    "write a quoted string",
+                );
+                None
+            }
+        }
+    }
+
+    fn const_bool(&mut self, e: &Expr) -> Option<bool> {
+        let v = self.const_value(e)?;
+        match v.as_bool() {
+            Some(b) => Some(b),
+            None => {
+                self.err(
+                    "meshform::config::type_mismatch",
+                    format!("a bool is required, got {}", v.kind()),
+                    e.span.clone(),
+                    "not true or false",
+                    "write true or false",
+                );
+                None
+            }
+        }
+    }
+}
+
+/// Whether a label is a valid block name.
+pub fn valid_name(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some(c) if c.is_alphabetic() || c == '_')
+        && chars.all(|c| c.is_alphanumeric() || c == '_' || c == '-')
+}
+
+/// `NAME` or `NAME.ALIAS` as written in `provider = …`.
+fn provider_ref(e: &Expression) -> Option<String> {
+    match e {
+        Expression::Variable(v) => Some(v.as_str().to_owned()),
+        Expression::Traversal(t) => {
+            let Expression::Variable(root) = &t.expr else { return None };
+            match t.operators.as_slice() {
+                [op] => match op.value() {
+                    TraversalOperator::GetAttr(a) => {
+                        Some(provider_key(root.as_str(), Some(a.as_str())))
+                    }
+                    _ => None,
+                },
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
+/// `TYPE.NAME` or `data.TYPE.NAME` as written in `depends_on`.
+fn resource_ref(e: &Expression) -> Option<ResourceAddr> {
+    let Expression::Traversal(t) = e else { return None };
+    let Expression::Variable(root) = &t.expr else { return None };
+    let names: Option<Vec<&str>> = t
+        .operators
+        .iter()
+        .map(|op| match op.value() {
+            TraversalOperator::GetAttr(a) => Some(a.as_str()),
+            _ => None,
+        })
+        .collect();
+    match (root.as_str(), names?.as_slice()) {
+        ("data", [ty, name]) => Some(ResourceAddr::data(ty, name)),
+        (ty, [name]) if !eval::RESERVED_ROOTS.contains(&ty) => Some(ResourceAddr::managed(ty, name)),
+        _ => None,
+    }
+}
+
+/// An attribute name (possibly with nested `.key`s) as written in `ignore_changes`.
+fn attr_path(e: &Expression) -> Option<String> {
+    match e {
+        Expression::Variable(v) => Some(v.as_str().to_owned()),
+        Expression::String(s) => Some(s.value().clone()),
+        Expression::Traversal(t) => {
+            let mut out = attr_path(&t.expr)?;
+            for op in &t.operators {
+                match op.value() {
+                    TraversalOperator::GetAttr(a) => {
+                        out.push('.');
+                        out.push_str(a.as_str());
+                    }
+                    _ => return None,
+                }
+            }
+            Some(out)
+        }
+        _ => None,
+    }
+}

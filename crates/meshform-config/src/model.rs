@@ -1,0 +1,190 @@
+//! The typed configuration: blocks lowered from HCL, with every expression and name keeping its span.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use hcl::edit::expr::Expression;
+use meshform_core::{ResourceAddr, SourceFile, Span, Type};
+
+/// An unevaluated expression and where it was written.
+#[derive(Clone, Debug)]
+pub struct Expr {
+    pub node: Expression,
+    pub span: Span,
+}
+
+/// `name = expression` inside a block.
+#[derive(Clone, Debug)]
+pub struct AttrDef {
+    pub name: String,
+    pub name_span: Span,
+    pub expr: Expr,
+}
+
+/// A nested block inside a resource or provider body (`timeouts { … }`, `cluster { … }`).
+#[derive(Clone, Debug)]
+pub struct NestedBlockDef {
+    pub kind: String,
+    pub labels: Vec<String>,
+    /// The block's type identifier.
+    pub span: Span,
+    pub body: BlockBody,
+}
+
+/// The attributes and nested blocks of a block, in source order for blocks.
+#[derive(Clone, Debug)]
+pub struct BlockBody {
+    /// The whole block (for "missing attribute" diagnostics).
+    pub span: Span,
+    pub attrs: BTreeMap<String, AttrDef>,
+    pub blocks: Vec<NestedBlockDef>,
+}
+
+/// `variable "name" { … }`.
+#[derive(Clone, Debug)]
+pub struct VariableDef {
+    pub name: String,
+    pub span: Span,
+    pub ty: Type,
+    pub default: Option<Expr>,
+    pub description: Option<String>,
+    pub sensitive: bool,
+    pub nullable: bool,
+    pub validations: Vec<Validation>,
+}
+
+/// `validation { condition = …  error_message = … }`.
+#[derive(Clone, Debug)]
+pub struct Validation {
+    pub condition: Expr,
+    pub error_message: Expr,
+}
+
+/// `provider "name" { alias = … }`.
+#[derive(Clone, Debug)]
+pub struct ProviderDef {
+    pub name: String,
+    pub alias: Option<String>,
+    pub span: Span,
+    pub body: BlockBody,
+}
+
+impl ProviderDef {
+    /// The configuration address (`local`, `kubernetes.cluster_1`).
+    pub fn key(&self) -> String {
+        provider_key(&self.name, self.alias.as_deref())
+    }
+}
+
+/// `name` or `name.alias`: how provider instances are keyed and addressed.
+pub fn provider_key(name: &str, alias: Option<&str>) -> String {
+    match alias {
+        Some(a) => format!("{name}.{a}"),
+        None => name.to_owned(),
+    }
+}
+
+/// `lifecycle { … }` meta-arguments.
+#[derive(Clone, Debug, Default)]
+pub struct Lifecycle {
+    pub create_before_destroy: bool,
+    pub prevent_destroy: Option<Span>,
+    pub ignore_changes: Vec<(String, Span)>,
+    pub ignore_all_changes: bool,
+}
+
+/// How the instances of a resource are repeated.
+#[derive(Clone, Debug)]
+pub enum Repetition {
+    Single,
+    Count(Expr),
+    ForEach(Expr),
+}
+
+/// A `resource` or `data` block.
+#[derive(Clone, Debug)]
+pub struct ResourceDef {
+    pub addr: ResourceAddr,
+    /// The block header (`resource "local_file" "a"`).
+    pub span: Span,
+    /// The type label.
+    pub type_span: Span,
+    pub repetition: Repetition,
+    /// The provider configuration key (`kubernetes.cluster_1`) given with `provider = …`, if any.
+    pub provider: Option<(String, Span)>,
+    pub depends_on: Vec<(ResourceAddr, Span)>,
+    pub lifecycle: Lifecycle,
+    pub body: BlockBody,
+}
+
+impl ResourceDef {
+    /// The provider configuration key this resource uses: the explicit one, or the default instance of
+    /// the provider named by the type's prefix.
+    pub fn provider_key(&self) -> String {
+        match &self.provider {
+            Some((k, _)) => k.clone(),
+            None => meshform_provider_name(&self.addr.ty).to_owned(),
+        }
+    }
+}
+
+/// The provider name implied by a resource type (`local_file` → `local`).
+pub fn meshform_provider_name(type_name: &str) -> &str {
+    type_name.split('_').next().unwrap_or(type_name)
+}
+
+/// `output "name" { … }`.
+#[derive(Clone, Debug)]
+pub struct OutputDef {
+    pub name: String,
+    pub span: Span,
+    pub value: Expr,
+    pub description: Option<String>,
+    pub sensitive: bool,
+    pub depends_on: Vec<(ResourceAddr, Span)>,
+}
+
+/// `check "name" { … }`: assertions evaluated after apply and by `meshform verify`.
+#[derive(Clone, Debug)]
+pub struct CheckDef {
+    pub name: String,
+    pub span: Span,
+    pub body: BlockBody,
+}
+
+/// The `meshform { … }` settings block.
+#[derive(Clone, Debug, Default)]
+pub struct Settings {
+    pub required_version: Option<(String, Span)>,
+    pub backend: Option<NestedBlockDef>,
+}
+
+/// A whole configuration directory, lowered.
+#[derive(Clone, Debug, Default)]
+pub struct Config {
+    pub dir: PathBuf,
+    pub files: Vec<Arc<SourceFile>>,
+    pub settings: Settings,
+    pub variables: BTreeMap<String, VariableDef>,
+    pub locals: BTreeMap<String, AttrDef>,
+    pub providers: BTreeMap<String, ProviderDef>,
+    pub resources: BTreeMap<ResourceAddr, ResourceDef>,
+    pub outputs: BTreeMap<String, OutputDef>,
+    pub checks: BTreeMap<String, CheckDef>,
+}
+
+impl Config {
+    /// A digest of the configuration's source text, for saved-plan staleness checks.
+    pub fn source_digest(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        for f in &self.files {
+            h.update(f.name.as_bytes());
+            h.update([0]);
+            h.update(f.text.as_bytes());
+            h.update([0]);
+        }
+        h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    }
+}

@@ -1,0 +1,143 @@
+//! Expression evaluation: values, unknowns, sensitivity, templates, errors with spans.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use meshform_config::eval::{Evaluator, MapScope};
+use meshform_core::{Diagnostic, SourceFile, Value};
+
+fn scope() -> MapScope {
+    MapScope(BTreeMap::from([
+        (
+            "var".to_owned(),
+            Value::map([
+                ("name", Value::string("mesh")),
+                ("n", Value::number(3)),
+                ("list", Value::List(vec![Value::string("a"), Value::string("b")])),
+                ("secret", Value::string("hunter2").sensitive()),
+                ("m", Value::map([("x", Value::number(1)), ("y", Value::number(2))])),
+            ]),
+        ),
+        (
+            "local_file".to_owned(),
+            Value::map([
+                ("known", Value::map([("id", Value::string("abc"))])),
+                ("later", Value::map([("id", Value::Unknown)])),
+                (
+                    "many",
+                    Value::List(vec![
+                        Value::map([("id", Value::string("0"))]),
+                        Value::map([("id", Value::string("1"))]),
+                    ]),
+                ),
+            ]),
+        ),
+    ]))
+}
+
+fn eval(src: &str) -> Result<Value, Diagnostic> {
+    let file = SourceFile::new("test.hcl", format!("x = {src}\n"));
+    let body = hcl::edit::parser::parse_body(&file.text).expect("test source parses");
+    let expr = &body.get_attribute("x").expect("x").value;
+    let s = scope();
+    Evaluator::new(&s, &file, Path::new(".")).eval(expr)
+}
+
+fn ok(src: &str) -> Value {
+    eval(src).unwrap_or_else(|d| panic!("{src}: {d}"))
+}
+
+#[test]
+fn literals_and_operators() {
+    assert_eq!(ok("1 + 2 * 3"), Value::number(7));
+    assert_eq!(ok("var.n > 2 && !false"), Value::Bool(true));
+    assert_eq!(ok("var.n == 3 ? \"yes\" : \"no\""), Value::string("yes"));
+    assert_eq!(ok("\"${var.name}-${var.n}\""), Value::string("mesh-3"));
+    assert_eq!(ok("var.list[1]"), Value::string("b"));
+    assert_eq!(ok("var.m[\"y\"]"), Value::number(2));
+    assert_eq!(ok("local_file.many[*].id"), Value::List(vec![Value::string("0"), Value::string("1")]));
+    assert_eq!(ok("local_file.many.*.id"), Value::List(vec![Value::string("0"), Value::string("1")]));
+}
+
+#[test]
+fn for_expressions() {
+    assert_eq!(ok("[for s in var.list : upper(s)]"), Value::List(vec![Value::string("A"), Value::string("B")]));
+    assert_eq!(
+        ok("{for k, v in var.m : k => v * 10 if v > 1}"),
+        Value::map([("y", Value::number(20))])
+    );
+    assert_eq!(
+        ok("{for s in [\"a\", \"b\", \"a\"] : s => s...}"),
+        Value::map([
+            ("a", Value::List(vec![Value::string("a"), Value::string("a")])),
+            ("b", Value::List(vec![Value::string("b")])),
+        ])
+    );
+    let err = eval("{for s in [\"a\", \"a\"] : s => s}").unwrap_err();
+    assert!(err.summary.contains("duplicate key"), "{}", err.summary);
+}
+
+#[test]
+fn templates_with_directives_and_heredocs() {
+    assert_eq!(ok("\"%{ for s in var.list }[${s}]%{ endfor }\""), Value::string("[a][b]"));
+    assert_eq!(ok("\"%{ if var.n > 5 }big%{ else }small%{ endif }\""), Value::string("small"));
+    let v = ok("<<-EOT\n    hello\n      world\n    EOT\n");
+    assert_eq!(v, Value::string("hello\n  world\n"));
+    let v = ok("<<EOT\n  kept\nEOT\n");
+    assert_eq!(v, Value::string("  kept\n"));
+}
+
+#[test]
+fn unknown_values_propagate() {
+    assert_eq!(ok("local_file.later.id"), Value::Unknown);
+    assert_eq!(ok("\"prefix-${local_file.later.id}\""), Value::Unknown);
+    assert_eq!(ok("upper(local_file.later.id)"), Value::Unknown);
+    assert_eq!(ok("local_file.later.id == \"x\""), Value::Unknown);
+    assert_eq!(ok("false && local_file.later.id == \"x\""), Value::Bool(false));
+    assert_eq!(
+        ok("[local_file.known.id, local_file.later.id]"),
+        Value::List(vec![Value::string("abc"), Value::Unknown])
+    );
+}
+
+#[test]
+fn sensitive_values_stay_sensitive() {
+    assert!(ok("var.secret").is_sensitive());
+    assert!(ok("\"pw=${var.secret}\"").is_sensitive());
+    assert!(ok("upper(var.secret)").is_sensitive());
+    assert!(ok("var.secret == \"x\"").is_sensitive());
+    assert!(!format!("{}", ok("\"pw=${var.secret}\"")).contains("hunter2"));
+    assert!(ok("sensitive(\"x\")").is_sensitive());
+}
+
+#[test]
+fn errors_point_at_the_offending_text() {
+    let err = eval("var.nmae").unwrap_err();
+    assert_eq!(err.span.as_ref().unwrap().text(), ".nmae");
+    assert_eq!(err.help.as_deref(), Some("did you mean `name`?"));
+    assert_eq!(err.span.as_ref().unwrap().location(), "test.hcl:1:8");
+
+    let err = eval("varr.name").unwrap_err();
+    assert!(err.help.unwrap().contains("`var`"));
+
+    let err = eval("var.list[5]").unwrap_err();
+    assert!(err.summary.contains("out of range"));
+    assert_eq!(err.span.unwrap().text(), "5");
+
+    let err = eval("\"a\" + 1").unwrap_err();
+    assert!(err.summary.contains("number"), "{}", err.summary);
+
+    let err = eval("uper(\"a\")").unwrap_err();
+    assert_eq!(err.code, "meshform::config::unknown_function");
+    assert_eq!(err.help.as_deref(), Some("did you mean `upper`?"));
+
+    let err = eval("\"x${var.list}\"").unwrap_err();
+    assert!(err.summary.contains("cannot include a list"), "{}", err.summary);
+}
+
+#[test]
+fn try_and_can() {
+    assert_eq!(ok("try(var.nope, \"fallback\")"), Value::string("fallback"));
+    assert_eq!(ok("can(var.list[9])"), Value::Bool(false));
+    assert_eq!(ok("can(var.list[0])"), Value::Bool(true));
+}

@@ -1,0 +1,4 @@
+//! Integration tests of meshform-config: one test binary, one module per area.
+
+mod eval;
+mod load;
