@@ -1,0 +1,362 @@
+//! The configuration graph: variables, locals, provider instances, resources, outputs and checks as
+//! nodes, references and `depends_on` as edges; reference checking; cycle detection with the path.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fmt;
+
+use meshform_config::model::{Config, Repetition};
+use meshform_config::refs::{references, Reference, Target};
+use meshform_config::suggest::did_you_mean;
+use meshform_core::{Diagnostic, Diagnostics, Mode, ResourceAddr, Span};
+use petgraph::graph::{DiGraph, NodeIndex};
+
+/// A node of the configuration graph.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Node {
+    Var(String),
+    Local(String),
+    /// A provider instance by configuration key (`local`, `kubernetes.cluster_1`).
+    Provider(String),
+    Resource(ResourceAddr),
+    Output(String),
+    Check(String),
+}
+
+impl fmt::Display for Node {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Node::Var(n) => write!(f, "var.{n}"),
+            Node::Local(n) => write!(f, "local.{n}"),
+            Node::Provider(k) => write!(f, "provider.{k}"),
+            Node::Resource(a) => write!(f, "{a}"),
+            Node::Output(n) => write!(f, "output.{n}"),
+            Node::Check(n) => write!(f, "check.{n}"),
+        }
+    }
+}
+
+/// The graph with a deterministic topological order.
+#[derive(Debug, Default)]
+pub struct ConfigGraph {
+    /// Edges point from a dependency to its dependent.
+    pub graph: DiGraph<Node, ()>,
+    pub index: HashMap<Node, NodeIndex>,
+    /// Every node, dependencies first; ties broken by node order so that walks are deterministic.
+    pub order: Vec<Node>,
+}
+
+impl ConfigGraph {
+    /// Direct dependencies of a node.
+    pub fn dependencies(&self, node: &Node) -> Vec<&Node> {
+        let Some(&i) = self.index.get(node) else { return Vec::new() };
+        let mut deps: Vec<&Node> = self
+            .graph
+            .neighbors_directed(i, petgraph::Direction::Incoming)
+            .map(|j| &self.graph[j])
+            .collect();
+        deps.sort();
+        deps.dedup();
+        deps
+    }
+
+    /// The resources a node depends on, directly or through locals, variables and outputs.
+    pub fn resource_dependencies(&self, node: &Node) -> BTreeSet<ResourceAddr> {
+        let mut out = BTreeSet::new();
+        let mut seen = BTreeSet::new();
+        let mut stack: Vec<&Node> = self.dependencies(node);
+        while let Some(n) = stack.pop() {
+            if !seen.insert(n.clone()) {
+                continue;
+            }
+            match n {
+                Node::Resource(a) => {
+                    out.insert(a.clone());
+                }
+                Node::Provider(_) => {}
+                _ => stack.extend(self.dependencies(n)),
+            }
+        }
+        out
+    }
+}
+
+/// The references of every expression, by node.
+fn node_references(config: &Config) -> BTreeMap<Node, Vec<Reference>> {
+    let mut out: BTreeMap<Node, Vec<Reference>> = BTreeMap::new();
+    let file_refs = |e: &meshform_config::model::Expr| references(&e.node, &e.span.file);
+    for (name, v) in &config.variables {
+        out.insert(Node::Var(name.clone()), Vec::new());
+        // Validation conditions may only refer to the variable itself; checked at evaluation.
+        let _ = v;
+    }
+    for (name, l) in &config.locals {
+        out.insert(Node::Local(name.clone()), file_refs(&l.expr));
+    }
+    for (key, p) in &config.providers {
+        out.insert(Node::Provider(key.clone()), body_refs(&p.body));
+    }
+    for (addr, r) in &config.resources {
+        let mut refs = body_refs(&r.body);
+        match &r.repetition {
+            Repetition::Count(e) | Repetition::ForEach(e) => refs.extend(file_refs(e)),
+            Repetition::Single => {}
+        }
+        for (dep, span) in &r.depends_on {
+            refs.push(Reference { target: Target::Resource(dep.clone()), span: span.clone() });
+        }
+        out.insert(Node::Resource(addr.clone()), refs);
+    }
+    for (name, o) in &config.outputs {
+        let mut refs = file_refs(&o.value);
+        for (dep, span) in &o.depends_on {
+            refs.push(Reference { target: Target::Resource(dep.clone()), span: span.clone() });
+        }
+        out.insert(Node::Output(name.clone()), refs);
+    }
+    for (name, c) in &config.checks {
+        out.insert(Node::Check(name.clone()), body_refs(&c.body));
+    }
+    out
+}
+
+fn body_refs(body: &meshform_config::model::BlockBody) -> Vec<Reference> {
+    let mut out = Vec::new();
+    for a in body.attrs.values() {
+        out.extend(references(&a.expr.node, &a.expr.span.file));
+    }
+    for b in &body.blocks {
+        out.extend(body_refs(&b.body));
+    }
+    out
+}
+
+/// Builds the graph, reporting unknown references and cycles.
+pub fn build(config: &Config) -> (ConfigGraph, Diagnostics) {
+    let mut diags = Diagnostics::default();
+    let refs = node_references(config);
+    let mut g = ConfigGraph::default();
+    let mut nodes: BTreeSet<Node> = refs.keys().cloned().collect();
+    // Every provider instance resources use, declared or implied.
+    for r in config.resources.values() {
+        nodes.insert(Node::Provider(r.provider_key()));
+    }
+    for n in &nodes {
+        let i = g.graph.add_node(n.clone());
+        g.index.insert(n.clone(), i);
+    }
+    let mut edges: BTreeSet<(Node, Node)> = BTreeSet::new();
+    for (node, rs) in &refs {
+        for r in rs {
+            if let Some(dep) = resolve(config, node, r, &mut diags) {
+                edges.insert((dep, node.clone()));
+            }
+        }
+        if let Node::Resource(addr) = node {
+            let r = &config.resources[addr];
+            let key = r.provider_key();
+            if let Some((k, span)) = &r.provider {
+                if !config.providers.contains_key(k) {
+                    let names: Vec<&str> = config.providers.keys().map(String::as_str).collect();
+                    let mut d = Diagnostic::error(
+                        "meshform::config::unknown_provider",
+                        format!("{addr}: no provider configuration \"{k}\""),
+                    )
+                    .with_span(span.clone(), "not declared");
+                    d = match did_you_mean(k, names) {
+                        Some(s) => d.with_help(format!("did you mean `{s}`?")),
+                        None => d.with_help(format!(
+                            "declare it: provider \"{}\" {{ alias = \"{}\" … }}",
+                            k.split('.').next().unwrap_or(k),
+                            k.split('.').nth(1).unwrap_or("")
+                        )),
+                    };
+                    diags.push(d);
+                }
+            }
+            edges.insert((Node::Provider(key), node.clone()));
+        }
+    }
+    for (from, to) in &edges {
+        if let (Some(&a), Some(&b)) = (g.index.get(from), g.index.get(to)) {
+            g.graph.add_edge(a, b, ());
+        }
+    }
+    report_cycles(&g, &refs, &mut diags);
+    g.order = topo_order(&g);
+    (g, diags)
+}
+
+/// The node a reference points at; reports references to undeclared things.
+fn resolve(config: &Config, from: &Node, r: &Reference, diags: &mut Diagnostics) -> Option<Node> {
+    let unknown = |what: &str, name: &str, candidates: Vec<String>, span: &Span| {
+        let mut d = Diagnostic::error(
+            "meshform::config::unknown_reference",
+            format!("reference to undeclared {what} \"{name}\""),
+        )
+        .with_span(span.clone(), "not declared");
+        d = match did_you_mean(name, candidates.iter().map(String::as_str)) {
+            Some(s) => d.with_help(format!("did you mean `{s}`?")),
+            None => d.with_help(format!("declare the {what}, or check the spelling")),
+        };
+        d
+    };
+    match &r.target {
+        Target::Var(n) => {
+            if config.variables.contains_key(n) {
+                Some(Node::Var(n.clone()))
+            } else {
+                let c = config.variables.keys().map(|k| format!("var.{k}")).collect();
+                diags.push(unknown("input variable", &format!("var.{n}"), c, &r.span));
+                None
+            }
+        }
+        Target::Local(n) => {
+            if config.locals.contains_key(n) {
+                Some(Node::Local(n.clone()))
+            } else {
+                let c = config.locals.keys().map(|k| format!("local.{k}")).collect();
+                diags.push(unknown("local value", &format!("local.{n}"), c, &r.span));
+                None
+            }
+        }
+        Target::Resource(a) => {
+            if config.resources.contains_key(a) {
+                Some(Node::Resource(a.clone()))
+            } else {
+                let c = config
+                    .resources
+                    .keys()
+                    .filter(|k| k.mode == a.mode)
+                    .map(|k| k.to_string())
+                    .collect();
+                let what = if a.mode == Mode::Data { "data source" } else { "resource" };
+                diags.push(unknown(what, &a.to_string(), c, &r.span));
+                None
+            }
+        }
+        Target::Count | Target::Each => {
+            let ok = match from {
+                Node::Resource(a) => match (&config.resources[a].repetition, &r.target) {
+                    (Repetition::Count(_), Target::Count) => true,
+                    (Repetition::ForEach(_), Target::Each) => true,
+                    _ => false,
+                },
+                _ => false,
+            };
+            if !ok {
+                let (name, arg) =
+                    if r.target == Target::Count { ("count", "count") } else { ("each", "for_each") };
+                diags.push(
+                    Diagnostic::error(
+                        "meshform::config::invalid_reference",
+                        format!("\"{name}\" is only available in a resource with {arg}"),
+                    )
+                    .with_span(r.span.clone(), "not available here")
+                    .with_help(format!("set {arg} on this resource, or remove the reference")),
+                );
+            }
+            None
+        }
+        Target::Path => None,
+        Target::Other(name) => {
+            diags.push(
+                Diagnostic::error(
+                    "meshform::config::invalid_reference",
+                    format!("invalid reference \"{name}\""),
+                )
+                .with_span(r.span.clone(), "incomplete or unsupported reference")
+                .with_help(
+                    "references look like var.NAME, local.NAME, TYPE.NAME.ATTR, data.TYPE.NAME.ATTR, path.module",
+                ),
+            );
+            None
+        }
+    }
+}
+
+fn report_cycles(g: &ConfigGraph, refs: &BTreeMap<Node, Vec<Reference>>, diags: &mut Diagnostics) {
+    for scc in petgraph::algo::tarjan_scc(&g.graph) {
+        let self_loop = scc.len() == 1 && g.graph.contains_edge(scc[0], scc[0]);
+        if scc.len() < 2 && !self_loop {
+            continue;
+        }
+        let members: BTreeSet<NodeIndex> = scc.iter().copied().collect();
+        let start = *scc.iter().min_by_key(|i| &g.graph[**i]).unwrap_or(&scc[0]);
+        let path = cycle_path(g, start, &members);
+        let names: Vec<String> = path.iter().map(|i| g.graph[*i].to_string()).collect();
+        // Point at the reference that closes the cycle (from the last node back to the first).
+        let last = &g.graph[*path.last().unwrap_or(&start)];
+        let first = &g.graph[start];
+        let span = refs.get(first).and_then(|rs| {
+            rs.iter()
+                .find(|r| matches!((&r.target, last), (Target::Resource(a), Node::Resource(b)) if a == b)
+                    || matches!((&r.target, last), (Target::Local(a), Node::Local(b)) if a == b))
+                .map(|r| r.span.clone())
+        });
+        let cycle = format!("{} -> {}", names.join(" -> "), names[0]);
+        diags.push(
+            Diagnostic::error("meshform::config::cycle", format!("dependency cycle: {cycle}"))
+                .with_opt_span(span, "this reference closes the cycle")
+                .with_help("break the cycle: one of these must not depend on the other"),
+        );
+    }
+}
+
+/// A path through the cycle starting at `start`, following edges within the component.
+fn cycle_path(g: &ConfigGraph, start: NodeIndex, members: &BTreeSet<NodeIndex>) -> Vec<NodeIndex> {
+    // Breadth-first search from start back to start, inside the component.
+    let mut prev: HashMap<NodeIndex, NodeIndex> = HashMap::new();
+    let mut queue = std::collections::VecDeque::from([start]);
+    while let Some(n) = queue.pop_front() {
+        let mut next: Vec<NodeIndex> = g.graph.neighbors(n).filter(|m| members.contains(m)).collect();
+        next.sort_by_key(|i| &g.graph[*i]);
+        for m in next {
+            if m == start {
+                let mut path = vec![n];
+                let mut cur = n;
+                while cur != start {
+                    cur = prev[&cur];
+                    path.push(cur);
+                }
+                path.reverse();
+                return path;
+            }
+            if let std::collections::hash_map::Entry::Vacant(e) = prev.entry(m) {
+                e.insert(n);
+                queue.push_back(m);
+            }
+        }
+    }
+    vec![start]
+}
+
+/// Kahn's algorithm with a sorted ready set; nodes on cycles are appended at the end.
+fn topo_order(g: &ConfigGraph) -> Vec<Node> {
+    let mut indeg: HashMap<NodeIndex, usize> = g
+        .graph
+        .node_indices()
+        .map(|i| (i, g.graph.neighbors_directed(i, petgraph::Direction::Incoming).count()))
+        .collect();
+    let mut ready: BTreeSet<(&Node, NodeIndex)> =
+        indeg.iter().filter(|(_, d)| **d == 0).map(|(i, _)| (&g.graph[*i], *i)).collect();
+    let mut order = Vec::with_capacity(g.graph.node_count());
+    while let Some((n, i)) = ready.pop_first() {
+        order.push(n.clone());
+        for m in g.graph.neighbors(i) {
+            if let Some(d) = indeg.get_mut(&m) {
+                *d -= 1;
+                if *d == 0 {
+                    ready.insert((&g.graph[m], m));
+                }
+            }
+        }
+    }
+    if order.len() < g.graph.node_count() {
+        let placed: BTreeSet<Node> = order.iter().cloned().collect();
+        let mut rest: Vec<Node> =
+            g.graph.node_weights().filter(|n| !placed.contains(*n)).cloned().collect();
+        rest.sort();
+        order.extend(rest);
+    }
+    order
+}

@@ -1,0 +1,1000 @@
+//! The planning walk: evaluate the configuration in dependency order, refresh prior objects
+//! concurrently, ask providers to plan each instance, and decide each instance's action.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::Path;
+use std::sync::Arc;
+
+use meshform_config::eval::{Evaluator, Overlay};
+use meshform_config::model::{Config, Repetition, ResourceDef};
+use meshform_core::{
+    AddrPattern, Diagnostic, Diagnostics, InstanceAddr, InstanceKey, Mode, PathStep, ProviderSchema,
+    ResourceAddr, Schema, Value,
+};
+use meshform_provider::{ConfiguredProvider, ProviderError, Registry};
+use meshform_state::{InstanceState, InstanceStatus, State};
+use tokio::sync::Semaphore;
+use tokio::task::JoinHandle;
+
+use super::{
+    Action, Adoption, ChangeReason, Drift, OutputChange, Plan, PlanFailure, PlanMode, ResourceChange,
+};
+use crate::body::eval_body;
+use crate::graph::{ConfigGraph, Node};
+use crate::reporter::Reporter;
+use crate::scope::Values;
+
+/// What to plan.
+#[derive(Clone, Debug)]
+pub struct PlanOptions {
+    pub mode: PlanMode,
+    /// Refresh prior objects from their providers first (`--refresh=false` turns it off).
+    pub refresh: bool,
+    pub targets: Vec<AddrPattern>,
+    pub excludes: Vec<AddrPattern>,
+    pub replace: Vec<AddrPattern>,
+    /// At most this many provider operations at once.
+    pub parallelism: usize,
+}
+
+impl Default for PlanOptions {
+    fn default() -> PlanOptions {
+        PlanOptions {
+            mode: PlanMode::Normal,
+            refresh: true,
+            targets: Vec::new(),
+            excludes: Vec::new(),
+            replace: Vec::new(),
+            parallelism: 10,
+        }
+    }
+}
+
+/// What the apply step needs from planning besides the plan itself.
+#[derive(Clone, Default)]
+pub struct PlanContext {
+    pub values: Values,
+    pub providers: BTreeMap<String, Arc<dyn ConfiguredProvider>>,
+    pub schemas: BTreeMap<String, ProviderSchema>,
+}
+
+impl PlanContext {
+    /// The schema of a resource or data source type.
+    pub fn resource_schema(&self, addr: &ResourceAddr) -> Option<&Schema> {
+        let p = self.schemas.get(crate::provider_name(&addr.ty))?;
+        match addr.mode {
+            Mode::Managed => p.resources.get(&addr.ty),
+            Mode::Data => p.data_sources.get(&addr.ty),
+        }
+    }
+}
+
+type RefreshResult = Result<Option<Value>, ProviderError>;
+
+/// The state key of a provider instance (`provider.local`, `provider.kubernetes.cluster_1`).
+pub fn provider_state_key(key: &str) -> String {
+    format!("provider.{key}")
+}
+
+/// The configuration key from a state key.
+pub fn provider_key_from_state(s: &str) -> &str {
+    s.strip_prefix("provider.").unwrap_or(s)
+}
+
+pub(crate) struct Planner<'a> {
+    pub config: &'a Config,
+    pub graph: &'a ConfigGraph,
+    pub registry: &'a Registry,
+    pub state: &'a State,
+    pub opts: &'a PlanOptions,
+    pub reporter: &'a dyn Reporter,
+    pub ctx: PlanContext,
+    pub plan: Plan,
+    pub diags: Diagnostics,
+    refreshes: HashMap<InstanceAddr, JoinHandle<RefreshResult>>,
+    failed: BTreeSet<Node>,
+    semaphore: Arc<Semaphore>,
+    allowed: Option<BTreeSet<ResourceAddr>>,
+    /// Resources with a create/update/replace planned (data sources depending on them read at apply).
+    changed: BTreeSet<ResourceAddr>,
+}
+
+impl<'a> Planner<'a> {
+    pub fn new(
+        config: &'a Config,
+        graph: &'a ConfigGraph,
+        registry: &'a Registry,
+        state: &'a State,
+        vars: &BTreeMap<String, Value>,
+        opts: &'a PlanOptions,
+        reporter: &'a dyn Reporter,
+    ) -> Planner<'a> {
+        let mut values = Values::new(&config.dir);
+        for (k, v) in vars {
+            values.set_var(k, v.clone());
+        }
+        let schemas = registry
+            .names()
+            .filter_map(|n| registry.get(n).map(|p| (n.to_owned(), p.schema())))
+            .collect();
+        let plan = Plan {
+            mode: opts.mode,
+            lineage: state.lineage.clone(),
+            serial: state.serial,
+            ..Plan::default()
+        };
+        let allowed = allowed_resources(config, graph, state, opts);
+        Planner {
+            config,
+            graph,
+            registry,
+            state,
+            opts,
+            reporter,
+            ctx: PlanContext { values, providers: BTreeMap::new(), schemas },
+            plan,
+            diags: Diagnostics::default(),
+            refreshes: HashMap::new(),
+            failed: BTreeSet::new(),
+            semaphore: Arc::new(Semaphore::new(opts.parallelism.max(1))),
+            allowed,
+        }
+    }
+
+    fn is_allowed(&self, addr: &ResourceAddr) -> bool {
+        self.allowed.as_ref().is_none_or(|a| a.contains(addr))
+    }
+
+    /// Runs the walk and returns the plan.
+    pub async fn run(mut self) -> (Plan, PlanContext, Diagnostics) {
+        // Providers that only the state still mentions (their resources were removed).
+        let in_graph: BTreeSet<String> = self
+            .graph
+            .order
+            .iter()
+            .filter_map(|n| if let Node::Provider(k) = n { Some(k.clone()) } else { None })
+            .collect();
+        let mut state_only: BTreeSet<String> = self
+            .state
+            .resources
+            .iter()
+            .map(|r| provider_key_from_state(&r.provider).to_owned())
+            .filter(|k| !in_graph.contains(k))
+            .collect();
+        state_only.extend(
+            self.state
+                .pending
+                .iter()
+                .map(|p| provider_key_from_state(&p.provider).to_owned())
+                .filter(|k| !in_graph.contains(k)),
+        );
+        for key in state_only {
+            self.configure_provider(&key).await;
+        }
+        let order = self.graph.order.clone();
+        for node in &order {
+            if let Some(dep) = self.graph.dependencies(node).into_iter().find(|d| self.failed.contains(*d)) {
+                let dep = dep.clone();
+                self.skip(node, &dep);
+                continue;
+            }
+            match node {
+                Node::Var(_) | Node::Check(_) => {}
+                Node::Local(name) => {
+                    let l = &self.config.locals[name];
+                    let v = Evaluator::new(&self.ctx.values, &l.expr.span.file, &self.config.dir)
+                        .eval(&l.expr.node)
+                        .unwrap_or_else(|d| {
+                            self.diags.push(d);
+                            Value::Unknown
+                        });
+                    self.ctx.values.set_local(name, v);
+                }
+                Node::Provider(key) => self.configure_provider(key).await,
+                Node::Resource(addr) => self.plan_resource(node, addr).await,
+                Node::Output(name) => self.plan_output(name),
+            }
+        }
+        self.plan_orphans().await;
+        self.plan_removed_outputs();
+        for (_, h) in self.refreshes.drain() {
+            h.abort();
+        }
+        self.plan.changes.sort_by(|a, b| a.addr.cmp(&b.addr));
+        self.plan.drift.sort_by(|a, b| a.addr.cmp(&b.addr));
+        self.plan.outputs.sort_by(|a, b| a.name.cmp(&b.name));
+        self.plan.skipped.sort();
+        self.plan.skipped.dedup();
+        (self.plan, self.ctx, self.diags)
+    }
+
+    fn skip(&mut self, node: &Node, because: &Node) {
+        self.failed.insert(node.clone());
+        match node {
+            Node::Resource(addr) => {
+                self.plan.skipped.push(format!("{addr} (depends on {because}, which could not be planned)"));
+                self.ctx.values.set_resource(addr, Value::Unknown);
+            }
+            Node::Local(n) => self.ctx.values.set_local(n, Value::Unknown),
+            _ => {}
+        }
+    }
+
+    async fn configure_provider(&mut self, key: &str) {
+        let name = key.split('.').next().unwrap_or(key).to_owned();
+        let node = Node::Provider(key.to_owned());
+        let Some(provider) = self.registry.get(&name).cloned() else {
+            // Unknown providers are reported by validation, with the span of the resource type.
+            self.failed.insert(node);
+            return;
+        };
+        let schema = provider.schema().provider;
+        let def = self.config.providers.get(key);
+        let value = match def {
+            Some(def) => {
+                let v = eval_body(&def.body, &schema, &self.ctx.values, &self.config.dir, &mut self.diags);
+                if v.contains_unknown() {
+                    self.diags.push(
+                        Diagnostic::error(
+                            "meshform::plan::provider_config_unknown",
+                            format!("provider \"{key}\": its configuration depends on values known only after apply"),
+                        )
+                        .with_span(def.span.clone(), "configured from unknown values")
+                        .with_help("configure providers from variables, locals or data sources; create what they depend on first with --target"),
+                    );
+                    self.failed.insert(node);
+                    return;
+                }
+                v
+            }
+            None if key.contains('.') => {
+                self.fail_provider(key, "its configuration block was removed; add the `provider` block back so meshform can manage (or destroy) its objects");
+                return;
+            }
+            None => Value::Map(schema.attributes.keys().map(|k| (k.clone(), Value::Null)).collect()),
+        };
+        match provider.configure(&value.into_unmarked_deep()).await {
+            Ok(configured) => {
+                self.ctx.providers.insert(key.to_owned(), Arc::clone(&configured));
+                if self.opts.refresh {
+                    self.start_refreshes(key, configured);
+                }
+            }
+            Err(e) => self.fail_provider(key, &format!("cannot configure provider: {e}")),
+        }
+    }
+
+    fn fail_provider(&mut self, key: &str, message: &str) {
+        self.failed.insert(Node::Provider(key.to_owned()));
+        let skey = provider_state_key(key);
+        let addresses: Vec<String> = self
+            .state
+            .resources
+            .iter()
+            .filter(|r| r.provider == skey)
+            .map(|r| r.addr().to_string())
+            .collect();
+        self.plan.failures.push(PlanFailure {
+            address: if addresses.is_empty() { format!("provider.{key}") } else { addresses.join(", ") },
+            provider: key.to_owned(),
+            message: message.to_owned(),
+        });
+    }
+
+    fn start_refreshes(&mut self, key: &str, provider: Arc<dyn ConfiguredProvider>) {
+        let skey = provider_state_key(key);
+        for (addr, r, inst) in self.state.instances() {
+            if r.provider != skey || r.mode != Mode::Managed || !self.is_allowed(&addr.resource) {
+                continue;
+            }
+            let p = Arc::clone(&provider);
+            let ty = r.ty.clone();
+            let value = inst.value().into_unmarked_deep();
+            let sem = Arc::clone(&self.semaphore);
+            self.reporter.refreshing(&addr, value.get("id").and_then(Value::as_str));
+            let h = tokio::spawn(async move {
+                let _permit = sem.acquire_owned().await;
+                p.read(&ty, &value).await
+            });
+            self.refreshes.insert(addr, h);
+        }
+    }
+
+    /// The refreshed value of a prior instance, with its sensitive marks restored; records drift.
+    async fn prior(&mut self, addr: &InstanceAddr, schema: &Schema) -> Result<Option<(Value, bool)>, ProviderError> {
+        let Some((r, inst)) = self.state.instance(addr) else {
+            return self.adopt_pending(addr, schema).await;
+        };
+        let stored = inst.value();
+        let tainted = inst.status == InstanceStatus::Tainted;
+        let Some(h) = self.refreshes.remove(addr) else {
+            return Ok(Some((stored, tainted)));
+        };
+        let refreshed = match h.await {
+            Ok(r) => r?,
+            Err(e) => return Err(ProviderError::new("RefreshAborted", e.to_string())),
+        };
+        let refreshed = refreshed.map(|v| remark(v, &stored, schema));
+        match &refreshed {
+            None => self.plan.drift.push(Drift {
+                addr: addr.clone(),
+                provider: provider_key_from_state(&r.provider).to_owned(),
+                before: stored,
+                after: None,
+            }),
+            Some(v) if !v.same_as(&stored) => self.plan.drift.push(Drift {
+                addr: addr.clone(),
+                provider: provider_key_from_state(&r.provider).to_owned(),
+                before: stored,
+                after: Some(v.clone()),
+            }),
+            Some(_) => {}
+        }
+        Ok(refreshed.map(|v| (v, tainted)))
+    }
+
+    /// An interrupted create: find the object with the provider's lookup and adopt it.
+    async fn adopt_pending(&mut self, addr: &InstanceAddr, schema: &Schema) -> Result<Option<(Value, bool)>, ProviderError> {
+        let wanted = addr.to_string();
+        let Some(p) = self.state.pending.iter().find(|p| p.address == wanted) else {
+            return Ok(None);
+        };
+        let key = provider_key_from_state(&p.provider).to_owned();
+        let Some(provider) = self.ctx.providers.get(&key).cloned() else {
+            return Ok(None);
+        };
+        let planned = p.value();
+        match provider.lookup(&addr.resource.ty, &planned.clone().into_unmarked_deep()).await? {
+            Some(found) => {
+                let found = remark(found, &planned, schema);
+                self.plan.adoptions.push(Adoption { addr: addr.clone(), provider: key, value: found.clone() });
+                Ok(Some((found, false)))
+            }
+            None => {
+                self.plan.abandoned.push(wanted);
+                Ok(None)
+            }
+        }
+    }
+
+    fn instance_keys(&mut self, r: &ResourceDef) -> Option<Vec<(InstanceKey, BTreeMap<String, Value>)>> {
+        match &r.repetition {
+            Repetition::Single => Some(vec![(InstanceKey::None, BTreeMap::new())]),
+            Repetition::Count(e) => {
+                let v = Evaluator::new(&self.ctx.values, &e.span.file, &self.config.dir).eval(&e.node);
+                let v = match v {
+                    Ok(v) => v,
+                    Err(d) => {
+                        self.diags.push(d);
+                        return None;
+                    }
+                };
+                if v.contains_unknown() {
+                    self.diags.push(unknown_repetition(r, "count", e.span.clone()));
+                    return None;
+                }
+                match v.as_number() {
+                    Some(n) if n >= 0.0 && n.fract() == 0.0 && n <= 100_000.0 => Some(
+                        (0..n as i64)
+                            .map(|i| {
+                                (InstanceKey::Int(i), BTreeMap::from([("count".to_owned(), Value::map([("index", Value::number(i as f64))]))]))
+                            })
+                            .collect(),
+                    ),
+                    _ => {
+                        self.diags.push(
+                            Diagnostic::error("meshform::config::invalid_count", format!("{}: count must be a whole number from 0 to 100000, got {v}", r.addr))
+                                .with_span(e.span.clone(), "invalid count")
+                                .with_help("use a number such as 2, or length(var.list)"),
+                        );
+                        None
+                    }
+                }
+            }
+            Repetition::ForEach(e) => {
+                let v = Evaluator::new(&self.ctx.values, &e.span.file, &self.config.dir).eval(&e.node);
+                let v = match v {
+                    Ok(v) => v,
+                    Err(d) => {
+                        self.diags.push(d);
+                        return None;
+                    }
+                };
+                let invalid = |msg: String| {
+                    Diagnostic::error("meshform::config::invalid_for_each", format!("{}: {msg}", r.addr))
+                        .with_span(e.span.clone(), "invalid for_each")
+                        .with_help("for_each takes a map, or a set of strings: for_each = toset([\"a\", \"b\"])")
+                };
+                if v.is_sensitive() {
+                    self.diags.push(invalid("for_each cannot use a sensitive value: its keys would appear in addresses".into()));
+                    return None;
+                }
+                match v {
+                    Value::Unknown => {
+                        self.diags.push(unknown_repetition(r, "for_each", e.span.clone()));
+                        None
+                    }
+                    Value::Map(m) => {
+                        if m.keys().any(|k| k.is_empty()) || m.values().any(Value::is_unknown) && false {
+                            self.diags.push(invalid("for_each keys must not be empty".into()));
+                            return None;
+                        }
+                        Some(
+                            m.into_iter()
+                                .map(|(k, v)| {
+                                    let each = Value::map([("key", Value::string(k.clone())), ("value", v)]);
+                                    (InstanceKey::Str(k), BTreeMap::from([("each".to_owned(), each)]))
+                                })
+                                .collect(),
+                        )
+                    }
+                    Value::List(items) => {
+                        let mut keys = BTreeSet::new();
+                        for item in &items {
+                            match item {
+                                Value::String(s) => {
+                                    keys.insert(s.clone());
+                                }
+                                Value::Unknown => {
+                                    self.diags.push(unknown_repetition(r, "for_each", e.span.clone()));
+                                    return None;
+                                }
+                                other => {
+                                    self.diags.push(invalid(format!("a set of strings is required, but it contains {}", other.kind())));
+                                    return None;
+                                }
+                            }
+                        }
+                        Some(
+                            keys.into_iter()
+                                .map(|k| {
+                                    let each = Value::map([("key", Value::string(k.clone())), ("value", Value::string(k.clone()))]);
+                                    (InstanceKey::Str(k), BTreeMap::from([("each".to_owned(), each)]))
+                                })
+                                .collect(),
+                        )
+                    }
+                    Value::Null => {
+                        self.diags.push(invalid("for_each must not be null".into()));
+                        None
+                    }
+                    other => {
+                        self.diags.push(invalid(format!("a map or a set of strings is required, got {}", other.kind())));
+                        None
+                    }
+                }
+            }
+        }
+    }
+
+    async fn plan_resource(&mut self, node: &Node, addr: &ResourceAddr) {
+        let config = self.config;
+        let r = &config.resources[addr];
+        let key = r.provider_key();
+        let schema = match self.ctx.resource_schema(addr).cloned() {
+            Some(s) => s,
+            None => {
+                self.failed.insert(node.clone());
+                return;
+            }
+        };
+        if !self.is_allowed(addr) {
+            self.use_prior_values(addr);
+            return;
+        }
+        let Some(provider) = self.ctx.providers.get(&key).cloned() else {
+            self.failed.insert(node.clone());
+            self.plan.skipped.push(format!("{addr} (its provider {key} is not available)"));
+            self.ctx.values.set_resource(addr, Value::Unknown);
+            return;
+        };
+        let deps: Vec<ResourceAddr> = self.graph.resource_dependencies(node).into_iter().collect();
+        let Some(instances) = self.instance_keys(r) else {
+            self.failed.insert(node.clone());
+            self.ctx.values.set_resource(addr, Value::Unknown);
+            return;
+        };
+        let kind = match r.repetition {
+            Repetition::Single => 0,
+            Repetition::Count(_) => 1,
+            Repetition::ForEach(_) => 2,
+        };
+        let mut whole = match kind {
+            1 => Value::List(Vec::new()),
+            2 => Value::Map(BTreeMap::new()),
+            _ => Value::Null,
+        };
+        let keys: BTreeSet<InstanceKey> = instances.iter().map(|(k, _)| k.clone()).collect();
+        for (ikey, overlay) in instances {
+            let iaddr = addr.instance(ikey.clone());
+            let scope = Overlay { base: &self.ctx.values, extra: &overlay };
+            let before = self.diags.error_count();
+            let proposed = eval_body(&r.body, &schema, &scope, &config.dir, &mut self.diags);
+            for problem in self.registry_validate(addr, &proposed) {
+                self.diags.push(problem_diag(r, &iaddr, problem));
+            }
+            if self.diags.error_count() > before {
+                self.failed.insert(node.clone());
+                self.ctx.values.set_resource(addr, Value::Unknown);
+                return;
+            }
+            let after = if addr.mode == Mode::Data {
+                self.plan_data(&iaddr, &key, &provider, &proposed, &deps, &schema).await
+            } else {
+                let prior = match self.prior(&iaddr, &schema).await {
+                    Ok(p) => p,
+                    Err(e) => {
+                        self.plan.failures.push(PlanFailure { address: iaddr.to_string(), provider: key.clone(), message: e.to_string() });
+                        self.failed.insert(node.clone());
+                        self.ctx.values.set_resource(addr, Value::Unknown);
+                        return;
+                    }
+                };
+                self.plan_managed(&iaddr, r, &key, &provider, prior, proposed, &deps, &schema)
+            };
+            let Some(after) = after else {
+                self.failed.insert(node.clone());
+                self.ctx.values.set_resource(addr, Value::Unknown);
+                return;
+            };
+            match (&mut whole, &ikey) {
+                (Value::List(items), _) => items.push(after),
+                (Value::Map(m), InstanceKey::Str(k)) => {
+                    m.insert(k.clone(), after);
+                }
+                (w, _) => *w = after,
+            }
+        }
+        // Instances in state whose key is no longer configured.
+        if addr.mode == Mode::Managed {
+            let stale: Vec<InstanceKey> = self
+                .state
+                .resource(addr)
+                .map(|rs| rs.instances.iter().map(|i| i.index_key.clone()).filter(|k| !keys.contains(k)).collect())
+                .unwrap_or_default();
+            for k in stale {
+                let reason = match k {
+                    InstanceKey::Int(_) => ChangeReason::CountIndexGone,
+                    InstanceKey::Str(_) => ChangeReason::EachKeyGone,
+                    InstanceKey::None => ChangeReason::NotInConfig,
+                };
+                self.plan_delete(&addr.instance(k), &key, &schema, reason, Some(r)).await;
+            }
+        }
+        self.ctx.values.set_resource(addr, whole);
+    }
+
+    fn registry_validate(&self, addr: &ResourceAddr, value: &Value) -> Vec<meshform_provider::AttributeProblem> {
+        match self.registry.get(crate::provider_name(&addr.ty)) {
+            Some(p) => p.validate(&addr.ty, value),
+            None => Vec::new(),
+        }
+    }
+
+    fn use_prior_values(&mut self, addr: &ResourceAddr) {
+        let Some(rs) = self.state.resource(addr) else {
+            self.ctx.values.set_resource(addr, Value::Unknown);
+            return;
+        };
+        for inst in &rs.instances {
+            self.ctx.values.set_instance(addr, &inst.index_key, inst.value());
+        }
+    }
+
+    async fn plan_data(
+        &mut self,
+        addr: &InstanceAddr,
+        key: &str,
+        provider: &Arc<dyn ConfiguredProvider>,
+        config: &Value,
+        deps: &[ResourceAddr],
+        schema: &Schema,
+    ) -> Option<Value> {
+        let deferred = config.contains_unknown() || deps.iter().any(|d| self.changed.contains(d));
+        if deferred || self.opts.mode == PlanMode::Destroy {
+            let after = unknown_computed(config, schema);
+            if self.opts.mode != PlanMode::Destroy {
+                self.plan.changes.push(ResourceChange {
+                    addr: addr.clone(),
+                    provider: key.to_owned(),
+                    action: Action::Read,
+                    before: None,
+                    after: Some(after.clone()),
+                    replace_paths: Vec::new(),
+                    reason: Some(ChangeReason::ReadAfterApply),
+                    dependencies: deps.to_vec(),
+                    create_before_destroy: false,
+                });
+            }
+            return Some(after);
+        }
+        let permit = self.semaphore.acquire().await;
+        let result = provider.read_data(&addr.resource.ty, &config.clone().into_unmarked_deep()).await;
+        drop(permit);
+        match result {
+            Ok(v) => Some(remark(v, config, schema)),
+            Err(e) => {
+                self.plan.failures.push(PlanFailure { address: addr.to_string(), provider: key.to_owned(), message: e.to_string() });
+                None
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn plan_managed(
+        &mut self,
+        addr: &InstanceAddr,
+        r: &ResourceDef,
+        key: &str,
+        provider: &Arc<dyn ConfiguredProvider>,
+        prior: Option<(Value, bool)>,
+        proposed: Value,
+        deps: &[ResourceAddr],
+        schema: &Schema,
+    ) -> Option<Value> {
+        let cbd = r.lifecycle.create_before_destroy;
+        let mut change = ResourceChange {
+            addr: addr.clone(),
+            provider: key.to_owned(),
+            action: Action::NoOp,
+            before: prior.as_ref().map(|(v, _)| v.clone()),
+            after: None,
+            replace_paths: Vec::new(),
+            reason: None,
+            dependencies: deps.to_vec(),
+            create_before_destroy: cbd,
+        };
+        match self.opts.mode {
+            PlanMode::Destroy => unreachable_destroy(),
+            PlanMode::RefreshOnly => {
+                let v = prior.map(|(v, _)| v);
+                change.after = v.clone();
+                self.plan.changes.push(change);
+                return Some(v.unwrap_or(Value::Null));
+            }
+            PlanMode::Normal => {}
+        }
+        let replace_requested = self.opts.replace.iter().any(|p| p.matches(addr));
+        let plan_create = |this: &mut Self, proposed: &Value| -> Option<Value> {
+            match provider.plan(&addr.resource.ty, None, &proposed.clone().into_unmarked_deep()) {
+                Ok(p) => Some(remark(p.planned, proposed, schema)),
+                Err(e) => {
+                    this.diags.push(provider_plan_error(r, addr, &e));
+                    None
+                }
+            }
+        };
+        match prior {
+            None => {
+                let after = plan_create(self, &proposed)?;
+                change.action = Action::Create;
+                change.after = Some(after.clone());
+                self.changed.insert(addr.resource.clone());
+                self.plan.changes.push(change);
+                Some(after)
+            }
+            Some((prior_v, tainted)) => {
+                let proposed = apply_ignore_changes(proposed, &prior_v, r, schema);
+                let resp = match provider.plan(&addr.resource.ty, Some(&prior_v.clone().into_unmarked_deep()), &proposed.clone().into_unmarked_deep()) {
+                    Ok(p) => p,
+                    Err(e) => {
+                        self.diags.push(provider_plan_error(r, addr, &e));
+                        return None;
+                    }
+                };
+                let planned = remark(resp.planned, &proposed, schema);
+                let forced: Vec<Vec<PathStep>> = resp.requires_replace;
+                let reason = if tainted {
+                    Some(ChangeReason::Tainted)
+                } else if replace_requested {
+                    Some(ChangeReason::ReplaceRequested)
+                } else if !forced.is_empty() {
+                    Some(ChangeReason::CannotUpdate)
+                } else {
+                    None
+                };
+                if let Some(reason) = reason {
+                    if let Some(span) = &r.lifecycle.prevent_destroy {
+                        self.diags.push(prevent_destroy_diag(addr, span, "replace"));
+                        return None;
+                    }
+                    let after = plan_create(self, &proposed)?;
+                    change.action = if cbd { Action::CreateThenDelete } else { Action::DeleteThenCreate };
+                    change.after = Some(after.clone());
+                    change.replace_paths = forced;
+                    change.reason = Some(reason);
+                    self.changed.insert(addr.resource.clone());
+                    self.plan.changes.push(change);
+                    return Some(after);
+                }
+                change.action = if planned.same_as(&prior_v) { Action::NoOp } else { Action::Update };
+                if change.action == Action::Update {
+                    self.changed.insert(addr.resource.clone());
+                }
+                change.after = Some(planned.clone());
+                self.plan.changes.push(change);
+                Some(planned)
+            }
+        }
+    }
+
+    async fn plan_delete(&mut self, addr: &InstanceAddr, key: &str, schema: &Schema, reason: ChangeReason, def: Option<&ResourceDef>) {
+        let prior = match self.prior(addr, schema).await {
+            Ok(p) => p,
+            Err(e) => {
+                self.plan.failures.push(PlanFailure { address: addr.to_string(), provider: key.to_owned(), message: e.to_string() });
+                return;
+            }
+        };
+        let Some((before, _)) = prior else { return };
+        if let Some(span) = def.and_then(|d| d.lifecycle.prevent_destroy.as_ref()) {
+            self.diags.push(prevent_destroy_diag(addr, span, "destroy"));
+            return;
+        }
+        let deps = self
+            .state
+            .instance(addr)
+            .map(|(_, i)| i.dependencies.iter().filter_map(|d| d.parse::<InstanceAddr>().ok()).map(|a| a.resource).collect())
+            .unwrap_or_default();
+        self.plan.changes.push(ResourceChange {
+            addr: addr.clone(),
+            provider: key.to_owned(),
+            action: Action::Delete,
+            before: Some(before),
+            after: None,
+            replace_paths: Vec::new(),
+            reason: Some(reason),
+            dependencies: deps,
+            create_before_destroy: false,
+        });
+    }
+
+    /// Instances whose resource is gone from the configuration (or everything, in destroy mode).
+    async fn plan_orphans(&mut self) {
+        let destroy = self.opts.mode == PlanMode::Destroy;
+        let mut orphans: Vec<(InstanceAddr, String)> = self
+            .state
+            .instances()
+            .filter(|(a, r, _)| r.mode == Mode::Managed && (destroy || !self.config.resources.contains_key(&a.resource)))
+            .filter(|(a, _, _)| self.is_allowed(&a.resource))
+            .map(|(a, r, _)| (a, provider_key_from_state(&r.provider).to_owned()))
+            .collect();
+        // Pending creates of removed resources: adopt them so they get destroyed.
+        for p in &self.state.pending {
+            if let Ok(a) = p.address.parse::<InstanceAddr>() {
+                if (destroy || !self.config.resources.contains_key(&a.resource)) && self.state.instance(&a).is_none() {
+                    orphans.push((a, provider_key_from_state(&p.provider).to_owned()));
+                }
+            }
+        }
+        orphans.sort();
+        orphans.dedup();
+        for (addr, key) in orphans {
+            if self.failed.contains(&Node::Provider(key.clone())) || !self.ctx.providers.contains_key(&key) {
+                if !self.plan.failures.iter().any(|f| f.provider == key) {
+                    self.plan.failures.push(PlanFailure { address: addr.to_string(), provider: key.clone(), message: format!("provider {key} is not available") });
+                }
+                continue;
+            }
+            let Some(schema) = self.ctx.resource_schema(&addr.resource).cloned() else {
+                self.plan.failures.push(PlanFailure { address: addr.to_string(), provider: key.clone(), message: format!("provider {key} has no resource type {}", addr.resource.ty) });
+                continue;
+            };
+            let def = self.config.resources.get(&addr.resource);
+            let reason = if destroy { ChangeReason::DestroyMode } else { ChangeReason::NotInConfig };
+            if destroy {
+                if self.plan.changes.iter().any(|c| c.addr == addr) {
+                    continue;
+                }
+            }
+            self.plan_delete(&addr, &key, &schema, reason, def).await;
+        }
+    }
+
+    fn plan_output(&mut self, name: &str) {
+        let o = &self.config.outputs[name];
+        let after = if self.opts.mode == PlanMode::Destroy {
+            None
+        } else {
+            match Evaluator::new(&self.ctx.values, &o.value.span.file, &self.config.dir).eval(&o.value.node) {
+                Ok(v) => {
+                    if v.contains_sensitive() && !o.sensitive {
+                        self.diags.push(
+                            Diagnostic::error("meshform::config::sensitive_output", format!("output \"{name}\" contains sensitive values"))
+                                .with_span(o.value.span.clone(), "sensitive value")
+                                .with_help("add `sensitive = true` to the output block to confirm it may hold secrets"),
+                        );
+                    }
+                    Some(v.with_mark(o.sensitive))
+                }
+                Err(d) => {
+                    self.diags.push(d);
+                    return;
+                }
+            }
+        };
+        let before = self.state.outputs.get(name).map(|s| Value::from_json(&s.value).with_mark(s.sensitive));
+        self.plan.outputs.push(OutputChange { name: name.to_owned(), before, after, sensitive: o.sensitive });
+    }
+
+    fn plan_removed_outputs(&mut self) {
+        for (name, s) in &self.state.outputs {
+            if !self.config.outputs.contains_key(name) || self.opts.mode == PlanMode::Destroy {
+                if self.plan.outputs.iter().any(|o| &o.name == name) {
+                    continue;
+                }
+                self.plan.outputs.push(OutputChange {
+                    name: name.clone(),
+                    before: Some(Value::from_json(&s.value).with_mark(s.sensitive)),
+                    after: None,
+                    sensitive: s.sensitive,
+                });
+            }
+        }
+    }
+}
+
+fn unreachable_destroy() {}
+
+/// Destroy-mode planning happens in `plan_orphans`; the resource walk only evaluates values.
+impl Planner<'_> {
+    pub(crate) fn destroy_mode(&self) -> bool {
+        self.opts.mode == PlanMode::Destroy
+    }
+}
+
+fn unknown_repetition(r: &ResourceDef, arg: &str, span: meshform_core::Span) -> Diagnostic {
+    Diagnostic::error(
+        "meshform::plan::unknown_repetition",
+        format!("{}: the {arg} value depends on values known only after apply", r.addr),
+    )
+    .with_span(span, format!("{arg} is not known until apply"))
+    .with_help(format!(
+        "meshform must know how many instances to plan: compute {arg} from variables or locals, or first apply the resources it depends on with --target"
+    ))
+}
+
+fn prevent_destroy_diag(addr: &InstanceAddr, span: &meshform_core::Span, what: &str) -> Diagnostic {
+    Diagnostic::error(
+        "meshform::plan::prevent_destroy",
+        format!("{addr}: the plan would {what} it, but it has lifecycle.prevent_destroy"),
+    )
+    .with_span(span.clone(), "destruction prevented here")
+    .with_help("if destroying it is intended, set prevent_destroy = false first; otherwise change the configuration so that it is kept")
+}
+
+fn provider_plan_error(r: &ResourceDef, addr: &InstanceAddr, e: &ProviderError) -> Diagnostic {
+    let span = e
+        .attribute
+        .as_ref()
+        .and_then(|p| match p.first() {
+            Some(PathStep::Key(k)) => r.body.attrs.get(k).map(|a| a.expr.span.clone()),
+            _ => None,
+        })
+        .unwrap_or_else(|| r.span.clone());
+    Diagnostic::error("meshform::plan::provider_rejected", format!("{addr}: {e}"))
+        .with_span(span, "rejected by the provider")
+        .with_help("change the configuration so that the provider accepts it")
+}
+
+fn problem_diag(r: &ResourceDef, addr: &InstanceAddr, p: meshform_provider::AttributeProblem) -> Diagnostic {
+    let span = match p.path.first() {
+        Some(PathStep::Key(k)) => r.body.attrs.get(k).map(|a| a.expr.span.clone()),
+        _ => None,
+    }
+    .unwrap_or_else(|| r.span.clone());
+    let d = if p.is_error {
+        Diagnostic::error("meshform::config::invalid_argument", format!("{addr}: {}", p.message))
+    } else {
+        Diagnostic::warning("meshform::config::argument_warning", format!("{addr}: {}", p.message))
+    };
+    d.with_span(span, "here")
+}
+
+/// Re-applies sensitive marks to a provider's result: the schema's sensitive attributes, and wherever
+/// the reference value (the configuration or the prior state) was sensitive.
+pub fn remark(mut v: Value, reference: &Value, schema: &Schema) -> Value {
+    for p in reference.sensitive_paths() {
+        v.mark_at(&p);
+    }
+    if let Value::Map(m) = &mut v {
+        for (k, attr) in &schema.attributes {
+            if attr.sensitive {
+                if let Some(x) = m.get_mut(k) {
+                    let inner = std::mem::take(x);
+                    *x = inner.sensitive();
+                }
+            }
+        }
+    }
+    v
+}
+
+/// A data source's value before it is read: its configuration with computed attributes unknown.
+fn unknown_computed(config: &Value, schema: &Schema) -> Value {
+    let mut v = config.clone();
+    if let Value::Map(m) = &mut v {
+        for (k, a) in &schema.attributes {
+            if a.computed && m.get(k).is_none_or(Value::is_null) {
+                m.insert(k.clone(), Value::Unknown);
+            }
+        }
+    }
+    v
+}
+
+/// Replaces ignored attributes of the proposed value with the prior value's.
+fn apply_ignore_changes(mut proposed: Value, prior: &Value, r: &ResourceDef, schema: &Schema) -> Value {
+    let Value::Map(m) = &mut proposed else { return proposed };
+    if r.lifecycle.ignore_all_changes {
+        for (k, a) in &schema.attributes {
+            if a.settable() {
+                if let Some(p) = prior.get(k) {
+                    m.insert(k.clone(), p.clone());
+                }
+            }
+        }
+        return proposed;
+    }
+    for (path, _) in &r.lifecycle.ignore_changes {
+        let steps: Vec<&str> = path.split('.').collect();
+        let Some((first, rest)) = steps.split_first() else { continue };
+        let prior_at = rest.iter().try_fold(prior.get(first), |acc, k| Some(acc?.get(k)));
+        let Some(Some(pv)) = prior_at.map(|x| x.cloned()).map(Some) else { continue };
+        set_path(m, &steps, pv);
+    }
+    proposed
+}
+
+fn set_path(m: &mut BTreeMap<String, Value>, steps: &[&str], v: Value) {
+    match steps {
+        [] => {}
+        [last] => {
+            m.insert((*last).to_owned(), v);
+        }
+        [first, rest @ ..] => {
+            if let Some(Value::Map(inner)) = m.get_mut(*first) {
+                set_path(inner, rest, v);
+            }
+        }
+    }
+}
+
+/// The resources a `--target`/`--exclude` run may touch (`None`: all).
+fn allowed_resources(config: &Config, graph: &ConfigGraph, state: &State, opts: &PlanOptions) -> Option<BTreeSet<ResourceAddr>> {
+    if opts.targets.is_empty() && opts.excludes.is_empty() {
+        return None;
+    }
+    let mut all: BTreeSet<ResourceAddr> = config.resources.keys().cloned().collect();
+    all.extend(state.resources.iter().map(|r| r.addr()));
+    let mut allowed: BTreeSet<ResourceAddr> = if opts.targets.is_empty() {
+        all.clone()
+    } else {
+        let mut set = BTreeSet::new();
+        for t in &opts.targets {
+            if all.contains(&t.resource) {
+                set.insert(t.resource.clone());
+                set.extend(graph.resource_dependencies(&Node::Resource(t.resource.clone())));
+            }
+        }
+        set
+    };
+    for e in &opts.excludes {
+        allowed.remove(&e.resource);
+        // Whatever depends on an excluded resource is excluded too.
+        for a in &all {
+            if graph.resource_dependencies(&Node::Resource(a.clone())).contains(&e.resource) {
+                allowed.remove(a);
+            }
+        }
+    }
+    Some(allowed)
+}
+
+/// The directory expressions resolve relative paths against.
+pub fn base_dir(config: &Config) -> &Path {
+    &config.dir
+}
+
+#[allow(dead_code)]
+fn _assert_send(_: &InstanceState) {}

@@ -1,0 +1,29 @@
+//! How the engine reports progress: a trait the CLI implements (the engine never prints).
+
+use std::time::Duration;
+
+use meshform_core::{Diagnostic, InstanceAddr};
+
+use crate::plan::Action;
+
+/// Receives progress events of refresh and apply. Every method has a no-op default.
+pub trait Reporter: Send + Sync {
+    /// An object's state is being refreshed.
+    fn refreshing(&self, _addr: &InstanceAddr, _id: Option<&str>) {}
+    /// An operation started.
+    fn apply_start(&self, _addr: &InstanceAddr, _action: Action) {}
+    /// An operation is still running (called every few seconds), with the provider's latest status.
+    fn apply_progress(&self, _addr: &InstanceAddr, _action: Action, _elapsed: Duration, _status: Option<&str>) {}
+    /// An operation finished.
+    fn apply_complete(&self, _addr: &InstanceAddr, _action: Action, _elapsed: Duration, _id: Option<&str>) {}
+    /// An operation failed; the error is also returned as a diagnostic.
+    fn apply_errored(&self, _addr: &InstanceAddr, _action: Action, _elapsed: Duration) {}
+    /// A warning or error found while working (also returned at the end).
+    fn diagnostic(&self, _d: &Diagnostic) {}
+}
+
+/// A reporter that discards everything.
+#[derive(Debug, Default)]
+pub struct SilentReporter;
+
+impl Reporter for SilentReporter {}
