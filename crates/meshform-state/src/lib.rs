@@ -6,12 +6,16 @@
 //!   `schemas/state.schema.json`).
 //! - [`store`]: the [`StateStore`] trait every backend implements (read, atomic write with serial and
 //!   lineage checks, run locks), [`LockInfo`], the [`StateLock`] guard and [`StateError`].
+//! - [`local`]: [`LocalStore`], the state in a local file: atomic writes with `<file>.backup`, and an
+//!   OS advisory lock on `<file>.lock` that dies with its holder.
 
 pub mod format;
+pub mod local;
 pub mod store;
 
 pub use format::{
     InstanceState, InstanceStatus, OutputState, PendingCreate, ResourceState, State,
     STATE_FORMAT_VERSION,
 };
+pub use local::{decode_state, encode_state, LocalStore, DEFAULT_STATE_FILE};
 pub use store::{LockInfo, StateError, StateLock, StateStore};
