@@ -8,10 +8,13 @@
 //!   lineage checks, run locks), [`LockInfo`], the [`StateLock`] guard and [`StateError`].
 //! - [`local`]: [`LocalStore`], the state in a local file: atomic writes with `<file>.backup`, and an
 //!   OS advisory lock on `<file>.lock` that dies with its holder.
+//! - [`surgery`]: pure functions behind the `meshform state` subcommands: [`surgery::list`],
+//!   [`surgery::remove`], [`surgery::move_`] and [`surgery::check_push`].
 
 pub mod format;
 pub mod local;
 pub mod store;
+pub mod surgery;
 
 pub use format::{
     InstanceState, InstanceStatus, OutputState, PendingCreate, ResourceState, State,
@@ -19,3 +22,4 @@ pub use format::{
 };
 pub use local::{decode_state, encode_state, LocalStore, DEFAULT_STATE_FILE};
 pub use store::{LockInfo, StateError, StateLock, StateStore};
+pub use surgery::SurgeryError;
