@@ -2,7 +2,7 @@
 //!
 //! This crate is the only one that reads or writes state.
 //!
-//! - [`format`]: [`State`] and its parts, serialised as `meshform.state.json` (JSON Schema in
+//! - [`format`](mod@format): [`State`] and its parts, serialised as `meshform.state.json` (JSON Schema in
 //!   `schemas/state.schema.json`).
 //! - [`store`]: the [`StateStore`] trait every backend implements (read, atomic write with serial and
 //!   lineage checks, run locks), [`LockInfo`], the [`StateLock`] guard and [`StateError`].
