@@ -162,7 +162,9 @@ impl State {
     }
 
     pub fn resource(&self, addr: &ResourceAddr) -> Option<&ResourceState> {
-        self.resources.iter().find(|r| r.mode == addr.mode && r.ty == addr.ty && r.name == addr.name)
+        self.resources
+            .iter()
+            .find(|r| r.mode == addr.mode && r.ty == addr.ty && r.name == addr.name)
     }
 
     pub fn instance(&self, addr: &InstanceAddr) -> Option<(&ResourceState, &InstanceState)> {
@@ -171,15 +173,24 @@ impl State {
     }
 
     /// Every instance with its address, in state order.
-    pub fn instances(&self) -> impl Iterator<Item = (InstanceAddr, &ResourceState, &InstanceState)> {
+    pub fn instances(
+        &self,
+    ) -> impl Iterator<Item = (InstanceAddr, &ResourceState, &InstanceState)> {
         self.resources.iter().flat_map(|r| {
             r.instances.iter().map(move |i| (r.addr().instance(i.index_key.clone()), r, i))
         })
     }
 
     /// Inserts or replaces an instance, creating its resource entry when needed. Keeps resources and
-    /// instances sorted so that the document is deterministic.
-    pub fn set_instance(&mut self, addr: &InstanceAddr, provider: &str, instance: InstanceState) {
+    /// instances sorted so that the document is deterministic. The instance's `index_key` is set to
+    /// `addr.key`.
+    pub fn set_instance(
+        &mut self,
+        addr: &InstanceAddr,
+        provider: &str,
+        mut instance: InstanceState,
+    ) {
+        instance.index_key = addr.key.clone();
         let idx = match self.resources.iter().position(|r| r.addr() == addr.resource) {
             Some(i) => i,
             None => {

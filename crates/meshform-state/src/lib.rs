@@ -1,11 +1,25 @@
 //! State: the versioned document of what meshform manages, and where it is kept.
 //!
-//! - [`format`]: [`State`] and its parts, serialised as `meshform.state.json` (JSON Schema in
+//! This crate is the only one that reads or writes state.
+//!
+//! - [`format`](mod@format): [`State`] and its parts, serialised as `meshform.state.json` (JSON Schema in
 //!   `schemas/state.schema.json`).
+//! - [`store`]: the [`StateStore`] trait every backend implements (read, atomic write with serial and
+//!   lineage checks, run locks), [`LockInfo`], the [`StateLock`] guard and [`StateError`].
+//! - [`local`]: [`LocalStore`], the state in a local file: atomic writes with `<file>.backup`, and an
+//!   OS advisory lock on `<file>.lock` that dies with its holder.
+//! - [`surgery`]: pure functions behind the `meshform state` subcommands: [`surgery::list`],
+//!   [`surgery::remove`], [`surgery::move_`] and [`surgery::check_push`].
 
 pub mod format;
+pub mod local;
+pub mod store;
+pub mod surgery;
 
 pub use format::{
     InstanceState, InstanceStatus, OutputState, PendingCreate, ResourceState, State,
     STATE_FORMAT_VERSION,
 };
+pub use local::{decode_state, encode_state, LocalStore, DEFAULT_STATE_FILE};
+pub use store::{LockInfo, StateError, StateLock, StateStore};
+pub use surgery::SurgeryError;

@@ -1,0 +1,464 @@
+//! The local backend: the state in a file (`meshform.state.json`) beside the configuration.
+//!
+//! # Files
+//!
+//! - `<file>`: the state, pretty-printed JSON with a trailing newline. For a given [`State`] the bytes
+//!   are always the same.
+//! - `<file>.backup`: the version the last write replaced.
+//! - `<file>.lock`: exists while a run holds the lock; holds that run's [`LockInfo`] as JSON.
+//! - `.<file>.<uuid>.tmp`: a write in progress (left behind only by a crash; never read).
+//!
+//! # Writes
+//!
+//! A write goes to a temporary file in the same directory, which is flushed to disk (`fsync`) and then
+//! renamed over the state file; the directory is then flushed too. Before that, the replaced bytes are
+//! written the same way to `<file>.backup`. A crash at any instant therefore leaves the state file
+//! either entirely old or entirely new. New files get mode `0600` on Unix: state holds secrets in
+//! cleartext.
+//!
+//! # Locking
+//!
+//! The lock is an OS advisory lock ([`File::try_lock`], `flock(2)` on Unix) on `<file>.lock`, held for
+//! the lifetime of the guard. Such a lock belongs to an open file, not to a process, so two
+//! [`LocalStore`]s in one process exclude each other too; and the OS releases it when its holder dies,
+//! so a lock file left by a killed run is simply taken over by the next one. Dropping the guard removes
+//! the lock file and then releases the lock. Whoever takes a lock checks afterwards that the file it
+//! locked is still the one at `<file>.lock` (and starts over otherwise), so the removal cannot let two
+//! runs in at once.
+//!
+//! `flock` only excludes processes on one machine; a state directory shared over a network
+//! filesystem needs a remote backend.
+//!
+//! [`force_unlock`](StateStore::force_unlock) removes `<file>.lock` when its recorded id is the one
+//! given, **even if a live process on this machine still holds the OS lock** on it (a hung run): that
+//! process keeps a lock on a file that no longer has a name, the next run creates a fresh lock file and
+//! proceeds, and the hung run's guard, when it is finally dropped, leaves the new lock file alone.
+//! Use it only when the holder is known to be stuck; a killed run needs no force-unlock here.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::format::{State, STATE_FORMAT_VERSION};
+use crate::store::{LockInfo, StateError, StateLock, StateStore};
+
+/// The default name of the local state file.
+pub const DEFAULT_STATE_FILE: &str = "meshform.state.json";
+
+/// First wait between lock attempts; doubled after each until [`MAX_LOCK_BACKOFF`].
+const FIRST_LOCK_BACKOFF: Duration = Duration::from_secs(1);
+const MAX_LOCK_BACKOFF: Duration = Duration::from_secs(16);
+
+/// A state kept in a local file.
+#[derive(Clone, Debug)]
+pub struct LocalStore {
+    path: PathBuf,
+}
+
+impl LocalStore {
+    /// A store for the state file at `path` (nothing is touched until it is used).
+    pub fn new(path: PathBuf) -> LocalStore {
+        LocalStore { path }
+    }
+
+    /// The state file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// `<file>.backup`: the version the last write replaced.
+    pub fn backup_path(&self) -> PathBuf {
+        with_suffix(&self.path, ".backup")
+    }
+
+    /// `<file>.lock`: the lock file.
+    pub fn lock_path(&self) -> PathBuf {
+        with_suffix(&self.path, ".lock")
+    }
+
+    /// Reads the state file's bytes; `None` when it does not exist.
+    fn read_bytes(&self) -> Result<Option<Vec<u8>>, StateError> {
+        match fs::read(&self.path) {
+            Ok(b) => Ok(Some(b)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(StateError::Io { path: self.path.clone(), source: e }),
+        }
+    }
+
+    /// Reads and decodes the stored state, with the bytes it was decoded from.
+    fn read_current(&self) -> Result<Option<(State, Vec<u8>)>, StateError> {
+        match self.read_bytes()? {
+            None => Ok(None),
+            Some(bytes) => Ok(Some((decode_state(&self.path, &bytes)?, bytes))),
+        }
+    }
+
+    fn write_inner(&self, state: &mut State, checked: bool) -> Result<(), StateError> {
+        let current = self.read_current()?;
+        let mut out = state.clone();
+        if let Some((stored, _)) = &current {
+            if checked {
+                if stored.lineage != state.lineage {
+                    return Err(StateError::LineageMismatch {
+                        path: self.path.clone(),
+                        stored: stored.lineage.clone(),
+                        ours: state.lineage.clone(),
+                    });
+                }
+                if stored.serial > state.serial {
+                    return Err(StateError::SerialConflict {
+                        path: self.path.clone(),
+                        stored: stored.serial,
+                        ours: state.serial,
+                    });
+                }
+            } else {
+                out.serial = out.serial.max(stored.serial);
+            }
+        }
+        out.serial += 1;
+        out.version = STATE_FORMAT_VERSION;
+        out.meshform_version = env!("CARGO_PKG_VERSION").to_owned();
+        let bytes = encode_state(&out)
+            .map_err(|source| StateError::Encode { path: self.path.clone(), source })?;
+        if let Some((_, previous)) = &current {
+            atomic_write(&self.backup_path(), previous)?;
+        }
+        atomic_write(&self.path, &bytes)?;
+        *state = out;
+        Ok(())
+    }
+
+    /// One attempt at the OS lock. `Ok(None)` when another open file holds it.
+    fn try_lock_file(&self) -> Result<Option<File>, StateError> {
+        let lock_path = self.lock_path();
+        // Taking the lock and finding that the file was meanwhile removed (its holder released it)
+        // makes us start over; that can only happen a few times in a row under heavy contention.
+        for _ in 0..64 {
+            let file = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(&lock_path)
+                .map_err(StateError::io(&lock_path))?;
+            match file.try_lock() {
+                Ok(()) => {}
+                Err(fs::TryLockError::WouldBlock) => return Ok(None),
+                Err(fs::TryLockError::Error(e)) => {
+                    return Err(StateError::Io { path: lock_path, source: e })
+                }
+            }
+            if is_same_file(&file, &lock_path).map_err(StateError::io(&lock_path))? {
+                return Ok(Some(file));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The holder's info, read from the lock file. A holder writes it just after taking the lock, so
+    /// an empty or partial file is read again a few times before giving up.
+    fn holder_info(&self) -> LockInfo {
+        let lock_path = self.lock_path();
+        for attempt in 0..10 {
+            if let Ok(text) = fs::read_to_string(&lock_path) {
+                if let Ok(info) = serde_json::from_str::<LockInfo>(&text) {
+                    return info;
+                }
+            }
+            if attempt < 9 {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+        LockInfo {
+            id: "(unknown)".to_owned(),
+            operation: "(unknown: the lock file holds no lock info)".to_owned(),
+            who: "(unknown)".to_owned(),
+            version: "(unknown)".to_owned(),
+            created: "(unknown)".to_owned(),
+            path: self.path.display().to_string(),
+        }
+    }
+}
+
+impl StateStore for LocalStore {
+    fn describe(&self) -> String {
+        format!("local state file {}", self.path.display())
+    }
+
+    fn read(&self) -> Result<Option<State>, StateError> {
+        Ok(self.read_current()?.map(|(s, _)| s))
+    }
+
+    fn write(&self, state: &mut State) -> Result<(), StateError> {
+        self.write_inner(state, true)
+    }
+
+    fn write_forced(&self, state: &mut State) -> Result<(), StateError> {
+        self.write_inner(state, false)
+    }
+
+    fn lock(
+        &self,
+        mut info: LockInfo,
+        timeout: Duration,
+    ) -> Result<Box<dyn StateLock>, StateError> {
+        info.path = self.path.display().to_string();
+        let deadline = Instant::now() + timeout;
+        let mut backoff = FIRST_LOCK_BACKOFF;
+        let file = loop {
+            if let Some(file) = self.try_lock_file()? {
+                break file;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(StateError::Locked {
+                    info: Box::new(self.holder_info()),
+                    path: self.path.clone(),
+                });
+            }
+            std::thread::sleep(backoff.min(deadline - now));
+            backoff = (backoff * 2).min(MAX_LOCK_BACKOFF);
+        };
+        let lock_path = self.lock_path();
+        let guard = LocalLock { file, lock_path, info };
+        // On failure the guard is dropped here, which removes the lock file and releases the lock.
+        guard.record_info()?;
+        Ok(Box::new(guard))
+    }
+
+    fn force_unlock(&self, id: &str) -> Result<(), StateError> {
+        let lock_path = self.lock_path();
+        let mut file = match File::open(&lock_path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(StateError::NotLocked { path: self.path.clone() })
+            }
+            Err(e) => return Err(StateError::Io { path: lock_path, source: e }),
+        };
+        let mut text = String::new();
+        file.read_to_string(&mut text).map_err(StateError::io(&lock_path))?;
+        let Ok(holder) = serde_json::from_str::<LockInfo>(&text) else {
+            // No recorded holder: a run between taking the lock and describing it, or an empty file
+            // that the next run takes over anyway.
+            return Err(StateError::NotLocked { path: self.path.clone() });
+        };
+        if holder.id != id {
+            return Err(StateError::LockIdMismatch {
+                path: self.path.clone(),
+                given: id.to_owned(),
+                holder: Box::new(holder),
+            });
+        }
+        if is_same_file(&file, &lock_path).map_err(StateError::io(&lock_path))? {
+            match fs::remove_file(&lock_path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(StateError::Io { path: lock_path, source: e }),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The guard of a local lock: holds the OS lock on `<file>.lock` until dropped.
+struct LocalLock {
+    file: File,
+    lock_path: PathBuf,
+    info: LockInfo,
+}
+
+impl LocalLock {
+    /// Writes the lock info into the (locked) lock file, replacing a dead holder's.
+    fn record_info(&self) -> Result<(), StateError> {
+        let mut text = serde_json::to_string_pretty(&self.info)
+            .map_err(|source| StateError::Encode { path: self.lock_path.clone(), source })?;
+        text.push('\n');
+        let mut f = &self.file;
+        f.set_len(0).map_err(StateError::io(&self.lock_path))?;
+        f.write_all(text.as_bytes()).map_err(StateError::io(&self.lock_path))?;
+        Ok(())
+    }
+}
+
+impl StateLock for LocalLock {
+    fn info(&self) -> &LockInfo {
+        &self.info
+    }
+}
+
+impl Drop for LocalLock {
+    fn drop(&mut self) {
+        // Remove the file while still holding the lock, unless a force-unlock already replaced it
+        // with another run's. Errors cannot be reported from here; a leftover lock file is harmless
+        // (the next run takes it over once the OS lock is released below).
+        if is_same_file(&self.file, &self.lock_path).unwrap_or(false) {
+            let _ = fs::remove_file(&self.lock_path);
+        }
+        let _ = self.file.unlock();
+    }
+}
+
+/// Decodes a state document, checking its format version before its shape, so that a newer
+/// meshform's state is reported as such rather than as corrupt. `path` is only used in errors.
+pub fn decode_state(path: &Path, bytes: &[u8]) -> Result<State, StateError> {
+    let corrupt = |message: String| StateError::Corrupt { path: path.to_owned(), message };
+    let text = std::str::from_utf8(bytes).map_err(|e| {
+        corrupt(format!("it is not UTF-8 text (invalid byte at offset {})", e.valid_up_to()))
+    })?;
+    if text.trim().is_empty() {
+        return Err(corrupt("the file is empty".to_owned()));
+    }
+    let describe = |e: &serde_json::Error| {
+        let what = match e.classify() {
+            serde_json::error::Category::Eof => "the JSON ends early (truncated file?)",
+            serde_json::error::Category::Syntax => "invalid JSON",
+            serde_json::error::Category::Data => "not a meshform state document",
+            serde_json::error::Category::Io => "read error",
+        };
+        format!("{what}: {e}")
+    };
+    let doc: serde_json::Value = serde_json::from_str(text).map_err(|e| corrupt(describe(&e)))?;
+    let version = match doc.get("version") {
+        Some(v) => v
+            .as_u64()
+            .ok_or_else(|| corrupt(format!("\"version\" must be a positive integer, found {v}")))?,
+        None if doc.is_object() => {
+            return Err(corrupt("it has no \"version\" field".to_owned()));
+        }
+        None => return Err(corrupt("it is not a JSON object".to_owned())),
+    };
+    if version == 0 {
+        return Err(corrupt("\"version\" 0 is not a state format version".to_owned()));
+    }
+    if version > u64::from(STATE_FORMAT_VERSION) {
+        return Err(StateError::UnsupportedVersion {
+            path: path.to_owned(),
+            found: version,
+            supported: STATE_FORMAT_VERSION,
+        });
+    }
+    serde_json::from_str(text).map_err(|e| corrupt(describe(&e)))
+}
+
+/// Encodes a state document as it is stored: pretty-printed JSON with a trailing newline.
+pub fn encode_state(state: &State) -> Result<Vec<u8>, serde_json::Error> {
+    let mut bytes = serde_json::to_vec_pretty(state)?;
+    bytes.push(b'\n');
+    Ok(bytes)
+}
+
+/// `path` with `suffix` appended to its file name.
+fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let mut s = path.as_os_str().to_owned();
+    s.push(suffix);
+    PathBuf::from(s)
+}
+
+/// The directory holding `path` (`.` for a bare file name).
+fn parent_dir(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
+}
+
+/// Replaces `target` with `bytes` so that a crash leaves either the old or the new content: a temp
+/// file in the same directory is written, fsynced and renamed over `target`, then the directory is
+/// fsynced.
+fn atomic_write(target: &Path, bytes: &[u8]) -> Result<(), StateError> {
+    let dir = parent_dir(target);
+    let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.{}.tmp", uuid::Uuid::new_v4().simple()));
+    let result = write_synced(&tmp, bytes)
+        .and_then(|()| fs::rename(&tmp, target).map_err(StateError::io(target)));
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result?;
+    sync_dir(dir)
+}
+
+/// Creates `path` (which must not exist), writes `bytes` and fsyncs it.
+fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), StateError> {
+    let mut options = OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut f = options.open(path).map_err(StateError::io(path))?;
+    f.write_all(bytes).map_err(StateError::io(path))?;
+    f.sync_all().map_err(StateError::io(path))
+}
+
+/// Flushes a directory's entries (renames) to disk. Not possible (nor needed) on Windows.
+fn sync_dir(dir: &Path) -> Result<(), StateError> {
+    #[cfg(unix)]
+    {
+        File::open(dir).and_then(|d| d.sync_all()).map_err(StateError::io(dir))?;
+    }
+    #[cfg(not(unix))]
+    let _ = dir;
+    Ok(())
+}
+
+/// Whether the open `file` is the file currently at `path` (false when `path` no longer exists).
+fn is_same_file(file: &File, path: &Path) -> io::Result<bool> {
+    let on_disk = match fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(e),
+    };
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let open = file.metadata()?;
+        Ok(open.dev() == on_disk.dev() && open.ino() == on_disk.ino())
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (file, on_disk);
+        Ok(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suffixes_and_parent() {
+        assert_eq!(with_suffix(Path::new("a/s.json"), ".lock"), PathBuf::from("a/s.json.lock"));
+        assert_eq!(parent_dir(Path::new("s.json")), Path::new("."));
+        assert_eq!(parent_dir(Path::new("a/s.json")), Path::new("a"));
+    }
+
+    #[test]
+    fn decode_reports_line_and_column() {
+        let e = decode_state(Path::new("s.json"), b"{\n  \"version\": 1,\n  oops\n}").unwrap_err();
+        let m = e.to_string();
+        assert!(m.contains("line 3") && m.contains("column 3"), "{m}");
+    }
+
+    #[test]
+    fn decode_checks_version_before_shape() {
+        let e = decode_state(Path::new("s.json"), br#"{"version": 7, "new_field": true}"#);
+        assert!(matches!(e, Err(StateError::UnsupportedVersion { found: 7, supported: 1, .. })));
+        let e = decode_state(Path::new("s.json"), br#"{"version": 0}"#);
+        assert!(matches!(e, Err(StateError::Corrupt { .. })));
+        let e = decode_state(Path::new("s.json"), b"[1]");
+        assert!(matches!(e, Err(StateError::Corrupt { .. })));
+    }
+
+    #[test]
+    fn encode_is_deterministic_and_ends_with_newline() {
+        let s = State::new();
+        let a = encode_state(&s).unwrap();
+        assert_eq!(a, encode_state(&s.clone()).unwrap());
+        assert!(a.ends_with(b"}\n"));
+        assert_eq!(decode_state(Path::new("s"), &a).unwrap(), s);
+    }
+}
