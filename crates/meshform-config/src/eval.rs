@@ -114,13 +114,24 @@ impl<'a> Evaluator<'a> {
         Span::new(self.file, node.span().unwrap_or(0..0))
     }
 
-    fn error(&self, node: &impl hcl::edit::Span, code: &str, summary: impl Into<String>, label: &str) -> Diagnostic {
+    fn error(
+        &self,
+        node: &impl hcl::edit::Span,
+        code: &str,
+        summary: impl Into<String>,
+        label: &str,
+    ) -> Diagnostic {
         Diagnostic::error(code, summary).with_span(self.span(node), label)
     }
 
     fn eval_in(&self, e: &Expression, frame: &Frame, depth: usize) -> EvalResult {
         if depth > MAX_DEPTH {
-            return Err(self.error(e, "meshform::config::too_deep", "expression nested too deeply", "here"));
+            return Err(self.error(
+                e,
+                "meshform::config::too_deep",
+                "expression nested too deeply",
+                "here",
+            ));
         }
         let d = depth + 1;
         match e {
@@ -155,7 +166,10 @@ impl<'a> Evaluator<'a> {
                                     return Err(self.error(
                                         ke,
                                         "meshform::config::invalid_key",
-                                        format!("object keys must be strings, got {}", other.kind()),
+                                        format!(
+                                            "object keys must be strings, got {}",
+                                            other.kind()
+                                        ),
                                         "invalid key",
                                     ))
                                 }
@@ -358,9 +372,11 @@ impl<'a> Evaluator<'a> {
                         .with_help(format!("valid indexes are 0 to {}", len.saturating_sub(1)))),
                 }
             }
-            (Value::List(items), Value::String(s)) if s.parse::<usize>().is_ok() => {
-                self.index(Value::List(items), &Value::number(s.parse::<u32>().unwrap_or(u32::MAX)), node)
-            }
+            (Value::List(items), Value::String(s)) if s.parse::<usize>().is_ok() => self.index(
+                Value::List(items),
+                &Value::number(s.parse::<u32>().unwrap_or(u32::MAX)),
+                node,
+            ),
             (Value::Map(mut m), k) if matches!(k, Value::String(_) | Value::Number(_)) => {
                 let ks = match k {
                     Value::String(s) => s.clone(),
@@ -614,9 +630,14 @@ impl<'a> Evaluator<'a> {
                         let (c, m) = c.split_mark();
                         *marked |= m;
                         match c {
-                            Value::Bool(true) => {
-                                self.template_into(&ifd.if_expr.template, frame, d, out, marked, unknown)?
-                            }
+                            Value::Bool(true) => self.template_into(
+                                &ifd.if_expr.template,
+                                frame,
+                                d,
+                                out,
+                                marked,
+                                unknown,
+                            )?,
                             Value::Bool(false) => {
                                 if let Some(e) = &ifd.else_expr {
                                     self.template_into(&e.template, frame, d, out, marked, unknown)?
@@ -624,7 +645,11 @@ impl<'a> Evaluator<'a> {
                             }
                             Value::Unknown => *unknown = true,
                             other => {
-                                return Err(self.type_error(&ifd.if_expr.cond_expr, "a bool", &other))
+                                return Err(self.type_error(
+                                    &ifd.if_expr.cond_expr,
+                                    "a bool",
+                                    &other,
+                                ))
                             }
                         }
                         strip_next = matches!(ifd.endif_expr.strip, Strip::End | Strip::Both);
@@ -649,7 +674,11 @@ impl<'a> Evaluator<'a> {
                                 m.into_iter().map(|(k, v)| (Value::String(k), v)).collect()
                             }
                             other => {
-                                return Err(self.type_error(&fe.collection_expr, "a list or map", &other))
+                                return Err(self.type_error(
+                                    &fe.collection_expr,
+                                    "a list or map",
+                                    &other,
+                                ))
                             }
                         };
                         for (k, v) in pairs {
@@ -674,7 +703,12 @@ impl<'a> Evaluator<'a> {
             Value::Number(n) => Ok(n.to_string()),
             Value::Bool(b) => Ok(b.to_string()),
             Value::Null => Err(self
-                .error(node, "meshform::config::null_in_template", "cannot include a null value in a string", "this is null")
+                .error(
+                    node,
+                    "meshform::config::null_in_template",
+                    "cannot include a null value in a string",
+                    "this is null",
+                )
                 .with_help("use a conditional or coalesce() to give a default")),
             other => Err(self
                 .error(
@@ -700,13 +734,24 @@ impl<'a> Evaluator<'a> {
                     }
                 }
                 return Err(match last_err {
-                    Some(err) => err.with_help("every argument of try() failed; this is the last one's error"),
-                    None => self.error(e, "meshform::config::function_arity", "try needs at least one argument", "no arguments"),
+                    Some(err) => err
+                        .with_help("every argument of try() failed; this is the last one's error"),
+                    None => self.error(
+                        e,
+                        "meshform::config::function_arity",
+                        "try needs at least one argument",
+                        "no arguments",
+                    ),
                 });
             }
             "can" => {
                 let [a] = args.as_slice() else {
-                    return Err(self.error(e, "meshform::config::function_arity", "can takes exactly one argument", "wrong number of arguments"));
+                    return Err(self.error(
+                        e,
+                        "meshform::config::function_arity",
+                        "can takes exactly one argument",
+                        "wrong number of arguments",
+                    ));
                 };
                 return Ok(match self.eval_in(a, frame, d) {
                     Ok(v) if v.is_unknown() => Value::Unknown,
@@ -721,9 +766,13 @@ impl<'a> Evaluator<'a> {
             let v = self.eval_in(a, frame, d)?;
             if call.args.expand_final() && i + 1 == args.len() {
                 match v.split_mark() {
-                    (Value::List(items), m) => values.extend(items.into_iter().map(|x| x.with_mark(m))),
+                    (Value::List(items), m) => {
+                        values.extend(items.into_iter().map(|x| x.with_mark(m)))
+                    }
                     (Value::Unknown, _) => return Ok(Value::Unknown),
-                    (other, _) => return Err(self.type_error(*a, "a list to expand with ...", &other)),
+                    (other, _) => {
+                        return Err(self.type_error(*a, "a list to expand with ...", &other))
+                    }
                 }
             } else {
                 values.push(v);
@@ -732,13 +781,23 @@ impl<'a> Evaluator<'a> {
         match name {
             "sensitive" => {
                 let [v] = values.as_slice() else {
-                    return Err(self.error(e, "meshform::config::function_arity", "sensitive takes exactly one argument", "wrong number of arguments"));
+                    return Err(self.error(
+                        e,
+                        "meshform::config::function_arity",
+                        "sensitive takes exactly one argument",
+                        "wrong number of arguments",
+                    ));
                 };
                 return Ok(v.clone().sensitive());
             }
             "nonsensitive" => {
                 let [v] = values.as_slice() else {
-                    return Err(self.error(e, "meshform::config::function_arity", "nonsensitive takes exactly one argument", "wrong number of arguments"));
+                    return Err(self.error(
+                        e,
+                        "meshform::config::function_arity",
+                        "nonsensitive takes exactly one argument",
+                        "wrong number of arguments",
+                    ));
                 };
                 return Ok(v.clone().into_unmarked_deep());
             }
@@ -763,19 +822,39 @@ impl<'a> Evaluator<'a> {
                     None => e,
                 };
                 let msg = if marked { redact_message(&message) } else { message };
-                Err(Diagnostic::error("meshform::config::function_argument", format!("{name}: {msg}"))
-                    .with_span(Span::new(self.file, node.span().unwrap_or(0..0)), "invalid argument"))
+                Err(Diagnostic::error(
+                    "meshform::config::function_argument",
+                    format!("{name}: {msg}"),
+                )
+                .with_span(Span::new(self.file, node.span().unwrap_or(0..0)), "invalid argument"))
             }
             Err(other) => {
-                let msg = if marked { redact_message(&other.to_string()) } else { other.to_string() };
-                Err(self.error(e, "meshform::config::function_failed", format!("{name}: {msg}"), "call failed"))
+                let msg =
+                    if marked { redact_message(&other.to_string()) } else { other.to_string() };
+                Err(self.error(
+                    e,
+                    "meshform::config::function_failed",
+                    format!("{name}: {msg}"),
+                    "call failed",
+                ))
             }
         }
     }
 
     fn unknown_function(&self, call: &FuncCall, name: &str) -> Diagnostic {
-        let all = functions::names().iter().copied().chain(["try", "can", "templatefile", "sensitive", "nonsensitive"]);
-        let d = self.error(&call.name.name, "meshform::config::unknown_function", format!("unknown function \"{name}\""), "no such function");
+        let all = functions::names().iter().copied().chain([
+            "try",
+            "can",
+            "templatefile",
+            "sensitive",
+            "nonsensitive",
+        ]);
+        let d = self.error(
+            &call.name.name,
+            "meshform::config::unknown_function",
+            format!("unknown function \"{name}\""),
+            "no such function",
+        );
         match did_you_mean(name, all) {
             Some(s) => d.with_help(format!("did you mean `{s}`?")),
             None => d.with_help("see docs/configuration.md for the built-in functions"),
@@ -784,7 +863,12 @@ impl<'a> Evaluator<'a> {
 
     fn templatefile(&self, e: &Expression, args: &[&Expression], values: Vec<Value>) -> EvalResult {
         if values.len() != 2 {
-            return Err(self.error(e, "meshform::config::function_arity", "templatefile takes 2 arguments (path, variables)", "wrong number of arguments"));
+            return Err(self.error(
+                e,
+                "meshform::config::function_arity",
+                "templatefile takes 2 arguments (path, variables)",
+                "wrong number of arguments",
+            ));
         }
         if values.iter().any(Value::contains_unknown) {
             return Ok(Value::Unknown);
@@ -797,17 +881,28 @@ impl<'a> Evaluator<'a> {
         };
         let full = self.base_dir.join(path);
         let text = std::fs::read_to_string(&full).map_err(|err| {
-            self.error(args[0], "meshform::config::file_unreadable", format!("templatefile: cannot read {}: {err}", full.display()), "this file")
+            self.error(
+                args[0],
+                "meshform::config::file_unreadable",
+                format!("templatefile: cannot read {}: {err}", full.display()),
+                "this file",
+            )
         })?;
         let tfile = SourceFile::new(path, text);
-        let template = hcl::edit::parser::parse_template(&tfile.text).map_err(|err| {
-            crate::load::syntax_error(&tfile, &err)
-        })?;
+        let template = hcl::edit::parser::parse_template(&tfile.text)
+            .map_err(|err| crate::load::syntax_error(&tfile, &err))?;
         let scope = MapScope(vars.clone());
         let ev = Evaluator::new(&scope, &tfile, self.base_dir);
         let mut out = String::new();
         let (mut marked, mut unknown) = (false, false);
-        ev.template_into(&template, &Frame { names: Vec::new(), parent: None }, 1, &mut out, &mut marked, &mut unknown)?;
+        ev.template_into(
+            &template,
+            &Frame { names: Vec::new(), parent: None },
+            1,
+            &mut out,
+            &mut marked,
+            &mut unknown,
+        )?;
         let marked = marked || values[1].contains_sensitive();
         Ok(if unknown { Value::Unknown } else { Value::String(out) }.with_mark(marked))
     }

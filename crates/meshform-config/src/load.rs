@@ -86,7 +86,9 @@ pub fn syntax_error(file: &Arc<SourceFile>, e: &hcl::edit::parser::Error) -> Dia
     let message = e.message().to_owned();
     Diagnostic::error("meshform::config::syntax", format!("syntax error: {message}"))
         .with_span(Span::new(file, start..end), message)
-        .with_help("fix the HCL syntax at this position; `meshform fmt` can only run on valid files")
+        .with_help(
+            "fix the HCL syntax at this position; `meshform fmt` can only run on valid files",
+        )
 }
 
 pub(crate) struct Lowerer {
@@ -376,7 +378,13 @@ impl Lowerer {
         v
     }
 
-    fn lower_resource(&mut self, addr: ResourceAddr, span: Span, type_span: Span, b: &Block) -> ResourceDef {
+    fn lower_resource(
+        &mut self,
+        addr: ResourceAddr,
+        span: Span,
+        type_span: Span,
+        b: &Block,
+    ) -> ResourceDef {
         let mut body = self.lower_body(&b.body, self.span(b));
         let mut r = ResourceDef {
             addr,
@@ -656,7 +664,9 @@ fn resource_ref(e: &Expression) -> Option<ResourceAddr> {
         .collect();
     match (root.as_str(), names?.as_slice()) {
         ("data", [ty, name]) => Some(ResourceAddr::data(ty, name)),
-        (ty, [name]) if !eval::RESERVED_ROOTS.contains(&ty) => Some(ResourceAddr::managed(ty, name)),
+        (ty, [name]) if !eval::RESERVED_ROOTS.contains(&ty) => {
+            Some(ResourceAddr::managed(ty, name))
+        }
         _ => None,
     }
 }

@@ -45,7 +45,12 @@ impl Collector<'_> {
         self.out.push(Reference { target, span: Span::new(self.file, span.unwrap_or(0..0)) });
     }
 
-    fn root(&mut self, name: &str, ops: &[hcl::edit::Decorated<TraversalOperator>], whole: Option<std::ops::Range<usize>>) {
+    fn root(
+        &mut self,
+        name: &str,
+        ops: &[hcl::edit::Decorated<TraversalOperator>],
+        whole: Option<std::ops::Range<usize>>,
+    ) {
         if self.bound.iter().any(|b| b == name) {
             return;
         }
@@ -58,7 +63,11 @@ impl Collector<'_> {
         // The span covers the root and the attributes that name the target.
         let span_to = |n: usize| -> Option<std::ops::Range<usize>> {
             let start = whole.as_ref()?.start;
-            let end = ops.get(n.saturating_sub(1)).and_then(|o| o.span()).map(|s| s.end).or(whole.as_ref().map(|w| w.end))?;
+            let end = ops
+                .get(n.saturating_sub(1))
+                .and_then(|o| o.span())
+                .map(|s| s.end)
+                .or(whole.as_ref().map(|w| w.end))?;
             Some(start..end)
         };
         let target = match name {
@@ -77,7 +86,9 @@ impl Collector<'_> {
             "count" => (Target::Count, whole.clone()),
             "each" => (Target::Each, whole.clone()),
             "path" => (Target::Path, whole.clone()),
-            other if crate::eval::RESERVED_ROOTS.contains(&other) => (Target::Other(other.to_owned()), whole.clone()),
+            other if crate::eval::RESERVED_ROOTS.contains(&other) => {
+                (Target::Other(other.to_owned()), whole.clone())
+            }
             ty => match attr(0) {
                 Some(n) => (Target::Resource(ResourceAddr::managed(ty, n)), span_to(1)),
                 None => (Target::Other(ty.to_owned()), whole.clone()),
@@ -88,7 +99,10 @@ impl Collector<'_> {
 
     fn expr(&mut self, e: &Expression) {
         match e {
-            Expression::Null(_) | Expression::Bool(_) | Expression::Number(_) | Expression::String(_) => {}
+            Expression::Null(_)
+            | Expression::Bool(_)
+            | Expression::Number(_)
+            | Expression::String(_) => {}
             Expression::Array(items) => items.iter().for_each(|i| self.expr(i)),
             Expression::Object(obj) => {
                 for (k, v) in obj.iter() {
@@ -152,23 +166,23 @@ impl Collector<'_> {
                 Element::Literal(_) => {}
                 Element::Interpolation(i) => self.expr(&i.expr),
                 Element::Directive(dir) => match dir.as_ref() {
-                Directive::If(d) => {
-                    self.expr(&d.if_expr.cond_expr);
-                    self.template(&d.if_expr.template);
-                    if let Some(e) = &d.else_expr {
-                        self.template(&e.template);
+                    Directive::If(d) => {
+                        self.expr(&d.if_expr.cond_expr);
+                        self.template(&d.if_expr.template);
+                        if let Some(e) = &d.else_expr {
+                            self.template(&e.template);
+                        }
                     }
-                }
-                Directive::For(d) => {
-                    self.expr(&d.for_expr.collection_expr);
-                    let n = self.bound.len();
-                    self.bound.push(d.for_expr.value_var.as_str().to_owned());
-                    if let Some(k) = &d.for_expr.key_var {
-                        self.bound.push(k.as_str().to_owned());
+                    Directive::For(d) => {
+                        self.expr(&d.for_expr.collection_expr);
+                        let n = self.bound.len();
+                        self.bound.push(d.for_expr.value_var.as_str().to_owned());
+                        if let Some(k) = &d.for_expr.key_var {
+                            self.bound.push(k.as_str().to_owned());
+                        }
+                        self.template(&d.for_expr.template);
+                        self.bound.truncate(n);
                     }
-                    self.template(&d.for_expr.template);
-                    self.bound.truncate(n);
-                }
                 },
             }
         }
@@ -183,14 +197,20 @@ mod tests {
         let f = SourceFile::new("t.hcl", format!("x = {src}\n"));
         let body = hcl::edit::parser::parse_body(&f.text).unwrap();
         let attr = body.get_attribute("x").unwrap();
-        references(&attr.value, &f).into_iter().map(|r| (r.target, r.span.text().to_owned())).collect()
+        references(&attr.value, &f)
+            .into_iter()
+            .map(|r| (r.target, r.span.text().to_owned()))
+            .collect()
     }
 
     #[test]
     fn finds_references_with_spans() {
         let r = refs("\"${var.a}-${local_file.b.id}\"");
         assert_eq!(r[0], (Target::Var("a".into()), "var.a".into()));
-        assert_eq!(r[1], (Target::Resource(ResourceAddr::managed("local_file", "b")), "local_file.b".into()));
+        assert_eq!(
+            r[1],
+            (Target::Resource(ResourceAddr::managed("local_file", "b")), "local_file.b".into())
+        );
         let r = refs("[for k, v in data.x.y.list : v if k != local.z]");
         assert_eq!(r.len(), 2);
         assert_eq!(r[0].0, Target::Resource(ResourceAddr::data("x", "y")));

@@ -42,7 +42,9 @@ pub fn parse_type(e: &Expression) -> Result<Type, String> {
                             let key = match k {
                                 ObjectKey::Ident(i) => i.as_str().to_owned(),
                                 ObjectKey::Expression(Expression::String(s)) => s.value().clone(),
-                                _ => return Err("object attribute names must be identifiers".into()),
+                                _ => {
+                                    return Err("object attribute names must be identifiers".into())
+                                }
                             };
                             let (t, optional) = match v.expr() {
                                 Expression::FuncCall(c) if c.name.name.as_str() == "optional" => {

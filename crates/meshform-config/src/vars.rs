@@ -54,7 +54,9 @@ pub fn auto_var_files(dir: &Path) -> Vec<PathBuf> {
         .flatten()
         .filter_map(|e| e.ok())
         .map(|e| e.path())
-        .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.ends_with(".auto.vars.hcl")))
+        .filter(|p| {
+            p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.ends_with(".auto.vars.hcl"))
+        })
         .collect();
     autos.sort();
     out.extend(autos);
@@ -63,7 +65,10 @@ pub fn auto_var_files(dir: &Path) -> Vec<PathBuf> {
 
 /// Resolves every declared variable to a value. The result is keyed by variable name; sensitive
 /// variables' values carry the sensitive mark.
-pub fn resolve_variables(config: &Config, inputs: &VarInputs) -> (BTreeMap<String, Value>, Diagnostics) {
+pub fn resolve_variables(
+    config: &Config,
+    inputs: &VarInputs,
+) -> (BTreeMap<String, Value>, Diagnostics) {
     let mut diags = Diagnostics::default();
     let mut given: BTreeMap<String, (Value, Origin)> = BTreeMap::new();
     let declared: Vec<&str> = config.variables.keys().map(String::as_str).collect();
@@ -75,8 +80,11 @@ pub fn resolve_variables(config: &Config, inputs: &VarInputs) -> (BTreeMap<Strin
             Ok(t) => t,
             Err(e) => {
                 diags.push(
-                    Diagnostic::error("meshform::vars::unreadable_file", format!("cannot read variables file {}: {e}", path.display()))
-                        .with_help("check the path given with --var-file"),
+                    Diagnostic::error(
+                        "meshform::vars::unreadable_file",
+                        format!("cannot read variables file {}: {e}", path.display()),
+                    )
+                    .with_help("check the path given with --var-file"),
                 );
                 continue;
             }
@@ -89,10 +97,15 @@ pub fn resolve_variables(config: &Config, inputs: &VarInputs) -> (BTreeMap<Strin
         for (name, raw) in entries {
             let Some(decl) = config.variables.get(name) else {
                 if source == "cli" {
-                    let mut d = Diagnostic::error("meshform::vars::undeclared", format!("--var {name}: no variable \"{name}\" is declared"));
+                    let mut d = Diagnostic::error(
+                        "meshform::vars::undeclared",
+                        format!("--var {name}: no variable \"{name}\" is declared"),
+                    );
                     d = match did_you_mean(name, declared.iter().copied()) {
                         Some(s) => d.with_help(format!("did you mean `{s}`?")),
-                        None => d.with_help("declare it with a `variable` block, or remove the --var option"),
+                        None => d.with_help(
+                            "declare it with a `variable` block, or remove the --var option",
+                        ),
                     };
                     diags.push(d);
                 }
@@ -141,11 +154,16 @@ pub fn resolve_variables(config: &Config, inputs: &VarInputs) -> (BTreeMap<Strin
             Err(e) => {
                 let mut d = Diagnostic::error(
                     "meshform::vars::type_mismatch",
-                    format!("invalid value for variable \"{name}\" (from {}): {e}", origin.describe()),
+                    format!(
+                        "invalid value for variable \"{name}\" (from {}): {e}",
+                        origin.describe()
+                    ),
                 )
                 .with_help(format!("the variable's type is {}", decl.ty));
                 d = match &origin {
-                    Origin::File(span) => d.with_span(span.clone(), format!("expected {}", decl.ty)),
+                    Origin::File(span) => {
+                        d.with_span(span.clone(), format!("expected {}", decl.ty))
+                    }
                     _ => d.with_span(decl.span.clone(), format!("declared as {}", decl.ty)),
                 };
                 diags.push(d);
@@ -154,34 +172,56 @@ pub fn resolve_variables(config: &Config, inputs: &VarInputs) -> (BTreeMap<Strin
         };
         if value.is_null() && !decl.nullable {
             diags.push(
-                Diagnostic::error("meshform::vars::null", format!("variable \"{name}\" must not be null"))
-                    .with_span(decl.span.clone(), "declared with nullable = false")
-                    .with_help("give it a value"),
+                Diagnostic::error(
+                    "meshform::vars::null",
+                    format!("variable \"{name}\" must not be null"),
+                )
+                .with_span(decl.span.clone(), "declared with nullable = false")
+                .with_help("give it a value"),
             );
             continue;
         }
         let value = value.with_mark(decl.sensitive);
         for validation in &decl.validations {
-            let scope = MapScope(BTreeMap::from([("var".to_owned(), Value::map([(name.clone(), value.clone())]))]));
+            let scope = MapScope(BTreeMap::from([(
+                "var".to_owned(),
+                Value::map([(name.clone(), value.clone())]),
+            )]));
             let ev = Evaluator::new(&scope, &validation.condition.span.file, &config.dir);
             match ev.eval(&validation.condition.node) {
                 Ok(v) if v.as_bool() == Some(true) || v.is_unknown() => {}
                 Ok(v) if v.as_bool() == Some(false) => {
-                    let msg = Evaluator::new(&scope, &validation.error_message.span.file, &config.dir)
-                        .eval(&validation.error_message.node)
-                        .ok()
-                        .and_then(|m| if m.is_sensitive() { None } else { m.as_str().map(str::to_owned) })
-                        .unwrap_or_else(|| "the value is not valid".into());
+                    let msg =
+                        Evaluator::new(&scope, &validation.error_message.span.file, &config.dir)
+                            .eval(&validation.error_message.node)
+                            .ok()
+                            .and_then(|m| {
+                                if m.is_sensitive() {
+                                    None
+                                } else {
+                                    m.as_str().map(str::to_owned)
+                                }
+                            })
+                            .unwrap_or_else(|| "the value is not valid".into());
                     diags.push(
-                        Diagnostic::error("meshform::vars::validation", format!("invalid value for variable \"{name}\": {msg}"))
-                            .with_span(validation.condition.span.clone(), "this condition is false")
-                            .with_help(format!("the value came from {}; change it to satisfy the condition", origin.describe())),
+                        Diagnostic::error(
+                            "meshform::vars::validation",
+                            format!("invalid value for variable \"{name}\": {msg}"),
+                        )
+                        .with_span(validation.condition.span.clone(), "this condition is false")
+                        .with_help(format!(
+                            "the value came from {}; change it to satisfy the condition",
+                            origin.describe()
+                        )),
                     );
                 }
                 Ok(v) => diags.push(
-                    Diagnostic::error("meshform::vars::validation", format!("a validation condition must be a bool, got {}", v.kind()))
-                        .with_span(validation.condition.span.clone(), "not a bool")
-                        .with_help("write a condition such as length(var.name) > 0"),
+                    Diagnostic::error(
+                        "meshform::vars::validation",
+                        format!("a validation condition must be a bool, got {}", v.kind()),
+                    )
+                    .with_span(validation.condition.span.clone(), "not a bool")
+                    .with_help("write a condition such as length(var.name) > 0"),
                 ),
                 Err(d) => diags.push(d),
             }
@@ -191,7 +231,12 @@ pub fn resolve_variables(config: &Config, inputs: &VarInputs) -> (BTreeMap<Strin
     (values, diags)
 }
 
-fn read_var_file(file: &Arc<SourceFile>, declared: &[&str], given: &mut BTreeMap<String, (Value, Origin)>, diags: &mut Diagnostics) {
+fn read_var_file(
+    file: &Arc<SourceFile>,
+    declared: &[&str],
+    given: &mut BTreeMap<String, (Value, Origin)>,
+    diags: &mut Diagnostics,
+) {
     let body = match hcl::edit::parser::parse_body(&file.text) {
         Ok(b) => b,
         Err(e) => {
@@ -204,17 +249,23 @@ fn read_var_file(file: &Arc<SourceFile>, declared: &[&str], given: &mut BTreeMap
         let Some(attr) = s.as_attribute() else {
             let span = Span::new(file, s.span().unwrap_or(0..0));
             diags.push(
-                Diagnostic::error("meshform::vars::unexpected_block", "variables files hold only `name = value` lines")
-                    .with_span(span, "a block")
-                    .with_help("write each variable as name = value"),
+                Diagnostic::error(
+                    "meshform::vars::unexpected_block",
+                    "variables files hold only `name = value` lines",
+                )
+                .with_span(span, "a block")
+                .with_help("write each variable as name = value"),
             );
             continue;
         };
         let name = attr.key.as_str();
         let key_span = Span::new(file, attr.key.span().unwrap_or(0..0));
         if !declared.contains(&name) {
-            let mut d = Diagnostic::warning("meshform::vars::undeclared", format!("value for undeclared variable \"{name}\""))
-                .with_span(key_span, "not declared in the configuration");
+            let mut d = Diagnostic::warning(
+                "meshform::vars::undeclared",
+                format!("value for undeclared variable \"{name}\""),
+            )
+            .with_span(key_span, "not declared in the configuration");
             d = match did_you_mean(name, declared.iter().copied()) {
                 Some(s) => d.with_help(format!("did you mean `{s}`?")),
                 None => d.with_help("declare it with a `variable` block, or remove this line"),

@@ -211,11 +211,7 @@ impl miette::Diagnostic for Diagnostic {
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
         let span = self.span.as_ref()?;
         let len = span.range.end.saturating_sub(span.range.start);
-        Some(Box::new(std::iter::once(LabeledSpan::new(
-            self.label.clone(),
-            span.range.start,
-            len,
-        ))))
+        Some(Box::new(std::iter::once(LabeledSpan::new(self.label.clone(), span.range.start, len))))
     }
 }
 

@@ -99,7 +99,9 @@ impl Type {
             (Type::Number, Value::Number(_)) => Ok(value.clone()),
             (Type::Number, Value::String(s)) => match s.trim().parse::<f64>() {
                 Ok(n) if n.is_finite() => Ok(Value::Number(Number(n))),
-                _ => fail(format!("a number is required, got the string {}", crate::value::quote(s))),
+                _ => {
+                    fail(format!("a number is required, got the string {}", crate::value::quote(s)))
+                }
             },
             (Type::Bool, Value::Bool(_)) => Ok(value.clone()),
             (Type::Bool, Value::String(s)) if s == "true" || s == "false" => {
@@ -206,15 +208,15 @@ mod tests {
     #[test]
     fn object_reports_missing_and_extra_attributes() {
         let t = Type::Object(
-            [("a".to_owned(), (Type::String, false)), ("b".to_owned(), (Type::Number, true))].into(),
+            [("a".to_owned(), (Type::String, false)), ("b".to_owned(), (Type::Number, true))]
+                .into(),
         );
         let ok = t.convert(&Value::map([("a", Value::string("x"))])).unwrap();
         assert_eq!(ok.get("b"), Some(&Value::Null));
         let err = t.convert(&Value::map([("b", Value::number(1))])).unwrap_err();
         assert!(err.message.contains("\"a\" is required"));
-        let err = t
-            .convert(&Value::map([("a", Value::string("x")), ("c", Value::Null)]))
-            .unwrap_err();
+        let err =
+            t.convert(&Value::map([("a", Value::string("x")), ("c", Value::Null)])).unwrap_err();
         assert!(err.message.contains("unexpected attribute \"c\""));
     }
 

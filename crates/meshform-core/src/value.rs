@@ -128,8 +128,12 @@ impl Value {
     pub fn into_unmarked_deep(self) -> Value {
         match self {
             Value::Sensitive(v) => v.into_unmarked_deep(),
-            Value::List(items) => Value::List(items.into_iter().map(Value::into_unmarked_deep).collect()),
-            Value::Map(m) => Value::Map(m.into_iter().map(|(k, v)| (k, v.into_unmarked_deep())).collect()),
+            Value::List(items) => {
+                Value::List(items.into_iter().map(Value::into_unmarked_deep).collect())
+            }
+            Value::Map(m) => {
+                Value::Map(m.into_iter().map(|(k, v)| (k, v.into_unmarked_deep())).collect())
+            }
             v => v,
         }
     }
@@ -240,7 +244,9 @@ impl Value {
             Value::Bool(b) => serde_json::Value::Bool(*b),
             Value::Number(n) => number_json(*n),
             Value::String(s) => serde_json::Value::String(s.clone()),
-            Value::List(items) => serde_json::Value::Array(items.iter().map(Value::expose_json).collect()),
+            Value::List(items) => {
+                serde_json::Value::Array(items.iter().map(Value::expose_json).collect())
+            }
             Value::Map(m) => serde_json::Value::Object(
                 m.iter().map(|(k, v)| (k.clone(), v.expose_json())).collect(),
             ),
@@ -306,7 +312,9 @@ impl Value {
 fn number_json(n: Number) -> serde_json::Value {
     match n.as_i64() {
         Some(i) => serde_json::Value::from(i),
-        None => serde_json::Number::from_f64(n.0).map(serde_json::Value::Number).unwrap_or_default(),
+        None => {
+            serde_json::Number::from_f64(n.0).map(serde_json::Value::Number).unwrap_or_default()
+        }
     }
 }
 
@@ -340,7 +348,9 @@ fn collect_marks(
 }
 
 /// One step of a path into a value; serialised as a bare string (key) or integer (index).
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 #[serde(untagged)]
 pub enum PathStep {
     Index(usize),

@@ -102,7 +102,11 @@ pub fn check_body(body: &BlockBody, schema: &Schema, what: &str, diags: &mut Dia
                     ),
                 )
                 .with_span(span, "wrong number of blocks")
-                .with_help(format!("write between {} and {} {name} blocks", nb.min_items, max.map(|m| m.to_string()).unwrap_or("any number of".into()))),
+                .with_help(format!(
+                    "write between {} and {} {name} blocks",
+                    nb.min_items,
+                    max.map(|m| m.to_string()).unwrap_or("any number of".into())
+                )),
             );
         }
     }
@@ -144,7 +148,10 @@ pub fn eval_body(
                                     format!("invalid value for \"{name}\": {e}"),
                                 )
                                 .with_span(a.expr.span.clone(), format!("expected {}", attr.ty))
-                                .with_help(format!("\"{name}\" takes {}: {}", attr.ty, attr.description)),
+                                .with_help(format!(
+                                    "\"{name}\" takes {}: {}",
+                                    attr.ty, attr.description
+                                )),
                             );
                             Value::Unknown
                         }

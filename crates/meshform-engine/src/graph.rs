@@ -244,8 +244,11 @@ fn resolve(config: &Config, from: &Node, r: &Reference, diags: &mut Diagnostics)
                 _ => false,
             };
             if !ok {
-                let (name, arg) =
-                    if r.target == Target::Count { ("count", "count") } else { ("each", "for_each") };
+                let (name, arg) = if r.target == Target::Count {
+                    ("count", "count")
+                } else {
+                    ("each", "for_each")
+                };
                 diags.push(
                     Diagnostic::error(
                         "meshform::config::invalid_reference",
@@ -289,8 +292,10 @@ fn report_cycles(g: &ConfigGraph, refs: &BTreeMap<Node, Vec<Reference>>, diags: 
         let first = &g.graph[start];
         let span = refs.get(first).and_then(|rs| {
             rs.iter()
-                .find(|r| matches!((&r.target, last), (Target::Resource(a), Node::Resource(b)) if a == b)
-                    || matches!((&r.target, last), (Target::Local(a), Node::Local(b)) if a == b))
+                .find(|r| {
+                    matches!((&r.target, last), (Target::Resource(a), Node::Resource(b)) if a == b)
+                        || matches!((&r.target, last), (Target::Local(a), Node::Local(b)) if a == b)
+                })
                 .map(|r| r.span.clone())
         });
         let cycle = format!("{} -> {}", names.join(" -> "), names[0]);
@@ -308,7 +313,8 @@ fn cycle_path(g: &ConfigGraph, start: NodeIndex, members: &BTreeSet<NodeIndex>) 
     let mut prev: HashMap<NodeIndex, NodeIndex> = HashMap::new();
     let mut queue = std::collections::VecDeque::from([start]);
     while let Some(n) = queue.pop_front() {
-        let mut next: Vec<NodeIndex> = g.graph.neighbors(n).filter(|m| members.contains(m)).collect();
+        let mut next: Vec<NodeIndex> =
+            g.graph.neighbors(n).filter(|m| members.contains(m)).collect();
         next.sort_by_key(|i| &g.graph[*i]);
         for m in next {
             if m == start {

@@ -1,14 +1,29 @@
-pub fn add(left: u64, right: u64) -> u64 {
-    left + right
-}
+//! The engine: configuration graph, refresh, plan and apply, and the ops layer commands call.
+//!
+//! - [`graph`]: the configuration graph (references, `depends_on`, providers), cycles, ordering.
+//! - [`body`]: checking bodies against provider schemas and evaluating them into values.
+//! - [`scope`]: the values expressions see (`var`, `local`, resources) during a walk.
+//! - [`plan`]: plan types and the planning walk (refresh, diff, actions).
+//! - [`apply`]: the executor that carries out a plan in dependency order, saving state per operation.
+//! - [`ops`]: `validate`, `plan`, `apply`, `destroy`, `import` and state commands, taking `*Options`.
+//! - [`reporter`]: the [`Reporter`] trait through which progress reaches the CLI.
+//!
+//! The engine never names a concrete provider: it sees providers only through
+//! [`meshform_provider::Registry`].
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+pub mod apply;
+pub mod body;
+pub mod graph;
+pub mod ops;
+pub mod plan;
+pub mod reporter;
+pub mod scope;
+pub mod validate;
 
-    #[test]
-    fn it_works() {
-        let result = add(2, 2);
-        assert_eq!(result, 4);
-    }
+pub use plan::{Action, Plan, PlanMode};
+pub use reporter::{Reporter, SilentReporter};
+
+/// The provider name that serves a resource type (`local_file` → `local`).
+pub fn provider_name(type_name: &str) -> &str {
+    meshform_config::model::meshform_provider_name(type_name)
 }

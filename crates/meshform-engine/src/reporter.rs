@@ -13,9 +13,23 @@ pub trait Reporter: Send + Sync {
     /// An operation started.
     fn apply_start(&self, _addr: &InstanceAddr, _action: Action) {}
     /// An operation is still running (called every few seconds), with the provider's latest status.
-    fn apply_progress(&self, _addr: &InstanceAddr, _action: Action, _elapsed: Duration, _status: Option<&str>) {}
+    fn apply_progress(
+        &self,
+        _addr: &InstanceAddr,
+        _action: Action,
+        _elapsed: Duration,
+        _status: Option<&str>,
+    ) {
+    }
     /// An operation finished.
-    fn apply_complete(&self, _addr: &InstanceAddr, _action: Action, _elapsed: Duration, _id: Option<&str>) {}
+    fn apply_complete(
+        &self,
+        _addr: &InstanceAddr,
+        _action: Action,
+        _elapsed: Duration,
+        _id: Option<&str>,
+    ) {
+    }
     /// An operation failed; the error is also returned as a diagnostic.
     fn apply_errored(&self, _addr: &InstanceAddr, _action: Action, _elapsed: Duration) {}
     /// A warning or error found while working (also returned at the end).

@@ -65,7 +65,8 @@ impl Values {
                 by_type.insert(addr.name.clone(), value);
             }
             InstanceKey::Int(i) => {
-                let slot = by_type.entry(addr.name.clone()).or_insert_with(|| Value::List(Vec::new()));
+                let slot =
+                    by_type.entry(addr.name.clone()).or_insert_with(|| Value::List(Vec::new()));
                 if let Value::List(items) = slot {
                     let i = *i as usize;
                     if items.len() <= i {
@@ -75,7 +76,8 @@ impl Values {
                 }
             }
             InstanceKey::Str(k) => {
-                let slot = by_type.entry(addr.name.clone()).or_insert_with(|| Value::Map(BTreeMap::new()));
+                let slot =
+                    by_type.entry(addr.name.clone()).or_insert_with(|| Value::Map(BTreeMap::new()));
                 if let Value::Map(m) = slot {
                     m.insert(k.clone(), value);
                 }

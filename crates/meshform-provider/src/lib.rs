@@ -150,8 +150,12 @@ pub trait ConfiguredProvider: Send + Sync {
         progress: &dyn Progress,
     ) -> ProviderResult<Value>;
 
-    async fn delete(&self, type_name: &str, prior: &Value, progress: &dyn Progress)
-        -> ProviderResult<()>;
+    async fn delete(
+        &self,
+        type_name: &str,
+        prior: &Value,
+        progress: &dyn Progress,
+    ) -> ProviderResult<()>;
 
     /// Reads an existing object by its provider-specific id, for `meshform import`.
     async fn import(&self, type_name: &str, id: &str) -> ProviderResult<Option<Value>>;

@@ -55,13 +55,22 @@ fn literals_and_operators() {
     assert_eq!(ok("\"${var.name}-${var.n}\""), Value::string("mesh-3"));
     assert_eq!(ok("var.list[1]"), Value::string("b"));
     assert_eq!(ok("var.m[\"y\"]"), Value::number(2));
-    assert_eq!(ok("local_file.many[*].id"), Value::List(vec![Value::string("0"), Value::string("1")]));
-    assert_eq!(ok("local_file.many.*.id"), Value::List(vec![Value::string("0"), Value::string("1")]));
+    assert_eq!(
+        ok("local_file.many[*].id"),
+        Value::List(vec![Value::string("0"), Value::string("1")])
+    );
+    assert_eq!(
+        ok("local_file.many.*.id"),
+        Value::List(vec![Value::string("0"), Value::string("1")])
+    );
 }
 
 #[test]
 fn for_expressions() {
-    assert_eq!(ok("[for s in var.list : upper(s)]"), Value::List(vec![Value::string("A"), Value::string("B")]));
+    assert_eq!(
+        ok("[for s in var.list : upper(s)]"),
+        Value::List(vec![Value::string("A"), Value::string("B")])
+    );
     assert_eq!(
         ok("{for k, v in var.m : k => v * 10 if v > 1}"),
         Value::map([("y", Value::number(20))])

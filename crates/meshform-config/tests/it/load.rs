@@ -67,18 +67,35 @@ output "o" {
 #[test]
 fn reports_all_errors_with_spans() {
     let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), "a.hcl", "resource \"local_file\" \"f\" { filename = \"x\" }\nresourse \"x\" \"y\" {}\n");
-    write(dir.path(), "b.hcl", "resource \"local_file\" \"f\" { filename = \"y\" }\nvariable \"v\" { tpye = string }\n");
+    write(
+        dir.path(),
+        "a.hcl",
+        "resource \"local_file\" \"f\" { filename = \"x\" }\nresourse \"x\" \"y\" {}\n",
+    );
+    write(
+        dir.path(),
+        "b.hcl",
+        "resource \"local_file\" \"f\" { filename = \"y\" }\nvariable \"v\" { tpye = string }\n",
+    );
     write(dir.path(), "c.hcl", "locals { a = }\n");
     let (_, diags) = load_dir(dir.path());
     let got: Vec<(String, String)> = diags
         .iter()
         .map(|d| (d.code.clone(), d.span.as_ref().map(|s| s.location()).unwrap_or_default()))
         .collect();
-    assert!(got.contains(&("meshform::config::unknown_block".into(), "a.hcl:2:1".into())), "{got:?}");
+    assert!(
+        got.contains(&("meshform::config::unknown_block".into(), "a.hcl:2:1".into())),
+        "{got:?}"
+    );
     assert!(got.contains(&("meshform::config::duplicate".into(), "b.hcl:1:1".into())), "{got:?}");
-    assert!(got.contains(&("meshform::config::unsupported_argument".into(), "b.hcl:2:16".into())), "{got:?}");
-    assert!(got.iter().any(|(c, l)| c == "meshform::config::syntax" && l.starts_with("c.hcl:1:")), "{got:?}");
+    assert!(
+        got.contains(&("meshform::config::unsupported_argument".into(), "b.hcl:2:16".into())),
+        "{got:?}"
+    );
+    assert!(
+        got.iter().any(|(c, l)| c == "meshform::config::syntax" && l.starts_with("c.hcl:1:")),
+        "{got:?}"
+    );
     let unknown_block = diags.iter().find(|d| d.code == "meshform::config::unknown_block").unwrap();
     assert_eq!(unknown_block.help.as_deref(), Some("did you mean `resource`?"));
 }

@@ -113,7 +113,8 @@ impl ChangeReason {
             }
             ChangeReason::DestroyMode => "will be destroyed".into(),
             ChangeReason::ReadAfterApply => {
-                "will be read during apply (its configuration depends on values not yet known)".into()
+                "will be read during apply (its configuration depends on values not yet known)"
+                    .into()
             }
             ChangeReason::Provider(why) => format!("must be replaced ({why})"),
         }

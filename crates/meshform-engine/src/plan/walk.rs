@@ -8,16 +8,17 @@ use std::sync::Arc;
 use meshform_config::eval::{Evaluator, Overlay};
 use meshform_config::model::{Config, Repetition, ResourceDef};
 use meshform_core::{
-    AddrPattern, Diagnostic, Diagnostics, InstanceAddr, InstanceKey, Mode, PathStep, ProviderSchema,
-    ResourceAddr, Schema, Value,
+    AddrPattern, Diagnostic, Diagnostics, InstanceAddr, InstanceKey, Mode, PathStep,
+    ProviderSchema, ResourceAddr, Schema, Value,
 };
 use meshform_provider::{ConfiguredProvider, ProviderError, Registry};
-use meshform_state::{InstanceState, InstanceStatus, State};
+use meshform_state::{InstanceStatus, State};
 use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 
 use super::{
-    Action, Adoption, ChangeReason, Drift, OutputChange, Plan, PlanFailure, PlanMode, ResourceChange,
+    Action, Adoption, ChangeReason, Drift, OutputChange, Plan, PlanFailure, PlanMode,
+    ResourceChange,
 };
 use crate::body::eval_body;
 use crate::graph::{ConfigGraph, Node};
@@ -138,6 +139,7 @@ impl<'a> Planner<'a> {
             failed: BTreeSet::new(),
             semaphore: Arc::new(Semaphore::new(opts.parallelism.max(1))),
             allowed,
+            changed: BTreeSet::new(),
         }
     }
 
@@ -173,7 +175,9 @@ impl<'a> Planner<'a> {
         }
         let order = self.graph.order.clone();
         for node in &order {
-            if let Some(dep) = self.graph.dependencies(node).into_iter().find(|d| self.failed.contains(*d)) {
+            if let Some(dep) =
+                self.graph.dependencies(node).into_iter().find(|d| self.failed.contains(*d))
+            {
                 let dep = dep.clone();
                 self.skip(node, &dep);
                 continue;
@@ -212,7 +216,9 @@ impl<'a> Planner<'a> {
         self.failed.insert(node.clone());
         match node {
             Node::Resource(addr) => {
-                self.plan.skipped.push(format!("{addr} (depends on {because}, which could not be planned)"));
+                self.plan
+                    .skipped
+                    .push(format!("{addr} (depends on {because}, which could not be planned)"));
                 self.ctx.values.set_resource(addr, Value::Unknown);
             }
             Node::Local(n) => self.ctx.values.set_local(n, Value::Unknown),
@@ -232,7 +238,13 @@ impl<'a> Planner<'a> {
         let def = self.config.providers.get(key);
         let value = match def {
             Some(def) => {
-                let v = eval_body(&def.body, &schema, &self.ctx.values, &self.config.dir, &mut self.diags);
+                let v = eval_body(
+                    &def.body,
+                    &schema,
+                    &self.ctx.values,
+                    &self.config.dir,
+                    &mut self.diags,
+                );
                 if v.contains_unknown() {
                     self.diags.push(
                         Diagnostic::error(
@@ -251,7 +263,9 @@ impl<'a> Planner<'a> {
                 self.fail_provider(key, "its configuration block was removed; add the `provider` block back so meshform can manage (or destroy) its objects");
                 return;
             }
-            None => Value::Map(schema.attributes.keys().map(|k| (k.clone(), Value::Null)).collect()),
+            None => {
+                Value::Map(schema.attributes.keys().map(|k| (k.clone(), Value::Null)).collect())
+            }
         };
         match provider.configure(&value.into_unmarked_deep()).await {
             Ok(configured) => {
@@ -275,7 +289,11 @@ impl<'a> Planner<'a> {
             .map(|r| r.addr().to_string())
             .collect();
         self.plan.failures.push(PlanFailure {
-            address: if addresses.is_empty() { format!("provider.{key}") } else { addresses.join(", ") },
+            address: if addresses.is_empty() {
+                format!("provider.{key}")
+            } else {
+                addresses.join(", ")
+            },
             provider: key.to_owned(),
             message: message.to_owned(),
         });
@@ -301,7 +319,11 @@ impl<'a> Planner<'a> {
     }
 
     /// The refreshed value of a prior instance, with its sensitive marks restored; records drift.
-    async fn prior(&mut self, addr: &InstanceAddr, schema: &Schema) -> Result<Option<(Value, bool)>, ProviderError> {
+    async fn prior(
+        &mut self,
+        addr: &InstanceAddr,
+        schema: &Schema,
+    ) -> Result<Option<(Value, bool)>, ProviderError> {
         let Some((r, inst)) = self.state.instance(addr) else {
             return self.adopt_pending(addr, schema).await;
         };
@@ -334,7 +356,11 @@ impl<'a> Planner<'a> {
     }
 
     /// An interrupted create: find the object with the provider's lookup and adopt it.
-    async fn adopt_pending(&mut self, addr: &InstanceAddr, schema: &Schema) -> Result<Option<(Value, bool)>, ProviderError> {
+    async fn adopt_pending(
+        &mut self,
+        addr: &InstanceAddr,
+        schema: &Schema,
+    ) -> Result<Option<(Value, bool)>, ProviderError> {
         let wanted = addr.to_string();
         let Some(p) = self.state.pending.iter().find(|p| p.address == wanted) else {
             return Ok(None);
@@ -347,7 +373,11 @@ impl<'a> Planner<'a> {
         match provider.lookup(&addr.resource.ty, &planned.clone().into_unmarked_deep()).await? {
             Some(found) => {
                 let found = remark(found, &planned, schema);
-                self.plan.adoptions.push(Adoption { addr: addr.clone(), provider: key, value: found.clone() });
+                self.plan.adoptions.push(Adoption {
+                    addr: addr.clone(),
+                    provider: key,
+                    value: found.clone(),
+                });
                 Ok(Some((found, false)))
             }
             None => {
@@ -357,11 +387,15 @@ impl<'a> Planner<'a> {
         }
     }
 
-    fn instance_keys(&mut self, r: &ResourceDef) -> Option<Vec<(InstanceKey, BTreeMap<String, Value>)>> {
+    fn instance_keys(
+        &mut self,
+        r: &ResourceDef,
+    ) -> Option<Vec<(InstanceKey, BTreeMap<String, Value>)>> {
         match &r.repetition {
             Repetition::Single => Some(vec![(InstanceKey::None, BTreeMap::new())]),
             Repetition::Count(e) => {
-                let v = Evaluator::new(&self.ctx.values, &e.span.file, &self.config.dir).eval(&e.node);
+                let v =
+                    Evaluator::new(&self.ctx.values, &e.span.file, &self.config.dir).eval(&e.node);
                 let v = match v {
                     Ok(v) => v,
                     Err(d) => {
@@ -377,22 +411,35 @@ impl<'a> Planner<'a> {
                     Some(n) if n >= 0.0 && n.fract() == 0.0 && n <= 100_000.0 => Some(
                         (0..n as i64)
                             .map(|i| {
-                                (InstanceKey::Int(i), BTreeMap::from([("count".to_owned(), Value::map([("index", Value::number(i as f64))]))]))
+                                (
+                                    InstanceKey::Int(i),
+                                    BTreeMap::from([(
+                                        "count".to_owned(),
+                                        Value::map([("index", Value::number(i as f64))]),
+                                    )]),
+                                )
                             })
                             .collect(),
                     ),
                     _ => {
                         self.diags.push(
-                            Diagnostic::error("meshform::config::invalid_count", format!("{}: count must be a whole number from 0 to 100000, got {v}", r.addr))
-                                .with_span(e.span.clone(), "invalid count")
-                                .with_help("use a number such as 2, or length(var.list)"),
+                            Diagnostic::error(
+                                "meshform::config::invalid_count",
+                                format!(
+                                    "{}: count must be a whole number from 0 to 100000, got {v}",
+                                    r.addr
+                                ),
+                            )
+                            .with_span(e.span.clone(), "invalid count")
+                            .with_help("use a number such as 2, or length(var.list)"),
                         );
                         None
                     }
                 }
             }
             Repetition::ForEach(e) => {
-                let v = Evaluator::new(&self.ctx.values, &e.span.file, &self.config.dir).eval(&e.node);
+                let v =
+                    Evaluator::new(&self.ctx.values, &e.span.file, &self.config.dir).eval(&e.node);
                 let v = match v {
                     Ok(v) => v,
                     Err(d) => {
@@ -406,7 +453,10 @@ impl<'a> Planner<'a> {
                         .with_help("for_each takes a map, or a set of strings: for_each = toset([\"a\", \"b\"])")
                 };
                 if v.is_sensitive() {
-                    self.diags.push(invalid("for_each cannot use a sensitive value: its keys would appear in addresses".into()));
+                    self.diags.push(invalid(
+                        "for_each cannot use a sensitive value: its keys would appear in addresses"
+                            .into(),
+                    ));
                     return None;
                 }
                 match v {
@@ -415,15 +465,21 @@ impl<'a> Planner<'a> {
                         None
                     }
                     Value::Map(m) => {
-                        if m.keys().any(|k| k.is_empty()) || m.values().any(Value::is_unknown) && false {
+                        if m.keys().any(|k| k.is_empty()) {
                             self.diags.push(invalid("for_each keys must not be empty".into()));
                             return None;
                         }
                         Some(
                             m.into_iter()
                                 .map(|(k, v)| {
-                                    let each = Value::map([("key", Value::string(k.clone())), ("value", v)]);
-                                    (InstanceKey::Str(k), BTreeMap::from([("each".to_owned(), each)]))
+                                    let each = Value::map([
+                                        ("key", Value::string(k.clone())),
+                                        ("value", v),
+                                    ]);
+                                    (
+                                        InstanceKey::Str(k),
+                                        BTreeMap::from([("each".to_owned(), each)]),
+                                    )
                                 })
                                 .collect(),
                         )
@@ -436,11 +492,18 @@ impl<'a> Planner<'a> {
                                     keys.insert(s.clone());
                                 }
                                 Value::Unknown => {
-                                    self.diags.push(unknown_repetition(r, "for_each", e.span.clone()));
+                                    self.diags.push(unknown_repetition(
+                                        r,
+                                        "for_each",
+                                        e.span.clone(),
+                                    ));
                                     return None;
                                 }
                                 other => {
-                                    self.diags.push(invalid(format!("a set of strings is required, but it contains {}", other.kind())));
+                                    self.diags.push(invalid(format!(
+                                        "a set of strings is required, but it contains {}",
+                                        other.kind()
+                                    )));
                                     return None;
                                 }
                             }
@@ -448,8 +511,14 @@ impl<'a> Planner<'a> {
                         Some(
                             keys.into_iter()
                                 .map(|k| {
-                                    let each = Value::map([("key", Value::string(k.clone())), ("value", Value::string(k.clone()))]);
-                                    (InstanceKey::Str(k), BTreeMap::from([("each".to_owned(), each)]))
+                                    let each = Value::map([
+                                        ("key", Value::string(k.clone())),
+                                        ("value", Value::string(k.clone())),
+                                    ]);
+                                    (
+                                        InstanceKey::Str(k),
+                                        BTreeMap::from([("each".to_owned(), each)]),
+                                    )
                                 })
                                 .collect(),
                         )
@@ -459,7 +528,10 @@ impl<'a> Planner<'a> {
                         None
                     }
                     other => {
-                        self.diags.push(invalid(format!("a map or a set of strings is required, got {}", other.kind())));
+                        self.diags.push(invalid(format!(
+                            "a map or a set of strings is required, got {}",
+                            other.kind()
+                        )));
                         None
                     }
                 }
@@ -478,7 +550,8 @@ impl<'a> Planner<'a> {
                 return;
             }
         };
-        if !self.is_allowed(addr) {
+        // Destroy plans delete everything in `plan_orphans`; here they only need the prior values.
+        if !self.is_allowed(addr) || self.opts.mode == PlanMode::Destroy {
             self.use_prior_values(addr);
             return;
         }
@@ -524,7 +597,11 @@ impl<'a> Planner<'a> {
                 let prior = match self.prior(&iaddr, &schema).await {
                     Ok(p) => p,
                     Err(e) => {
-                        self.plan.failures.push(PlanFailure { address: iaddr.to_string(), provider: key.clone(), message: e.to_string() });
+                        self.plan.failures.push(PlanFailure {
+                            address: iaddr.to_string(),
+                            provider: key.clone(),
+                            message: e.to_string(),
+                        });
                         self.failed.insert(node.clone());
                         self.ctx.values.set_resource(addr, Value::Unknown);
                         return;
@@ -550,7 +627,13 @@ impl<'a> Planner<'a> {
             let stale: Vec<InstanceKey> = self
                 .state
                 .resource(addr)
-                .map(|rs| rs.instances.iter().map(|i| i.index_key.clone()).filter(|k| !keys.contains(k)).collect())
+                .map(|rs| {
+                    rs.instances
+                        .iter()
+                        .map(|i| i.index_key.clone())
+                        .filter(|k| !keys.contains(k))
+                        .collect()
+                })
                 .unwrap_or_default();
             for k in stale {
                 let reason = match k {
@@ -564,7 +647,11 @@ impl<'a> Planner<'a> {
         self.ctx.values.set_resource(addr, whole);
     }
 
-    fn registry_validate(&self, addr: &ResourceAddr, value: &Value) -> Vec<meshform_provider::AttributeProblem> {
+    fn registry_validate(
+        &self,
+        addr: &ResourceAddr,
+        value: &Value,
+    ) -> Vec<meshform_provider::AttributeProblem> {
         match self.registry.get(crate::provider_name(&addr.ty)) {
             Some(p) => p.validate(&addr.ty, value),
             None => Vec::new(),
@@ -609,12 +696,17 @@ impl<'a> Planner<'a> {
             return Some(after);
         }
         let permit = self.semaphore.acquire().await;
-        let result = provider.read_data(&addr.resource.ty, &config.clone().into_unmarked_deep()).await;
+        let result =
+            provider.read_data(&addr.resource.ty, &config.clone().into_unmarked_deep()).await;
         drop(permit);
         match result {
             Ok(v) => Some(remark(v, config, schema)),
             Err(e) => {
-                self.plan.failures.push(PlanFailure { address: addr.to_string(), provider: key.to_owned(), message: e.to_string() });
+                self.plan.failures.push(PlanFailure {
+                    address: addr.to_string(),
+                    provider: key.to_owned(),
+                    message: e.to_string(),
+                });
                 None
             }
         }
@@ -645,7 +737,8 @@ impl<'a> Planner<'a> {
             create_before_destroy: cbd,
         };
         match self.opts.mode {
-            PlanMode::Destroy => unreachable_destroy(),
+            // Destroy plans never reach here: plan_resource only evaluates values in that mode.
+            PlanMode::Destroy => return prior.map(|(v, _)| v),
             PlanMode::RefreshOnly => {
                 let v = prior.map(|(v, _)| v);
                 change.after = v.clone();
@@ -675,7 +768,11 @@ impl<'a> Planner<'a> {
             }
             Some((prior_v, tainted)) => {
                 let proposed = apply_ignore_changes(proposed, &prior_v, r, schema);
-                let resp = match provider.plan(&addr.resource.ty, Some(&prior_v.clone().into_unmarked_deep()), &proposed.clone().into_unmarked_deep()) {
+                let resp = match provider.plan(
+                    &addr.resource.ty,
+                    Some(&prior_v.clone().into_unmarked_deep()),
+                    &proposed.clone().into_unmarked_deep(),
+                ) {
                     Ok(p) => p,
                     Err(e) => {
                         self.diags.push(provider_plan_error(r, addr, &e));
@@ -699,7 +796,8 @@ impl<'a> Planner<'a> {
                         return None;
                     }
                     let after = plan_create(self, &proposed)?;
-                    change.action = if cbd { Action::CreateThenDelete } else { Action::DeleteThenCreate };
+                    change.action =
+                        if cbd { Action::CreateThenDelete } else { Action::DeleteThenCreate };
                     change.after = Some(after.clone());
                     change.replace_paths = forced;
                     change.reason = Some(reason);
@@ -707,7 +805,8 @@ impl<'a> Planner<'a> {
                     self.plan.changes.push(change);
                     return Some(after);
                 }
-                change.action = if planned.same_as(&prior_v) { Action::NoOp } else { Action::Update };
+                change.action =
+                    if planned.same_as(&prior_v) { Action::NoOp } else { Action::Update };
                 if change.action == Action::Update {
                     self.changed.insert(addr.resource.clone());
                 }
@@ -718,11 +817,22 @@ impl<'a> Planner<'a> {
         }
     }
 
-    async fn plan_delete(&mut self, addr: &InstanceAddr, key: &str, schema: &Schema, reason: ChangeReason, def: Option<&ResourceDef>) {
+    async fn plan_delete(
+        &mut self,
+        addr: &InstanceAddr,
+        key: &str,
+        schema: &Schema,
+        reason: ChangeReason,
+        def: Option<&ResourceDef>,
+    ) {
         let prior = match self.prior(addr, schema).await {
             Ok(p) => p,
             Err(e) => {
-                self.plan.failures.push(PlanFailure { address: addr.to_string(), provider: key.to_owned(), message: e.to_string() });
+                self.plan.failures.push(PlanFailure {
+                    address: addr.to_string(),
+                    provider: key.to_owned(),
+                    message: e.to_string(),
+                });
                 return;
             }
         };
@@ -734,7 +844,13 @@ impl<'a> Planner<'a> {
         let deps = self
             .state
             .instance(addr)
-            .map(|(_, i)| i.dependencies.iter().filter_map(|d| d.parse::<InstanceAddr>().ok()).map(|a| a.resource).collect())
+            .map(|(_, i)| {
+                i.dependencies
+                    .iter()
+                    .filter_map(|d| d.parse::<InstanceAddr>().ok())
+                    .map(|a| a.resource)
+                    .collect()
+            })
             .unwrap_or_default();
         self.plan.changes.push(ResourceChange {
             addr: addr.clone(),
@@ -755,14 +871,19 @@ impl<'a> Planner<'a> {
         let mut orphans: Vec<(InstanceAddr, String)> = self
             .state
             .instances()
-            .filter(|(a, r, _)| r.mode == Mode::Managed && (destroy || !self.config.resources.contains_key(&a.resource)))
+            .filter(|(a, r, _)| {
+                r.mode == Mode::Managed
+                    && (destroy || !self.config.resources.contains_key(&a.resource))
+            })
             .filter(|(a, _, _)| self.is_allowed(&a.resource))
             .map(|(a, r, _)| (a, provider_key_from_state(&r.provider).to_owned()))
             .collect();
         // Pending creates of removed resources: adopt them so they get destroyed.
         for p in &self.state.pending {
             if let Ok(a) = p.address.parse::<InstanceAddr>() {
-                if (destroy || !self.config.resources.contains_key(&a.resource)) && self.state.instance(&a).is_none() {
+                if (destroy || !self.config.resources.contains_key(&a.resource))
+                    && self.state.instance(&a).is_none()
+                {
                     orphans.push((a, provider_key_from_state(&p.provider).to_owned()));
                 }
             }
@@ -770,18 +891,29 @@ impl<'a> Planner<'a> {
         orphans.sort();
         orphans.dedup();
         for (addr, key) in orphans {
-            if self.failed.contains(&Node::Provider(key.clone())) || !self.ctx.providers.contains_key(&key) {
+            if self.failed.contains(&Node::Provider(key.clone()))
+                || !self.ctx.providers.contains_key(&key)
+            {
                 if !self.plan.failures.iter().any(|f| f.provider == key) {
-                    self.plan.failures.push(PlanFailure { address: addr.to_string(), provider: key.clone(), message: format!("provider {key} is not available") });
+                    self.plan.failures.push(PlanFailure {
+                        address: addr.to_string(),
+                        provider: key.clone(),
+                        message: format!("provider {key} is not available"),
+                    });
                 }
                 continue;
             }
             let Some(schema) = self.ctx.resource_schema(&addr.resource).cloned() else {
-                self.plan.failures.push(PlanFailure { address: addr.to_string(), provider: key.clone(), message: format!("provider {key} has no resource type {}", addr.resource.ty) });
+                self.plan.failures.push(PlanFailure {
+                    address: addr.to_string(),
+                    provider: key.clone(),
+                    message: format!("provider {key} has no resource type {}", addr.resource.ty),
+                });
                 continue;
             };
             let def = self.config.resources.get(&addr.resource);
-            let reason = if destroy { ChangeReason::DestroyMode } else { ChangeReason::NotInConfig };
+            let reason =
+                if destroy { ChangeReason::DestroyMode } else { ChangeReason::NotInConfig };
             if destroy {
                 if self.plan.changes.iter().any(|c| c.addr == addr) {
                     continue;
@@ -796,7 +928,9 @@ impl<'a> Planner<'a> {
         let after = if self.opts.mode == PlanMode::Destroy {
             None
         } else {
-            match Evaluator::new(&self.ctx.values, &o.value.span.file, &self.config.dir).eval(&o.value.node) {
+            match Evaluator::new(&self.ctx.values, &o.value.span.file, &self.config.dir)
+                .eval(&o.value.node)
+            {
                 Ok(v) => {
                     if v.contains_sensitive() && !o.sensitive {
                         self.diags.push(
@@ -813,8 +947,14 @@ impl<'a> Planner<'a> {
                 }
             }
         };
-        let before = self.state.outputs.get(name).map(|s| Value::from_json(&s.value).with_mark(s.sensitive));
-        self.plan.outputs.push(OutputChange { name: name.to_owned(), before, after, sensitive: o.sensitive });
+        let before =
+            self.state.outputs.get(name).map(|s| Value::from_json(&s.value).with_mark(s.sensitive));
+        self.plan.outputs.push(OutputChange {
+            name: name.to_owned(),
+            before,
+            after,
+            sensitive: o.sensitive,
+        });
     }
 
     fn plan_removed_outputs(&mut self) {
@@ -831,15 +971,6 @@ impl<'a> Planner<'a> {
                 });
             }
         }
-    }
-}
-
-fn unreachable_destroy() {}
-
-/// Destroy-mode planning happens in `plan_orphans`; the resource walk only evaluates values.
-impl Planner<'_> {
-    pub(crate) fn destroy_mode(&self) -> bool {
-        self.opts.mode == PlanMode::Destroy
     }
 }
 
@@ -877,7 +1008,11 @@ fn provider_plan_error(r: &ResourceDef, addr: &InstanceAddr, e: &ProviderError) 
         .with_help("change the configuration so that the provider accepts it")
 }
 
-fn problem_diag(r: &ResourceDef, addr: &InstanceAddr, p: meshform_provider::AttributeProblem) -> Diagnostic {
+fn problem_diag(
+    r: &ResourceDef,
+    addr: &InstanceAddr,
+    p: meshform_provider::AttributeProblem,
+) -> Diagnostic {
     let span = match p.path.first() {
         Some(PathStep::Key(k)) => r.body.attrs.get(k).map(|a| a.expr.span.clone()),
         _ => None,
@@ -924,7 +1059,12 @@ fn unknown_computed(config: &Value, schema: &Schema) -> Value {
 }
 
 /// Replaces ignored attributes of the proposed value with the prior value's.
-fn apply_ignore_changes(mut proposed: Value, prior: &Value, r: &ResourceDef, schema: &Schema) -> Value {
+fn apply_ignore_changes(
+    mut proposed: Value,
+    prior: &Value,
+    r: &ResourceDef,
+    schema: &Schema,
+) -> Value {
     let Value::Map(m) = &mut proposed else { return proposed };
     if r.lifecycle.ignore_all_changes {
         for (k, a) in &schema.attributes {
@@ -939,8 +1079,11 @@ fn apply_ignore_changes(mut proposed: Value, prior: &Value, r: &ResourceDef, sch
     for (path, _) in &r.lifecycle.ignore_changes {
         let steps: Vec<&str> = path.split('.').collect();
         let Some((first, rest)) = steps.split_first() else { continue };
-        let prior_at = rest.iter().try_fold(prior.get(first), |acc, k| Some(acc?.get(k)));
-        let Some(Some(pv)) = prior_at.map(|x| x.cloned()).map(Some) else { continue };
+        let mut cur = prior.get(first);
+        for k in rest {
+            cur = cur.and_then(|c| c.get(k));
+        }
+        let Some(pv) = cur.cloned() else { continue };
         set_path(m, &steps, pv);
     }
     proposed
@@ -961,7 +1104,12 @@ fn set_path(m: &mut BTreeMap<String, Value>, steps: &[&str], v: Value) {
 }
 
 /// The resources a `--target`/`--exclude` run may touch (`None`: all).
-fn allowed_resources(config: &Config, graph: &ConfigGraph, state: &State, opts: &PlanOptions) -> Option<BTreeSet<ResourceAddr>> {
+fn allowed_resources(
+    config: &Config,
+    graph: &ConfigGraph,
+    state: &State,
+    opts: &PlanOptions,
+) -> Option<BTreeSet<ResourceAddr>> {
     if opts.targets.is_empty() && opts.excludes.is_empty() {
         return None;
     }
@@ -995,6 +1143,3 @@ fn allowed_resources(config: &Config, graph: &ConfigGraph, state: &State, opts: 
 pub fn base_dir(config: &Config) -> &Path {
     &config.dir
 }
-
-#[allow(dead_code)]
-fn _assert_send(_: &InstanceState) {}

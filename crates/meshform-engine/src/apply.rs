@@ -1,0 +1,741 @@
+//! The apply executor: carries out a plan in dependency order, starting each operation as soon as what
+//! it depends on has finished, at most `parallelism` at once, and saving state after every operation.
+//!
+//! Steps are per instance (create, update, read) and per deletion; configuration nodes (locals,
+//! outputs, resources as a whole) are barriers that re-evaluate with the values applied so far. A
+//! failed step skips everything that depends on it; independent branches go on. Cancellation stops
+//! scheduling and waits for the operations in flight.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures::stream::{FuturesUnordered, StreamExt};
+use meshform_config::eval::{Evaluator, Overlay};
+use meshform_config::model::{Config, Repetition};
+use meshform_core::{Diagnostic, Diagnostics, InstanceAddr, InstanceKey, Mode, Value};
+use meshform_provider::{ConfiguredProvider, Progress, ProviderError};
+use meshform_state::{
+    InstanceState, InstanceStatus, OutputState, PendingCreate, State, StateError, StateStore,
+};
+use tokio::sync::{watch, Semaphore};
+
+use crate::body::eval_body;
+use crate::graph::{ConfigGraph, Node};
+use crate::plan::walk::{provider_state_key, remark, PlanContext};
+use crate::plan::{Action, Plan, PlanMode, ResourceChange};
+use crate::reporter::Reporter;
+
+/// How to apply.
+#[derive(Clone, Debug)]
+pub struct ApplyOptions {
+    pub parallelism: usize,
+    /// How often a long operation reports that it is still running.
+    pub progress_interval: Duration,
+}
+
+impl Default for ApplyOptions {
+    fn default() -> ApplyOptions {
+        ApplyOptions { parallelism: 10, progress_interval: Duration::from_secs(10) }
+    }
+}
+
+/// What an apply did.
+#[derive(Debug, Default)]
+pub struct ApplyOutcome {
+    pub added: usize,
+    pub changed: usize,
+    pub destroyed: usize,
+    /// Errors of failed operations (each names its resource).
+    pub diags: Diagnostics,
+    /// Addresses not attempted because something they depend on failed.
+    pub skipped: Vec<String>,
+    /// The run was interrupted before every step was scheduled.
+    pub interrupted: bool,
+}
+
+/// The state being applied, written through the store after every change.
+pub struct StateWriter {
+    store: Arc<dyn StateStore>,
+    state: Mutex<State>,
+}
+
+impl StateWriter {
+    pub fn new(store: Arc<dyn StateStore>, state: State) -> StateWriter {
+        StateWriter { store, state: Mutex::new(state) }
+    }
+
+    /// Changes the state and saves it atomically.
+    pub fn update(&self, f: impl FnOnce(&mut State)) -> Result<(), StateError> {
+        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut s);
+        self.store.write(&mut s)
+    }
+
+    /// A copy of the current state.
+    pub fn snapshot(&self) -> State {
+        self.state.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum StepKind {
+    /// A deletion (of a deleted or replaced instance), by change index.
+    Delete(usize),
+    /// A create, update or read, by change index.
+    Instance(usize),
+    /// A configuration node, by position in the graph order.
+    Config(usize),
+}
+
+struct Steps {
+    kinds: Vec<StepKind>,
+    deps: Vec<BTreeSet<usize>>,
+    dependents: Vec<BTreeSet<usize>>,
+}
+
+fn build_steps(graph: &ConfigGraph, plan: &Plan, state: &State) -> Steps {
+    let mut kinds = Vec::new();
+    let mut config_step = BTreeMap::new();
+    for (i, n) in graph.order.iter().enumerate() {
+        config_step.insert(n.clone(), kinds.len());
+        kinds.push(StepKind::Config(i));
+    }
+    let mut inst_step = BTreeMap::new();
+    let mut del_step = BTreeMap::new();
+    for (i, c) in plan.changes.iter().enumerate() {
+        if matches!(c.action, Action::Create | Action::Update | Action::Read)
+            || c.action.is_replace()
+        {
+            inst_step.insert(i, kinds.len());
+            kinds.push(StepKind::Instance(i));
+        }
+        if c.action.deletes() {
+            del_step.insert(i, kinds.len());
+            kinds.push(StepKind::Delete(i));
+        }
+    }
+    let mut deps = vec![BTreeSet::new(); kinds.len()];
+    for (n, &s) in &config_step {
+        for d in graph.dependencies(n) {
+            if let Some(&ds) = config_step.get(d) {
+                deps[s].insert(ds);
+            }
+        }
+    }
+    for (&i, &s) in &inst_step {
+        let c = &plan.changes[i];
+        let node = Node::Resource(c.addr.resource.clone());
+        for d in graph.dependencies(&node) {
+            if let Some(&ds) = config_step.get(d) {
+                deps[s].insert(ds);
+            }
+        }
+        if let Some(&rs) = config_step.get(&node) {
+            deps[rs].insert(s);
+        }
+        if c.action == Action::DeleteThenCreate {
+            deps[s].insert(del_step[&i]);
+        }
+    }
+    for (&i, &s) in &del_step {
+        let x = &plan.changes[i];
+        // Dependents are deleted first.
+        for (&j, &sj) in &del_step {
+            if i != j && plan.changes[j].dependencies.contains(&x.addr.resource) {
+                deps[s].insert(sj);
+            }
+        }
+        if x.action == Action::CreateThenDelete {
+            deps[s].insert(inst_step[&i]);
+        }
+        // Whatever depended on it (per the last apply) and is still changing moves off it first.
+        for (&j, &sj) in &inst_step {
+            let y = &plan.changes[j];
+            if i == j {
+                continue;
+            }
+            let was_dependent = state.instance(&y.addr).is_some_and(|(_, inst)| {
+                inst.dependencies.iter().any(|d| d == &x.addr.resource.to_string())
+            });
+            if was_dependent && y.action != Action::DeleteThenCreate {
+                deps[s].insert(sj);
+            }
+        }
+    }
+    // Break any cycle by dropping edges into deletes (deletion order becomes best-effort).
+    let mut dependents = vec![BTreeSet::new(); kinds.len()];
+    for (s, ds) in deps.iter().enumerate() {
+        for &d in ds {
+            dependents[d].insert(s);
+        }
+    }
+    Steps { kinds, deps, dependents }
+}
+
+/// Collects a provider's status messages for the progress ticker.
+#[derive(Default)]
+struct StatusCell(Mutex<Option<String>>);
+
+impl Progress for StatusCell {
+    fn status(&self, message: &str) {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(message.to_owned());
+    }
+}
+
+type StepFuture<'a> =
+    Pin<Box<dyn Future<Output = (usize, Result<Option<Value>, Diagnostic>)> + 'a>>;
+
+/// Everything the executor reads.
+pub struct Executor<'a> {
+    pub config: &'a Config,
+    pub graph: &'a ConfigGraph,
+    pub plan: &'a Plan,
+    pub ctx: PlanContext,
+    pub writer: &'a StateWriter,
+    pub opts: &'a ApplyOptions,
+    pub reporter: &'a dyn Reporter,
+    pub cancel: watch::Receiver<bool>,
+}
+
+impl<'a> Executor<'a> {
+    /// Applies the plan.
+    pub async fn run(mut self) -> ApplyOutcome {
+        let mut out = ApplyOutcome::default();
+        if let Err(e) = self.record_bookkeeping() {
+            out.diags.push(state_error(&e));
+            return out;
+        }
+        if self.plan.mode == PlanMode::RefreshOnly {
+            if let Err(e) = self.apply_refresh_only() {
+                out.diags.push(state_error(&e));
+            }
+            return out;
+        }
+        let steps = build_steps(self.graph, self.plan, &self.writer.snapshot());
+        let n = steps.kinds.len();
+        let mut remaining: Vec<usize> = steps.deps.iter().map(BTreeSet::len).collect();
+        let mut ready: BTreeSet<(StepKind, usize)> =
+            (0..n).filter(|&s| remaining[s] == 0).map(|s| (steps.kinds[s], s)).collect();
+        let mut done = vec![false; n];
+        let semaphore = Semaphore::new(self.opts.parallelism.max(1));
+        let mut in_flight: FuturesUnordered<StepFuture<'_>> = FuturesUnordered::new();
+        let mut cancelled = *self.cancel.borrow();
+        let mut fatal = false;
+        let plan = self.plan;
+        loop {
+            while !cancelled && !fatal {
+                let Some((_, s)) = ready.pop_first() else { break };
+                match steps.kinds[s] {
+                    StepKind::Config(i) => {
+                        let node = self.graph.order[i].clone();
+                        self.config_step(&node, &mut out);
+                        done[s] = true;
+                        release(&steps, s, &mut remaining, &mut ready, &done);
+                    }
+                    StepKind::Instance(i) => match self.prepare_instance(&plan.changes[i]) {
+                        Ok(fut) => in_flight.push(Box::pin(step_with_permit(&semaphore, s, fut))),
+                        Err(d) => {
+                            out.diags.push(d);
+                            self.fail(&steps, s, &mut done, &mut out);
+                        }
+                    },
+                    StepKind::Delete(i) => {
+                        let fut = self.delete_future(&plan.changes[i]);
+                        in_flight.push(Box::pin(step_with_permit(&semaphore, s, fut)));
+                    }
+                }
+            }
+            if in_flight.is_empty() {
+                break;
+            }
+            let next = tokio::select! {
+                r = in_flight.next() => r,
+                _ = self.cancel.changed(), if !cancelled => {
+                    cancelled = true;
+                    continue;
+                }
+            };
+            let Some((s, result)) = next else { break };
+            match result {
+                Ok(value) => {
+                    self.finish(&steps.kinds[s], value, &mut out);
+                    done[s] = true;
+                    release(&steps, s, &mut remaining, &mut ready, &done);
+                }
+                Err(d) => {
+                    if d.code == "meshform::apply::state_write" {
+                        fatal = true;
+                    }
+                    out.diags.push(d);
+                    self.fail(&steps, s, &mut done, &mut out);
+                }
+            }
+        }
+        out.interrupted = cancelled && done.iter().any(|d| !d);
+        if let Err(e) = self.save_outputs() {
+            out.diags.push(state_error(&e));
+        }
+        out.skipped.sort();
+        out.skipped.dedup();
+        out
+    }
+
+    /// Adopted objects and abandoned pending creates found by the plan.
+    fn record_bookkeeping(&self) -> Result<(), StateError> {
+        if self.plan.adoptions.is_empty() && self.plan.abandoned.is_empty() {
+            return Ok(());
+        }
+        self.writer.update(|s| {
+            for a in &self.plan.adoptions {
+                let mut inst = empty_instance(&a.addr);
+                inst.set_value(&a.value);
+                s.set_instance(&a.addr, &provider_state_key(&a.provider), inst);
+                s.pending.retain(|p| p.address != a.addr.to_string());
+            }
+            s.pending.retain(|p| !self.plan.abandoned.contains(&p.address));
+        })
+    }
+
+    fn apply_refresh_only(&self) -> Result<(), StateError> {
+        self.writer.update(|s| {
+            for d in &self.plan.drift {
+                match &d.after {
+                    Some(v) => {
+                        if let Some((_, inst)) = s.instance(&d.addr) {
+                            let mut inst = inst.clone();
+                            inst.set_value(v);
+                            s.set_instance(&d.addr, &provider_state_key(&d.provider), inst);
+                        }
+                    }
+                    None => {
+                        s.remove_instance(&d.addr);
+                    }
+                }
+            }
+        })
+    }
+
+    fn config_step(&mut self, node: &Node, out: &mut ApplyOutcome) {
+        if let Node::Local(name) = node {
+            let l = &self.config.locals[name];
+            match Evaluator::new(&self.ctx.values, &l.expr.span.file, &self.config.dir)
+                .eval(&l.expr.node)
+            {
+                Ok(v) => self.ctx.values.set_local(name, v),
+                Err(d) => out.diags.push(d),
+            }
+        }
+    }
+
+    /// Re-evaluates an instance's configuration with the values applied so far and builds its operation.
+    fn prepare_instance(
+        &self,
+        c: &'a ResourceChange,
+    ) -> Result<Pin<Box<dyn Future<Output = Result<Option<Value>, Diagnostic>> + 'a>>, Diagnostic>
+    {
+        let r = self.config.resources.get(&c.addr.resource).ok_or_else(|| {
+            Diagnostic::error(
+                "meshform::apply::not_in_config",
+                format!("{}: no longer in the configuration", c.addr),
+            )
+            .with_help("plan again")
+        })?;
+        let schema = self.ctx.resource_schema(&c.addr.resource).cloned().ok_or_else(|| {
+            Diagnostic::error(
+                "meshform::apply::no_schema",
+                format!("{}: unknown resource type", c.addr),
+            )
+        })?;
+        let provider = self.ctx.providers.get(&c.provider).cloned().ok_or_else(|| {
+            Diagnostic::error(
+                "meshform::apply::no_provider",
+                format!("{}: provider {} is not configured", c.addr, c.provider),
+            )
+        })?;
+        let overlay = self.instance_overlay(&r.repetition, &c.addr.key);
+        let scope = Overlay { base: &self.ctx.values, extra: &overlay };
+        let mut diags = Diagnostics::default();
+        let proposed = eval_body(&r.body, &schema, &scope, &self.config.dir, &mut diags);
+        if let Some(d) = diags.into_iter().find(|d| d.is_error()) {
+            return Err(d);
+        }
+        if proposed.contains_unknown() && c.action != Action::Read {
+            return Err(Diagnostic::error(
+                "meshform::apply::still_unknown",
+                format!("{}: some arguments are still unknown after the resources they depend on were applied", c.addr),
+            )
+            .with_span(r.span.clone(), "in this resource")
+            .with_help("this is a provider bug: a computed value was not set after apply; please report it"));
+        }
+        let writer = self.writer;
+        let reporter = self.reporter;
+        let interval = self.opts.progress_interval;
+        let span = r.span.clone();
+        Ok(Box::pin(async move {
+            let started = Instant::now();
+            reporter.apply_start(&c.addr, c.action);
+            let status = StatusCell::default();
+            let result = run_instance(
+                c, &proposed, &*provider, &schema, writer, &status, reporter, interval,
+            )
+            .await;
+            let elapsed = started.elapsed();
+            match result {
+                Ok(v) => {
+                    reporter.apply_complete(
+                        &c.addr,
+                        c.action,
+                        elapsed,
+                        v.get("id").and_then(Value::as_str),
+                    );
+                    Ok(Some(v))
+                }
+                Err(StepError::State(e)) => {
+                    reporter.apply_errored(&c.addr, c.action, elapsed);
+                    Err(state_error(&e))
+                }
+                Err(StepError::Provider(verb, e)) => {
+                    reporter.apply_errored(&c.addr, c.action, elapsed);
+                    Err(provider_failure(&c.addr, verb, &e).with_span(span, "in this resource"))
+                }
+            }
+        }))
+    }
+
+    fn delete_future(
+        &self,
+        c: &'a ResourceChange,
+    ) -> Pin<Box<dyn Future<Output = Result<Option<Value>, Diagnostic>> + 'a>> {
+        let provider = self.ctx.providers.get(&c.provider).cloned();
+        let writer = self.writer;
+        let reporter = self.reporter;
+        let interval = self.opts.progress_interval;
+        Box::pin(async move {
+            let Some(provider) = provider else {
+                return Err(Diagnostic::error(
+                    "meshform::apply::no_provider",
+                    format!("{}: provider {} is not configured", c.addr, c.provider),
+                ));
+            };
+            let before = c.before.clone().unwrap_or(Value::Null).into_unmarked_deep();
+            let started = Instant::now();
+            reporter.apply_start(&c.addr, Action::Delete);
+            let status = StatusCell::default();
+            let r = with_progress(
+                provider.delete(&c.addr.resource.ty, &before, &status),
+                &c.addr,
+                Action::Delete,
+                &status,
+                reporter,
+                interval,
+            )
+            .await;
+            let elapsed = started.elapsed();
+            if let Err(e) = r {
+                reporter.apply_errored(&c.addr, Action::Delete, elapsed);
+                return Err(provider_failure(&c.addr, "delete", &e));
+            }
+            // A create-before-destroy replacement already holds the address in state.
+            if c.action != Action::CreateThenDelete {
+                if let Err(e) = writer.update(|s| {
+                    s.remove_instance(&c.addr);
+                }) {
+                    return Err(state_error(&e));
+                }
+            }
+            reporter.apply_complete(&c.addr, Action::Delete, elapsed, None);
+            Ok(None)
+        })
+    }
+
+    /// The `count`/`each` names an instance's expressions see; `for_each` is re-evaluated so that
+    /// `each.value` reflects values applied so far.
+    fn instance_overlay(&self, rep: &Repetition, key: &InstanceKey) -> BTreeMap<String, Value> {
+        match (rep, key) {
+            (Repetition::Count(_), InstanceKey::Int(i)) => BTreeMap::from([(
+                "count".to_owned(),
+                Value::map([("index", Value::number(*i as f64))]),
+            )]),
+            (Repetition::ForEach(e), InstanceKey::Str(k)) => {
+                let all =
+                    Evaluator::new(&self.ctx.values, &e.span.file, &self.config.dir).eval(&e.node);
+                let value = match all.ok().as_ref().map(Value::unmarked) {
+                    Some(Value::Map(m)) => m.get(k).cloned().unwrap_or(Value::Unknown),
+                    _ => Value::string(k.clone()),
+                };
+                BTreeMap::from([(
+                    "each".to_owned(),
+                    Value::map([("key", Value::string(k.clone())), ("value", value)]),
+                )])
+            }
+            _ => BTreeMap::new(),
+        }
+    }
+
+    fn finish(&mut self, kind: &StepKind, value: Option<Value>, out: &mut ApplyOutcome) {
+        match *kind {
+            StepKind::Instance(i) => {
+                let c = &self.plan.changes[i];
+                if let Some(v) = value {
+                    self.ctx.values.set_instance(&c.addr.resource, &c.addr.key, v);
+                }
+                match c.action {
+                    Action::Create => out.added += 1,
+                    Action::Update => out.changed += 1,
+                    Action::DeleteThenCreate | Action::CreateThenDelete => out.added += 1,
+                    _ => {}
+                }
+            }
+            StepKind::Delete(_) => out.destroyed += 1,
+            StepKind::Config(_) => {}
+        }
+    }
+
+    /// Marks a step failed and skips everything that depends on it.
+    fn fail(&self, steps: &Steps, s: usize, done: &mut [bool], out: &mut ApplyOutcome) {
+        done[s] = true;
+        let mut stack: Vec<usize> = steps.dependents[s].iter().copied().collect();
+        while let Some(d) = stack.pop() {
+            if done[d] {
+                continue;
+            }
+            done[d] = true;
+            match steps.kinds[d] {
+                StepKind::Instance(i) | StepKind::Delete(i) => {
+                    out.skipped.push(self.plan.changes[i].addr.to_string());
+                }
+                StepKind::Config(i) => {
+                    if let Node::Resource(a) = &self.graph.order[i] {
+                        out.skipped.push(a.to_string());
+                    }
+                }
+            }
+            stack.extend(steps.dependents[d].iter().copied());
+        }
+    }
+
+    fn save_outputs(&self) -> Result<(), StateError> {
+        let mut outputs = BTreeMap::new();
+        if self.plan.mode != PlanMode::Destroy {
+            for (name, o) in &self.config.outputs {
+                let Ok(v) = Evaluator::new(&self.ctx.values, &o.value.span.file, &self.config.dir)
+                    .eval(&o.value.node)
+                else {
+                    continue;
+                };
+                if v.contains_unknown() {
+                    continue;
+                }
+                let sensitive = o.sensitive || v.contains_sensitive();
+                outputs.insert(name.clone(), OutputState { value: v.expose_json(), sensitive });
+            }
+        }
+        self.writer.update(|s| s.outputs = outputs)
+    }
+}
+
+fn release(
+    steps: &Steps,
+    s: usize,
+    remaining: &mut [usize],
+    ready: &mut BTreeSet<(StepKind, usize)>,
+    done: &[bool],
+) {
+    for &d in &steps.dependents[s] {
+        remaining[d] = remaining[d].saturating_sub(1);
+        if remaining[d] == 0 && !done[d] {
+            ready.insert((steps.kinds[d], d));
+        }
+    }
+}
+
+async fn step_with_permit<'f>(
+    sem: &'f Semaphore,
+    s: usize,
+    fut: Pin<Box<dyn Future<Output = Result<Option<Value>, Diagnostic>> + 'f>>,
+) -> (usize, Result<Option<Value>, Diagnostic>) {
+    let _permit = sem.acquire().await;
+    (s, fut.await)
+}
+
+enum StepError {
+    Provider(&'static str, ProviderError),
+    State(StateError),
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn run_instance(
+    c: &ResourceChange,
+    proposed: &Value,
+    provider: &dyn ConfiguredProvider,
+    schema: &meshform_core::Schema,
+    writer: &StateWriter,
+    status: &StatusCell,
+    reporter: &dyn Reporter,
+    interval: Duration,
+) -> Result<Value, StepError> {
+    let ty = &c.addr.resource.ty;
+    let raw = proposed.clone().into_unmarked_deep();
+    let pkey = provider_state_key(&c.provider);
+    let deps: Vec<String> = c.dependencies.iter().map(|d| d.to_string()).collect();
+    match c.action {
+        Action::Read => {
+            let v =
+                provider.read_data(ty, &raw).await.map_err(|e| StepError::Provider("read", e))?;
+            Ok(remark(v, proposed, schema))
+        }
+        Action::Update => {
+            let prior = c.before.clone().unwrap_or(Value::Null).into_unmarked_deep();
+            let planned = provider
+                .plan(ty, Some(&prior), &raw)
+                .map_err(|e| StepError::Provider("plan", e))?
+                .planned;
+            let v = with_progress(
+                provider.update(ty, &prior, &planned, status),
+                &c.addr,
+                c.action,
+                status,
+                reporter,
+                interval,
+            )
+            .await
+            .map_err(|e| StepError::Provider("update", e))?;
+            let v = remark(v, proposed, schema);
+            writer
+                .update(|s| {
+                    let mut inst = s
+                        .instance(&c.addr)
+                        .map(|(_, i)| i.clone())
+                        .unwrap_or_else(|| empty_instance(&c.addr));
+                    inst.set_value(&v);
+                    inst.dependencies = deps.clone();
+                    s.set_instance(&c.addr, &pkey, inst);
+                })
+                .map_err(StepError::State)?;
+            Ok(v)
+        }
+        _ => {
+            let planned =
+                provider.plan(ty, None, &raw).map_err(|e| StepError::Provider("plan", e))?.planned;
+            let marked_planned = remark(planned.clone(), proposed, schema);
+            // Record the intent before the call: a crash from here on leaves a way to find the object.
+            writer
+                .update(|s| {
+                    s.pending.retain(|p| p.address != c.addr.to_string());
+                    s.pending.push(PendingCreate {
+                        address: c.addr.to_string(),
+                        provider: pkey.clone(),
+                        attributes: marked_planned.expose_json(),
+                        sensitive_attributes: marked_planned.sensitive_paths(),
+                        started: now_rfc3339(),
+                    });
+                })
+                .map_err(StepError::State)?;
+            let result = with_progress(
+                provider.create(ty, &planned, status),
+                &c.addr,
+                c.action,
+                status,
+                reporter,
+                interval,
+            )
+            .await;
+            match result {
+                Ok(v) => {
+                    let v = remark(v, proposed, schema);
+                    writer
+                        .update(|s| {
+                            let mut inst = empty_instance(&c.addr);
+                            inst.set_value(&v);
+                            inst.dependencies = deps.clone();
+                            inst.create_before_destroy = c.create_before_destroy;
+                            s.set_instance(&c.addr, &pkey, inst);
+                            s.pending.retain(|p| p.address != c.addr.to_string());
+                        })
+                        .map_err(StepError::State)?;
+                    Ok(v)
+                }
+                Err(e) => {
+                    // The object may exist half-made: keep it, tainted, so the next plan replaces it.
+                    let found = provider.lookup(ty, &planned).await.ok().flatten();
+                    let _ = writer.update(|s| {
+                        if let Some(v) = &found {
+                            let mut inst = empty_instance(&c.addr);
+                            inst.set_value(&remark(v.clone(), proposed, schema));
+                            inst.status = InstanceStatus::Tainted;
+                            inst.dependencies = deps.clone();
+                            s.set_instance(&c.addr, &pkey, inst);
+                            s.pending.retain(|p| p.address != c.addr.to_string());
+                        } else if !e.retryable {
+                            s.pending.retain(|p| p.address != c.addr.to_string());
+                        }
+                    });
+                    Err(StepError::Provider("create", e))
+                }
+            }
+        }
+    }
+}
+
+async fn with_progress<T>(
+    fut: impl Future<Output = T>,
+    addr: &InstanceAddr,
+    action: Action,
+    status: &StatusCell,
+    reporter: &dyn Reporter,
+    interval: Duration,
+) -> T {
+    let start = Instant::now();
+    tokio::pin!(fut);
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
+    loop {
+        tokio::select! {
+            r = &mut fut => return r,
+            _ = tick.tick() => {
+                let msg = status.0.lock().unwrap_or_else(|p| p.into_inner()).clone();
+                reporter.apply_progress(addr, action, start.elapsed(), msg.as_deref());
+            }
+        }
+    }
+}
+
+fn empty_instance(addr: &InstanceAddr) -> InstanceState {
+    InstanceState {
+        index_key: addr.key.clone(),
+        status: InstanceStatus::Ready,
+        attributes: serde_json::Value::Null,
+        sensitive_attributes: Vec::new(),
+        dependencies: Vec::new(),
+        create_before_destroy: false,
+    }
+}
+
+fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+fn provider_failure(addr: &InstanceAddr, verb: &str, e: &ProviderError) -> Diagnostic {
+    let help = if e.retryable {
+        "the provider says retrying may help: run apply again"
+    } else {
+        "fix the cause, then run apply again; what was already applied is saved in state"
+    };
+    Diagnostic::error("meshform::apply::failed", format!("{verb} failed: {e}"))
+        .with_subject(addr.to_string())
+        .with_help(help)
+}
+
+fn state_error(e: &StateError) -> Diagnostic {
+    Diagnostic::error("meshform::apply::state_write", format!("saving state failed: {e}"))
+        .with_help("no further operations were started; fix the cause (disk space, permissions) and run apply again")
+}
+
+/// Whether a resource is data (never stored in state).
+pub fn is_data(addr: &InstanceAddr) -> bool {
+    addr.resource.mode == Mode::Data
+}

@@ -1,0 +1,313 @@
+//! The ops layer: one function per command, taking options and returning results and diagnostics.
+//! Commands in the CLI are thin wrappers around these.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use meshform_config::load::load_dir;
+use meshform_config::model::Config;
+use meshform_config::vars::{resolve_variables, VarInputs};
+use meshform_core::{Diagnostic, Diagnostics, InstanceAddr, Mode, Value};
+use meshform_provider::Registry;
+use meshform_state::{
+    InstanceState, InstanceStatus, LockInfo, State, StateError, StateLock, StateStore,
+};
+use tokio::sync::watch;
+
+use crate::apply::{ApplyOptions, ApplyOutcome, Executor, StateWriter};
+use crate::graph::{self, ConfigGraph};
+use crate::plan::walk::{provider_state_key, remark, PlanContext, PlanOptions, Planner};
+use crate::plan::Plan;
+use crate::reporter::Reporter;
+use crate::validate::check_schemas;
+
+/// Where a run works: the configuration directory, the providers, the state store.
+#[derive(Clone)]
+pub struct Workspace {
+    pub dir: PathBuf,
+    pub registry: Registry,
+    pub store: Arc<dyn StateStore>,
+}
+
+/// A configuration loaded and checked: the graph built, schemas checked.
+pub struct Loaded {
+    pub config: Config,
+    pub graph: ConfigGraph,
+}
+
+/// Loads and statically checks the configuration. `None` when it has errors (all in the diagnostics).
+pub fn load(ws: &Workspace) -> (Option<Loaded>, Diagnostics) {
+    let (config, mut diags) = load_dir(&ws.dir);
+    let (graph, gdiags) = graph::build(&config);
+    diags.extend(gdiags);
+    diags.extend(check_schemas(&config, &ws.registry));
+    check_required_version(&config, &mut diags);
+    diags.sort();
+    if diags.has_errors() {
+        return (None, diags);
+    }
+    (Some(Loaded { config, graph }), diags)
+}
+
+fn check_required_version(config: &Config, diags: &mut Diagnostics) {
+    let Some((req, span)) = &config.settings.required_version else { return };
+    let ours = env!("CARGO_PKG_VERSION");
+    if !version_satisfies(ours, req) {
+        diags.push(
+            Diagnostic::error("meshform::config::version", format!("this configuration requires meshform {req}; this is {ours}"))
+                .with_span(span.clone(), "required version")
+                .with_help("install a meshform version that satisfies the constraint, or relax required_version"),
+        );
+    }
+}
+
+/// Checks a version against constraints such as `>= 0.1, < 2` (`=`, `!=`, `>`, `>=`, `<`, `<=`, `~>`).
+pub fn version_satisfies(version: &str, constraints: &str) -> bool {
+    let parse = |s: &str| -> Vec<u64> {
+        s.trim().split('.').map(|p| p.trim().parse().unwrap_or(0)).collect()
+    };
+    let v = parse(version);
+    let cmp = |a: &[u64], b: &[u64]| {
+        let n = a.len().max(b.len());
+        (0..n)
+            .map(|i| a.get(i).copied().unwrap_or(0).cmp(&b.get(i).copied().unwrap_or(0)))
+            .find(|o| o.is_ne())
+            .unwrap_or(std::cmp::Ordering::Equal)
+    };
+    constraints.split(',').all(|c| {
+        let c = c.trim();
+        let (op, rest) = ["~>", ">=", "<=", "!=", ">", "<", "="]
+            .iter()
+            .find_map(|op| c.strip_prefix(op).map(|r| (*op, r)))
+            .unwrap_or(("=", c));
+        let want = parse(rest);
+        let o = cmp(&v, &want);
+        match op {
+            ">=" => o.is_ge(),
+            "<=" => o.is_le(),
+            ">" => o.is_gt(),
+            "<" => o.is_lt(),
+            "!=" => o.is_ne(),
+            "~>" => {
+                // ~> 1.2 allows >= 1.2, < 2; ~> 1.2.3 allows >= 1.2.3, < 1.3.
+                let mut upper = want[..want.len().saturating_sub(1).max(1)].to_vec();
+                if let Some(last) = upper.last_mut() {
+                    *last += 1;
+                }
+                o.is_ge() && cmp(&v, &upper).is_lt()
+            }
+            _ => o.is_eq(),
+        }
+    })
+}
+
+/// `meshform validate`: syntax, references, cycles, schemas; no network, no variable values needed.
+pub fn validate(ws: &Workspace) -> Diagnostics {
+    load(ws).1
+}
+
+/// Takes the state lock for a run, waiting up to `timeout`.
+pub async fn lock(
+    ws: &Workspace,
+    operation: &str,
+    who: &str,
+    timeout: Duration,
+) -> Result<Box<dyn StateLock>, StateError> {
+    let store = Arc::clone(&ws.store);
+    let info = LockInfo::new(operation, who);
+    tokio::task::spawn_blocking(move || store.lock(info, timeout)).await.unwrap_or_else(|e| {
+        Err(StateError::Io {
+            path: PathBuf::from("<lock>"),
+            source: std::io::Error::other(e.to_string()),
+        })
+    })
+}
+
+/// Reads the state, or a fresh one when none exists.
+pub fn read_state(ws: &Workspace) -> Result<State, StateError> {
+    Ok(ws.store.read()?.unwrap_or_default())
+}
+
+/// What planning produced: the plan and everything apply needs.
+pub struct Planned {
+    pub plan: Plan,
+    pub ctx: PlanContext,
+    pub loaded: Loaded,
+    pub state: State,
+    pub vars: BTreeMap<String, Value>,
+    pub diags: Diagnostics,
+}
+
+/// Why planning did not produce a plan.
+#[derive(Debug)]
+pub enum PlanError {
+    Diagnostics(Diagnostics),
+    State(StateError),
+}
+
+impl From<StateError> for PlanError {
+    fn from(e: StateError) -> PlanError {
+        PlanError::State(e)
+    }
+}
+
+/// `meshform plan`: load, resolve variables, refresh and plan. The caller holds the lock.
+pub async fn plan(
+    ws: &Workspace,
+    vars: &VarInputs,
+    opts: &PlanOptions,
+    reporter: &dyn Reporter,
+) -> Result<Planned, PlanError> {
+    let (loaded, mut diags) = load(ws);
+    let Some(loaded) = loaded else { return Err(PlanError::Diagnostics(diags)) };
+    let (values, vdiags) = resolve_variables(&loaded.config, vars);
+    diags.extend(vdiags);
+    if diags.has_errors() {
+        return Err(PlanError::Diagnostics(diags));
+    }
+    let state = read_state(ws)?;
+    check_targets(&loaded.config, &state, opts, &mut diags);
+    if diags.has_errors() {
+        return Err(PlanError::Diagnostics(diags));
+    }
+    let planner =
+        Planner::new(&loaded.config, &loaded.graph, &ws.registry, &state, &values, opts, reporter);
+    let (plan, ctx, pdiags) = planner.run().await;
+    diags.extend(pdiags);
+    if diags.has_errors() {
+        return Err(PlanError::Diagnostics(diags));
+    }
+    Ok(Planned { plan, ctx, loaded, state, vars: values, diags })
+}
+
+fn check_targets(config: &Config, state: &State, opts: &PlanOptions, diags: &mut Diagnostics) {
+    for (flag, list) in
+        [("--target", &opts.targets), ("--exclude", &opts.excludes), ("--replace", &opts.replace)]
+    {
+        for p in list {
+            let known =
+                config.resources.contains_key(&p.resource) || state.resource(&p.resource).is_some();
+            if !known {
+                diags.push(
+                    Diagnostic::error(
+                        "meshform::cli::unknown_target",
+                        format!("{flag} {p}: no such resource in the configuration or the state"),
+                    )
+                    .with_help(
+                        "list addresses with `meshform state list`, or check the configuration",
+                    ),
+                );
+            }
+        }
+    }
+}
+
+/// `meshform apply` (after [`plan`]): carries out the plan, saving state after every operation.
+pub async fn apply(
+    ws: &Workspace,
+    planned: Planned,
+    opts: &ApplyOptions,
+    reporter: &dyn Reporter,
+    cancel: watch::Receiver<bool>,
+) -> ApplyOutcome {
+    let Planned { plan, ctx, loaded, state, .. } = planned;
+    let writer = StateWriter::new(Arc::clone(&ws.store), state);
+    let exec = Executor {
+        config: &loaded.config,
+        graph: &loaded.graph,
+        plan: &plan,
+        ctx,
+        writer: &writer,
+        opts,
+        reporter,
+        cancel,
+    };
+    exec.run().await
+}
+
+/// `meshform import ADDR ID`: reads an existing object through its provider and records it in state.
+pub async fn import(
+    ws: &Workspace,
+    vars: &VarInputs,
+    addr: &InstanceAddr,
+    id: &str,
+    reporter: &dyn Reporter,
+) -> Result<Value, PlanError> {
+    let state = read_state(ws)?;
+    if state.instance(addr).is_some() {
+        return Err(PlanError::Diagnostics(
+            Diagnostic::error(
+                "meshform::import::exists",
+                format!("{addr} is already managed by meshform"),
+            )
+            .with_help(format!(
+                "to import another object, remove it first with `meshform state rm {addr}`"
+            ))
+            .into(),
+        ));
+    }
+    let opts = PlanOptions { refresh: false, ..PlanOptions::default() };
+    let planned = plan(ws, vars, &opts, reporter).await?;
+    let Some(def) = planned.loaded.config.resources.get(&addr.resource) else {
+        return Err(PlanError::Diagnostics(
+            Diagnostic::error(
+                "meshform::import::not_in_config",
+                format!("{} is not in the configuration", addr.resource),
+            )
+            .with_help(format!(
+                "add a `resource \"{}\" \"{}\"` block first, then import into it",
+                addr.resource.ty, addr.resource.name
+            ))
+            .into(),
+        ));
+    };
+    if addr.resource.mode != Mode::Managed {
+        return Err(PlanError::Diagnostics(
+            Diagnostic::error("meshform::import::data", "data sources cannot be imported").into(),
+        ));
+    }
+    let key = def.provider_key();
+    let provider = planned.ctx.providers.get(&key).cloned();
+    let schema = planned.ctx.resource_schema(&addr.resource).cloned();
+    let (Some(provider), Some(schema)) = (provider, schema) else {
+        return Err(PlanError::Diagnostics(
+            Diagnostic::error(
+                "meshform::import::provider",
+                format!("provider {key} is not available"),
+            )
+            .into(),
+        ));
+    };
+    let found = provider.import(&addr.resource.ty, id).await.map_err(|e| {
+        PlanError::Diagnostics(
+            Diagnostic::error("meshform::import::failed", format!("{addr}: import failed: {e}"))
+                .into(),
+        )
+    })?;
+    let Some(value) = found else {
+        return Err(PlanError::Diagnostics(
+            Diagnostic::error(
+                "meshform::import::not_found",
+                format!("{addr}: no object with id {id:?}"),
+            )
+            .with_help("check the id; for local_file it is the file's path")
+            .into(),
+        ));
+    };
+    let value = remark(value, &Value::Null, &schema);
+    let mut state = planned.state;
+    let mut inst = InstanceState {
+        index_key: addr.key.clone(),
+        status: InstanceStatus::Ready,
+        attributes: serde_json::Value::Null,
+        sensitive_attributes: Vec::new(),
+        dependencies: Vec::new(),
+        create_before_destroy: false,
+    };
+    inst.set_value(&value);
+    state.set_instance(addr, &provider_state_key(&key), inst);
+    ws.store.write(&mut state)?;
+    Ok(value)
+}
