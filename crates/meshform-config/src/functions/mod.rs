@@ -1,1 +1,185 @@
-//! The built-in functions.
+//! The built-in functions: the dispatch table, [`call`], [`names`], and the error type.
+//!
+//! Each group of functions lives in its own file; [`args`] holds the argument-checking helpers they
+//! share. The expression evaluator guarantees that arguments are fully known and carry no sensitive
+//! marks, and implements `try`, `can` and `templatefile` itself.
+
+use std::path::Path;
+use std::sync::OnceLock;
+
+use meshform_core::Value;
+
+mod args;
+mod strings;
+
+use args::Args;
+
+/// What a function call may use besides its arguments.
+#[derive(Debug, Clone, Copy)]
+pub struct FunctionContext<'a> {
+    /// Relative paths given to `file()` and the other filesystem functions resolve against this.
+    pub base_dir: &'a Path,
+}
+
+/// Why a function call failed.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum FunctionError {
+    /// No function has this name; the caller adds a "did you mean" using [`names`].
+    #[error("unknown function")]
+    Unknown,
+    /// The wrong number of arguments, e.g. "join takes 2 arguments, got 1".
+    #[error("{0}")]
+    Arity(String),
+    /// One argument (0-based index) is wrong.
+    #[error("{message}")]
+    Argument { index: usize, message: String },
+    /// The call failed for a reason not tied to a single argument.
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// The result of a function.
+pub(crate) type FnResult = Result<Value, FunctionError>;
+
+/// One built-in function.
+type Builtin = fn(&Args<'_>) -> FnResult;
+
+/// Every function, sorted by name (checked by a test; lookups use binary search).
+const TABLE: &[(&str, Builtin)] = &[
+    ("chomp", strings::chomp),
+    ("endswith", strings::endswith),
+    ("indent", strings::indent),
+    ("join", strings::join),
+    ("lower", strings::lower),
+    ("split", strings::split),
+    ("startswith", strings::startswith),
+    ("strrev", strings::strrev),
+    ("substr", strings::substr),
+    ("title", strings::title),
+    ("trim", strings::trim),
+    ("trimprefix", strings::trimprefix),
+    ("trimspace", strings::trimspace),
+    ("trimsuffix", strings::trimsuffix),
+    ("upper", strings::upper),
+];
+
+/// Calls the built-in function `name`.
+pub fn call(name: &str, args: &[Value], ctx: &FunctionContext) -> Result<Value, FunctionError> {
+    let idx =
+        TABLE.binary_search_by(|(n, _)| (*n).cmp(name)).map_err(|_| FunctionError::Unknown)?;
+    let (name, f) = TABLE[idx];
+    f(&Args::new(name, args, ctx))
+}
+
+/// The names of all built-in functions, sorted.
+pub fn names() -> &'static [&'static str] {
+    static NAMES: OnceLock<Vec<&'static str>> = OnceLock::new();
+    NAMES.get_or_init(|| TABLE.iter().map(|(n, _)| *n).collect())
+}
+
+#[cfg(test)]
+pub(crate) mod test_support {
+    //! Shorthands for the unit tests of every group.
+
+    use super::*;
+
+    pub fn s(v: &str) -> Value {
+        Value::string(v)
+    }
+
+    pub fn n(v: f64) -> Value {
+        Value::number(v)
+    }
+
+    pub fn list(items: impl IntoIterator<Item = Value>) -> Value {
+        Value::List(items.into_iter().collect())
+    }
+
+    pub fn strs(items: &[&str]) -> Value {
+        list(items.iter().map(|v| s(v)))
+    }
+
+    pub fn nums(items: &[f64]) -> Value {
+        list(items.iter().map(|v| n(*v)))
+    }
+
+    /// Calls with the current directory as base.
+    pub fn run(name: &str, args: &[Value]) -> Result<Value, FunctionError> {
+        call(name, args, &FunctionContext { base_dir: Path::new(".") })
+    }
+
+    pub fn ok(name: &str, args: &[Value]) -> Value {
+        match run(name, args) {
+            Ok(v) => v,
+            Err(e) => panic!("{name}{args:?} failed: {e}"),
+        }
+    }
+
+    /// The message of a failing call.
+    pub fn err(name: &str, args: &[Value]) -> String {
+        match run(name, args) {
+            Ok(v) => panic!("{name}{args:?} unexpectedly returned {v}"),
+            Err(e) => e.to_string(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_support::*;
+    use super::*;
+
+    #[test]
+    fn table_is_sorted_and_unique() {
+        for pair in TABLE.windows(2) {
+            assert!(pair[0].0 < pair[1].0, "{} must sort before {}", pair[0].0, pair[1].0);
+        }
+        assert_eq!(names().len(), TABLE.len());
+        assert!(names().contains(&"upper"));
+    }
+
+    #[test]
+    fn evaluator_builtins_are_not_here() {
+        for name in ["try", "can", "templatefile", "abspath"] {
+            assert_eq!(run(name, &[]), Err(FunctionError::Unknown));
+        }
+    }
+
+    #[test]
+    fn unknown_function() {
+        assert_eq!(run("no_such_function", &[s("x")]), Err(FunctionError::Unknown));
+        assert_eq!(FunctionError::Unknown.to_string(), "unknown function");
+    }
+
+    #[test]
+    fn no_function_panics_on_odd_arguments() {
+        let odd = [
+            Value::Null,
+            Value::Unknown,
+            Value::Bool(true),
+            n(-1.5),
+            n(f64::INFINITY),
+            n(1e300),
+            s(""),
+            s("/[/"),
+            list([]),
+            list([Value::Null, list([Value::Unknown])]),
+            Value::map([("k", Value::Null)]),
+            s("x").sensitive(),
+        ];
+        for name in names() {
+            if *name == "file" || *name == "filebase64" || *name == "fileexists" {
+                continue;
+            }
+            for count in 0..=3 {
+                // Every combination of `count` arguments drawn from `odd` is too many; walk a
+                // deterministic sample instead.
+                for start in 0..odd.len() {
+                    let args: Vec<Value> =
+                        (0..count).map(|i| odd[(start + i * 5) % odd.len()].clone()).collect();
+                    let _ = run(name, &args);
+                }
+            }
+        }
+    }
+}
