@@ -10,7 +10,10 @@ use std::sync::OnceLock;
 use meshform_core::Value;
 
 mod args;
+mod encoding;
+mod hash;
 mod strings;
+mod yaml;
 
 use args::Args;
 
@@ -46,11 +49,20 @@ type Builtin = fn(&Args<'_>) -> FnResult;
 
 /// Every function, sorted by name (checked by a test; lookups use binary search).
 const TABLE: &[(&str, Builtin)] = &[
+    ("base64decode", encoding::base64decode),
+    ("base64encode", encoding::base64encode),
+    ("base64sha256", hash::base64sha256),
+    ("base64sha512", hash::base64sha512),
     ("chomp", strings::chomp),
     ("endswith", strings::endswith),
     ("indent", strings::indent),
     ("join", strings::join),
+    ("jsondecode", encoding::jsondecode),
+    ("jsonencode", encoding::jsonencode),
     ("lower", strings::lower),
+    ("sha1", hash::sha1),
+    ("sha256", hash::sha256),
+    ("sha512", hash::sha512),
     ("split", strings::split),
     ("startswith", strings::startswith),
     ("strrev", strings::strrev),
@@ -61,6 +73,9 @@ const TABLE: &[(&str, Builtin)] = &[
     ("trimspace", strings::trimspace),
     ("trimsuffix", strings::trimsuffix),
     ("upper", strings::upper),
+    ("urlencode", encoding::urlencode),
+    ("yamldecode", yaml::yamldecode),
+    ("yamlencode", yaml::yamlencode),
 ];
 
 /// Calls the built-in function `name`.
