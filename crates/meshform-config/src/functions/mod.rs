@@ -11,7 +11,9 @@ use meshform_core::Value;
 
 mod args;
 mod encoding;
+mod format;
 mod hash;
+mod regex_fns;
 mod strings;
 mod yaml;
 
@@ -55,11 +57,16 @@ const TABLE: &[(&str, Builtin)] = &[
     ("base64sha512", hash::base64sha512),
     ("chomp", strings::chomp),
     ("endswith", strings::endswith),
+    ("format", format::format),
+    ("formatlist", format::formatlist),
     ("indent", strings::indent),
     ("join", strings::join),
     ("jsondecode", encoding::jsondecode),
     ("jsonencode", encoding::jsonencode),
     ("lower", strings::lower),
+    ("regex", regex_fns::regex),
+    ("regexall", regex_fns::regexall),
+    ("replace", regex_fns::replace),
     ("sha1", hash::sha1),
     ("sha256", hash::sha256),
     ("sha512", hash::sha512),
