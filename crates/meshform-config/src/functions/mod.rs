@@ -10,10 +10,15 @@ use std::sync::OnceLock;
 use meshform_core::Value;
 
 mod args;
+mod collections;
+mod conversion;
 mod encoding;
 mod format;
 mod hash;
+mod maps;
+mod numeric;
 mod regex_fns;
+mod sets;
 mod strings;
 mod yaml;
 
@@ -51,38 +56,82 @@ type Builtin = fn(&Args<'_>) -> FnResult;
 
 /// Every function, sorted by name (checked by a test; lookups use binary search).
 const TABLE: &[(&str, Builtin)] = &[
+    ("abs", numeric::abs),
+    ("alltrue", collections::alltrue),
+    ("anytrue", collections::anytrue),
     ("base64decode", encoding::base64decode),
     ("base64encode", encoding::base64encode),
     ("base64sha256", hash::base64sha256),
     ("base64sha512", hash::base64sha512),
+    ("ceil", numeric::ceil),
     ("chomp", strings::chomp),
+    ("chunklist", collections::chunklist),
+    ("coalesce", conversion::coalesce),
+    ("coalescelist", collections::coalescelist),
+    ("compact", collections::compact),
+    ("concat", collections::concat),
+    ("contains", collections::contains),
+    ("distinct", collections::distinct),
+    ("element", collections::element),
     ("endswith", strings::endswith),
+    ("flatten", collections::flatten),
+    ("floor", numeric::floor),
     ("format", format::format),
     ("formatlist", format::formatlist),
     ("indent", strings::indent),
+    ("index", collections::index),
     ("join", strings::join),
     ("jsondecode", encoding::jsondecode),
     ("jsonencode", encoding::jsonencode),
+    ("keys", maps::keys),
+    ("length", collections::length),
+    ("log", numeric::log),
+    ("lookup", maps::lookup),
     ("lower", strings::lower),
+    ("matchkeys", maps::matchkeys),
+    ("max", numeric::max),
+    ("merge", maps::merge),
+    ("min", numeric::min),
+    ("one", collections::one),
+    ("parseint", numeric::parseint),
+    ("pow", numeric::pow),
+    ("range", collections::range),
     ("regex", regex_fns::regex),
     ("regexall", regex_fns::regexall),
     ("replace", regex_fns::replace),
+    ("reverse", collections::reverse),
+    ("setintersection", sets::setintersection),
+    ("setsubtract", sets::setsubtract),
+    ("setunion", sets::setunion),
     ("sha1", hash::sha1),
     ("sha256", hash::sha256),
     ("sha512", hash::sha512),
+    ("signum", numeric::signum),
+    ("slice", collections::slice),
+    ("sort", collections::sort),
     ("split", strings::split),
     ("startswith", strings::startswith),
     ("strrev", strings::strrev),
     ("substr", strings::substr),
+    ("sum", numeric::sum),
     ("title", strings::title),
+    ("tobool", conversion::tobool),
+    ("tolist", conversion::tolist),
+    ("tomap", conversion::tomap),
+    ("tonumber", conversion::tonumber),
+    ("toset", conversion::toset),
+    ("tostring", conversion::tostring),
+    ("transpose", maps::transpose),
     ("trim", strings::trim),
     ("trimprefix", strings::trimprefix),
     ("trimspace", strings::trimspace),
     ("trimsuffix", strings::trimsuffix),
     ("upper", strings::upper),
     ("urlencode", encoding::urlencode),
+    ("values", maps::values),
     ("yamldecode", yaml::yamldecode),
     ("yamlencode", yaml::yamlencode),
+    ("zipmap", maps::zipmap),
 ];
 
 /// Calls the built-in function `name`.
