@@ -13,6 +13,7 @@ mod args;
 mod collections;
 mod conversion;
 mod encoding;
+mod filesystem;
 mod format;
 mod hash;
 mod maps;
@@ -63,6 +64,7 @@ const TABLE: &[(&str, Builtin)] = &[
     ("base64encode", encoding::base64encode),
     ("base64sha256", hash::base64sha256),
     ("base64sha512", hash::base64sha512),
+    ("basename", filesystem::basename),
     ("ceil", numeric::ceil),
     ("chomp", strings::chomp),
     ("chunklist", collections::chunklist),
@@ -71,9 +73,13 @@ const TABLE: &[(&str, Builtin)] = &[
     ("compact", collections::compact),
     ("concat", collections::concat),
     ("contains", collections::contains),
+    ("dirname", filesystem::dirname),
     ("distinct", collections::distinct),
     ("element", collections::element),
     ("endswith", strings::endswith),
+    ("file", filesystem::file),
+    ("filebase64", filesystem::filebase64),
+    ("fileexists", filesystem::fileexists),
     ("flatten", collections::flatten),
     ("floor", numeric::floor),
     ("format", format::format),
