@@ -58,6 +58,9 @@ pub(super) fn filebase64(a: &Args) -> FnResult {
 pub(super) fn fileexists(a: &Args) -> FnResult {
     a.exactly(1)?;
     let path = a.string(0, "the path")?;
+    if path.is_empty() {
+        return Err(a.error(0, "the path must not be empty"));
+    }
     let full = resolve(a, &path);
     match std::fs::metadata(&full) {
         Ok(m) if m.is_file() => Ok(Value::Bool(true)),
@@ -153,6 +156,10 @@ mod tests {
         assert_eq!(in_dir(d, "filebase64", &[s("bin")]), Ok(s("/wBB")));
         assert_eq!(in_dir(d, "fileexists", &[s("sub/hello.txt")]), Ok(Value::Bool(true)));
         assert_eq!(in_dir(d, "fileexists", &[s("sub/nope.txt")]), Ok(Value::Bool(false)));
+        assert_eq!(
+            in_dir(d, "fileexists", &[s("")]).unwrap_err(),
+            "fileexists: the path must not be empty"
+        );
         assert_eq!(
             in_dir(d, "fileexists", &[s("sub")]).unwrap_err(),
             "fileexists: sub exists but is not a regular file"

@@ -142,7 +142,7 @@ fn pad(out: &mut String, text: &str, sp: &Spec, verb: char) {
     } else if sp.minus {
         out.push_str(text);
         out.extend(std::iter::repeat_n(' ', fill));
-    } else if sp.zero && "bdoxXeEfgG".contains(verb) && !text.ends_with("Inf") && text != "NaN" {
+    } else if sp.zero && "bdoxXeEfFgG".contains(verb) && !text.ends_with("Inf") && text != "NaN" {
         let sign_len = if text.starts_with(['-', '+', ' ']) { 1 } else { 0 };
         out.push_str(&text[..sign_len]);
         out.extend(std::iter::repeat_n('0', fill));

@@ -1,7 +1,7 @@
 //! The built-in functions: the dispatch table, [`call`], [`names`], and the error type.
 //!
-//! Each group of functions lives in its own file; [`args`] holds the argument-checking helpers they
-//! share. The expression evaluator guarantees that arguments are fully known and carry no sensitive
+//! Each group of functions lives in its own file; `args.rs` holds the argument-checking helpers
+//! they share. The expression evaluator guarantees that arguments are fully known and carry no sensitive
 //! marks, and implements `try`, `can` and `templatefile` itself.
 
 use std::path::Path;
@@ -205,6 +205,7 @@ pub(crate) mod test_support {
 mod tests {
     use super::test_support::*;
     use super::*;
+    use proptest::prelude::*;
 
     #[test]
     fn table_is_sorted_and_unique() {
@@ -245,18 +246,66 @@ mod tests {
             s("x").sensitive(),
         ];
         for name in names() {
-            if *name == "file" || *name == "filebase64" || *name == "fileexists" {
-                continue;
-            }
             for count in 0..=3 {
                 // Every combination of `count` arguments drawn from `odd` is too many; walk a
                 // deterministic sample instead.
                 for start in 0..odd.len() {
                     let args: Vec<Value> =
                         (0..count).map(|i| odd[(start + i * 5) % odd.len()].clone()).collect();
-                    let _ = run(name, &args);
+                    check_error_shape(name, &args);
                 }
             }
+        }
+    }
+
+    /// Calls `name` and checks that a failure names the function and points at a real argument.
+    fn check_error_shape(name: &str, args: &[Value]) {
+        let prefix = format!("{name}: ");
+        match run(name, args) {
+            Ok(_) => {}
+            Err(FunctionError::Arity(m)) => {
+                assert!(m.starts_with(&format!("{name} takes ")), "{m}")
+            }
+            Err(FunctionError::Argument { index, message }) => {
+                assert!(index < args.len().max(1), "{name}{args:?}: index {index}: {message}");
+                assert!(message.starts_with(&prefix), "{message}");
+            }
+            Err(FunctionError::Failed(m)) => assert!(m.starts_with(&prefix), "{m}"),
+            Err(FunctionError::Unknown) => panic!("{name} is listed but unknown"),
+        }
+    }
+
+    fn any_value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            prop_oneof![
+                Just(0.0),
+                Just(-1.0),
+                Just(2.5),
+                Just(1e16),
+                (-5i32..50).prop_map(f64::from)
+            ]
+            .prop_map(Value::number),
+            "[a-c0-9%/\\[\\]().*$, -]{0,8}".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(3, 24, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::List),
+                prop::collection::btree_map("[a-c]{0,2}", inner, 0..4).prop_map(Value::Map),
+            ]
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(3000))]
+
+        #[test]
+        fn any_call_returns_a_value_or_a_well_formed_error(
+            which in 0..TABLE.len(),
+            args in prop::collection::vec(any_value(), 0..4),
+        ) {
+            check_error_shape(TABLE[which].0, &args);
         }
     }
 }
