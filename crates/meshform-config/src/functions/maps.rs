@@ -144,7 +144,10 @@ mod tests {
         assert_eq!(ok("lookup", &[map.clone(), s("a")]), s("ay"));
         assert_eq!(ok("lookup", &[map.clone(), s("c"), s("what?")]), s("what?"));
         assert_eq!(ok("lookup", &[map.clone(), s("b"), s("what?")]), s("bee"));
-        assert_eq!(err("lookup", &[map.clone()]), "lookup takes 2 or 3 arguments, got 1");
+        assert_eq!(
+            err("lookup", std::slice::from_ref(&map)),
+            "lookup takes 2 or 3 arguments, got 1"
+        );
         assert_eq!(
             err("lookup", &[map.clone(), s("c")]),
             "lookup: the map has no key \"c\" and no default was given"
