@@ -1,14 +1,35 @@
-pub fn add(left: u64, right: u64) -> u64 {
-    left + right
-}
+//! The meshform command-line interface: the only crate that touches the terminal, process arguments,
+//! environment variables and exit codes.
+//!
+//! - [`args`]: the clap command-line definition.
+//! - [`commands`]: one thin module per command, over `meshform_engine::ops`.
+//! - [`render`]: plans and state as text and JSON.
+//! - [`reporters`]: the terminal (and JSON-lines) `Reporter`.
+//! - [`report`]: diagnostics as miette reports, errors to exit codes.
+//! - [`settings`]: what comes from the environment (variables, `NO_COLOR`, `CI`).
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+pub mod args;
+pub mod commands;
+pub mod render;
+pub mod report;
+pub mod reporters;
+pub mod settings;
 
-    #[test]
-    fn it_works() {
-        let result = add(2, 2);
-        assert_eq!(result, 4);
-    }
+use std::process::ExitCode;
+
+use clap::Parser;
+
+/// Parses arguments, runs the command, and maps the result to an exit code.
+pub fn run() -> ExitCode {
+    let cli = args::Cli::parse();
+    let settings = settings::Settings::from_env(&cli);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            report::print_error(&settings, &format!("cannot start the async runtime: {e}"), None);
+            return ExitCode::from(1);
+        }
+    };
+    let code = runtime.block_on(commands::dispatch(cli, settings));
+    ExitCode::from(code)
 }

@@ -1,0 +1,200 @@
+//! The command-line definition (clap). Help text is in the imperative mood, without a trailing period.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "meshform",
+    version,
+    about = "Plan and apply multi-cluster service-mesh disaster-recovery topologies",
+    propagate_version = true
+)]
+pub struct Cli {
+    /// Use DIR as the configuration directory
+    #[arg(short = 'C', long = "chdir", global = true, value_name = "DIR")]
+    pub chdir: Option<PathBuf>,
+
+    /// Disable colour in output
+    #[arg(long, global = true)]
+    pub no_color: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check the configuration against provider schemas, without network access
+    Validate {
+        /// Print the result as JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Rewrite configuration files in canonical style
+    Fmt {
+        /// Exit with status 3 if any file is not formatted, without rewriting
+        #[arg(long)]
+        check: bool,
+        /// Show the changes as a unified diff
+        #[arg(long)]
+        diff: bool,
+        /// Files to format (default: the *.hcl files of the configuration directory)
+        files: Vec<PathBuf>,
+    },
+    /// Refresh live objects and show what apply would change
+    Plan(PlanArgs),
+    /// Plan and apply the changes
+    Apply {
+        #[command(flatten)]
+        plan: PlanArgs,
+        /// Apply without asking for confirmation
+        #[arg(long)]
+        auto_approve: bool,
+    },
+    /// Plan and apply the destruction of everything in state
+    Destroy {
+        #[command(flatten)]
+        plan: PlanArgs,
+        /// Destroy without asking for confirmation
+        #[arg(long)]
+        auto_approve: bool,
+    },
+    /// Show the state
+    Show {
+        /// Print the state as JSON (secrets redacted)
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print output values
+    Output {
+        /// Print only this output
+        name: Option<String>,
+        /// Print as JSON
+        #[arg(long, conflicts_with = "raw")]
+        json: bool,
+        /// Print the raw string value (reveals a sensitive output named explicitly)
+        #[arg(long, requires = "name")]
+        raw: bool,
+    },
+    /// Print the resource graph
+    Graph {
+        /// Output format
+        #[arg(long, value_enum, default_value_t = GraphFormat::Dot)]
+        format: GraphFormat,
+    },
+    /// Inspect and change the state
+    #[command(subcommand)]
+    State(StateCommand),
+    /// Adopt an existing object into state
+    Import {
+        /// The resource instance address in the configuration (e.g. local_file.a)
+        address: String,
+        /// The provider-specific id of the object (for local_file: its path)
+        id: String,
+        #[command(flatten)]
+        vars: VarArgs,
+        #[command(flatten)]
+        lock: LockArgs,
+    },
+    /// Release a lock left behind by a killed run
+    ForceUnlock {
+        /// The lock id printed by the run that failed to get the lock
+        lock_id: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum GraphFormat {
+    Dot,
+    Mermaid,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StateCommand {
+    /// List the instances in state
+    List {
+        /// Only addresses matching these (TYPE.NAME or TYPE.NAME[KEY])
+        addresses: Vec<String>,
+    },
+    /// Show one instance's attributes (secrets redacted)
+    Show { address: String },
+    /// Forget instances without destroying them
+    Rm {
+        #[arg(required = true)]
+        addresses: Vec<String>,
+        #[command(flatten)]
+        lock: LockArgs,
+    },
+    /// Move an instance or resource to another address
+    Mv {
+        source: String,
+        destination: String,
+        #[command(flatten)]
+        lock: LockArgs,
+    },
+    /// Print the raw state document
+    Pull,
+    /// Replace the state with a file's content
+    Push {
+        file: PathBuf,
+        /// Push even when lineage differs or the serial is not newer
+        #[arg(long)]
+        force: bool,
+        #[command(flatten)]
+        lock: LockArgs,
+    },
+}
+
+#[derive(Debug, Clone, Args, Default)]
+pub struct VarArgs {
+    /// Set a variable (NAME=VALUE); repeatable
+    #[arg(long = "var", value_name = "NAME=VALUE")]
+    pub vars: Vec<String>,
+    /// Load variables from a file; repeatable
+    #[arg(long = "var-file", value_name = "FILE")]
+    pub var_files: Vec<PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct LockArgs {
+    /// How long to wait for the state lock (e.g. 30s, 5m)
+    #[arg(long, value_name = "DURATION", default_value = "0s")]
+    pub lock_timeout: String,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub vars: VarArgs,
+    #[command(flatten)]
+    pub lock: LockArgs,
+    /// Exit 0 when there are no changes, 2 when there are, 1 on error
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+    /// Print machine-readable JSON lines
+    #[arg(long)]
+    pub json: bool,
+    /// Plan the destruction of everything in state
+    #[arg(long)]
+    pub destroy: bool,
+    /// Only reconcile state with live objects; change nothing
+    #[arg(long)]
+    pub refresh_only: bool,
+    /// Refresh live objects first (--refresh=false to skip)
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    pub refresh: bool,
+    /// Limit the plan to this resource and what it depends on; repeatable
+    #[arg(long = "target", value_name = "ADDR")]
+    pub targets: Vec<String>,
+    /// Leave this resource and what depends on it out of the plan; repeatable
+    #[arg(long = "exclude", value_name = "ADDR")]
+    pub excludes: Vec<String>,
+    /// Force the replacement of this instance; repeatable
+    #[arg(long = "replace", value_name = "ADDR")]
+    pub replace: Vec<String>,
+    /// At most N provider operations at once
+    #[arg(long, default_value_t = 10, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub parallelism: u16,
+}

@@ -1,0 +1,80 @@
+//! `meshform fmt [--check] [--diff] [FILE…]`.
+
+use std::path::PathBuf;
+
+use meshform_config::fmt::{format_source, unified_diff};
+
+use crate::report::{self, exit};
+use crate::settings::Settings;
+
+/// Rewrites files in canonical style; with `--check`, only reports (exit 3 when a file would change).
+#[allow(clippy::print_stdout)]
+pub fn fmt(settings: &Settings, check: bool, diff: bool, files: &[PathBuf]) -> u8 {
+    let files: Vec<PathBuf> = if files.is_empty() {
+        let mut v: Vec<PathBuf> = std::fs::read_dir(&settings.dir)
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e.ok())
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "hcl") && p.is_file())
+            .collect();
+        v.sort();
+        v
+    } else {
+        files.to_vec()
+    };
+    let mut unformatted = false;
+    let mut failed = false;
+    for path in files {
+        let name = path.strip_prefix(&settings.dir).unwrap_or(&path).display().to_string();
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) => {
+                report::print_error(
+                    settings,
+                    &format!("cannot read {}: {e}", path.display()),
+                    None,
+                );
+                failed = true;
+                continue;
+            }
+        };
+        let formatted = match format_source(&text) {
+            Ok(f) => f,
+            Err(e) => {
+                report::print_error(
+                    settings,
+                    &format!("{name}:{}:{}: cannot format: {}", e.line, e.column, e.message),
+                    Some("fix the syntax error first (`meshform validate` shows it with context)"),
+                );
+                failed = true;
+                continue;
+            }
+        };
+        if formatted == text {
+            continue;
+        }
+        unformatted = true;
+        println!("{name}");
+        if diff {
+            print!("{}", unified_diff(&name, &text, &formatted));
+        }
+        if !check {
+            if let Err(e) = std::fs::write(&path, &formatted) {
+                report::print_error(
+                    settings,
+                    &format!("cannot write {}: {e}", path.display()),
+                    None,
+                );
+                failed = true;
+            }
+        }
+    }
+    if failed {
+        exit::ERROR
+    } else if check && unformatted {
+        exit::UNFORMATTED
+    } else {
+        exit::OK
+    }
+}

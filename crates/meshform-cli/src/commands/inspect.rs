@@ -1,0 +1,140 @@
+//! `validate`, `show`, `output` and `graph`: commands that read without changing anything.
+
+use meshform_core::Value;
+use meshform_engine::ops;
+
+use super::workspace;
+use crate::args::GraphFormat;
+use crate::render::state::{render_state, state_json};
+use crate::render::text::inline;
+use crate::report::{self, exit};
+use crate::settings::Settings;
+
+/// `meshform validate [--json]`.
+#[allow(clippy::print_stdout)]
+pub fn validate(settings: &Settings, json: bool) -> u8 {
+    let ws = workspace(settings);
+    let diags = ops::validate(&ws);
+    let valid = !diags.has_errors();
+    if json {
+        let doc = serde_json::json!({
+            "format_version": "1.0",
+            "valid": valid,
+            "error_count": diags.error_count(),
+            "warning_count": diags.warning_count(),
+            "diagnostics": diags.iter().map(|d| d.to_json()).collect::<Vec<_>>(),
+        });
+        println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+    } else {
+        report::print_diagnostics(settings, &diags);
+        if valid {
+            println!("Success! The configuration is valid.");
+        }
+    }
+    if valid {
+        exit::OK
+    } else {
+        exit::ERROR
+    }
+}
+
+fn read_state(settings: &Settings) -> Result<meshform_state::State, u8> {
+    let ws = workspace(settings);
+    ops::read_state(&ws).map_err(|e| {
+        report::print_diagnostics(settings, &report::state_diagnostic(&e).into());
+        exit::ERROR
+    })
+}
+
+/// `meshform show [--json]`: the state, secrets redacted.
+#[allow(clippy::print_stdout)]
+pub fn show(settings: &Settings, json: bool) -> u8 {
+    let state = match read_state(settings) {
+        Ok(s) => s,
+        Err(c) => return c,
+    };
+    if json {
+        println!("{}", serde_json::to_string_pretty(&state_json(&state)).unwrap_or_default());
+    } else {
+        print!("{}", render_state(&state));
+    }
+    exit::OK
+}
+
+/// `meshform output [NAME] [--json | --raw]`.
+#[allow(clippy::print_stdout)]
+pub fn output(settings: &Settings, name: Option<&str>, json: bool, raw: bool) -> u8 {
+    let state = match read_state(settings) {
+        Ok(s) => s,
+        Err(c) => return c,
+    };
+    let value = |o: &meshform_state::OutputState| Value::from_json(&o.value).with_mark(o.sensitive);
+    match name {
+        Some(n) => {
+            let Some(o) = state.outputs.get(n) else {
+                let names: Vec<&str> = state.outputs.keys().map(String::as_str).collect();
+                let help = match meshform_config::suggest::did_you_mean(n, names.iter().copied()) {
+                    Some(s) => format!("did you mean `{s}`?"),
+                    None if names.is_empty() => "the state has no outputs; run apply first".into(),
+                    None => format!("outputs: {}", names.join(", ")),
+                };
+                report::print_error(settings, &format!("no output named \"{n}\""), Some(&help));
+                return exit::ERROR;
+            };
+            if raw {
+                // Named explicitly with --raw: the user asked for the value itself.
+                match &o.value {
+                    serde_json::Value::String(s) => println!("{s}"),
+                    serde_json::Value::Number(x) => println!("{x}"),
+                    serde_json::Value::Bool(b) => println!("{b}"),
+                    _ => {
+                        report::print_error(
+                            settings,
+                            &format!("output \"{n}\" is not a string, number or bool"),
+                            Some("use --json for structured values"),
+                        );
+                        return exit::ERROR;
+                    }
+                }
+            } else if json {
+                println!("{}", serde_json::to_string(&value(o)).unwrap_or_default());
+            } else {
+                println!("{}", inline(&value(o)));
+            }
+        }
+        None => {
+            if json {
+                let doc: serde_json::Map<String, serde_json::Value> = state
+                    .outputs
+                    .iter()
+                    .map(|(k, o)| {
+                        (
+                            k.clone(),
+                            serde_json::json!({"sensitive": o.sensitive, "value": value(o)}),
+                        )
+                    })
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+            } else {
+                for (k, o) in &state.outputs {
+                    println!("{k} = {}", inline(&value(o)));
+                }
+            }
+        }
+    }
+    exit::OK
+}
+
+/// `meshform graph [--format dot|mermaid]`.
+#[allow(clippy::print_stdout)]
+pub fn graph(settings: &Settings, format: GraphFormat) -> u8 {
+    let ws = workspace(settings);
+    let (loaded, diags) = ops::load(&ws);
+    report::print_diagnostics(settings, &diags);
+    let Some(loaded) = loaded else { return exit::ERROR };
+    match format {
+        GraphFormat::Dot => print!("{}", crate::render::graph::dot(&loaded.graph)),
+        GraphFormat::Mermaid => print!("{}", crate::render::graph::mermaid(&loaded.graph)),
+    }
+    exit::OK
+}

@@ -1,0 +1,5 @@
+//! The `meshform` binary.
+
+fn main() -> std::process::ExitCode {
+    meshform_cli::run()
+}

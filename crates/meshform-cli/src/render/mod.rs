@@ -1,0 +1,6 @@
+//! Renderings: plans and state as text and JSON, the graph as DOT and Mermaid.
+
+pub mod graph;
+pub mod json;
+pub mod state;
+pub mod text;

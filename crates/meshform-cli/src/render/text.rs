@@ -1,0 +1,494 @@
+//! Plans as the text people read in terminals and pull requests, in Terraform's layout: drift first,
+//! then each change with attribute-level diffs, then outputs and the summary line.
+
+use std::fmt::Write as _;
+
+use meshform_core::value::{map_key, quote};
+use meshform_core::{InstanceAddr, Mode, PathStep, Value, REDACTED};
+use meshform_engine::plan::{Action, OutputChange, Plan, PlanMode, ResourceChange};
+
+/// Rendering options.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Style {
+    pub color: bool,
+}
+
+impl Style {
+    fn paint(&self, sym: &str) -> String {
+        if !self.color {
+            return sym.to_owned();
+        }
+        let code = match sym.trim() {
+            "+" => "32",
+            "-" => "31",
+            "~" => "33",
+            "-/+" | "+/-" => "35",
+            "<=" => "36",
+            _ => return sym.to_owned(),
+        };
+        format!("\x1b[{code}m{sym}\x1b[0m")
+    }
+
+    fn bold(&self, s: &str) -> String {
+        if self.color {
+            format!("\x1b[1m{s}\x1b[0m")
+        } else {
+            s.to_owned()
+        }
+    }
+}
+
+/// The whole plan as text.
+pub fn render_plan(plan: &Plan, style: Style) -> String {
+    let mut out = String::new();
+    render_drift(plan, style, &mut out);
+    render_incomplete(plan, &mut out);
+    for a in &plan.adoptions {
+        let _ = writeln!(
+            out,
+            "  # {} was created by an interrupted run; it was found and will be adopted\n",
+            a.addr
+        );
+    }
+    for p in &plan.abandoned {
+        let _ = writeln!(
+            out,
+            "  # {p}: an interrupted create left no object; its pending record will be dropped\n"
+        );
+    }
+    let actionable: Vec<&ResourceChange> = plan.actionable().collect();
+    let outputs: Vec<&OutputChange> =
+        plan.outputs.iter().filter(|o| o.action() != Action::NoOp).collect();
+    if plan.mode == PlanMode::RefreshOnly {
+        if plan.drift.is_empty() {
+            out.push_str("No changes. Your infrastructure still matches the configuration.\n");
+        } else {
+            out.push_str("This is a refresh-only plan, so meshform will not take any actions to undo these. If you were\nexpecting these changes then you can apply this plan to record the updated values in the meshform\nstate without changing any remote objects.\n");
+        }
+        return out;
+    }
+    if actionable.is_empty() && outputs.is_empty() {
+        if plan.has_changes() {
+            out.push_str("No resource changes; the state's bookkeeping will be updated.\n");
+        } else {
+            out.push_str(&style.bold("No changes."));
+            out.push_str(" Your infrastructure matches the configuration.\n");
+        }
+        return out;
+    }
+    if !actionable.is_empty() {
+        out.push_str("meshform will perform the following actions:\n\n");
+        for c in &actionable {
+            render_change(c, style, &mut out);
+            out.push('\n');
+        }
+        let (add, change, destroy) = plan.summary();
+        let _ = writeln!(
+            out,
+            "{} {add} to add, {change} to change, {destroy} to destroy.",
+            style.bold("Plan:")
+        );
+    }
+    if !outputs.is_empty() {
+        out.push_str("\nChanges to Outputs:\n");
+        for o in outputs {
+            render_output_change(o, style, &mut out);
+        }
+    }
+    out
+}
+
+fn render_incomplete(plan: &Plan, out: &mut String) {
+    if plan.complete() {
+        return;
+    }
+    out.push_str("Warning: this plan is incomplete\n\n");
+    for f in &plan.failures {
+        let _ = writeln!(out, "  - {} (provider {}): {}", f.address, f.provider, f.message);
+    }
+    for s in &plan.skipped {
+        let _ = writeln!(out, "  - {s}");
+    }
+    out.push_str("\nEverything else was planned. The parts above keep their last known state; fix the cause\nor plan again when they are reachable.\n\n");
+}
+
+fn render_drift(plan: &Plan, style: Style, out: &mut String) {
+    if plan.drift.is_empty() {
+        return;
+    }
+    out.push_str("Note: Objects have changed outside of meshform\n\n");
+    out.push_str("meshform detected the following changes made outside of meshform since the last \"meshform apply\":\n\n");
+    for d in &plan.drift {
+        let (ty, name) = (&d.addr.resource.ty, &d.addr.resource.name);
+        match &d.after {
+            Some(after) => {
+                let _ = writeln!(out, "  # {} has been changed", d.addr);
+                let _ = writeln!(out, "  {} resource \"{ty}\" \"{name}\" {{", style.paint("~"));
+                diff_object(Some(&d.before), Some(after), &[], 6, style, out);
+                out.push_str("    }\n\n");
+            }
+            None => {
+                let _ = writeln!(out, "  # {} has been deleted", d.addr);
+                let _ = writeln!(out, "  {} resource \"{ty}\" \"{name}\" {{", style.paint("-"));
+                diff_object(Some(&d.before), None, &[], 6, style, out);
+                out.push_str("    }\n\n");
+            }
+        }
+    }
+    out.push_str("Unless you have made equivalent changes to your configuration, or ignored the relevant attributes\nusing ignore_changes, the following plan may include actions to undo or respond to these changes.\n\n");
+    out.push_str(&"─".repeat(77));
+    out.push_str("\n\n");
+}
+
+fn header(c: &ResourceChange) -> String {
+    if let Some(r) = &c.reason {
+        return format!("# {} {}", c.addr, r.describe(&c.addr));
+    }
+    let what = match c.action {
+        Action::Create => "will be created",
+        Action::Update => "will be updated in-place",
+        Action::Delete => "will be destroyed",
+        Action::DeleteThenCreate | Action::CreateThenDelete => "must be replaced",
+        Action::Read => "will be read during apply",
+        Action::NoOp => "is unchanged",
+    };
+    format!("# {} {what}", c.addr)
+}
+
+fn block_open(addr: &InstanceAddr) -> String {
+    let kw = if addr.resource.mode == Mode::Data { "data" } else { "resource" };
+    format!("{kw} \"{}\" \"{}\" {{", addr.resource.ty, addr.resource.name)
+}
+
+/// One change: header, block, attribute diff.
+pub fn render_change(c: &ResourceChange, style: Style, out: &mut String) {
+    let _ = writeln!(out, "  {}", style.bold(&header(c)));
+    let sym = c.action.symbol();
+    let _ =
+        writeln!(out, "{}{} {}", " ".repeat(3 - sym.len()), style.paint(sym), block_open(&c.addr));
+    let (before, after) = match c.action {
+        Action::Create | Action::Read => (None, c.after.as_ref()),
+        Action::Delete => (c.before.as_ref(), None),
+        _ => (c.before.as_ref(), c.after.as_ref()),
+    };
+    let forces: Vec<&[PathStep]> = c.replace_paths.iter().map(Vec::as_slice).collect();
+    diff_object(before, after, &forces, 6, style, out);
+    out.push_str("    }\n");
+}
+
+fn render_output_change(o: &OutputChange, style: Style, out: &mut String) {
+    let show = |v: &Value| if o.sensitive { REDACTED.to_owned() } else { inline(v) };
+    match (&o.before, &o.after) {
+        (None, Some(a)) => {
+            let _ = writeln!(out, "  {} {} = {}", style.paint("+"), o.name, show(a));
+        }
+        (Some(b), None) => {
+            let _ = writeln!(out, "  {} {} = {} -> null", style.paint("-"), o.name, show(b));
+        }
+        (Some(b), Some(a)) => {
+            let _ = writeln!(out, "  {} {} = {} -> {}", style.paint("~"), o.name, show(b), show(a));
+        }
+        (None, None) => {}
+    }
+}
+
+fn is_absent(v: Option<&Value>) -> bool {
+    v.is_none_or(|v| matches!(v, Value::Null))
+}
+
+/// Diffs two objects attribute by attribute (either side may be absent), one line per attribute,
+/// unchanged attributes folded.
+fn diff_object(
+    before: Option<&Value>,
+    after: Option<&Value>,
+    forces: &[&[PathStep]],
+    indent: usize,
+    style: Style,
+    out: &mut String,
+) {
+    let empty = std::collections::BTreeMap::new();
+    let b = before.and_then(Value::as_map).unwrap_or(&empty);
+    let a = after.and_then(Value::as_map).unwrap_or(&empty);
+    let mut keys: Vec<&String> = b.keys().chain(a.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    let shown: Vec<&String> =
+        keys.iter().copied().filter(|k| !(is_absent(b.get(*k)) && is_absent(a.get(*k)))).collect();
+    let unchanged = |k: &String| {
+        let (bv, av) = (b.get(k).unwrap_or(&Value::Null), a.get(k).unwrap_or(&Value::Null));
+        before.is_some() && after.is_some() && bv.same_as(av) && !av.contains_unknown()
+    };
+    let width = shown.iter().filter(|k| !unchanged(k)).map(|k| map_key(k).len()).max().unwrap_or(0);
+    let mut hidden = 0;
+    let pad = " ".repeat(indent);
+    let comment_pad = " ".repeat(indent + 2);
+    for k in shown {
+        let (bv, av) = (b.get(k), a.get(k));
+        let forced = forces.iter().any(|p| matches!(p.first(), Some(PathStep::Key(f)) if f == k));
+        let suffix = if forced { " # forces replacement" } else { "" };
+        let name = format!("{:width$}", map_key(k));
+        match (is_absent(bv), is_absent(av)) {
+            (true, false) if before.is_some() || after.is_some() => {
+                let v = av.unwrap_or(&Value::Null);
+                let _ = writeln!(
+                    out,
+                    "{pad}{} {name} = {}{suffix}",
+                    style.paint("+"),
+                    block_value(v, indent)
+                );
+            }
+            (false, true) => {
+                let v = bv.unwrap_or(&Value::Null);
+                let tail = if after.is_some() { " -> null" } else { "" };
+                let _ = writeln!(
+                    out,
+                    "{pad}{} {name} = {}{tail}{suffix}",
+                    style.paint("-"),
+                    block_value(v, indent)
+                );
+            }
+            _ => {
+                let (bv, av) = (bv.unwrap_or(&Value::Null), av.unwrap_or(&Value::Null));
+                if bv.same_as(av) && !av.contains_unknown() {
+                    hidden += 1;
+                    continue;
+                }
+                diff_value(&name, bv, av, indent, suffix, style, out);
+            }
+        }
+    }
+    if hidden > 0 && before.is_some() && after.is_some() {
+        let _ = writeln!(
+            out,
+            "{comment_pad}# ({hidden} unchanged attribute{} hidden)",
+            if hidden == 1 { "" } else { "s" }
+        );
+    }
+}
+
+fn diff_value(
+    name: &str,
+    b: &Value,
+    a: &Value,
+    indent: usize,
+    suffix: &str,
+    style: Style,
+    out: &mut String,
+) {
+    let pad = " ".repeat(indent);
+    let tilde = style.paint("~");
+    if b.is_sensitive() || a.is_sensitive() {
+        let _ = writeln!(out, "{pad}{tilde} {name} = ({REDACTED}){suffix}");
+        return;
+    }
+    match (b, a) {
+        (Value::Map(_), Value::Map(_)) => {
+            let _ = writeln!(out, "{pad}{tilde} {name} = {{{suffix}");
+            diff_object(Some(b), Some(a), &[], indent + 4, style, out);
+            let _ = writeln!(out, "{}}}", " ".repeat(indent + 2));
+        }
+        (Value::String(x), Value::String(y)) if x.contains('\n') || y.contains('\n') => {
+            let _ = writeln!(out, "{pad}{tilde} {name} = <<-EOT{suffix}");
+            line_diff(x, y, indent + 4, style, out);
+            let _ = writeln!(out, "{}EOT", " ".repeat(indent + 2));
+        }
+        _ => {
+            let _ = writeln!(
+                out,
+                "{pad}{tilde} {name} = {} -> {}{suffix}",
+                block_value(b, indent),
+                block_value(a, indent)
+            );
+        }
+    }
+}
+
+/// Line-by-line diff of a multi-line string, long unchanged runs folded.
+fn line_diff(old: &str, new: &str, indent: usize, style: Style, out: &mut String) {
+    let diff = similar::TextDiff::from_lines(old, new);
+    let pad = " ".repeat(indent);
+    let groups = diff.grouped_ops(2);
+    let total_lines = new.lines().count().max(old.lines().count());
+    let mut shown = 0;
+    for (gi, group) in groups.iter().enumerate() {
+        if gi > 0 {
+            let _ = writeln!(out, "{}# (lines between hidden)", " ".repeat(indent + 2));
+        }
+        for op in group {
+            for change in diff.iter_changes(op) {
+                let line = change.value().trim_end_matches('\n');
+                let sym = match change.tag() {
+                    similar::ChangeTag::Delete => style.paint("-"),
+                    similar::ChangeTag::Insert => style.paint("+"),
+                    similar::ChangeTag::Equal => " ".into(),
+                };
+                shown += 1;
+                let _ = writeln!(out, "{pad}{sym} {line}");
+            }
+        }
+    }
+    let hidden = total_lines.saturating_sub(shown);
+    if hidden > 0 && !groups.is_empty() {
+        let _ = writeln!(
+            out,
+            "{}# ({hidden} unchanged line{} hidden)",
+            " ".repeat(indent + 2),
+            if hidden == 1 { "" } else { "s" }
+        );
+    }
+}
+
+/// A value as shown after `=` in a block, multi-line for objects, lists and multi-line strings.
+fn block_value(v: &Value, indent: usize) -> String {
+    match v {
+        Value::Sensitive(_) => format!("({REDACTED})"),
+        Value::Unknown => "(known after apply)".into(),
+        Value::String(s) if s.contains('\n') => {
+            let mut out = String::from("<<-EOT\n");
+            for line in s.lines() {
+                let _ = writeln!(out, "{}{line}", " ".repeat(indent + 6));
+            }
+            let _ = write!(out, "{}EOT", " ".repeat(indent + 2));
+            out
+        }
+        Value::Map(m) if !m.is_empty() => {
+            let width = m.keys().map(|k| map_key(k).len()).max().unwrap_or(0);
+            let mut out = String::from("{\n");
+            for (k, x) in m {
+                if matches!(x, Value::Null) {
+                    continue;
+                }
+                let _ = writeln!(
+                    out,
+                    "{}{:width$} = {}",
+                    " ".repeat(indent + 6),
+                    map_key(k),
+                    block_value(x, indent + 4)
+                );
+            }
+            let _ = write!(out, "{}}}", " ".repeat(indent + 2));
+            out
+        }
+        Value::List(items)
+            if !items.is_empty()
+                && (items.len() > 3
+                    || items.iter().any(|i| matches!(i, Value::Map(_) | Value::List(_)))) =>
+        {
+            let mut out = String::from("[\n");
+            for x in items {
+                let _ = writeln!(out, "{}{},", " ".repeat(indent + 6), block_value(x, indent + 4));
+            }
+            let _ = write!(out, "{}]", " ".repeat(indent + 2));
+            out
+        }
+        other => inline(other),
+    }
+}
+
+/// A value on one line.
+pub fn inline(v: &Value) -> String {
+    match v {
+        Value::Sensitive(_) => format!("({REDACTED})"),
+        Value::Unknown => "(known after apply)".into(),
+        Value::String(s) => quote(s),
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use meshform_core::{InstanceKey, ResourceAddr};
+    use meshform_engine::plan::ChangeReason;
+
+    fn change(action: Action, before: Option<Value>, after: Option<Value>) -> ResourceChange {
+        ResourceChange {
+            addr: ResourceAddr::managed("local_file", "a").instance(InstanceKey::None),
+            provider: "local".into(),
+            action,
+            before,
+            after,
+            replace_paths: Vec::new(),
+            reason: None,
+            dependencies: Vec::new(),
+            create_before_destroy: false,
+        }
+    }
+
+    fn obj(content: Value, filename: &str) -> Value {
+        Value::map([
+            ("content", content),
+            ("filename", Value::string(filename)),
+            ("id", Value::Unknown),
+        ])
+    }
+
+    #[test]
+    fn create_shows_every_attribute_and_unknowns() {
+        let plan = Plan {
+            changes: vec![change(Action::Create, None, Some(obj(Value::string("hi"), "a.txt")))],
+            ..Plan::default()
+        };
+        let text = render_plan(&plan, Style::default());
+        assert!(
+            text.contains(
+                "  # local_file.a will be created\n  + resource \"local_file\" \"a\" {\n"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("      + content  = \"hi\"\n"), "{text}");
+        assert!(text.contains("      + id       = (known after apply)\n"), "{text}");
+        assert!(text.contains("Plan: 1 to add, 0 to change, 0 to destroy."));
+    }
+
+    #[test]
+    fn update_diffs_lines_and_hides_unchanged() {
+        let before = Value::map([
+            ("content", Value::string("a\nb\nc\n")),
+            ("filename", Value::string("f")),
+            ("id", Value::string("f")),
+        ]);
+        let after = Value::map([
+            ("content", Value::string("a\nB\nc\n")),
+            ("filename", Value::string("f")),
+            ("id", Value::string("f")),
+        ]);
+        let plan = Plan {
+            changes: vec![change(Action::Update, Some(before), Some(after))],
+            ..Plan::default()
+        };
+        let text = render_plan(&plan, Style::default());
+        assert!(text.contains("~ content = <<-EOT\n"), "{text}");
+        assert!(text.contains("          - b\n          + B\n"), "{text}");
+        assert!(text.contains("        # (2 unchanged attributes hidden)\n    }\n"), "{text}");
+        assert!(text.contains("# (2 unchanged attributes hidden)"), "{text}");
+    }
+
+    #[test]
+    fn replacement_marks_the_forcing_attribute_and_secrets_stay_hidden() {
+        let before = Value::map([
+            ("filename", Value::string("old")),
+            ("content", Value::string("s3cret").sensitive()),
+        ]);
+        let after = Value::map([
+            ("filename", Value::string("new")),
+            ("content", Value::string("s3cret2").sensitive()),
+        ]);
+        let mut c = change(Action::DeleteThenCreate, Some(before), Some(after));
+        c.replace_paths = vec![vec![PathStep::Key("filename".into())]];
+        c.reason = Some(ChangeReason::CannotUpdate);
+        let plan = Plan { changes: vec![c], ..Plan::default() };
+        let text = render_plan(&plan, Style::default());
+        assert!(text.contains("-/+ resource"), "{text}");
+        assert!(text.contains("~ filename = \"old\" -> \"new\" # forces replacement"), "{text}");
+        assert!(text.contains("(sensitive value)"), "{text}");
+        assert!(!text.contains("s3cret"), "{text}");
+        assert!(text.contains("Plan: 1 to add, 0 to change, 1 to destroy."));
+    }
+
+    #[test]
+    fn no_changes_message() {
+        let text = render_plan(&Plan::default(), Style::default());
+        assert_eq!(text, "No changes. Your infrastructure matches the configuration.\n");
+    }
+}

@@ -1,0 +1,79 @@
+//! Diagnostics and errors at the edge: miette reports on stderr, JSON when asked, exit codes.
+
+use meshform_core::{Diagnostic, Diagnostics};
+use meshform_engine::ops::PlanError;
+use meshform_state::StateError;
+
+use crate::settings::Settings;
+
+/// Exit codes (see docs/cli.md).
+pub mod exit {
+    pub const OK: u8 = 0;
+    pub const ERROR: u8 = 1;
+    pub const CHANGES: u8 = 2;
+    pub const UNFORMATTED: u8 = 3;
+}
+
+fn handler(settings: &Settings) -> miette::GraphicalReportHandler {
+    let theme = if settings.color {
+        miette::GraphicalTheme::unicode()
+    } else {
+        miette::GraphicalTheme::unicode_nocolor()
+    };
+    miette::GraphicalReportHandler::new_themed(theme).with_width(110)
+}
+
+/// Renders one diagnostic as a miette report (file:line:column, the span labelled, help).
+pub fn render_diagnostic(settings: &Settings, d: &Diagnostic) -> String {
+    let mut out = String::new();
+    if handler(settings).render_report(&mut out, d).is_err() {
+        out = format!("{d}\n");
+    }
+    if let Some(span) = &d.span {
+        // The graphical report shows the location inside its frame; keep a greppable line too.
+        let loc = span.location();
+        if !out.contains(&loc) {
+            out = format!("{loc}: {out}");
+        }
+    }
+    out
+}
+
+/// Prints every diagnostic to stderr.
+#[allow(clippy::print_stderr)]
+pub fn print_diagnostics(settings: &Settings, diags: &Diagnostics) {
+    for d in diags.iter() {
+        eprint!("{}", render_diagnostic(settings, d));
+    }
+}
+
+/// Prints a one-off error (no span) to stderr.
+pub fn print_error(settings: &Settings, message: &str, help: Option<&str>) {
+    let mut d = Diagnostic::error("meshform::error", message);
+    if let Some(h) = help {
+        d = d.with_help(h);
+    }
+    print_diagnostics(settings, &Diagnostics(vec![d]));
+}
+
+/// A state error as a diagnostic, with what to do next.
+pub fn state_diagnostic(e: &StateError) -> Diagnostic {
+    let help = match e {
+        StateError::Locked { info, .. } => format!(
+            "wait for that run to finish, retry with --lock-timeout=5m, or if it was killed: meshform force-unlock {}",
+            info.id
+        ),
+        StateError::Corrupt { .. } => "the file was left untouched; restore it from meshform.state.json.backup or fix it by hand".into(),
+        StateError::UnsupportedVersion { .. } => "upgrade meshform to the version that wrote this state".into(),
+        _ => "check the state file and its directory".into(),
+    };
+    Diagnostic::error("meshform::state", e.to_string()).with_help(help)
+}
+
+/// Prints a planning failure.
+pub fn print_plan_error(settings: &Settings, e: &PlanError) {
+    match e {
+        PlanError::Diagnostics(d) => print_diagnostics(settings, d),
+        PlanError::State(e) => print_diagnostics(settings, &Diagnostics(vec![state_diagnostic(e)])),
+    }
+}

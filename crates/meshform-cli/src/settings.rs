@@ -1,0 +1,50 @@
+//! What meshform takes from the environment: variables, colour, CI mode, the user's name.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use crate::args::Cli;
+
+/// Process-level settings, read once in `run`.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The configuration directory.
+    pub dir: PathBuf,
+    /// Colour on stderr/stdout.
+    pub color: bool,
+    /// stdin is a terminal (prompts are possible).
+    pub interactive: bool,
+    /// stderr is a terminal.
+    pub stderr_tty: bool,
+    /// `MESHFORM_VAR_<name>` values, prefix removed, sorted.
+    pub env_vars: Vec<(String, String)>,
+    /// Who runs meshform (for lock info).
+    pub who: String,
+}
+
+impl Settings {
+    pub fn from_env(cli: &Cli) -> Settings {
+        let dir = cli.chdir.clone().unwrap_or_else(|| PathBuf::from("."));
+        let no_color = cli.no_color || std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        let stderr_tty = std::io::stderr().is_terminal();
+        let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
+        let mut env_vars: Vec<(String, String)> = std::env::vars()
+            .filter_map(|(k, v)| k.strip_prefix("MESHFORM_VAR_").map(|n| (n.to_owned(), v)))
+            .collect();
+        env_vars.sort();
+        let user = std::env::var("USER")
+            .or_else(|_| std::env::var("USERNAME"))
+            .unwrap_or_else(|_| "unknown".into());
+        let host = std::fs::read_to_string("/etc/hostname")
+            .map(|h| h.trim().to_owned())
+            .unwrap_or_else(|_| "localhost".into());
+        Settings {
+            dir,
+            color: !no_color && stderr_tty && !ci,
+            interactive: std::io::stdin().is_terminal() && !ci,
+            stderr_tty,
+            env_vars,
+            who: format!("{user}@{host}"),
+        }
+    }
+}
