@@ -171,10 +171,10 @@ impl<'a> Lexer<'a> {
             }
             '"' => {
                 self.pos += 1;
-                self.scan_quoted()?;
+                self.scan_template(TemplateEnd::Quote)?;
                 Kind::Str
             }
-            '<' if rest.starts_with("<<") => {
+            '<' if starts_heredoc(rest) => {
                 self.scan_heredoc()?;
                 Kind::Heredoc
             }
@@ -225,46 +225,65 @@ impl<'a> Lexer<'a> {
         self.pos += end;
     }
 
-    /// Scans the inside of a quoted template after the opening `"`, up to and
-    /// including the closing `"`.
-    fn scan_quoted(&mut self) -> Result<(), LexError> {
+    /// Scans a template after its opening `"` or heredoc line, up to and
+    /// including its end: the closing `"`, or the heredoc's delimiter line.
+    ///
+    /// Like hcl-edit, the body of an `%{ if }` / `%{ for }` directive is a
+    /// template that only ends at its `%{ endif }` / `%{ endfor }`: inside it,
+    /// neither a `"` nor a heredoc delimiter line ends the outer template, and
+    /// backslashes are not escapes.
+    fn scan_template(&mut self, end: TemplateEnd<'_>) -> Result<(), LexError> {
+        let mut directives = 0usize;
         loop {
             let rest = self.rest();
             let Some(c) = rest.chars().next() else {
-                return Err(self.error("unterminated string"));
+                return Err(self.error("unterminated template"));
             };
-            if c == '"' {
-                self.pos += 1;
-                return Ok(());
-            }
-            if c == '\\' {
-                self.pos += 1;
-                match self.peek_char() {
-                    Some(c) => self.pos += c.len_utf8(),
-                    None => return Err(self.error("unterminated string")),
+            if directives == 0 {
+                match end {
+                    TemplateEnd::Quote if c == '"' => {
+                        self.pos += 1;
+                        return Ok(());
+                    }
+                    TemplateEnd::Quote if c == '\\' => {
+                        self.pos += 1;
+                        match self.peek_char() {
+                            Some(c) => self.pos += c.len_utf8(),
+                            None => return Err(self.error("unterminated string")),
+                        }
+                        continue;
+                    }
+                    TemplateEnd::Heredoc(delim) => {
+                        if let Some(eol) = line_ending_len(rest) {
+                            if let Some(len) = closing_delimiter_len(&rest[eol..], delim) {
+                                self.pos += eol + len;
+                                return Ok(());
+                            }
+                        }
+                    }
+                    TemplateEnd::Quote => {}
                 }
-                continue;
             }
-            if !self.scan_template_marker()? {
+            if rest.starts_with("$${") || rest.starts_with("%%{") {
+                self.pos += 3;
+            } else if rest.starts_with("${") {
+                self.pos += 2;
+                self.scan_until_close_brace()?;
+            } else if let Some(after) = rest.strip_prefix("%{") {
+                let keyword = after
+                    .strip_prefix('~')
+                    .unwrap_or(after)
+                    .trim_start_matches([' ', '\t', '\r', '\n']);
+                if keyword.starts_with("if") || keyword.starts_with("for") {
+                    directives += 1;
+                } else if keyword.starts_with("endif") || keyword.starts_with("endfor") {
+                    directives = directives.saturating_sub(1);
+                }
+                self.pos += 2;
+                self.scan_until_close_brace()?;
+            } else {
                 self.pos += c.len_utf8();
             }
-        }
-    }
-
-    /// At a `$${`, `%%{`, `${` or `%{` marker: skips the escaped marker or the
-    /// whole interpolation/directive and returns `true`. Otherwise returns
-    /// `false` without moving.
-    fn scan_template_marker(&mut self) -> Result<bool, LexError> {
-        let rest = self.rest();
-        if rest.starts_with("$${") || rest.starts_with("%%{") {
-            self.pos += 3;
-            Ok(true)
-        } else if rest.starts_with("${") || rest.starts_with("%{") {
-            self.pos += 2;
-            self.scan_until_close_brace()?;
-            Ok(true)
-        } else {
-            Ok(false)
         }
     }
 
@@ -310,32 +329,44 @@ impl<'a> Lexer<'a> {
             return Err(self.error("expected newline after heredoc delimiter"));
         };
         self.pos += eol;
-
-        // hcl-edit accepts an empty heredoc whose delimiter directly follows
-        // the opening line.
-        if let Some(len) = closing_delimiter_len(self.rest(), delim) {
-            self.pos += len;
-            return Ok(());
-        }
-
-        loop {
-            let rest = self.rest();
-            let Some(c) = rest.chars().next() else {
-                return Err(self.error("unterminated heredoc"));
-            };
-            if let Some(eol) = line_ending_len(rest) {
-                if let Some(len) = closing_delimiter_len(&rest[eol..], delim) {
-                    self.pos += eol + len;
-                    return Ok(());
+        // Like hcl-edit, look for the closing delimiter only after a line
+        // ending inside the heredoc: a delimiter right after the opening line
+        // is content, unless no later delimiter line ends the heredoc (then
+        // the heredoc is empty).
+        let content_start = self.pos;
+        match self.scan_template(TemplateEnd::Heredoc(delim)) {
+            Ok(()) => Ok(()),
+            Err(err) => {
+                self.pos = content_start;
+                match closing_delimiter_len(self.rest(), delim) {
+                    Some(len) => {
+                        self.pos += len;
+                        Ok(())
+                    }
+                    None => Err(err),
                 }
-                self.pos += eol;
-                continue;
-            }
-            if !self.scan_template_marker()? {
-                self.pos += c.len_utf8();
             }
         }
     }
+}
+
+/// What ends a template.
+#[derive(Debug, Clone, Copy)]
+enum TemplateEnd<'a> {
+    /// A quoted string's closing `"`.
+    Quote,
+    /// A heredoc's delimiter line.
+    Heredoc(&'a str),
+}
+
+/// Whether `s` starts with `<<` or `<<-` followed by an identifier. (In
+/// `a <<<EOT`, the first `<` is an operator.)
+fn starts_heredoc(s: &str) -> bool {
+    let Some(after) = s.strip_prefix("<<") else {
+        return false;
+    };
+    let after = after.strip_prefix('-').unwrap_or(after);
+    after.chars().next().is_some_and(is_id_start)
 }
 
 fn bracket(c: char) -> Bracket {
@@ -413,6 +444,35 @@ mod tests {
         assert!(toks[2].1.ends_with("\n  EOT"));
         assert_eq!(toks[3].0, Kind::Newline);
         assert_eq!(toks[4], (Kind::Word, "y"));
+    }
+
+    #[test]
+    fn less_than_before_heredoc() {
+        let toks = kinds("x = a <<<EOT\nb\nEOT\n");
+        assert_eq!(toks[3], (Kind::Punct, "<"));
+        assert_eq!(toks[4], (Kind::Heredoc, "<<EOT\nb\nEOT"));
+    }
+
+    #[test]
+    fn directive_bodies_do_not_end_templates() {
+        let src =
+            "x = <<EOT\n%{ if a }\nEOT\n\"\\%{ endif }\nEOT\ny = \"%{~for v in b}\"\\%{endfor}\"\n";
+        let toks = kinds(src);
+        assert_eq!(toks[2].0, Kind::Heredoc);
+        assert!(toks[2].1.ends_with("%{ endif }\nEOT"), "{toks:?}");
+        assert_eq!(toks[6].0, Kind::Str);
+        assert_eq!(toks[6].1, "\"%{~for v in b}\"\\%{endfor}\"");
+    }
+
+    #[test]
+    fn heredoc_delimiter_right_after_opening_line() {
+        // Content, when a later delimiter line ends the heredoc…
+        let toks = kinds("x = <<A\nA\nb\nA\n");
+        assert_eq!(toks[2], (Kind::Heredoc, "<<A\nA\nb\nA"));
+        // …otherwise the end of an empty heredoc.
+        let toks = kinds("x = [<<A\nA\n, 1]\n");
+        assert_eq!(toks[3], (Kind::Heredoc, "<<A\nA"));
+        assert_eq!(toks[5], (Kind::Punct, ","));
     }
 
     #[test]
