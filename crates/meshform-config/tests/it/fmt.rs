@@ -194,6 +194,16 @@ fn syntax_errors_are_reported_with_position() {
 }
 
 #[test]
+fn deep_nesting_is_handled_without_overflow() {
+    let deep = format!("x = {}1{}\n", "[".repeat(50), "]".repeat(50));
+    assert_eq!(fmt(&deep), deep);
+    let too_deep = format!("x = {}1{}\n", "[".repeat(100_000), "]".repeat(100_000));
+    assert!(format_source(&too_deep).is_err());
+    let strings = format!("x = {}1{}\n", "\"${".repeat(30), "}\"".repeat(30));
+    assert_eq!(fmt(&strings), strings);
+}
+
+#[test]
 fn unified_diff_of_equal_texts_is_empty() {
     assert_eq!(unified_diff("main.tf", "a = 1\n", "a = 1\n"), "");
 }
