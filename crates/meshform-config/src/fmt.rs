@@ -3,28 +3,35 @@
 //! [`format_source`] rewrites a file in the layout `terraform fmt` produces:
 //!
 //! - two spaces of indentation per nesting level (blocks, objects, tuples,
-//!   parentheses), with comments re-indented along with the code;
+//!   parentheses), with comments re-indented along with the code. Brackets
+//!   opened together on one line (`merge(a, {`, `[{`) count as one level, and
+//!   a line starting with closing brackets goes back to the indentation of the
+//!   line that opened them, so `[{ … }, { … }]` stays flat;
 //! - one space around `=`; the `=` of consecutive single-line attributes in a
 //!   block (or items in a multi-line object) are aligned in one column, a run
 //!   being broken by a blank line, a comment-only line, a nested block or a
-//!   multi-line value;
+//!   multi-line value (object items written with `:` are left as they are);
 //! - block headers as `type "label" "label" {`, one-line blocks as
 //!   `name { attr = value }` / `name {}`;
 //! - trailing comments one space after the code, aligned on consecutive lines
-//!   of the same block or object;
-//! - at most one blank line in a row, no trailing whitespace, `\n` line
-//!   endings and exactly one final newline.
+//!   of the same block or object; multi-line `/* */` comments move with their
+//!   first line;
+//! - at most one blank line in a row and none at the start or end, no trailing
+//!   whitespace, `\n` line endings and exactly one final newline (an empty
+//!   file stays empty).
 //!
 //! Everything else is left as written: the contents of strings, templates and
-//! heredocs (byte for byte, including their line endings), the order and
-//! spacing of expression tokens (except that whitespace containing tabs
-//! becomes one space), and where lines break.
+//! heredocs (byte for byte, including `\r\n` line endings, which are part of
+//! the value, and a heredoc's closing delimiter line), the order and spacing
+//! of expression tokens (except that whitespace containing tabs becomes one
+//! space), and where lines break.
 //!
 //! The formatter works on tokens rather than on a syntax tree, so it only ever
 //! changes whitespace. Its input is first parsed with `hcl-edit` (syntax errors
 //! are reported as [`FormatError`]), and its output is parsed again and
 //! compared with the input's [`hcl::Body`], so it never returns a file that
-//! means something else.
+//! means something else: should the two ever disagree, that is reported as an
+//! internal [`FormatError`] instead.
 
 mod layout;
 mod lexer;
