@@ -125,3 +125,41 @@ pub fn unified_diff(name: &str, old: &str, new: &str) -> String {
         .header(&format!("old/{name}"), &format!("new/{name}"))
         .to_string()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unified_diff_of_equal_texts_is_empty() {
+        assert_eq!(unified_diff("main.tf", "a = 1\n", "a = 1\n"), "");
+    }
+
+    #[test]
+    fn unified_diff_has_headers_and_hunks() {
+        let old = "a=1\nb = 2\n";
+        let new = "a = 1\nb = 2\n";
+        let diff = unified_diff("main.tf", old, new);
+        assert_eq!(
+            diff,
+            "--- old/main.tf\n+++ new/main.tf\n@@ -1,2 +1,2 @@\n-a=1\n+a = 1\n b = 2\n"
+        );
+    }
+
+    #[test]
+    fn unified_diff_keeps_context_small() {
+        let old: String = (0..20).map(|i| format!("l{i} = {i}\n")).collect();
+        let new = old.replace("l10 = 10", "l10 = 100");
+        let diff = unified_diff("x.hcl", &old, &new);
+        assert!(diff.contains("@@ -8,7 +8,7 @@"), "{diff}");
+        assert!(!diff.contains("l0 = 0"));
+        assert!(diff.contains("-l10 = 10\n+l10 = 100\n"));
+    }
+
+    #[test]
+    fn unified_diff_marks_missing_final_newline() {
+        let diff = unified_diff("x.hcl", "a = 1", "a = 1\n");
+        assert!(diff.starts_with("--- old/x.hcl\n+++ new/x.hcl\n"), "{diff}");
+        assert!(diff.contains("No newline at end of file"), "{diff}");
+    }
+}

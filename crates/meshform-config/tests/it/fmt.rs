@@ -203,36 +203,6 @@ fn deep_nesting_is_handled_without_overflow() {
     assert_eq!(fmt(&strings), strings);
 }
 
-#[test]
-fn unified_diff_of_equal_texts_is_empty() {
-    assert_eq!(unified_diff("main.tf", "a = 1\n", "a = 1\n"), "");
-}
-
-#[test]
-fn unified_diff_has_headers_and_hunks() {
-    let old = "a=1\nb = 2\n";
-    let new = "a = 1\nb = 2\n";
-    let diff = unified_diff("main.tf", old, new);
-    assert_eq!(diff, "--- old/main.tf\n+++ new/main.tf\n@@ -1,2 +1,2 @@\n-a=1\n+a = 1\n b = 2\n");
-}
-
-#[test]
-fn unified_diff_keeps_context_small() {
-    let old: String = (0..20).map(|i| format!("l{i} = {i}\n")).collect();
-    let new = old.replace("l10 = 10", "l10 = 100");
-    let diff = unified_diff("x.hcl", &old, &new);
-    assert!(diff.contains("@@ -8,7 +8,7 @@"), "{diff}");
-    assert!(!diff.contains("l0 = 0"));
-    assert!(diff.contains("-l10 = 10\n+l10 = 100\n"));
-}
-
-#[test]
-fn unified_diff_marks_missing_final_newline() {
-    let diff = unified_diff("x.hcl", "a = 1", "a = 1\n");
-    assert!(diff.starts_with("--- old/x.hcl\n+++ new/x.hcl\n"), "{diff}");
-    assert!(diff.contains("No newline at end of file"), "{diff}");
-}
-
 /// Cases per property test: 512, or `MESHFORM_FMT_FUZZ_CASES` for a deeper run.
 fn fuzz_cases() -> u32 {
     std::env::var("MESHFORM_FMT_FUZZ_CASES").ok().and_then(|n| n.parse().ok()).unwrap_or(512)
