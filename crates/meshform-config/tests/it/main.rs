@@ -1,4 +1,5 @@
 //! Integration tests of meshform-config: one test binary, one module per area.
 
 mod eval;
+mod fmt;
 mod load;
