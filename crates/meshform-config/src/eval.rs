@@ -551,7 +551,11 @@ impl<'a> Evaluator<'a> {
                             Value::List(items) => items.push(value),
                             _ => unknown = true,
                         }
-                    } else if map.contains_key(&ks) {
+                    } else if let std::collections::btree_map::Entry::Vacant(slot) =
+                        map.entry(ks.clone())
+                    {
+                        slot.insert(value);
+                    } else {
                         return Err(self
                             .error(
                                 ke,
@@ -560,8 +564,6 @@ impl<'a> Evaluator<'a> {
                                 "produces a key twice",
                             )
                             .with_help("make the key unique, or add `...` after the value expression to group values by key"));
-                    } else {
-                        map.insert(ks, value);
                     }
                 }
             }

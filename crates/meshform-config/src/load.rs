@@ -188,10 +188,14 @@ impl Lowerer {
                     );
                 }
                 for (name, attr) in body.attrs {
-                    if config.locals.contains_key(&name) {
-                        self.duplicate("local value", &name, attr.name_span.clone());
-                    } else {
-                        config.locals.insert(name, attr);
+                    match config.locals.entry(name) {
+                        std::collections::btree_map::Entry::Occupied(e) => {
+                            let name = e.key().clone();
+                            self.duplicate("local value", &name, attr.name_span.clone());
+                        }
+                        std::collections::btree_map::Entry::Vacant(e) => {
+                            e.insert(attr);
+                        }
                     }
                 }
             }
@@ -201,10 +205,14 @@ impl Lowerer {
                 let alias = body.attrs.remove("alias").and_then(|a| self.const_string(&a.expr));
                 let p = ProviderDef { name: l[0].clone(), alias, span: header.clone(), body };
                 let key = p.key();
-                if config.providers.contains_key(&key) {
-                    self.duplicate("provider configuration", &key, header);
-                } else {
-                    config.providers.insert(key, p);
+                match config.providers.entry(key) {
+                    std::collections::btree_map::Entry::Occupied(e) => {
+                        let key = e.key().clone();
+                        self.duplicate("provider configuration", &key, header);
+                    }
+                    std::collections::btree_map::Entry::Vacant(e) => {
+                        e.insert(p);
+                    }
                 }
             }
             "resource" | "data" => {
@@ -313,7 +321,7 @@ impl Lowerer {
             "meshform::config::unsupported_argument",
             format!("unsupported {what} \"{name}\""),
             span,
-            &format!("not expected in this block"),
+            "not expected in this block",
             &help,
         );
     }

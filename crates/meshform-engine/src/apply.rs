@@ -185,6 +185,8 @@ impl Progress for StatusCell {
     }
 }
 
+type OpFuture<'a> = Pin<Box<dyn Future<Output = Result<Option<Value>, Diagnostic>> + 'a>>;
+
 type StepFuture<'a> =
     Pin<Box<dyn Future<Output = (usize, Result<Option<Value>, Diagnostic>)> + 'a>>;
 
@@ -226,8 +228,7 @@ impl<'a> Executor<'a> {
         let mut fatal = false;
         let plan = self.plan;
         loop {
-            while !cancelled && !fatal {
-                let Some((_, s)) = ready.pop_first() else { break };
+            while let Some((_, s)) = if cancelled || fatal { None } else { ready.pop_first() } {
                 match steps.kinds[s] {
                     StepKind::Config(i) => {
                         let node = self.graph.order[i].clone();
@@ -331,11 +332,7 @@ impl<'a> Executor<'a> {
     }
 
     /// Re-evaluates an instance's configuration with the values applied so far and builds its operation.
-    fn prepare_instance(
-        &self,
-        c: &'a ResourceChange,
-    ) -> Result<Pin<Box<dyn Future<Output = Result<Option<Value>, Diagnostic>> + 'a>>, Diagnostic>
-    {
+    fn prepare_instance(&self, c: &'a ResourceChange) -> Result<OpFuture<'a>, Diagnostic> {
         let r = self.config.resources.get(&c.addr.resource).ok_or_else(|| {
             Diagnostic::error(
                 "meshform::apply::not_in_config",

@@ -236,11 +236,10 @@ fn resolve(config: &Config, from: &Node, r: &Reference, diags: &mut Diagnostics)
         }
         Target::Count | Target::Each => {
             let ok = match from {
-                Node::Resource(a) => match (&config.resources[a].repetition, &r.target) {
-                    (Repetition::Count(_), Target::Count) => true,
-                    (Repetition::ForEach(_), Target::Each) => true,
-                    _ => false,
-                },
+                Node::Resource(a) => matches!(
+                    (&config.resources[a].repetition, &r.target),
+                    (Repetition::Count(_), Target::Count) | (Repetition::ForEach(_), Target::Each)
+                ),
                 _ => false,
             };
             if !ok {

@@ -914,10 +914,8 @@ impl<'a> Planner<'a> {
             let def = self.config.resources.get(&addr.resource);
             let reason =
                 if destroy { ChangeReason::DestroyMode } else { ChangeReason::NotInConfig };
-            if destroy {
-                if self.plan.changes.iter().any(|c| c.addr == addr) {
-                    continue;
-                }
+            if destroy && self.plan.changes.iter().any(|c| c.addr == addr) {
+                continue;
             }
             self.plan_delete(&addr, &key, &schema, reason, def).await;
         }
