@@ -586,7 +586,7 @@ impl<'a> Evaluator<'a> {
         let mut out = String::new();
         let mut marked = false;
         let mut unknown = false;
-        self.template_into(t, frame, d, &mut out, &mut marked, &mut unknown)?;
+        self.template_into(t, frame, d, &mut out, &mut marked, &mut unknown, false)?;
         if unknown {
             return Ok(Value::Unknown.with_mark(marked));
         }
@@ -601,14 +601,15 @@ impl<'a> Evaluator<'a> {
         out: &mut String,
         marked: &mut bool,
         unknown: &mut bool,
+        lead_strip: bool,
     ) -> Result<(), Diagnostic> {
-        let mut strip_next = false;
+        let mut strip_next = lead_strip;
         for el in t.iter() {
             match el {
                 Element::Literal(s) => {
                     let text = s.value().as_str();
                     if strip_next {
-                        out.push_str(text.trim_start());
+                        out.push_str(strip_leading(text));
                     } else {
                         out.push_str(text);
                     }
@@ -631,18 +632,19 @@ impl<'a> Evaluator<'a> {
                         let c = self.eval_in(&ifd.if_expr.cond_expr, frame, d)?;
                         let (c, m) = c.split_mark();
                         *marked |= m;
+                        let lead = matches!(ifd.if_expr.strip, Strip::End | Strip::Both);
                         match c {
-                            Value::Bool(true) => self.template_into(
-                                &ifd.if_expr.template,
-                                frame,
-                                d,
-                                out,
-                                marked,
-                                unknown,
-                            )?,
+                            Value::Bool(true) => {
+                                let t = &ifd.if_expr.template;
+                                self.template_into(t, frame, d, out, marked, unknown, lead)?;
+                                if let Some(e) = &ifd.else_expr {
+                                    apply_strip_start(out, e.strip);
+                                }
+                            }
                             Value::Bool(false) => {
                                 if let Some(e) = &ifd.else_expr {
-                                    self.template_into(&e.template, frame, d, out, marked, unknown)?
+                                    let lead = matches!(e.strip, Strip::End | Strip::Both);
+                                    self.template_into(&e.template, frame, d, out, marked, unknown, lead)?
                                 }
                             }
                             Value::Unknown => *unknown = true,
@@ -654,6 +656,7 @@ impl<'a> Evaluator<'a> {
                                 ))
                             }
                         }
+                        apply_strip_start(out, ifd.endif_expr.strip);
                         strip_next = matches!(ifd.endif_expr.strip, Strip::End | Strip::Both);
                     }
                     Directive::For(ford) => {
@@ -689,7 +692,9 @@ impl<'a> Evaluator<'a> {
                                 names.push((kv.as_str().to_owned(), k));
                             }
                             let inner = Frame { names, parent: Some(frame) };
-                            self.template_into(&fe.template, &inner, d, out, marked, unknown)?;
+                            let lead = matches!(fe.strip, Strip::End | Strip::Both);
+                            self.template_into(&fe.template, &inner, d, out, marked, unknown, lead)?;
+                            apply_strip_start(out, ford.endfor_expr.strip);
                         }
                         strip_next = matches!(ford.endfor_expr.strip, Strip::End | Strip::Both);
                     }
@@ -904,16 +909,32 @@ impl<'a> Evaluator<'a> {
             &mut out,
             &mut marked,
             &mut unknown,
+            false,
         )?;
         let marked = marked || values[1].contains_sensitive();
         Ok(if unknown { Value::Unknown } else { Value::String(out) }.with_mark(marked))
     }
 }
 
+/// Strip markers remove spaces up to and including the first line break (as hcl-rs and HCL do).
+fn is_space(c: char) -> bool {
+    c.is_whitespace() && c != '\n' && c != '\r'
+}
+
+fn strip_leading(s: &str) -> &str {
+    let s = s.trim_start_matches(is_space);
+    s.strip_prefix("\r\n").or_else(|| s.strip_prefix('\n')).unwrap_or(s)
+}
+
 fn apply_strip_start(out: &mut String, strip: Strip) {
     if matches!(strip, Strip::Start | Strip::Both) {
-        let trimmed = out.trim_end().len();
-        out.truncate(trimmed);
+        let mut keep = out.trim_end_matches(is_space).len();
+        if out[..keep].ends_with("\r\n") {
+            keep -= 2;
+        } else if out[..keep].ends_with('\n') {
+            keep -= 1;
+        }
+        out.truncate(keep);
     }
 }
 

@@ -278,7 +278,7 @@ fn diff_value(
     let pad = " ".repeat(indent);
     let tilde = style.paint("~");
     if b.is_sensitive() || a.is_sensitive() {
-        let _ = writeln!(out, "{pad}{tilde} {name} = ({REDACTED}){suffix}");
+        let _ = writeln!(out, "{pad}{tilde} {name} = {REDACTED}{suffix}");
         return;
     }
     match (b, a) {
@@ -341,7 +341,7 @@ fn line_diff(old: &str, new: &str, indent: usize, style: Style, out: &mut String
 /// A value as shown after `=` in a block, multi-line for objects, lists and multi-line strings.
 fn block_value(v: &Value, indent: usize) -> String {
     match v {
-        Value::Sensitive(_) => format!("({REDACTED})"),
+        Value::Sensitive(_) => REDACTED.to_owned(),
         Value::Unknown => "(known after apply)".into(),
         Value::String(s) if s.contains('\n') => {
             let mut out = String::from("<<-EOT\n");
@@ -388,7 +388,7 @@ fn block_value(v: &Value, indent: usize) -> String {
 /// A value on one line.
 pub fn inline(v: &Value) -> String {
     match v {
-        Value::Sensitive(_) => format!("({REDACTED})"),
+        Value::Sensitive(_) => REDACTED.to_owned(),
         Value::Unknown => "(known after apply)".into(),
         Value::String(s) => quote(s),
         other => other.to_string(),

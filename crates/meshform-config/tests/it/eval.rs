@@ -90,6 +90,12 @@ fn for_expressions() {
 fn templates_with_directives_and_heredocs() {
     assert_eq!(ok("\"%{ for s in var.list }[${s}]%{ endfor }\""), Value::string("[a][b]"));
     assert_eq!(ok("\"%{ if var.n > 5 }big%{ else }small%{ endif }\""), Value::string("small"));
+    // `~` strips the whitespace (and newline) next to the marker, as in Terraform.
+    assert_eq!(
+        ok("<<EOT\nlist:\n%{ for s in var.list ~}\n  - ${s}\n%{ endfor ~}\nend\nEOT\n"),
+        Value::string("list:\n  - a\n  - b\nend\n")
+    );
+    assert_eq!(ok("\"%{ if true ~}   yes   %{~ endif }!\""), Value::string("yes!"));
     let v = ok("<<-EOT\n    hello\n      world\n    EOT\n");
     assert_eq!(v, Value::string("hello\n  world\n"));
     let v = ok("<<EOT\n  kept\nEOT\n");
