@@ -18,7 +18,8 @@ use meshform_config::model::{Config, Repetition};
 use meshform_core::{Diagnostic, Diagnostics, InstanceAddr, InstanceKey, Mode, Value};
 use meshform_provider::{ConfiguredProvider, Progress, ProviderError};
 use meshform_state::{
-    InstanceState, InstanceStatus, OutputState, PendingCreate, State, StateError, StateStore,
+    DeposedObject, InstanceState, InstanceStatus, OutputState, PendingCreate, State, StateError,
+    StateStore,
 };
 use tokio::sync::{watch, Semaphore};
 
@@ -435,13 +436,20 @@ impl<'a> Executor<'a> {
                 reporter.apply_errored(&c.addr, Action::Delete, elapsed);
                 return Err(provider_failure(&c.addr, "delete", &e));
             }
-            // A create-before-destroy replacement already holds the address in state.
-            if c.action != Action::CreateThenDelete {
-                if let Err(e) = writer.update(|s| {
+            // A deposed object (or the old half of a create-before-destroy replacement) is recorded
+            // in `deposed`, not at the address, which the replacement now holds.
+            let deposed = c.deposed || c.action == Action::CreateThenDelete;
+            let address = c.addr.to_string();
+            if let Err(e) = writer.update(|s| {
+                if deposed {
+                    if let Some(i) = s.deposed.iter().position(|d| d.address == address) {
+                        s.deposed.remove(i);
+                    }
+                } else {
                     s.remove_instance(&c.addr);
-                }) {
-                    return Err(state_error(&e));
                 }
+            }) {
+                return Err(state_error(&e));
             }
             reporter.apply_complete(&c.addr, Action::Delete, elapsed, None);
             Ok(None)
@@ -621,6 +629,19 @@ async fn run_instance(
             // Record the intent before the call: a crash from here on leaves a way to find the object.
             writer
                 .update(|s| {
+                    // The object being replaced moves to `deposed` in the same write, so that it can
+                    // always be found (and destroyed) whatever happens from here on.
+                    if c.action == Action::CreateThenDelete {
+                        if let Some(old) = s.remove_instance(&c.addr) {
+                            s.deposed.push(DeposedObject {
+                                address: c.addr.to_string(),
+                                provider: pkey.clone(),
+                                attributes: old.attributes,
+                                sensitive_attributes: old.sensitive_attributes,
+                                deposed_at: now_rfc3339(),
+                            });
+                        }
+                    }
                     s.pending.retain(|p| p.address != c.addr.to_string());
                     s.pending.push(PendingCreate {
                         address: c.addr.to_string(),

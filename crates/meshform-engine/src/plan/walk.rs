@@ -200,11 +200,14 @@ impl<'a> Planner<'a> {
             }
         }
         self.plan_orphans().await;
+        if self.opts.mode != PlanMode::RefreshOnly {
+            self.plan_deposed();
+        }
         self.plan_removed_outputs();
         for (_, h) in self.refreshes.drain() {
             h.abort();
         }
-        self.plan.changes.sort_by(|a, b| a.addr.cmp(&b.addr));
+        self.plan.changes.sort_by(|a, b| (&a.addr, a.deposed).cmp(&(&b.addr, b.deposed)));
         self.plan.drift.sort_by(|a, b| a.addr.cmp(&b.addr));
         self.plan.outputs.sort_by(|a, b| a.name.cmp(&b.name));
         self.plan.skipped.sort();
@@ -691,6 +694,7 @@ impl<'a> Planner<'a> {
                     reason: Some(ChangeReason::ReadAfterApply),
                     dependencies: deps.to_vec(),
                     create_before_destroy: false,
+                    deposed: false,
                 });
             }
             return Some(after);
@@ -735,6 +739,7 @@ impl<'a> Planner<'a> {
             reason: None,
             dependencies: deps.to_vec(),
             create_before_destroy: cbd,
+            deposed: false,
         };
         match self.opts.mode {
             // Destroy plans never reach here: plan_resource only evaluates values in that mode.
@@ -862,6 +867,7 @@ impl<'a> Planner<'a> {
             reason: Some(reason),
             dependencies: deps,
             create_before_destroy: false,
+            deposed: false,
         });
     }
 
@@ -918,6 +924,37 @@ impl<'a> Planner<'a> {
                 continue;
             }
             self.plan_delete(&addr, &key, &schema, reason, def).await;
+        }
+    }
+
+    /// Objects deposed by an interrupted create-before-destroy replacement are destroyed.
+    fn plan_deposed(&mut self) {
+        for d in &self.state.deposed {
+            let Ok(addr) = d.address.parse::<InstanceAddr>() else { continue };
+            if !self.is_allowed(&addr.resource) {
+                continue;
+            }
+            let key = provider_key_from_state(&d.provider).to_owned();
+            if !self.ctx.providers.contains_key(&key) {
+                self.plan.failures.push(PlanFailure {
+                    address: format!("{} (deposed)", d.address),
+                    provider: key.clone(),
+                    message: format!("provider {key} is not available"),
+                });
+                continue;
+            }
+            self.plan.changes.push(ResourceChange {
+                addr,
+                provider: key,
+                action: Action::Delete,
+                before: Some(d.value()),
+                after: None,
+                replace_paths: Vec::new(),
+                reason: Some(ChangeReason::Deposed),
+                dependencies: Vec::new(),
+                create_before_destroy: false,
+                deposed: true,
+            });
         }
     }
 
