@@ -82,17 +82,21 @@ pub fn check_values(config: &Config, graph: &ConfigGraph, registry: &Registry) -
                 let value = v
                     .default
                     .as_ref()
-                    .and_then(|d| Evaluator::new(&EmptyScope, &d.span.file, &config.dir).eval(&d.node).ok())
+                    .and_then(|d| {
+                        Evaluator::new(&EmptyScope, &d.span.file, &config.dir).eval(&d.node).ok()
+                    })
                     .and_then(|x| v.ty.convert(&x).ok())
                     .unwrap_or(Value::Unknown);
                 values.set_var(name, value.with_mark(v.sensitive));
             }
             Node::Local(name) => {
                 let l = &config.locals[name];
-                let v = Evaluator::new(&values, &l.expr.span.file, &config.dir).eval(&l.expr.node).unwrap_or_else(|d| {
-                    diags.push(d);
-                    Value::Unknown
-                });
+                let v = Evaluator::new(&values, &l.expr.span.file, &config.dir)
+                    .eval(&l.expr.node)
+                    .unwrap_or_else(|d| {
+                        diags.push(d);
+                        Value::Unknown
+                    });
                 values.set_local(name, v);
             }
             Node::Provider(key) => {
@@ -114,11 +118,16 @@ pub fn check_values(config: &Config, graph: &ConfigGraph, registry: &Registry) -
                 match &r.repetition {
                     Repetition::Single => {}
                     Repetition::Count(e) | Repetition::ForEach(e) => {
-                        if let Err(d) = Evaluator::new(&values, &e.span.file, &config.dir).eval(&e.node) {
+                        if let Err(d) =
+                            Evaluator::new(&values, &e.span.file, &config.dir).eval(&e.node)
+                        {
                             diags.push(d);
                         }
                         overlay.insert("count".to_owned(), Value::map([("index", Value::Unknown)]));
-                        overlay.insert("each".to_owned(), Value::map([("key", Value::Unknown), ("value", Value::Unknown)]));
+                        overlay.insert(
+                            "each".to_owned(),
+                            Value::map([("key", Value::Unknown), ("value", Value::Unknown)]),
+                        );
                     }
                 }
                 let mut shape = Value::Unknown;
@@ -136,7 +145,9 @@ pub fn check_values(config: &Config, graph: &ConfigGraph, registry: &Registry) -
             }
             Node::Output(name) => {
                 let o = &config.outputs[name];
-                if let Err(d) = Evaluator::new(&values, &o.value.span.file, &config.dir).eval(&o.value.node) {
+                if let Err(d) =
+                    Evaluator::new(&values, &o.value.span.file, &config.dir).eval(&o.value.node)
+                {
                     diags.push(d);
                 }
             }

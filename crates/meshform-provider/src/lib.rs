@@ -83,13 +83,25 @@ impl Progress for NoProgress {
 }
 
 /// What a provider says about a proposed change.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct PlannedState {
     /// The value the object will have after apply: configuration values normalised, computed attributes
     /// either carried over from the prior state or [`Value::Unknown`].
     pub planned: Value,
     /// Attributes whose change cannot be applied in place.
     pub requires_replace: Vec<Vec<PathStep>>,
+    /// Why the object must be replaced when no configured attribute changed (a certificate entering
+    /// its rotation window, …); shown in the plan. Set together with `requires_replace`.
+    pub replace_reason: Option<String>,
+    /// Warnings about the planned object (a CA about to expire, …), shown with the plan.
+    pub warnings: Vec<AttributeProblem>,
+}
+
+impl PlannedState {
+    /// A plan that keeps the object as it is planned, with nothing to replace.
+    pub fn new(planned: Value) -> PlannedState {
+        PlannedState { planned, ..PlannedState::default() }
+    }
 }
 
 /// A warning or validation error about one attribute of a resource's configuration.

@@ -755,7 +755,12 @@ impl<'a> Planner<'a> {
         let replace_requested = self.opts.replace.iter().any(|p| p.matches(addr));
         let plan_create = |this: &mut Self, proposed: &Value| -> Option<Value> {
             match provider.plan(&addr.resource.ty, None, &proposed.clone().into_unmarked_deep()) {
-                Ok(p) => Some(remark(p.planned, proposed, schema)),
+                Ok(p) => {
+                    for w in p.warnings {
+                        this.diags.push(problem_diag(r, addr, w));
+                    }
+                    Some(remark(p.planned, proposed, schema))
+                }
                 Err(e) => {
                     this.diags.push(provider_plan_error(r, addr, &e));
                     None
@@ -784,12 +789,17 @@ impl<'a> Planner<'a> {
                         return None;
                     }
                 };
+                for w in &resp.warnings {
+                    self.diags.push(problem_diag(r, addr, w.clone()));
+                }
                 let planned = remark(resp.planned, &proposed, schema);
                 let forced: Vec<Vec<PathStep>> = resp.requires_replace;
                 let reason = if tainted {
                     Some(ChangeReason::Tainted)
                 } else if replace_requested {
                     Some(ChangeReason::ReplaceRequested)
+                } else if let (false, Some(why)) = (forced.is_empty(), resp.replace_reason) {
+                    Some(ChangeReason::Provider(why))
                 } else if !forced.is_empty() {
                     Some(ChangeReason::CannotUpdate)
                 } else {
