@@ -31,8 +31,7 @@ use meshform_provider::{
 #[derive(Debug, Clone, Default)]
 pub struct PkiProvider;
 
-fn ca_common(schema: Schema, default_cn: &'static str) -> Schema {
-    let _ = default_cn;
+fn ca_common(schema: Schema) -> Schema {
     schema
         .attr("common_name", Attribute::optional_computed(Type::String, "Subject CN.").force_new())
         .attr(
@@ -78,7 +77,7 @@ fn ca_common(schema: Schema, default_cn: &'static str) -> Schema {
 
 /// The schema of `pki_root_ca`.
 pub fn root_schema() -> Schema {
-    ca_common(Schema::new("A root CA: the shared root of trust of every mesh. Generated, or brought (cert_pem + key_pem)."), "Root CA")
+    ca_common(Schema::new("A root CA: the shared root of trust of every mesh. Generated, or brought (cert_pem + key_pem)."))
         .attr("cert_pem", Attribute::optional_computed(Type::String, "The root certificate (PEM). Give it with key_pem to bring an existing root.").force_new())
         .attr("key_pem", Attribute::optional_computed(Type::String, "The root's private key (PEM).").sensitive().force_new())
 }
