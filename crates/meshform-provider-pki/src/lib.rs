@@ -84,12 +84,9 @@ pub fn root_schema() -> Schema {
 
 /// The schema of `pki_intermediate_ca`.
 pub fn intermediate_schema() -> Schema {
-    ca_common(
-        Schema::new(
-            "A per-cluster intermediate CA signed by a root (Istio plug-in CA profile, pathlen 0).",
-        ),
-        "Intermediate CA",
-    )
+    ca_common(Schema::new(
+        "A per-cluster intermediate CA signed by a root (Istio plug-in CA profile, pathlen 0).",
+    ))
     .attr(
         "root_cert_pem",
         Attribute::required(
