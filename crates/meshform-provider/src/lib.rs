@@ -220,3 +220,43 @@ impl Registry {
         type_name.split('_').next().unwrap_or(type_name)
     }
 }
+
+/// The usual plan of a provider whose objects follow their schema: the proposed configuration, with
+/// optional+computed attributes left unset carried over from the prior value, computed-only
+/// attributes carried over (or unknown when the object will be created or replaced), and the
+/// `force_new` attributes (and blocks) that changed listed as requiring replacement.
+pub fn plan_by_schema(schema: &meshform_core::Schema, prior: Option<&Value>, proposed: &Value) -> PlannedState {
+    let mut planned = proposed.clone();
+    let mut requires_replace = Vec::new();
+    if let (Some(prior), Value::Map(m)) = (prior, &mut planned) {
+        for (name, attr) in &schema.attributes {
+            let was = prior.get(name).cloned().unwrap_or(Value::Null);
+            let now = m.get(name).cloned().unwrap_or(Value::Null);
+            if attr.computed && now.is_null() {
+                m.insert(name.clone(), was.clone());
+                continue;
+            }
+            if attr.force_new && !now.same_as(&was) {
+                requires_replace.push(vec![PathStep::Key(name.clone())]);
+            }
+        }
+        for (name, block) in &schema.blocks {
+            let was = prior.get(name).cloned().unwrap_or(Value::Null);
+            let now = m.get(name).cloned().unwrap_or(Value::Null);
+            if block.force_new && !now.same_as(&was) {
+                requires_replace.push(vec![PathStep::Key(name.clone())]);
+            }
+        }
+    }
+    let fresh = prior.is_none() || !requires_replace.is_empty();
+    if let Value::Map(m) = &mut planned {
+        for (name, attr) in &schema.attributes {
+            if attr.computed && !attr.settable() && fresh {
+                m.insert(name.clone(), Value::Unknown);
+            } else if attr.computed && fresh && m.get(name).is_none_or(Value::is_null) {
+                m.insert(name.clone(), Value::Unknown);
+            }
+        }
+    }
+    PlannedState { planned, requires_replace, ..PlannedState::default() }
+}
