@@ -141,12 +141,16 @@ fn build_steps(graph: &ConfigGraph, plan: &Plan, state: &State) -> Steps {
             deps[s].insert(del_step[&i]);
         }
     }
+    // Edges into deletes that only order them (dependents deleted first, dependents moving off first)
+    // are added last, each only when it closes no cycle: the first list before the second.
+    let mut delete_after: Vec<(usize, usize)> = Vec::new();
+    let mut move_off_first: Vec<(usize, usize)> = Vec::new();
     for (&i, &s) in &del_step {
         let x = &plan.changes[i];
         // Dependents are deleted first.
         for (&j, &sj) in &del_step {
             if i != j && plan.changes[j].dependencies.contains(&x.addr.resource) {
-                deps[s].insert(sj);
+                delete_after.push((s, sj));
             }
         }
         if x.action == Action::CreateThenDelete {
@@ -162,11 +166,18 @@ fn build_steps(graph: &ConfigGraph, plan: &Plan, state: &State) -> Steps {
                 inst.dependencies.iter().any(|d| d == &x.addr.resource.to_string())
             });
             if was_dependent && y.action != Action::DeleteThenCreate {
-                deps[s].insert(sj);
+                move_off_first.push((s, sj));
             }
         }
     }
-    // Break any cycle by dropping edges into deletes (deletion order becomes best-effort).
+    // Break any cycle by dropping edges into deletes (deletion order becomes best-effort): e.g. a
+    // dependent that must be updated with the new id of a delete-then-create replacement cannot move
+    // off the old object first.
+    for (s, d) in delete_after.into_iter().chain(move_off_first) {
+        if !depends_on(&deps, d, s) {
+            deps[s].insert(d);
+        }
+    }
     let mut dependents = vec![BTreeSet::new(); kinds.len()];
     for (s, ds) in deps.iter().enumerate() {
         for &d in ds {
@@ -174,6 +185,21 @@ fn build_steps(graph: &ConfigGraph, plan: &Plan, state: &State) -> Steps {
         }
     }
     Steps { kinds, deps, dependents }
+}
+
+/// Whether step `from` waits, directly or transitively, for step `to`.
+fn depends_on(deps: &[BTreeSet<usize>], from: usize, to: usize) -> bool {
+    let mut seen = vec![false; deps.len()];
+    let mut stack = vec![from];
+    while let Some(s) = stack.pop() {
+        if s == to {
+            return true;
+        }
+        if !std::mem::replace(&mut seen[s], true) {
+            stack.extend(deps[s].iter().copied());
+        }
+    }
+    false
 }
 
 /// Collects a provider's status messages for the progress ticker.
@@ -277,6 +303,29 @@ impl<'a> Executor<'a> {
             }
         }
         out.interrupted = cancelled && done.iter().any(|d| !d);
+        if !cancelled && !fatal && done.iter().any(|d| !d) {
+            // Unreachable while the steps form a DAG (build_steps drops edges that would close a
+            // cycle); never report success for operations that were not attempted.
+            let stuck: Vec<String> = (0..n)
+                .filter(|&s| !done[s])
+                .filter_map(|s| match steps.kinds[s] {
+                    StepKind::Instance(i) | StepKind::Delete(i) => {
+                        Some(plan.changes[i].addr.to_string())
+                    }
+                    StepKind::Config(_) => None,
+                })
+                .collect();
+            out.diags.push(
+                Diagnostic::error(
+                    "meshform::apply::unordered",
+                    format!(
+                        "these operations could not be ordered and were not attempted: {}",
+                        stuck.join(", ")
+                    ),
+                )
+                .with_help("this is a bug in meshform; please report it with the plan"),
+            );
+        }
         if let Err(e) = self.save_outputs() {
             out.diags.push(state_error(&e));
         }
