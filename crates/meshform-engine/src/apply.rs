@@ -21,7 +21,7 @@ use meshform_state::{
     DeposedObject, InstanceState, InstanceStatus, OutputState, PendingCreate, State, StateError,
     StateStore,
 };
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::{watch, Semaphore, SemaphorePermit};
 
 use crate::body::eval_body;
 use crate::graph::{ConfigGraph, Node};
@@ -252,10 +252,20 @@ impl<'a> Executor<'a> {
         let semaphore = Semaphore::new(self.opts.parallelism.max(1));
         let mut in_flight: FuturesUnordered<StepFuture<'_>> = FuturesUnordered::new();
         let mut cancelled = *self.cancel.borrow();
+        let mut cancel_closed = false;
         let mut fatal = false;
         let plan = self.plan;
         loop {
-            while let Some((_, s)) = if cancelled || fatal { None } else { ready.pop_first() } {
+            // An operation is started only once it holds a parallelism slot, so that nothing waits
+            // for one and starts after a cancellation; configuration steps need none.
+            let startable = |(kind, _): &(StepKind, usize)| {
+                matches!(kind, StepKind::Config(_)) || semaphore.available_permits() > 0
+            };
+            while let Some(item) =
+                if cancelled || fatal { None } else { ready.iter().copied().find(startable) }
+            {
+                ready.remove(&item);
+                let s = item.1;
                 match steps.kinds[s] {
                     StepKind::Config(i) => {
                         let node = self.graph.order[i].clone();
@@ -264,7 +274,10 @@ impl<'a> Executor<'a> {
                         release(&steps, s, &mut remaining, &mut ready, &done);
                     }
                     StepKind::Instance(i) => match self.prepare_instance(&plan.changes[i]) {
-                        Ok(fut) => in_flight.push(Box::pin(step_with_permit(&semaphore, s, fut))),
+                        Ok(fut) => {
+                            let permit = semaphore.try_acquire().ok();
+                            in_flight.push(Box::pin(step_with_permit(permit, s, fut)));
+                        }
                         Err(d) => {
                             out.diags.push(d);
                             self.fail(&steps, s, &mut done, &mut out);
@@ -272,7 +285,8 @@ impl<'a> Executor<'a> {
                     },
                     StepKind::Delete(i) => {
                         let fut = self.delete_future(&plan.changes[i]);
-                        in_flight.push(Box::pin(step_with_permit(&semaphore, s, fut)));
+                        let permit = semaphore.try_acquire().ok();
+                        in_flight.push(Box::pin(step_with_permit(permit, s, fut)));
                     }
                 }
             }
@@ -281,8 +295,12 @@ impl<'a> Executor<'a> {
             }
             let next = tokio::select! {
                 r = in_flight.next() => r,
-                _ = self.cancel.changed(), if !cancelled => {
-                    cancelled = true;
+                r = self.cancel.changed(), if !cancelled && !cancel_closed => {
+                    // A dropped sender can never cancel; only `true` cancels.
+                    match r {
+                        Ok(()) => cancelled = *self.cancel.borrow(),
+                        Err(_) => cancel_closed = true,
+                    }
                     continue;
                 }
             };
@@ -601,12 +619,14 @@ fn release(
     }
 }
 
+/// Runs a step holding its parallelism slot (taken by the scheduler; `None` only if the semaphore
+/// was closed, which never happens).
 async fn step_with_permit<'f>(
-    sem: &'f Semaphore,
+    permit: Option<SemaphorePermit<'f>>,
     s: usize,
     fut: Pin<Box<dyn Future<Output = Result<Option<Value>, Diagnostic>> + 'f>>,
 ) -> (usize, Result<Option<Value>, Diagnostic>) {
-    let _permit = sem.acquire().await;
+    let _permit = permit;
     (s, fut.await)
 }
 
