@@ -691,6 +691,7 @@ async fn run_instance(
                 provider.plan(ty, None, &raw).map_err(|e| StepError::Provider("plan", e))?.planned;
             let marked_planned = remark(planned.clone(), proposed, schema);
             // Record the intent before the call: a crash from here on leaves a way to find the object.
+            let mut replaced: Option<InstanceState> = None;
             writer
                 .update(|s| {
                     // The object being replaced moves to `deposed` in the same write, so that it can
@@ -700,10 +701,11 @@ async fn run_instance(
                             s.deposed.push(DeposedObject {
                                 address: c.addr.to_string(),
                                 provider: pkey.clone(),
-                                attributes: old.attributes,
-                                sensitive_attributes: old.sensitive_attributes,
+                                attributes: old.attributes.clone(),
+                                sensitive_attributes: old.sensitive_attributes.clone(),
                                 deposed_at: now_rfc3339(),
                             });
+                            replaced = Some(old);
                         }
                     }
                     s.pending.retain(|p| p.address != c.addr.to_string());
@@ -751,8 +753,21 @@ async fn run_instance(
                             inst.dependencies = deps.clone();
                             s.set_instance(&c.addr, &pkey, inst);
                             s.pending.retain(|p| p.address != c.addr.to_string());
-                        } else if !e.retryable {
-                            s.pending.retain(|p| p.address != c.addr.to_string());
+                        } else {
+                            if !e.retryable {
+                                s.pending.retain(|p| p.address != c.addr.to_string());
+                            }
+                            // Nothing was made: the object being replaced stays in service at its
+                            // address (the next plan replaces it again) instead of being destroyed.
+                            if let Some(old) = replaced {
+                                let address = c.addr.to_string();
+                                if let Some(i) =
+                                    s.deposed.iter().rposition(|d| d.address == address)
+                                {
+                                    s.deposed.remove(i);
+                                }
+                                s.set_instance(&c.addr, &pkey, old);
+                            }
                         }
                     });
                     Err(StepError::Provider("create", e))
