@@ -3,3 +3,5 @@
 
 mod fake;
 mod harness;
+
+mod dag;
