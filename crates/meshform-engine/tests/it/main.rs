@@ -6,3 +6,4 @@ mod harness;
 
 mod dag;
 mod scheduling;
+mod failures;
