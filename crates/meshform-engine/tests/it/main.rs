@@ -7,3 +7,4 @@ mod harness;
 mod dag;
 mod scheduling;
 mod failures;
+mod drift;
