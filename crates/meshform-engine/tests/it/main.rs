@@ -8,3 +8,4 @@ mod dag;
 mod scheduling;
 mod failures;
 mod drift;
+mod replace;
