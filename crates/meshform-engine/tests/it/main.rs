@@ -9,3 +9,4 @@ mod scheduling;
 mod failures;
 mod drift;
 mod replace;
+mod unknowns;
