@@ -5,8 +5,8 @@ mod fake;
 mod harness;
 
 mod dag;
-mod scheduling;
-mod failures;
 mod drift;
+mod failures;
 mod replace;
+mod scheduling;
 mod unknowns;
