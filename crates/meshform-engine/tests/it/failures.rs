@@ -1,10 +1,11 @@
-//! Failures: a failed create, a create that fails after making the object, a run that died between a
-//! create and saving its result, and a refresh that fails.
+//! Failures: a failed create, update or delete, a create that fails after making the object, a run
+//! that died between a create and saving its result, and a refresh that fails.
 
 use std::time::Duration;
 
+use meshform_engine::plan::walk::PlanOptions;
 use meshform_engine::plan::ChangeReason;
-use meshform_engine::Action;
+use meshform_engine::{Action, PlanMode};
 use meshform_state::{InstanceStatus, PendingCreate, State};
 
 use crate::fake::OpKind;
@@ -216,4 +217,102 @@ resource "test_thing" "c" {
     assert_eq!(action(&plan, "test_thing.c"), Some(Action::Update));
     assert_eq!(action(&plan, "test_thing.a"), None);
     assert_eq!(action(&plan, "test_thing.b"), None);
+}
+
+/// The run dies (its future is dropped, as a killed process stops at any `.await`) after the cloud
+/// made `a` and before the answer came back: the pending entry the engine recorded lets the next run
+/// adopt `a` instead of creating it again.
+#[tokio::test]
+async fn a_run_killed_during_a_create_is_recovered_without_a_duplicate() {
+    let h = Harness::new(
+        r#"
+resource "test_thing" "a" { name = "a" }
+resource "test_thing" "b" {
+  name  = "b"
+  value = test_thing.a.id
+}
+"#,
+    );
+    h.cloud.respond_slowly("a", Duration::from_secs(30));
+    let made = async {
+        while h.cloud.get("a").is_none() {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    };
+    tokio::select! {
+        _ = h.apply() => panic!("the run should still be waiting for the answer"),
+        () = made => {}
+    }
+    let id = h.cloud.id_of("a");
+    let state = h.state();
+    assert_eq!(state.pending.len(), 1, "the intent was recorded before the call");
+    assert_eq!(state.pending[0].address, "test_thing.a");
+    assert!(state_addrs(&state).is_empty());
+
+    h.cloud.clear_faults();
+    h.cloud.clear_log();
+    let plan = h.plan_default().await;
+    assert_eq!(plan.adoptions.len(), 1);
+    assert_eq!(action(&plan, "test_thing.b"), Some(Action::Create));
+    h.apply_ok().await;
+    assert_eq!(h.cloud.names(), ["a", "b"]);
+    assert_eq!(h.cloud.id_of("a"), id, "a was adopted, not made again");
+    assert_eq!(h.cloud.ops_of(OpKind::Create).len(), 1, "{:?}", h.cloud.ops());
+    assert_eq!(h.cloud.get("b").and_then(|(_, o)| o.value), Some(id));
+    assert!(h.state().pending.is_empty());
+    assert!(!h.plan_default().await.has_changes());
+}
+
+#[tokio::test]
+async fn a_failed_update_keeps_the_previous_value_and_is_retried() {
+    let config = |v: &str| {
+        format!("resource \"test_thing\" \"a\" {{\n  name  = \"a\"\n  value = \"{v}\"\n}}\n")
+    };
+    let h = Harness::new(&config("one"));
+    h.apply_ok().await;
+    h.set_config(&config("two"));
+    h.cloud.fail(OpKind::Update, "a");
+    let a = h.apply().await;
+    let errors: Vec<String> = a.outcome.diags.iter().map(ToString::to_string).collect();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(errors[0].starts_with("test_thing.a: update failed"), "{}", errors[0]);
+    let state = h.state();
+    let (_, inst) = state.instance(&"test_thing.a".parse().unwrap()).expect("a in state");
+    assert_eq!(inst.value().get("value").and_then(|v| v.as_str()), Some("one"));
+
+    h.cloud.clear_faults();
+    let plan = h.plan_default().await;
+    assert_eq!(action(&plan, "test_thing.a"), Some(Action::Update));
+    h.apply_ok().await;
+    assert_eq!(h.cloud.get("a").and_then(|(_, o)| o.value).as_deref(), Some("two"));
+}
+
+/// Destroying: when a dependent's delete fails, what it depends on is kept (it may still be in use).
+#[tokio::test]
+async fn a_failed_delete_keeps_what_it_depends_on() {
+    let h = Harness::new(
+        r#"
+resource "test_thing" "a" { name = "a" }
+resource "test_thing" "b" {
+  name  = "b"
+  value = test_thing.a.id
+}
+resource "test_thing" "c" { name = "c" }
+"#,
+    );
+    h.apply_ok().await;
+    h.cloud.fail(OpKind::Delete, "b");
+    let destroy = PlanOptions { mode: PlanMode::Destroy, ..PlanOptions::default() };
+    let a = h.apply_opts(&destroy).await;
+    let errors: Vec<String> = a.outcome.diags.iter().map(ToString::to_string).collect();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(errors[0].starts_with("test_thing.b: delete failed"), "{}", errors[0]);
+    assert_eq!(a.outcome.skipped, ["test_thing.a"]);
+    assert_eq!(h.cloud.names(), ["a", "b"]);
+    assert_eq!(state_addrs(&h.state()), ["test_thing.a", "test_thing.b"]);
+
+    h.cloud.clear_faults();
+    h.destroy_ok().await;
+    assert!(h.cloud.names().is_empty());
+    assert!(h.state().is_empty());
 }

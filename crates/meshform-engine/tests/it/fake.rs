@@ -7,8 +7,9 @@
 //!
 //! Every create, update and delete is logged with a start and an end tick of one sequence counter, and
 //! the cloud tracks how many are in flight at once. Tests can make operations fail (before or, for
-//! creates, after the object was made), make `read` fail for an object, delay an operation, or hold it
-//! until another one has started or until enough are in flight.
+//! creates, after the object was made), make `read` fail for an object, delay an operation (or only
+//! its answer, after it took effect), or hold it until another one has started or until enough are in
+//! flight.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -85,6 +86,7 @@ pub struct CloudState {
     fail_read: BTreeSet<String>,
     delays: BTreeMap<String, Duration>,
     default_delay: Duration,
+    respond_delays: BTreeMap<String, Duration>,
     holds: BTreeMap<String, Hold>,
 }
 
@@ -205,6 +207,7 @@ impl Cloud {
         s.fail.clear();
         s.fail_after_create.clear();
         s.fail_read.clear();
+        s.respond_delays.clear();
         s.holds.clear();
     }
 
@@ -216,6 +219,11 @@ impl Cloud {
     /// Every create, update and delete takes this long (unless a per-name delay says otherwise).
     pub fn delay_all(&self, d: Duration) {
         self.lock().default_delay = d;
+    }
+
+    /// Operations on `name` take effect at once, but their answer takes this long to come back.
+    pub fn respond_slowly(&self, name: &str, d: Duration) {
+        self.lock().respond_delays.insert(name.into(), d);
     }
 
     /// Operations on `name` wait (up to a few seconds) until the hold's condition is met.
@@ -274,15 +282,22 @@ impl Cloud {
         if !delay.is_zero() {
             tokio::time::sleep(delay).await;
         }
-        let mut s = self.lock();
-        let (id, result) = if s.fail.contains(&(kind, name.to_owned())) {
-            (
-                String::new(),
-                Err(ProviderError::new("Injected", format!("{kind:?} of {name} failed"))),
-            )
-        } else {
-            effect(&mut s)
+        let (id, result, respond) = {
+            let mut s = self.lock();
+            let (id, result) = if s.fail.contains(&(kind, name.to_owned())) {
+                (
+                    String::new(),
+                    Err(ProviderError::new("Injected", format!("{kind:?} of {name} failed"))),
+                )
+            } else {
+                effect(&mut s)
+            };
+            (id, result, s.respond_delays.get(name).copied())
         };
+        if let Some(d) = respond {
+            tokio::time::sleep(d).await;
+        }
+        let mut s = self.lock();
         let end = s.tick();
         s.in_flight -= 1;
         let op = &mut s.ops[idx];
