@@ -1,13 +1,14 @@
-//! Property tests over random resource graphs, against an oracle built from the generated edges: apply
-//! order respects every edge, a plan after apply is empty, destroy leaves nothing and deletes in reverse
-//! dependency order, and a second apply that replaces and removes resources converges.
+//! Property tests over random resource graphs, against an oracle built from the generated edges: plans
+//! are deterministic, apply order respects every edge, a plan after apply is empty, destroy leaves
+//! nothing and deletes in reverse dependency order, and a second apply that replaces and removes
+//! resources converges.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::time::Duration;
 
 use meshform_engine::plan::walk::PlanOptions;
-use meshform_engine::{Action, PlanMode};
+use meshform_engine::{Action, Plan, PlanMode};
 use proptest::prelude::*;
 
 use crate::fake::{Cloud, Op, OpKind};
@@ -235,6 +236,10 @@ proptest! {
         runtime().block_on(async {
             let h = Harness::new(&render(&nodes));
             set_delays(&nodes, &h.cloud);
+            // Without a state file each plan starts a fresh lineage; everything else is the same.
+            let first = Plan { lineage: String::new(), ..h.plan_default().await };
+            let second = Plan { lineage: String::new(), ..h.plan_default().await };
+            assert!(format!("{first:?}") == format!("{second:?}"), "plans are not deterministic");
 
             let plan = h.apply_ok().await;
             assert!(plan.changes.iter().all(|c| c.action == Action::Create), "{:?}", summary(&plan));

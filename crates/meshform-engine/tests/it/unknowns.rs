@@ -127,3 +127,22 @@ resource "test_thing" "copy" {
     let again = h.plan_default().await;
     assert!(!again.has_changes(), "{:?}", again.changes);
 }
+
+#[tokio::test]
+async fn an_output_of_a_computed_id_is_saved_after_apply_and_removed_by_destroy() {
+    let h = Harness::new(
+        r#"
+resource "test_thing" "a" { name = "a" }
+output "a_id" { value = test_thing.a.id }
+"#,
+    );
+    let plan = h.plan_default().await;
+    let o = plan.outputs.iter().find(|o| o.name == "a_id").expect("output planned");
+    assert!(o.after.as_ref().is_some_and(Value::is_unknown), "{:?}", o.after);
+    h.apply_ok().await;
+    let id = h.cloud.id_of("a");
+    assert_eq!(h.state().outputs["a_id"].value, serde_json::json!(id));
+    h.destroy_ok().await;
+    let state = h.state();
+    assert!(state.outputs.is_empty() && state.is_empty(), "{state:?}");
+}
