@@ -36,11 +36,15 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn is_retryable(&self) -> bool {
-        self.transport || self.status >= 500 || self.code.starts_with("Throttling") || self.code == "ServiceUnavailable"
+        self.transport
+            || self.status >= 500
+            || self.code.starts_with("Throttling")
+            || self.code == "ServiceUnavailable"
     }
 
     pub fn is_not_found(&self) -> bool {
-        matches!(self.code.as_str(), "ERR404" | "ServiceMesh.NotFound" | "NotFound") || self.code.ends_with(".NotFound") && !self.code.starts_with("InvalidAccessKeyId")
+        matches!(self.code.as_str(), "ERR404" | "ServiceMesh.NotFound" | "NotFound")
+            || self.code.ends_with(".NotFound") && !self.code.starts_with("InvalidAccessKeyId")
     }
 
     /// As a provider error naming the action.
@@ -67,8 +71,19 @@ pub struct AsmClient {
 
 impl AsmClient {
     pub fn new(endpoint: &str, creds: Credentials, max_retries: u32) -> Result<AsmClient, String> {
-        let endpoint = if endpoint.contains("://") { endpoint.trim_end_matches('/').to_owned() } else { format!("https://{}", endpoint.trim_end_matches('/')) };
-        let host = endpoint.split("://").nth(1).unwrap_or_default().split('/').next().unwrap_or_default().to_owned();
+        let endpoint = if endpoint.contains("://") {
+            endpoint.trim_end_matches('/').to_owned()
+        } else {
+            format!("https://{}", endpoint.trim_end_matches('/'))
+        };
+        let host = endpoint
+            .split("://")
+            .nth(1)
+            .unwrap_or_default()
+            .split('/')
+            .next()
+            .unwrap_or_default()
+            .to_owned();
         if host.is_empty() {
             return Err(format!("invalid endpoint {endpoint:?}: expected e.g. servicemesh.aliyuncs.com or http://127.0.0.1:40123"));
         }
@@ -86,12 +101,21 @@ impl AsmClient {
     }
 
     /// Calls an action with form parameters (POST), retrying as `retry` allows.
-    pub async fn call(&self, action: &str, params: &[(String, String)], retry: Retry) -> Result<serde_json::Value, ApiError> {
+    pub async fn call(
+        &self,
+        action: &str,
+        params: &[(String, String)],
+        retry: Retry,
+    ) -> Result<serde_json::Value, ApiError> {
         let mut attempt = 0u32;
         loop {
             match self.call_once(action, params).await {
                 Ok(v) => return Ok(v),
-                Err(e) if e.is_retryable() && retry == Retry::Idempotent && attempt < self.max_retries => {
+                Err(e)
+                    if e.is_retryable()
+                        && retry == Retry::Idempotent
+                        && attempt < self.max_retries =>
+                {
                     tokio::time::sleep(backoff(attempt, e.retry_after)).await;
                     attempt += 1;
                 }
@@ -101,7 +125,11 @@ impl AsmClient {
     }
 
     /// One signed request.
-    pub async fn call_once(&self, action: &str, params: &[(String, String)]) -> Result<serde_json::Value, ApiError> {
+    pub async fn call_once(
+        &self,
+        action: &str,
+        params: &[(String, String)],
+    ) -> Result<serde_json::Value, ApiError> {
         let body = acs::encode_form(params);
         let now = time::OffsetDateTime::now_utc();
         let date = format!(
@@ -126,24 +154,43 @@ impl AsmClient {
             headers.push(("x-acs-security-token".into(), t.expose().to_owned()));
         }
         let signed = acs::default_signed_headers(&headers);
-        let (canonical, signed_names) = acs::canonical_request("POST", "/", &[], &headers, &signed, &acs::sha256_hex(body.as_bytes()));
-        let signature = acs::sign_v3(self.creds.access_key_secret.expose(), &acs::string_to_sign_v3(&canonical));
+        let (canonical, signed_names) = acs::canonical_request(
+            "POST",
+            "/",
+            &[],
+            &headers,
+            &signed,
+            &acs::sha256_hex(body.as_bytes()),
+        );
+        let signature = acs::sign_v3(
+            self.creds.access_key_secret.expose(),
+            &acs::string_to_sign_v3(&canonical),
+        );
         let mut req = self.http.post(format!("{}/", self.endpoint));
         for (k, v) in &headers {
             if k != "host" {
                 req = req.header(k.as_str(), v.as_str());
             }
         }
-        req = req.header("authorization", acs::authorization_v3(&self.creds.access_key_id, &signed_names, &signature)).body(body);
+        req = req
+            .header(
+                "authorization",
+                acs::authorization_v3(&self.creds.access_key_id, &signed_names, &signature),
+            )
+            .body(body);
         let resp = req.send().await.map_err(|e| transport_error(&self.endpoint, &e))?;
         let status = resp.status().as_u16();
         let retry_after = rate_limit_wait(resp.headers());
         let text = resp.text().await.map_err(|e| transport_error(&self.endpoint, &e))?;
-        let json: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|_| serde_json::json!({ "Message": text.chars().take(300).collect::<String>() }));
+        let json: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(
+            |_| serde_json::json!({ "Message": text.chars().take(300).collect::<String>() }),
+        );
         if (200..300).contains(&status) {
             return Ok(json);
         }
-        let field = |a: &str, b: &str| json.get(a).or_else(|| json.get(b)).and_then(|v| v.as_str()).map(str::to_owned);
+        let field = |a: &str, b: &str| {
+            json.get(a).or_else(|| json.get(b)).and_then(|v| v.as_str()).map(str::to_owned)
+        };
         Err(ApiError {
             status,
             code: field("Code", "code").unwrap_or_else(|| format!("HTTP{status}")),
@@ -156,7 +203,13 @@ impl AsmClient {
 }
 
 fn transport_error(endpoint: &str, e: &reqwest::Error) -> ApiError {
-    let what = if e.is_timeout() { "timed out" } else if e.is_connect() { "could not connect" } else { "failed" };
+    let what = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "could not connect"
+    } else {
+        "failed"
+    };
     ApiError {
         status: 0,
         code: "TransportError".into(),
@@ -173,15 +226,24 @@ fn rate_limit_wait(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
         .iter()
         .filter(|(k, _)| k.as_str().starts_with("x-ratelimit-user"))
         .filter_map(|(_, v)| v.to_str().ok())
-        .filter_map(|v| v.split(',').find_map(|p| p.trim().strip_prefix("TimeLeft:")).and_then(|n| n.trim().parse::<u64>().ok()))
+        .filter_map(|v| {
+            v.split(',')
+                .find_map(|p| p.trim().strip_prefix("TimeLeft:"))
+                .and_then(|n| n.trim().parse::<u64>().ok())
+        })
         .max()
         .map(Duration::from_millis)
 }
 
 /// Exponential backoff with jitter: 0.5 s, 1 s, 2 s, … capped at 20 s; at least the server's hint.
 pub fn backoff(attempt: u32, hint: Option<Duration>) -> Duration {
-    let base = Duration::from_millis(500).saturating_mul(1u32 << attempt.min(6)).min(Duration::from_secs(20));
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    let base = Duration::from_millis(500)
+        .saturating_mul(1u32 << attempt.min(6))
+        .min(Duration::from_secs(20));
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
     let jitter = base.mul_f64(f64::from(nanos % 1000) / 2000.0);
     let d = base / 2 + jitter;
     match hint {
@@ -212,7 +274,14 @@ mod tests {
 
     #[test]
     fn error_classification() {
-        let e = |status: u16, code: &str| ApiError { status, code: code.into(), message: String::new(), request_id: None, retry_after: None, transport: false };
+        let e = |status: u16, code: &str| ApiError {
+            status,
+            code: code.into(),
+            message: String::new(),
+            request_id: None,
+            retry_after: None,
+            transport: false,
+        };
         assert!(e(429, "Throttling.User").is_retryable());
         assert!(e(503, "ServiceUnavailable").is_retryable());
         assert!(!e(400, "InvalidParameter").is_retryable());

@@ -68,11 +68,15 @@ pub fn resolve(explicit: &ExplicitCredentials, env: &ProviderEnv) -> Result<Cred
         });
     }
     if explicit.access_key_id.is_some() != explicit.access_key_secret.is_some() {
-        return Err("set both access_key_id and access_key_secret in the provider block, or neither".into());
+        return Err(
+            "set both access_key_id and access_key_secret in the provider block, or neither".into(),
+        );
     }
     let var = |k: &str| env.vars.get(k).filter(|v| !v.is_empty()).cloned();
     if explicit.profile.is_none() {
-        if let (Some(id), Some(secret)) = (var("ALIBABA_CLOUD_ACCESS_KEY_ID"), var("ALIBABA_CLOUD_ACCESS_KEY_SECRET")) {
+        if let (Some(id), Some(secret)) =
+            (var("ALIBABA_CLOUD_ACCESS_KEY_ID"), var("ALIBABA_CLOUD_ACCESS_KEY_SECRET"))
+        {
             return Ok(Credentials {
                 access_key_id: id,
                 access_key_secret: Secret::new(secret),
@@ -93,8 +97,11 @@ pub fn resolve(explicit: &ExplicitCredentials, env: &ProviderEnv) -> Result<Cred
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(no_credentials()),
         Err(e) => return Err(format!("cannot read {}: {e}", file.display())),
     };
-    from_profile_file(&text, explicit.profile.clone().or_else(|| var("ALIBABA_CLOUD_PROFILE")).as_deref())
-        .map_err(|e| format!("{}: {e}", file.display()))
+    from_profile_file(
+        &text,
+        explicit.profile.clone().or_else(|| var("ALIBABA_CLOUD_PROFILE")).as_deref(),
+    )
+    .map_err(|e| format!("{}: {e}", file.display()))
 }
 
 fn no_credentials() -> String {
@@ -103,18 +110,24 @@ fn no_credentials() -> String {
 
 /// Reads a profile from the `aliyun` CLI's config file (`current` when none is named).
 pub fn from_profile_file(text: &str, profile: Option<&str>) -> Result<Credentials, String> {
-    let doc: serde_json::Value = serde_json::from_str(text).map_err(|e| format!("not valid JSON: {e}"))?;
-    let name = profile.map(str::to_owned).or_else(|| doc.get("current").and_then(|c| c.as_str()).map(str::to_owned)).unwrap_or_else(|| "default".into());
+    let doc: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| format!("not valid JSON: {e}"))?;
+    let name = profile
+        .map(str::to_owned)
+        .or_else(|| doc.get("current").and_then(|c| c.as_str()).map(str::to_owned))
+        .unwrap_or_else(|| "default".into());
     let profiles = doc.get("profiles").and_then(|p| p.as_array()).cloned().unwrap_or_default();
     let p = profiles
         .iter()
         .find(|p| p.get("name").and_then(|n| n.as_str()) == Some(name.as_str()))
         .ok_or_else(|| {
-            let names: Vec<&str> = profiles.iter().filter_map(|p| p.get("name").and_then(|n| n.as_str())).collect();
+            let names: Vec<&str> =
+                profiles.iter().filter_map(|p| p.get("name").and_then(|n| n.as_str())).collect();
             format!("no profile named {name:?} (profiles: {})", names.join(", "))
         })?;
     let mode = p.get("mode").and_then(|m| m.as_str()).unwrap_or("AK");
-    let field = |k: &str| p.get(k).and_then(|v| v.as_str()).filter(|v| !v.is_empty()).map(str::to_owned);
+    let field =
+        |k: &str| p.get(k).and_then(|v| v.as_str()).filter(|v| !v.is_empty()).map(str::to_owned);
     let (Some(id), Some(secret)) = (field("access_key_id"), field("access_key_secret")) else {
         return Err(format!("profile {name:?} (mode {mode}) has no access_key_id/access_key_secret; meshform supports the AK and StsToken modes"));
     };
@@ -123,7 +136,12 @@ pub fn from_profile_file(text: &str, profile: Option<&str>) -> Result<Credential
         "StsToken" => Some(Secret::new(field("sts_token").ok_or_else(|| format!("profile {name:?} is StsToken but has no sts_token"))?)),
         other => return Err(format!("profile {name:?} uses mode {other}, which meshform does not support; use AK or StsToken")),
     };
-    Ok(Credentials { access_key_id: id, access_key_secret: Secret::new(secret), security_token: token, source: format!("aliyun profile {name:?}") })
+    Ok(Credentials {
+        access_key_id: id,
+        access_key_secret: Secret::new(secret),
+        security_token: token,
+        source: format!("aliyun profile {name:?}"),
+    })
 }
 
 #[cfg(test)]
@@ -147,7 +165,11 @@ mod tests {
         env.vars.insert("ALIBABA_CLOUD_ACCESS_KEY_ID".into(), "e-id".into());
         env.vars.insert("ALIBABA_CLOUD_ACCESS_KEY_SECRET".into(), "e-secret".into());
         assert_eq!(resolve(&ExplicitCredentials::default(), &env).unwrap().access_key_id, "e-id");
-        let explicit = ExplicitCredentials { access_key_id: Some("b".into()), access_key_secret: Some("bs".into()), ..Default::default() };
+        let explicit = ExplicitCredentials {
+            access_key_id: Some("b".into()),
+            access_key_secret: Some("bs".into()),
+            ..Default::default()
+        };
         let c = resolve(&explicit, &env).unwrap();
         assert_eq!(c.access_key_id, "b");
         assert!(!format!("{c:?}").contains("bs"), "the secret never shows in Debug output");

@@ -60,27 +60,45 @@ impl Provider for AsmProvider {
 
     fn validate(&self, type_name: &str, config: &Value) -> Vec<AttributeProblem> {
         let mut out = Vec::new();
-        let problem = |attr: &str, message: &str| AttributeProblem { path: vec![meshform_core::PathStep::Key(attr.into())], message: message.into(), is_error: true };
+        let problem = |attr: &str, message: &str| AttributeProblem {
+            path: vec![meshform_core::PathStep::Key(attr.into())],
+            message: message.into(),
+            is_error: true,
+        };
         match type_name {
             "asm_service_mesh" => {
-                if config.get("vswitches").and_then(Value::as_list).is_some_and(<[Value]>::is_empty) {
+                if config.get("vswitches").and_then(Value::as_list).is_some_and(<[Value]>::is_empty)
+                {
                     out.push(problem("vswitches", "give at least one vSwitch id"));
                 }
-                for (attr, allowed) in [("edition", &["Default", "Pro"][..]), ("cluster_spec", &["standard", "enterprise", "ultimate"][..])] {
+                for (attr, allowed) in [
+                    ("edition", &["Default", "Pro"][..]),
+                    ("cluster_spec", &["standard", "enterprise", "ultimate"][..]),
+                ] {
                     if let Some(v) = config.get(attr).and_then(Value::as_str) {
                         if !allowed.contains(&v) {
-                            out.push(problem(attr, &format!("{v:?} is not one of {}", allowed.join(", "))));
+                            out.push(problem(
+                                attr,
+                                &format!("{v:?} is not one of {}", allowed.join(", ")),
+                            ));
                         }
                     }
                 }
             }
-            "asm_sidecar_injection" => {
-                if config.get("enabled").and_then(Value::as_bool) == Some(true) && config.get("istio_rev").is_some_and(|v| !v.is_null()) {
-                    out.push(problem("istio_rev", "set either enabled or istio_rev, not both"));
-                }
+            "asm_sidecar_injection"
+                if config.get("enabled").and_then(Value::as_bool) == Some(true)
+                    && config.get("istio_rev").is_some_and(|v| !v.is_null()) =>
+            {
+                out.push(problem("istio_rev", "set either enabled or istio_rev, not both"));
             }
             "asm_multi_cluster_network" => {
-                let ids: Vec<&str> = config.get("cluster").and_then(Value::as_list).unwrap_or(&[]).iter().filter_map(|c| c.get("cluster_id").and_then(Value::as_str)).collect();
+                let ids: Vec<&str> = config
+                    .get("cluster")
+                    .and_then(Value::as_list)
+                    .unwrap_or(&[])
+                    .iter()
+                    .filter_map(|c| c.get("cluster_id").and_then(Value::as_str))
+                    .collect();
                 let mut seen = std::collections::BTreeSet::new();
                 for id in ids {
                     if !seen.insert(id) {
@@ -101,10 +119,16 @@ impl Provider for AsmProvider {
             profile: s(config, "profile"),
             config_file: s(config, "config_file").map(Into::into),
         };
-        let creds = credentials::resolve(&explicit, &self.env).map_err(|e| ProviderError::new("NoCredentials", e))?;
+        let creds = credentials::resolve(&explicit, &self.env)
+            .map_err(|e| ProviderError::new("NoCredentials", e))?;
         let endpoint = s(config, "endpoint").unwrap_or_else(|| DEFAULT_ENDPOINT.to_owned());
-        let max_retries = config.get("max_retries").and_then(Value::as_number).map(|n| n.clamp(0.0, 30.0) as u32).unwrap_or(8);
-        let client = AsmClient::new(&endpoint, creds, max_retries).map_err(|e| ProviderError::new("InvalidConfig", e).at_attribute("endpoint"))?;
+        let max_retries = config
+            .get("max_retries")
+            .and_then(Value::as_number)
+            .map(|n| n.clamp(0.0, 30.0) as u32)
+            .unwrap_or(8);
+        let client = AsmClient::new(&endpoint, creds, max_retries)
+            .map_err(|e| ProviderError::new("InvalidConfig", e).at_attribute("endpoint"))?;
         Ok(Arc::new(Configured { client, max_retries }))
     }
 }
@@ -137,7 +161,12 @@ impl ConfiguredProvider for Configured {
         }
     }
 
-    fn plan(&self, type_name: &str, prior: Option<&Value>, proposed: &Value) -> ProviderResult<PlannedState> {
+    fn plan(
+        &self,
+        type_name: &str,
+        prior: Option<&Value>,
+        proposed: &Value,
+    ) -> ProviderResult<PlannedState> {
         let schema = schema_of(type_name).ok_or_else(|| unknown_type(type_name))?;
         let mut p = plan_by_schema(&schema, prior, proposed);
         if type_name == "asm_cluster_attachment" {
@@ -145,35 +174,58 @@ impl ConfiguredProvider for Configured {
                 if m.get("discovery_only").is_none_or(Value::is_null) {
                     m.insert("discovery_only".into(), Value::Bool(false));
                 }
-                if let (Some(a), Some(b)) = (m.get("mesh_id").and_then(Value::as_str), m.get("cluster_id").and_then(Value::as_str)) {
+                if let (Some(a), Some(b)) = (
+                    m.get("mesh_id").and_then(Value::as_str),
+                    m.get("cluster_id").and_then(Value::as_str),
+                ) {
                     m.insert("id".into(), Value::string(format!("{a}:{b}")));
                 }
             }
             // Attachments created before meshform knew discovery_only default to false.
             if let Some(prior) = prior {
                 if prior.get("discovery_only").is_none_or(Value::is_null) {
-                    p.requires_replace.retain(|r| r != &vec![meshform_core::PathStep::Key("discovery_only".into())]);
+                    p.requires_replace.retain(|r| {
+                        r != &vec![meshform_core::PathStep::Key("discovery_only".into())]
+                    });
                 }
             }
         }
         Ok(p)
     }
 
-    async fn create(&self, type_name: &str, planned: &Value, progress: &dyn Progress) -> ProviderResult<Value> {
+    async fn create(
+        &self,
+        type_name: &str,
+        planned: &Value,
+        progress: &dyn Progress,
+    ) -> ProviderResult<Value> {
         match type_name {
-            "asm_service_mesh" => mesh::create(&self.client, planned, self.max_retries, progress).await,
+            "asm_service_mesh" => {
+                mesh::create(&self.client, planned, self.max_retries, progress).await
+            }
             "asm_cluster_attachment" => members::attach(&self.client, planned, progress).await,
-            "asm_multi_cluster_network" => members::put_network(&self.client, planned, progress).await,
+            "asm_multi_cluster_network" => {
+                members::put_network(&self.client, planned, progress).await
+            }
             "asm_sidecar_injection" => members::put_injection(&self.client, planned, true).await,
             t => Err(unknown_type(t)),
         }
     }
 
-    async fn update(&self, type_name: &str, _prior: &Value, planned: &Value, progress: &dyn Progress) -> ProviderResult<Value> {
+    async fn update(
+        &self,
+        type_name: &str,
+        _prior: &Value,
+        planned: &Value,
+        progress: &dyn Progress,
+    ) -> ProviderResult<Value> {
         match type_name {
-            "asm_multi_cluster_network" => members::put_network(&self.client, planned, progress).await,
+            "asm_multi_cluster_network" => {
+                members::put_network(&self.client, planned, progress).await
+            }
             "asm_sidecar_injection" => {
-                let enable = planned.get("enabled").and_then(Value::as_bool).unwrap_or(true) || planned.get("istio_rev").is_some_and(|v| !v.is_null());
+                let enable = planned.get("enabled").and_then(Value::as_bool).unwrap_or(true)
+                    || planned.get("istio_rev").is_some_and(|v| !v.is_null());
                 members::put_injection(&self.client, planned, enable).await
             }
             // Everything else that can change in place (timeouts) is meshform's own bookkeeping.
@@ -181,19 +233,29 @@ impl ConfiguredProvider for Configured {
         }
     }
 
-    async fn delete(&self, type_name: &str, prior: &Value, progress: &dyn Progress) -> ProviderResult<()> {
+    async fn delete(
+        &self,
+        type_name: &str,
+        prior: &Value,
+        progress: &dyn Progress,
+    ) -> ProviderResult<()> {
         match type_name {
             "asm_service_mesh" => mesh::delete(&self.client, prior, progress).await,
             "asm_cluster_attachment" => members::detach(&self.client, prior, progress).await,
-            "asm_multi_cluster_network" => members::clear_network(&self.client, prior, progress).await,
-            "asm_sidecar_injection" => members::put_injection(&self.client, prior, false).await.map(|_| ()),
+            "asm_multi_cluster_network" => {
+                members::clear_network(&self.client, prior, progress).await
+            }
+            "asm_sidecar_injection" => {
+                members::put_injection(&self.client, prior, false).await.map(|_| ())
+            }
             t => Err(unknown_type(t)),
         }
     }
 
     async fn import(&self, type_name: &str, id: &str) -> ProviderResult<Option<Value>> {
         let schema = schema_of(type_name).ok_or_else(|| unknown_type(type_name))?;
-        let mut base: Value = Value::Map(schema.attributes.keys().map(|k| (k.clone(), Value::Null)).collect());
+        let mut base: Value =
+            Value::Map(schema.attributes.keys().map(|k| (k.clone(), Value::Null)).collect());
         let set = |v: &mut Value, k: &str, x: &str| {
             if let Value::Map(m) = v {
                 m.insert(k.to_owned(), Value::string(x));
@@ -206,10 +268,24 @@ impl ConfiguredProvider for Configured {
             }
             "asm_cluster_attachment" | "asm_sidecar_injection" => {
                 let Some((mesh_id, second)) = id.split_once(':') else {
-                    return Err(ProviderError::new("InvalidId", format!("import {type_name} with MESH_ID:{}", if type_name == "asm_cluster_attachment" { "CLUSTER_ID" } else { "NAMESPACE" })));
+                    return Err(ProviderError::new(
+                        "InvalidId",
+                        format!(
+                            "import {type_name} with MESH_ID:{}",
+                            if type_name == "asm_cluster_attachment" {
+                                "CLUSTER_ID"
+                            } else {
+                                "NAMESPACE"
+                            }
+                        ),
+                    ));
                 };
                 set(&mut base, "mesh_id", mesh_id);
-                set(&mut base, if type_name == "asm_cluster_attachment" { "cluster_id" } else { "namespace" }, second);
+                set(
+                    &mut base,
+                    if type_name == "asm_cluster_attachment" { "cluster_id" } else { "namespace" },
+                    second,
+                );
                 if type_name == "asm_cluster_attachment" {
                     members::read_attachment(&self.client, &base).await
                 } else {
@@ -227,9 +303,13 @@ impl ConfiguredProvider for Configured {
     async fn lookup(&self, type_name: &str, planned: &Value) -> ProviderResult<Option<Value>> {
         match type_name {
             "asm_service_mesh" => {
-                let (Some(name), Some(region)) = (s(planned, "name"), s(planned, "region")) else { return Ok(None) };
+                let (Some(name), Some(region)) = (s(planned, "name"), s(planned, "region")) else {
+                    return Ok(None);
+                };
                 match mesh::find_by_name(&self.client, &name, &region).await? {
-                    Some(id) => Ok(wait::describe(&self.client, &id).await?.map(|d| mesh::from_detail(&d, planned))),
+                    Some(id) => Ok(wait::describe(&self.client, &id)
+                        .await?
+                        .map(|d| mesh::from_detail(&d, planned))),
                     None => Ok(None),
                 }
             }
@@ -242,14 +322,21 @@ impl ConfiguredProvider for Configured {
         if type_name != "asm_versions" {
             return Err(unknown_type(type_name));
         }
-        let doc = self.client.call("DescribeVersions", &[], Retry::Idempotent).await.map_err(|e| e.into_provider("DescribeVersions"))?;
+        let doc = self
+            .client
+            .call("DescribeVersions", &[], Retry::Idempotent)
+            .await
+            .map_err(|e| e.into_provider("DescribeVersions"))?;
         let mut versions: Vec<String> = Vec::new();
         collect_versions(&doc, &mut versions);
         versions.sort();
         versions.dedup();
         let mut out = config.clone();
         if let Value::Map(m) = &mut out {
-            m.insert("versions".into(), Value::List(versions.into_iter().map(Value::String).collect()));
+            m.insert(
+                "versions".into(),
+                Value::List(versions.into_iter().map(Value::String).collect()),
+            );
         }
         Ok(out)
     }

@@ -19,7 +19,11 @@ fn s<'v>(v: &'v Value, k: &str) -> Option<&'v str> {
 
 /// `timeouts { <op> = "20m" }`, or the default.
 pub fn timeout(v: &Value, op: &str, default: Duration) -> Duration {
-    v.get("timeouts").and_then(|t| t.get(op)).and_then(Value::as_str).and_then(wait::parse_timeout).unwrap_or(default)
+    v.get("timeouts")
+        .and_then(|t| t.get(op))
+        .and_then(Value::as_str)
+        .and_then(wait::parse_timeout)
+        .unwrap_or(default)
 }
 
 fn b64(s: &str) -> String {
@@ -28,15 +32,30 @@ fn b64(s: &str) -> String {
 
 /// The CreateServiceMesh parameters of a planned mesh.
 pub fn create_params(planned: &Value) -> Result<Vec<(String, String)>, ProviderError> {
-    let req = |k: &str| s(planned, k).map(str::to_owned).ok_or_else(|| ProviderError::new("InvalidConfig", format!("{k} is required")).at_attribute(k));
-    let vswitches: Vec<&str> = planned.get("vswitches").and_then(Value::as_list).unwrap_or(&[]).iter().filter_map(Value::as_str).collect();
+    let req = |k: &str| {
+        s(planned, k).map(str::to_owned).ok_or_else(|| {
+            ProviderError::new("InvalidConfig", format!("{k} is required")).at_attribute(k)
+        })
+    };
+    let vswitches: Vec<&str> = planned
+        .get("vswitches")
+        .and_then(Value::as_list)
+        .unwrap_or(&[])
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
     let mut p = vec![
         ("RegionId".to_owned(), req("region")?),
         ("Name".to_owned(), req("name")?),
         ("VpcId".to_owned(), req("vpc_id")?),
         ("VSwitches".to_owned(), serde_json::to_string(&vswitches).unwrap_or_else(|_| "[]".into())),
     ];
-    for (attr, param) in [("istio_version", "IstioVersion"), ("edition", "Edition"), ("cluster_spec", "ClusterSpec"), ("cluster_id", "GuestCluster")] {
+    for (attr, param) in [
+        ("istio_version", "IstioVersion"),
+        ("edition", "Edition"),
+        ("cluster_spec", "ClusterSpec"),
+        ("cluster_id", "GuestCluster"),
+    ] {
         if let Some(v) = s(planned, attr) {
             p.push((param.to_owned(), v.to_owned()));
         }
@@ -48,7 +67,12 @@ pub fn create_params(planned: &Value) -> Result<Vec<(String, String)>, ProviderE
         }
     }
     if let Some(ca) = planned.get("ca").filter(|c| !c.is_null()) {
-        let field = |k: &str| s(ca, k).map(str::to_owned).ok_or_else(|| ProviderError::new("InvalidConfig", format!("ca.{k} is required")).at_attribute("ca"));
+        let field = |k: &str| {
+            s(ca, k).map(str::to_owned).ok_or_else(|| {
+                ProviderError::new("InvalidConfig", format!("ca.{k} is required"))
+                    .at_attribute("ca")
+            })
+        };
         p.push(("UseExistingCA".to_owned(), "true".to_owned()));
         p.push(("ExistingCaCert".to_owned(), b64(&field("cert")?)));
         p.push(("ExistingCaKey".to_owned(), b64(&field("key")?)));
@@ -74,11 +98,25 @@ pub fn from_detail(detail: &serde_json::Value, known: &Value) -> Value {
     set_str(m, "state", info(detail, "State"));
     set_str(m, "version", info(detail, "Version"));
     set_str(m, "istio_version", info(detail, "Version"));
-    set_str(m, "edition", info(detail, "Edition").or_else(|| detail.pointer("/ServiceMesh/Edition").and_then(|x| x.as_str())));
+    set_str(
+        m,
+        "edition",
+        info(detail, "Edition")
+            .or_else(|| detail.pointer("/ServiceMesh/Edition").and_then(|x| x.as_str())),
+    );
     set_str(m, "cluster_spec", detail.pointer("/ServiceMesh/ClusterSpec").and_then(|x| x.as_str()));
-    set_str(m, "vpc_id", detail.pointer("/ServiceMesh/Spec/Network/VpcId").and_then(|x| x.as_str()));
-    if let Some(vsw) = detail.pointer("/ServiceMesh/Spec/Network/VSwitches").and_then(|x| x.as_array()) {
-        m.insert("vswitches".into(), Value::List(vsw.iter().filter_map(|x| x.as_str()).map(Value::string).collect()));
+    set_str(
+        m,
+        "vpc_id",
+        detail.pointer("/ServiceMesh/Spec/Network/VpcId").and_then(|x| x.as_str()),
+    );
+    if let Some(vsw) =
+        detail.pointer("/ServiceMesh/Spec/Network/VSwitches").and_then(|x| x.as_array())
+    {
+        m.insert(
+            "vswitches".into(),
+            Value::List(vsw.iter().filter_map(|x| x.as_str()).map(Value::string).collect()),
+        );
     }
     let mut clusters: Vec<String> = detail
         .pointer("/ServiceMesh/Clusters")
@@ -91,8 +129,15 @@ pub fn from_detail(detail: &serde_json::Value, known: &Value) -> Value {
 }
 
 /// Finds a mesh by name and region (how an interrupted create is adopted).
-pub async fn find_by_name(client: &AsmClient, name: &str, region: &str) -> Result<Option<String>, ProviderError> {
-    let list = client.call("DescribeServiceMeshes", &[], Retry::Idempotent).await.map_err(|e| e.into_provider("DescribeServiceMeshes"))?;
+pub async fn find_by_name(
+    client: &AsmClient,
+    name: &str,
+    region: &str,
+) -> Result<Option<String>, ProviderError> {
+    let list = client
+        .call("DescribeServiceMeshes", &[], Retry::Idempotent)
+        .await
+        .map_err(|e| e.into_provider("DescribeServiceMeshes"))?;
     let found = list
         .get("ServiceMeshes")
         .and_then(|x| x.as_array())
@@ -100,15 +145,24 @@ pub async fn find_by_name(client: &AsmClient, name: &str, region: &str) -> Resul
         .flatten()
         .find(|m| {
             m.pointer("/ServiceMeshInfo/Name").and_then(|x| x.as_str()) == Some(name)
-                && m.pointer("/ServiceMeshInfo/RegionId").and_then(|x| x.as_str()).is_none_or(|r| r == region)
+                && m.pointer("/ServiceMeshInfo/RegionId")
+                    .and_then(|x| x.as_str())
+                    .is_none_or(|r| r == region)
                 && m.pointer("/ServiceMeshInfo/State").and_then(|x| x.as_str()) != Some("deleting")
         })
-        .and_then(|m| m.pointer("/ServiceMeshInfo/ServiceMeshId").and_then(|x| x.as_str()).map(str::to_owned));
+        .and_then(|m| {
+            m.pointer("/ServiceMeshInfo/ServiceMeshId").and_then(|x| x.as_str()).map(str::to_owned)
+        });
     Ok(found)
 }
 
 /// Creates the mesh (or adopts it when a retried create already made it) and waits until running.
-pub async fn create(client: &AsmClient, planned: &Value, max_retries: u32, progress: &dyn Progress) -> Result<Value, ProviderError> {
+pub async fn create(
+    client: &AsmClient,
+    planned: &Value,
+    max_retries: u32,
+    progress: &dyn Progress,
+) -> Result<Value, ProviderError> {
     let params = create_params(planned)?;
     let name = s(planned, "name").unwrap_or_default().to_owned();
     let region = s(planned, "region").unwrap_or_default().to_owned();
@@ -117,14 +171,20 @@ pub async fn create(client: &AsmClient, planned: &Value, max_retries: u32, progr
         match client.call_once("CreateServiceMesh", &params).await {
             Ok(resp) => match resp.get("ServiceMeshId").and_then(|x| x.as_str()) {
                 Some(id) => break id.to_owned(),
-                None => return Err(ProviderError::new("BadResponse", "CreateServiceMesh returned no ServiceMeshId")),
+                None => {
+                    return Err(ProviderError::new(
+                        "BadResponse",
+                        "CreateServiceMesh returned no ServiceMeshId",
+                    ))
+                }
             },
             Err(e) if e.is_retryable() && attempt < max_retries => {
                 // The create may have happened before the error: look before trying again.
                 if let Some(id) = find_by_name(client, &name, &region).await? {
                     break id;
                 }
-                progress.status(&format!("CreateServiceMesh: {} ({}); retrying", e.code, e.message));
+                progress
+                    .status(&format!("CreateServiceMesh: {} ({}); retrying", e.code, e.message));
                 tokio::time::sleep(backoff(attempt, e.retry_after)).await;
                 attempt += 1;
             }
@@ -132,18 +192,35 @@ pub async fn create(client: &AsmClient, planned: &Value, max_retries: u32, progr
         }
     };
     progress.status(&format!("created {id}; waiting for it to be running"));
-    let detail = wait::until_running(client, &id, timeout(planned, "create", DEFAULT_CREATE_TIMEOUT), progress).await?;
+    let detail = wait::until_running(
+        client,
+        &id,
+        timeout(planned, "create", DEFAULT_CREATE_TIMEOUT),
+        progress,
+    )
+    .await?;
     Ok(from_detail(&detail, planned))
 }
 
 /// Deletes the mesh and waits until it is gone.
-pub async fn delete(client: &AsmClient, prior: &Value, progress: &dyn Progress) -> Result<(), ProviderError> {
+pub async fn delete(
+    client: &AsmClient,
+    prior: &Value,
+    progress: &dyn Progress,
+) -> Result<(), ProviderError> {
     let Some(id) = s(prior, "id") else { return Ok(()) };
     let limit = timeout(prior, "delete", DEFAULT_DELETE_TIMEOUT);
     let start = std::time::Instant::now();
     let mut attempt = 0;
     loop {
-        match client.call("DeleteServiceMesh", &[("ServiceMeshId".into(), id.to_owned())], Retry::Idempotent).await {
+        match client
+            .call(
+                "DeleteServiceMesh",
+                &[("ServiceMeshId".into(), id.to_owned())],
+                Retry::Idempotent,
+            )
+            .await
+        {
             Ok(_) => break,
             Err(e) if e.is_not_found() => return Ok(()),
             Err(e) if e.code == "StillInitializing" && start.elapsed() < limit => {

@@ -18,7 +18,13 @@ fn timeouts(ops: &[&str]) -> NestedBlock {
     for op in ops {
         schema = schema.attr(op, Attribute::optional(s(), "A duration such as 30m or 1h."));
     }
-    NestedBlock { nesting: BlockNesting::Single, schema, min_items: 0, max_items: Some(1), force_new: false }
+    NestedBlock {
+        nesting: BlockNesting::Single,
+        schema,
+        min_items: 0,
+        max_items: Some(1),
+        force_new: false,
+    }
 }
 
 pub fn provider() -> Schema {
@@ -33,11 +39,18 @@ pub fn provider() -> Schema {
 }
 
 pub fn mesh() -> Schema {
-    let ca = Schema::new("The mesh's CA: its intermediate and the shared root (from the pki provider).")
-        .attr("cert", Attribute::required(s(), "This mesh's CA certificate (PEM): pki_intermediate_ca.x.cert_pem."))
-        .attr("key", Attribute::required(s(), "Its private key (PEM).").sensitive())
-        .attr("root_cert", Attribute::required(s(), "The shared root certificate (PEM)."))
-        .attr("cert_chain", Attribute::required(s(), "Chain from the CA to the root (PEM)."));
+    let ca =
+        Schema::new("The mesh's CA: its intermediate and the shared root (from the pki provider).")
+            .attr(
+                "cert",
+                Attribute::required(
+                    s(),
+                    "This mesh's CA certificate (PEM): pki_intermediate_ca.x.cert_pem.",
+                ),
+            )
+            .attr("key", Attribute::required(s(), "Its private key (PEM).").sensitive())
+            .attr("root_cert", Attribute::required(s(), "The shared root certificate (PEM)."))
+            .attr("cert_chain", Attribute::required(s(), "Chain from the CA to the root (PEM)."));
     Schema::new("An ASM instance (service mesh). Creation waits until it is running.")
         .attr("name", Attribute::required(s(), "The mesh's name (unique in its region).").force_new())
         .attr("region", Attribute::required(s(), "Region id, e.g. cn-hangzhou.").force_new())
@@ -69,12 +82,30 @@ pub fn network() -> Schema {
     let cluster = Schema::new("One member cluster's network settings.")
         .attr("cluster_id", Attribute::required(s(), "A member cluster of the mesh."))
         .attr("network", Attribute::required(s(), "The cluster's homing logical network name."))
-        .attr("cross_cluster_gateway", Attribute::optional(Type::Bool, "Reach it through a cross-cluster mesh proxy (east-west gateway)."))
-        .attr("custom_gateway_address", Attribute::optional(s(), "A custom gateway address, host:port."));
+        .attr(
+            "cross_cluster_gateway",
+            Attribute::optional(
+                Type::Bool,
+                "Reach it through a cross-cluster mesh proxy (east-west gateway).",
+            ),
+        )
+        .attr(
+            "custom_gateway_address",
+            Attribute::optional(s(), "A custom gateway address, host:port."),
+        );
     Schema::new("The multi-cluster network configuration of a mesh (ASM 1.22 or later).")
         .attr("mesh_id", Attribute::required(s(), "asm_service_mesh.x.id").force_new())
         .attr("id", Attribute::computed(s(), "The mesh id."))
-        .block("cluster", NestedBlock { nesting: BlockNesting::List, schema: cluster, min_items: 1, max_items: None, force_new: false })
+        .block(
+            "cluster",
+            NestedBlock {
+                nesting: BlockNesting::List,
+                schema: cluster,
+                min_items: 1,
+                max_items: None,
+                force_new: false,
+            },
+        )
         .block("timeouts", timeouts(&["create", "update", "delete"]))
 }
 
@@ -82,8 +113,17 @@ pub fn injection() -> Schema {
     Schema::new("Automatic sidecar injection for one namespace of a mesh.")
         .attr("mesh_id", Attribute::required(s(), "asm_service_mesh.x.id").force_new())
         .attr("namespace", Attribute::required(s(), "The namespace.").force_new())
-        .attr("enabled", Attribute::optional_computed(Type::Bool, "Inject sidecars (istio-injection=enabled); default true unless istio_rev is set."))
-        .attr("istio_rev", Attribute::optional(s(), "Inject a canary revision instead (exclusive with enabled)."))
+        .attr(
+            "enabled",
+            Attribute::optional_computed(
+                Type::Bool,
+                "Inject sidecars (istio-injection=enabled); default true unless istio_rev is set.",
+            ),
+        )
+        .attr(
+            "istio_rev",
+            Attribute::optional(s(), "Inject a canary revision instead (exclusive with enabled)."),
+        )
         .attr("id", Attribute::computed(s(), "MESH_ID:NAMESPACE"))
 }
 

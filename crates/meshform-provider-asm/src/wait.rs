@@ -11,8 +11,18 @@ use crate::client::{AsmClient, Retry};
 const TERMINAL: &[&str] = &["failed", "create_timeout", "upgrading_failed"];
 
 /// The mesh detail document.
-pub async fn describe(client: &AsmClient, mesh_id: &str) -> Result<Option<serde_json::Value>, ProviderError> {
-    match client.call("DescribeServiceMeshDetail", &[("ServiceMeshId".into(), mesh_id.to_owned())], Retry::Idempotent).await {
+pub async fn describe(
+    client: &AsmClient,
+    mesh_id: &str,
+) -> Result<Option<serde_json::Value>, ProviderError> {
+    match client
+        .call(
+            "DescribeServiceMeshDetail",
+            &[("ServiceMeshId".into(), mesh_id.to_owned())],
+            Retry::Idempotent,
+        )
+        .await
+    {
         Ok(v) => Ok(Some(v)),
         Err(e) if e.is_not_found() => Ok(None),
         Err(e) => Err(e.into_provider("DescribeServiceMeshDetail")),
@@ -29,7 +39,12 @@ fn next_interval(d: Duration) -> Duration {
 }
 
 /// Waits until the mesh is `running`; returns its detail.
-pub async fn until_running(client: &AsmClient, mesh_id: &str, timeout: Duration, progress: &dyn Progress) -> Result<serde_json::Value, ProviderError> {
+pub async fn until_running(
+    client: &AsmClient,
+    mesh_id: &str,
+    timeout: Duration,
+    progress: &dyn Progress,
+) -> Result<serde_json::Value, ProviderError> {
     let start = Instant::now();
     let mut interval = Duration::from_millis(1000);
     let mut last = String::from("unknown");
@@ -45,7 +60,10 @@ pub async fn until_running(client: &AsmClient, mesh_id: &str, timeout: Duration,
                 }
                 if TERMINAL.contains(&state.as_str()) {
                     let why = info(&d, "ErrorMessage").unwrap_or("no error message given");
-                    return Err(ProviderError::new("MeshFailed", format!("mesh {mesh_id} is in state {state}: {why}")));
+                    return Err(ProviderError::new(
+                        "MeshFailed",
+                        format!("mesh {mesh_id} is in state {state}: {why}"),
+                    ));
                 }
                 if state != last {
                     progress.status(&format!("mesh state: {state}"));
@@ -66,16 +84,27 @@ pub async fn until_running(client: &AsmClient, mesh_id: &str, timeout: Duration,
 }
 
 /// Waits until the mesh no longer exists.
-pub async fn until_gone(client: &AsmClient, mesh_id: &str, timeout: Duration, progress: &dyn Progress) -> Result<(), ProviderError> {
+pub async fn until_gone(
+    client: &AsmClient,
+    mesh_id: &str,
+    timeout: Duration,
+    progress: &dyn Progress,
+) -> Result<(), ProviderError> {
     let start = Instant::now();
     let mut interval = Duration::from_millis(1000);
     loop {
         match describe(client, mesh_id).await? {
             None => return Ok(()),
-            Some(d) => progress.status(&format!("mesh state: {}", info(&d, "State").unwrap_or("unknown"))),
+            Some(d) => {
+                progress.status(&format!("mesh state: {}", info(&d, "State").unwrap_or("unknown")))
+            }
         }
         if start.elapsed() >= timeout {
-            return Err(ProviderError::new("Timeout", format!("mesh {mesh_id} still exists after {}s", timeout.as_secs())).retryable());
+            return Err(ProviderError::new(
+                "Timeout",
+                format!("mesh {mesh_id} still exists after {}s", timeout.as_secs()),
+            )
+            .retryable());
         }
         tokio::time::sleep(interval.min(timeout.saturating_sub(start.elapsed()))).await;
         interval = next_interval(interval);

@@ -225,7 +225,11 @@ impl Registry {
 /// optional+computed attributes left unset carried over from the prior value, computed-only
 /// attributes carried over (or unknown when the object will be created or replaced), and the
 /// `force_new` attributes (and blocks) that changed listed as requiring replacement.
-pub fn plan_by_schema(schema: &meshform_core::Schema, prior: Option<&Value>, proposed: &Value) -> PlannedState {
+pub fn plan_by_schema(
+    schema: &meshform_core::Schema,
+    prior: Option<&Value>,
+    proposed: &Value,
+) -> PlannedState {
     let mut planned = proposed.clone();
     let mut requires_replace = Vec::new();
     if let (Some(prior), Value::Map(m)) = (prior, &mut planned) {
@@ -251,9 +255,9 @@ pub fn plan_by_schema(schema: &meshform_core::Schema, prior: Option<&Value>, pro
     let fresh = prior.is_none() || !requires_replace.is_empty();
     if let Value::Map(m) = &mut planned {
         for (name, attr) in &schema.attributes {
-            if attr.computed && !attr.settable() && fresh {
-                m.insert(name.clone(), Value::Unknown);
-            } else if attr.computed && fresh && m.get(name).is_none_or(Value::is_null) {
+            // Computed values are recomputed for a new object, unless the configuration sets them.
+            let set_by_config = attr.settable() && m.get(name).is_some_and(|v| !v.is_null());
+            if attr.computed && fresh && !set_by_config {
                 m.insert(name.clone(), Value::Unknown);
             }
         }
