@@ -660,6 +660,7 @@ async fn run_instance(
             let prior = c.before.clone().unwrap_or(Value::Null).into_unmarked_deep();
             let planned = provider
                 .plan(ty, Some(&prior), &raw)
+                .await
                 .map_err(|e| StepError::Provider("plan", e))?
                 .planned;
             let v = with_progress(
@@ -687,8 +688,11 @@ async fn run_instance(
             Ok(v)
         }
         _ => {
-            let planned =
-                provider.plan(ty, None, &raw).map_err(|e| StepError::Provider("plan", e))?.planned;
+            let planned = provider
+                .plan(ty, None, &raw)
+                .await
+                .map_err(|e| StepError::Provider("plan", e))?
+                .planned;
             let marked_planned = remark(planned.clone(), proposed, schema);
             // Record the intent before the call: a crash from here on leaves a way to find the object.
             let mut replaced: Option<InstanceState> = None;

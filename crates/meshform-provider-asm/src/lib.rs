@@ -161,7 +161,7 @@ impl ConfiguredProvider for Configured {
         }
     }
 
-    fn plan(
+    async fn plan(
         &self,
         type_name: &str,
         prior: Option<&Value>,

@@ -293,7 +293,7 @@ impl ConfiguredProvider for LocalProvider {
         self.read_file(filename, current).await
     }
 
-    fn plan(
+    async fn plan(
         &self,
         _type_name: &str,
         prior: Option<&Value>,
@@ -409,7 +409,8 @@ mod tests {
     async fn create_read_update_delete_a_real_file() {
         let dir = tempfile::tempdir().unwrap();
         let p = LocalProvider::new(dir.path());
-        let planned = p.plan("local_file", None, &config("sub/a.txt", "hello")).unwrap().planned;
+        let planned =
+            p.plan("local_file", None, &config("sub/a.txt", "hello")).await.unwrap().planned;
         assert_eq!(str_attr(&planned, "content_sha256"), Some(sha256_hex(b"hello").as_str()));
         let created = p.create("local_file", &planned, &NoProgress).await.unwrap();
         assert_eq!(std::fs::read_to_string(dir.path().join("sub/a.txt")).unwrap(), "hello");
@@ -419,9 +420,9 @@ mod tests {
         let read = p.read("local_file", &created).await.unwrap().unwrap();
         assert_eq!(str_attr(&read, "content"), Some("edited"));
         // A new filename forces replacement; new content does not.
-        let r = p.plan("local_file", Some(&read), &config("sub/b.txt", "hello")).unwrap();
+        let r = p.plan("local_file", Some(&read), &config("sub/b.txt", "hello")).await.unwrap();
         assert_eq!(r.requires_replace, vec![vec![PathStep::Key("filename".into())]]);
-        let r = p.plan("local_file", Some(&read), &config("sub/a.txt", "new")).unwrap();
+        let r = p.plan("local_file", Some(&read), &config("sub/a.txt", "new")).await.unwrap();
         assert!(r.requires_replace.is_empty());
         p.update("local_file", &read, &r.planned, &NoProgress).await.unwrap();
         assert_eq!(std::fs::read_to_string(dir.path().join("sub/a.txt")).unwrap(), "new");

@@ -179,7 +179,7 @@ impl ConfiguredProvider for PkiProvider {
         Ok(Some(current.clone()))
     }
 
-    fn plan(
+    async fn plan(
         &self,
         type_name: &str,
         prior: Option<&Value>,

@@ -139,8 +139,9 @@ pub trait ConfiguredProvider: Send + Sync {
     /// Refreshes one object from its last known value; `None` when it no longer exists.
     async fn read(&self, type_name: &str, current: &Value) -> ProviderResult<Option<Value>>;
 
-    /// Normalises a proposed value against the prior one (`None` for a create).
-    fn plan(
+    /// Normalises a proposed value against the prior one (`None` for a create). May ask the remote
+    /// side (a server-side dry run); must not change anything.
+    async fn plan(
         &self,
         type_name: &str,
         prior: Option<&Value>,

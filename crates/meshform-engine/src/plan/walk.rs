@@ -633,7 +633,7 @@ impl<'a> Planner<'a> {
                         return;
                     }
                 };
-                self.plan_managed(&iaddr, r, &key, &provider, prior, proposed, &deps, &schema)
+                self.plan_managed(&iaddr, r, &key, &provider, prior, proposed, &deps, &schema).await
             };
             let Some(after) = after else {
                 self.failed.insert(node.clone());
@@ -741,7 +741,30 @@ impl<'a> Planner<'a> {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn plan_managed(
+    /// Asks the provider to plan a new object (a create, or the create half of a replacement).
+    async fn plan_create(
+        &mut self,
+        provider: &Arc<dyn ConfiguredProvider>,
+        r: &ResourceDef,
+        addr: &InstanceAddr,
+        proposed: &Value,
+        schema: &Schema,
+    ) -> Option<Value> {
+        match provider.plan(&addr.resource.ty, None, &proposed.clone().into_unmarked_deep()).await {
+            Ok(p) => {
+                for w in p.warnings {
+                    self.diags.push(problem_diag(r, addr, w));
+                }
+                Some(remark(p.planned, proposed, schema))
+            }
+            Err(e) => {
+                self.diags.push(provider_plan_error(r, addr, &e));
+                None
+            }
+        }
+    }
+
+    async fn plan_managed(
         &mut self,
         addr: &InstanceAddr,
         r: &ResourceDef,
@@ -777,23 +800,9 @@ impl<'a> Planner<'a> {
             PlanMode::Normal => {}
         }
         let replace_requested = self.opts.replace.iter().any(|p| p.matches(addr));
-        let plan_create = |this: &mut Self, proposed: &Value| -> Option<Value> {
-            match provider.plan(&addr.resource.ty, None, &proposed.clone().into_unmarked_deep()) {
-                Ok(p) => {
-                    for w in p.warnings {
-                        this.diags.push(problem_diag(r, addr, w));
-                    }
-                    Some(remark(p.planned, proposed, schema))
-                }
-                Err(e) => {
-                    this.diags.push(provider_plan_error(r, addr, &e));
-                    None
-                }
-            }
-        };
         match prior {
             None => {
-                let after = plan_create(self, &proposed)?;
+                let after = self.plan_create(provider, r, addr, &proposed, schema).await?;
                 change.action = Action::Create;
                 change.after = Some(after.clone());
                 self.changed.insert(addr.resource.clone());
@@ -802,11 +811,14 @@ impl<'a> Planner<'a> {
             }
             Some((prior_v, tainted)) => {
                 let proposed = apply_ignore_changes(proposed, &prior_v, r, schema);
-                let resp = match provider.plan(
-                    &addr.resource.ty,
-                    Some(&prior_v.clone().into_unmarked_deep()),
-                    &proposed.clone().into_unmarked_deep(),
-                ) {
+                let resp = match provider
+                    .plan(
+                        &addr.resource.ty,
+                        Some(&prior_v.clone().into_unmarked_deep()),
+                        &proposed.clone().into_unmarked_deep(),
+                    )
+                    .await
+                {
                     Ok(p) => p,
                     Err(e) => {
                         self.diags.push(provider_plan_error(r, addr, &e));
@@ -834,7 +846,7 @@ impl<'a> Planner<'a> {
                         self.diags.push(prevent_destroy_diag(addr, span, "replace"));
                         return None;
                     }
-                    let after = plan_create(self, &proposed)?;
+                    let after = self.plan_create(provider, r, addr, &proposed, schema).await?;
                     change.action =
                         if cbd { Action::CreateThenDelete } else { Action::DeleteThenCreate };
                     change.after = Some(after.clone());

@@ -374,7 +374,7 @@ impl ConfiguredProvider for FakeProvider {
         Ok(s.objects.get(&id).map(|o| thing_value(&id, o)))
     }
 
-    fn plan(
+    async fn plan(
         &self,
         _type_name: &str,
         prior: Option<&Value>,
