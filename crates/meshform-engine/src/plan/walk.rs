@@ -740,7 +740,6 @@ impl<'a> Planner<'a> {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
     /// Asks the provider to plan a new object (a create, or the create half of a replacement).
     async fn plan_create(
         &mut self,
@@ -764,6 +763,7 @@ impl<'a> Planner<'a> {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn plan_managed(
         &mut self,
         addr: &InstanceAddr,
