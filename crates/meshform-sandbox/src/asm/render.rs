@@ -1,4 +1,5 @@
-//! The JSON shapes of the API's answers (field names as in the official SDK's response models),
+//! The JSON shapes of the API's answers (field names and types as in the official SDK's response
+//! models — the Python SDK silently drops a whole body when one nested field has the wrong type),
 //! built from the model. Load balancer, security group and endpoint values are derived from the
 //! mesh id: stable, realistic-looking, and not modelled further.
 
@@ -63,8 +64,8 @@ fn spec(mesh: &Mesh) -> Value {
             "PilotPublicEip": false,
             "PilotPublicLoadbalancerId": "",
         },
+        // Only scalar fields: in the SDK's models, most others (`Edition` among them) are objects.
         "MeshConfig": {
-            "Edition": mesh.edition,
             "EnableLocalityLB": false,
             "OutboundTrafficPolicy": "ALLOW_ANY",
             "Telemetry": false,
