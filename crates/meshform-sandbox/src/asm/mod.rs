@@ -7,7 +7,22 @@
 //! asynchronous states; faults can be injected; the state survives restarts.
 //!
 //! Start it with [`start`]; observe it with [`AsmEmulator::snapshot`] and
-//! [`AsmEmulator::subscribe`] (a [`tokio::sync::watch`] of [`AsmSnapshot`]s, one per change).
+//! [`AsmEmulator::subscribe`]: a [`tokio::sync::watch`] receiver of [`AsmSnapshot`]s, replaced on
+//! every change (a slow observer skips to the latest, which is what a reconciler wants). The other
+//! sandbox parts react to it, e.g.:
+//!
+//! ```text
+//! let mut changes = emulator.subscribe();
+//! while changes.changed().await.is_ok() {
+//!     let snapshot = changes.borrow_and_update().clone();
+//!     for cluster in &snapshot.clusters {
+//!         match snapshot.managing_mesh(&cluster.id) {
+//!             Some(mesh) if mesh.state == MeshState::Running => { /* istio-system, labels, CA */ }
+//!             _ => { /* no control plane pushes to this cluster */ }
+//!         }
+//!     }
+//! }
+//! ```
 //!
 //! Modules: `server` (HTTP, order of checks), `auth` (signatures), `params` (parameter parsing),
 //! `actions` (one function per action), `model` (the state and its transitions), `render` (answer

@@ -61,8 +61,13 @@ impl Shared {
 
     /// Completes the transitions due now.
     pub fn advance(&self, current: &mut AsmModel, stuck_initial: bool) -> Result<(), ApiError> {
+        let now = now_unix_ms();
+        let due = |m: &super::Mesh| m.transition.is_some_and(|t| t.due_unix_ms <= now);
+        if !current.meshes.values().any(due) {
+            return Ok(());
+        }
         let mut next = current.clone();
-        if next.advance(now_unix_ms(), stuck_initial) {
+        if next.advance(now, stuck_initial) {
             self.commit(current, next)?;
         }
         Ok(())
