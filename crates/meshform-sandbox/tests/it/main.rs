@@ -1,0 +1,4 @@
+//! The sandbox's integration tests, one binary (link time on 2 cores): each module starts the
+//! servers it needs on loopback with free ports.
+
+mod asm;
