@@ -207,7 +207,9 @@ impl ConfiguredProvider for Configured {
             "asm_multi_cluster_network" => {
                 members::put_network(&self.client, planned, progress).await
             }
-            "asm_sidecar_injection" => members::put_injection(&self.client, planned, true).await,
+            "asm_sidecar_injection" => {
+                members::put_injection(&self.client, planned, true, progress).await
+            }
             t => Err(unknown_type(t)),
         }
     }
@@ -226,7 +228,7 @@ impl ConfiguredProvider for Configured {
             "asm_sidecar_injection" => {
                 let enable = planned.get("enabled").and_then(Value::as_bool).unwrap_or(true)
                     || planned.get("istio_rev").is_some_and(|v| !v.is_null());
-                members::put_injection(&self.client, planned, enable).await
+                members::put_injection(&self.client, planned, enable, progress).await
             }
             // Everything else that can change in place (timeouts) is meshform's own bookkeeping.
             _ => Ok(planned.clone()),
@@ -246,7 +248,7 @@ impl ConfiguredProvider for Configured {
                 members::clear_network(&self.client, prior, progress).await
             }
             "asm_sidecar_injection" => {
-                members::put_injection(&self.client, prior, false).await.map(|_| ())
+                members::put_injection(&self.client, prior, false, progress).await.map(|_| ())
             }
             t => Err(unknown_type(t)),
         }

@@ -1,7 +1,6 @@
 //! The resources that hang off a mesh: cluster attachments (managed or discovery-only), the
 //! multi-cluster network, and per-namespace sidecar injection.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use meshform_core::Value;
@@ -14,7 +13,7 @@ use crate::wait;
 const ATTACH_TIMEOUT: Duration = Duration::from_secs(10 * 60);
 
 /// The action that reads a namespace's injection settings back.
-pub const DESCRIBE_INJECTION: &str = "DescribeIstioInjectionConfig";
+pub const DESCRIBE_INJECTION: &str = "DescribeGuestClusterNamespaces";
 
 fn s<'v>(v: &'v Value, k: &str) -> Option<&'v str> {
     v.get(k).and_then(Value::as_str)
@@ -62,12 +61,43 @@ pub async fn member_clusters(
     }
 }
 
+/// Error codes meaning the mesh (or the member) no longer exists.
+fn gone(code: &str) -> bool {
+    code.contains("NotFound") || code == "ERR404"
+}
+
 fn is_busy(code: &str) -> bool {
     code.contains("ActiveState")
         || code.contains("NotRunning")
         || code == "StatusForbidden"
         || code.contains("Initializing")
         || code.contains("Conflict")
+}
+
+/// Calls a mutating action once the mesh is running, retrying while another change keeps it busy
+/// (the mesh accepts one change at a time).
+pub async fn call_when_running(
+    client: &AsmClient,
+    mesh: &str,
+    action: &str,
+    params: &[(String, String)],
+    limit: Duration,
+    progress: &dyn Progress,
+) -> Result<serde_json::Value, ProviderError> {
+    let start = std::time::Instant::now();
+    let mut attempt = 0;
+    loop {
+        wait::until_running(client, mesh, limit.saturating_sub(start.elapsed()), progress).await?;
+        match client.call(action, params, Retry::Idempotent).await {
+            Ok(v) => return Ok(v),
+            Err(e) if is_busy(&e.code) && start.elapsed() < limit => {
+                progress.status(&format!("mesh busy ({}); retrying", e.code));
+                tokio::time::sleep(backoff(attempt.min(4), e.retry_after)).await;
+                attempt += 1;
+            }
+            Err(e) => return Err(e.into_provider(action)),
+        }
+    }
 }
 
 /// `asm_cluster_attachment` create: waits for the mesh to be running (another attachment may be in
@@ -206,16 +236,13 @@ pub async fn put_network(
     progress: &dyn Progress,
 ) -> Result<Value, ProviderError> {
     let mesh = required(planned, "mesh_id")?.to_owned();
-    wait::until_running(client, &mesh, timeout(planned, "update", ATTACH_TIMEOUT), progress)
-        .await?;
     let params = vec![
         ("ServiceMeshId".to_owned(), mesh.clone()),
         ("MultiClusterNetworks".to_owned(), networks_param(planned)),
     ];
-    client
-        .call("UpdateMeshMultiClusterNetwork", &params, Retry::Idempotent)
-        .await
-        .map_err(|e| e.into_provider("UpdateMeshMultiClusterNetwork"))?;
+    let limit = timeout(planned, "update", ATTACH_TIMEOUT);
+    call_when_running(client, &mesh, "UpdateMeshMultiClusterNetwork", &params, limit, progress)
+        .await?;
     wait::until_running(client, &mesh, timeout(planned, "update", ATTACH_TIMEOUT), progress)
         .await?;
     match read_network(client, planned).await? {
@@ -294,20 +321,16 @@ pub async fn clear_network(
     progress: &dyn Progress,
 ) -> Result<(), ProviderError> {
     let Some(mesh) = s(prior, "mesh_id") else { return Ok(()) };
-    match wait::until_running(client, mesh, timeout(prior, "delete", ATTACH_TIMEOUT), progress)
-        .await
-    {
-        Err(e) if e.code == "ServiceMesh.NotFound" => return Ok(()),
-        r => r.map(|_| ())?,
-    }
     let params = vec![
         ("ServiceMeshId".to_owned(), mesh.to_owned()),
         ("MultiClusterNetworks".to_owned(), "{}".to_owned()),
     ];
-    match client.call("UpdateMeshMultiClusterNetwork", &params, Retry::Idempotent).await {
-        Ok(_) => Ok(()),
-        Err(e) if e.is_not_found() => Ok(()),
-        Err(e) => Err(e.into_provider("UpdateMeshMultiClusterNetwork")),
+    let limit = timeout(prior, "delete", ATTACH_TIMEOUT);
+    match call_when_running(client, mesh, "UpdateMeshMultiClusterNetwork", &params, limit, progress)
+        .await
+    {
+        Err(e) if gone(&e.code) => Ok(()),
+        r => r.map(|_| ()),
     }
 }
 
@@ -316,6 +339,7 @@ pub async fn put_injection(
     client: &AsmClient,
     planned: &Value,
     enable: bool,
+    progress: &dyn Progress,
 ) -> Result<Value, ProviderError> {
     let mesh = required(planned, "mesh_id")?.to_owned();
     let ns = required(planned, "namespace")?.to_owned();
@@ -325,10 +349,13 @@ pub async fn put_injection(
         Some(rev) => params.push(("IstioRev".to_owned(), rev.to_owned())),
         None => params.push(("EnableIstioInjection".to_owned(), enable.to_string())),
     }
-    client
-        .call("UpdateIstioInjectionConfig", &params, Retry::Idempotent)
-        .await
-        .map_err(|e| e.into_provider("UpdateIstioInjectionConfig"))?;
+    let action = "UpdateIstioInjectionConfig";
+    match call_when_running(client, &mesh, action, &params, ATTACH_TIMEOUT, progress).await {
+        Ok(_) => {}
+        // Turning injection off in a mesh that is gone is done.
+        Err(e) if !enable && gone(&e.code) => {}
+        Err(e) => return Err(e),
+    }
     let enabled = planned
         .get("enabled")
         .and_then(Value::as_bool)
@@ -339,7 +366,8 @@ pub async fn put_injection(
     ))
 }
 
-/// Reads injection for a namespace back.
+/// Reads injection for a namespace back from the namespace labels of the mesh's member clusters
+/// (`DescribeGuestClusterNamespaces` with `ShowNsLabels`): `istio-injection=enabled` or `istio.io/rev`.
 pub async fn read_injection(
     client: &AsmClient,
     current: &Value,
@@ -347,24 +375,42 @@ pub async fn read_injection(
     let (Some(mesh), Some(ns)) = (s(current, "mesh_id"), s(current, "namespace")) else {
         return Ok(None);
     };
-    let params = vec![
-        ("ServiceMeshId".to_owned(), mesh.to_owned()),
-        ("Namespace".to_owned(), ns.to_owned()),
-    ];
-    let doc = match client.call(DESCRIBE_INJECTION, &params, Retry::Idempotent).await {
-        Ok(v) => v,
-        Err(e) if e.is_not_found() => return Ok(None),
-        Err(e) => return Err(e.into_provider(DESCRIBE_INJECTION)),
-    };
-    let enabled = doc.get("EnableIstioInjection").and_then(|x| x.as_bool()).unwrap_or(false);
-    let rev = doc.get("IstioRev").and_then(|x| x.as_str()).filter(|x| !x.is_empty());
+    let Some(members) = member_clusters(client, mesh).await? else { return Ok(None) };
+    let mut enabled = false;
+    let mut rev: Option<String> = None;
+    for cluster in &members {
+        let params = vec![
+            ("ServiceMeshId".to_owned(), mesh.to_owned()),
+            ("GuestClusterID".to_owned(), cluster.clone()),
+            ("ShowNsLabels".to_owned(), "true".to_owned()),
+        ];
+        let doc = match client.call(DESCRIBE_INJECTION, &params, Retry::Idempotent).await {
+            Ok(v) => v,
+            Err(e) if e.is_not_found() => continue,
+            Err(e) => return Err(e.into_provider(DESCRIBE_INJECTION)),
+        };
+        let labels = doc.get("NsLabels").and_then(|l| l.get(ns));
+        if labels.and_then(|l| l.get("istio-injection")).and_then(|v| v.as_str()) == Some("enabled")
+        {
+            enabled = true;
+        }
+        if let Some(r) = labels
+            .and_then(|l| l.get("istio.io/rev"))
+            .and_then(|v| v.as_str())
+            .filter(|r| !r.is_empty())
+        {
+            rev = Some(r.to_owned());
+        }
+    }
     if !enabled && rev.is_none() {
         return Ok(None);
     }
-    let mut pairs: BTreeMap<&str, Value> = BTreeMap::new();
-    pairs.insert("enabled", Value::Bool(enabled));
-    pairs.insert("istio_rev", rev.map(Value::string).unwrap_or(Value::Null));
-    pairs.insert("id", Value::string(format!("{mesh}:{ns}")));
-    let pairs: Vec<(&str, Value)> = pairs.into_iter().collect();
-    Ok(Some(with(current, &pairs)))
+    Ok(Some(with(
+        current,
+        &[
+            ("enabled", Value::Bool(enabled)),
+            ("istio_rev", rev.map(Value::String).unwrap_or(Value::Null)),
+            ("id", Value::string(format!("{mesh}:{ns}"))),
+        ],
+    )))
 }

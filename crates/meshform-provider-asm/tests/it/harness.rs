@@ -1,0 +1,98 @@
+//! An emulator on loopback, a configuration directory and the engine's ops, as the CLI uses them.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use meshform_config::vars::VarInputs;
+use meshform_engine::apply::{ApplyOptions, ApplyOutcome};
+use meshform_engine::ops::{self, Planned, Workspace};
+use meshform_engine::plan::walk::PlanOptions;
+use meshform_engine::SilentReporter;
+use meshform_provider::Registry;
+use meshform_provider_asm::credentials::ProviderEnv;
+use meshform_provider_asm::AsmProvider;
+use meshform_provider_pki::PkiProvider;
+use meshform_sandbox::asm::{
+    self, Account, AsmEmulator, AsmOptions, EmulatedCluster, FaultSettings,
+};
+use meshform_state::LocalStore;
+
+pub struct World {
+    pub emulator: AsmEmulator,
+    /// Kept alive for the emulator's state file and the configuration.
+    pub _dir: tempfile::TempDir,
+    pub ws: Workspace,
+}
+
+pub const KEY_ID: &str = "LTAI-test-key";
+pub const SECRET: &str = "test-secret-never-printed";
+
+fn cluster(id: &str, name: &str, region: &str, n: u8) -> EmulatedCluster {
+    EmulatedCluster {
+        id: id.into(),
+        name: name.into(),
+        region: region.into(),
+        vpc_id: format!("vpc-{n}"),
+        vswitch_id: format!("vsw-{n}"),
+    }
+}
+
+impl World {
+    pub async fn start(faults: FaultSettings) -> World {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let account = Account {
+            access_key_id: KEY_ID.into(),
+            access_key_secret: SECRET.into(),
+            clusters: vec![
+                cluster("c-1", "cluster-1", "cn-hangzhou", 1),
+                cluster("c-2", "cluster-2", "cn-shanghai", 2),
+            ],
+        };
+        let mut opts = AsmOptions::new(dir.path().join("asm.json"));
+        opts.transition_delay = Duration::from_millis(300);
+        opts.faults = faults;
+        let emulator = asm::start(listener, account, opts).await.expect("emulator starts");
+        let mut registry = Registry::new();
+        registry.register(Arc::new(PkiProvider));
+        registry.register(Arc::new(AsmProvider::new(ProviderEnv::default())));
+        let config_dir = dir.path().join("config");
+        std::fs::create_dir_all(&config_dir).expect("config dir");
+        let ws = Workspace {
+            dir: config_dir.clone(),
+            registry,
+            store: Arc::new(LocalStore::new(config_dir.join("meshform.state.json"))),
+        };
+        World { emulator, _dir: dir, ws }
+    }
+
+    pub fn write(&self, text: &str) {
+        let t = text
+            .replace("ENDPOINT", &self.emulator.endpoint())
+            .replace("KEY_ID", KEY_ID)
+            .replace("SECRET", SECRET);
+        std::fs::write(self.ws.dir.join("main.hcl"), t).expect("write config");
+    }
+
+    pub async fn plan(&self, opts: &PlanOptions) -> Planned {
+        match ops::plan(&self.ws, &VarInputs::default(), opts, &SilentReporter).await {
+            Ok(p) => p,
+            Err(ops::PlanError::Diagnostics(d)) => {
+                panic!("plan failed: {:#?}", d.iter().map(|x| x.to_string()).collect::<Vec<_>>())
+            }
+            Err(ops::PlanError::State(e)) => panic!("state: {e}"),
+        }
+    }
+
+    pub async fn apply(&self, planned: Planned) -> ApplyOutcome {
+        let (_tx, rx) = tokio::sync::watch::channel(false);
+        let out =
+            ops::apply(&self.ws, planned, &ApplyOptions::default(), &SilentReporter, rx).await;
+        assert!(
+            !out.diags.has_errors(),
+            "apply failed: {:#?}",
+            out.diags.iter().map(|d| d.to_string()).collect::<Vec<_>>()
+        );
+        out
+    }
+}
