@@ -98,11 +98,49 @@ pub enum Command {
         #[command(flatten)]
         lock: LockArgs,
     },
+    /// Run the emulated cloud (ASM and Kubernetes API servers) on loopback
+    #[command(subcommand)]
+    Sandbox(SandboxCommand),
     /// Release a lock left behind by a killed run
     ForceUnlock {
         /// The lock id printed by the run that failed to get the lock
         lock_id: String,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SandboxCommand {
+    /// Start the sandbox and write its description (sandbox.json)
+    Up {
+        #[command(flatten)]
+        dir: SandboxDir,
+        /// Run in the background and return once it is ready
+        #[arg(long)]
+        detach: bool,
+        /// How long the emulated ASM's asynchronous transitions take (e.g. 1500ms, 2s)
+        #[arg(long, value_name = "DURATION", default_value = "1500ms")]
+        transition_delay: String,
+    },
+    /// Stop a sandbox started with --detach (its state stays in the directory)
+    Down {
+        #[command(flatten)]
+        dir: SandboxDir,
+    },
+    /// Show what the sandbox runs and holds
+    Status {
+        #[command(flatten)]
+        dir: SandboxDir,
+        /// Print the description and live content as JSON
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SandboxDir {
+    /// The sandbox directory (default: .meshform/sandbox in the configuration directory)
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

@@ -3,10 +3,16 @@
 //! - [`asm`]: the ASM OpenAPI emulator (signed RPC requests, meshes, member clusters, networks,
 //!   injection, asynchronous states, error codes, throttling and injected faults).
 //! - [`kube`]: one Kubernetes API server per emulated ACK cluster.
+//! - [`launch`]: starting everything, the account identity and `sandbox.json`; [`admin`]: the admin
+//!   endpoint (`/status`, `/faults`).
 //! - [`dataplane`]: the mesh data plane model (sidecars, workload certificates, routing over mTLS).
 //!
 //! The sandbox speaks the real wire protocols; it never links provider code.
 
+pub mod admin;
 pub mod asm;
 pub mod dataplane;
 pub mod kube;
+pub mod launch;
+
+pub use launch::{Description, Sandbox, SandboxError, SandboxOptions};

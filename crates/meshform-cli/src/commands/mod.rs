@@ -3,6 +3,7 @@
 mod fmt;
 mod inspect;
 mod run;
+mod sandbox;
 mod state;
 
 use std::sync::Arc;
@@ -42,6 +43,7 @@ pub async fn dispatch(cli: Cli, settings: Settings) -> u8 {
             state::import(&settings, &address, &id, &vars, &lock).await
         }
         Command::ForceUnlock { lock_id } => state::force_unlock(&settings, &lock_id),
+        Command::Sandbox(cmd) => sandbox::sandbox(&settings, cmd).await,
     }
 }
 

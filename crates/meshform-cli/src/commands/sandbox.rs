@@ -1,0 +1,248 @@
+//! `meshform sandbox up | down | status`: the emulated cloud on loopback.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use meshform_sandbox::{Description, Sandbox, SandboxOptions};
+
+use super::{parse_duration, usage_error};
+use crate::args::{SandboxCommand, SandboxDir};
+use crate::report::exit;
+use crate::settings::Settings;
+
+fn dir_of(settings: &Settings, d: &SandboxDir) -> PathBuf {
+    d.dir.clone().unwrap_or_else(|| settings.dir.join(".meshform").join("sandbox"))
+}
+
+fn alive(pid: u32) -> bool {
+    Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// The description of a sandbox that is running now, if any.
+fn running(dir: &Path) -> Option<Description> {
+    Description::read(dir).ok().filter(|d| alive(d.pid))
+}
+
+pub async fn sandbox(settings: &Settings, cmd: SandboxCommand) -> u8 {
+    match cmd {
+        SandboxCommand::Up { dir, detach, transition_delay } => {
+            let dir = dir_of(settings, &dir);
+            let delay = match parse_duration(&transition_delay) {
+                Ok(d) => d,
+                Err(m) => return usage_error(settings, &m, "e.g. --transition-delay 2s"),
+            };
+            if let Some(d) = running(&dir) {
+                print_summary(&d, &dir);
+                println_out("The sandbox was already running.");
+                return exit::OK;
+            }
+            if detach {
+                up_detached(settings, &dir, &transition_delay).await
+            } else {
+                up_foreground(settings, &dir, delay).await
+            }
+        }
+        SandboxCommand::Down { dir } => down(settings, &dir_of(settings, &dir)).await,
+        SandboxCommand::Status { dir, json } => {
+            status(settings, &dir_of(settings, &dir), json).await
+        }
+    }
+}
+
+#[allow(clippy::print_stdout)]
+fn println_out(s: &str) {
+    println!("{s}");
+}
+
+#[allow(clippy::print_stdout)]
+fn print_summary(d: &Description, dir: &Path) {
+    println!(
+        "Sandbox running (pid {}), described in {}",
+        d.pid,
+        dir.join("sandbox.json").display()
+    );
+    println!("  ASM API      {}  (access key {})", d.asm.endpoint, d.asm.access_key_id);
+    for c in &d.clusters {
+        let api = c.api_server.as_deref().unwrap_or("-");
+        println!("  {:<12} {}  {}  {}  {}", c.name, c.id, c.region, c.vpc_id, api);
+        if let Some(k) = &c.kubeconfig {
+            println!("               kubeconfig {k}");
+        }
+    }
+}
+
+async fn up_foreground(settings: &Settings, dir: &Path, delay: Duration) -> u8 {
+    let mut opts = SandboxOptions::new(dir);
+    opts.transition_delay = delay;
+    let sandbox = match Sandbox::start(opts).await {
+        Ok(s) => s,
+        Err(e) => {
+            return usage_error(
+                settings,
+                &format!("the sandbox did not start: {e}"),
+                "check the sandbox directory, or remove it to start afresh",
+            )
+        }
+    };
+    print_summary(sandbox.description(), dir);
+    println_out("Press Ctrl-C to stop (state is kept in the directory).");
+    wait_for_stop().await;
+    sandbox.shutdown().await;
+    println_out("Sandbox stopped.");
+    exit::OK
+}
+
+async fn wait_for_stop() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+async fn up_detached(settings: &Settings, dir: &Path, delay: &str) -> u8 {
+    if let Err(e) = std::fs::create_dir_all(dir) {
+        return usage_error(
+            settings,
+            &format!("cannot create {}: {e}", dir.display()),
+            "choose another --dir",
+        );
+    }
+    let log_path = dir.join("sandbox.log");
+    let log = match std::fs::OpenOptions::new().create(true).append(true).open(&log_path) {
+        Ok(f) => f,
+        Err(e) => {
+            return usage_error(
+                settings,
+                &format!("cannot open {}: {e}", log_path.display()),
+                "check permissions",
+            )
+        }
+    };
+    let exe = match std::env::current_exe() {
+        Ok(e) => e,
+        Err(e) => {
+            return usage_error(
+                settings,
+                &format!("cannot find the meshform executable: {e}"),
+                "run meshform by its path",
+            )
+        }
+    };
+    let _ = std::fs::remove_file(dir.join("sandbox.json"));
+    let mut cmd = std::process::Command::new(exe);
+    cmd.args(["sandbox", "up", "--dir"]).arg(dir).args(["--transition-delay", delay]);
+    cmd.stdin(std::process::Stdio::null());
+    cmd.stdout(
+        log.try_clone()
+            .map(std::process::Stdio::from)
+            .unwrap_or_else(|_| std::process::Stdio::null()),
+    );
+    cmd.stderr(std::process::Stdio::from(log));
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt;
+        cmd.process_group(0);
+    }
+    let child = match cmd.spawn() {
+        Ok(c) => c,
+        Err(e) => {
+            return usage_error(
+                settings,
+                &format!("cannot start the sandbox process: {e}"),
+                "see the log",
+            )
+        }
+    };
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(60) {
+        if let Some(d) = Description::read(dir).ok().filter(|d| d.pid == child.id()) {
+            print_summary(&d, dir);
+            println_out(&format!("Stop it with: meshform sandbox down --dir {}", dir.display()));
+            return exit::OK;
+        }
+        if !alive(child.id()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    usage_error(
+        settings,
+        "the sandbox did not become ready",
+        &format!("see {}", log_path.display()),
+    )
+}
+
+async fn down(settings: &Settings, dir: &Path) -> u8 {
+    let Some(d) = running(dir) else {
+        let _ = std::fs::remove_file(dir.join("sandbox.json"));
+        println_out(&format!("No sandbox is running in {}.", dir.display()));
+        return exit::OK;
+    };
+    let _ = std::process::Command::new("kill").args(["-TERM", &d.pid.to_string()]).status();
+    let start = Instant::now();
+    while alive(d.pid) && start.elapsed() < Duration::from_secs(30) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    if alive(d.pid) {
+        let _ = std::process::Command::new("kill").args(["-KILL", &d.pid.to_string()]).status();
+    }
+    let _ = std::fs::remove_file(dir.join("sandbox.json"));
+    let _ = settings;
+    println_out(&format!("Sandbox stopped; its state stays in {}.", dir.display()));
+    exit::OK
+}
+
+#[allow(clippy::print_stdout)]
+async fn status(settings: &Settings, dir: &Path, json: bool) -> u8 {
+    let Some(d) = running(dir) else {
+        return usage_error(
+            settings,
+            &format!("no sandbox is running in {}", dir.display()),
+            "start one with `meshform sandbox up --detach`",
+        );
+    };
+    let doc: serde_json::Value = match reqwest::get(format!("{}/status", d.admin)).await {
+        Ok(r) => match r.text().await.ok().and_then(|t| serde_json::from_str(&t).ok()) {
+            Some(v) => v,
+            None => {
+                return usage_error(
+                    settings,
+                    "the sandbox's admin endpoint gave no status",
+                    "see sandbox.log in the sandbox directory",
+                )
+            }
+        },
+        Err(e) => {
+            return usage_error(
+                settings,
+                &format!("cannot reach the sandbox's admin endpoint: {e}"),
+                "is it still running? see sandbox.log",
+            )
+        }
+    };
+    if json {
+        println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+        return exit::OK;
+    }
+    print_summary(&d, dir);
+    let meshes = doc.pointer("/asm/meshes").and_then(|m| m.as_array()).cloned().unwrap_or_default();
+    println!("\nMeshes: {}", if meshes.is_empty() { "none" } else { "" });
+    for m in meshes {
+        let s = |k: &str| m.get(k).and_then(|v| v.as_str()).unwrap_or("").to_owned();
+        println!("  {} {} ({}, {})", s("name"), s("id"), s("region"), s("state"));
+        for c in m.get("members").and_then(|x| x.as_array()).cloned().unwrap_or_default() {
+            let id = c.get("cluster_id").and_then(|v| v.as_str()).unwrap_or("");
+            let dis = c.get("discovery_only").and_then(|v| v.as_bool()).unwrap_or(false);
+            println!("    member {id}{}", if dis { " (discovery only)" } else { " (managed)" });
+        }
+    }
+    exit::OK
+}

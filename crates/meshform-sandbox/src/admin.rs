@@ -1,0 +1,114 @@
+//! The sandbox's admin endpoint on loopback: `GET /status` (what the emulated cloud holds, for
+//! `meshform sandbox status --json`), `POST /faults` (ASM fault injection at run time).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::Router;
+
+use crate::asm::{AsmEmulator, FaultSettings};
+use crate::launch::Description;
+
+#[derive(Clone)]
+struct AdminState {
+    asm: Arc<AsmEmulator>,
+    description: Description,
+}
+
+/// Serves the admin endpoint until the task is aborted.
+pub fn serve(
+    listener: tokio::net::TcpListener,
+    asm: Arc<AsmEmulator>,
+    description: Description,
+) -> tokio::task::JoinHandle<()> {
+    let app = Router::new()
+        .route("/status", get(status))
+        .route("/faults", post(faults))
+        .with_state(AdminState { asm, description });
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    })
+}
+
+/// The description plus the live content: meshes with their members, per cluster what it holds.
+pub fn status_document(asm: &AsmEmulator, description: &Description) -> serde_json::Value {
+    let snap = asm.snapshot();
+    let meshes: Vec<serde_json::Value> = snap
+        .meshes
+        .values()
+        .map(|m| {
+            serde_json::json!({
+                "id": m.id,
+                "name": m.name,
+                "region": m.region_id,
+                "state": m.state.as_api_str(),
+                "istio_version": m.istio_version,
+                "members": m.members.iter().map(|c| serde_json::json!({
+                    "cluster_id": c.cluster_id,
+                    "discovery_only": c.discovery_only,
+                })).collect::<Vec<_>>(),
+                "networks": m.networks.iter().map(|(k, n)| (k.clone(), serde_json::json!({
+                    "network": n.network,
+                    "cross_cluster_gateway": n.enable_gateway,
+                }))).collect::<serde_json::Map<_, _>>(),
+            })
+        })
+        .collect();
+    let mut doc = serde_json::to_value(description).unwrap_or_default();
+    if let Some(a) = doc.get_mut("asm").and_then(|a| a.as_object_mut()) {
+        a.insert("meshes".into(), serde_json::Value::Array(meshes));
+        a.insert("faults".into(), faults_json(&asm.faults()));
+    }
+    doc
+}
+
+fn faults_json(f: &FaultSettings) -> serde_json::Value {
+    serde_json::json!({
+        "throttle_rate": f.throttle_rate,
+        "server_error_rate": f.server_error_rate,
+        "latency_ms": f.latency.as_millis() as u64,
+        "stuck_initial": f.stuck_initial,
+    })
+}
+
+async fn status(
+    State(s): State<AdminState>,
+) -> ([(axum::http::HeaderName, &'static str); 1], String) {
+    let doc = status_document(&s.asm, &s.description);
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        serde_json::to_string_pretty(&doc).unwrap_or_default(),
+    )
+}
+
+#[derive(serde::Deserialize)]
+struct FaultRequest {
+    #[serde(default)]
+    throttle_rate: f64,
+    #[serde(default)]
+    server_error_rate: f64,
+    #[serde(default)]
+    latency_ms: u64,
+    #[serde(default)]
+    stuck_initial: bool,
+}
+
+async fn faults(State(s): State<AdminState>, body: String) -> (StatusCode, String) {
+    let req: FaultRequest = match serde_json::from_str(&body) {
+        Ok(r) => r,
+        Err(e) => return (StatusCode::BAD_REQUEST, format!("invalid fault settings: {e}")),
+    };
+    let settings = FaultSettings {
+        throttle_rate: req.throttle_rate,
+        server_error_rate: req.server_error_rate,
+        latency: Duration::from_millis(req.latency_ms),
+        stuck_initial: req.stuck_initial,
+    };
+    match s.asm.set_faults(settings) {
+        Ok(()) => (StatusCode::OK, "ok".into()),
+        Err(e) => (StatusCode::BAD_REQUEST, e.to_string()),
+    }
+}

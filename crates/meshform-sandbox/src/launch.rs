@@ -1,0 +1,264 @@
+//! Starting the whole sandbox: the emulated account's identity (kept in the sandbox directory so that
+//! credentials and cluster ids survive restarts), the ASM emulator, one Kubernetes API server per
+//! emulated ACK cluster, the description file `sandbox.json`, and a small admin endpoint that reports
+//! what the sandbox holds and switches faults and outages.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::asm::{self, Account, AsmEmulator, AsmOptions, EmulatedCluster, FaultSettings};
+
+/// The description file's name in the sandbox directory.
+pub const DESCRIPTION_FILE: &str = "sandbox.json";
+
+/// What is fixed about the emulated account across restarts.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Identity {
+    pub access_key_id: String,
+    pub access_key_secret: String,
+    pub clusters: Vec<ClusterIdentity>,
+}
+
+/// One emulated ACK cluster.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct ClusterIdentity {
+    pub name: String,
+    pub id: String,
+    pub region: String,
+    pub vpc_id: String,
+    pub vswitch_id: String,
+}
+
+fn random_hex(n: usize) -> String {
+    let mut s = String::new();
+    while s.len() < n {
+        s.push_str(&uuid::Uuid::new_v4().simple().to_string());
+    }
+    s.truncate(n);
+    s
+}
+
+impl Identity {
+    /// A new account with the runbook's two clusters, in two regions with separate VPCs.
+    pub fn generate() -> Identity {
+        let cluster = |name: &str, region: &str| ClusterIdentity {
+            name: name.to_owned(),
+            id: format!("c{}", random_hex(32)),
+            region: region.to_owned(),
+            vpc_id: format!("vpc-{}", random_hex(20)),
+            vswitch_id: format!("vsw-{}", random_hex(20)),
+        };
+        Identity {
+            access_key_id: format!("LTAI5t{}", random_hex(18)),
+            access_key_secret: random_hex(30),
+            clusters: vec![
+                cluster("cluster-1", "cn-hangzhou"),
+                cluster("cluster-2", "cn-shanghai"),
+            ],
+        }
+    }
+
+    /// Loads `identity.json` from the directory, creating it on first use.
+    pub fn load_or_create(dir: &Path) -> Result<Identity, SandboxError> {
+        let path = dir.join("identity.json");
+        match std::fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map_err(|e| SandboxError::Corrupt { path, message: e.to_string() }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let id = Identity::generate();
+                write_atomic(&path, &serde_json::to_vec_pretty(&id).unwrap_or_default())?;
+                Ok(id)
+            }
+            Err(e) => Err(SandboxError::Io { path, source: e }),
+        }
+    }
+
+    pub fn account(&self) -> Account {
+        Account {
+            access_key_id: self.access_key_id.clone(),
+            access_key_secret: self.access_key_secret.clone(),
+            clusters: self
+                .clusters
+                .iter()
+                .map(|c| EmulatedCluster {
+                    id: c.id.clone(),
+                    name: c.name.clone(),
+                    region: c.region.clone(),
+                    vpc_id: c.vpc_id.clone(),
+                    vswitch_id: c.vswitch_id.clone(),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Why the sandbox could not start or answer.
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("{path} is corrupt ({message}); remove the sandbox directory to start afresh")]
+    Corrupt { path: PathBuf, message: String },
+    #[error("the ASM emulator failed: {0}")]
+    Asm(#[from] asm::AsmError),
+    #[error("{0}")]
+    Other(String),
+}
+
+/// Writes a file through a temporary file and a rename.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), SandboxError> {
+    let io = |e| SandboxError::Io { path: path.to_path_buf(), source: e };
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(io)?;
+    }
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, bytes).map_err(io)?;
+    std::fs::rename(&tmp, path).map_err(io)
+}
+
+/// The `sandbox.json` document (shape in the command-line contract; fields may be added).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Description {
+    pub asm: AsmDescription,
+    pub clusters: Vec<ClusterDescription>,
+    /// The admin endpoint (`GET /status`, `POST /faults`, `POST /outage`, `POST /restore`).
+    pub admin: String,
+    /// The process serving the sandbox.
+    pub pid: u32,
+    pub dir: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct AsmDescription {
+    pub endpoint: String,
+    pub access_key_id: String,
+    pub access_key_secret: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ClusterDescription {
+    pub name: String,
+    pub id: String,
+    pub region: String,
+    pub vpc_id: String,
+    pub vswitch_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_server: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kubeconfig: Option<String>,
+}
+
+impl Description {
+    /// Reads a sandbox directory's description.
+    pub fn read(dir: &Path) -> Result<Description, SandboxError> {
+        let path = dir.join(DESCRIPTION_FILE);
+        let bytes =
+            std::fs::read(&path).map_err(|e| SandboxError::Io { path: path.clone(), source: e })?;
+        serde_json::from_slice(&bytes)
+            .map_err(|e| SandboxError::Corrupt { path, message: e.to_string() })
+    }
+}
+
+/// How to start the sandbox.
+#[derive(Clone, Debug)]
+pub struct SandboxOptions {
+    pub dir: PathBuf,
+    /// How long ASM's asynchronous transitions take.
+    pub transition_delay: Duration,
+    pub faults: FaultSettings,
+}
+
+impl SandboxOptions {
+    pub fn new(dir: impl Into<PathBuf>) -> SandboxOptions {
+        SandboxOptions {
+            dir: dir.into(),
+            transition_delay: Duration::from_millis(1500),
+            faults: FaultSettings::default(),
+        }
+    }
+}
+
+/// A running sandbox.
+pub struct Sandbox {
+    pub identity: Identity,
+    pub asm: Arc<AsmEmulator>,
+    description: Description,
+    admin: tokio::task::JoinHandle<()>,
+}
+
+impl std::fmt::Debug for Sandbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sandbox").field("dir", &self.description.dir).finish_non_exhaustive()
+    }
+}
+
+async fn bind() -> Result<tokio::net::TcpListener, SandboxError> {
+    tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| SandboxError::Io { path: PathBuf::from("127.0.0.1:0"), source: e })
+}
+
+impl Sandbox {
+    /// Starts every component on free loopback ports and writes `sandbox.json`.
+    pub async fn start(opts: SandboxOptions) -> Result<Sandbox, SandboxError> {
+        std::fs::create_dir_all(&opts.dir)
+            .map_err(|e| SandboxError::Io { path: opts.dir.clone(), source: e })?;
+        let dir = std::fs::canonicalize(&opts.dir)
+            .map_err(|e| SandboxError::Io { path: opts.dir.clone(), source: e })?;
+        let identity = Identity::load_or_create(&dir)?;
+        let mut asm_opts = AsmOptions::new(dir.join("asm.json"));
+        asm_opts.transition_delay = opts.transition_delay;
+        asm_opts.faults = opts.faults.clone();
+        let asm = Arc::new(asm::start(bind().await?, identity.account(), asm_opts).await?);
+        let clusters = identity
+            .clusters
+            .iter()
+            .map(|c| ClusterDescription {
+                name: c.name.clone(),
+                id: c.id.clone(),
+                region: c.region.clone(),
+                vpc_id: c.vpc_id.clone(),
+                vswitch_id: c.vswitch_id.clone(),
+                api_server: None,
+                kubeconfig: None,
+            })
+            .collect();
+        let admin_listener = bind().await?;
+        let admin_addr = admin_listener
+            .local_addr()
+            .map_err(|e| SandboxError::Io { path: PathBuf::from("admin"), source: e })?;
+        let description = Description {
+            asm: AsmDescription {
+                endpoint: asm.endpoint(),
+                access_key_id: identity.access_key_id.clone(),
+                access_key_secret: identity.access_key_secret.clone(),
+            },
+            clusters,
+            admin: format!("http://{admin_addr}"),
+            pid: std::process::id(),
+            dir: dir.display().to_string(),
+        };
+        let admin = crate::admin::serve(admin_listener, Arc::clone(&asm), description.clone());
+        write_atomic(
+            &dir.join(DESCRIPTION_FILE),
+            &serde_json::to_vec_pretty(&description).unwrap_or_default(),
+        )?;
+        Ok(Sandbox { identity, asm, description, admin })
+    }
+
+    pub fn description(&self) -> &Description {
+        &self.description
+    }
+
+    /// Stops every component; state stays in the directory.
+    pub async fn shutdown(self) {
+        self.admin.abort();
+        if let Ok(asm) = Arc::try_unwrap(self.asm) {
+            let _ = asm.shutdown().await;
+        }
+        let _ = std::fs::remove_file(Path::new(&self.description.dir).join(DESCRIPTION_FILE));
+    }
+}
