@@ -1,13 +1,30 @@
 //! Static validation: configuration against provider schemas, without network or provider calls.
 
+use meshform_config::eval::Scope;
 use meshform_config::model::Config;
 use meshform_config::suggest::did_you_mean;
-use meshform_core::{Diagnostic, Diagnostics, Mode};
+use meshform_core::{Diagnostic, Diagnostics, Mode, Value};
 use meshform_provider::Registry;
 
-use crate::body::check_body;
+use crate::body::{check_body, eval_body};
 
-/// Checks every provider block and resource body against the registered providers' schemas.
+/// Every name is unknown: what validation knows of variables and other resources. Constant
+/// expressions still evaluate, so a literal of the wrong type is reported before planning.
+struct UnknownScope;
+
+static UNKNOWN: Value = Value::Unknown;
+
+impl Scope for UnknownScope {
+    fn root(&self, _: &str) -> Option<&Value> {
+        Some(&UNKNOWN)
+    }
+    fn root_names(&self) -> Vec<String> {
+        Vec::new()
+    }
+}
+
+/// Checks every provider block and resource body against the registered providers' schemas, and the
+/// values of resource arguments against their types as far as they are known without a plan.
 pub fn check_schemas(config: &Config, registry: &Registry) -> Diagnostics {
     let mut diags = Diagnostics::default();
     let providers: Vec<&str> = registry.names().collect();
@@ -31,7 +48,10 @@ pub fn check_schemas(config: &Config, registry: &Registry) -> Diagnostics {
             Mode::Data => (&schema.data_sources, "data source"),
         };
         match types.get(&addr.ty) {
-            Some(s) => check_body(&r.body, s, &addr.to_string(), &mut diags),
+            Some(s) => {
+                check_body(&r.body, s, &addr.to_string(), &mut diags);
+                eval_body(&r.body, s, &UnknownScope, &config.dir, &mut diags);
+            }
             None => {
                 let mut d = Diagnostic::error(
                     "meshform::config::unknown_resource_type",
