@@ -593,6 +593,8 @@ impl<'a> Evaluator<'a> {
         Ok(Value::String(out).with_mark(marked))
     }
 
+    // The output buffer and the flags it accumulates are threaded through the recursion.
+    #[allow(clippy::too_many_arguments)]
     fn template_into(
         &self,
         t: &Template,
