@@ -84,8 +84,10 @@ pub fn syntax_error(file: &Arc<SourceFile>, e: &hcl::edit::parser::Error) -> Dia
     let start = loc.offset().min(file.text.len());
     let end = (start + 1).min(file.text.len()).max(start);
     let message = e.message().to_owned();
+    // The summary says what was expected; the label only names the problem (`invalid expression`).
+    let label = message.split_once("; ").map_or(message.as_str(), |(what, _)| what).to_owned();
     Diagnostic::error("meshform::config::syntax", format!("syntax error: {message}"))
-        .with_span(Span::new(file, start..end), message)
+        .with_span(Span::new(file, start..end), label)
         .with_help(
             "fix the HCL syntax at this position; `meshform fmt` can only run on valid files",
         )
