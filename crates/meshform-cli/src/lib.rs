@@ -22,7 +22,17 @@ use clap::Parser;
 /// Parses arguments, runs the command, and maps the result to an exit code.
 pub fn run() -> ExitCode {
     let cli = args::Cli::parse();
-    let settings = settings::Settings::from_env(&cli);
+    let mut settings = settings::Settings::from_env(&cli);
+    // Like `git -C` and `terraform -chdir`: run as if started in DIR, so that every relative path
+    // (--var-file, state push FILE, fmt FILE…) is relative to it, not only the configuration.
+    if let Some(dir) = &cli.chdir {
+        if let Err(e) = std::env::set_current_dir(dir) {
+            let message = format!("cannot change to the directory {}: {e}", dir.display());
+            report::print_error(&settings, &message, Some("check the path given with -C/--chdir"));
+            return ExitCode::from(1);
+        }
+        settings.dir = std::path::PathBuf::from(".");
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
