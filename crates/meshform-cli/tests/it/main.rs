@@ -2,4 +2,5 @@
 //! Each test runs the real binary in its own temporary configuration directory.
 
 mod diagnostics;
+mod lifecycle;
 mod support;
