@@ -3,4 +3,5 @@
 
 mod diagnostics;
 mod lifecycle;
+mod secrets;
 mod support;
