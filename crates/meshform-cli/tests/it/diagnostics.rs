@@ -22,7 +22,11 @@ fn assert_well_formed(run: &Run) {
     let helps = run.stderr.matches("  help: ").count();
     assert_eq!(errors, helps, "every diagnostic needs a help line:\n{}", run.stderr);
     let located = run.stderr.matches("╭─[").count();
-    assert_eq!(errors, located, "every diagnostic needs file:line:column and source:\n{}", run.stderr);
+    assert_eq!(
+        errors, located,
+        "every diagnostic needs file:line:column and source:\n{}",
+        run.stderr
+    );
     let labels = run.stderr.matches("╰──").count();
     assert!(labels >= errors, "every diagnostic needs a labelled span:\n{}", run.stderr);
 }
@@ -134,7 +138,9 @@ fn validate_json_counts_and_locates_every_diagnostic() {
         assert!(d["help"].as_str().is_some_and(|s| !s.is_empty()), "{d}");
     }
 
-    let valid = Workdir::with_main("resource \"local_file\" \"a\" {\n  filename = \"a\"\n  content = \"a\"\n}\n");
+    let valid = Workdir::with_main(
+        "resource \"local_file\" \"a\" {\n  filename = \"a\"\n  content = \"a\"\n}\n",
+    );
     let run = valid.run(&["validate", "--json"]).code(0);
     let doc: serde_json::Value = serde_json::from_str(&run.stdout).expect("one JSON document");
     assert_eq!(doc["valid"], true);

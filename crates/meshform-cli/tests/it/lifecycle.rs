@@ -43,7 +43,9 @@ fn validate_plan_apply_drift_replace_destroy() {
 
     // A first plan proposes both files and touches nothing.
     w.ok(&["plan"])
-        .stdout_has("  # local_file.greeting will be created\n  + resource \"local_file\" \"greeting\" {")
+        .stdout_has(
+            "  # local_file.greeting will be created\n  + resource \"local_file\" \"greeting\" {",
+        )
         .stdout_has("  + resource \"local_file\" \"private\" {")
         .stdout_has("+ filename        = \"out/private.txt\"")
         .stdout_has("Plan: 2 to add, 0 to change, 0 to destroy.");
@@ -92,7 +94,9 @@ fn validate_plan_apply_drift_replace_destroy() {
     // A new file name cannot be updated in place: the file is replaced.
     w.write("main.hcl", &CONFIG.replace("out/greeting.txt", "out/hello.txt"));
     w.ok(&["plan"])
-        .stdout_has("  # local_file.greeting must be replaced\n-/+ resource \"local_file\" \"greeting\" {")
+        .stdout_has(
+            "  # local_file.greeting must be replaced\n-/+ resource \"local_file\" \"greeting\" {",
+        )
         .stdout_has("~ filename = \"out/greeting.txt\" -> \"out/hello.txt\" # forces replacement")
         .stdout_has("Plan: 1 to add, 0 to change, 1 to destroy.");
     w.ok(&["apply", "--auto-approve"])

@@ -3,5 +3,6 @@
 
 mod diagnostics;
 mod lifecycle;
+mod refusals;
 mod secrets;
 mod support;
