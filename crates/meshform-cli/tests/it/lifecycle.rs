@@ -236,3 +236,28 @@ fn state_surgery() {
     w.ok(&["import", "local_file.private", "out/private.txt"]);
     w.run(&["plan", "--detailed-exitcode"]).code(0);
 }
+
+#[test]
+fn objects_deleted_outside_meshform_leave_the_state() {
+    let w = Workdir::with_main(CONFIG);
+    w.ok(&["apply", "--auto-approve"]);
+
+    // A resource removed from the configuration whose file is already gone: nothing to destroy, but
+    // the state must not keep it.
+    let (before, rest) = CONFIG.split_once("resource \"local_file\" \"private\"").expect("split");
+    let (_, output) = rest.split_once("output").expect("the output follows");
+    w.write("main.hcl", &format!("{before}output{output}"));
+    std::fs::remove_file(w.join("out/private.txt")).expect("delete");
+    w.run(&["plan", "--detailed-exitcode"])
+        .code(2)
+        .stdout_has("# local_file.private has been deleted")
+        .stdout_has("No resource changes; the state's bookkeeping will be updated.");
+    w.ok(&["apply", "--auto-approve"]);
+    assert_eq!(w.state_list(), ["local_file.greeting"]);
+    w.run(&["plan", "--detailed-exitcode"]).code(0);
+
+    // Destroying what is already gone empties the state.
+    std::fs::remove_file(w.join("out/greeting.txt")).expect("delete");
+    w.ok(&["destroy", "--auto-approve"]).stdout_has("Destroy complete! Resources: 0 destroyed.");
+    assert!(w.state_list().is_empty());
+}

@@ -14,7 +14,10 @@ resource "local_file" "a" {
 fn apply_and_destroy_without_a_terminal_need_auto_approve() {
     let w = Workdir::with_main(ONE_FILE);
     // stdin is a closed pipe, not a terminal: there is nobody to answer the prompt.
-    w.run(&["apply"]).code(1).stderr_has("standard input is not a terminal").stderr_has("--auto-approve");
+    w.run(&["apply"])
+        .code(1)
+        .stderr_has("standard input is not a terminal")
+        .stderr_has("--auto-approve");
     assert!(!w.exists("a.txt"), "nothing is applied");
     assert!(!w.exists("meshform.state.json"), "no state is written");
 
@@ -40,7 +43,8 @@ fn usage_errors_exit_1_not_2() {
 
 #[test]
 fn fmt_check_exits_3_on_an_unformatted_file_and_changes_nothing() {
-    let unformatted = "resource \"local_file\" \"a\" {\nfilename=\"a.txt\"\n    content = \"a\"\n}\n";
+    let unformatted =
+        "resource \"local_file\" \"a\" {\nfilename=\"a.txt\"\n    content = \"a\"\n}\n";
     let w = Workdir::new();
     w.write("main.hcl", unformatted);
     w.run(&["fmt", "--check"]).code(3).stdout_has("main.hcl");
@@ -77,7 +81,10 @@ fn variable_precedence() {
     }
     main.push_str("output \"all\" {\n  value = \"a=${var.a} b=${var.b} c=${var.c} d=${var.d} e=${var.e} f=${var.f}\"\n}\n");
     w.write("main.hcl", &main);
-    w.write("meshform.vars.hcl", "b = \"vars\"\nc = \"vars\"\nd = \"vars\"\ne = \"vars\"\nf = \"vars\"\n");
+    w.write(
+        "meshform.vars.hcl",
+        "b = \"vars\"\nc = \"vars\"\nd = \"vars\"\ne = \"vars\"\nf = \"vars\"\n",
+    );
     w.write("x.auto.vars.hcl", "c = \"auto\"\nd = \"auto\"\ne = \"auto\"\nf = \"auto\"\n");
     // Not auto-loaded: only read when given (relative to -C).
     w.write("given.vars.hcl", "d = \"var-file\"\ne = \"var-file\"\nf = \"var-file\"\n");

@@ -179,11 +179,18 @@ impl Run {
         self
     }
 
-    /// Asserts that stderr contains `needle`.
+    /// stderr with the diagnostics' line wrapping undone (lines trimmed, frame bars removed, joined
+    /// with spaces), so that assertions do not depend on where a message wraps.
+    pub fn stderr_unwrapped(&self) -> String {
+        let lines = self.stderr.lines().map(|l| l.trim().trim_start_matches('│').trim());
+        lines.filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" ")
+    }
+
+    /// Asserts that stderr contains `needle` (wherever the message wraps).
     #[track_caller]
     pub fn stderr_has(self, needle: &str) -> Run {
         assert!(
-            self.stderr.contains(needle),
+            self.stderr.contains(needle) || self.stderr_unwrapped().contains(needle),
             "`meshform {}`: stderr lacks {needle:?}\n--- stdout\n{}\n--- stderr\n{}",
             self.args,
             self.stdout,
