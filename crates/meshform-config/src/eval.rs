@@ -646,7 +646,15 @@ impl<'a> Evaluator<'a> {
                             Value::Bool(false) => {
                                 if let Some(e) = &ifd.else_expr {
                                     let lead = matches!(e.strip, Strip::End | Strip::Both);
-                                    self.template_into(&e.template, frame, d, out, marked, unknown, lead)?
+                                    self.template_into(
+                                        &e.template,
+                                        frame,
+                                        d,
+                                        out,
+                                        marked,
+                                        unknown,
+                                        lead,
+                                    )?
                                 }
                             }
                             Value::Unknown => *unknown = true,
@@ -695,7 +703,15 @@ impl<'a> Evaluator<'a> {
                             }
                             let inner = Frame { names, parent: Some(frame) };
                             let lead = matches!(fe.strip, Strip::End | Strip::Both);
-                            self.template_into(&fe.template, &inner, d, out, marked, unknown, lead)?;
+                            self.template_into(
+                                &fe.template,
+                                &inner,
+                                d,
+                                out,
+                                marked,
+                                unknown,
+                                lead,
+                            )?;
                             apply_strip_start(out, ford.endfor_expr.strip);
                         }
                         strip_next = matches!(ford.endfor_expr.strip, Strip::End | Strip::Both);
