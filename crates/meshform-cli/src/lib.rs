@@ -43,7 +43,8 @@ pub fn run() -> ExitCode {
             report::print_error(&settings, &message, Some("check the path given with -C/--chdir"));
             return ExitCode::from(1);
         }
-        settings.dir = std::path::PathBuf::from(".");
+        // Absolute, so that messages naming the directory say which one.
+        settings.dir = std::env::current_dir().unwrap_or_else(|_| ".".into());
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
