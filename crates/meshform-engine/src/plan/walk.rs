@@ -743,7 +743,9 @@ impl<'a> Planner<'a> {
                 let v = prior.map(|(v, _)| v);
                 change.after = v.clone();
                 self.plan.changes.push(change);
-                return Some(v.unwrap_or(Value::Null));
+                // Not created yet: unknown (as in a normal plan), not null, so that what refers to it
+                // still evaluates.
+                return Some(v.unwrap_or(Value::Unknown));
             }
             PlanMode::Normal => {}
         }
