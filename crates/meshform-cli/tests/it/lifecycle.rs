@@ -261,3 +261,33 @@ fn objects_deleted_outside_meshform_leave_the_state() {
     w.ok(&["destroy", "--auto-approve"]).stdout_has("Destroy complete! Resources: 0 destroyed.");
     assert!(w.state_list().is_empty());
 }
+
+#[test]
+fn refresh_only_probes_drift_and_records_it_without_changing_anything() {
+    let w = Workdir::with_main(CONFIG);
+    // Before anything exists (resources referring to uncreated ones included): no drift.
+    w.run(&["plan", "--refresh-only", "--detailed-exitcode"])
+        .code(0)
+        .stdout_has("No changes. Your infrastructure still matches the configuration.");
+    w.ok(&["apply", "--auto-approve"]);
+    w.run(&["plan", "--refresh-only", "--detailed-exitcode"]).code(0);
+
+    w.write("out/greeting.txt", "edited by hand\n");
+    w.run(&["plan", "--refresh-only", "--detailed-exitcode"])
+        .code(2)
+        .stdout_has("# local_file.greeting has been changed")
+        .stdout_has(
+            "This is a refresh-only plan, so meshform will not take any actions to undo these.",
+        );
+    w.ok(&["apply", "--refresh-only", "--auto-approve"]);
+    assert_eq!(w.read("out/greeting.txt"), "edited by hand\n", "refresh-only changes no object");
+    assert_eq!(
+        w.state_json()["resources"][0]["instances"][0]["attributes"]["content"],
+        "edited by hand\n"
+    );
+    w.run(&["plan", "--refresh-only", "--detailed-exitcode"]).code(0);
+    // A normal plan still wants the configured content back.
+    w.run(&["plan", "--detailed-exitcode"])
+        .code(2)
+        .stdout_has("# local_file.greeting will be updated in-place");
+}
