@@ -507,15 +507,11 @@ impl<'a> Executor<'a> {
                 continue;
             }
             done[d] = true;
-            match steps.kinds[d] {
-                StepKind::Instance(i) | StepKind::Delete(i) => {
-                    out.skipped.push(self.plan.changes[i].addr.to_string());
-                }
-                StepKind::Config(i) => {
-                    if let Node::Resource(a) = &self.graph.order[i] {
-                        out.skipped.push(a.to_string());
-                    }
-                }
+            // Only operations are reported: a resource's configuration step follows its own
+            // instances (so it would name the failed resource itself), and a resource without
+            // operations had nothing to attempt.
+            if let StepKind::Instance(i) | StepKind::Delete(i) = steps.kinds[d] {
+                out.skipped.push(self.plan.changes[i].addr.to_string());
             }
             stack.extend(steps.dependents[d].iter().copied());
         }
