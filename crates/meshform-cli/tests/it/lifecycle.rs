@@ -291,3 +291,45 @@ fn refresh_only_probes_drift_and_records_it_without_changing_anything() {
         .code(2)
         .stdout_has("# local_file.greeting will be updated in-place");
 }
+
+#[test]
+fn a_failed_create_skips_its_dependents_and_keeps_independent_work() {
+    let w = Workdir::with_main(
+        r#"
+resource "local_file" "blocked" {
+  filename = "blocker/file.txt"
+  content  = "x"
+}
+
+resource "local_file" "dependent" {
+  filename = "dependent.txt"
+  content  = local_file.blocked.id
+}
+
+resource "local_file" "independent" {
+  filename = "independent.txt"
+  content  = "ok"
+}
+"#,
+    );
+    // A plain file where a directory is needed: the create fails.
+    w.write("blocker", "in the way");
+    let run = w
+        .run(&["apply", "--auto-approve"])
+        .code(1)
+        .stderr_has("local_file.blocked: create failed")
+        .stderr_has("Not attempted because something they depend on failed")
+        .stderr_has("  - local_file.dependent\n")
+        .stderr_has("Apply failed. Resources: 1 added, 0 changed, 0 destroyed");
+    assert!(!run.stderr.contains("  - local_file.blocked\n"), "it was attempted:\n{}", run.stderr);
+    assert!(!run.stderr.contains("  - local_file.independent"), "{}", run.stderr);
+    assert_eq!(w.read("independent.txt"), "ok");
+    assert_eq!(w.state_list(), ["local_file.independent"]);
+
+    // Once the cause is fixed, the next apply does the rest.
+    std::fs::remove_file(w.join("blocker")).expect("remove the blocker");
+    w.ok(&["apply", "--auto-approve"])
+        .stdout_has("Apply complete! Resources: 2 added, 0 changed, 0 destroyed.");
+    assert_eq!(w.read("dependent.txt"), "blocker/file.txt");
+    w.run(&["plan", "--detailed-exitcode"]).code(0);
+}
