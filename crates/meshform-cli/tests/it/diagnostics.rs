@@ -95,6 +95,7 @@ fixtures! {
     variable_validation,
     prevent_destroy,
     many_errors,
+    null_attribute,
     validate_json,
 }
 
