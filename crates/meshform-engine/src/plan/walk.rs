@@ -843,7 +843,7 @@ impl<'a> Planner<'a> {
             self.diags.push(prevent_destroy_diag(addr, span, "destroy"));
             return;
         }
-        let deps = self
+        let mut deps: Vec<ResourceAddr> = self
             .state
             .instance(addr)
             .map(|(_, i)| {
@@ -854,6 +854,16 @@ impl<'a> Planner<'a> {
                     .collect()
             })
             .unwrap_or_default();
+        // Still configured (a destroy plan): the configuration's dependencies count too, since the
+        // state may not record them (an imported object, an older pushed state).
+        if def.is_some() {
+            let node = Node::Resource(addr.resource.clone());
+            for d in self.graph.resource_dependencies(&node) {
+                if !deps.contains(&d) {
+                    deps.push(d);
+                }
+            }
+        }
         self.plan.changes.push(ResourceChange {
             addr: addr.clone(),
             provider: key.to_owned(),
