@@ -35,6 +35,13 @@ fn mode(w: &Workdir, rel: &str) -> u32 {
 const PRIVATE_CONTENT: &str =
     "greeting sha256: 853ff93762a06ddbf722c4ebe9ddd66d8f63ddaea97f521c3ecc20da7c976020\n";
 
+#[track_caller]
+fn assert_before(log: &str, first: &str, then: &str) {
+    let a = log.find(first).unwrap_or_else(|| panic!("no {first:?} in\n{log}"));
+    let b = log.find(then).unwrap_or_else(|| panic!("no {then:?} in\n{log}"));
+    assert!(a < b, "{first:?} must come before {then:?}:\n{log}");
+}
+
 #[test]
 fn validate_plan_apply_drift_replace_destroy() {
     let w = Workdir::with_main(CONFIG);
@@ -52,10 +59,16 @@ fn validate_plan_apply_drift_replace_destroy() {
     assert!(!w.exists("out/greeting.txt"), "plan must not create anything");
     w.run(&["plan", "--detailed-exitcode"]).code(2);
 
-    // Apply writes the files, with their content and permissions.
-    w.ok(&["apply", "--auto-approve"])
+    // Apply writes the files, with their content and permissions, dependencies first.
+    let apply = w
+        .ok(&["apply", "--auto-approve"])
         .stdout_has("Apply complete! Resources: 2 added, 0 changed, 0 destroyed.")
         .stdout_has("greeting_file = \"out/greeting.txt\"");
+    assert_before(
+        &apply.stderr,
+        "local_file.greeting: Creation complete",
+        "local_file.private: Creating...",
+    );
     assert_eq!(w.read("out/greeting.txt"), "hello, world\n");
     assert_eq!(w.read("out/private.txt"), PRIVATE_CONTENT);
     #[cfg(unix)]
@@ -105,10 +118,16 @@ fn validate_plan_apply_drift_replace_destroy() {
     assert_eq!(w.read("out/hello.txt"), "hello, world\n");
     w.run(&["plan", "--detailed-exitcode"]).code(0);
 
-    // Destroy removes every file and empties the state.
-    w.ok(&["destroy", "--auto-approve"])
+    // Destroy removes every file, dependents first, and empties the state.
+    let destroy = w
+        .ok(&["destroy", "--auto-approve"])
         .stdout_has("  # local_file.greeting will be destroyed")
         .stdout_has("Destroy complete! Resources: 2 destroyed.");
+    assert_before(
+        &destroy.stderr,
+        "local_file.private: Destruction complete",
+        "local_file.greeting: Destroying...",
+    );
     let left: Vec<_> = std::fs::read_dir(w.join("out")).expect("out/").collect();
     assert!(left.is_empty(), "files left after destroy: {left:?}");
     let list = w.ok(&["state", "list"]);
@@ -235,6 +254,14 @@ fn state_surgery() {
     w.ok(&["import", "local_file.greeting", "out/greeting.txt"]);
     w.ok(&["import", "local_file.private", "out/private.txt"]);
     w.run(&["plan", "--detailed-exitcode"]).code(0);
+
+    // Imported objects carry no recorded dependencies: destroy still follows the configuration's.
+    let destroy = w.ok(&["destroy", "--auto-approve"]);
+    assert_before(
+        &destroy.stderr,
+        "local_file.private: Destruction complete",
+        "local_file.greeting: Destroying...",
+    );
 }
 
 #[test]
