@@ -185,7 +185,8 @@ pub struct PlanArgs {
     /// Refresh live objects first (--refresh=false to skip)
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
     pub refresh: bool,
-    /// Limit the plan to this resource and what it depends on; repeatable
+    /// Limit the plan to this resource or instance and what it depends on (when destroying: what
+    /// depends on it); repeatable
     #[arg(long = "target", value_name = "ADDR")]
     pub targets: Vec<String>,
     /// Leave this resource and what depends on it out of the plan; repeatable

@@ -20,6 +20,8 @@ pub struct Settings {
     pub env_vars: Vec<(String, String)>,
     /// Who runs meshform (for lock info).
     pub who: String,
+    /// What the asm provider may read of the environment (`ALIBABA_CLOUD_*`, the home directory).
+    pub provider_env: meshform_provider_asm::credentials::ProviderEnv,
 }
 
 impl Settings {
@@ -45,6 +47,10 @@ impl Settings {
             stderr_tty,
             env_vars,
             who: format!("{user}@{host}"),
+            provider_env: meshform_provider_asm::credentials::ProviderEnv {
+                vars: std::env::vars().filter(|(k, _)| k.starts_with("ALIBABA_CLOUD_")).collect(),
+                home: std::env::var_os("HOME").map(PathBuf::from),
+            },
         }
     }
 }

@@ -91,6 +91,15 @@ impl Frame<'_> {
 
 type EvalResult = Result<Value, Diagnostic>;
 
+/// What a template produces while it is evaluated: the text, and whether any part was sensitive or
+/// unknown.
+#[derive(Default)]
+struct TemplateAcc {
+    text: String,
+    marked: bool,
+    unknown: bool,
+}
+
 /// Evaluates expressions of one file against a scope.
 pub struct Evaluator<'a> {
     scope: &'a dyn Scope,
@@ -585,26 +594,20 @@ impl<'a> Evaluator<'a> {
         if let Some(Element::Interpolation(i)) = t.as_single_element() {
             return self.eval_in(&i.expr, frame, d);
         }
-        let mut out = String::new();
-        let mut marked = false;
-        let mut unknown = false;
-        self.template_into(t, frame, d, &mut out, &mut marked, &mut unknown, false)?;
-        if unknown {
-            return Ok(Value::Unknown.with_mark(marked));
+        let mut acc = TemplateAcc::default();
+        self.template_into(t, frame, d, &mut acc, false)?;
+        if acc.unknown {
+            return Ok(Value::Unknown.with_mark(acc.marked));
         }
-        Ok(Value::String(out).with_mark(marked))
+        Ok(Value::String(acc.text).with_mark(acc.marked))
     }
 
-    // The output buffer and the flags it accumulates are threaded through the recursion.
-    #[allow(clippy::too_many_arguments)]
     fn template_into(
         &self,
         t: &Template,
         frame: &Frame,
         d: usize,
-        out: &mut String,
-        marked: &mut bool,
-        unknown: &mut bool,
+        acc: &mut TemplateAcc,
         lead_strip: bool,
     ) -> Result<(), Diagnostic> {
         let mut strip_next = lead_strip;
@@ -613,53 +616,45 @@ impl<'a> Evaluator<'a> {
                 Element::Literal(s) => {
                     let text = s.value().as_str();
                     if strip_next {
-                        out.push_str(strip_leading(text));
+                        acc.text.push_str(strip_leading(text));
                     } else {
-                        out.push_str(text);
+                        acc.text.push_str(text);
                     }
                     strip_next = false;
                 }
                 Element::Interpolation(i) => {
-                    apply_strip_start(out, i.strip);
+                    apply_strip_start(&mut acc.text, i.strip);
                     let v = self.eval_in(&i.expr, frame, d)?;
                     let (v, m) = v.split_mark();
-                    *marked |= m;
+                    acc.marked |= m;
                     match v {
-                        Value::Unknown => *unknown = true,
-                        other => out.push_str(&self.stringify(&i.expr, other)?),
+                        Value::Unknown => acc.unknown = true,
+                        other => acc.text.push_str(&self.stringify(&i.expr, other)?),
                     }
                     strip_next = matches!(i.strip, Strip::End | Strip::Both);
                 }
                 Element::Directive(dir) => match dir.as_ref() {
                     Directive::If(ifd) => {
-                        apply_strip_start(out, ifd.if_expr.strip);
+                        apply_strip_start(&mut acc.text, ifd.if_expr.strip);
                         let c = self.eval_in(&ifd.if_expr.cond_expr, frame, d)?;
                         let (c, m) = c.split_mark();
-                        *marked |= m;
+                        acc.marked |= m;
                         let lead = matches!(ifd.if_expr.strip, Strip::End | Strip::Both);
                         match c {
                             Value::Bool(true) => {
                                 let t = &ifd.if_expr.template;
-                                self.template_into(t, frame, d, out, marked, unknown, lead)?;
+                                self.template_into(t, frame, d, acc, lead)?;
                                 if let Some(e) = &ifd.else_expr {
-                                    apply_strip_start(out, e.strip);
+                                    apply_strip_start(&mut acc.text, e.strip);
                                 }
                             }
                             Value::Bool(false) => {
                                 if let Some(e) = &ifd.else_expr {
                                     let lead = matches!(e.strip, Strip::End | Strip::Both);
-                                    self.template_into(
-                                        &e.template,
-                                        frame,
-                                        d,
-                                        out,
-                                        marked,
-                                        unknown,
-                                        lead,
-                                    )?
+                                    self.template_into(&e.template, frame, d, acc, lead)?
                                 }
                             }
-                            Value::Unknown => *unknown = true,
+                            Value::Unknown => acc.unknown = true,
                             other => {
                                 return Err(self.type_error(
                                     &ifd.if_expr.cond_expr,
@@ -668,18 +663,18 @@ impl<'a> Evaluator<'a> {
                                 ))
                             }
                         }
-                        apply_strip_start(out, ifd.endif_expr.strip);
+                        apply_strip_start(&mut acc.text, ifd.endif_expr.strip);
                         strip_next = matches!(ifd.endif_expr.strip, Strip::End | Strip::Both);
                     }
                     Directive::For(ford) => {
                         let fe = &ford.for_expr;
-                        apply_strip_start(out, fe.strip);
+                        apply_strip_start(&mut acc.text, fe.strip);
                         let coll = self.eval_in(&fe.collection_expr, frame, d)?;
                         let (coll, m) = coll.split_mark();
-                        *marked |= m;
+                        acc.marked |= m;
                         let pairs: Vec<(Value, Value)> = match coll {
                             Value::Unknown => {
-                                *unknown = true;
+                                acc.unknown = true;
                                 Vec::new()
                             }
                             Value::List(items) => items
@@ -705,16 +700,8 @@ impl<'a> Evaluator<'a> {
                             }
                             let inner = Frame { names, parent: Some(frame) };
                             let lead = matches!(fe.strip, Strip::End | Strip::Both);
-                            self.template_into(
-                                &fe.template,
-                                &inner,
-                                d,
-                                out,
-                                marked,
-                                unknown,
-                                lead,
-                            )?;
-                            apply_strip_start(out, ford.endfor_expr.strip);
+                            self.template_into(&fe.template, &inner, d, acc, lead)?;
+                            apply_strip_start(&mut acc.text, ford.endfor_expr.strip);
                         }
                         strip_next = matches!(ford.endfor_expr.strip, Strip::End | Strip::Both);
                     }
@@ -920,19 +907,16 @@ impl<'a> Evaluator<'a> {
             .map_err(|err| crate::load::syntax_error(&tfile, &err))?;
         let scope = MapScope(vars.clone());
         let ev = Evaluator::new(&scope, &tfile, self.base_dir);
-        let mut out = String::new();
-        let (mut marked, mut unknown) = (false, false);
+        let mut acc = TemplateAcc::default();
         ev.template_into(
             &template,
             &Frame { names: Vec::new(), parent: None },
             1,
-            &mut out,
-            &mut marked,
-            &mut unknown,
+            &mut acc,
             false,
         )?;
-        let marked = marked || values[1].contains_sensitive();
-        Ok(if unknown { Value::Unknown } else { Value::String(out) }.with_mark(marked))
+        let marked = acc.marked || values[1].contains_sensitive();
+        Ok(if acc.unknown { Value::Unknown } else { Value::String(acc.text) }.with_mark(marked))
     }
 }
 

@@ -18,9 +18,10 @@ use meshform_config::model::{Config, Repetition};
 use meshform_core::{Diagnostic, Diagnostics, InstanceAddr, InstanceKey, Mode, Value};
 use meshform_provider::{ConfiguredProvider, Progress, ProviderError};
 use meshform_state::{
-    InstanceState, InstanceStatus, OutputState, PendingCreate, State, StateError, StateStore,
+    DeposedObject, InstanceState, InstanceStatus, OutputState, PendingCreate, State, StateError,
+    StateStore,
 };
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::{watch, Semaphore, SemaphorePermit};
 
 use crate::body::eval_body;
 use crate::graph::{ConfigGraph, Node};
@@ -140,12 +141,16 @@ fn build_steps(graph: &ConfigGraph, plan: &Plan, state: &State) -> Steps {
             deps[s].insert(del_step[&i]);
         }
     }
+    // Edges into deletes that only order them (dependents deleted first, dependents moving off first)
+    // are added last, each only when it closes no cycle: the first list before the second.
+    let mut delete_after: Vec<(usize, usize)> = Vec::new();
+    let mut move_off_first: Vec<(usize, usize)> = Vec::new();
     for (&i, &s) in &del_step {
         let x = &plan.changes[i];
         // Dependents are deleted first.
         for (&j, &sj) in &del_step {
             if i != j && plan.changes[j].dependencies.contains(&x.addr.resource) {
-                deps[s].insert(sj);
+                delete_after.push((s, sj));
             }
         }
         if x.action == Action::CreateThenDelete {
@@ -161,11 +166,18 @@ fn build_steps(graph: &ConfigGraph, plan: &Plan, state: &State) -> Steps {
                 inst.dependencies.iter().any(|d| d == &x.addr.resource.to_string())
             });
             if was_dependent && y.action != Action::DeleteThenCreate {
-                deps[s].insert(sj);
+                move_off_first.push((s, sj));
             }
         }
     }
-    // Break any cycle by dropping edges into deletes (deletion order becomes best-effort).
+    // Break any cycle by dropping edges into deletes (deletion order becomes best-effort): e.g. a
+    // dependent that must be updated with the new id of a delete-then-create replacement cannot move
+    // off the old object first.
+    for (s, d) in delete_after.into_iter().chain(move_off_first) {
+        if !depends_on(&deps, d, s) {
+            deps[s].insert(d);
+        }
+    }
     let mut dependents = vec![BTreeSet::new(); kinds.len()];
     for (s, ds) in deps.iter().enumerate() {
         for &d in ds {
@@ -173,6 +185,21 @@ fn build_steps(graph: &ConfigGraph, plan: &Plan, state: &State) -> Steps {
         }
     }
     Steps { kinds, deps, dependents }
+}
+
+/// Whether step `from` waits, directly or transitively, for step `to`.
+fn depends_on(deps: &[BTreeSet<usize>], from: usize, to: usize) -> bool {
+    let mut seen = vec![false; deps.len()];
+    let mut stack = vec![from];
+    while let Some(s) = stack.pop() {
+        if s == to {
+            return true;
+        }
+        if !std::mem::replace(&mut seen[s], true) {
+            stack.extend(deps[s].iter().copied());
+        }
+    }
+    false
 }
 
 /// Collects a provider's status messages for the progress ticker.
@@ -225,10 +252,20 @@ impl<'a> Executor<'a> {
         let semaphore = Semaphore::new(self.opts.parallelism.max(1));
         let mut in_flight: FuturesUnordered<StepFuture<'_>> = FuturesUnordered::new();
         let mut cancelled = *self.cancel.borrow();
+        let mut cancel_closed = false;
         let mut fatal = false;
         let plan = self.plan;
         loop {
-            while let Some((_, s)) = if cancelled || fatal { None } else { ready.pop_first() } {
+            // An operation is started only once it holds a parallelism slot, so that nothing waits
+            // for one and starts after a cancellation; configuration steps need none.
+            let startable = |(kind, _): &(StepKind, usize)| {
+                matches!(kind, StepKind::Config(_)) || semaphore.available_permits() > 0
+            };
+            while let Some(item) =
+                if cancelled || fatal { None } else { ready.iter().copied().find(startable) }
+            {
+                ready.remove(&item);
+                let s = item.1;
                 match steps.kinds[s] {
                     StepKind::Config(i) => {
                         let node = self.graph.order[i].clone();
@@ -237,7 +274,10 @@ impl<'a> Executor<'a> {
                         release(&steps, s, &mut remaining, &mut ready, &done);
                     }
                     StepKind::Instance(i) => match self.prepare_instance(&plan.changes[i]) {
-                        Ok(fut) => in_flight.push(Box::pin(step_with_permit(&semaphore, s, fut))),
+                        Ok(fut) => {
+                            let permit = semaphore.try_acquire().ok();
+                            in_flight.push(Box::pin(step_with_permit(permit, s, fut)));
+                        }
                         Err(d) => {
                             out.diags.push(d);
                             self.fail(&steps, s, &mut done, &mut out);
@@ -245,7 +285,8 @@ impl<'a> Executor<'a> {
                     },
                     StepKind::Delete(i) => {
                         let fut = self.delete_future(&plan.changes[i]);
-                        in_flight.push(Box::pin(step_with_permit(&semaphore, s, fut)));
+                        let permit = semaphore.try_acquire().ok();
+                        in_flight.push(Box::pin(step_with_permit(permit, s, fut)));
                     }
                 }
             }
@@ -254,8 +295,12 @@ impl<'a> Executor<'a> {
             }
             let next = tokio::select! {
                 r = in_flight.next() => r,
-                _ = self.cancel.changed(), if !cancelled => {
-                    cancelled = true;
+                r = self.cancel.changed(), if !cancelled && !cancel_closed => {
+                    // A dropped sender can never cancel; only `true` cancels.
+                    match r {
+                        Ok(()) => cancelled = *self.cancel.borrow(),
+                        Err(_) => cancel_closed = true,
+                    }
                     continue;
                 }
             };
@@ -276,6 +321,29 @@ impl<'a> Executor<'a> {
             }
         }
         out.interrupted = cancelled && done.iter().any(|d| !d);
+        if !cancelled && !fatal && done.iter().any(|d| !d) {
+            // Unreachable while the steps form a DAG (build_steps drops edges that would close a
+            // cycle); never report success for operations that were not attempted.
+            let stuck: Vec<String> = (0..n)
+                .filter(|&s| !done[s])
+                .filter_map(|s| match steps.kinds[s] {
+                    StepKind::Instance(i) | StepKind::Delete(i) => {
+                        Some(plan.changes[i].addr.to_string())
+                    }
+                    StepKind::Config(_) => None,
+                })
+                .collect();
+            out.diags.push(
+                Diagnostic::error(
+                    "meshform::apply::unordered",
+                    format!(
+                        "these operations could not be ordered and were not attempted: {}",
+                        stuck.join(", ")
+                    ),
+                )
+                .with_help("this is a bug in meshform; please report it with the plan"),
+            );
+        }
         if let Err(e) = self.save_outputs() {
             out.diags.push(state_error(&e));
         }
@@ -442,13 +510,20 @@ impl<'a> Executor<'a> {
                 reporter.apply_errored(&c.addr, Action::Delete, elapsed);
                 return Err(provider_failure(&c.addr, "delete", &e));
             }
-            // A create-before-destroy replacement already holds the address in state.
-            if c.action != Action::CreateThenDelete {
-                if let Err(e) = writer.update(|s| {
+            // A deposed object (or the old half of a create-before-destroy replacement) is recorded
+            // in `deposed`, not at the address, which the replacement now holds.
+            let deposed = c.deposed || c.action == Action::CreateThenDelete;
+            let address = c.addr.to_string();
+            if let Err(e) = writer.update(|s| {
+                if deposed {
+                    if let Some(i) = s.deposed.iter().position(|d| d.address == address) {
+                        s.deposed.remove(i);
+                    }
+                } else {
                     s.remove_instance(&c.addr);
-                }) {
-                    return Err(state_error(&e));
                 }
+            }) {
+                return Err(state_error(&e));
             }
             reporter.apply_complete(&c.addr, Action::Delete, elapsed, None);
             Ok(None)
@@ -507,9 +582,8 @@ impl<'a> Executor<'a> {
                 continue;
             }
             done[d] = true;
-            // Only operations are reported: a resource's configuration step follows its own
-            // instances (so it would name the failed resource itself), and a resource without
-            // operations had nothing to attempt.
+            // Only operations are listed: a resource's configuration step follows its own
+            // instances, so listing it would name the failed resource itself as not attempted.
             if let StepKind::Instance(i) | StepKind::Delete(i) = steps.kinds[d] {
                 out.skipped.push(self.plan.changes[i].addr.to_string());
             }
@@ -552,12 +626,14 @@ fn release(
     }
 }
 
+/// Runs a step holding its parallelism slot (taken by the scheduler; `None` only if the semaphore
+/// was closed, which never happens).
 async fn step_with_permit<'f>(
-    sem: &'f Semaphore,
+    permit: Option<SemaphorePermit<'f>>,
     s: usize,
     fut: Pin<Box<dyn Future<Output = Result<Option<Value>, Diagnostic>> + 'f>>,
 ) -> (usize, Result<Option<Value>, Diagnostic>) {
-    let _permit = sem.acquire().await;
+    let _permit = permit;
     (s, fut.await)
 }
 
@@ -622,8 +698,23 @@ async fn run_instance(
                 provider.plan(ty, None, &raw).map_err(|e| StepError::Provider("plan", e))?.planned;
             let marked_planned = remark(planned.clone(), proposed, schema);
             // Record the intent before the call: a crash from here on leaves a way to find the object.
+            let mut replaced: Option<InstanceState> = None;
             writer
                 .update(|s| {
+                    // The object being replaced moves to `deposed` in the same write, so that it can
+                    // always be found (and destroyed) whatever happens from here on.
+                    if c.action == Action::CreateThenDelete {
+                        if let Some(old) = s.remove_instance(&c.addr) {
+                            s.deposed.push(DeposedObject {
+                                address: c.addr.to_string(),
+                                provider: pkey.clone(),
+                                attributes: old.attributes.clone(),
+                                sensitive_attributes: old.sensitive_attributes.clone(),
+                                deposed_at: now_rfc3339(),
+                            });
+                            replaced = Some(old);
+                        }
+                    }
                     s.pending.retain(|p| p.address != c.addr.to_string());
                     s.pending.push(PendingCreate {
                         address: c.addr.to_string(),
@@ -669,8 +760,21 @@ async fn run_instance(
                             inst.dependencies = deps.clone();
                             s.set_instance(&c.addr, &pkey, inst);
                             s.pending.retain(|p| p.address != c.addr.to_string());
-                        } else if !e.retryable {
-                            s.pending.retain(|p| p.address != c.addr.to_string());
+                        } else {
+                            if !e.retryable {
+                                s.pending.retain(|p| p.address != c.addr.to_string());
+                            }
+                            // Nothing was made: the object being replaced stays in service at its
+                            // address (the next plan replaces it again) instead of being destroyed.
+                            if let Some(old) = replaced {
+                                let address = c.addr.to_string();
+                                if let Some(i) =
+                                    s.deposed.iter().rposition(|d| d.address == address)
+                                {
+                                    s.deposed.remove(i);
+                                }
+                                s.set_instance(&c.addr, &pkey, old);
+                            }
                         }
                     });
                     Err(StepError::Provider("create", e))

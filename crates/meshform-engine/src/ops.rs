@@ -104,9 +104,15 @@ pub fn version_satisfies(version: &str, constraints: &str) -> bool {
     })
 }
 
-/// `meshform validate`: syntax, references, cycles, schemas; no network, no variable values needed.
+/// `meshform validate`: syntax, references, cycles, schemas, and every expression evaluated once with
+/// unknown inputs (type errors); no network, no variable values needed.
 pub fn validate(ws: &Workspace) -> Diagnostics {
-    load(ws).1
+    let (loaded, mut diags) = load(ws);
+    if let Some(l) = loaded {
+        diags.extend(crate::validate::check_values(&l.config, &l.graph, &ws.registry));
+        diags.sort();
+    }
+    diags
 }
 
 /// Takes the state lock for a run, waiting up to `timeout`.

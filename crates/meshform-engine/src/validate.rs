@@ -1,30 +1,18 @@
 //! Static validation: configuration against provider schemas, without network or provider calls.
 
-use meshform_config::eval::Scope;
-use meshform_config::model::Config;
+use std::collections::BTreeMap;
+
+use meshform_config::eval::{EmptyScope, Evaluator, Overlay};
+use meshform_config::model::{Config, Repetition};
 use meshform_config::suggest::did_you_mean;
 use meshform_core::{Diagnostic, Diagnostics, Mode, Value};
 use meshform_provider::Registry;
 
 use crate::body::{check_body, eval_body};
+use crate::graph::{ConfigGraph, Node};
+use crate::scope::Values;
 
-/// Every name is unknown: what validation knows of variables and other resources. Constant
-/// expressions still evaluate, so a literal of the wrong type is reported before planning.
-struct UnknownScope;
-
-static UNKNOWN: Value = Value::Unknown;
-
-impl Scope for UnknownScope {
-    fn root(&self, _: &str) -> Option<&Value> {
-        Some(&UNKNOWN)
-    }
-    fn root_names(&self) -> Vec<String> {
-        Vec::new()
-    }
-}
-
-/// Checks every provider block and resource body against the registered providers' schemas, and the
-/// values of resource arguments against their types as far as they are known without a plan.
+/// Checks every provider block and resource body against the registered providers' schemas.
 pub fn check_schemas(config: &Config, registry: &Registry) -> Diagnostics {
     let mut diags = Diagnostics::default();
     let providers: Vec<&str> = registry.names().collect();
@@ -48,10 +36,7 @@ pub fn check_schemas(config: &Config, registry: &Registry) -> Diagnostics {
             Mode::Data => (&schema.data_sources, "data source"),
         };
         match types.get(&addr.ty) {
-            Some(s) => {
-                check_body(&r.body, s, &addr.to_string(), &mut diags);
-                eval_body(&r.body, s, &UnknownScope, &config.dir, &mut diags);
-            }
+            Some(s) => check_body(&r.body, s, &addr.to_string(), &mut diags),
             None => {
                 let mut d = Diagnostic::error(
                     "meshform::config::unknown_resource_type",
@@ -82,4 +67,92 @@ fn unknown_provider(name: &str, span: meshform_core::Span, known: &[&str]) -> Di
         Some(s) => d.with_help(format!("did you mean `{s}`?")),
         None => d.with_help(format!("this meshform knows the providers: {}", known.join(", "))),
     }
+}
+
+/// Evaluates every expression once with unknown inputs (variables without defaults, resource
+/// attributes, `each`, `count`), so that type errors and bad references inside expressions surface in
+/// `validate` without any provider call.
+pub fn check_values(config: &Config, graph: &ConfigGraph, registry: &Registry) -> Diagnostics {
+    let mut diags = Diagnostics::default();
+    let mut values = Values::new(&config.dir);
+    for node in &graph.order {
+        match node {
+            Node::Var(name) => {
+                let v = &config.variables[name];
+                let value = v
+                    .default
+                    .as_ref()
+                    .and_then(|d| {
+                        Evaluator::new(&EmptyScope, &d.span.file, &config.dir).eval(&d.node).ok()
+                    })
+                    .and_then(|x| v.ty.convert(&x).ok())
+                    .unwrap_or(Value::Unknown);
+                values.set_var(name, value.with_mark(v.sensitive));
+            }
+            Node::Local(name) => {
+                let l = &config.locals[name];
+                let v = Evaluator::new(&values, &l.expr.span.file, &config.dir)
+                    .eval(&l.expr.node)
+                    .unwrap_or_else(|d| {
+                        diags.push(d);
+                        Value::Unknown
+                    });
+                values.set_local(name, v);
+            }
+            Node::Provider(key) => {
+                let name = key.split('.').next().unwrap_or(key);
+                if let (Some(def), Some(p)) = (config.providers.get(key), registry.get(name)) {
+                    eval_body(&def.body, &p.schema().provider, &values, &config.dir, &mut diags);
+                }
+            }
+            Node::Resource(addr) => {
+                let r = &config.resources[addr];
+                let schema = registry.get(crate::provider_name(&addr.ty)).and_then(|p| {
+                    let s = p.schema();
+                    match addr.mode {
+                        Mode::Managed => s.resources.get(&addr.ty).cloned(),
+                        Mode::Data => s.data_sources.get(&addr.ty).cloned(),
+                    }
+                });
+                let mut overlay = BTreeMap::new();
+                match &r.repetition {
+                    Repetition::Single => {}
+                    Repetition::Count(e) | Repetition::ForEach(e) => {
+                        if let Err(d) =
+                            Evaluator::new(&values, &e.span.file, &config.dir).eval(&e.node)
+                        {
+                            diags.push(d);
+                        }
+                        overlay.insert("count".to_owned(), Value::map([("index", Value::Unknown)]));
+                        overlay.insert(
+                            "each".to_owned(),
+                            Value::map([("key", Value::Unknown), ("value", Value::Unknown)]),
+                        );
+                    }
+                }
+                let mut shape = Value::Unknown;
+                if let Some(schema) = schema {
+                    let scope = Overlay { base: &values, extra: &overlay };
+                    eval_body(&r.body, &schema, &scope, &config.dir, &mut diags);
+                    // A single instance gets its attribute names, so that a reference to an attribute
+                    // the type does not have is caught here.
+                    if matches!(r.repetition, Repetition::Single) {
+                        let names = schema.attributes.keys().chain(schema.blocks.keys());
+                        shape = Value::Map(names.map(|k| (k.clone(), Value::Unknown)).collect());
+                    }
+                }
+                values.set_resource(addr, shape);
+            }
+            Node::Output(name) => {
+                let o = &config.outputs[name];
+                if let Err(d) =
+                    Evaluator::new(&values, &o.value.span.file, &config.dir).eval(&o.value.node)
+                {
+                    diags.push(d);
+                }
+            }
+            Node::Check(_) => {}
+        }
+    }
+    diags
 }

@@ -326,7 +326,7 @@ impl ConfiguredProvider for LocalProvider {
                 requires_replace.push(vec![PathStep::Key("filename".to_owned())]);
             }
         }
-        Ok(PlannedState { planned, requires_replace })
+        Ok(PlannedState { planned, requires_replace, ..PlannedState::default() })
     }
 
     async fn create(

@@ -83,13 +83,25 @@ impl Progress for NoProgress {
 }
 
 /// What a provider says about a proposed change.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct PlannedState {
     /// The value the object will have after apply: configuration values normalised, computed attributes
     /// either carried over from the prior state or [`Value::Unknown`].
     pub planned: Value,
     /// Attributes whose change cannot be applied in place.
     pub requires_replace: Vec<Vec<PathStep>>,
+    /// Why the object must be replaced when no configured attribute changed (a certificate entering
+    /// its rotation window, …); shown in the plan. Set together with `requires_replace`.
+    pub replace_reason: Option<String>,
+    /// Warnings about the planned object (a CA about to expire, …), shown with the plan.
+    pub warnings: Vec<AttributeProblem>,
+}
+
+impl PlannedState {
+    /// A plan that keeps the object as it is planned, with nothing to replace.
+    pub fn new(planned: Value) -> PlannedState {
+        PlannedState { planned, ..PlannedState::default() }
+    }
 }
 
 /// A warning or validation error about one attribute of a resource's configuration.
@@ -207,4 +219,48 @@ impl Registry {
     pub fn provider_for_type(type_name: &str) -> &str {
         type_name.split('_').next().unwrap_or(type_name)
     }
+}
+
+/// The usual plan of a provider whose objects follow their schema: the proposed configuration, with
+/// optional+computed attributes left unset carried over from the prior value, computed-only
+/// attributes carried over (or unknown when the object will be created or replaced), and the
+/// `force_new` attributes (and blocks) that changed listed as requiring replacement.
+pub fn plan_by_schema(
+    schema: &meshform_core::Schema,
+    prior: Option<&Value>,
+    proposed: &Value,
+) -> PlannedState {
+    let mut planned = proposed.clone();
+    let mut requires_replace = Vec::new();
+    if let (Some(prior), Value::Map(m)) = (prior, &mut planned) {
+        for (name, attr) in &schema.attributes {
+            let was = prior.get(name).cloned().unwrap_or(Value::Null);
+            let now = m.get(name).cloned().unwrap_or(Value::Null);
+            if attr.computed && now.is_null() {
+                m.insert(name.clone(), was.clone());
+                continue;
+            }
+            if attr.force_new && !now.same_as(&was) {
+                requires_replace.push(vec![PathStep::Key(name.clone())]);
+            }
+        }
+        for (name, block) in &schema.blocks {
+            let was = prior.get(name).cloned().unwrap_or(Value::Null);
+            let now = m.get(name).cloned().unwrap_or(Value::Null);
+            if block.force_new && !now.same_as(&was) {
+                requires_replace.push(vec![PathStep::Key(name.clone())]);
+            }
+        }
+    }
+    let fresh = prior.is_none() || !requires_replace.is_empty();
+    if let Value::Map(m) = &mut planned {
+        for (name, attr) in &schema.attributes {
+            // Computed values are recomputed for a new object, unless the configuration sets them.
+            let set_by_config = attr.settable() && m.get(name).is_some_and(|v| !v.is_null());
+            if attr.computed && fresh && !set_by_config {
+                m.insert(name.clone(), Value::Unknown);
+            }
+        }
+    }
+    PlannedState { planned, requires_replace, ..PlannedState::default() }
 }

@@ -30,6 +30,33 @@ pub struct State {
     /// Creates that were sent (or about to be sent) to a provider but whose result was not yet saved.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pending: Vec<PendingCreate>,
+    /// Objects replaced by `create_before_destroy` whose deletion has not completed: the next plan
+    /// destroys them, so a crash between the create and the delete orphans nothing.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deposed: Vec<DeposedObject>,
+}
+
+/// An object replaced at its address (create-before-destroy) and not yet deleted.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeposedObject {
+    pub address: String,
+    pub provider: String,
+    pub attributes: serde_json::Value,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sensitive_attributes: Vec<Vec<PathStep>>,
+    /// RFC 3339 time it was deposed.
+    pub deposed_at: String,
+}
+
+impl DeposedObject {
+    pub fn value(&self) -> Value {
+        let mut v = Value::from_json(&self.attributes);
+        for p in &self.sensitive_attributes {
+            v.mark_at(p);
+        }
+        v
+    }
 }
 
 /// An output value.
@@ -158,6 +185,7 @@ impl State {
             outputs: BTreeMap::new(),
             resources: Vec::new(),
             pending: Vec::new(),
+            deposed: Vec::new(),
         }
     }
 
@@ -229,6 +257,6 @@ impl State {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.resources.is_empty() && self.pending.is_empty()
+        self.resources.is_empty() && self.pending.is_empty() && self.deposed.is_empty()
     }
 }

@@ -17,7 +17,7 @@ pub mod store;
 pub mod surgery;
 
 pub use format::{
-    InstanceState, InstanceStatus, OutputState, PendingCreate, ResourceState, State,
+    DeposedObject, InstanceState, InstanceStatus, OutputState, PendingCreate, ResourceState, State,
     STATE_FORMAT_VERSION,
 };
 pub use local::{decode_state, encode_state, LocalStore, DEFAULT_STATE_FILE};

@@ -11,7 +11,9 @@ use std::time::Duration;
 use meshform_config::vars::VarInputs;
 use meshform_engine::ops::Workspace;
 use meshform_provider::Registry;
+use meshform_provider_asm::AsmProvider;
 use meshform_provider_local::LocalProvider;
+use meshform_provider_pki::PkiProvider;
 use meshform_state::{LocalStore, DEFAULT_STATE_FILE};
 
 use crate::args::{Cli, Command, VarArgs};
@@ -48,6 +50,8 @@ pub fn registry(settings: &Settings) -> Registry {
     let mut r = Registry::new();
     let base = std::fs::canonicalize(&settings.dir).unwrap_or_else(|_| settings.dir.clone());
     r.register(Arc::new(LocalProvider::new(base)));
+    r.register(Arc::new(PkiProvider));
+    r.register(Arc::new(AsmProvider::new(settings.provider_env.clone())));
     r
 }
 

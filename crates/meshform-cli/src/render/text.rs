@@ -412,6 +412,7 @@ mod tests {
             reason: None,
             dependencies: Vec::new(),
             create_before_destroy: false,
+            deposed: false,
         }
     }
 

@@ -93,6 +93,8 @@ pub enum ChangeReason {
     ReadAfterApply,
     /// The provider asked for a replacement for its own reason (e.g. a certificate about to expire).
     Provider(String),
+    /// An object replaced with `create_before_destroy` whose deletion did not complete.
+    Deposed,
 }
 
 impl ChangeReason {
@@ -117,6 +119,9 @@ impl ChangeReason {
                     .into()
             }
             ChangeReason::Provider(why) => format!("must be replaced ({why})"),
+            ChangeReason::Deposed => {
+                "(deposed object) will be destroyed: it was replaced by a create-before-destroy run that did not finish deleting it".into()
+            }
         }
     }
 }
@@ -136,6 +141,8 @@ pub struct ResourceChange {
     /// The resources this one depends on (directly or through locals), recorded in state.
     pub dependencies: Vec<ResourceAddr>,
     pub create_before_destroy: bool,
+    /// This change deletes a deposed object (state's `deposed` list), not the instance at `addr`.
+    pub deposed: bool,
 }
 
 /// An object that changed outside meshform since the last apply.

@@ -95,7 +95,7 @@ pub(crate) struct Planner<'a> {
     refreshes: HashMap<InstanceAddr, JoinHandle<RefreshResult>>,
     failed: BTreeSet<Node>,
     semaphore: Arc<Semaphore>,
-    allowed: Option<BTreeSet<ResourceAddr>>,
+    allowed: Option<Allowed>,
     /// Resources with a create/update/replace planned (data sources depending on them read at apply).
     changed: BTreeSet<ResourceAddr>,
 }
@@ -144,7 +144,17 @@ impl<'a> Planner<'a> {
     }
 
     fn is_allowed(&self, addr: &ResourceAddr) -> bool {
-        self.allowed.as_ref().is_none_or(|a| a.contains(addr))
+        self.allowed.as_ref().is_none_or(|a| a.resources.contains(addr))
+    }
+
+    /// Whether an instance of an allowed resource is in the run: a resource that `--target` names
+    /// only by instances (`test_thing.n[1]`) contributes just those.
+    fn instance_selected(&self, addr: &InstanceAddr) -> bool {
+        let Some(allowed) = &self.allowed else { return true };
+        let mut named = self.opts.targets.iter().filter(|t| t.resource == addr.resource).peekable();
+        named.peek().is_none()
+            || allowed.whole.contains(&addr.resource)
+            || named.any(|t| t.matches(addr))
     }
 
     /// Runs the walk and returns the plan.
@@ -200,11 +210,14 @@ impl<'a> Planner<'a> {
             }
         }
         self.plan_orphans().await;
+        if self.opts.mode != PlanMode::RefreshOnly {
+            self.plan_deposed();
+        }
         self.plan_removed_outputs();
         for (_, h) in self.refreshes.drain() {
             h.abort();
         }
-        self.plan.changes.sort_by(|a, b| a.addr.cmp(&b.addr));
+        self.plan.changes.sort_by(|a, b| (&a.addr, a.deposed).cmp(&(&b.addr, b.deposed)));
         self.plan.drift.sort_by(|a, b| a.addr.cmp(&b.addr));
         self.plan.outputs.sort_by(|a, b| a.name.cmp(&b.name));
         self.plan.skipped.sort();
@@ -580,6 +593,19 @@ impl<'a> Planner<'a> {
         let keys: BTreeSet<InstanceKey> = instances.iter().map(|(k, _)| k.clone()).collect();
         for (ikey, overlay) in instances {
             let iaddr = addr.instance(ikey.clone());
+            if !self.instance_selected(&iaddr) {
+                // Left out by an instance --target: others see its prior value.
+                let prior = self.state.instance(&iaddr).map(|(_, i)| i.value());
+                let after = prior.unwrap_or(Value::Unknown);
+                match (&mut whole, &ikey) {
+                    (Value::List(items), _) => items.push(after),
+                    (Value::Map(m), InstanceKey::Str(k)) => {
+                        m.insert(k.clone(), after);
+                    }
+                    (w, _) => *w = after,
+                }
+                continue;
+            }
             let scope = Overlay { base: &self.ctx.values, extra: &overlay };
             let before = self.diags.error_count();
             let proposed = eval_body(&r.body, &schema, &scope, &config.dir, &mut self.diags);
@@ -632,6 +658,7 @@ impl<'a> Planner<'a> {
                         .iter()
                         .map(|i| i.index_key.clone())
                         .filter(|k| !keys.contains(k))
+                        .filter(|k| self.instance_selected(&addr.instance(k.clone())))
                         .collect()
                 })
                 .unwrap_or_default();
@@ -691,6 +718,7 @@ impl<'a> Planner<'a> {
                     reason: Some(ChangeReason::ReadAfterApply),
                     dependencies: deps.to_vec(),
                     create_before_destroy: false,
+                    deposed: false,
                 });
             }
             return Some(after);
@@ -735,6 +763,7 @@ impl<'a> Planner<'a> {
             reason: None,
             dependencies: deps.to_vec(),
             create_before_destroy: cbd,
+            deposed: false,
         };
         match self.opts.mode {
             // Destroy plans never reach here: plan_resource only evaluates values in that mode.
@@ -752,7 +781,12 @@ impl<'a> Planner<'a> {
         let replace_requested = self.opts.replace.iter().any(|p| p.matches(addr));
         let plan_create = |this: &mut Self, proposed: &Value| -> Option<Value> {
             match provider.plan(&addr.resource.ty, None, &proposed.clone().into_unmarked_deep()) {
-                Ok(p) => Some(remark(p.planned, proposed, schema)),
+                Ok(p) => {
+                    for w in p.warnings {
+                        this.diags.push(problem_diag(r, addr, w));
+                    }
+                    Some(remark(p.planned, proposed, schema))
+                }
                 Err(e) => {
                     this.diags.push(provider_plan_error(r, addr, &e));
                     None
@@ -781,12 +815,17 @@ impl<'a> Planner<'a> {
                         return None;
                     }
                 };
+                for w in &resp.warnings {
+                    self.diags.push(problem_diag(r, addr, w.clone()));
+                }
                 let planned = remark(resp.planned, &proposed, schema);
                 let forced: Vec<Vec<PathStep>> = resp.requires_replace;
                 let reason = if tainted {
                     Some(ChangeReason::Tainted)
                 } else if replace_requested {
                     Some(ChangeReason::ReplaceRequested)
+                } else if let (false, Some(why)) = (forced.is_empty(), resp.replace_reason) {
+                    Some(ChangeReason::Provider(why))
                 } else if !forced.is_empty() {
                     Some(ChangeReason::CannotUpdate)
                 } else {
@@ -874,6 +913,7 @@ impl<'a> Planner<'a> {
             reason: Some(reason),
             dependencies: deps,
             create_before_destroy: false,
+            deposed: false,
         });
     }
 
@@ -887,7 +927,7 @@ impl<'a> Planner<'a> {
                 r.mode == Mode::Managed
                     && (destroy || !self.config.resources.contains_key(&a.resource))
             })
-            .filter(|(a, _, _)| self.is_allowed(&a.resource))
+            .filter(|(a, _, _)| self.is_allowed(&a.resource) && self.instance_selected(a))
             .map(|(a, r, _)| (a, provider_key_from_state(&r.provider).to_owned()))
             .collect();
         // Pending creates of removed resources: adopt them so they get destroyed.
@@ -895,6 +935,8 @@ impl<'a> Planner<'a> {
             if let Ok(a) = p.address.parse::<InstanceAddr>() {
                 if (destroy || !self.config.resources.contains_key(&a.resource))
                     && self.state.instance(&a).is_none()
+                    && self.is_allowed(&a.resource)
+                    && self.instance_selected(&a)
                 {
                     orphans.push((a, provider_key_from_state(&p.provider).to_owned()));
                 }
@@ -930,6 +972,37 @@ impl<'a> Planner<'a> {
                 continue;
             }
             self.plan_delete(&addr, &key, &schema, reason, def).await;
+        }
+    }
+
+    /// Objects deposed by an interrupted create-before-destroy replacement are destroyed.
+    fn plan_deposed(&mut self) {
+        for d in &self.state.deposed {
+            let Ok(addr) = d.address.parse::<InstanceAddr>() else { continue };
+            if !self.is_allowed(&addr.resource) {
+                continue;
+            }
+            let key = provider_key_from_state(&d.provider).to_owned();
+            if !self.ctx.providers.contains_key(&key) {
+                self.plan.failures.push(PlanFailure {
+                    address: format!("{} (deposed)", d.address),
+                    provider: key.clone(),
+                    message: format!("provider {key} is not available"),
+                });
+                continue;
+            }
+            self.plan.changes.push(ResourceChange {
+                addr,
+                provider: key,
+                action: Action::Delete,
+                before: Some(d.value()),
+                after: None,
+                replace_paths: Vec::new(),
+                reason: Some(ChangeReason::Deposed),
+                dependencies: Vec::new(),
+                create_before_destroy: false,
+                deposed: true,
+            });
         }
     }
 
@@ -1113,40 +1186,82 @@ fn set_path(m: &mut BTreeMap<String, Value>, steps: &[&str], v: Value) {
     }
 }
 
-/// The resources a `--target`/`--exclude` run may touch (`None`: all).
+/// What a `--target`/`--exclude` run may touch.
+struct Allowed {
+    resources: BTreeSet<ResourceAddr>,
+    /// Allowed resources every instance of which is in the run, even if a target names only some.
+    whole: BTreeSet<ResourceAddr>,
+}
+
+/// The resources a `--target`/`--exclude` run may touch (`None`: all): each target with everything it
+/// depends on, transitively (in a destroy plan: with everything that depends on it, which cannot
+/// outlive it), minus each excluded resource and everything that depends on it, transitively.
 fn allowed_resources(
     config: &Config,
     graph: &ConfigGraph,
     state: &State,
     opts: &PlanOptions,
-) -> Option<BTreeSet<ResourceAddr>> {
+) -> Option<Allowed> {
     if opts.targets.is_empty() && opts.excludes.is_empty() {
         return None;
     }
     let mut all: BTreeSet<ResourceAddr> = config.resources.keys().cloned().collect();
     all.extend(state.resources.iter().map(|r| r.addr()));
-    let mut allowed: BTreeSet<ResourceAddr> = if opts.targets.is_empty() {
-        all.clone()
-    } else {
-        let mut set = BTreeSet::new();
-        for t in &opts.targets {
-            if all.contains(&t.resource) {
-                set.insert(t.resource.clone());
-                set.extend(graph.resource_dependencies(&Node::Resource(t.resource.clone())));
-            }
-        }
-        set
+    // Direct dependencies: per the configuration, or as last applied for resources only in state.
+    let deps: BTreeMap<ResourceAddr, BTreeSet<ResourceAddr>> = all
+        .iter()
+        .map(|a| {
+            let d = if config.resources.contains_key(a) {
+                graph.resource_dependencies(&Node::Resource(a.clone()))
+            } else {
+                state
+                    .resource(a)
+                    .into_iter()
+                    .flat_map(|r| &r.instances)
+                    .flat_map(|i| &i.dependencies)
+                    .filter_map(|d| d.parse::<InstanceAddr>().ok())
+                    .map(|i| i.resource)
+                    .collect()
+            };
+            (a.clone(), d)
+        })
+        .collect();
+    let upstream = |a: &ResourceAddr| closure(a, |x| deps.get(x).into_iter().flatten().collect());
+    let downstream = |a: &ResourceAddr| {
+        closure(a, |x| deps.iter().filter(|(_, d)| d.contains(x)).map(|(k, _)| k).collect())
     };
+    let mut resources = if opts.targets.is_empty() { all.clone() } else { BTreeSet::new() };
+    let mut whole = BTreeSet::new();
+    for t in opts.targets.iter().filter(|t| all.contains(&t.resource)) {
+        let reached = if opts.mode == PlanMode::Destroy {
+            downstream(&t.resource)
+        } else {
+            upstream(&t.resource)
+        };
+        whole.extend(reached.iter().filter(|a| **a != t.resource || t.key.is_none()).cloned());
+        resources.extend(reached);
+    }
     for e in &opts.excludes {
-        allowed.remove(&e.resource);
-        // Whatever depends on an excluded resource is excluded too.
-        for a in &all {
-            if graph.resource_dependencies(&Node::Resource(a.clone())).contains(&e.resource) {
-                allowed.remove(a);
-            }
+        for a in downstream(&e.resource) {
+            resources.remove(&a);
         }
     }
-    Some(allowed)
+    Some(Allowed { resources, whole })
+}
+
+/// `start` and everything reachable from it through `next`.
+fn closure<'a>(
+    start: &'a ResourceAddr,
+    next: impl Fn(&ResourceAddr) -> Vec<&'a ResourceAddr>,
+) -> BTreeSet<ResourceAddr> {
+    let mut seen = BTreeSet::new();
+    let mut stack = vec![start];
+    while let Some(a) = stack.pop() {
+        if seen.insert(a.clone()) {
+            stack.extend(next(a));
+        }
+    }
+    seen
 }
 
 /// The directory expressions resolve relative paths against.

@@ -1,0 +1,235 @@
+//! `asm_service_mesh`: create (with the shared-root CA), wait for running, read back, find by name
+//! after an interrupted run, delete and wait until gone.
+
+use std::time::Duration;
+
+use base64::Engine as _;
+use meshform_core::Value;
+use meshform_provider::{Progress, ProviderError};
+
+use crate::client::{backoff, AsmClient, Retry};
+use crate::wait::{self, info};
+
+pub const DEFAULT_CREATE_TIMEOUT: Duration = Duration::from_secs(20 * 60);
+pub const DEFAULT_DELETE_TIMEOUT: Duration = Duration::from_secs(20 * 60);
+
+fn s<'v>(v: &'v Value, k: &str) -> Option<&'v str> {
+    v.get(k).and_then(Value::as_str)
+}
+
+/// `timeouts { <op> = "20m" }`, or the default.
+pub fn timeout(v: &Value, op: &str, default: Duration) -> Duration {
+    v.get("timeouts")
+        .and_then(|t| t.get(op))
+        .and_then(Value::as_str)
+        .and_then(wait::parse_timeout)
+        .unwrap_or(default)
+}
+
+fn b64(s: &str) -> String {
+    base64::engine::general_purpose::STANDARD.encode(s)
+}
+
+/// The CreateServiceMesh parameters of a planned mesh.
+pub fn create_params(planned: &Value) -> Result<Vec<(String, String)>, ProviderError> {
+    let req = |k: &str| {
+        s(planned, k).map(str::to_owned).ok_or_else(|| {
+            ProviderError::new("InvalidConfig", format!("{k} is required")).at_attribute(k)
+        })
+    };
+    let vswitches: Vec<&str> = planned
+        .get("vswitches")
+        .and_then(Value::as_list)
+        .unwrap_or(&[])
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    let mut p = vec![
+        ("RegionId".to_owned(), req("region")?),
+        ("Name".to_owned(), req("name")?),
+        ("VpcId".to_owned(), req("vpc_id")?),
+        ("VSwitches".to_owned(), serde_json::to_string(&vswitches).unwrap_or_else(|_| "[]".into())),
+    ];
+    for (attr, param) in [
+        ("istio_version", "IstioVersion"),
+        ("edition", "Edition"),
+        ("cluster_spec", "ClusterSpec"),
+        ("cluster_id", "GuestCluster"),
+    ] {
+        if let Some(v) = s(planned, attr) {
+            p.push((param.to_owned(), v.to_owned()));
+        }
+    }
+    if let Some(tags) = planned.get("tags").and_then(Value::as_map) {
+        for (i, (k, v)) in tags.iter().enumerate() {
+            p.push((format!("Tag.{}.Key", i + 1), k.clone()));
+            p.push((format!("Tag.{}.Value", i + 1), v.as_str().unwrap_or_default().to_owned()));
+        }
+    }
+    if let Some(ca) = planned.get("ca").filter(|c| !c.is_null()) {
+        let field = |k: &str| {
+            s(ca, k).map(str::to_owned).ok_or_else(|| {
+                ProviderError::new("InvalidConfig", format!("ca.{k} is required"))
+                    .at_attribute("ca")
+            })
+        };
+        p.push(("UseExistingCA".to_owned(), "true".to_owned()));
+        p.push(("ExistingCaCert".to_owned(), b64(&field("cert")?)));
+        p.push(("ExistingCaKey".to_owned(), b64(&field("key")?)));
+        p.push(("ExistingRootCaCert".to_owned(), b64(&field("root_cert")?)));
+        p.push(("CertChain".to_owned(), b64(&field("cert_chain")?)));
+    }
+    Ok(p)
+}
+
+/// The value of a mesh from its detail document, keeping what the API cannot report (ca, tags,
+/// cluster_id, timeouts) from `known`.
+pub fn from_detail(detail: &serde_json::Value, known: &Value) -> Value {
+    let mut v = known.clone();
+    let Value::Map(m) = &mut v else { return v };
+    let set_str = |m: &mut std::collections::BTreeMap<String, Value>, k: &str, x: Option<&str>| {
+        if let Some(x) = x {
+            m.insert(k.to_owned(), Value::string(x));
+        }
+    };
+    set_str(m, "id", info(detail, "ServiceMeshId"));
+    set_str(m, "name", info(detail, "Name"));
+    set_str(m, "region", info(detail, "RegionId"));
+    set_str(m, "state", info(detail, "State"));
+    set_str(m, "version", info(detail, "Version"));
+    set_str(m, "istio_version", info(detail, "Version"));
+    set_str(
+        m,
+        "edition",
+        info(detail, "Edition")
+            .or_else(|| detail.pointer("/ServiceMesh/Edition").and_then(|x| x.as_str())),
+    );
+    set_str(m, "cluster_spec", detail.pointer("/ServiceMesh/ClusterSpec").and_then(|x| x.as_str()));
+    set_str(
+        m,
+        "vpc_id",
+        detail.pointer("/ServiceMesh/Spec/Network/VpcId").and_then(|x| x.as_str()),
+    );
+    if let Some(vsw) =
+        detail.pointer("/ServiceMesh/Spec/Network/VSwitches").and_then(|x| x.as_array())
+    {
+        m.insert(
+            "vswitches".into(),
+            Value::List(vsw.iter().filter_map(|x| x.as_str()).map(Value::string).collect()),
+        );
+    }
+    let mut clusters: Vec<String> = detail
+        .pointer("/ServiceMesh/Clusters")
+        .and_then(|x| x.as_array())
+        .map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_owned)).collect())
+        .unwrap_or_default();
+    clusters.sort();
+    m.insert("clusters".into(), Value::List(clusters.into_iter().map(Value::String).collect()));
+    v
+}
+
+/// Finds a mesh by name and region (how an interrupted create is adopted).
+pub async fn find_by_name(
+    client: &AsmClient,
+    name: &str,
+    region: &str,
+) -> Result<Option<String>, ProviderError> {
+    let list = client
+        .call("DescribeServiceMeshes", &[], Retry::Idempotent)
+        .await
+        .map_err(|e| e.into_provider("DescribeServiceMeshes"))?;
+    let found = list
+        .get("ServiceMeshes")
+        .and_then(|x| x.as_array())
+        .into_iter()
+        .flatten()
+        .find(|m| {
+            m.pointer("/ServiceMeshInfo/Name").and_then(|x| x.as_str()) == Some(name)
+                && m.pointer("/ServiceMeshInfo/RegionId")
+                    .and_then(|x| x.as_str())
+                    .is_none_or(|r| r == region)
+                && m.pointer("/ServiceMeshInfo/State").and_then(|x| x.as_str()) != Some("deleting")
+        })
+        .and_then(|m| {
+            m.pointer("/ServiceMeshInfo/ServiceMeshId").and_then(|x| x.as_str()).map(str::to_owned)
+        });
+    Ok(found)
+}
+
+/// Creates the mesh (or adopts it when a retried create already made it) and waits until running.
+pub async fn create(
+    client: &AsmClient,
+    planned: &Value,
+    max_retries: u32,
+    progress: &dyn Progress,
+) -> Result<Value, ProviderError> {
+    let params = create_params(planned)?;
+    let name = s(planned, "name").unwrap_or_default().to_owned();
+    let region = s(planned, "region").unwrap_or_default().to_owned();
+    let mut attempt = 0;
+    let id = loop {
+        match client.call_once("CreateServiceMesh", &params).await {
+            Ok(resp) => match resp.get("ServiceMeshId").and_then(|x| x.as_str()) {
+                Some(id) => break id.to_owned(),
+                None => {
+                    return Err(ProviderError::new(
+                        "BadResponse",
+                        "CreateServiceMesh returned no ServiceMeshId",
+                    ))
+                }
+            },
+            Err(e) if e.is_retryable() && attempt < max_retries => {
+                // The create may have happened before the error: look before trying again.
+                if let Some(id) = find_by_name(client, &name, &region).await? {
+                    break id;
+                }
+                progress
+                    .status(&format!("CreateServiceMesh: {} ({}); retrying", e.code, e.message));
+                tokio::time::sleep(backoff(attempt, e.retry_after)).await;
+                attempt += 1;
+            }
+            Err(e) => return Err(e.into_provider("CreateServiceMesh")),
+        }
+    };
+    progress.status(&format!("created {id}; waiting for it to be running"));
+    let detail = wait::until_running(
+        client,
+        &id,
+        timeout(planned, "create", DEFAULT_CREATE_TIMEOUT),
+        progress,
+    )
+    .await?;
+    Ok(from_detail(&detail, planned))
+}
+
+/// Deletes the mesh and waits until it is gone.
+pub async fn delete(
+    client: &AsmClient,
+    prior: &Value,
+    progress: &dyn Progress,
+) -> Result<(), ProviderError> {
+    let Some(id) = s(prior, "id") else { return Ok(()) };
+    let limit = timeout(prior, "delete", DEFAULT_DELETE_TIMEOUT);
+    let start = std::time::Instant::now();
+    let mut attempt = 0;
+    loop {
+        match client
+            .call(
+                "DeleteServiceMesh",
+                &[("ServiceMeshId".into(), id.to_owned())],
+                Retry::Idempotent,
+            )
+            .await
+        {
+            Ok(_) => break,
+            Err(e) if e.is_not_found() => return Ok(()),
+            Err(e) if e.code == "StillInitializing" && start.elapsed() < limit => {
+                progress.status("the mesh is still initializing; waiting to delete it");
+                tokio::time::sleep(backoff(attempt.min(5), None)).await;
+                attempt += 1;
+            }
+            Err(e) => return Err(e.into_provider("DeleteServiceMesh")),
+        }
+    }
+    wait::until_gone(client, id, limit.saturating_sub(start.elapsed()), progress).await
+}

@@ -1,0 +1,1 @@
+//! The ASM OpenAPI emulator.

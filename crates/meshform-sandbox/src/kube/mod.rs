@@ -1,0 +1,1 @@
+//! Emulated Kubernetes API servers.
