@@ -12,7 +12,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
     propagate_version = true
 )]
 pub struct Cli {
-    /// Use DIR as the configuration directory
+    /// Run as if started in DIR (the configuration directory)
     #[arg(short = 'C', long = "chdir", global = true, value_name = "DIR")]
     pub chdir: Option<PathBuf>,
 

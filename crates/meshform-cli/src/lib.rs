@@ -21,8 +21,31 @@ use clap::Parser;
 
 /// Parses arguments, runs the command, and maps the result to an exit code.
 pub fn run() -> ExitCode {
-    let cli = args::Cli::parse();
-    let settings = settings::Settings::from_env(&cli);
+    let cli = match args::Cli::try_parse() {
+        Ok(cli) => cli,
+        // clap exits 2 on a usage error, but 2 means "changes present" to `plan --detailed-exitcode`
+        // scripts: a mistyped flag must be an error (1). Help and --version still exit 0.
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() {
+                report::exit::ERROR
+            } else {
+                report::exit::OK
+            });
+        }
+    };
+    let mut settings = settings::Settings::from_env(&cli);
+    // Like `git -C` and `terraform -chdir`: run as if started in DIR, so that every relative path
+    // (--var-file, state push FILE, fmt FILE…) is relative to it, not only the configuration.
+    if let Some(dir) = &cli.chdir {
+        if let Err(e) = std::env::set_current_dir(dir) {
+            let message = format!("cannot change to the directory {}: {e}", dir.display());
+            report::print_error(&settings, &message, Some("check the path given with -C/--chdir"));
+            return ExitCode::from(1);
+        }
+        // Absolute, so that messages naming the directory say which one.
+        settings.dir = std::env::current_dir().unwrap_or_else(|_| ".".into());
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {

@@ -20,7 +20,10 @@ fn handler(settings: &Settings) -> miette::GraphicalReportHandler {
     } else {
         miette::GraphicalTheme::unicode_nocolor()
     };
-    miette::GraphicalReportHandler::new_themed(theme).with_width(110)
+    // Wrap at spaces only: a command in a help line (`meshform force-unlock ID`) must stay copyable.
+    miette::GraphicalReportHandler::new_themed(theme)
+        .with_width(110)
+        .with_word_splitter(textwrap::WordSplitter::NoHyphenation)
 }
 
 /// Renders one diagnostic as a miette report (file:line:column, the span labelled, help).

@@ -315,14 +315,16 @@ impl<'a> Evaluator<'a> {
                             return Err(diag);
                         }
                     },
-                    Value::Null => {
-                        return Err(self.error(
+                    Value::Null => return Err(self
+                        .error(
                             op,
                             "meshform::config::null_attribute",
                             format!("cannot read attribute \"{}\" of a null value", name.as_str()),
                             "the value here is null",
-                        ))
-                    }
+                        )
+                        .with_help(
+                            "give it a value, or guard the reference: x != null ? x.attr : default",
+                        )),
                     Value::List(_) => {
                         return Err(self
                             .error(

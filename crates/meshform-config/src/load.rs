@@ -84,8 +84,10 @@ pub fn syntax_error(file: &Arc<SourceFile>, e: &hcl::edit::parser::Error) -> Dia
     let start = loc.offset().min(file.text.len());
     let end = (start + 1).min(file.text.len()).max(start);
     let message = e.message().to_owned();
+    // The summary says what was expected; the label only names the problem (`invalid expression`).
+    let label = message.split_once("; ").map_or(message.as_str(), |(what, _)| what).to_owned();
     Diagnostic::error("meshform::config::syntax", format!("syntax error: {message}"))
-        .with_span(Span::new(file, start..end), message)
+        .with_span(Span::new(file, start..end), label)
         .with_help(
             "fix the HCL syntax at this position; `meshform fmt` can only run on valid files",
         )
@@ -169,8 +171,8 @@ impl Lowerer {
             "variable" => {
                 let Some(l) = self.labels(b, 1, "variable \"NAME\" { … }") else { return };
                 let name = l[0].clone();
-                if config.variables.contains_key(&name) {
-                    self.duplicate("variable", &name, header.clone());
+                if let Some(first) = config.variables.get(&name) {
+                    self.duplicate("variable", &name, header.clone(), &first.span);
                     return;
                 }
                 let v = self.lower_variable(name.clone(), header, &b.body);
@@ -191,7 +193,8 @@ impl Lowerer {
                     match config.locals.entry(name) {
                         std::collections::btree_map::Entry::Occupied(e) => {
                             let name = e.key().clone();
-                            self.duplicate("local value", &name, attr.name_span.clone());
+                            let first = e.get().name_span.clone();
+                            self.duplicate("local value", &name, attr.name_span.clone(), &first);
                         }
                         std::collections::btree_map::Entry::Vacant(e) => {
                             e.insert(attr);
@@ -208,7 +211,8 @@ impl Lowerer {
                 match config.providers.entry(key) {
                     std::collections::btree_map::Entry::Occupied(e) => {
                         let key = e.key().clone();
-                        self.duplicate("provider configuration", &key, header);
+                        let first = e.get().span.clone();
+                        self.duplicate("provider configuration", &key, header, &first);
                     }
                     std::collections::btree_map::Entry::Vacant(e) => {
                         e.insert(p);
@@ -225,8 +229,9 @@ impl Lowerer {
                 } else {
                     ResourceAddr::managed(&l[0], &l[1])
                 };
-                if config.resources.contains_key(&addr) {
-                    self.duplicate(kind, &addr.to_string(), header);
+                if let Some(first) = config.resources.get(&addr) {
+                    let first = first.span.clone();
+                    self.duplicate(kind, &addr.to_string(), header, &first);
                     return;
                 }
                 let type_span = self.span(&b.labels[0]);
@@ -236,8 +241,9 @@ impl Lowerer {
             "output" => {
                 let Some(l) = self.labels(b, 1, "output \"NAME\" { value = … }") else { return };
                 let name = l[0].clone();
-                if config.outputs.contains_key(&name) {
-                    self.duplicate("output", &name, header);
+                if let Some(first) = config.outputs.get(&name) {
+                    let first = first.span.clone();
+                    self.duplicate("output", &name, header, &first);
                     return;
                 }
                 if let Some(o) = self.lower_output(name.clone(), header, b) {
@@ -247,8 +253,9 @@ impl Lowerer {
             "check" => {
                 let Some(l) = self.labels(b, 1, "check \"NAME\" { … }") else { return };
                 let name = l[0].clone();
-                if config.checks.contains_key(&name) {
-                    self.duplicate("check", &name, header);
+                if let Some(first) = config.checks.get(&name) {
+                    let first = first.span.clone();
+                    self.duplicate("check", &name, header, &first);
                     return;
                 }
                 let body = self.lower_body(&b.body, self.span(b));
@@ -274,13 +281,17 @@ impl Lowerer {
         }
     }
 
-    fn duplicate(&mut self, what: &str, name: &str, span: Span) {
+    /// `first` is where the name was declared before: the help points there, as it may be another file.
+    fn duplicate(&mut self, what: &str, name: &str, span: Span, first: &Span) {
         self.err(
             "meshform::config::duplicate",
             format!("duplicate {what} \"{name}\""),
             span,
             "declared again here",
-            "each name may be declared once across all files of the directory; rename or remove one",
+            &format!(
+                "the first declaration is at {}; each name may be declared once across all files of the directory: rename or remove one",
+                first.location()
+            ),
         );
     }
 
@@ -291,8 +302,9 @@ impl Lowerer {
                 Structure::Attribute(a) => {
                     let name = a.key.as_str().to_owned();
                     let name_span = self.span(&a.key);
-                    if out.attrs.contains_key(&name) {
-                        self.duplicate("attribute", &name, name_span);
+                    if let Some(first) = out.attrs.get(&name) {
+                        let first = first.name_span.clone();
+                        self.duplicate("attribute", &name, name_span, &first);
                         continue;
                     }
                     let expr = Expr { node: a.value.clone(), span: self.span(&a.value) };

@@ -160,9 +160,12 @@ pub fn resolve_variables(
                     ),
                 )
                 .with_help(format!("the variable's type is {}", decl.ty));
-                d = match &origin {
-                    Origin::File(span) => {
+                d = match (&origin, &decl.default) {
+                    (Origin::File(span), _) => {
                         d.with_span(span.clone(), format!("expected {}", decl.ty))
+                    }
+                    (Origin::Default, Some(e)) => {
+                        d.with_span(e.span.clone(), format!("expected {}", decl.ty))
                     }
                     _ => d.with_span(decl.span.clone(), format!("declared as {}", decl.ty)),
                 };
@@ -229,6 +232,33 @@ pub fn resolve_variables(
         values.insert(name.clone(), value);
     }
     (values, diags)
+}
+
+/// Checks what `validate` can know about variables without their values: every default is a constant
+/// of the declared type. Errors use the same wording as [`resolve_variables`].
+pub fn check_defaults(config: &Config) -> Diagnostics {
+    let mut diags = Diagnostics::default();
+    for (name, decl) in &config.variables {
+        let Some(e) = &decl.default else { continue };
+        let value = match Evaluator::new(&EmptyScope, &e.span.file, &config.dir).eval(&e.node) {
+            Ok(v) => v,
+            Err(d) => {
+                diags.push(d.with_help("a variable's default must be a constant"));
+                continue;
+            }
+        };
+        if let Err(err) = decl.ty.convert(&value) {
+            diags.push(
+                Diagnostic::error(
+                    "meshform::vars::type_mismatch",
+                    format!("invalid value for variable \"{name}\" (from its default): {err}"),
+                )
+                .with_span(e.span.clone(), format!("expected {}", decl.ty))
+                .with_help(format!("the variable's type is {}", decl.ty)),
+            );
+        }
+    }
+    diags
 }
 
 fn read_var_file(

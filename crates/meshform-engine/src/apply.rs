@@ -352,12 +352,19 @@ impl<'a> Executor<'a> {
         out
     }
 
-    /// Adopted objects and abandoned pending creates found by the plan.
+    /// Adopted objects and abandoned pending creates found by the plan, and objects it found deleted
+    /// outside meshform: those leave the state (a planned create records them again), or a destroy
+    /// after they vanished, or a killed destroy, would leave them in state forever.
     fn record_bookkeeping(&self) -> Result<(), StateError> {
-        if self.plan.adoptions.is_empty() && self.plan.abandoned.is_empty() {
+        let gone: Vec<&InstanceAddr> =
+            self.plan.drift.iter().filter(|d| d.after.is_none()).map(|d| &d.addr).collect();
+        if self.plan.adoptions.is_empty() && self.plan.abandoned.is_empty() && gone.is_empty() {
             return Ok(());
         }
         self.writer.update(|s| {
+            for addr in &gone {
+                s.remove_instance(addr);
+            }
             for a in &self.plan.adoptions {
                 let mut inst = empty_instance(&a.addr);
                 inst.set_value(&a.value);

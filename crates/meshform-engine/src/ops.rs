@@ -42,6 +42,7 @@ pub fn load(ws: &Workspace) -> (Option<Loaded>, Diagnostics) {
     let (config, mut diags) = load_dir(&ws.dir);
     let (graph, gdiags) = graph::build(&config);
     diags.extend(gdiags);
+    diags.extend(meshform_config::vars::check_defaults(&config));
     diags.extend(check_schemas(&config, &ws.registry));
     check_required_version(&config, &mut diags);
     diags.sort();

@@ -102,7 +102,9 @@ impl Provider for LocalProvider {
             return out;
         }
         let set = |k: &str| config.get(k).is_some_and(|v| !v.is_null());
-        if config.get("content").is_none() {
+        // The engine passes one entry per schema attribute, so a data source's configuration has a
+        // (null, computed) `content` too; only the resource's schema has `file_permission`.
+        if config.get("file_permission").is_none() {
             return out; // data source
         }
         match (set("content"), set("content_base64")) {
@@ -444,5 +446,18 @@ mod tests {
         let paths: Vec<_> = problems.iter().map(|p| p.path[0].clone()).collect();
         assert!(paths.contains(&PathStep::Key("content_base64".into())));
         assert!(paths.contains(&PathStep::Key("file_permission".into())));
+    }
+
+    #[test]
+    fn a_data_source_needs_no_content() {
+        // What the engine passes for `data "local_file"`: every data-source schema attribute.
+        let c = Value::map([
+            ("filename", Value::string("a")),
+            ("content", Value::Null),
+            ("content_base64", Value::Null),
+            ("content_sha256", Value::Null),
+            ("id", Value::Null),
+        ]);
+        assert!(LocalProvider::new(".").validate("local_file", &c).is_empty());
     }
 }

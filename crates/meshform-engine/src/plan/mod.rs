@@ -247,12 +247,16 @@ impl Plan {
         s
     }
 
-    /// Whether applying would change anything (resources, outputs, or state bookkeeping).
+    /// Whether applying would change anything (resources, outputs, or state bookkeeping: adoptions,
+    /// abandoned creates, and objects deleted outside meshform, which apply forgets).
     pub fn has_changes(&self) -> bool {
         self.changes.iter().any(|c| !matches!(c.action, Action::NoOp | Action::Read))
-            || self.outputs.iter().any(|o| o.action() != Action::NoOp)
+            // A refresh-only apply records refreshed objects, not outputs.
+            || (self.mode != PlanMode::RefreshOnly
+                && self.outputs.iter().any(|o| o.action() != Action::NoOp))
             || !self.adoptions.is_empty()
             || !self.abandoned.is_empty()
+            || self.drift.iter().any(|d| d.after.is_none())
             || (self.mode == PlanMode::RefreshOnly && !self.drift.is_empty())
     }
 

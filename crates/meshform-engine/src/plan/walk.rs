@@ -795,7 +795,9 @@ impl<'a> Planner<'a> {
                 let v = prior.map(|(v, _)| v);
                 change.after = v.clone();
                 self.plan.changes.push(change);
-                return Some(v.unwrap_or(Value::Null));
+                // Not created yet: unknown (as in a normal plan), not null, so that what refers to it
+                // still evaluates.
+                return Some(v.unwrap_or(Value::Unknown));
             }
             PlanMode::Normal => {}
         }
@@ -892,7 +894,7 @@ impl<'a> Planner<'a> {
             self.diags.push(prevent_destroy_diag(addr, span, "destroy"));
             return;
         }
-        let deps = self
+        let mut deps: Vec<ResourceAddr> = self
             .state
             .instance(addr)
             .map(|(_, i)| {
@@ -903,6 +905,16 @@ impl<'a> Planner<'a> {
                     .collect()
             })
             .unwrap_or_default();
+        // Still configured (a destroy plan): the configuration's dependencies count too, since the
+        // state may not record them (an imported object, an older pushed state).
+        if def.is_some() {
+            let node = Node::Resource(addr.resource.clone());
+            for d in self.graph.resource_dependencies(&node) {
+                if !deps.contains(&d) {
+                    deps.push(d);
+                }
+            }
+        }
         self.plan.changes.push(ResourceChange {
             addr: addr.clone(),
             provider: key.to_owned(),

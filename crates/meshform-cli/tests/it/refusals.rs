@@ -1,0 +1,105 @@
+//! What meshform refuses to do, and the exit codes scripts rely on (0 ok, 1 error, 2 changes,
+//! 3 unformatted); and where variable values come from, in the order cli.md gives.
+
+use crate::support::Workdir;
+
+const ONE_FILE: &str = r#"
+resource "local_file" "a" {
+  filename = "a.txt"
+  content  = "a"
+}
+"#;
+
+#[test]
+fn apply_and_destroy_without_a_terminal_need_auto_approve() {
+    let w = Workdir::with_main(ONE_FILE);
+    // stdin is a closed pipe, not a terminal: there is nobody to answer the prompt.
+    w.run(&["apply"])
+        .code(1)
+        .stderr_has("standard input is not a terminal")
+        .stderr_has("--auto-approve");
+    assert!(!w.exists("a.txt"), "nothing is applied");
+    assert!(!w.exists("meshform.state.json"), "no state is written");
+
+    w.ok(&["apply", "--auto-approve"]);
+    w.run(&["destroy"]).code(1).stderr_has("--auto-approve");
+    assert!(w.exists("a.txt"), "nothing is destroyed");
+    assert_eq!(w.state_list(), ["local_file.a"]);
+
+    w.run(&["apply", "--json"]).code(1).stderr_has("--auto-approve");
+}
+
+#[test]
+fn usage_errors_exit_1_not_2() {
+    let w = Workdir::with_main(ONE_FILE);
+    // 2 would read as "changes present" to a --detailed-exitcode script.
+    w.run(&["plan", "--detailed-exitcode", "--no-such-flag"]).code(1).stderr_has("--no-such-flag");
+    w.run(&["plan", "--parallelism", "0"]).code(1);
+    w.run(&["plan", "--lock-timeout", "5y"]).code(1).stderr_has("unknown unit");
+    w.run(&["plan", "--target", "local_file.b"]).code(1).stderr_has("local_file.b");
+    w.ok(&["--version"]).stdout_has("meshform ");
+    w.ok(&["plan", "--help"]).stdout_has("--detailed-exitcode");
+}
+
+#[test]
+fn fmt_check_exits_3_on_an_unformatted_file_and_changes_nothing() {
+    let unformatted =
+        "resource \"local_file\" \"a\" {\nfilename=\"a.txt\"\n    content = \"a\"\n}\n";
+    let w = Workdir::new();
+    w.write("main.hcl", unformatted);
+    w.run(&["fmt", "--check"]).code(3).stdout_has("main.hcl");
+    assert_eq!(w.read("main.hcl"), unformatted, "--check does not rewrite");
+    w.run(&["fmt", "--check", "--diff"]).code(3).stdout_has("+  filename = \"a.txt\"");
+
+    w.ok(&["fmt"]).stdout_has("main.hcl");
+    let formatted = w.read("main.hcl");
+    assert_ne!(formatted, unformatted);
+    assert!(formatted.contains("  filename = \"a.txt\"\n  content  = \"a\"\n"), "{formatted}");
+    let again = w.ok(&["fmt", "--check"]);
+    assert_eq!(again.stdout, "", "nothing left to format");
+}
+
+#[test]
+fn an_undeclared_var_is_an_error_naming_it() {
+    let w = Workdir::with_main(
+        "variable \"region\" {\n  default = \"eu\"\n}\noutput \"region\" {\n  value = var.region\n}\n",
+    );
+    w.run(&["plan", "--var", "regoin=us"])
+        .code(1)
+        .stderr_has("--var regoin: no variable \"regoin\" is declared")
+        .stderr_has("did you mean `region`?");
+    w.run(&["plan", "--var", "region"]).code(1).stderr_has("NAME=VALUE");
+}
+
+#[test]
+fn variable_precedence() {
+    // Each variable is set by one more source than the one before it, so each shows which wins.
+    let w = Workdir::new();
+    let mut main = String::new();
+    for v in ["a", "b", "c", "d", "e", "f"] {
+        main.push_str(&format!("variable \"{v}\" {{\n  default = \"default\"\n}}\n"));
+    }
+    main.push_str("output \"all\" {\n  value = \"a=${var.a} b=${var.b} c=${var.c} d=${var.d} e=${var.e} f=${var.f}\"\n}\n");
+    w.write("main.hcl", &main);
+    w.write(
+        "meshform.vars.hcl",
+        "b = \"vars\"\nc = \"vars\"\nd = \"vars\"\ne = \"vars\"\nf = \"vars\"\n",
+    );
+    w.write("x.auto.vars.hcl", "c = \"auto\"\nd = \"auto\"\ne = \"auto\"\nf = \"auto\"\n");
+    // Not auto-loaded: only read when given (relative to -C).
+    w.write("given.vars.hcl", "d = \"var-file\"\ne = \"var-file\"\nf = \"var-file\"\n");
+
+    let args = ["apply", "--auto-approve", "--var-file", "given.vars.hcl", "--var", "f=cli"];
+    w.run_with(&args, &[("MESHFORM_VAR_e", "env"), ("MESHFORM_VAR_f", "env")]).code(0);
+    assert_eq!(
+        w.ok(&["output", "all", "--raw"]).stdout,
+        "a=default b=vars c=auto d=var-file e=env f=cli\n"
+    );
+
+    // Without the command-line sources, the files and defaults still apply.
+    w.ok(&["apply", "--auto-approve"]);
+    assert_eq!(
+        w.ok(&["output", "all", "--raw"]).stdout,
+        "a=default b=vars c=auto d=auto e=auto f=auto\n"
+    );
+}

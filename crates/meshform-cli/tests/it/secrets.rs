@@ -1,0 +1,117 @@
+//! Sensitive values never reach the terminal: not in plans, apply logs, `show`, `output` or `state show`,
+//! as text or JSON. Only `output NAME --raw` prints one, because the user named it.
+
+use crate::support::{Run, Workdir};
+
+const CONFIG: &str = r#"
+variable "db_password" {
+  type      = string
+  sensitive = true
+}
+
+resource "local_file" "credentials" {
+  filename = "credentials.txt"
+  content  = "password=${var.db_password}\n"
+}
+
+output "db_password" {
+  value     = var.db_password
+  sensitive = true
+}
+
+output "dsn" {
+  value     = "postgres://app:${var.db_password}@db.internal/app"
+  sensitive = true
+}
+
+output "credentials_file" {
+  value = local_file.credentials.filename
+}
+"#;
+
+const SECRET: &str = "hunter2-Zq8v";
+const ROTATED: &str = "correct-horse-7Kp";
+
+fn run(w: &Workdir, password: &str, args: &[&str]) -> Run {
+    w.run_with(args, &[("MESHFORM_VAR_db_password", password)])
+}
+
+#[track_caller]
+fn assert_hidden(run: &Run, secrets: &[&str]) {
+    for s in secrets {
+        assert!(
+            !run.all_output().contains(s),
+            "`meshform {}` printed the secret {s:?}\n--- stdout\n{}\n--- stderr\n{}",
+            run.args,
+            run.stdout,
+            run.stderr
+        );
+    }
+}
+
+#[test]
+fn secrets_are_redacted_everywhere_but_raw_output() {
+    let w = Workdir::with_main(CONFIG);
+    let hidden = [SECRET];
+
+    let plan = run(&w, SECRET, &["plan"]).code(0);
+    assert_hidden(&plan, &hidden);
+    assert!(plan.stdout.contains("+ content         = (sensitive value)"), "{}", plan.stdout);
+    assert!(plan.stdout.contains("+ dsn = (sensitive value)"), "{}", plan.stdout);
+
+    let plan_json = run(&w, SECRET, &["plan", "--json"]).code(0);
+    assert_hidden(&plan_json, &hidden);
+    assert!(plan_json.stdout.contains("(sensitive value)"), "{}", plan_json.stdout);
+
+    let apply = run(&w, SECRET, &["apply", "--auto-approve"]).code(0);
+    assert_hidden(&apply, &hidden);
+    assert!(apply.stdout.contains("db_password = (sensitive value)"), "{}", apply.stdout);
+    assert_eq!(w.read("credentials.txt"), format!("password={SECRET}\n"), "the file has it");
+
+    assert_hidden(&run(&w, SECRET, &["plan"]).code(0), &hidden);
+    assert_hidden(&run(&w, SECRET, &["plan", "--json"]).code(0), &hidden);
+    for args in [
+        &["show"][..],
+        &["show", "--json"],
+        &["output"],
+        &["output", "--json"],
+        &["output", "db_password"],
+        &["output", "dsn", "--json"],
+        &["state", "show", "local_file.credentials"],
+    ] {
+        let r = run(&w, SECRET, args).code(0);
+        assert_hidden(&r, &hidden);
+        assert!(r.stdout.contains("(sensitive value)"), "`meshform {}`:\n{}", r.args, r.stdout);
+    }
+    let outputs: serde_json::Value =
+        serde_json::from_str(&run(&w, SECRET, &["output", "--json"]).stdout).expect("JSON");
+    assert_eq!(outputs["dsn"]["sensitive"], true);
+    assert_eq!(outputs["credentials_file"]["value"], "credentials.txt");
+
+    // Named explicitly with --raw, the value is printed: that is how scripts read a secret output.
+    let raw = run(&w, SECRET, &["output", "db_password", "--raw"]).code(0);
+    assert_eq!(raw.stdout, format!("{SECRET}\n"));
+
+    // The file is edited outside meshform to hold another secret: the drift report hides both.
+    w.write("credentials.txt", &format!("password={ROTATED}\n"));
+    let hidden = [SECRET, ROTATED];
+    for args in [&["plan"][..], &["plan", "--json"], &["plan", "--refresh-only"]] {
+        let r = run(&w, SECRET, args).code(0);
+        assert_hidden(&r, &hidden);
+    }
+
+    // Rotating the secret: the update is shown without either value, and applied.
+    let plan = run(&w, ROTATED, &["plan"]).code(0);
+    assert_hidden(&plan, &hidden);
+    assert!(plan.stdout.contains("~ content        = (sensitive value)"), "{}", plan.stdout);
+    assert!(
+        plan.stdout.contains("~ db_password = (sensitive value) -> (sensitive value)"),
+        "{}",
+        plan.stdout
+    );
+    assert_hidden(&run(&w, ROTATED, &["plan", "--json"]).code(0), &hidden);
+    assert_hidden(&run(&w, ROTATED, &["apply", "--auto-approve", "--json"]).code(0), &hidden);
+    assert_eq!(w.read("credentials.txt"), format!("password={ROTATED}\n"));
+    assert_hidden(&run(&w, ROTATED, &["show", "--json"]).code(0), &hidden);
+    assert_hidden(&run(&w, ROTATED, &["destroy", "--auto-approve"]).code(0), &hidden);
+}
