@@ -21,6 +21,8 @@ use clap::Parser;
 
 /// Parses arguments, runs the command, and maps the result to an exit code.
 pub fn run() -> ExitCode {
+    // One TLS crypto provider for every client in the binary (kube, reqwest): aws-lc-rs.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let cli = match args::Cli::try_parse() {
         Ok(cli) => cli,
         // clap exits 2 on a usage error, but 2 means "changes present" to `plan --detailed-exitcode`

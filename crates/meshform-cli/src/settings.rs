@@ -22,6 +22,8 @@ pub struct Settings {
     pub who: String,
     /// What the asm provider may read of the environment (`ALIBABA_CLOUD_*`, the home directory).
     pub provider_env: meshform_provider_asm::credentials::ProviderEnv,
+    /// What the kubernetes provider may read of the environment (`KUBECONFIG`, the home directory).
+    pub kube_env: meshform_provider_kubernetes::KubeEnv,
 }
 
 impl Settings {
@@ -49,6 +51,10 @@ impl Settings {
             who: format!("{user}@{host}"),
             provider_env: meshform_provider_asm::credentials::ProviderEnv {
                 vars: std::env::vars().filter(|(k, _)| k.starts_with("ALIBABA_CLOUD_")).collect(),
+                home: std::env::var_os("HOME").map(PathBuf::from),
+            },
+            kube_env: meshform_provider_kubernetes::KubeEnv {
+                kubeconfig: std::env::var("KUBECONFIG").ok().filter(|k| !k.is_empty()),
                 home: std::env::var_os("HOME").map(PathBuf::from),
             },
         }

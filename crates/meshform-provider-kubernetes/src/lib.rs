@@ -1,1 +1,194 @@
-//! placeholder
+//! The `kubernetes` provider: any object, by server-side apply under the field manager `meshform`,
+//! one provider instance per cluster.
+//!
+//! - [`objects`]: manifests, identities, the projection onto managed fields, YAML rendering.
+//! - [`cluster`]: one cluster's API (discovery, apply, dry run, reads, deletes, waits).
+//! - [`manifest`]: the `kubernetes_manifest` resource.
+//! - [`exec`]: `pods/exec`, for the `kubernetes_exec` data source that checks use.
+
+pub mod cluster;
+pub mod exec;
+pub mod manifest;
+pub mod objects;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use meshform_core::schema::{Attribute, BlockNesting, NestedBlock, ProviderSchema, Schema};
+use meshform_core::{Type, Value};
+use meshform_provider::{
+    AttributeProblem, ConfiguredProvider, Provider, ProviderError, ProviderResult,
+};
+
+use crate::cluster::Cluster;
+
+/// What the CLI passes from the user's environment.
+#[derive(Clone, Debug, Default)]
+pub struct KubeEnv {
+    /// `KUBECONFIG` (paths separated by `:`).
+    pub kubeconfig: Option<String>,
+    pub home: Option<PathBuf>,
+}
+
+/// The `kubernetes` provider.
+#[derive(Clone, Debug, Default)]
+pub struct KubernetesProvider {
+    env: KubeEnv,
+}
+
+impl KubernetesProvider {
+    pub fn new(env: KubeEnv) -> KubernetesProvider {
+        KubernetesProvider { env }
+    }
+}
+
+fn s() -> Type {
+    Type::String
+}
+
+pub fn manifest_schema() -> Schema {
+    let wait = Schema::new("What to wait for after applying.")
+        .attr(
+            "rollout",
+            Attribute::optional(
+                Type::Bool,
+                "Wait until Deployments finish their rollout (default true).",
+            ),
+        )
+        .attr(
+            "condition",
+            Attribute::optional(
+                s(),
+                "Wait until every object reports this condition as True (e.g. Available).",
+            ),
+        )
+        .attr(
+            "timeout",
+            Attribute::optional(s(), "How long to wait (default 5m), also for deletion."),
+        );
+    Schema::new("One or many Kubernetes objects, applied with server-side apply (field manager meshform).")
+        .attr("manifest", Attribute::optional(Type::Any, "An object, or a list of objects (e.g. yamldecode(…))."))
+        .attr("source", Attribute::optional(s(), "Multi-document YAML (e.g. file(\"apps/cluster-1.yaml\"))."))
+        .attr("namespace", Attribute::optional(s(), "Namespace for namespaced objects that name none (default: the context's, else default)."))
+        .attr("force_conflicts", Attribute::optional(Type::Bool, "Take ownership of fields another manager owns (server-side apply force)."))
+        .attr("id", Attribute::computed(s(), "The objects' ids, comma-separated."))
+        .attr("objects", Attribute::computed(Type::List(Box::new(s())), "apiVersion/kind/namespace/name of every object."))
+        .attr("yaml", Attribute::computed(s(), "The fields meshform manages, as the cluster holds them (YAML)."))
+        .block("wait", NestedBlock { nesting: BlockNesting::Single, schema: wait, min_items: 0, max_items: Some(1), force_new: false })
+}
+
+pub fn exec_schema() -> Schema {
+    Schema::new("Runs a command in a workload's container through pods/exec (as kubectl exec does), possibly several times.")
+        .attr("namespace", Attribute::optional(s(), "Namespace (default: the context's, else default)."))
+        .attr("deployment", Attribute::optional(s(), "Run in a running pod of this Deployment."))
+        .attr("pod", Attribute::optional(s(), "Or in this pod."))
+        .attr("container", Attribute::optional(s(), "Container (default: the pod's default container)."))
+        .attr("command", Attribute::required(Type::List(Box::new(s())), "The command and its arguments."))
+        .attr("repeat", Attribute::optional(Type::Number, "How many times to run it (default 1, at most 1000)."))
+        .attr("outputs", Attribute::computed(Type::List(Box::new(s())), "stdout of each run."))
+        .attr("exit_codes", Attribute::computed(Type::List(Box::new(Type::Number)), "Exit code of each run."))
+        .attr("stdout", Attribute::computed(s(), "stdout of the first run."))
+        .attr("pod_name", Attribute::computed(s(), "The pod the command ran in."))
+}
+
+#[async_trait]
+impl Provider for KubernetesProvider {
+    fn name(&self) -> &str {
+        "kubernetes"
+    }
+
+    fn schema(&self) -> ProviderSchema {
+        ProviderSchema {
+            provider: Schema::new(
+                "A Kubernetes cluster: one provider instance (alias) per cluster.",
+            )
+            .attr(
+                "kubeconfig",
+                Attribute::optional(
+                    s(),
+                    "Path of a kubeconfig file (default: KUBECONFIG, else ~/.kube/config).",
+                ),
+            )
+            .attr(
+                "context",
+                Attribute::optional(
+                    s(),
+                    "Context of the kubeconfig (default: its current context).",
+                ),
+            ),
+            resources: BTreeMap::from([("kubernetes_manifest".to_owned(), manifest_schema())]),
+            data_sources: BTreeMap::from([("kubernetes_exec".to_owned(), exec_schema())]),
+        }
+    }
+
+    fn validate(&self, type_name: &str, config: &Value) -> Vec<AttributeProblem> {
+        let mut out = Vec::new();
+        let set = |k: &str| config.get(k).is_some_and(|v| !v.is_null());
+        let problem = |a: &str, m: &str| AttributeProblem {
+            path: vec![meshform_core::PathStep::Key(a.into())],
+            message: m.into(),
+            is_error: true,
+        };
+        match type_name {
+            "kubernetes_manifest" => match (set("manifest"), set("source")) {
+                (true, true) => {
+                    out.push(problem("source", "set either manifest or source, not both"))
+                }
+                (false, false) => {
+                    out.push(problem("manifest", "set manifest (objects) or source (YAML text)"))
+                }
+                _ => {}
+            },
+            "kubernetes_exec" if set("deployment") == set("pod") => {
+                out.push(problem("deployment", "set exactly one of deployment and pod"))
+            }
+            _ => {}
+        }
+        out
+    }
+
+    async fn configure(&self, config: &Value) -> ProviderResult<Arc<dyn ConfiguredProvider>> {
+        let path = config
+            .get("kubeconfig")
+            .and_then(Value::as_str)
+            .map(PathBuf::from)
+            .or_else(|| {
+                self.env
+                    .kubeconfig
+                    .as_ref()
+                    .and_then(|k| k.split(':').find(|p| !p.is_empty()).map(PathBuf::from))
+            })
+            .or_else(|| self.env.home.as_ref().map(|h| h.join(".kube").join("config")));
+        let Some(path) = path else {
+            return Err(ProviderError::new(
+                "NoKubeconfig",
+                "no kubeconfig: set kubeconfig in the provider block or KUBECONFIG",
+            ));
+        };
+        let kc = Kubeconfig::read_from(&path).map_err(|e| {
+            ProviderError::new(
+                "InvalidKubeconfig",
+                format!("cannot read kubeconfig {}: {e}", path.display()),
+            )
+            .at_attribute("kubeconfig")
+        })?;
+        let context = config.get("context").and_then(Value::as_str).map(str::to_owned);
+        let name = context
+            .clone()
+            .or_else(|| kc.current_context.clone())
+            .unwrap_or_else(|| path.display().to_string());
+        let opts = KubeConfigOptions { context, ..KubeConfigOptions::default() };
+        let cfg = kube::Config::from_custom_kubeconfig(kc, &opts).await.map_err(|e| {
+            ProviderError::new("InvalidKubeconfig", format!("kubeconfig {}: {e}", path.display()))
+                .at_attribute("context")
+        })?;
+        let default_ns = cfg.default_namespace.clone();
+        let client = kube::Client::try_from(cfg).map_err(|e| {
+            ProviderError::new("ClientError", format!("cannot build a Kubernetes client: {e}"))
+        })?;
+        Ok(Arc::new(manifest::Configured { cluster: Cluster::new(client, name, default_ns) }))
+    }
+}

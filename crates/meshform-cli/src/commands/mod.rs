@@ -13,6 +13,7 @@ use meshform_config::vars::VarInputs;
 use meshform_engine::ops::Workspace;
 use meshform_provider::Registry;
 use meshform_provider_asm::AsmProvider;
+use meshform_provider_kubernetes::KubernetesProvider;
 use meshform_provider_local::LocalProvider;
 use meshform_provider_pki::PkiProvider;
 use meshform_state::{LocalStore, DEFAULT_STATE_FILE};
@@ -54,6 +55,7 @@ pub fn registry(settings: &Settings) -> Registry {
     r.register(Arc::new(LocalProvider::new(base)));
     r.register(Arc::new(PkiProvider));
     r.register(Arc::new(AsmProvider::new(settings.provider_env.clone())));
+    r.register(Arc::new(KubernetesProvider::new(settings.kube_env.clone())));
     r
 }
 

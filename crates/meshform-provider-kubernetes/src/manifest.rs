@@ -1,0 +1,369 @@
+//! `kubernetes_manifest`: plan by server-side dry run, diffed only on the fields meshform manages;
+//! apply by server-side apply; delete with foreground propagation, waiting until gone.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use meshform_core::{PathStep, Value};
+use meshform_provider::{
+    ConfiguredProvider, PlannedState, Progress, ProviderError, ProviderResult,
+};
+use serde_json::Value as Json;
+
+use crate::cluster::Cluster;
+use crate::exec;
+use crate::objects::{self, ObjectRef};
+
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// A configured provider instance: one cluster.
+pub struct Configured {
+    pub cluster: Cluster,
+}
+
+fn s<'v>(v: &'v Value, k: &str) -> Option<&'v str> {
+    v.get(k).and_then(Value::as_str)
+}
+
+fn timeout(v: &Value) -> Duration {
+    v.get("wait")
+        .and_then(|w| w.get("timeout"))
+        .and_then(Value::as_str)
+        .and_then(|t| {
+            let (n, u) = t.split_at(t.find(|c: char| !c.is_ascii_digit())?);
+            let n: u64 = n.parse().ok()?;
+            Some(Duration::from_secs(match u {
+                "s" => n,
+                "m" => n * 60,
+                "h" => n * 3600,
+                _ => return None,
+            }))
+        })
+        .unwrap_or(DEFAULT_TIMEOUT)
+}
+
+/// The attribute that holds the objects (for error locations and replacement paths).
+fn source_attr(v: &Value) -> &'static str {
+    if v.get("source").is_some_and(|x| !x.is_null()) {
+        "source"
+    } else {
+        "manifest"
+    }
+}
+
+impl Configured {
+    /// The desired objects of a configuration, namespaces filled in, in apply order.
+    async fn desired(&self, v: &Value) -> ProviderResult<Vec<Json>> {
+        let attr = source_attr(v);
+        let mut objs = match (v.get("source").and_then(Value::as_str), v.get("manifest")) {
+            (Some(text), _) => objects::parse_yaml(text)
+                .map_err(|e| ProviderError::new("InvalidManifest", e).at_attribute("source"))?,
+            (None, Some(m)) if !m.is_null() => match m.expose_json() {
+                Json::Array(items) => items,
+                one => vec![one],
+            },
+            _ => Vec::new(),
+        };
+        if objs.is_empty() {
+            return Err(ProviderError::new("InvalidManifest", "no objects: the manifest is empty")
+                .at_attribute(attr));
+        }
+        let ns = s(v, "namespace");
+        let mut seen = std::collections::BTreeSet::new();
+        for o in &mut objs {
+            if !o.is_object() {
+                return Err(ProviderError::new(
+                    "InvalidManifest",
+                    "every document must be an object with apiVersion, kind and metadata.name",
+                )
+                .at_attribute(attr));
+            }
+            let r = self.cluster.normalize(o, ns).await.map_err(|mut e| {
+                e.attribute.get_or_insert(vec![PathStep::Key(attr.into())]);
+                e
+            })?;
+            if !seen.insert(r.id()) {
+                return Err(ProviderError::new(
+                    "InvalidManifest",
+                    format!("{} appears twice", r.describe()),
+                )
+                .at_attribute(attr));
+            }
+        }
+        objects::apply_order(&mut objs);
+        Ok(objs)
+    }
+
+    /// What the cluster holds of the desired objects, projected onto the managed fields.
+    async fn observe(&self, known: &Value, desired: &[Json]) -> ProviderResult<Option<Value>> {
+        let mut live = Vec::new();
+        let mut ids = Vec::new();
+        for d in desired {
+            let r = ObjectRef::of(d).map_err(|e| ProviderError::new("InvalidManifest", e))?;
+            if let Some(l) = self.cluster.get(&r).await? {
+                live.push(objects::project(&l, d));
+                ids.push(r.id());
+            }
+        }
+        if live.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(with_computed(known, &ids, &objects::to_yaml(&live))))
+    }
+
+    async fn apply_all(
+        &self,
+        v: &Value,
+        desired: &[Json],
+        progress: &dyn Progress,
+    ) -> ProviderResult<()> {
+        let force = v.get("force_conflicts").and_then(Value::as_bool).unwrap_or(false);
+        for o in desired {
+            self.cluster.apply(o, false, force).await.map_err(conflict_hint)?;
+        }
+        let rollout =
+            v.get("wait").and_then(|w| w.get("rollout")).and_then(Value::as_bool).unwrap_or(true);
+        let condition = v.get("wait").and_then(|w| w.get("condition")).and_then(Value::as_str);
+        for o in desired {
+            let r = ObjectRef::of(o).map_err(|e| ProviderError::new("InvalidManifest", e))?;
+            if rollout && r.kind == "Deployment" {
+                self.cluster.wait_rollout(&r, timeout(v), progress).await?;
+            }
+            if let Some(c) = condition {
+                self.cluster.wait_condition(&r, c, "True", timeout(v), progress).await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn conflict_hint(mut e: ProviderError) -> ProviderError {
+    if e.code == "Conflict" && e.message.contains("conflict") {
+        e.message.push_str("; another field manager owns these fields: set force_conflicts = true to take them over");
+    }
+    e
+}
+
+fn with_computed(v: &Value, ids: &[String], yaml: &str) -> Value {
+    let mut out = v.clone();
+    if let Value::Map(m) = &mut out {
+        m.insert("id".into(), Value::string(ids.join(",")));
+        m.insert(
+            "objects".into(),
+            Value::List(ids.iter().map(|i| Value::string(i.clone())).collect()),
+        );
+        m.insert("yaml".into(), Value::string(yaml));
+    }
+    out
+}
+
+fn unknown_computed(v: &Value) -> Value {
+    let mut out = v.clone();
+    if let Value::Map(m) = &mut out {
+        for k in ["id", "objects", "yaml"] {
+            m.insert(k.into(), Value::Unknown);
+        }
+    }
+    out
+}
+
+/// Whether a dry-run error means "cannot change this in place" (an immutable field).
+fn immutable(e: &ProviderError) -> Option<String> {
+    (e.code == "Invalid" && e.message.contains("immutable")).then(|| {
+        let field = e.message.split(':').nth(3).map(str::trim).unwrap_or("an immutable field");
+        format!("{field} cannot change in place")
+    })
+}
+
+#[async_trait]
+impl ConfiguredProvider for Configured {
+    async fn read(&self, type_name: &str, current: &Value) -> ProviderResult<Option<Value>> {
+        if type_name != "kubernetes_manifest" {
+            return Err(ProviderError::new("UnknownType", format!("no resource type {type_name}")));
+        }
+        let desired = self.desired(current).await?;
+        self.observe(current, &desired).await
+    }
+
+    async fn plan(
+        &self,
+        type_name: &str,
+        prior: Option<&Value>,
+        proposed: &Value,
+    ) -> ProviderResult<PlannedState> {
+        if type_name != "kubernetes_manifest" {
+            return Err(ProviderError::new("UnknownType", format!("no resource type {type_name}")));
+        }
+        if proposed.contains_unknown() {
+            return Ok(PlannedState::new(unknown_computed(proposed)));
+        }
+        let desired = self.desired(proposed).await?;
+        let force = proposed.get("force_conflicts").and_then(Value::as_bool).unwrap_or(false);
+        let mut replace = None;
+        for o in &desired {
+            match self.cluster.apply(o, true, force).await {
+                Ok(_) => {}
+                Err(e) if e.code == "NotFound" => {} // its namespace is created by this same apply
+                Err(e) => match immutable(&e) {
+                    Some(why) if prior.is_some() => replace = Some(why),
+                    _ => {
+                        return Err({
+                            let mut e = conflict_hint(e);
+                            e.attribute
+                                .get_or_insert(vec![PathStep::Key(source_attr(proposed).into())]);
+                            e
+                        })
+                    }
+                },
+            }
+        }
+        let ids: Vec<String> =
+            desired.iter().filter_map(|o| ObjectRef::of(o).ok()).map(|r| r.id()).collect();
+        let planned = with_computed(proposed, &ids, &objects::to_yaml(&desired));
+        let mut p = PlannedState::new(planned);
+        if let Some(why) = replace {
+            p.requires_replace.push(vec![PathStep::Key(source_attr(proposed).into())]);
+            p.replace_reason = Some(why);
+        }
+        Ok(p)
+    }
+
+    async fn create(
+        &self,
+        type_name: &str,
+        planned: &Value,
+        progress: &dyn Progress,
+    ) -> ProviderResult<Value> {
+        let desired = self.desired(planned).await?;
+        self.apply_all(planned, &desired, progress).await?;
+        match self.observe(planned, &desired).await? {
+            Some(v) => Ok(v),
+            None => Err(ProviderError::new(
+                "Vanished",
+                format!("{type_name}: the objects were gone right after they were applied"),
+            )
+            .retryable()),
+        }
+    }
+
+    async fn update(
+        &self,
+        type_name: &str,
+        prior: &Value,
+        planned: &Value,
+        progress: &dyn Progress,
+    ) -> ProviderResult<Value> {
+        let desired = self.desired(planned).await?;
+        self.apply_all(planned, &desired, progress).await?;
+        // Objects no longer in the manifest are deleted.
+        let keep: Vec<String> =
+            desired.iter().filter_map(|o| ObjectRef::of(o).ok()).map(|r| r.id()).collect();
+        let mut gone: Vec<ObjectRef> = prior
+            .get("objects")
+            .and_then(Value::as_list)
+            .unwrap_or(&[])
+            .iter()
+            .filter_map(Value::as_str)
+            .filter(|id| !keep.iter().any(|k| k == id))
+            .filter_map(ObjectRef::parse_id)
+            .collect();
+        gone.sort_by_key(|r| r.kind == "Namespace");
+        for r in gone {
+            self.cluster.delete(&r, timeout(planned), progress).await?;
+        }
+        match self.observe(planned, &desired).await? {
+            Some(v) => Ok(v),
+            None => Err(ProviderError::new(
+                "Vanished",
+                format!("{type_name}: the objects were gone right after they were applied"),
+            )
+            .retryable()),
+        }
+    }
+
+    async fn delete(
+        &self,
+        _type_name: &str,
+        prior: &Value,
+        progress: &dyn Progress,
+    ) -> ProviderResult<()> {
+        let mut refs: Vec<ObjectRef> = prior
+            .get("objects")
+            .and_then(Value::as_list)
+            .unwrap_or(&[])
+            .iter()
+            .filter_map(Value::as_str)
+            .filter_map(ObjectRef::parse_id)
+            .collect();
+        // Dependents first, namespaces last.
+        refs.reverse();
+        refs.sort_by_key(|r| r.kind == "Namespace");
+        for r in refs {
+            self.cluster.delete(&r, timeout(prior), progress).await?;
+        }
+        Ok(())
+    }
+
+    async fn import(&self, _type_name: &str, id: &str) -> ProviderResult<Option<Value>> {
+        let r = ObjectRef::parse_id(id).ok_or_else(|| ProviderError::new("InvalidId", format!("import kubernetes_manifest with apiVersion/kind/namespace/name (namespace empty for cluster-scoped kinds), e.g. apps/v1/Deployment/sample/sleep; got {id:?}")))?;
+        let Some(live) = self.cluster.get(&r).await? else { return Ok(None) };
+        let manifest = objects::clean_live(&live);
+        let base = Value::map([
+            ("manifest", Value::from_json(&manifest)),
+            ("source", Value::Null),
+            ("namespace", Value::Null),
+            ("force_conflicts", Value::Null),
+            ("wait", Value::Null),
+        ]);
+        self.observe(&base, &[manifest]).await
+    }
+
+    async fn lookup(&self, type_name: &str, planned: &Value) -> ProviderResult<Option<Value>> {
+        self.read(type_name, planned).await
+    }
+
+    async fn read_data(&self, type_name: &str, config: &Value) -> ProviderResult<Value> {
+        if type_name != "kubernetes_exec" {
+            return Err(ProviderError::new("UnknownType", format!("no data source {type_name}")));
+        }
+        let ns = s(config, "namespace").unwrap_or(&self.cluster.default_namespace).to_owned();
+        let command: Vec<String> = config
+            .get("command")
+            .and_then(Value::as_list)
+            .unwrap_or(&[])
+            .iter()
+            .filter_map(|c| c.as_str().map(str::to_owned))
+            .collect();
+        if command.is_empty() {
+            return Err(ProviderError::new("InvalidConfig", "command must not be empty")
+                .at_attribute("command"));
+        }
+        let repeat =
+            config.get("repeat").and_then(Value::as_number).unwrap_or(1.0).clamp(1.0, 1000.0)
+                as usize;
+        let pod =
+            exec::target_pod(&self.cluster, &ns, s(config, "pod"), s(config, "deployment")).await?;
+        let mut outputs = Vec::new();
+        let mut codes = Vec::new();
+        let mut name = String::new();
+        for _ in 0..repeat {
+            let r = exec::run(&self.cluster, &pod, s(config, "container"), &command).await?;
+            name = r.pod;
+            outputs.push(Value::string(r.stdout));
+            codes.push(Value::number(r.exit_code as f64));
+        }
+        let mut out = config.clone();
+        if let Value::Map(m) = &mut out {
+            m.insert("namespace".into(), Value::string(ns));
+            m.insert("stdout".into(), outputs.first().cloned().unwrap_or(Value::Null));
+            m.insert("outputs".into(), Value::List(outputs));
+            m.insert("exit_codes".into(), Value::List(codes));
+            m.insert("pod_name".into(), Value::string(name));
+        }
+        Ok(out)
+    }
+
+    fn concurrency(&self) -> usize {
+        8
+    }
+}
