@@ -98,6 +98,17 @@ pub enum Command {
         #[command(flatten)]
         lock: LockArgs,
     },
+    /// Run the configuration's check blocks against live infrastructure
+    Verify {
+        /// Run only this check; repeatable
+        #[arg(long = "check", value_name = "NAME")]
+        checks: Vec<String>,
+        /// Print the results as JSON
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        vars: VarArgs,
+    },
     /// Run the emulated cloud (ASM and Kubernetes API servers) on loopback
     #[command(subcommand)]
     Sandbox(SandboxCommand),

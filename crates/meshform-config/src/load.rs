@@ -258,8 +258,8 @@ impl Lowerer {
                     self.duplicate("check", &name, header, &first);
                     return;
                 }
-                let body = self.lower_body(&b.body, self.span(b));
-                config.checks.insert(name.clone(), CheckDef { name, span: header, body });
+                let check = self.lower_check(name.clone(), header, b);
+                config.checks.insert(name, check);
             }
             "meshform" => {
                 let body = self.lower_body(&b.body, self.span(b));
@@ -459,6 +459,103 @@ impl Lowerer {
         r.body.attrs = body.attrs;
         r.body.blocks = rest;
         r
+    }
+
+    fn lower_check(&mut self, name: String, span: Span, b: &Block) -> CheckDef {
+        let mut check =
+            CheckDef { name, span: span.clone(), data: Vec::new(), asserts: Vec::new() };
+        for s in b.body.iter() {
+            match s {
+                Structure::Attribute(a) => {
+                    let span = self.span(&a.key);
+                    self.unexpected("argument", a.key.as_str(), span, &["data", "assert"]);
+                }
+                Structure::Block(inner) if inner.ident.as_str() == "data" => {
+                    let Some(l) = self.labels(inner, 2, "data \"TYPE\" \"NAME\" { … }") else {
+                        continue;
+                    };
+                    let header = self.span(&inner.ident);
+                    let type_span = inner
+                        .labels
+                        .first()
+                        .map(|x| self.span(x))
+                        .unwrap_or_else(|| header.clone());
+                    let mut body = self.lower_body(&inner.body, self.span(inner));
+                    let provider = body.attrs.remove("provider").and_then(|p| {
+                        match provider_ref(&p.expr.node) {
+                            Some(k) => Some((k, p.expr.span.clone())),
+                            None => {
+                                self.err(
+                                "meshform::config::invalid_provider_ref",
+                                "provider must be a provider reference",
+                                p.expr.span.clone(),
+                                "not a provider reference",
+                                "write `provider = NAME` or `provider = NAME.ALIAS` (no quotes)",
+                            );
+                                None
+                            }
+                        }
+                    });
+                    let addr = ResourceAddr::data(&l[0], &l[1]);
+                    if check.data.iter().any(|d| d.addr == addr) {
+                        self.err(
+                            "meshform::config::duplicate",
+                            format!(
+                                "duplicate data \"{}\" \"{}\" in check \"{}\"",
+                                l[0], l[1], check.name
+                            ),
+                            header.clone(),
+                            "declared again here",
+                            "rename one of them",
+                        );
+                        continue;
+                    }
+                    check.data.push(CheckData { addr, span: header, type_span, provider, body });
+                }
+                Structure::Block(inner) if inner.ident.as_str() == "assert" => {
+                    let span = self.span(&inner.ident);
+                    let mut body = self.lower_body(&inner.body, self.span(inner));
+                    let cond = body.attrs.remove("condition");
+                    let msg = body.attrs.remove("error_message");
+                    for (k, a) in body.attrs {
+                        self.unexpected(
+                            "argument",
+                            &k,
+                            a.name_span,
+                            &["condition", "error_message"],
+                        );
+                    }
+                    match (cond, msg) {
+                        (Some(c), Some(m)) => check.asserts.push(Assert {
+                            condition: c.expr,
+                            error_message: m.expr,
+                            span,
+                        }),
+                        _ => self.err(
+                            "meshform::config::missing_argument",
+                            "an assert block needs both condition and error_message",
+                            span,
+                            "incomplete assert",
+                            "add `condition = <bool expression>` and `error_message = \"…\"`",
+                        ),
+                    }
+                }
+                Structure::Block(inner) => {
+                    let span = self.span(&inner.ident);
+                    self.unexpected("block", inner.ident.as_str(), span, &["data", "assert"]);
+                }
+            }
+        }
+        if check.asserts.is_empty() {
+            self.err(
+                "meshform::config::missing_argument",
+                format!("check \"{}\" has no assert block", check.name),
+                span,
+                "nothing to check",
+                "add assert { condition = …  error_message = \"…\" }",
+            );
+        }
+        check
     }
 
     fn lower_lifecycle(&mut self, n: NestedBlockDef) -> Lifecycle {

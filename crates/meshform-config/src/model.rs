@@ -145,12 +145,42 @@ pub struct OutputDef {
     pub depends_on: Vec<(ResourceAddr, Span)>,
 }
 
-/// `check "name" { … }`: assertions evaluated after apply and by `meshform verify`.
+/// `check "name" { … }`: data sources read and assertions evaluated by `meshform verify`.
 #[derive(Clone, Debug)]
 pub struct CheckDef {
     pub name: String,
     pub span: Span,
+    /// Data sources scoped to the check: read only when it runs, referenced as `data.T.N` inside it.
+    pub data: Vec<CheckData>,
+    pub asserts: Vec<Assert>,
+}
+
+/// A data source inside a check.
+#[derive(Clone, Debug)]
+pub struct CheckData {
+    pub addr: ResourceAddr,
+    pub span: Span,
+    pub type_span: Span,
+    /// The provider configuration key given with `provider = …`, if any.
+    pub provider: Option<(String, Span)>,
     pub body: BlockBody,
+}
+
+impl CheckData {
+    pub fn provider_key(&self) -> String {
+        match &self.provider {
+            Some((k, _)) => k.clone(),
+            None => meshform_provider_name(&self.addr.ty).to_owned(),
+        }
+    }
+}
+
+/// `assert { condition = …  error_message = … }`.
+#[derive(Clone, Debug)]
+pub struct Assert {
+    pub condition: Expr,
+    pub error_message: Expr,
+    pub span: Span,
 }
 
 /// The `meshform { … }` settings block.

@@ -114,7 +114,15 @@ fn node_references(config: &Config) -> BTreeMap<Node, Vec<Reference>> {
         out.insert(Node::Output(name.clone()), refs);
     }
     for (name, c) in &config.checks {
-        out.insert(Node::Check(name.clone()), body_refs(&c.body));
+        // References to the check's own data sources are internal to it.
+        let scoped: BTreeSet<ResourceAddr> = c.data.iter().map(|d| d.addr.clone()).collect();
+        let mut refs: Vec<Reference> = c.data.iter().flat_map(|d| body_refs(&d.body)).collect();
+        for a in &c.asserts {
+            refs.extend(file_refs(&a.condition));
+            refs.extend(file_refs(&a.error_message));
+        }
+        refs.retain(|r| !matches!(&r.target, Target::Resource(a) if scoped.contains(a)));
+        out.insert(Node::Check(name.clone()), refs);
     }
     out
 }
@@ -139,6 +147,11 @@ pub fn build(config: &Config) -> (ConfigGraph, Diagnostics) {
     // Every provider instance resources use, declared or implied.
     for r in config.resources.values() {
         nodes.insert(Node::Provider(r.provider_key()));
+    }
+    for c in config.checks.values() {
+        for d in &c.data {
+            nodes.insert(Node::Provider(d.provider_key()));
+        }
     }
     for n in &nodes {
         let i = g.graph.add_node(n.clone());
@@ -174,6 +187,24 @@ pub fn build(config: &Config) -> (ConfigGraph, Diagnostics) {
                 }
             }
             edges.insert((Node::Provider(key), node.clone()));
+        }
+    }
+    for (name, c) in &config.checks {
+        for d in &c.data {
+            let key = d.provider_key();
+            if let Some((k, span)) = &d.provider {
+                if !config.providers.contains_key(k) {
+                    diags.push(
+                        Diagnostic::error(
+                            "meshform::config::unknown_provider",
+                            format!("check \"{name}\": no provider configuration \"{k}\""),
+                        )
+                        .with_span(span.clone(), "not declared")
+                        .with_help("declare it with a provider block and alias"),
+                    );
+                }
+            }
+            edges.insert((Node::Provider(key), Node::Check(name.clone())));
         }
     }
     for (from, to) in &edges {

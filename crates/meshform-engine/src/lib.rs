@@ -6,6 +6,7 @@
 //! - [`plan`]: plan types and the planning walk (refresh, diff, actions).
 //! - [`apply`]: the executor that carries out a plan in dependency order, saving state per operation.
 //! - [`ops`]: `validate`, `plan`, `apply`, `destroy`, `import` and state commands, taking `*Options`.
+//! - [`verify`]: `meshform verify`, running the configuration's `check` blocks.
 //! - [`reporter`]: the [`Reporter`] trait through which progress reaches the CLI.
 //!
 //! The engine never names a concrete provider: it sees providers only through
@@ -19,6 +20,7 @@ pub mod plan;
 pub mod reporter;
 pub mod scope;
 pub mod validate;
+pub mod verify;
 
 pub use plan::{Action, Plan, PlanMode};
 pub use reporter::{Reporter, SilentReporter};

@@ -54,6 +54,28 @@ pub fn check_schemas(config: &Config, registry: &Registry) -> Diagnostics {
             }
         }
     }
+    for (name, c) in &config.checks {
+        for d in &c.data {
+            let pname = crate::provider_name(&d.addr.ty);
+            let Some(prov) = registry.get(pname) else {
+                diags.push(unknown_provider(pname, d.type_span.clone(), &providers));
+                continue;
+            };
+            match prov.schema().data_sources.get(&d.addr.ty) {
+                Some(s) => check_body(&d.body, s, &format!("check.{name}.{}", d.addr), &mut diags),
+                None => diags.push(
+                    Diagnostic::error(
+                        "meshform::config::unknown_resource_type",
+                        format!("provider \"{pname}\" has no data source \"{}\"", d.addr.ty),
+                    )
+                    .with_span(d.type_span.clone(), "unknown data source")
+                    .with_help(
+                        "checks read data sources, e.g. data \"kubernetes_exec\" \"curl\" { … }",
+                    ),
+                ),
+            }
+        }
+    }
     diags
 }
 

@@ -5,6 +5,7 @@ mod inspect;
 mod run;
 mod sandbox;
 mod state;
+mod verify;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -45,6 +46,9 @@ pub async fn dispatch(cli: Cli, settings: Settings) -> u8 {
         }
         Command::ForceUnlock { lock_id } => state::force_unlock(&settings, &lock_id),
         Command::Sandbox(cmd) => sandbox::sandbox(&settings, cmd).await,
+        Command::Verify { checks, json, vars } => {
+            verify::verify(&settings, &checks, json, &vars).await
+        }
     }
 }
 

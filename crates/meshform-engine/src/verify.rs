@@ -1,0 +1,171 @@
+//! `meshform verify`: runs the configuration's `check` blocks against live infrastructure — reads each
+//! check's scoped data sources (e.g. `kubernetes_exec` running `curl` in a pod) and evaluates its
+//! asserts.
+
+use std::collections::BTreeMap;
+
+use meshform_config::eval::{Evaluator, Overlay, Scope};
+use meshform_config::vars::VarInputs;
+use meshform_core::{Diagnostic, Diagnostics, ResourceAddr, Value};
+
+use crate::body::eval_body;
+use crate::ops::{self, PlanError, Workspace};
+use crate::plan::walk::{remark, PlanOptions};
+use crate::reporter::Reporter;
+
+/// The outcome of one check.
+#[derive(Clone, Debug)]
+pub struct CheckResult {
+    pub name: String,
+    pub passed: bool,
+    /// The error messages of the asserts that failed (or why the check could not run).
+    pub failures: Vec<String>,
+    /// What the check's data sources returned.
+    pub data: Vec<(ResourceAddr, Value)>,
+}
+
+/// All checks run.
+#[derive(Clone, Debug, Default)]
+pub struct VerifyReport {
+    pub checks: Vec<CheckResult>,
+    pub diags: Diagnostics,
+}
+
+impl VerifyReport {
+    pub fn passed(&self) -> bool {
+        self.checks.iter().all(|c| c.passed) && !self.diags.has_errors()
+    }
+}
+
+/// Runs the named checks (all when `names` is empty).
+pub async fn verify(
+    ws: &Workspace,
+    vars: &VarInputs,
+    names: &[String],
+    reporter: &dyn Reporter,
+) -> Result<VerifyReport, PlanError> {
+    let planned =
+        ops::plan(ws, vars, &PlanOptions { refresh: false, ..PlanOptions::default() }, reporter)
+            .await?;
+    let config = &planned.loaded.config;
+    let mut report = VerifyReport { diags: planned.diags.clone(), ..VerifyReport::default() };
+    for n in names {
+        if !config.checks.contains_key(n) {
+            let known: Vec<&str> = config.checks.keys().map(String::as_str).collect();
+            report.diags.push(
+                Diagnostic::error(
+                    "meshform::verify::unknown_check",
+                    format!("no check named \"{n}\""),
+                )
+                .with_help(if known.is_empty() {
+                    "the configuration has no check blocks".to_owned()
+                } else {
+                    format!("checks: {}", known.join(", "))
+                }),
+            );
+        }
+    }
+    if report.diags.has_errors() {
+        return Err(PlanError::Diagnostics(report.diags));
+    }
+    for (name, check) in &config.checks {
+        if !names.is_empty() && !names.contains(name) {
+            continue;
+        }
+        let mut result = CheckResult {
+            name: name.clone(),
+            passed: true,
+            failures: Vec::new(),
+            data: Vec::new(),
+        };
+        let mut data_root =
+            planned.ctx.values.root("data").cloned().unwrap_or(Value::Map(BTreeMap::new()));
+        for d in &check.data {
+            let Some(provider) = planned.ctx.providers.get(&d.provider_key()).cloned() else {
+                result.failures.push(format!(
+                    "{}: provider {} is not available",
+                    d.addr,
+                    d.provider_key()
+                ));
+                continue;
+            };
+            let Some(schema) = planned
+                .ctx
+                .schemas
+                .get(crate::provider_name(&d.addr.ty))
+                .and_then(|s| s.data_sources.get(&d.addr.ty))
+                .cloned()
+            else {
+                result.failures.push(format!("{}: unknown data source", d.addr));
+                continue;
+            };
+            let extra = BTreeMap::from([("data".to_owned(), data_root.clone())]);
+            let scope = Overlay { base: &planned.ctx.values, extra: &extra };
+            let mut diags = Diagnostics::default();
+            let cfg = eval_body(&d.body, &schema, &scope, &config.dir, &mut diags);
+            if let Some(e) = diags.iter().find(|x| x.is_error()) {
+                result.failures.push(format!("{}: {e}", d.addr));
+                continue;
+            }
+            if cfg.contains_unknown() {
+                result.failures.push(format!(
+                    "{}: its arguments depend on values not known yet; run apply first",
+                    d.addr
+                ));
+                continue;
+            }
+            match provider.read_data(&d.addr.ty, &cfg.clone().into_unmarked_deep()).await {
+                Ok(v) => {
+                    let v = remark(v, &cfg, &schema);
+                    if let Value::Map(types) = &mut data_root {
+                        let by_name = types
+                            .entry(d.addr.ty.clone())
+                            .or_insert_with(|| Value::Map(BTreeMap::new()));
+                        if let Value::Map(m) = by_name {
+                            m.insert(d.addr.name.clone(), v.clone());
+                        }
+                    }
+                    result.data.push((d.addr.clone(), v));
+                }
+                Err(e) => result.failures.push(format!("{}: {e}", d.addr)),
+            }
+        }
+        if result.failures.is_empty() {
+            let extra = BTreeMap::from([("data".to_owned(), data_root)]);
+            let scope = Overlay { base: &planned.ctx.values, extra: &extra };
+            for a in &check.asserts {
+                let ev = Evaluator::new(&scope, &a.condition.span.file, &config.dir);
+                match ev.eval(&a.condition.node) {
+                    Ok(v) if v.as_bool() == Some(true) => {}
+                    Ok(v) if v.as_bool() == Some(false) => {
+                        let msg = Evaluator::new(&scope, &a.error_message.span.file, &config.dir)
+                            .eval(&a.error_message.node)
+                            .ok()
+                            .and_then(|m| {
+                                if m.is_sensitive() {
+                                    None
+                                } else {
+                                    m.as_str().map(str::to_owned)
+                                }
+                            })
+                            .unwrap_or_else(|| "assertion failed".into());
+                        result.failures.push(format!("{msg} ({})", a.condition.span.location()));
+                    }
+                    Ok(v) => result.failures.push(format!(
+                        "the condition at {} is {} rather than true or false",
+                        a.condition.span.location(),
+                        v.kind()
+                    )),
+                    Err(d) => result.failures.push(format!(
+                        "{} ({})",
+                        d.summary,
+                        a.condition.span.location()
+                    )),
+                }
+            }
+        }
+        result.passed = result.failures.is_empty();
+        report.checks.push(result);
+    }
+    Ok(report)
+}
