@@ -6,14 +6,16 @@
 //! cargo run --profile bench -p meshform-engine --example plan_peak -- locals 2000 200
 //! ```
 //!
-//! The peak (`VmHWM` of /proc/self/status) covers the whole process, generation included; the memory
-//! before planning is printed too. Run it once per size: the peak only ever grows.
+//! It then times the parse (`load_dir`) and load (`ops::load`) steps alone. The peak (`VmHWM` of
+//! /proc/self/status, read right after the planning runs) covers the whole process, generation
+//! included; the peak before planning is printed too. Run it once per size: the peak only ever grows.
 
 // A measurement tool: printing its results is its purpose.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::time::{Duration, Instant};
 
+use meshform_config::load::load_dir;
 use meshform_config::vars::VarInputs;
 use meshform_engine::ops;
 use meshform_engine::plan::walk::PlanOptions;
@@ -27,6 +29,13 @@ fn status_kb(field: &str) -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with(field))?;
     line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Time this thread has spent on a CPU (the first field of /proc/thread-self/schedstat), which other
+/// processes competing for the machine's cores do not inflate the way they inflate wall-clock time.
+fn cpu_time() -> Option<Duration> {
+    let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    Some(Duration::from_nanos(s.split_whitespace().next()?.parse().ok()?))
 }
 
 fn mb(kb: Option<u64>) -> String {
@@ -65,25 +74,65 @@ fn main() {
     let rt = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
     let before = status_kb("VmHWM:");
     let opts = PlanOptions { refresh: false, ..PlanOptions::default() };
-    let mut times: Vec<Duration> = Vec::new();
+    let mut plan = Timings::default();
     let mut changes = 0;
     for _ in 0..repeat {
-        let start = Instant::now();
-        let planned = rt
-            .block_on(ops::plan(&ws, &VarInputs::default(), &opts, &SilentReporter))
-            .unwrap_or_else(|e| panic!("the generated configuration must plan: {e:?}"));
-        times.push(start.elapsed());
-        changes = planned.plan.changes.len() + planned.plan.outputs.len();
-        drop(planned);
+        changes = plan.measure(|| {
+            let planned = rt
+                .block_on(ops::plan(&ws, &VarInputs::default(), &opts, &SilentReporter))
+                .unwrap_or_else(|e| panic!("the generated configuration must plan: {e:?}"));
+            // Freeing the plan and configuration is part of the cost (as in the criterion bench).
+            planned.plan.changes.len() + planned.plan.outputs.len()
+        });
     }
-    times.sort();
-    let median = times[times.len() / 2];
+    let peak = status_kb("VmHWM:");
+    // The steps alone, for attributing the time: parsing and lowering, then `ops::load` (which adds
+    // the graph and the schema checks).
+    let (mut parse, mut load) = (Timings::default(), Timings::default());
+    for _ in 0..repeat {
+        parse.measure(|| drop(load_dir(&ws.dir)));
+        load.measure(|| drop(ops::load(&ws)));
+    }
     println!(
-        "{label}: {changes} changes; load+plan median {:.1} ms, min {:.1} ms over {repeat} run(s); \
+        "{label}: {changes} changes, {repeat} run(s); load+plan {plan}; load {load}; parse {parse}; \
          peak RSS {} (before planning {})",
-        median.as_secs_f64() * 1e3,
-        times[0].as_secs_f64() * 1e3,
-        mb(status_kb("VmHWM:")),
+        mb(peak),
         mb(before),
     );
+}
+
+/// Wall-clock and on-CPU times of repeated runs of one step.
+#[derive(Default)]
+struct Timings {
+    wall: Vec<Duration>,
+    cpu: Vec<Duration>,
+}
+
+impl Timings {
+    fn measure<T>(&mut self, f: impl FnOnce() -> T) -> T {
+        let (start, cpu_start) = (Instant::now(), cpu_time());
+        let out = f();
+        self.wall.push(start.elapsed());
+        if let (Some(a), Some(b)) = (cpu_start, cpu_time()) {
+            self.cpu.push(b.saturating_sub(a));
+        }
+        out
+    }
+}
+
+impl std::fmt::Display for Timings {
+    /// `median (min) wall, median (min) on-CPU`, in milliseconds.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let stats = |t: &[Duration]| {
+            let mut t = t.to_vec();
+            t.sort();
+            match (t.get(t.len() / 2), t.first()) {
+                (Some(med), Some(min)) => {
+                    format!("{:.1} ({:.1})", med.as_secs_f64() * 1e3, min.as_secs_f64() * 1e3)
+                }
+                _ => "n/a".into(),
+            }
+        };
+        write!(f, "{} ms wall, {} ms on-CPU", stats(&self.wall), stats(&self.cpu))
+    }
 }

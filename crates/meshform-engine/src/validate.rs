@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use meshform_config::eval::{EmptyScope, Evaluator, Overlay};
 use meshform_config::model::{Config, Repetition};
 use meshform_config::suggest::did_you_mean;
-use meshform_core::{Diagnostic, Diagnostics, Mode, Value};
+use meshform_core::{Diagnostic, Diagnostics, Mode, ProviderSchema, Value};
 use meshform_provider::Registry;
 
 use crate::body::{check_body, eval_body};
@@ -24,13 +24,15 @@ pub fn check_schemas(config: &Config, registry: &Registry) -> Diagnostics {
             None => diags.push(unknown_provider(&p.name, p.span.clone(), &providers)),
         }
     }
+    // A provider builds its schema on every call: build each once, not once per resource.
+    let mut schemas: BTreeMap<&str, ProviderSchema> = BTreeMap::new();
     for (addr, r) in &config.resources {
         let name = crate::provider_name(&addr.ty);
         let Some(prov) = registry.get(name) else {
             diags.push(unknown_provider(name, r.type_span.clone(), &providers));
             continue;
         };
-        let schema = prov.schema();
+        let schema = schemas.entry(name).or_insert_with(|| prov.schema());
         let (types, what) = match addr.mode {
             Mode::Managed => (&schema.resources, "resource type"),
             Mode::Data => (&schema.data_sources, "data source"),
