@@ -64,7 +64,8 @@ fn plan_once(rt: &Runtime, ws: &Workspace) -> usize {
 
 fn load_once(ws: &Workspace) -> usize {
     let (loaded, diags) = ops::load(ws);
-    let loaded = loaded.unwrap_or_else(|| panic!("the generated configuration must load: {diags:?}"));
+    let loaded =
+        loaded.unwrap_or_else(|| panic!("the generated configuration must load: {diags:?}"));
     loaded.graph.order.len()
 }
 

@@ -43,15 +43,16 @@ fn mb(kb: Option<u64>) -> String {
 }
 
 fn usage() -> ! {
-    eprintln!("usage: plan_peak resources N [--repeat R] | plan_peak locals L OUTPUTS [--repeat R]");
+    eprintln!(
+        "usage: plan_peak resources N [--repeat R] | plan_peak locals L OUTPUTS [--repeat R]"
+    );
     std::process::exit(2)
 }
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let num = |i: usize| -> usize {
-        args.get(i).and_then(|s| s.parse().ok()).unwrap_or_else(|| usage())
-    };
+    let num =
+        |i: usize| -> usize { args.get(i).and_then(|s| s.parse().ok()).unwrap_or_else(|| usage()) };
     let repeat = match args.iter().position(|a| a == "--repeat") {
         Some(i) => num(i + 1).max(1),
         None => 1,

@@ -167,7 +167,11 @@ fn borrowed_and_copied_traversals_agree() {
             ("secret", Value::map([("inner", Value::string("x")), ("n", Value::Null)]).sensitive()),
             (
                 "list",
-                Value::List(vec![Value::string("a"), Value::string("b").sensitive(), Value::Unknown]),
+                Value::List(vec![
+                    Value::string("a"),
+                    Value::string("b").sensitive(),
+                    Value::Unknown,
+                ]),
             ),
             ("m", Value::map([("1", Value::string("one")), ("k", Value::Null)])),
             ("later", Value::Unknown),
