@@ -140,15 +140,21 @@ pub fn build(config: &Config) -> (ConfigGraph, Diagnostics) {
     for r in config.resources.values() {
         nodes.insert(Node::Provider(r.provider_key()));
     }
+    // Nodes are added in their sorted order, so sorting edges by index sorts them by node too.
     for n in &nodes {
         let i = g.graph.add_node(n.clone());
         g.index.insert(n.clone(), i);
     }
-    let mut edges: BTreeSet<(Node, Node)> = BTreeSet::new();
+    let mut edges: Vec<(NodeIndex, NodeIndex)> = Vec::new();
+    let mut edge = |g: &ConfigGraph, from: &Node, to: &Node| {
+        if let (Some(&a), Some(&b)) = (g.index.get(from), g.index.get(to)) {
+            edges.push((a, b));
+        }
+    };
     for (node, rs) in &refs {
         for r in rs {
             if let Some(dep) = resolve(config, node, r, &mut diags) {
-                edges.insert((dep, node.clone()));
+                edge(&g, &dep, node);
             }
         }
         if let Node::Resource(addr) = node {
@@ -173,13 +179,13 @@ pub fn build(config: &Config) -> (ConfigGraph, Diagnostics) {
                     diags.push(d);
                 }
             }
-            edges.insert((Node::Provider(key), node.clone()));
+            edge(&g, &Node::Provider(key), node);
         }
     }
-    for (from, to) in &edges {
-        if let (Some(&a), Some(&b)) = (g.index.get(from), g.index.get(to)) {
-            g.graph.add_edge(a, b, ());
-        }
+    edges.sort_unstable();
+    edges.dedup();
+    for (a, b) in edges {
+        g.graph.add_edge(a, b, ());
     }
     report_cycles(&g, &refs, &mut diags);
     g.order = topo_order(&g);
