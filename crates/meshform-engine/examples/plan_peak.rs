@@ -4,6 +4,7 @@
 //! ```text
 //! cargo run --profile bench -p meshform-engine --example plan_peak -- resources 10000 --repeat 5
 //! cargo run --profile bench -p meshform-engine --example plan_peak -- locals 2000 200
+//! cargo run --profile bench -p meshform-engine --example plan_peak -- shared 1000 5000
 //! ```
 //!
 //! It then times the parse (`load_dir`) and load (`ops::load`) steps alone. The peak (`VmHWM` of
@@ -43,9 +44,7 @@ fn mb(kb: Option<u64>) -> String {
 }
 
 fn usage() -> ! {
-    eprintln!(
-        "usage: plan_peak resources N [--repeat R] | plan_peak locals L OUTPUTS [--repeat R]"
-    );
+    eprintln!("usage: plan_peak (resources N | locals L OUTPUTS | shared L N) [--repeat R]");
     std::process::exit(2)
 }
 
@@ -68,6 +67,11 @@ fn main() {
             let (l, o) = (num(1), num(2));
             generate::write_locals_chain(dir.path(), l, o);
             format!("locals {l} outputs {o}")
+        }
+        Some("shared") => {
+            let (l, n) = (num(1), num(2));
+            generate::write_shared_locals(dir.path(), l, n);
+            format!("shared locals {l} resources {n}")
         }
         _ => usage(),
     };

@@ -11,6 +11,9 @@
 //!   templates. One output per ten groups. Files of 500 instances each.
 //! - [`write_locals_chain`]: `locals` objects each built from the one before it (and one halfway
 //!   back), and outputs reading every tenth of them.
+//! - [`write_shared_locals`]: that chain, and resources that each read the end of it and one other
+//!   local: the shape where finding each resource's dependencies through locals can cost the length
+//!   of the chain per resource.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -189,6 +192,25 @@ locals {
         );
     }
     std::fs::write(dir.join("locals.hcl"), out).expect("write locals.hcl");
+}
+
+/// Writes `locals` chained locals (no outputs) and `resources` resources reading them into `dir`.
+pub fn write_shared_locals(dir: &Path, locals: usize, resources: usize) {
+    write_locals_chain(dir, locals, 0);
+    let last = locals - 1;
+    let mut out = String::new();
+    for i in 0..resources {
+        let _ = writeln!(
+            out,
+            r#"resource "local_file" "s{i}" {{
+  filename = "s/${{local.c{last}.name}}/s{i}.txt"
+  content  = local.c{other}.path
+}}
+"#,
+            other = (i * 7) % locals,
+        );
+    }
+    std::fs::write(dir.join("resources.hcl"), out).expect("write resources.hcl");
 }
 
 /// A workspace over `dir` with the real `local` provider and a (missing, so empty) local state file.

@@ -98,3 +98,43 @@ locals {
     assert_eq!(diags.0[0].span.as_ref().map(|s| s.text()), Some("local.c"));
     assert_eq!(g.order.len(), 3, "nodes on cycles are still ordered, at the end");
 }
+
+#[test]
+fn remembered_resource_dependencies_match_the_walk() {
+    let config = config(
+        r#"
+locals {
+  base   = local_file.a.id
+  shared = "${local.base}/${local_file.b.id}"
+  both   = [local.shared, local.base, var.v]
+}
+variable "v" { default = "x" }
+resource "local_file" "a" {
+  filename = "a"
+  content  = "a"
+}
+resource "local_file" "b" {
+  filename = local.base
+  content  = "b"
+}
+resource "local_file" "c" {
+  filename = local.both[0]
+  content  = local_file.a.id
+}
+resource "local_file" "d" {
+  filename = local.shared
+  content  = "d"
+}
+output "o" { value = [local.both, local_file.d.id] }
+"#,
+    );
+    let (g, diags) = graph::build(&config);
+    assert!(diags.0.is_empty(), "{diags:?}");
+    let mut remembered = graph::ResourceDependencies::default();
+    // Every node, in an order that fills the memo from the most dependent side first.
+    for node in g.order.iter().rev() {
+        assert_eq!(remembered.of(&g, node), g.resource_dependencies(node), "{node}");
+    }
+    let c: Vec<String> = remembered.of(&g, &res("c")).iter().map(|a| a.to_string()).collect();
+    assert_eq!(c, ["local_file.a", "local_file.b"]);
+}
