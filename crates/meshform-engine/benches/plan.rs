@@ -15,6 +15,8 @@ use meshform_engine::plan::walk::PlanOptions;
 use meshform_engine::SilentReporter;
 use tokio::runtime::Runtime;
 
+// Shared with examples/plan_peak.rs, which also uses the shapes this bench does not.
+#[allow(dead_code)]
 #[path = "support/generate.rs"]
 mod generate;
 

@@ -115,7 +115,7 @@ fn write_group(out: &mut String, g: usize) {
 }}
 "#
     );
-    if g % 10 == 0 {
+    if g.is_multiple_of(10) {
         let _ = writeln!(
             out,
             r#"output "o{g}" {{
@@ -132,7 +132,7 @@ fn write_group(out: &mut String, g: usize) {
 
 /// Writes a configuration of `n` resource instances (`n` a multiple of ten) into `dir`.
 pub fn write_resources(dir: &Path, n: usize) {
-    assert!(n % GROUP == 0, "the resource count must be a multiple of {GROUP}");
+    assert!(n.is_multiple_of(GROUP), "the resource count must be a multiple of {GROUP}");
     std::fs::write(dir.join("variables.hcl"), VARIABLES).expect("write variables.hcl");
     let groups = n / GROUP;
     for (file, start) in (0..groups).step_by(GROUPS_PER_FILE).enumerate() {
