@@ -77,6 +77,7 @@ fn unknown_provider(name: &str, span: meshform_core::Span, known: &[&str]) -> Di
 pub fn check_values(config: &Config, graph: &ConfigGraph, registry: &Registry) -> Diagnostics {
     let mut diags = Diagnostics::default();
     let mut values = Values::new(&config.dir);
+    let mut schemas: BTreeMap<&str, ProviderSchema> = BTreeMap::new();
     for node in &graph.order {
         match node {
             Node::Var(name) => {
@@ -109,8 +110,9 @@ pub fn check_values(config: &Config, graph: &ConfigGraph, registry: &Registry) -
             }
             Node::Resource(addr) => {
                 let r = &config.resources[addr];
-                let schema = registry.get(crate::provider_name(&addr.ty)).and_then(|p| {
-                    let s = p.schema();
+                let name = crate::provider_name(&addr.ty);
+                let schema = registry.get(name).and_then(|p| {
+                    let s = schemas.entry(name).or_insert_with(|| p.schema());
                     match addr.mode {
                         Mode::Managed => s.resources.get(&addr.ty).cloned(),
                         Mode::Data => s.data_sources.get(&addr.ty).cloned(),
