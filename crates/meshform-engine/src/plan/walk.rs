@@ -186,11 +186,15 @@ impl<'a> Planner<'a> {
         for key in state_only {
             self.configure_provider(&key).await;
         }
-        let order = self.graph.order.clone();
-        for node in &order {
-            if let Some(dep) =
-                self.graph.dependencies(node).into_iter().find(|d| self.failed.contains(*d))
-            {
+        // The graph outlives the planner's borrow of itself: walk its order without a copy.
+        let graph = self.graph;
+        for node in &graph.order {
+            let failed_dep = if self.failed.is_empty() {
+                None
+            } else {
+                graph.dependencies(node).into_iter().find(|d| self.failed.contains(*d))
+            };
+            if let Some(dep) = failed_dep {
                 let dep = dep.clone();
                 self.skip(node, &dep);
                 continue;
