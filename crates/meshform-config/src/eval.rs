@@ -218,6 +218,13 @@ impl<'a> Evaluator<'a> {
             }
             Expression::FuncCall(call) => self.func_call(call, e, frame, d),
             Expression::Traversal(t) => {
+                // `local_file.a.id` borrows the root instead of copying every `local_file`.
+                if let Expression::Variable(v) = &t.expr {
+                    let root = frame.get(v.as_str()).or_else(|| self.scope.root(v.as_str()));
+                    if let (Some(root), true) = (root, d <= MAX_DEPTH) {
+                        return self.traverse_borrowed(root, &t.operators, frame, d);
+                    }
+                }
                 let root = self.eval_in(&t.expr, frame, d)?;
                 self.traverse(root, &t.operators, frame, d)
             }
@@ -365,6 +372,67 @@ impl<'a> Evaluator<'a> {
             .with_mark(marked);
         }
         Ok(cur)
+    }
+
+    /// [`Self::traverse`] for a root the scope holds: attribute and index steps walk by reference and
+    /// only the value reached is cloned, so a reference costs the size of what it reads, not of its
+    /// root. Splats and failing steps continue in `traverse` from where this stops, with the value
+    /// `traverse` would hold there, so results and errors are the same.
+    fn traverse_borrowed(
+        &self,
+        root: &Value,
+        ops: &[hcl::edit::Decorated<TraversalOperator>],
+        frame: &Frame,
+        d: usize,
+    ) -> EvalResult {
+        let mut cur = root;
+        // `traverse` would hold `cur.clone().with_mark(mark)`.
+        let mut mark = false;
+        for (i, op) in ops.iter().enumerate() {
+            // What `split_mark` of that value gives, without the clone.
+            let v = cur.unmarked();
+            let marked = cur.is_sensitive() || (mark && !matches!(cur, Value::Null));
+            if matches!(v, Value::Unknown) {
+                return Ok(Value::Unknown.with_mark(marked));
+            }
+            let next = match op.value() {
+                TraversalOperator::GetAttr(name) => match v {
+                    Value::Map(m) => m.get(name.as_str()),
+                    _ => None,
+                },
+                TraversalOperator::Index(ie) => {
+                    let key = self.eval_in(ie, frame, d)?;
+                    let (key, kmarked) = key.split_mark();
+                    if matches!(key, Value::Unknown) {
+                        return Ok(Value::Unknown.with_mark(marked || kmarked));
+                    }
+                    match index_borrowed(v, &key) {
+                        Some(x) => {
+                            cur = x;
+                            mark = marked || kmarked;
+                            continue;
+                        }
+                        None => {
+                            // The key is evaluated once: finish this step as `traverse` does.
+                            let x = self.index(v.clone(), &key, ie)?.with_mark(kmarked);
+                            return self.traverse(x.with_mark(marked), &ops[i + 1..], frame, d);
+                        }
+                    }
+                }
+                TraversalOperator::LegacyIndex(n) => {
+                    index_borrowed(v, &Value::number(*n.value() as f64))
+                }
+                TraversalOperator::AttrSplat(_) | TraversalOperator::FullSplat(_) => None,
+            };
+            match next {
+                Some(x) => {
+                    cur = x;
+                    mark = marked;
+                }
+                None => return self.traverse(cur.clone().with_mark(mark), &ops[i..], frame, d),
+            }
+        }
+        Ok(cur.clone().with_mark(mark))
     }
 
     fn index(&self, v: Value, key: &Value, node: &impl hcl::edit::Span) -> EvalResult {
@@ -928,6 +996,20 @@ fn is_space(c: char) -> bool {
 fn strip_leading(s: &str) -> &str {
     let s = s.trim_start_matches(is_space);
     s.strip_prefix("\r\n").or_else(|| s.strip_prefix('\n')).unwrap_or(s)
+}
+
+/// The element [`Evaluator::index`] would return when it succeeds without conversion, by reference;
+/// `None` where it would convert the key or fail.
+fn index_borrowed<'v>(v: &'v Value, key: &Value) -> Option<&'v Value> {
+    match (v, key) {
+        (Value::List(items), Value::Number(n)) => {
+            let i = usize::try_from(n.as_i64()?).ok()?;
+            items.get(i)
+        }
+        (Value::Map(m), Value::String(s)) => m.get(s),
+        (Value::Map(m), Value::Number(_)) => m.get(&key.to_string()),
+        _ => None,
+    }
 }
 
 fn apply_strip_start(out: &mut String, strip: Strip) {

@@ -1,14 +1,16 @@
 //! The configuration graph: variables, locals, provider instances, resources, outputs and checks as
 //! nodes, references and `depends_on` as edges; reference checking; cycle detection with the path.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fmt;
+use std::sync::Arc;
 
 use meshform_config::model::{Config, Repetition};
 use meshform_config::refs::{references, Reference, Target};
 use meshform_config::suggest::did_you_mean;
 use meshform_core::{Diagnostic, Diagnostics, Mode, ResourceAddr, Span};
 use petgraph::graph::{DiGraph, NodeIndex};
+use petgraph::Direction;
 
 /// A node of the configuration graph.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -77,6 +79,76 @@ impl ConfigGraph {
             }
         }
         out
+    }
+}
+
+/// [`ConfigGraph::resource_dependencies`] for many nodes of one graph: what each local, variable or
+/// output leads to is found once and remembered, so that resources sharing locals do not each walk
+/// them again (which made planning cost resources × locals).
+#[derive(Debug, Default)]
+pub struct ResourceDependencies {
+    /// The resources reached through each non-resource, non-provider node.
+    through: HashMap<NodeIndex, Arc<BTreeSet<ResourceAddr>>>,
+}
+
+impl ResourceDependencies {
+    /// The resources `node` depends on, directly or through locals, variables and outputs: the same
+    /// set as [`ConfigGraph::resource_dependencies`].
+    pub fn of(&mut self, g: &ConfigGraph, node: &Node) -> BTreeSet<ResourceAddr> {
+        let Some(&i) = g.index.get(node) else { return BTreeSet::new() };
+        let mut out = BTreeSet::new();
+        for j in g.graph.neighbors_directed(i, Direction::Incoming) {
+            match &g.graph[j] {
+                Node::Resource(a) => {
+                    out.insert(a.clone());
+                }
+                Node::Provider(_) => {}
+                _ => out.extend(self.through(g, j).iter().cloned()),
+            }
+        }
+        out
+    }
+
+    /// The resources reached through `start` (not a resource or provider), computed children first
+    /// with an explicit stack. A node met again while its own dependencies are being computed is on
+    /// a cycle (which validation reports); it adds nothing there, so that this always terminates.
+    fn through(&mut self, g: &ConfigGraph, start: NodeIndex) -> Arc<BTreeSet<ResourceAddr>> {
+        let expands = |j: NodeIndex| !matches!(g.graph[j], Node::Resource(_) | Node::Provider(_));
+        let mut started: HashSet<NodeIndex> = HashSet::new();
+        let mut stack = vec![(start, false)];
+        while let Some((i, deps_done)) = stack.pop() {
+            if self.through.contains_key(&i) {
+                continue;
+            }
+            if !deps_done {
+                if started.insert(i) {
+                    stack.push((i, true));
+                    stack.extend(
+                        g.graph
+                            .neighbors_directed(i, Direction::Incoming)
+                            .filter(|j| expands(*j) && !self.through.contains_key(j))
+                            .map(|j| (j, false)),
+                    );
+                }
+                continue;
+            }
+            let mut set = BTreeSet::new();
+            for j in g.graph.neighbors_directed(i, Direction::Incoming) {
+                match &g.graph[j] {
+                    Node::Resource(a) => {
+                        set.insert(a.clone());
+                    }
+                    Node::Provider(_) => {}
+                    _ => {
+                        if let Some(s) = self.through.get(&j) {
+                            set.extend(s.iter().cloned());
+                        }
+                    }
+                }
+            }
+            self.through.insert(i, Arc::new(set));
+        }
+        self.through.get(&start).cloned().unwrap_or_default()
     }
 }
 
@@ -153,15 +225,21 @@ pub fn build(config: &Config) -> (ConfigGraph, Diagnostics) {
             nodes.insert(Node::Provider(d.provider_key()));
         }
     }
+    // Nodes are added in their sorted order, so sorting edges by index sorts them by node too.
     for n in &nodes {
         let i = g.graph.add_node(n.clone());
         g.index.insert(n.clone(), i);
     }
-    let mut edges: BTreeSet<(Node, Node)> = BTreeSet::new();
+    let mut edges: Vec<(NodeIndex, NodeIndex)> = Vec::new();
+    let mut edge = |g: &ConfigGraph, from: &Node, to: &Node| {
+        if let (Some(&a), Some(&b)) = (g.index.get(from), g.index.get(to)) {
+            edges.push((a, b));
+        }
+    };
     for (node, rs) in &refs {
         for r in rs {
             if let Some(dep) = resolve(config, node, r, &mut diags) {
-                edges.insert((dep, node.clone()));
+                edge(&g, &dep, node);
             }
         }
         if let Node::Resource(addr) = node {
@@ -186,7 +264,7 @@ pub fn build(config: &Config) -> (ConfigGraph, Diagnostics) {
                     diags.push(d);
                 }
             }
-            edges.insert((Node::Provider(key), node.clone()));
+            edge(&g, &Node::Provider(key), node);
         }
     }
     for (name, c) in &config.checks {
@@ -204,13 +282,13 @@ pub fn build(config: &Config) -> (ConfigGraph, Diagnostics) {
                     );
                 }
             }
-            edges.insert((Node::Provider(key), Node::Check(name.clone())));
+            edge(&g, &Node::Provider(key), &Node::Check(name.clone()));
         }
     }
-    for (from, to) in &edges {
-        if let (Some(&a), Some(&b)) = (g.index.get(from), g.index.get(to)) {
-            g.graph.add_edge(a, b, ());
-        }
+    edges.sort_unstable();
+    edges.dedup();
+    for (a, b) in edges {
+        g.graph.add_edge(a, b, ());
     }
     report_cycles(&g, &refs, &mut diags);
     g.order = topo_order(&g);

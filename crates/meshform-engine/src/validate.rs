@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use meshform_config::eval::{EmptyScope, Evaluator, Overlay};
 use meshform_config::model::{Config, Repetition};
 use meshform_config::suggest::did_you_mean;
-use meshform_core::{Diagnostic, Diagnostics, Mode, Value};
+use meshform_core::{Diagnostic, Diagnostics, Mode, ProviderSchema, Value};
 use meshform_provider::Registry;
 
 use crate::body::{check_body, eval_body};
@@ -24,13 +24,15 @@ pub fn check_schemas(config: &Config, registry: &Registry) -> Diagnostics {
             None => diags.push(unknown_provider(&p.name, p.span.clone(), &providers)),
         }
     }
+    // A provider builds its schema on every call: build each once, not once per resource.
+    let mut schemas: BTreeMap<&str, ProviderSchema> = BTreeMap::new();
     for (addr, r) in &config.resources {
         let name = crate::provider_name(&addr.ty);
         let Some(prov) = registry.get(name) else {
             diags.push(unknown_provider(name, r.type_span.clone(), &providers));
             continue;
         };
-        let schema = prov.schema();
+        let schema = schemas.entry(name).or_insert_with(|| prov.schema());
         let (types, what) = match addr.mode {
             Mode::Managed => (&schema.resources, "resource type"),
             Mode::Data => (&schema.data_sources, "data source"),
@@ -97,6 +99,7 @@ fn unknown_provider(name: &str, span: meshform_core::Span, known: &[&str]) -> Di
 pub fn check_values(config: &Config, graph: &ConfigGraph, registry: &Registry) -> Diagnostics {
     let mut diags = Diagnostics::default();
     let mut values = Values::new(&config.dir);
+    let mut schemas: BTreeMap<&str, ProviderSchema> = BTreeMap::new();
     for node in &graph.order {
         match node {
             Node::Var(name) => {
@@ -129,8 +132,9 @@ pub fn check_values(config: &Config, graph: &ConfigGraph, registry: &Registry) -
             }
             Node::Resource(addr) => {
                 let r = &config.resources[addr];
-                let schema = registry.get(crate::provider_name(&addr.ty)).and_then(|p| {
-                    let s = p.schema();
+                let name = crate::provider_name(&addr.ty);
+                let schema = registry.get(name).and_then(|p| {
+                    let s = schemas.entry(name).or_insert_with(|| p.schema());
                     match addr.mode {
                         Mode::Managed => s.resources.get(&addr.ty).cloned(),
                         Mode::Data => s.data_sources.get(&addr.ty).cloned(),

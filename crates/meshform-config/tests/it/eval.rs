@@ -156,3 +156,63 @@ fn try_and_can() {
     assert_eq!(ok("can(var.list[9])"), Value::Bool(false));
     assert_eq!(ok("can(var.list[0])"), Value::Bool(true));
 }
+
+/// A traversal from a scope name reads the scope by reference; one from a parenthesised root takes the
+/// copying path. Both give the same values, sensitive marks and errors.
+#[test]
+fn borrowed_and_copied_traversals_agree() {
+    let s = MapScope(BTreeMap::from([(
+        "r".to_owned(),
+        Value::map([
+            ("secret", Value::map([("inner", Value::string("x")), ("n", Value::Null)]).sensitive()),
+            (
+                "list",
+                Value::List(vec![
+                    Value::string("a"),
+                    Value::string("b").sensitive(),
+                    Value::Unknown,
+                ]),
+            ),
+            ("m", Value::map([("1", Value::string("one")), ("k", Value::Null)])),
+            ("later", Value::Unknown),
+        ]),
+    )]));
+    let run = |src: &str| {
+        let file = SourceFile::new("test.hcl", format!("x = {src}\n"));
+        let body = hcl::edit::parser::parse_body(&file.text).expect("test source parses");
+        let expr = &body.get_attribute("x").expect("x").value;
+        Evaluator::new(&s, &file, Path::new("."))
+            .eval(expr)
+            .map_err(|d| (d.code, d.summary, d.span.map(|s| s.text().to_owned())))
+    };
+    let paths = [
+        ".secret",
+        ".secret.inner",
+        ".secret.n",
+        ".secret[\"inner\"]",
+        ".list[1]",
+        ".list[2].x",
+        ".list[\"1\"]",
+        ".list[7]",
+        ".list.0",
+        ".list[*]",
+        ".m[1]",
+        ".m[sensitive(\"1\")]",
+        ".m[\"k\"]",
+        ".m.nope",
+        ".m.k.x",
+        ".m[r.later]",
+        ".later.x[0]",
+        ".secret.inner.deeper",
+    ];
+    for path in paths {
+        let borrowed = run(&format!("r{path}"));
+        let copied = run(&format!("(r){path}"));
+        assert_eq!(borrowed, copied, "r{path}");
+        if let Ok(v) = &borrowed {
+            assert_eq!(v.is_sensitive(), copied.as_ref().unwrap().is_sensitive(), "r{path}");
+        }
+    }
+    assert!(run("r.secret.inner").unwrap().is_sensitive());
+    assert!(run("r.m[sensitive(\"1\")]").unwrap().is_sensitive());
+}

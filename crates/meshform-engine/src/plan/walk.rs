@@ -21,7 +21,7 @@ use super::{
     ResourceChange,
 };
 use crate::body::eval_body;
-use crate::graph::{ConfigGraph, Node};
+use crate::graph::{ConfigGraph, Node, ResourceDependencies};
 use crate::reporter::Reporter;
 use crate::scope::Values;
 
@@ -98,6 +98,7 @@ pub(crate) struct Planner<'a> {
     allowed: Option<Allowed>,
     /// Resources with a create/update/replace planned (data sources depending on them read at apply).
     changed: BTreeSet<ResourceAddr>,
+    resource_deps: ResourceDependencies,
 }
 
 impl<'a> Planner<'a> {
@@ -124,7 +125,8 @@ impl<'a> Planner<'a> {
             serial: state.serial,
             ..Plan::default()
         };
-        let allowed = allowed_resources(config, graph, state, opts);
+        let mut resource_deps = ResourceDependencies::default();
+        let allowed = allowed_resources(config, graph, state, opts, &mut resource_deps);
         Planner {
             config,
             graph,
@@ -140,6 +142,7 @@ impl<'a> Planner<'a> {
             semaphore: Arc::new(Semaphore::new(opts.parallelism.max(1))),
             allowed,
             changed: BTreeSet::new(),
+            resource_deps,
         }
     }
 
@@ -183,11 +186,15 @@ impl<'a> Planner<'a> {
         for key in state_only {
             self.configure_provider(&key).await;
         }
-        let order = self.graph.order.clone();
-        for node in &order {
-            if let Some(dep) =
-                self.graph.dependencies(node).into_iter().find(|d| self.failed.contains(*d))
-            {
+        // The graph outlives the planner's borrow of itself: walk its order without a copy.
+        let graph = self.graph;
+        for node in &graph.order {
+            let failed_dep = if self.failed.is_empty() {
+                None
+            } else {
+                graph.dependencies(node).into_iter().find(|d| self.failed.contains(*d))
+            };
+            if let Some(dep) = failed_dep {
                 let dep = dep.clone();
                 self.skip(node, &dep);
                 continue;
@@ -574,7 +581,7 @@ impl<'a> Planner<'a> {
             self.ctx.values.set_resource(addr, Value::Unknown);
             return;
         };
-        let deps: Vec<ResourceAddr> = self.graph.resource_dependencies(node).into_iter().collect();
+        let deps: Vec<ResourceAddr> = self.resource_deps.of(self.graph, node).into_iter().collect();
         let Some(instances) = self.instance_keys(r) else {
             self.failed.insert(node.clone());
             self.ctx.values.set_resource(addr, Value::Unknown);
@@ -1213,6 +1220,7 @@ fn allowed_resources(
     graph: &ConfigGraph,
     state: &State,
     opts: &PlanOptions,
+    remembered: &mut ResourceDependencies,
 ) -> Option<Allowed> {
     if opts.targets.is_empty() && opts.excludes.is_empty() {
         return None;
@@ -1224,7 +1232,7 @@ fn allowed_resources(
         .iter()
         .map(|a| {
             let d = if config.resources.contains_key(a) {
-                graph.resource_dependencies(&Node::Resource(a.clone()))
+                remembered.of(graph, &Node::Resource(a.clone()))
             } else {
                 state
                     .resource(a)

@@ -1,5 +1,6 @@
 //! Integration tests of meshform-engine: one test binary, one module per area. Every test plans and
-//! applies through `meshform_engine::ops` against the `test` provider of [`fake`].
+//! applies through `meshform_engine::ops` against the `test` provider of [`fake`], except those of
+//! `graph`, which build the configuration graph directly.
 
 mod fake;
 mod harness;
@@ -7,6 +8,7 @@ mod harness;
 mod dag;
 mod drift;
 mod failures;
+mod graph;
 mod replace;
 mod scheduling;
 mod unknowns;
