@@ -462,13 +462,26 @@ impl Lowerer {
     }
 
     fn lower_check(&mut self, name: String, span: Span, b: &Block) -> CheckDef {
-        let mut check =
-            CheckDef { name, span: span.clone(), data: Vec::new(), asserts: Vec::new() };
+        let mut check = CheckDef {
+            name,
+            span: span.clone(),
+            data: Vec::new(),
+            asserts: Vec::new(),
+            enabled: None,
+        };
         for s in b.body.iter() {
             match s {
+                Structure::Attribute(a) if a.key.as_str() == "enabled" => {
+                    check.enabled = Some(Expr { node: a.value.clone(), span: self.span(&a.value) });
+                }
                 Structure::Attribute(a) => {
                     let span = self.span(&a.key);
-                    self.unexpected("argument", a.key.as_str(), span, &["data", "assert"]);
+                    self.unexpected(
+                        "argument",
+                        a.key.as_str(),
+                        span,
+                        &["enabled", "data", "assert"],
+                    );
                 }
                 Structure::Block(inner) if inner.ident.as_str() == "data" => {
                     let Some(l) = self.labels(inner, 2, "data \"TYPE\" \"NAME\" { … }") else {

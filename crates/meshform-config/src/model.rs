@@ -153,6 +153,8 @@ pub struct CheckDef {
     /// Data sources scoped to the check: read only when it runs, referenced as `data.T.N` inside it.
     pub data: Vec<CheckData>,
     pub asserts: Vec<Assert>,
+    /// `enabled = <bool>`: a check that does not apply to the current configuration is skipped.
+    pub enabled: Option<Expr>,
 }
 
 /// A data source inside a check.

@@ -193,6 +193,9 @@ fn node_references(config: &Config) -> BTreeMap<Node, Vec<Reference>> {
             refs.extend(file_refs(&a.condition));
             refs.extend(file_refs(&a.error_message));
         }
+        if let Some(e) = &c.enabled {
+            refs.extend(file_refs(e));
+        }
         refs.retain(|r| !matches!(&r.target, Target::Resource(a) if scoped.contains(a)));
         out.insert(Node::Check(name.clone()), refs);
     }

@@ -18,6 +18,8 @@ use crate::reporter::Reporter;
 pub struct CheckResult {
     pub name: String,
     pub passed: bool,
+    /// `enabled` was false: the check did not run (and counts as passed).
+    pub skipped: bool,
     /// The error messages of the asserts that failed (or why the check could not run).
     pub failures: Vec<String>,
     /// What the check's data sources returned.

@@ -81,6 +81,7 @@ fn json_report(r: &VerifyReport) -> serde_json::Value {
         "checks": r.checks.iter().map(|c| serde_json::json!({
             "name": c.name,
             "passed": c.passed,
+            "skipped": c.skipped,
             "failures": c.failures,
             "data": c.data.iter().map(|(addr, v)| {
                 let outs = outputs(v);
@@ -100,6 +101,10 @@ pub fn text_report(r: &VerifyReport) -> String {
     let mut out = String::new();
     for c in &r.checks {
         out.push_str(&format!("check \"{}\"\n", c.name));
+        if c.skipped {
+            out.push_str("  SKIPPED (enabled is false)\n\n");
+            continue;
+        }
         for (addr, v) in &c.data {
             let outs = outputs(v);
             if outs.is_empty() {
@@ -125,6 +130,7 @@ pub fn text_report(r: &VerifyReport) -> String {
         }
     }
     let failed = r.checks.iter().filter(|c| !c.passed).count();
+    let ran = r.checks.iter().filter(|c| !c.skipped).count();
     if r.checks.is_empty() {
         out.push_str("No checks to run: the configuration has no check blocks.\n");
     } else if failed == 0 {

@@ -117,6 +117,7 @@ const TABLE: &[(&str, Builtin)] = &[
     ("sort", collections::sort),
     ("split", strings::split),
     ("startswith", strings::startswith),
+    ("strcontains", strings::strcontains),
     ("strrev", strings::strrev),
     ("substr", strings::substr),
     ("sum", numeric::sum),

@@ -82,6 +82,12 @@ pub(super) fn startswith(a: &Args) -> FnResult {
     Ok(Value::Bool(s.starts_with(a.string(1, "the prefix")?.as_ref())))
 }
 
+pub(super) fn strcontains(a: &Args) -> FnResult {
+    a.exactly(2)?;
+    let s = a.string(0, "the string")?;
+    Ok(Value::Bool(s.contains(a.string(1, "the substring")?.as_ref())))
+}
+
 pub(super) fn endswith(a: &Args) -> FnResult {
     a.exactly(2)?;
     let s = a.string(0, "the string")?;
@@ -185,6 +191,8 @@ mod tests {
     fn prefixes() {
         assert_eq!(ok("startswith", &[s("hello world"), s("hello")]), Value::Bool(true));
         assert_eq!(ok("startswith", &[s("hello world"), s("world")]), Value::Bool(false));
+        assert_eq!(ok("strcontains", &[s("hello world"), s("o w")]), Value::Bool(true));
+        assert_eq!(ok("strcontains", &[s("hello world"), s("ow")]), Value::Bool(false));
         assert_eq!(ok("endswith", &[s("hello world"), s("world")]), Value::Bool(true));
         assert_eq!(ok("endswith", &[s("hello world"), s("hello")]), Value::Bool(false));
         assert_eq!(
