@@ -77,9 +77,26 @@ pub async fn verify(
         let mut result = CheckResult {
             name: name.clone(),
             passed: true,
+            skipped: false,
             failures: Vec::new(),
             data: Vec::new(),
         };
+        if let Some(e) = &check.enabled {
+            match Evaluator::new(&planned.ctx.values, &e.span.file, &config.dir).eval(&e.node) {
+                Ok(v) if v.as_bool() == Some(false) => {
+                    result.skipped = true;
+                    report.checks.push(result);
+                    continue;
+                }
+                Ok(v) if v.as_bool() == Some(true) => {}
+                Ok(v) => result.failures.push(format!(
+                    "enabled must be true or false, got {} ({})",
+                    v.kind(),
+                    e.span.location()
+                )),
+                Err(d) => result.failures.push(format!("{} ({})", d.summary, e.span.location())),
+            }
+        }
         let mut data_root =
             planned.ctx.values.root("data").cloned().unwrap_or(Value::Map(BTreeMap::new()));
         for d in &check.data {
