@@ -134,11 +134,8 @@ pub fn text_report(r: &VerifyReport) -> String {
     if r.checks.is_empty() {
         out.push_str("No checks to run: the configuration has no check blocks.\n");
     } else if failed == 0 {
-        out.push_str(&format!(
-            "Verification passed: {} of {} checks.\n",
-            r.checks.len(),
-            r.checks.len()
-        ));
+        let skipped = r.checks.len() - ran;
+        out.push_str(&format!("Verification passed: {ran} of {ran} checks ({skipped} skipped).\n"));
     } else {
         out.push_str(&format!(
             "Verification failed: {failed} of {} checks failed.\n",
