@@ -12,7 +12,8 @@ use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
-use tokio_tungstenite::tungstenite::protocol::Role;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
@@ -179,7 +180,7 @@ where
     if ws.flush().await.is_err() {
         return;
     }
-    let _ = ws.close(None).await;
+    let _ = ws.close(Some(CloseFrame { code: CloseCode::Normal, reason: "".into() })).await;
     // Let the client see the close and answer it.
     let _ = tokio::time::timeout(Duration::from_secs(2), async { while let Some(Ok(_)) = ws.next().await {} }).await;
 }

@@ -431,7 +431,9 @@ impl Cluster {
             }
         }
         let k = key(rt, ns, meta::name(&new));
-        if meta::is_deleting(&new) && meta::finalizers(&new).is_empty() {
+        let namespace_pending = rt.is("", "Namespace")
+            && new["spec"]["finalizers"].as_array().is_some_and(|f| !f.is_empty());
+        if meta::is_deleting(&new) && meta::finalizers(&new).is_empty() && !namespace_pending {
             if opts.dry_run {
                 return Ok(new);
             }
