@@ -4,6 +4,8 @@
 mod support;
 
 mod api;
+mod apply;
+mod patches;
 mod kubectl;
 
 #[tokio::test]
