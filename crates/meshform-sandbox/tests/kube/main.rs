@@ -6,6 +6,8 @@ mod support;
 mod api;
 mod apply;
 mod patches;
+mod selectors;
+mod watch;
 mod kubectl;
 
 #[tokio::test]
