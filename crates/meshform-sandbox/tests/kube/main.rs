@@ -5,6 +5,7 @@ mod support;
 
 mod api;
 mod apply;
+mod controllers;
 mod patches;
 mod selectors;
 mod watch;
