@@ -6,6 +6,7 @@ mod support;
 mod api;
 mod apply;
 mod controllers;
+mod exec;
 mod patches;
 mod selectors;
 mod watch;
