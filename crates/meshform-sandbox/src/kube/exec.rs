@@ -113,7 +113,7 @@ fn upgrade(cluster: Arc<Cluster>, req: Request<Incoming>, s: Session) -> Respons
         let ws = WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, None).await;
         tokio::select! {
             _ = run(cluster, ws, s) => {}
-            _ = stop.changed() => {}
+            _ = stop.wait_for(|stopped| *stopped) => {}
         }
     });
     resp

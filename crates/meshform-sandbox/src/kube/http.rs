@@ -125,3 +125,17 @@ pub fn decode(bytes: &[u8], media: &str) -> Result<Value, ApiError> {
         ))),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn yaml_bodies_decode_for_yaml_media_types_only() {
+        let yaml = b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: from-yaml\ndata:\n  key: value\n";
+        let v = decode(yaml, "application/apply-patch+yaml").unwrap();
+        assert_eq!(v["metadata"]["name"], "from-yaml", "{v}");
+        assert_eq!(v["data"]["key"], "value");
+        assert_eq!(decode(yaml, "application/json").unwrap_err().code, 400);
+    }
+}

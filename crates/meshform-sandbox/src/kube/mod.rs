@@ -249,7 +249,7 @@ impl KubeApiServer {
 
     /// Stop serving, stop the controllers and save the state.
     pub async fn shutdown(self) -> Result<(), KubeError> {
-        let _ = self.cluster.stop.send(true);
+        self.cluster.stop.send_replace(true);
         for t in self.tasks {
             // A task that panicked has nothing left to clean up.
             let _ = t.await;

@@ -98,7 +98,7 @@ pub async fn run(cluster: Arc<Cluster>, dir: PathBuf) {
     loop {
         tokio::select! {
             _ = cluster.wake_persister.notified() => {}
-            _ = stop.changed() => break,
+            _ = stop.wait_for(|stopped| *stopped) => break,
         }
         // Coalesce bursts (a rollout writes many objects at once).
         tokio::time::sleep(Duration::from_millis(50)).await;

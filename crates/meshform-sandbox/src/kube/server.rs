@@ -41,7 +41,7 @@ pub async fn accept_loop(listener: TcpListener, tls: Option<TlsAcceptor>, shared
     loop {
         let accepted = tokio::select! {
             a = listener.accept() => a,
-            _ = stop.changed() => break,
+            _ = stop.wait_for(|stopped| *stopped) => break,
             Some(_) = conns.join_next(), if !conns.is_empty() => continue,
         };
         let Ok((tcp, _)) = accepted else { continue };

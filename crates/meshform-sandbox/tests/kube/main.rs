@@ -7,17 +7,10 @@ mod api;
 mod apply;
 mod controllers;
 mod exec;
+mod garbage;
+mod hooks;
 mod patches;
+mod persistence;
 mod selectors;
 mod watch;
 mod kubectl;
-
-#[tokio::test]
-#[ignore]
-async fn dev_server() {
-    let dir = std::path::Path::new("/tmp/kube-dev");
-    std::fs::create_dir_all(dir).unwrap();
-    let server = support::start_in(dir, meshform_sandbox::kube::Timing::default()).await;
-    server.write_kubeconfig(&dir.join("kubeconfig")).unwrap();
-    tokio::time::sleep(std::time::Duration::from_secs(3000)).await;
-}

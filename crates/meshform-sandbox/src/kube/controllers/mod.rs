@@ -55,7 +55,7 @@ pub async fn run(cluster: Arc<Cluster>) {
         tokio::select! {
             _ = cluster.wake_controllers.notified() => {}
             _ = tokio::time::sleep(wait.max(Duration::from_millis(10))) => {}
-            _ = stop.changed() => return,
+            _ = stop.wait_for(|stopped| *stopped) => return,
         }
     }
 }
