@@ -133,7 +133,10 @@ fn conflict_error(conflicts: &[(String, Vec<String>, String)]) -> ApiError {
         })
         .collect();
     let message = if let [(m, p, av)] = conflicts {
-        format!("Apply failed with 1 conflict: conflict with \"{m}\" using {av}: {}", display_path(p))
+        format!(
+            "Apply failed with 1 conflict: conflict with \"{m}\" using {av}: {}",
+            display_path(p)
+        )
     } else {
         let lines: Vec<String> = conflicts
             .iter()
@@ -177,7 +180,13 @@ fn merge(dst: &mut Value, src: &Value, builtin: bool, path: &mut Vec<String>) {
     }
 }
 
-fn merge_list(dst: &mut Value, items: &[Value], kind: ListKind, builtin: bool, path: &mut Vec<String>) {
+fn merge_list(
+    dst: &mut Value,
+    items: &[Value],
+    kind: ListKind,
+    builtin: bool,
+    path: &mut Vec<String>,
+) {
     let Some(list) = dst.as_array_mut() else { return };
     match kind {
         ListKind::Atomic => *list = items.iter().map(without_nulls).collect(),
@@ -208,7 +217,10 @@ fn merge_list(dst: &mut Value, items: &[Value], kind: ListKind, builtin: bool, p
 fn without_nulls(v: &Value) -> Value {
     match v {
         Value::Object(m) => Value::Object(
-            m.iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (k.clone(), without_nulls(v))).collect(),
+            m.iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| (k.clone(), without_nulls(v)))
+                .collect(),
         ),
         Value::Array(a) => Value::Array(a.iter().map(without_nulls).collect()),
         other => other.clone(),

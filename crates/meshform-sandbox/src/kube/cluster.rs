@@ -8,8 +8,8 @@ use tokio::sync::{watch, Notify};
 
 use super::commands::ExecHandler;
 use super::kinds::{Catalogue, ResourceType};
-use super::store::Store;
 use super::status::ApiError;
+use super::store::Store;
 
 /// Delays of the emulated controllers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,7 +90,11 @@ impl Cluster {
 
     /// The type served at `group/version/plural`.
     pub fn resolve(&self, group: &str, version: &str, plural: &str) -> Option<ResourceType> {
-        self.kinds.read().unwrap_or_else(|e| e.into_inner()).by_plural(group, version, plural).cloned()
+        self.kinds
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .by_plural(group, version, plural)
+            .cloned()
     }
 
     /// The type of a group and kind.

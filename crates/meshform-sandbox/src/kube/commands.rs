@@ -162,7 +162,10 @@ pub async fn run_builtin(shell_handler: &dyn ExecHandler, request: &ExecRequest)
 /// The container's environment: its `env` values and what the kubelet adds.
 pub fn environment(request: &ExecRequest) -> Vec<(String, String)> {
     let mut env = vec![
-        ("PATH".to_string(), "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".to_string()),
+        (
+            "PATH".to_string(),
+            "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".to_string(),
+        ),
         ("HOSTNAME".to_string(), request.pod_name().to_string()),
     ];
     if let Some(list) = request.container_spec().and_then(|c| c["env"].as_array()) {
@@ -184,7 +187,9 @@ fn cat(request: &ExecRequest, args: &[String]) -> ExecOutput {
         match file(request, path) {
             Some(content) => out.stdout.extend_from_slice(content.as_bytes()),
             None => {
-                out.stderr.extend_from_slice(format!("cat: {path}: No such file or directory\n").as_bytes());
+                out.stderr.extend_from_slice(
+                    format!("cat: {path}: No such file or directory\n").as_bytes(),
+                );
                 out.exit_code = 1;
             }
         }

@@ -25,8 +25,7 @@ pub fn apply(rt: &ResourceType, obj: &mut Value, old: Option<&Value>) {
     match (rt.group.as_str(), rt.kind.as_str()) {
         ("", "Namespace") => {
             let md = meta::object_at(root, "metadata");
-            meta::object_at(md, "labels")
-                .insert("kubernetes.io/metadata.name".into(), json!(name));
+            meta::object_at(md, "labels").insert("kubernetes.io/metadata.name".into(), json!(name));
             let spec = meta::object_at(root, "spec");
             set_default(spec, "finalizers", json!(["kubernetes"]));
             let deleting = root["metadata"]["deletionTimestamp"].is_string();
@@ -124,8 +123,13 @@ fn pod_spec(spec: &mut Map<String, Value>) {
             set_default(c, "terminationMessagePolicy", json!("File"));
             set_default(c, "resources", json!({}));
             let image = c.get("image").and_then(Value::as_str).unwrap_or("");
-            let latest = !image.rsplit('/').next().unwrap_or("").contains(':') || image.ends_with(":latest");
-            set_default(c, "imagePullPolicy", json!(if latest { "Always" } else { "IfNotPresent" }));
+            let latest =
+                !image.rsplit('/').next().unwrap_or("").contains(':') || image.ends_with(":latest");
+            set_default(
+                c,
+                "imagePullPolicy",
+                json!(if latest { "Always" } else { "IfNotPresent" }),
+            );
             for p in c.get_mut("ports").and_then(Value::as_array_mut).into_iter().flatten() {
                 if let Some(p) = p.as_object_mut() {
                     set_default(p, "protocol", json!("TCP"));
@@ -171,21 +175,37 @@ pub fn validate(rt: &ResourceType, obj: &Value, old: Option<&Value>) -> Vec<(Str
         ("apps", "Deployment") | ("apps", "ReplicaSet") => {
             let spec = &obj["spec"];
             match spec["replicas"].as_i64() {
-                Some(r) if r < 0 => errs.push(("spec.replicas".into(), format!("Invalid value: {r}: must be greater than or equal to 0"))),
-                None if !spec["replicas"].is_null() => errs.push(("spec.replicas".into(), "Invalid value: must be an integer".into())),
+                Some(r) if r < 0 => errs.push((
+                    "spec.replicas".into(),
+                    format!("Invalid value: {r}: must be greater than or equal to 0"),
+                )),
+                None if !spec["replicas"].is_null() => {
+                    errs.push(("spec.replicas".into(), "Invalid value: must be an integer".into()))
+                }
                 _ => {}
             }
             let sel = &spec["selector"];
-            if !sel.is_object() || (sel["matchLabels"].is_null() && sel["matchExpressions"].is_null()) {
+            if !sel.is_object()
+                || (sel["matchLabels"].is_null() && sel["matchExpressions"].is_null())
+            {
                 errs.push(("spec.selector".into(), "Required value".into()));
             } else {
                 let labels = &spec["template"]["metadata"]["labels"];
                 if !LabelSelector::from_object(sel).matches(labels) {
-                    errs.push(("spec.template.metadata.labels".into(), format!("Invalid value: {}: `selector` does not match template `labels`", labels)));
+                    errs.push((
+                        "spec.template.metadata.labels".into(),
+                        format!(
+                            "Invalid value: {}: `selector` does not match template `labels`",
+                            labels
+                        ),
+                    ));
                 }
                 if let Some(o) = old {
                     if o["spec"]["selector"] != *sel {
-                        errs.push(("spec.selector".into(), format!("Invalid value: {}: field is immutable", sel)));
+                        errs.push((
+                            "spec.selector".into(),
+                            format!("Invalid value: {}: field is immutable", sel),
+                        ));
                     }
                 }
             }
@@ -196,7 +216,10 @@ pub fn validate(rt: &ResourceType, obj: &Value, old: Option<&Value>) -> Vec<(Str
             for (i, p) in obj["spec"]["ports"].as_array().into_iter().flatten().enumerate() {
                 let port = p["port"].as_i64().unwrap_or(0);
                 if !(1..=65535).contains(&port) {
-                    errs.push((format!("spec.ports[{i}].port"), format!("Invalid value: {port}: must be between 1 and 65535, inclusive")));
+                    errs.push((
+                        format!("spec.ports[{i}].port"),
+                        format!("Invalid value: {port}: must be between 1 and 65535, inclusive"),
+                    ));
                 }
             }
         }

@@ -60,7 +60,8 @@ pub fn group(c: &Catalogue, name: &str) -> Option<Value> {
     Some(v)
 }
 
-const VERBS: &[&str] = &["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"];
+const VERBS: &[&str] =
+    &["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"];
 
 fn resource_json(t: &ResourceType) -> Value {
     let mut r = json!({

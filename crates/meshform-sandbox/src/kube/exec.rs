@@ -7,7 +7,10 @@ use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
 use hyper::body::Incoming;
-use hyper::header::{HeaderValue, CONNECTION, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_KEY, SEC_WEBSOCKET_PROTOCOL, UPGRADE};
+use hyper::header::{
+    HeaderValue, CONNECTION, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_KEY, SEC_WEBSOCKET_PROTOCOL,
+    UPGRADE,
+};
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use serde_json::{json, Value};
@@ -30,7 +33,13 @@ const PROTOCOLS: &[&str] = &["v5.channel.k8s.io", "v4.channel.k8s.io"];
 const CHUNK: usize = 32 * 1024;
 
 /// Serve an exec request: validate it, then upgrade to a websocket session.
-pub async fn handle(cluster: Arc<Cluster>, req: Request<Incoming>, ns: String, pod: String, q: Query) -> Response<Body> {
+pub async fn handle(
+    cluster: Arc<Cluster>,
+    req: Request<Incoming>,
+    ns: String,
+    pod: String,
+    q: Query,
+) -> Response<Body> {
     match prepare(&cluster, &req, &ns, &pod, &q) {
         Ok(session) => upgrade(cluster, req, session),
         Err(e) => http::error(&e),
@@ -46,7 +55,13 @@ struct Session {
     tty: bool,
 }
 
-fn prepare(cluster: &Cluster, req: &Request<Incoming>, ns: &str, pod_name: &str, q: &Query) -> Result<Session, ApiError> {
+fn prepare(
+    cluster: &Cluster,
+    req: &Request<Incoming>,
+    ns: &str,
+    pod_name: &str,
+    q: &Query,
+) -> Result<Session, ApiError> {
     let rt = cluster.type_of("", "Pod")?;
     let pod = cluster.get_object(&rt, ns, pod_name)?;
     let command = q.all("command");
@@ -65,7 +80,10 @@ fn prepare(cluster: &Cluster, req: &Request<Incoming>, ns: &str, pod_name: &str,
         return Err(ApiError::bad_request(if upgrade.is_empty() {
             "Upgrade request required".to_string()
         } else {
-            format!("the emulated API server serves exec over websockets ({}) only, not {upgrade}", PROTOCOLS.join(", "))
+            format!(
+                "the emulated API server serves exec over websockets ({}) only, not {upgrade}",
+                PROTOCOLS.join(", ")
+            )
         }));
     }
     let key = headers
@@ -182,5 +200,8 @@ where
     }
     let _ = ws.close(Some(CloseFrame { code: CloseCode::Normal, reason: "".into() })).await;
     // Let the client see the close and answer it.
-    let _ = tokio::time::timeout(Duration::from_secs(2), async { while let Some(Ok(_)) = ws.next().await {} }).await;
+    let _ = tokio::time::timeout(Duration::from_secs(2), async {
+        while let Some(Ok(_)) = ws.next().await {}
+    })
+    .await;
 }

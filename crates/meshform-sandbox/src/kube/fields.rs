@@ -243,7 +243,10 @@ fn value_fields(v: &Value, builtin: bool, path: &mut Vec<String>) -> FieldSet {
                 ListKind::Set => {
                     let mut fs = FieldSet::default();
                     for it in items {
-                        fs.children.insert(format!("v:{it}"), FieldSet { member: true, ..Default::default() });
+                        fs.children.insert(
+                            format!("v:{it}"),
+                            FieldSet { member: true, ..Default::default() },
+                        );
                     }
                     fs
                 }

@@ -113,7 +113,12 @@ impl ClusterHandle {
 
     /// Objects of a kind, in one namespace or all (`None`), optionally filtered by a label selector
     /// in query form (`app=x,version in (v1,v2)`). An unknown kind has no objects.
-    pub fn list(&self, gvk: &Gvk, namespace: Option<&str>, label_selector: Option<&str>) -> Result<Vec<Value>, ApiError> {
+    pub fn list(
+        &self,
+        gvk: &Gvk,
+        namespace: Option<&str>,
+        label_selector: Option<&str>,
+    ) -> Result<Vec<Value>, ApiError> {
         let Ok(rt) = self.rt(gvk) else { return Ok(vec![]) };
         let labels = LabelSelector::parse(label_selector.unwrap_or(""))?;
         Ok(self.cluster.list_objects(&rt, namespace, &labels, &FieldSelector::default()).0)
@@ -122,13 +127,17 @@ impl ClusterHandle {
     /// Server-side apply `object` as `manager`, taking over conflicting fields (as a controller
     /// does). Kinds the server does not know yet are learnt (plural guessed from the kind).
     pub fn apply(&self, manager: &str, object: &Value) -> Result<Value, ApiError> {
-        let gvk = Gvk::of(object).ok_or_else(|| ApiError::bad_request("apiVersion and kind must be set"))?;
-        let name = object["metadata"]["name"].as_str().ok_or_else(|| ApiError::bad_request("metadata.name must be set"))?;
+        let gvk = Gvk::of(object)
+            .ok_or_else(|| ApiError::bad_request("apiVersion and kind must be set"))?;
+        let name = object["metadata"]["name"]
+            .as_str()
+            .ok_or_else(|| ApiError::bad_request("metadata.name must be set"))?;
         let rt = match self.rt(&gvk) {
             Ok(rt) => rt,
             Err(_) => {
                 let namespaced = object["metadata"]["namespace"].is_string();
-                self.cluster.with_catalogue(|c| c.learn(&gvk, &guess_plural(&gvk.kind), namespaced));
+                self.cluster
+                    .with_catalogue(|c| c.learn(&gvk, &guess_plural(&gvk.kind), namespaced));
                 self.rt(&gvk)?
             }
         };
@@ -139,7 +148,8 @@ impl ClusterHandle {
 
     /// Replace the status of an object (`status` subresource) as `manager`.
     pub fn update_status(&self, manager: &str, object: &Value) -> Result<Value, ApiError> {
-        let gvk = Gvk::of(object).ok_or_else(|| ApiError::bad_request("apiVersion and kind must be set"))?;
+        let gvk = Gvk::of(object)
+            .ok_or_else(|| ApiError::bad_request("apiVersion and kind must be set"))?;
         let rt = self.rt(&gvk)?;
         let name = object["metadata"]["name"].as_str().unwrap_or("");
         let ns = Self::ns(&rt, object["metadata"]["namespace"].as_str());
@@ -163,12 +173,21 @@ impl ClusterHandle {
         if let Some(ns) = self.get(&Gvk::new("", "v1", "Namespace"), None, name) {
             return Ok(ns);
         }
-        self.apply("meshform-sandbox", &json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}))
+        self.apply(
+            "meshform-sandbox",
+            &json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}),
+        )
     }
 
     /// Set (`Some`) or remove (`None`) a label on a namespace, e.g. `istio-injection=enabled`.
     /// `manager` owns the label afterwards.
-    pub fn set_namespace_label(&self, manager: &str, namespace: &str, key: &str, value: Option<&str>) -> Result<Value, ApiError> {
+    pub fn set_namespace_label(
+        &self,
+        manager: &str,
+        namespace: &str,
+        key: &str,
+        value: Option<&str>,
+    ) -> Result<Value, ApiError> {
         let rt = self.cluster.type_of("", "Namespace")?;
         let opts = WriteOptions { manager, dry_run: false, subresource: "" };
         let patch = json!({"metadata": {"labels": {key: value}}});
@@ -176,9 +195,18 @@ impl ClusterHandle {
     }
 
     /// Create or update a ConfigMap's data (e.g. `istio-ca-root-cert` with `root-cert.pem`).
-    pub fn put_config_map(&self, manager: &str, namespace: &str, name: &str, data: &BTreeMap<String, String>) -> Result<Value, ApiError> {
-        self.apply(manager, &json!({"apiVersion": "v1", "kind": "ConfigMap",
-            "metadata": {"name": name, "namespace": namespace}, "data": data}))
+    pub fn put_config_map(
+        &self,
+        manager: &str,
+        namespace: &str,
+        name: &str,
+        data: &BTreeMap<String, String>,
+    ) -> Result<Value, ApiError> {
+        self.apply(
+            manager,
+            &json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": name, "namespace": namespace}, "data": data}),
+        )
     }
 
     /// Follow every change from now on.
@@ -193,11 +221,21 @@ impl ClusterHandle {
 
     /// Run a command in a pod's container (the default container when `None`) through the
     /// installed exec handler, as `kubectl exec` would.
-    pub async fn exec(&self, namespace: &str, pod: &str, container: Option<&str>, command: &[&str]) -> Result<ExecOutput, ApiError> {
+    pub async fn exec(
+        &self,
+        namespace: &str,
+        pod: &str,
+        container: Option<&str>,
+        command: &[&str],
+    ) -> Result<ExecOutput, ApiError> {
         let rt = self.cluster.type_of("", "Pod")?;
         let pod = self.cluster.get_object(&rt, namespace, pod)?;
         let container = pick_container(&pod, container)?;
-        let request = ExecRequest { pod, container, command: command.iter().map(|s| s.to_string()).collect() };
+        let request = ExecRequest {
+            pod,
+            container,
+            command: command.iter().map(|s| s.to_string()).collect(),
+        };
         let handler = self.cluster.exec_handler();
         Ok(handler.exec(&request).await)
     }

@@ -22,7 +22,11 @@ use super::table;
 use super::watch::{self, WatchRequest};
 
 /// Serve a request for an object or collection.
-pub async fn handle(cluster: &Arc<Cluster>, req: Request<Incoming>, p: ObjectPath) -> Response<Body> {
+pub async fn handle(
+    cluster: &Arc<Cluster>,
+    req: Request<Incoming>,
+    p: ObjectPath,
+) -> Response<Body> {
     match serve(cluster, req, p).await {
         Ok(r) => r,
         Err(e) => http::error(&e),
@@ -50,7 +54,11 @@ fn present(mut obj: Value, rt: &ResourceType, version: &str) -> Value {
     obj
 }
 
-async fn serve(cluster: &Arc<Cluster>, req: Request<Incoming>, p: ObjectPath) -> Result<Response<Body>, ApiError> {
+async fn serve(
+    cluster: &Arc<Cluster>,
+    req: Request<Incoming>,
+    p: ObjectPath,
+) -> Result<Response<Body>, ApiError> {
     let q = Query::parse(req.uri().query());
     let method = req.method().clone();
     let accept = req.headers().get(ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
@@ -64,7 +72,8 @@ async fn serve(cluster: &Arc<Cluster>, req: Request<Incoming>, p: ObjectPath) ->
         };
         return Ok(exec::handle(cluster.clone(), req, ns, name, q).await);
     }
-    if p.subresource.as_deref() == Some("attach") || p.subresource.as_deref() == Some("portforward") {
+    if p.subresource.as_deref() == Some("attach") || p.subresource.as_deref() == Some("portforward")
+    {
         return Err(ApiError::bad_request(format!(
             "{} is not supported by the emulated API server",
             p.subresource.unwrap_or_default()
@@ -76,7 +85,9 @@ async fn serve(cluster: &Arc<Cluster>, req: Request<Incoming>, p: ObjectPath) ->
         let bytes = http::read_body(req.into_body()).await?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             if needs_body {
-                return Err(ApiError::bad_request("the request body is empty; an object was expected"));
+                return Err(ApiError::bad_request(
+                    "the request body is empty; an object was expected",
+                ));
             }
             Value::Null
         } else {
@@ -126,7 +137,11 @@ async fn serve(cluster: &Arc<Cluster>, req: Request<Incoming>, p: ObjectPath) ->
                     })?),
                     None => None,
                 };
-                let timeout = q.get("timeoutSeconds").and_then(|s| s.parse::<u64>().ok()).unwrap_or(1800).min(3600);
+                let timeout = q
+                    .get("timeoutSeconds")
+                    .and_then(|s| s.parse::<u64>().ok())
+                    .unwrap_or(1800)
+                    .min(3600);
                 let wr = WatchRequest {
                     rt: rt.clone(),
                     namespace: p.namespace.clone(),
@@ -143,19 +158,26 @@ async fn serve(cluster: &Arc<Cluster>, req: Request<Incoming>, p: ObjectPath) ->
             let (items, rv) = cluster.list_objects(&rt, p.namespace.as_deref(), &labels, &fields);
             let items: Vec<Value> = items.into_iter().map(|o| present(o, &rt, version)).collect();
             if wants_table {
-                return Ok(http::json(200, &table::table(&rt, &items, &rv.to_string(), &include, true)));
+                return Ok(http::json(
+                    200,
+                    &table::table(&rt, &items, &rv.to_string(), &include, true),
+                ));
             }
-            Ok(http::json(200, &json!({
-                "kind": rt.list_kind(),
-                "apiVersion": api_version(&rt.group, version),
-                "metadata": {"resourceVersion": rv.to_string()},
-                "items": items,
-            })))
+            Ok(http::json(
+                200,
+                &json!({
+                    "kind": rt.list_kind(),
+                    "apiVersion": api_version(&rt.group, version),
+                    "metadata": {"resourceVersion": rv.to_string()},
+                    "items": items,
+                }),
+            ))
         }
         (&Method::GET, Some(name)) => {
             if sub == "log" {
                 let tail = q.get("tailLines").and_then(|s| s.parse().ok());
-                let text = subresources::pod_log(cluster, &rt, &ns, name, q.get("container"), tail)?;
+                let text =
+                    subresources::pod_log(cluster, &rt, &ns, name, q.get("container"), tail)?;
                 return Ok(http::with_type(200, "text/plain", text));
             }
             let obj = cluster.get_object(&rt, &ns, name)?;
@@ -187,19 +209,26 @@ async fn serve(cluster: &Arc<Cluster>, req: Request<Incoming>, p: ObjectPath) ->
                 "application/json-patch+json" => PatchKind::Json,
                 "application/merge-patch+json" => PatchKind::Merge,
                 "application/strategic-merge-patch+json" => PatchKind::Strategic,
-                "application/apply-patch+yaml" | "application/apply-patch+json" => PatchKind::Apply { force },
+                "application/apply-patch+yaml" | "application/apply-patch+json" => {
+                    PatchKind::Apply { force }
+                }
                 other => return Err(ApiError::unsupported_media_type(other)),
             };
             if force && !matches!(kind, PatchKind::Apply { .. }) {
-                return Err(ApiError::unprocessable("force: Invalid value: true: may not be specified for non-apply patch"));
+                return Err(ApiError::unprocessable(
+                    "force: Invalid value: true: may not be specified for non-apply patch",
+                ));
             }
-            if matches!(kind, PatchKind::Apply { .. }) && q.get("fieldManager").is_none_or(str::is_empty) {
+            if matches!(kind, PatchKind::Apply { .. })
+                && q.get("fieldManager").is_none_or(str::is_empty)
+            {
                 return Err(ApiError::unprocessable(
                     "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch",
                 ));
             }
             if sub == "scale" {
-                let s = subresources::write_scale(cluster, &rt, &ns, name, Some(kind), &body, opts)?;
+                let s =
+                    subresources::write_scale(cluster, &rt, &ns, name, Some(kind), &body, opts)?;
                 return Ok(http::json(200, &s));
             }
             let (obj, created) = cluster.patch(&rt, &ns, name, kind, &body, opts)?;
@@ -215,8 +244,10 @@ async fn serve(cluster: &Arc<Cluster>, req: Request<Incoming>, p: ObjectPath) ->
                 }
                 None => {
                     let labels = LabelSelector::parse(q.get("labelSelector").unwrap_or(""))?;
-                    let fields = FieldSelector::parse(q.get("fieldSelector").unwrap_or(""), &rt.kind)?;
-                    let (items, _) = cluster.list_objects(&rt, p.namespace.as_deref(), &labels, &fields);
+                    let fields =
+                        FieldSelector::parse(q.get("fieldSelector").unwrap_or(""), &rt.kind)?;
+                    let (items, _) =
+                        cluster.list_objects(&rt, p.namespace.as_deref(), &labels, &fields);
                     let mut gone = Vec::new();
                     for o in items {
                         let ons = o["metadata"]["namespace"].as_str().unwrap_or("").to_string();
@@ -228,10 +259,13 @@ async fn serve(cluster: &Arc<Cluster>, req: Request<Incoming>, p: ObjectPath) ->
                         }
                     }
                     let rv = cluster.store().resource_version();
-                    Ok(http::json(200, &json!({
-                        "kind": rt.list_kind(), "apiVersion": api_version(&rt.group, version),
-                        "metadata": {"resourceVersion": rv.to_string()}, "items": gone,
-                    })))
+                    Ok(http::json(
+                        200,
+                        &json!({
+                            "kind": rt.list_kind(), "apiVersion": api_version(&rt.group, version),
+                            "metadata": {"resourceVersion": rv.to_string()}, "items": gone,
+                        }),
+                    ))
                 }
             }
         }
@@ -247,9 +281,14 @@ fn delete_options(q: &Query, body: &Value) -> Result<DeleteOptions, ApiError> {
         .get("propagationPolicy")
         .map(String::from)
         .or_else(|| body["propagationPolicy"].as_str().map(String::from))
-        .or_else(|| match body["orphanDependents"].as_bool().or(q.get("orphanDependents").map(|v| v == "true")) {
-            Some(true) => Some("Orphan".into()),
-            _ => None,
+        .or_else(|| {
+            match body["orphanDependents"]
+                .as_bool()
+                .or(q.get("orphanDependents").map(|v| v == "true"))
+            {
+                Some(true) => Some("Orphan".into()),
+                _ => None,
+            }
         });
     let propagation = match policy.as_deref() {
         None => None,
@@ -266,17 +305,25 @@ fn delete_options(q: &Query, body: &Value) -> Result<DeleteOptions, ApiError> {
     Ok(DeleteOptions {
         propagation,
         precondition_uid: body["preconditions"]["uid"].as_str().map(String::from),
-        precondition_resource_version: body["preconditions"]["resourceVersion"].as_str().map(String::from),
+        precondition_resource_version: body["preconditions"]["resourceVersion"]
+            .as_str()
+            .map(String::from),
         dry_run,
     })
 }
 
 /// A write to a resource the catalogue does not know: learn it from the object's apiVersion and
 /// kind when they name this group/version (CRD-like storage), else 404.
-fn learn(cluster: &Cluster, p: &ObjectPath, body: &Value, is_write: bool) -> Result<ResourceType, ApiError> {
+fn learn(
+    cluster: &Cluster,
+    p: &ObjectPath,
+    body: &Value,
+    is_write: bool,
+) -> Result<ResourceType, ApiError> {
     let gvk = Gvk::of(body).filter(|g| is_write && g.group == p.group && g.version == p.version);
     let Some(gvk) = gvk else { return Err(ApiError::no_route()) };
-    let core = matches!(p.group.as_str(), "" | "apps" | "coordination.k8s.io" | "apiextensions.k8s.io");
+    let core =
+        matches!(p.group.as_str(), "" | "apps" | "coordination.k8s.io" | "apiextensions.k8s.io");
     let plausible = gvk.kind.chars().next().is_some_and(|c| c.is_ascii_uppercase())
         && gvk.kind.chars().all(|c| c.is_ascii_alphanumeric())
         && gvk.kind.len() <= 63

@@ -53,7 +53,11 @@ impl Query {
     /// Parse a raw query string.
     pub fn parse(q: Option<&str>) -> Self {
         let pairs = q
-            .map(|q| form_urlencoded::parse(q.as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned())).collect())
+            .map(|q| {
+                form_urlencoded::parse(q.as_bytes())
+                    .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                    .collect()
+            })
             .unwrap_or_default();
         Query { pairs }
     }
@@ -117,12 +121,13 @@ pub fn decode(bytes: &[u8], media: &str) -> Result<Value, ApiError> {
         Err(json_err) if media.contains("yaml") => {
             let text = std::str::from_utf8(bytes)
                 .map_err(|_| ApiError::bad_request("the request body is not UTF-8"))?;
-            serde_saphyr::from_str::<Value>(text)
-                .map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e} (as JSON: {json_err})")))
+            serde_saphyr::from_str::<Value>(text).map_err(|e| {
+                ApiError::bad_request(format!("error decoding YAML: {e} (as JSON: {json_err})"))
+            })
         }
-        Err(e) => Err(ApiError::bad_request(format!(
-            "error decoding the request body as JSON: {e}"
-        ))),
+        Err(e) => {
+            Err(ApiError::bad_request(format!("error decoding the request body as JSON: {e}")))
+        }
     }
 }
 
@@ -132,7 +137,8 @@ mod tests {
 
     #[test]
     fn yaml_bodies_decode_for_yaml_media_types_only() {
-        let yaml = b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: from-yaml\ndata:\n  key: value\n";
+        let yaml =
+            b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: from-yaml\ndata:\n  key: value\n";
         let v = decode(yaml, "application/apply-patch+yaml").unwrap();
         assert_eq!(v["metadata"]["name"], "from-yaml", "{v}");
         assert_eq!(v["data"]["key"], "value");

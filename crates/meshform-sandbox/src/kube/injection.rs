@@ -10,7 +10,8 @@ pub const INJECTION_LABEL: &str = "istio-injection";
 pub fn wants_sidecar(pod: &Value, namespace: Option<&Value>) -> bool {
     let Some(ns) = namespace else { return false };
     let ns_on = ns["metadata"]["labels"][INJECTION_LABEL].as_str() == Some("enabled");
-    let opted_out = pod["metadata"]["annotations"]["sidecar.istio.io/inject"].as_str() == Some("false")
+    let opted_out = pod["metadata"]["annotations"]["sidecar.istio.io/inject"].as_str()
+        == Some("false")
         || pod["metadata"]["labels"]["sidecar.istio.io/inject"].as_str() == Some("false");
     let has = pod["spec"]["containers"]
         .as_array()
@@ -20,10 +21,9 @@ pub fn wants_sidecar(pod: &Value, namespace: Option<&Value>) -> bool {
 
 /// Add the `istio-proxy` container and the annotations and labels the injector sets.
 pub fn inject(pod: &mut Value, image: &str) {
-    let app = pod["metadata"]["labels"]["app"]
-        .as_str()
-        .map(String::from)
-        .unwrap_or_else(|| pod["metadata"]["generateName"].as_str().unwrap_or("").trim_end_matches('-').to_string());
+    let app = pod["metadata"]["labels"]["app"].as_str().map(String::from).unwrap_or_else(|| {
+        pod["metadata"]["generateName"].as_str().unwrap_or("").trim_end_matches('-').to_string()
+    });
     let first_app = pod["spec"]["containers"][0]["name"].as_str().map(String::from);
     let version = pod["metadata"]["labels"]["version"].as_str().unwrap_or("latest").to_string();
     let proxy = json!({
@@ -48,9 +48,8 @@ pub fn inject(pod: &mut Value, image: &str) {
     if let Some(cs) = pod["spec"]["containers"].as_array_mut() {
         cs.push(proxy);
     }
-    let volumes = pod["spec"]
-        .as_object_mut()
-        .map(|s| s.entry("volumes").or_insert_with(|| json!([])));
+    let volumes =
+        pod["spec"].as_object_mut().map(|s| s.entry("volumes").or_insert_with(|| json!([])));
     if let Some(Value::Array(vs)) = volumes {
         vs.push(json!({"name": "istio-envoy", "emptyDir": {"medium": "Memory"}}));
         vs.push(json!({"name": "istiod-ca-cert", "configMap": {"name": "istio-ca-root-cert"}}));

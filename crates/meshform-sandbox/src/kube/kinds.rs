@@ -109,33 +109,37 @@ struct Builtin {
     generation: bool,
 }
 
-const fn b(
-    group: &'static str,
-    versions: &'static [&'static str],
-    kind: &'static str,
-    plural: &'static str,
-    namespaced: bool,
-    short: &'static [&'static str],
-    all: bool,
-    status: bool,
-    generation: bool,
-) -> Builtin {
-    Builtin { group, versions, kind, plural, namespaced, short, all, status, generation }
+/// A `Builtin` row: group, versions, kind, plural, namespaced, short names, in category `all`,
+/// status subresource, generation.
+macro_rules! b {
+    ($g:expr, $vs:expr, $k:expr, $p:expr, $ns:expr, $short:expr, $all:expr, $status:expr, $gen:expr $(,)?) => {
+        Builtin {
+            group: $g,
+            versions: $vs,
+            kind: $k,
+            plural: $p,
+            namespaced: $ns,
+            short: $short,
+            all: $all,
+            status: $status,
+            generation: $gen,
+        }
+    };
 }
 
 const BUILTINS: &[Builtin] = &[
-    b("", &["v1"], "Namespace", "namespaces", false, &["ns"], false, true, false),
-    b("", &["v1"], "Service", "services", true, &["svc"], true, true, false),
-    b("", &["v1"], "ServiceAccount", "serviceaccounts", true, &["sa"], false, false, false),
-    b("", &["v1"], "Secret", "secrets", true, &[], false, false, false),
-    b("", &["v1"], "ConfigMap", "configmaps", true, &["cm"], false, false, false),
-    b("", &["v1"], "Pod", "pods", true, &["po"], true, true, false),
-    b("", &["v1"], "Endpoints", "endpoints", true, &["ep"], false, false, false),
-    b("", &["v1"], "Event", "events", true, &["ev"], false, false, false),
-    b("apps", &["v1"], "Deployment", "deployments", true, &["deploy"], true, true, true),
-    b("apps", &["v1"], "ReplicaSet", "replicasets", true, &["rs"], true, true, true),
-    b("coordination.k8s.io", &["v1"], "Lease", "leases", true, &[], false, false, false),
-    b(
+    b!("", &["v1"], "Namespace", "namespaces", false, &["ns"], false, true, false),
+    b!("", &["v1"], "Service", "services", true, &["svc"], true, true, false),
+    b!("", &["v1"], "ServiceAccount", "serviceaccounts", true, &["sa"], false, false, false),
+    b!("", &["v1"], "Secret", "secrets", true, &[], false, false, false),
+    b!("", &["v1"], "ConfigMap", "configmaps", true, &["cm"], false, false, false),
+    b!("", &["v1"], "Pod", "pods", true, &["po"], true, true, false),
+    b!("", &["v1"], "Endpoints", "endpoints", true, &["ep"], false, false, false),
+    b!("", &["v1"], "Event", "events", true, &["ev"], false, false, false),
+    b!("apps", &["v1"], "Deployment", "deployments", true, &["deploy"], true, true, true),
+    b!("apps", &["v1"], "ReplicaSet", "replicasets", true, &["rs"], true, true, true),
+    b!("coordination.k8s.io", &["v1"], "Lease", "leases", true, &[], false, false, false),
+    b!(
         "apiextensions.k8s.io",
         &["v1"],
         "CustomResourceDefinition",
@@ -150,18 +154,138 @@ const BUILTINS: &[Builtin] = &[
 
 /// Istio's kinds, served as generic storage so Istio objects can be applied before any CRD is.
 const ISTIO: &[Builtin] = &[
-    b("networking.istio.io", &["v1", "v1beta1", "v1alpha3"], "Gateway", "gateways", true, &["gw"], false, true, true),
-    b("networking.istio.io", &["v1", "v1beta1", "v1alpha3"], "VirtualService", "virtualservices", true, &["vs"], false, true, true),
-    b("networking.istio.io", &["v1", "v1beta1", "v1alpha3"], "DestinationRule", "destinationrules", true, &["dr"], false, true, true),
-    b("networking.istio.io", &["v1", "v1beta1", "v1alpha3"], "ServiceEntry", "serviceentries", true, &["se"], false, true, true),
-    b("networking.istio.io", &["v1", "v1beta1", "v1alpha3"], "Sidecar", "sidecars", true, &[], false, true, true),
-    b("networking.istio.io", &["v1", "v1beta1", "v1alpha3"], "WorkloadEntry", "workloadentries", true, &["we"], false, true, true),
-    b("networking.istio.io", &["v1", "v1beta1", "v1alpha3"], "WorkloadGroup", "workloadgroups", true, &["wg"], false, true, true),
-    b("networking.istio.io", &["v1alpha3"], "EnvoyFilter", "envoyfilters", true, &[], false, true, true),
-    b("security.istio.io", &["v1", "v1beta1"], "PeerAuthentication", "peerauthentications", true, &["pa"], false, true, true),
-    b("security.istio.io", &["v1", "v1beta1"], "AuthorizationPolicy", "authorizationpolicies", true, &["ap"], false, true, true),
-    b("security.istio.io", &["v1", "v1beta1"], "RequestAuthentication", "requestauthentications", true, &["ra"], false, true, true),
-    b("telemetry.istio.io", &["v1", "v1alpha1"], "Telemetry", "telemetries", true, &["telemetry"], false, true, true),
+    b!(
+        "networking.istio.io",
+        &["v1", "v1beta1", "v1alpha3"],
+        "Gateway",
+        "gateways",
+        true,
+        &["gw"],
+        false,
+        true,
+        true,
+    ),
+    b!(
+        "networking.istio.io",
+        &["v1", "v1beta1", "v1alpha3"],
+        "VirtualService",
+        "virtualservices",
+        true,
+        &["vs"],
+        false,
+        true,
+        true,
+    ),
+    b!(
+        "networking.istio.io",
+        &["v1", "v1beta1", "v1alpha3"],
+        "DestinationRule",
+        "destinationrules",
+        true,
+        &["dr"],
+        false,
+        true,
+        true,
+    ),
+    b!(
+        "networking.istio.io",
+        &["v1", "v1beta1", "v1alpha3"],
+        "ServiceEntry",
+        "serviceentries",
+        true,
+        &["se"],
+        false,
+        true,
+        true,
+    ),
+    b!(
+        "networking.istio.io",
+        &["v1", "v1beta1", "v1alpha3"],
+        "Sidecar",
+        "sidecars",
+        true,
+        &[],
+        false,
+        true,
+        true,
+    ),
+    b!(
+        "networking.istio.io",
+        &["v1", "v1beta1", "v1alpha3"],
+        "WorkloadEntry",
+        "workloadentries",
+        true,
+        &["we"],
+        false,
+        true,
+        true,
+    ),
+    b!(
+        "networking.istio.io",
+        &["v1", "v1beta1", "v1alpha3"],
+        "WorkloadGroup",
+        "workloadgroups",
+        true,
+        &["wg"],
+        false,
+        true,
+        true,
+    ),
+    b!(
+        "networking.istio.io",
+        &["v1alpha3"],
+        "EnvoyFilter",
+        "envoyfilters",
+        true,
+        &[],
+        false,
+        true,
+        true,
+    ),
+    b!(
+        "security.istio.io",
+        &["v1", "v1beta1"],
+        "PeerAuthentication",
+        "peerauthentications",
+        true,
+        &["pa"],
+        false,
+        true,
+        true,
+    ),
+    b!(
+        "security.istio.io",
+        &["v1", "v1beta1"],
+        "AuthorizationPolicy",
+        "authorizationpolicies",
+        true,
+        &["ap"],
+        false,
+        true,
+        true,
+    ),
+    b!(
+        "security.istio.io",
+        &["v1", "v1beta1"],
+        "RequestAuthentication",
+        "requestauthentications",
+        true,
+        &["ra"],
+        false,
+        true,
+        true,
+    ),
+    b!(
+        "telemetry.istio.io",
+        &["v1", "v1alpha1"],
+        "Telemetry",
+        "telemetries",
+        true,
+        &["telemetry"],
+        false,
+        true,
+        true,
+    ),
 ];
 
 fn from_builtin(x: &Builtin, builtin: bool) -> ResourceType {
@@ -188,7 +312,10 @@ pub fn guess_plural(kind: &str) -> String {
             return format!("{stem}ies");
         }
     }
-    if lower.ends_with('s') || lower.ends_with("ch") || lower.ends_with("sh") || lower.ends_with('x')
+    if lower.ends_with('s')
+        || lower.ends_with("ch")
+        || lower.ends_with("sh")
+        || lower.ends_with('x')
     {
         return format!("{lower}es");
     }
@@ -257,7 +384,8 @@ impl Catalogue {
     /// Learn a kind from an object written at a URL the catalogue did not know (CRD-like storage).
     /// Returns false when the group/kind is already known under another plural.
     pub fn learn(&mut self, gvk: &Gvk, plural: &str, namespaced: bool) -> bool {
-        if let Some(t) = self.types.iter_mut().find(|t| t.group == gvk.group && t.kind == gvk.kind) {
+        if let Some(t) = self.types.iter_mut().find(|t| t.group == gvk.group && t.kind == gvk.kind)
+        {
             if t.plural != plural {
                 return false;
             }

@@ -56,7 +56,9 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 pub use cluster::Timing;
-pub use commands::{default_logs, run_builtin, DefaultExecHandler, ExecHandler, ExecOutput, ExecRequest};
+pub use commands::{
+    default_logs, run_builtin, DefaultExecHandler, ExecHandler, ExecOutput, ExecRequest,
+};
 pub use handle::{ChangeFeed, ChangeKind, ClusterHandle, FeedError, ObjectChange};
 pub use injection::INJECTION_LABEL;
 pub use kinds::Gvk;
@@ -64,7 +66,8 @@ pub use shell::run_sh;
 pub use status::ApiError;
 
 /// The sidecar image injected into pods when nothing else is configured (ASM's proxy).
-pub const DEFAULT_SIDECAR_IMAGE: &str = "registry-cn-hangzhou.ack.aliyuncs.com/acs/proxyv2:v1.22.6.71-g7d67a80b-aliyun";
+pub const DEFAULT_SIDECAR_IMAGE: &str =
+    "registry-cn-hangzhou.ack.aliyuncs.com/acs/proxyv2:v1.22.6.71-g7d67a80b-aliyun";
 
 /// Why a cluster could not start or save.
 #[derive(Debug, thiserror::Error)]
@@ -137,25 +140,46 @@ pub struct KubeApiServer {
 
 impl std::fmt::Debug for KubeApiServer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KubeApiServer").field("name", &self.name).field("address", &self.address).finish_non_exhaustive()
+        f.debug_struct("KubeApiServer")
+            .field("name", &self.name)
+            .field("address", &self.address)
+            .finish_non_exhaustive()
     }
 }
 
 /// Start serving a cluster on `listener`: load (or create) its state in `opts.state_dir`, make
 /// sure the system namespaces exist, and run the controllers and the persister.
-pub async fn start(listener: TcpListener, opts: ClusterOptions) -> Result<KubeApiServer, KubeError> {
+pub async fn start(
+    listener: TcpListener,
+    opts: ClusterOptions,
+) -> Result<KubeApiServer, KubeError> {
     let name = opts.name.clone();
     let dir = opts.state_dir.clone();
-    std::fs::create_dir_all(&dir).map_err(|source| KubeError::StateDir { cluster: name.clone(), path: dir.clone(), source })?;
-    let address = listener.local_addr().map_err(|source| KubeError::Listener { cluster: name.clone(), source })?;
-    let identity = tls::load_or_create(&dir, &name).map_err(|reason| KubeError::Tls { cluster: name.clone(), reason })?;
+    std::fs::create_dir_all(&dir).map_err(|source| KubeError::StateDir {
+        cluster: name.clone(),
+        path: dir.clone(),
+        source,
+    })?;
+    let address = listener
+        .local_addr()
+        .map_err(|source| KubeError::Listener { cluster: name.clone(), source })?;
+    let identity = tls::load_or_create(&dir, &name)
+        .map_err(|reason| KubeError::Tls { cluster: name.clone(), reason })?;
     let (store, catalogue) = persist::load(&dir).map_err(|reason| KubeError::CorruptState {
         cluster: name.clone(),
         path: dir.join(persist::OBJECTS),
         reason,
     })?;
-    let exec: Arc<dyn ExecHandler> = opts.exec_handler.clone().unwrap_or_else(|| Arc::new(DefaultExecHandler));
-    let cluster = Arc::new(cluster::Cluster::new(name.clone(), opts.timing, opts.sidecar_image.clone(), store, catalogue, exec));
+    let exec: Arc<dyn ExecHandler> =
+        opts.exec_handler.clone().unwrap_or_else(|| Arc::new(DefaultExecHandler));
+    let cluster = Arc::new(cluster::Cluster::new(
+        name.clone(),
+        opts.timing,
+        opts.sidecar_image.clone(),
+        store,
+        catalogue,
+        exec,
+    ));
     let handle = ClusterHandle::new(cluster.clone());
     for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
         // Only fails on an invariant breach; the server still serves.
@@ -167,8 +191,10 @@ pub async fn start(listener: TcpListener, opts: ClusterOptions) -> Result<KubeAp
     if handle.get(&Gvk::new("", "v1", "Service"), Some("default"), "kubernetes").is_none() {
         let _ = handle.apply("kube-apiserver", &kubernetes);
     }
-    let acceptor = opts.tls.then(|| tokio_rustls::TlsAcceptor::from(identity.server_config.clone()));
-    let shared = server::Shared { cluster: cluster.clone(), token: identity.token.clone(), address };
+    let acceptor =
+        opts.tls.then(|| tokio_rustls::TlsAcceptor::from(identity.server_config.clone()));
+    let shared =
+        server::Shared { cluster: cluster.clone(), token: identity.token.clone(), address };
     let tasks = vec![
         tokio::spawn(server::accept_loop(listener, acceptor, shared)),
         tokio::spawn(controllers::run(cluster.clone())),
@@ -224,7 +250,11 @@ impl KubeApiServer {
     pub fn kubeconfig_yaml(&self) -> String {
         let ca = base64::engine::general_purpose::STANDARD.encode(self.ca_pem.as_bytes());
         let name = yaml_string(&self.name);
-        let ca_line = if self.tls { format!("    certificate-authority-data: {ca}\n") } else { String::new() };
+        let ca_line = if self.tls {
+            format!("    certificate-authority-data: {ca}\n")
+        } else {
+            String::new()
+        };
         format!(
             "apiVersion: v1\nkind: Config\nclusters:\n- name: {name}\n  cluster:\n    server: {url}\n{ca_line}\
              users:\n- name: {name}\n  user:\n    token: {token}\n\
@@ -237,7 +267,11 @@ impl KubeApiServer {
 
     /// Write the kubeconfig to `path` (atomically, readable by the owner only).
     pub fn write_kubeconfig(&self, path: &Path) -> Result<(), KubeError> {
-        let werr = |source| KubeError::Write { cluster: self.name.clone(), path: path.to_path_buf(), source };
+        let werr = |source| KubeError::Write {
+            cluster: self.name.clone(),
+            path: path.to_path_buf(),
+            source,
+        };
         persist::atomic_write(path, self.kubeconfig_yaml().as_bytes()).map_err(werr)?;
         #[cfg(unix)]
         {
@@ -264,7 +298,8 @@ impl KubeApiServer {
 
 /// A YAML scalar for a name: plain when safe, else double-quoted JSON.
 fn yaml_string(s: &str) -> String {
-    let plain = !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    let plain = !s.is_empty()
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
     if plain {
         s.to_string()
     } else {

@@ -112,7 +112,13 @@ impl Cluster {
         (items, store.resource_version())
     }
 
-    fn check_namespace(&self, store: &Store, rt: &ResourceType, ns: &str, name: &str) -> Result<(), ApiError> {
+    fn check_namespace(
+        &self,
+        store: &Store,
+        rt: &ResourceType,
+        ns: &str,
+        name: &str,
+    ) -> Result<(), ApiError> {
         if !rt.namespaced {
             return Ok(());
         }
@@ -127,7 +133,13 @@ impl Cluster {
     }
 
     /// Create an object (POST).
-    pub fn create(&self, rt: &ResourceType, ns: &str, mut obj: Value, opts: WriteOptions<'_>) -> Result<Value, ApiError> {
+    pub fn create(
+        &self,
+        rt: &ResourceType,
+        ns: &str,
+        mut obj: Value,
+        opts: WriteOptions<'_>,
+    ) -> Result<Value, ApiError> {
         check_identity(rt, &obj)?;
         let body_ns = meta::namespace(&obj);
         if rt.namespaced && !body_ns.is_empty() && body_ns != ns {
@@ -142,7 +154,15 @@ impl Cluster {
             }
         }
         if name.is_empty() {
-            return Err(ApiError::invalid(&rt.kind, &rt.group, "", &[("metadata.name".into(), "Required value: name or generateName is required".into())]));
+            return Err(ApiError::invalid(
+                &rt.kind,
+                &rt.group,
+                "",
+                &[(
+                    "metadata.name".into(),
+                    "Required value: name or generateName is required".into(),
+                )],
+            ));
         }
         let mut store = self.store();
         self.check_namespace(&store, rt, ns, &name)?;
@@ -153,14 +173,27 @@ impl Cluster {
         md.insert("name".into(), json!(name));
         md.insert("uid".into(), json!(meta::new_uid()));
         md.insert("creationTimestamp".into(), json!(meta::now()));
-        for k in ["resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds", "generation", "selfLink"] {
+        for k in [
+            "resourceVersion",
+            "deletionTimestamp",
+            "deletionGracePeriodSeconds",
+            "generation",
+            "selfLink",
+        ] {
             md.remove(k);
         }
         self.commit(&mut store, rt, ns, None, obj, opts, Tracking::Update)
     }
 
     /// Replace an object (PUT), with optimistic concurrency on `metadata.resourceVersion`.
-    pub fn replace(&self, rt: &ResourceType, ns: &str, name: &str, mut obj: Value, opts: WriteOptions<'_>) -> Result<Value, ApiError> {
+    pub fn replace(
+        &self,
+        rt: &ResourceType,
+        ns: &str,
+        name: &str,
+        mut obj: Value,
+        opts: WriteOptions<'_>,
+    ) -> Result<Value, ApiError> {
         check_identity(rt, &obj)?;
         let body_name = meta::name(&obj);
         if !body_name.is_empty() && body_name != name {
@@ -170,7 +203,10 @@ impl Cluster {
         }
         meta::metadata_mut(&mut obj).insert("name".into(), json!(name));
         let mut store = self.store();
-        let old = store.get(&key(rt, ns, name)).cloned().ok_or_else(|| ApiError::not_found(&rt.group, &rt.plural, name))?;
+        let old = store
+            .get(&key(rt, ns, name))
+            .cloned()
+            .ok_or_else(|| ApiError::not_found(&rt.group, &rt.plural, name))?;
         let rv = meta::resource_version(&obj);
         if !rv.is_empty() && rv != meta::resource_version(&old) {
             return Err(ApiError::conflict(&rt.group, &rt.plural, name));
@@ -180,7 +216,15 @@ impl Cluster {
 
     /// Patch an object; server-side apply creates a missing one. Returns the object and whether it
     /// was created.
-    pub fn patch(&self, rt: &ResourceType, ns: &str, name: &str, kind: PatchKind, body: &Value, opts: WriteOptions<'_>) -> Result<(Value, bool), ApiError> {
+    pub fn patch(
+        &self,
+        rt: &ResourceType,
+        ns: &str,
+        name: &str,
+        kind: PatchKind,
+        body: &Value,
+        opts: WriteOptions<'_>,
+    ) -> Result<(Value, bool), ApiError> {
         let mut store = self.store();
         let k = key(rt, ns, name);
         let old = store.get(&k).cloned();
@@ -216,10 +260,12 @@ impl Cluster {
             if rt.namespaced {
                 base["metadata"]["namespace"] = json!(ns);
             }
-            let req = ApplyRequest { manager: opts.manager, force, subresource: opts.subresource, rt };
+            let req =
+                ApplyRequest { manager: opts.manager, force, subresource: opts.subresource, rt };
             let merged = req.apply(old.as_ref(), base, body)?;
             let created = old.is_none();
-            let out = self.commit(&mut store, rt, ns, old.as_ref(), merged, opts, Tracking::Applied)?;
+            let out =
+                self.commit(&mut store, rt, ns, old.as_ref(), merged, opts, Tracking::Applied)?;
             return Ok((out, created));
         }
         let old = old.ok_or_else(|| ApiError::not_found(&rt.group, &rt.plural, name))?;
@@ -231,7 +277,9 @@ impl Cluster {
             }
             PatchKind::Strategic => {
                 if !rt.builtin {
-                    return Err(ApiError::unsupported_media_type("application/strategic-merge-patch+json"));
+                    return Err(ApiError::unsupported_media_type(
+                        "application/strategic-merge-patch+json",
+                    ));
                 }
                 strategic_merge(&old, body)?
             }
@@ -239,7 +287,12 @@ impl Cluster {
             PatchKind::Apply { .. } => return Err(ApiError::internal("apply handled above")),
         };
         if meta::name(&patched) != name {
-            return Err(ApiError::invalid(&rt.kind, &rt.group, name, &[("metadata.name".into(), "Invalid value: field is immutable".into())]));
+            return Err(ApiError::invalid(
+                &rt.kind,
+                &rt.group,
+                name,
+                &[("metadata.name".into(), "Invalid value: field is immutable".into())],
+            ));
         }
         let rv = meta::resource_version(&patched);
         if !rv.is_empty() && rv != meta::resource_version(&old) {
@@ -250,16 +303,29 @@ impl Cluster {
     }
 
     /// Delete an object: at once, or marked with `deletionTimestamp` while finalizers remain.
-    pub fn delete(&self, rt: &ResourceType, ns: &str, name: &str, opts: &DeleteOptions) -> Result<Value, ApiError> {
+    pub fn delete(
+        &self,
+        rt: &ResourceType,
+        ns: &str,
+        name: &str,
+        opts: &DeleteOptions,
+    ) -> Result<Value, ApiError> {
         let mut store = self.store();
         let k = key(rt, ns, name);
-        let old = store.get(&k).cloned().ok_or_else(|| ApiError::not_found(&rt.group, &rt.plural, name))?;
+        let old = store
+            .get(&k)
+            .cloned()
+            .ok_or_else(|| ApiError::not_found(&rt.group, &rt.plural, name))?;
         if opts.precondition_uid.as_deref().is_some_and(|u| u != meta::uid(&old))
-            || opts.precondition_resource_version.as_deref().is_some_and(|r| r != meta::resource_version(&old))
+            || opts
+                .precondition_resource_version
+                .as_deref()
+                .is_some_and(|r| r != meta::resource_version(&old))
         {
             return Err(ApiError::conflict(&rt.group, &rt.plural, name));
         }
-        let wopts = WriteOptions { manager: "kube-apiserver", dry_run: opts.dry_run, subresource: "" };
+        let wopts =
+            WriteOptions { manager: "kube-apiserver", dry_run: opts.dry_run, subresource: "" };
         if rt.is("", "Namespace") {
             if matches!(name, "default" | "kube-system" | "kube-public") {
                 return Err(ApiError::forbidden(format!(
@@ -306,7 +372,8 @@ impl Cluster {
             new["metadata"]["deletionGracePeriodSeconds"] = json!(0);
             return self.commit(&mut store, rt, ns, Some(&old), new, wopts, Tracking::System);
         }
-        let gone = store.remove(&k).ok_or_else(|| ApiError::not_found(&rt.group, &rt.plural, name))?;
+        let gone =
+            store.remove(&k).ok_or_else(|| ApiError::not_found(&rt.group, &rt.plural, name))?;
         drop(store);
         self.changed();
         Ok(gone)
@@ -419,7 +486,11 @@ impl Cluster {
             let gen = match old {
                 Some(o) => {
                     let g = o["metadata"]["generation"].as_i64().unwrap_or(1);
-                    if spec_part(o) != spec_part(&new) { g + 1 } else { g }
+                    if spec_part(o) != spec_part(&new) {
+                        g + 1
+                    } else {
+                        g
+                    }
                 }
                 None => 1,
             };

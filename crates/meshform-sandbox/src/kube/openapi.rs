@@ -35,7 +35,10 @@ pub fn index(c: &Catalogue) -> Value {
         let doc = document(c, &g, &v);
         let hash = hex(&Sha256::digest(doc.to_string().as_bytes()));
         let p = gv_path(&g, &v);
-        paths.insert(p.clone(), json!({"serverRelativeURL": format!("/openapi/v3/{p}?hash={}", &hash[..32])}));
+        paths.insert(
+            p.clone(),
+            json!({"serverRelativeURL": format!("/openapi/v3/{p}?hash={}", &hash[..32])}),
+        );
     }
     json!({"paths": paths})
 }

@@ -69,7 +69,9 @@ pub fn json_patch(target: &Value, patch: &Value) -> Result<Value, ApiError> {
                 }
             }
             other => {
-                return Err(ApiError::bad_request(format!("unknown json patch operation {other:?}")))
+                return Err(ApiError::bad_request(format!(
+                    "unknown json patch operation {other:?}"
+                )))
             }
         }
     }

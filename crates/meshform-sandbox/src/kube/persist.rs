@@ -51,11 +51,17 @@ pub fn load(dir: &Path) -> Result<(Store, Catalogue), String> {
     };
     let snapshot: Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
     for k in snapshot["kinds"].as_array().into_iter().flatten() {
-        let (Some(g), Some(kind), Some(plural)) = (k["group"].as_str(), k["kind"].as_str(), k["plural"].as_str()) else {
+        let (Some(g), Some(kind), Some(plural)) =
+            (k["group"].as_str(), k["kind"].as_str(), k["plural"].as_str())
+        else {
             continue;
         };
         for v in k["versions"].as_array().into_iter().flatten().filter_map(Value::as_str) {
-            catalogue.learn(&Gvk::new(g, v, kind), plural, k["namespaced"].as_bool().unwrap_or(true));
+            catalogue.learn(
+                &Gvk::new(g, v, kind),
+                plural,
+                k["namespaced"].as_bool().unwrap_or(true),
+            );
         }
     }
     for o in snapshot["objects"].as_array().into_iter().flatten() {

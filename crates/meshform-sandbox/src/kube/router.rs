@@ -12,7 +12,10 @@ pub enum Route {
     /// `/apis/<group>`
     Group(String),
     /// `/api/v1`, `/apis/<group>/<version>`
-    Resources { group: String, version: String },
+    Resources {
+        group: String,
+        version: String,
+    },
     /// `/openapi/v3`
     OpenApiIndex,
     /// `/openapi/v3/<api/v1 | apis/<group>/<version>>`
@@ -62,7 +65,9 @@ fn object(group: &str, version: &str, rest: &[&str]) -> Option<Route> {
         _ => (false, rest),
     };
     let (namespace, rest) = match rest {
-        ["namespaces", ns, rest @ ..] if !rest.is_empty() && !matches!(rest, ["status" | "finalize"]) => {
+        ["namespaces", ns, rest @ ..]
+            if !rest.is_empty() && !matches!(rest, ["status" | "finalize"]) =>
+        {
             (Some(ns.to_string()), rest)
         }
         _ => (None, rest),

@@ -178,7 +178,11 @@ fn parse_req(part: &str) -> Option<Req> {
         if !valid_key(k) || !values.iter().all(|v| valid_value(v)) {
             return None;
         }
-        return Some(if op == "in" { Req::In(k.into(), values) } else { Req::NotIn(k.into(), values) });
+        return Some(if op == "in" {
+            Req::In(k.into(), values)
+        } else {
+            Req::NotIn(k.into(), values)
+        });
     }
     valid_key(part).then(|| Req::Exists(part.to_string()))
 }
@@ -206,13 +210,18 @@ impl FieldSelector {
             };
             let field = field.trim();
             let supported = matches!(field, "metadata.name" | "metadata.namespace")
-                || (kind == "Pod" && matches!(field, "status.phase" | "spec.nodeName" | "status.podIP" | "spec.serviceAccountName"))
+                || (kind == "Pod"
+                    && matches!(
+                        field,
+                        "status.phase"
+                            | "spec.nodeName"
+                            | "status.podIP"
+                            | "spec.serviceAccountName"
+                    ))
                 || (kind == "Secret" && field == "type")
                 || (kind == "Event" && field.starts_with("involvedObject."));
             if !supported {
-                return Err(ApiError::bad_request(format!(
-                    "field label not supported: {field}"
-                )));
+                return Err(ApiError::bad_request(format!("field label not supported: {field}")));
             }
             reqs.push((field.to_string(), neg, value.trim().to_string()));
         }

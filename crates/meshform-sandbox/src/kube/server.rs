@@ -77,13 +77,19 @@ where
 async fn respond(shared: Shared, req: Request<Incoming>) -> Response<Body> {
     match AssertUnwindSafe(dispatch(&shared, req)).catch_unwind().await {
         Ok(r) => r,
-        Err(_) => http::error(&ApiError::internal("the emulated API server failed on this request; this is a bug")),
+        Err(_) => http::error(&ApiError::internal(
+            "the emulated API server failed on this request; this is a bug",
+        )),
     }
 }
 
 fn authorized(shared: &Shared, req: &Request<Incoming>) -> bool {
-    let Some(v) = req.headers().get(AUTHORIZATION).and_then(|v| v.to_str().ok()) else { return false };
-    let Some(token) = v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")) else { return false };
+    let Some(v) = req.headers().get(AUTHORIZATION).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let Some(token) = v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")) else {
+        return false;
+    };
     constant_time_eq(token.trim().as_bytes(), shared.token.as_bytes())
 }
 
@@ -109,10 +115,14 @@ async fn dispatch(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
     };
     match r {
         Route::Version => http::json(200, &discovery::version()),
-        Route::CoreVersions => http::json(200, &discovery::core_versions(&shared.address.to_string())),
+        Route::CoreVersions => {
+            http::json(200, &discovery::core_versions(&shared.address.to_string()))
+        }
         Route::Groups => http::json(200, &discovery::groups(&c.catalogue())),
         Route::Group(g) => found(discovery::group(&c.catalogue(), &g)),
-        Route::Resources { group, version } => found(discovery::resources(&c.catalogue(), &group, &version)),
+        Route::Resources { group, version } => {
+            found(discovery::resources(&c.catalogue(), &group, &version))
+        }
         Route::OpenApiIndex => http::json(200, &openapi::index(&c.catalogue())),
         Route::OpenApi(p) => found(openapi::for_path(&c.catalogue(), &p)),
         Route::OpenApiV2 => http::error(&ApiError::no_route()),

@@ -85,7 +85,10 @@ fn tokenize(s: &str) -> Result<Vec<Tok>, String> {
                 continue;
             }
             '\'' => {
-                let end = chars[i + 1..].iter().position(|&x| x == '\'').ok_or("unterminated quoted string")?;
+                let end = chars[i + 1..]
+                    .iter()
+                    .position(|&x| x == '\'')
+                    .ok_or("unterminated quoted string")?;
                 let lit: String = chars[i + 1..i + 1 + end].iter().collect();
                 word.push(Part::Lit(lit, true));
                 i += end + 2;
@@ -94,7 +97,9 @@ fn tokenize(s: &str) -> Result<Vec<Tok>, String> {
             '"' => {
                 i += 1;
                 loop {
-                    let Some(&d) = chars.get(i) else { return Err("unterminated quoted string".into()) };
+                    let Some(&d) = chars.get(i) else {
+                        return Err("unterminated quoted string".into());
+                    };
                     match d {
                         '"' => break,
                         '\\' if matches!(chars.get(i + 1), Some('"' | '\\' | '$' | '`')) => {
@@ -217,7 +222,9 @@ impl Parser {
             conn = match self.toks.get(self.pos) {
                 Some(Tok::And) => Conn::And,
                 Some(Tok::Or) => Conn::Or,
-                Some(Tok::Pipe) => return Err("pipes are not supported by the sandbox shell".into()),
+                Some(Tok::Pipe) => {
+                    return Err("pipes are not supported by the sandbox shell".into())
+                }
                 _ => Conn::Always,
             };
             if conn != Conn::Always {
@@ -282,7 +289,14 @@ pub async fn run_sh(script: &str, request: &ExecRequest, handler: &dyn ExecHandl
         Err(e) => return ExecOutput::fail(2, format!("sh: {e}\n")),
     };
     let vars = environment(request).into_iter().collect();
-    let mut run = Run { handler, request, vars, out: ExecOutput::default(), exited: false, budget: MAX_COMMANDS };
+    let mut run = Run {
+        handler,
+        request,
+        vars,
+        out: ExecOutput::default(),
+        exited: false,
+        budget: MAX_COMMANDS,
+    };
     run.list(&nodes).await;
     run.out
 }

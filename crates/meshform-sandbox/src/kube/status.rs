@@ -47,8 +47,11 @@ impl ApiError {
 
     /// 404 for a named object.
     pub fn not_found(group: &str, plural: &str, name: &str) -> Self {
-        let mut e =
-            Self::new(404, "NotFound", format!("{} \"{name}\" not found", qualified(group, plural)));
+        let mut e = Self::new(
+            404,
+            "NotFound",
+            format!("{} \"{name}\" not found", qualified(group, plural)),
+        );
         e.details = Some(details(group, plural, name));
         e
     }

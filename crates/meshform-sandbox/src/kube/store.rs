@@ -23,7 +23,12 @@ pub struct ObjectKey {
 impl ObjectKey {
     /// A key from its parts.
     pub fn new(group: &str, kind: &str, namespace: &str, name: &str) -> Self {
-        ObjectKey { group: group.into(), kind: kind.into(), namespace: namespace.into(), name: name.into() }
+        ObjectKey {
+            group: group.into(),
+            kind: kind.into(),
+            namespace: namespace.into(),
+            name: name.into(),
+        }
     }
 }
 

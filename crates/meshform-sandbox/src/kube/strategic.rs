@@ -144,13 +144,8 @@ fn merge_list(
     path: &mut Vec<String>,
 ) -> Result<(), ApiError> {
     if items.iter().any(|it| it.get("$patch").and_then(Value::as_str) == Some("replace")) {
-        *target = Value::Array(
-            items
-                .iter()
-                .filter(|it| it.get("$patch").is_none())
-                .map(strip)
-                .collect(),
-        );
+        *target =
+            Value::Array(items.iter().filter(|it| it.get("$patch").is_none()).map(strip).collect());
         return Ok(());
     }
     if !target.is_array() {

@@ -59,10 +59,18 @@ pub fn write_scale(
     let replicas = match new["spec"]["replicas"].as_i64() {
         Some(r) if r >= 0 && r <= i32::MAX as i64 => r,
         _ => {
-            return Err(ApiError::invalid("Scale", "autoscaling", name, &[(
-                "spec.replicas".into(),
-                format!("Invalid value: {}: must be greater than or equal to 0", new["spec"]["replicas"]),
-            )]))
+            return Err(ApiError::invalid(
+                "Scale",
+                "autoscaling",
+                name,
+                &[(
+                    "spec.replicas".into(),
+                    format!(
+                        "Invalid value: {}: must be greater than or equal to 0",
+                        new["spec"]["replicas"]
+                    ),
+                )],
+            ))
         }
     };
     let mut patch = json!({"spec": {"replicas": replicas}});
@@ -86,11 +94,15 @@ pub fn pick_container(pod: &Value, requested: Option<&str>) -> Result<String, Ap
     let pod_name = meta::name(pod);
     let wanted = requested
         .filter(|c| !c.is_empty())
-        .or_else(|| pod["metadata"]["annotations"]["kubectl.kubernetes.io/default-container"].as_str())
+        .or_else(|| {
+            pod["metadata"]["annotations"]["kubectl.kubernetes.io/default-container"].as_str()
+        })
         .or_else(|| names.first().copied());
     match wanted {
         Some(c) if names.contains(&c) => Ok(c.to_string()),
-        Some(c) => Err(ApiError::bad_request(format!("container {c} is not valid for pod {pod_name}"))),
+        Some(c) => {
+            Err(ApiError::bad_request(format!("container {c} is not valid for pod {pod_name}")))
+        }
         None => Err(ApiError::bad_request(format!("pod {pod_name} has no containers"))),
     }
 }

@@ -21,10 +21,37 @@ pub fn columns(rt: &ResourceType) -> Vec<Value> {
     let s = |n: &str| col(n, "string", 0);
     let i = |n: &str| col(n, "integer", 0);
     match (rt.group.as_str(), rt.kind.as_str(), rt.builtin) {
-        ("", "Pod", true) => vec![s("Name"), s("Ready"), s("Status"), i("Restarts"), s("Age"), col("IP", "string", 1), col("Node", "string", 1)],
-        ("apps", "Deployment", true) => vec![s("Name"), s("Ready"), i("Up-to-date"), i("Available"), s("Age"), col("Containers", "string", 1), col("Images", "string", 1), col("Selector", "string", 1)],
-        ("apps", "ReplicaSet", true) => vec![s("Name"), i("Desired"), i("Current"), i("Ready"), s("Age")],
-        ("", "Service", true) => vec![s("Name"), s("Type"), s("Cluster-IP"), s("External-IP"), s("Port(s)"), s("Age"), col("Selector", "string", 1)],
+        ("", "Pod", true) => vec![
+            s("Name"),
+            s("Ready"),
+            s("Status"),
+            i("Restarts"),
+            s("Age"),
+            col("IP", "string", 1),
+            col("Node", "string", 1),
+        ],
+        ("apps", "Deployment", true) => vec![
+            s("Name"),
+            s("Ready"),
+            i("Up-to-date"),
+            i("Available"),
+            s("Age"),
+            col("Containers", "string", 1),
+            col("Images", "string", 1),
+            col("Selector", "string", 1),
+        ],
+        ("apps", "ReplicaSet", true) => {
+            vec![s("Name"), i("Desired"), i("Current"), i("Ready"), s("Age")]
+        }
+        ("", "Service", true) => vec![
+            s("Name"),
+            s("Type"),
+            s("Cluster-IP"),
+            s("External-IP"),
+            s("Port(s)"),
+            s("Age"),
+            col("Selector", "string", 1),
+        ],
         ("", "Namespace", true) => vec![s("Name"), s("Status"), s("Age")],
         ("", "ConfigMap", true) => vec![s("Name"), i("Data"), s("Age")],
         ("", "Secret", true) => vec![s("Name"), s("Type"), i("Data"), s("Age")],
@@ -61,7 +88,8 @@ fn cells(rt: &ResourceType, o: &Value) -> Vec<Value> {
             let total = spec["containers"].as_array().map_or(0, Vec::len);
             let statuses = st["containerStatuses"].as_array();
             let ready = statuses.map_or(0, |s| s.iter().filter(|c| c["ready"] == true).count());
-            let restarts: i64 = statuses.map_or(0, |s| s.iter().map(|c| n(&c["restartCount"])).sum());
+            let restarts: i64 =
+                statuses.map_or(0, |s| s.iter().map(|c| n(&c["restartCount"])).sum());
             let phase = if meta::is_deleting(o) {
                 "Terminating".to_string()
             } else if st["phase"] == "Pending" && o["spec"]["nodeName"].is_string() {
@@ -69,19 +97,41 @@ fn cells(rt: &ResourceType, o: &Value) -> Vec<Value> {
             } else {
                 st["phase"].as_str().unwrap_or("Pending").to_string()
             };
-            vec![name, json!(format!("{ready}/{total}")), json!(phase), json!(restarts), a,
-                 json!(st["podIP"].as_str().unwrap_or("<none>")), json!(spec["nodeName"].as_str().unwrap_or("<none>"))]
+            vec![
+                name,
+                json!(format!("{ready}/{total}")),
+                json!(phase),
+                json!(restarts),
+                a,
+                json!(st["podIP"].as_str().unwrap_or("<none>")),
+                json!(spec["nodeName"].as_str().unwrap_or("<none>")),
+            ]
         }
         ("apps", "Deployment", true) => {
             let containers = spec["template"]["spec"]["containers"].as_array();
-            let names: Vec<&str> = containers.into_iter().flatten().filter_map(|c| c["name"].as_str()).collect();
-            let images: Vec<&str> = containers.into_iter().flatten().filter_map(|c| c["image"].as_str()).collect();
+            let names: Vec<&str> =
+                containers.into_iter().flatten().filter_map(|c| c["name"].as_str()).collect();
+            let images: Vec<&str> =
+                containers.into_iter().flatten().filter_map(|c| c["image"].as_str()).collect();
             let sel = super::selectors::LabelSelector::from_object(&spec["selector"]).to_query();
-            vec![name, json!(format!("{}/{}", n(&st["readyReplicas"]), n(&spec["replicas"]))),
-                 json!(n(&st["updatedReplicas"])), json!(n(&st["availableReplicas"])), a,
-                 json!(names.join(",")), json!(images.join(",")), json!(sel)]
+            vec![
+                name,
+                json!(format!("{}/{}", n(&st["readyReplicas"]), n(&spec["replicas"]))),
+                json!(n(&st["updatedReplicas"])),
+                json!(n(&st["availableReplicas"])),
+                a,
+                json!(names.join(",")),
+                json!(images.join(",")),
+                json!(sel),
+            ]
         }
-        ("apps", "ReplicaSet", true) => vec![name, json!(n(&spec["replicas"])), json!(n(&st["replicas"])), json!(n(&st["readyReplicas"])), a],
+        ("apps", "ReplicaSet", true) => vec![
+            name,
+            json!(n(&spec["replicas"])),
+            json!(n(&st["replicas"])),
+            json!(n(&st["readyReplicas"])),
+            a,
+        ],
         ("", "Service", true) => {
             let ports: Vec<String> = spec["ports"]
                 .as_array()
@@ -89,23 +139,43 @@ fn cells(rt: &ResourceType, o: &Value) -> Vec<Value> {
                 .flatten()
                 .map(|p| format!("{}/{}", n(&p["port"]), p["protocol"].as_str().unwrap_or("TCP")))
                 .collect();
-            let sel = meta::string_map(&spec["selector"]).iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",");
-            vec![name, json!(spec["type"].as_str().unwrap_or("ClusterIP")), json!(spec["clusterIP"].as_str().unwrap_or("<none>")),
-                 json!("<none>"), json!(if ports.is_empty() { "<none>".to_string() } else { ports.join(",") }), a,
-                 json!(if sel.is_empty() { "<none>".to_string() } else { sel })]
+            let sel = meta::string_map(&spec["selector"])
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(",");
+            vec![
+                name,
+                json!(spec["type"].as_str().unwrap_or("ClusterIP")),
+                json!(spec["clusterIP"].as_str().unwrap_or("<none>")),
+                json!("<none>"),
+                json!(if ports.is_empty() { "<none>".to_string() } else { ports.join(",") }),
+                a,
+                json!(if sel.is_empty() { "<none>".to_string() } else { sel }),
+            ]
         }
         ("", "Namespace", true) => vec![name, json!(st["phase"].as_str().unwrap_or("Active")), a],
         ("", "ConfigMap", true) => {
-            let count = o["data"].as_object().map_or(0, |m| m.len()) + o["binaryData"].as_object().map_or(0, |m| m.len());
+            let count = o["data"].as_object().map_or(0, |m| m.len())
+                + o["binaryData"].as_object().map_or(0, |m| m.len());
             vec![name, json!(count), a]
         }
-        ("", "Secret", true) => vec![name, json!(o["type"].as_str().unwrap_or("Opaque")), json!(o["data"].as_object().map_or(0, |m| m.len())), a],
+        ("", "Secret", true) => vec![
+            name,
+            json!(o["type"].as_str().unwrap_or("Opaque")),
+            json!(o["data"].as_object().map_or(0, |m| m.len())),
+            a,
+        ],
         ("", "Endpoints", true) => {
             let mut eps = Vec::new();
             for s in o["subsets"].as_array().into_iter().flatten() {
                 for addr in s["addresses"].as_array().into_iter().flatten() {
                     for p in s["ports"].as_array().into_iter().flatten() {
-                        eps.push(format!("{}:{}", addr["ip"].as_str().unwrap_or(""), n(&p["port"])));
+                        eps.push(format!(
+                            "{}:{}",
+                            addr["ip"].as_str().unwrap_or(""),
+                            n(&p["port"])
+                        ));
                     }
                 }
             }
@@ -120,12 +190,20 @@ fn row_object(o: &Value, include: &str) -> Value {
     match include {
         "None" => Value::Null,
         "Object" => o.clone(),
-        _ => json!({"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": o["metadata"]}),
+        _ => {
+            json!({"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": o["metadata"]})
+        }
     }
 }
 
 /// A Table of objects.
-pub fn table(rt: &ResourceType, items: &[Value], resource_version: &str, include: &str, with_columns: bool) -> Value {
+pub fn table(
+    rt: &ResourceType,
+    items: &[Value],
+    resource_version: &str,
+    include: &str,
+    with_columns: bool,
+) -> Value {
     let rows: Vec<Value> = items
         .iter()
         .map(|o| json!({"cells": cells(rt, o), "object": row_object(o, include)}))

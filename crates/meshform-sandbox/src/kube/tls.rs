@@ -34,16 +34,17 @@ fn err(e: impl std::fmt::Display) -> String {
 
 /// Load the CA and token from `dir`, making them on first start, and issue a server certificate.
 pub fn load_or_create(dir: &Path, cluster: &str) -> Result<Identity, String> {
-    let (ca_pem, ca_key_pem) = match (read_optional(&dir.join(CA_CERT)), read_optional(&dir.join(CA_KEY))) {
-        (Ok(Some(c)), Ok(Some(k))) => (c, k),
-        (Err(e), _) | (_, Err(e)) => return Err(format!("reading the CA: {e}")),
-        _ => {
-            let (c, k) = new_ca(cluster)?;
-            atomic_write(&dir.join(CA_KEY), k.as_bytes()).map_err(err)?;
-            atomic_write(&dir.join(CA_CERT), c.as_bytes()).map_err(err)?;
-            (c, k)
-        }
-    };
+    let (ca_pem, ca_key_pem) =
+        match (read_optional(&dir.join(CA_CERT)), read_optional(&dir.join(CA_KEY))) {
+            (Ok(Some(c)), Ok(Some(k))) => (c, k),
+            (Err(e), _) | (_, Err(e)) => return Err(format!("reading the CA: {e}")),
+            _ => {
+                let (c, k) = new_ca(cluster)?;
+                atomic_write(&dir.join(CA_KEY), k.as_bytes()).map_err(err)?;
+                atomic_write(&dir.join(CA_CERT), c.as_bytes()).map_err(err)?;
+                (c, k)
+            }
+        };
     let token = match read_optional(&dir.join(TOKEN)).map_err(err)? {
         Some(t) if !t.trim().is_empty() => t.trim().to_string(),
         _ => {
@@ -52,11 +53,17 @@ pub fn load_or_create(dir: &Path, cluster: &str) -> Result<Identity, String> {
             t
         }
     };
-    let ca_key = KeyPair::from_pem(&ca_key_pem).map_err(|e| format!("the CA key is not valid: {e}"))?;
-    let issuer = Issuer::from_ca_cert_pem(&ca_pem, ca_key).map_err(|e| format!("the CA certificate is not valid: {e}"))?;
+    let ca_key =
+        KeyPair::from_pem(&ca_key_pem).map_err(|e| format!("the CA key is not valid: {e}"))?;
+    let issuer = Issuer::from_ca_cert_pem(&ca_pem, ca_key)
+        .map_err(|e| format!("the CA certificate is not valid: {e}"))?;
 
-    let mut params = CertificateParams::new(vec!["localhost".to_string(), "kubernetes".to_string(), "kubernetes.default".to_string()])
-        .map_err(err)?;
+    let mut params = CertificateParams::new(vec![
+        "localhost".to_string(),
+        "kubernetes".to_string(),
+        "kubernetes.default".to_string(),
+    ])
+    .map_err(err)?;
     params.subject_alt_names.push(SanType::IpAddress(IpAddr::V4(Ipv4Addr::LOCALHOST)));
     params.distinguished_name.push(DnType::CommonName, "kube-apiserver");
     params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
@@ -86,7 +93,11 @@ fn new_ca(cluster: &str) -> Result<(String, String), String> {
     params.distinguished_name.push(DnType::CommonName, format!("{cluster}-ca"));
     params.distinguished_name.push(DnType::OrganizationName, "meshform sandbox");
     params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
+    params.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
     let now = time::OffsetDateTime::now_utc();
     params.not_before = now - time::Duration::days(1);
     params.not_after = now + time::Duration::days(3650);

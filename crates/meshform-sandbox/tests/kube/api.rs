@@ -10,22 +10,45 @@ async fn discovery_reports_minor_32_and_lists_builtin_kinds() {
     let v = c.client.get("/version").await.json();
     assert_eq!(v["minor"], "32");
     let core = c.client.get("/api/v1").await.json();
-    let names: Vec<&str> = core["resources"].as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap()).collect();
-    for n in ["namespaces", "pods", "pods/exec", "pods/log", "services", "configmaps", "secrets", "serviceaccounts", "endpoints"] {
+    let names: Vec<&str> =
+        core["resources"].as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap()).collect();
+    for n in [
+        "namespaces",
+        "pods",
+        "pods/exec",
+        "pods/log",
+        "services",
+        "configmaps",
+        "secrets",
+        "serviceaccounts",
+        "endpoints",
+    ] {
         assert!(names.contains(&n), "{n} missing from {names:?}");
     }
     let apps = c.client.get("/apis/apps/v1").await.json();
-    let scale = apps["resources"].as_array().unwrap().iter().find(|r| r["name"] == "deployments/scale").unwrap();
+    let scale = apps["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "deployments/scale")
+        .unwrap();
     assert_eq!(scale["group"], "autoscaling");
     let groups = c.client.get("/apis").await.json();
-    assert!(groups["groups"].as_array().unwrap().iter().any(|g| g["name"] == "networking.istio.io"));
+    assert!(groups["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|g| g["name"] == "networking.istio.io"));
     c.server.shutdown().await.unwrap();
 }
 
 #[tokio::test]
 async fn requests_without_the_token_get_401_status() {
     let c = TestCluster::start().await;
-    let r = c.client.call(hyper::Method::GET, "/api/v1/namespaces", &[("authorization", "Bearer wrong")], None).await;
+    let r = c
+        .client
+        .call(hyper::Method::GET, "/api/v1/namespaces", &[("authorization", "Bearer wrong")], None)
+        .await;
     assert_eq!(r.status, 401);
     assert_eq!(r.json()["reason"], "Unauthorized");
     c.server.shutdown().await.unwrap();

@@ -29,7 +29,12 @@ fn managers(obj: &Value) -> Vec<(String, String)> {
         .as_array()
         .unwrap()
         .iter()
-        .map(|e| (e["manager"].as_str().unwrap().to_string(), e["operation"].as_str().unwrap().to_string()))
+        .map(|e| {
+            (
+                e["manager"].as_str().unwrap().to_string(),
+                e["operation"].as_str().unwrap().to_string(),
+            )
+        })
         .collect()
 }
 
@@ -42,7 +47,9 @@ async fn apply_creates_then_updates_and_records_managed_fields() {
     assert_eq!(managers(&created), vec![("meshform".to_string(), "Apply".to_string())]);
     let fields = &created["metadata"]["managedFields"][0]["fieldsV1"];
     assert!(fields["f:spec"]["f:replicas"].is_object());
-    assert!(fields["f:spec"]["f:template"]["f:spec"]["f:containers"]["k:{\"name\":\"web\"}"]["f:image"].is_object());
+    assert!(fields["f:spec"]["f:template"]["f:spec"]["f:containers"]["k:{\"name\":\"web\"}"]
+        ["f:image"]
+        .is_object());
     assert!(fields["f:metadata"].get("f:name").is_none(), "identity is not owned: {fields}");
     assert_eq!(created["metadata"]["generation"], 1);
     // Server defaults are present but not owned by the applier.
@@ -76,7 +83,10 @@ async fn a_second_manager_conflicts_unless_forced_and_force_takes_ownership() {
     assert_eq!(r.status, 409, "{}", r.text());
     let s = r.json();
     assert_eq!(s["reason"], "Conflict");
-    assert_eq!(s["message"], "Apply failed with 1 conflict: conflict with \"meshform\" using apps/v1: .spec.replicas");
+    assert_eq!(
+        s["message"],
+        "Apply failed with 1 conflict: conflict with \"meshform\" using apps/v1: .spec.replicas"
+    );
     assert_eq!(s["details"]["causes"][0]["reason"], "FieldManagerConflict");
     assert_eq!(s["details"]["causes"][0]["field"], ".spec.replicas");
 
@@ -92,7 +102,10 @@ async fn a_second_manager_conflicts_unless_forced_and_force_takes_ownership() {
     assert_eq!(obj["spec"]["replicas"], 3);
     let entries = obj["metadata"]["managedFields"].as_array().unwrap();
     let mesh = entries.iter().find(|e| e["manager"] == "meshform").unwrap();
-    assert!(mesh["fieldsV1"]["f:spec"].get("f:replicas").is_none(), "meshform lost .spec.replicas: {mesh}");
+    assert!(
+        mesh["fieldsV1"]["f:spec"].get("f:replicas").is_none(),
+        "meshform lost .spec.replicas: {mesh}"
+    );
     let ops = entries.iter().find(|e| e["manager"] == "ops").unwrap();
     assert!(ops["fieldsV1"]["f:spec"]["f:replicas"].is_object());
 
@@ -108,7 +121,11 @@ async fn fields_a_manager_stops_applying_are_removed_unless_someone_else_owns_th
     let c = TestCluster::start().await;
     c.client.apply(PATH, "meshform", false, &deployment(1, "nginx:1", Some("tier"))).await;
     let obj = c.client.apply(PATH, "meshform", false, &deployment(1, "nginx:1", None)).await.json();
-    assert!(obj["metadata"]["labels"].get("tier").is_none(), "dropped label removed: {}", obj["metadata"]["labels"]);
+    assert!(
+        obj["metadata"]["labels"].get("tier").is_none(),
+        "dropped label removed: {}",
+        obj["metadata"]["labels"]
+    );
 
     c.client.apply(PATH, "meshform", false, &deployment(1, "nginx:1", Some("tier"))).await;
     let labels = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "labels": {"tier": "yes"}}});
@@ -122,14 +139,28 @@ async fn fields_a_manager_stops_applying_are_removed_unless_someone_else_owns_th
 async fn dry_run_writes_nothing() {
     let c = TestCluster::start().await;
     let before = c.client.get("/api/v1/namespaces/default/configmaps").await.json();
-    let r = c.client.call(hyper::Method::PATCH, &format!("{PATH}?fieldManager=meshform&dryRun=All"),
-        &[("content-type", "application/apply-patch+yaml")], Some(deployment(1, "nginx:1", None).to_string().into_bytes())).await;
+    let r = c
+        .client
+        .call(
+            hyper::Method::PATCH,
+            &format!("{PATH}?fieldManager=meshform&dryRun=All"),
+            &[("content-type", "application/apply-patch+yaml")],
+            Some(deployment(1, "nginx:1", None).to_string().into_bytes()),
+        )
+        .await;
     assert_eq!(r.status, 201, "{}", r.text());
     assert_eq!(r.json()["spec"]["replicas"], 1);
     assert_eq!(c.client.get(PATH).await.status, 404);
     let cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "dry"}});
-    let r = c.client.call(hyper::Method::POST, "/api/v1/namespaces/default/configmaps?dryRun=All",
-        &[("content-type", "application/json")], Some(cm.to_string().into_bytes())).await;
+    let r = c
+        .client
+        .call(
+            hyper::Method::POST,
+            "/api/v1/namespaces/default/configmaps?dryRun=All",
+            &[("content-type", "application/json")],
+            Some(cm.to_string().into_bytes()),
+        )
+        .await;
     assert_eq!(r.status, 201);
     assert_eq!(c.client.get("/api/v1/namespaces/default/configmaps/dry").await.status, 404);
 
@@ -137,8 +168,15 @@ async fn dry_run_writes_nothing() {
     let r = c.client.call(hyper::Method::DELETE, &format!("{PATH}?dryRun=All"), &[], None).await;
     assert_eq!(r.status, 200);
     assert_eq!(c.client.get(PATH).await.status, 200, "a dry-run delete leaves the object");
-    let r = c.client.call(hyper::Method::PATCH, &format!("{PATH}?dryRun=All"),
-        &[("content-type", "application/merge-patch+json")], Some(br#"{"spec":{"replicas":5}}"#.to_vec())).await;
+    let r = c
+        .client
+        .call(
+            hyper::Method::PATCH,
+            &format!("{PATH}?dryRun=All"),
+            &[("content-type", "application/merge-patch+json")],
+            Some(br#"{"spec":{"replicas":5}}"#.to_vec()),
+        )
+        .await;
     assert_eq!(r.json()["spec"]["replicas"], 5);
     assert_eq!(c.client.get(PATH).await.json()["spec"]["replicas"], 1);
     let after = c.client.get("/api/v1/namespaces/default/configmaps").await.json();
@@ -150,7 +188,14 @@ async fn dry_run_writes_nothing() {
 async fn updates_by_other_managers_are_recorded_as_update_operations() {
     let c = TestCluster::start().await;
     c.client.apply(PATH, "meshform", false, &deployment(1, "nginx:1", None)).await;
-    let r = c.client.patch(&format!("{PATH}/scale?fieldManager=kubectl-scale"), "application/merge-patch+json", &json!({"spec": {"replicas": 4}})).await;
+    let r = c
+        .client
+        .patch(
+            &format!("{PATH}/scale?fieldManager=kubectl-scale"),
+            "application/merge-patch+json",
+            &json!({"spec": {"replicas": 4}}),
+        )
+        .await;
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.json()["kind"], "Scale");
     let obj = c.client.get(PATH).await.json();
@@ -163,6 +208,10 @@ async fn updates_by_other_managers_are_recorded_as_update_operations() {
     let r = c.client.apply(PATH, "meshform", false, &deployment(1, "nginx:1", None)).await;
     assert_eq!(r.status, 409);
     assert!(r.json()["message"].as_str().unwrap().contains("conflict with \"kubectl-scale\""));
-    assert_eq!(c.client.apply(PATH, "meshform", true, &deployment(1, "nginx:1", None)).await.json()["spec"]["replicas"], 1);
+    assert_eq!(
+        c.client.apply(PATH, "meshform", true, &deployment(1, "nginx:1", None)).await.json()
+            ["spec"]["replicas"],
+        1
+    );
     c.server.shutdown().await.unwrap();
 }

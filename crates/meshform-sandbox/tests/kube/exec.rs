@@ -25,7 +25,13 @@ struct Session {
     pongs: usize,
 }
 
-async fn exec(client: &Client, pod: &str, command: &[&str], protocols: &str, ping: bool) -> Session {
+async fn exec(
+    client: &Client,
+    pod: &str,
+    command: &[&str],
+    protocols: &str,
+    ping: bool,
+) -> Session {
     let mut q: Vec<String> = command.iter().map(|c| format!("command={}", urlencode(c))).collect();
     q.push("stdout=true".into());
     q.push("stderr=true".into());
@@ -34,7 +40,8 @@ async fn exec(client: &Client, pod: &str, command: &[&str], protocols: &str, pin
     req.headers_mut().insert("sec-websocket-protocol", protocols.parse().unwrap());
     req.headers_mut().insert("authorization", format!("Bearer {}", client.token).parse().unwrap());
     let tls = client.connect().await;
-    let (mut ws, resp) = tokio_tungstenite::client_async(req, tls).await.expect("websocket handshake");
+    let (mut ws, resp) =
+        tokio_tungstenite::client_async(req, tls).await.expect("websocket handshake");
     assert_eq!(resp.headers()["connection"], "Upgrade");
     let mut s = Session {
         protocol: resp.headers()["sec-websocket-protocol"].to_str().unwrap().to_string(),
@@ -43,7 +50,9 @@ async fn exec(client: &Client, pod: &str, command: &[&str], protocols: &str, pin
     if ping {
         ws.send(Message::Ping(b"are you there".to_vec().into())).await.unwrap();
     }
-    while let Some(msg) = tokio::time::timeout(std::time::Duration::from_secs(10), ws.next()).await.expect("no stall") {
+    while let Some(msg) =
+        tokio::time::timeout(std::time::Duration::from_secs(10), ws.next()).await.expect("no stall")
+    {
         match msg.expect("frame") {
             Message::Binary(b) => {
                 if s.order.is_empty() {
@@ -71,7 +80,13 @@ async fn exec(client: &Client, pod: &str, command: &[&str], protocols: &str, pin
 
 fn urlencode(s: &str) -> String {
     s.bytes()
-        .map(|b| if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
         .collect()
 }
 
@@ -79,7 +94,9 @@ async fn running_pod(c: &TestCluster) -> String {
     let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "box"},
         "spec": {"containers": [{"name": "main", "image": "busybox:1", "env": [{"name": "GREETING", "value": "hi"}]}]}});
     assert_eq!(c.client.post("/api/v1/namespaces/default/pods", &pod).await.status, 201);
-    c.client.wait_for("/api/v1/namespaces/default/pods/box", 10, |p| p["status"]["phase"] == "Running").await;
+    c.client
+        .wait_for("/api/v1/namespaces/default/pods/box", 10, |p| p["status"]["phase"] == "Running")
+        .await;
     "box".into()
 }
 
@@ -94,7 +111,14 @@ async fn exec_v5_sends_output_then_the_exit_status() {
     assert_eq!(s.status, json!({"metadata": {}, "status": "Success"}));
     assert_eq!(s.order.last(), Some(&3), "the status comes after all output");
 
-    let s = exec(&c.client, &pod, &["sh", "-c", "echo out; cat /nope; exit 7"], "v5.channel.k8s.io", false).await;
+    let s = exec(
+        &c.client,
+        &pod,
+        &["sh", "-c", "echo out; cat /nope; exit 7"],
+        "v5.channel.k8s.io",
+        false,
+    )
+    .await;
     assert_eq!(s.stdout, "out\n");
     assert_eq!(s.stderr, "cat: /nope: No such file or directory\n");
     assert_eq!(s.status["status"], "Failure");
@@ -106,10 +130,21 @@ async fn exec_v5_sends_output_then_the_exit_status() {
     assert_eq!(s.status["details"]["causes"][0]["message"], "127");
 
     let s = exec(&c.client, &pod, &["env"], "v5.channel.k8s.io", false).await;
-    assert!(s.stdout.contains("GREETING=hi\n") && s.stdout.contains("HOSTNAME=box\n"), "{}", s.stdout);
+    assert!(
+        s.stdout.contains("GREETING=hi\n") && s.stdout.contains("HOSTNAME=box\n"),
+        "{}",
+        s.stdout
+    );
     let s = exec(&c.client, &pod, &["cat", "/etc/hostname"], "v5.channel.k8s.io", false).await;
     assert_eq!(s.stdout, "box\n");
-    let s = exec(&c.client, &pod, &["sh", "-c", "for i in $(seq 1 3); do echo \"n=$i\"; done; false || echo recovered"], "v5.channel.k8s.io", false).await;
+    let s = exec(
+        &c.client,
+        &pod,
+        &["sh", "-c", "for i in $(seq 1 3); do echo \"n=$i\"; done; false || echo recovered"],
+        "v5.channel.k8s.io",
+        false,
+    )
+    .await;
     assert_eq!(s.stdout, "n=1\nn=2\nn=3\nrecovered\n");
     assert_eq!(s.status["status"], "Success");
     c.server.shutdown().await.unwrap();
@@ -120,9 +155,18 @@ async fn exec_v4_as_kube_rs_offers_it_and_pings_are_answered() {
     let c = TestCluster::start().await;
     let pod = running_pod(&c).await;
     // kube-rs offers both in one header; the server takes the client's first.
-    let s = exec(&c.client, &pod, &["echo", "hello"], "v5.channel.k8s.io, v4.channel.k8s.io", false).await;
+    let s =
+        exec(&c.client, &pod, &["echo", "hello"], "v5.channel.k8s.io, v4.channel.k8s.io", false)
+            .await;
     assert_eq!(s.protocol, "v5.channel.k8s.io");
-    let s = exec(&c.client, &pod, &["sh", "-c", "sleep 0.3; echo late; exit 2"], "v4.channel.k8s.io", true).await;
+    let s = exec(
+        &c.client,
+        &pod,
+        &["sh", "-c", "sleep 0.3; echo late; exit 2"],
+        "v4.channel.k8s.io",
+        true,
+    )
+    .await;
     assert_eq!(s.protocol, "v4.channel.k8s.io");
     assert_eq!(s.stdout, "late\n");
     assert_eq!(s.status["details"]["causes"][0]["message"], "2");
@@ -138,7 +182,15 @@ async fn exec_refusals_are_status_errors() {
     let r = c.client.get(&format!("{base}?command=ls&container=nope")).await;
     assert_eq!(r.status, 400);
     assert!(r.json()["message"].as_str().unwrap().contains("not valid for pod"));
-    let r = c.client.call(hyper::Method::POST, &format!("{base}?command=ls"), &[("upgrade", "SPDY/3.1"), ("connection", "Upgrade")], None).await;
+    let r = c
+        .client
+        .call(
+            hyper::Method::POST,
+            &format!("{base}?command=ls"),
+            &[("upgrade", "SPDY/3.1"), ("connection", "Upgrade")],
+            None,
+        )
+        .await;
     assert_eq!(r.status, 400);
     assert_eq!(r.json()["kind"], "Status");
     let r = c.client.get("/api/v1/namespaces/default/pods/ghost/exec?command=ls").await;
@@ -150,10 +202,15 @@ async fn exec_refusals_are_status_errors() {
 async fn logs_are_text() {
     let c = TestCluster::start().await;
     let pod = running_pod(&c).await;
-    let r = c.client.get(&format!("/api/v1/namespaces/default/pods/{pod}/log?container=main")).await;
+    let r =
+        c.client.get(&format!("/api/v1/namespaces/default/pods/{pod}/log?container=main")).await;
     assert_eq!(r.status, 200);
     assert!(r.headers["content-type"].to_str().unwrap().starts_with("text/plain"));
-    assert!(r.text().contains("container main of pod box started (image busybox:1)"), "{}", r.text());
+    assert!(
+        r.text().contains("container main of pod box started (image busybox:1)"),
+        "{}",
+        r.text()
+    );
     c.server.shutdown().await.unwrap();
 }
 
@@ -164,7 +221,9 @@ struct Curl;
 impl ExecHandler for Curl {
     async fn exec(&self, request: &ExecRequest) -> ExecOutput {
         match request.command.first().map(String::as_str) {
-            Some("curl") => ExecOutput::ok(format!("Hello version: v1, instance: {}\n", request.pod_name())),
+            Some("curl") => {
+                ExecOutput::ok(format!("Hello version: v1, instance: {}\n", request.pod_name()))
+            }
             Some("sh") if request.command.get(1).map(String::as_str) == Some("-c") => {
                 run_sh(&request.command[2], request, self).await
             }
@@ -178,7 +237,14 @@ async fn an_exec_handler_hook_serves_the_runbook_loop() {
     let c = TestCluster::start().await;
     c.server.handle().set_exec_handler(Arc::new(Curl));
     let pod = running_pod(&c).await;
-    let s = exec(&c.client, &pod, &["sh", "-c", "for i in $(seq 1 10); do curl helloworld:5000/hello; done;"], "v5.channel.k8s.io", false).await;
+    let s = exec(
+        &c.client,
+        &pod,
+        &["sh", "-c", "for i in $(seq 1 10); do curl helloworld:5000/hello; done;"],
+        "v5.channel.k8s.io",
+        false,
+    )
+    .await;
     assert_eq!(s.stdout.lines().count(), 10);
     assert!(s.stdout.lines().all(|l| l == "Hello version: v1, instance: box"));
     let out = c.server.handle().exec("default", "box", None, &["hostname"]).await.unwrap();

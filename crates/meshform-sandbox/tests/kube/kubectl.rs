@@ -11,14 +11,21 @@ use meshform_sandbox::kube::Gvk;
 
 use crate::support::TestCluster;
 
-const CLUSTER_1: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/cluster-1-sleep-helloworld-v1.yaml");
-const CLUSTER_2: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/cluster-2-helloworld-v2.yaml");
+const CLUSTER_1: &str =
+    concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/cluster-1-sleep-helloworld-v1.yaml");
+const CLUSTER_2: &str =
+    concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/cluster-2-helloworld-v2.yaml");
 
 /// A working kubectl on PATH, if any.
 fn find_kubectl() -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
     let bin = std::env::split_paths(&path).map(|d| d.join("kubectl")).find(|p| p.is_file())?;
-    let ok = std::process::Command::new(&bin).args(["version", "--client"]).output().ok()?.status.success();
+    let ok = std::process::Command::new(&bin)
+        .args(["version", "--client"])
+        .output()
+        .ok()?
+        .status
+        .success();
     ok.then_some(bin)
 }
 
@@ -100,10 +107,21 @@ async fn kubectl_runs_the_runbook_against_the_emulator() {
     assert_eq!(d["spec"]["replicas"], 2);
     let container = &d["spec"]["template"]["spec"]["containers"][0];
     assert_eq!(container["env"][0]["name"], "GREETING");
-    assert_eq!(container["ports"][0]["containerPort"], 5000, "the merge kept the ports: {container}");
+    assert_eq!(
+        container["ports"][0]["containerPort"], 5000,
+        "the merge kept the ports: {container}"
+    );
     assert!(container["image"].as_str().unwrap().ends_with("examples-helloworld-v2:1.0"));
 
-    let out = k.ok(&["wait", "--for=condition=Available", "deploy/sleep", "deploy/helloworld-v1", "--timeout=60s"]).await;
+    let out = k
+        .ok(&[
+            "wait",
+            "--for=condition=Available",
+            "deploy/sleep",
+            "deploy/helloworld-v1",
+            "--timeout=60s",
+        ])
+        .await;
     assert!(out.contains("deployment.apps/sleep condition met"), "{out}");
     let out = k.ok(&["rollout", "status", "deploy/helloworld-v2", "--timeout=60s"]).await;
     assert!(out.contains("successfully rolled out"), "{out}");
@@ -113,11 +131,13 @@ async fn kubectl_runs_the_runbook_against_the_emulator() {
     assert!(out.contains("service/helloworld"), "{out}");
     assert!(!out.contains("sleep"), "{out}");
 
-    let sleep_pods = h.list(&Gvk::new("", "v1", "Pod"), Some("default"), Some("app=sleep")).unwrap();
+    let sleep_pods =
+        h.list(&Gvk::new("", "v1", "Pod"), Some("default"), Some("app=sleep")).unwrap();
     let pod = sleep_pods[0]["metadata"]["name"].as_str().unwrap().to_string();
     let out = k.ok(&["exec", "deploy/sleep", "--", "hostname"]).await;
     assert_eq!(out.trim(), pod);
-    let r = k.run(&["exec", "deploy/sleep", "--", "sh", "-c", "echo out; echo err >&2; exit 3"]).await;
+    let r =
+        k.run(&["exec", "deploy/sleep", "--", "sh", "-c", "echo out; echo err >&2; exit 3"]).await;
     assert_eq!(r.code, 3, "{} {}", r.stdout, r.stderr);
     let r = k.run(&["exec", "deploy/sleep", "--", "curl", "-s", "helloworld:5000/hello"]).await;
     assert_eq!(r.code, 127, "the default handler has no curl: {} {}", r.stdout, r.stderr);
@@ -127,7 +147,10 @@ async fn kubectl_runs_the_runbook_against_the_emulator() {
     let out = k.ok(&["rollout", "status", "deploy/sleep", "--timeout=60s"]).await;
     assert!(out.contains("successfully rolled out"), "{out}");
     for _ in 0..100 {
-        if h.list(&Gvk::new("", "v1", "Pod"), Some("default"), Some("app=sleep")).unwrap().is_empty() {
+        if h.list(&Gvk::new("", "v1", "Pod"), Some("default"), Some("app=sleep"))
+            .unwrap()
+            .is_empty()
+        {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -162,13 +185,23 @@ async fn kubectl_deletes_a_manifest_that_lists_its_namespace_first() {
     let manifest = write(&work, "demo.yaml", "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: demo\n  labels:\n    istio-injection: enabled\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  namespace: demo\nspec:\n  selector:\n    matchLabels: {app: web}\n  template:\n    metadata:\n      labels: {app: web}\n    spec:\n      containers:\n      - name: web\n        image: nginx:1.27\n---\napiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n  name: web\n  namespace: demo\nspec:\n  hosts: [web]\n");
     k.ok(&["apply", "-f", &manifest]).await;
     k.ok(&["-n", "demo", "rollout", "status", "deploy/web", "--timeout=60s"]).await;
-    let containers = k.ok(&["-n", "demo", "get", "pods", "-o", "jsonpath={.items[0].spec.containers[*].name}"]).await;
+    let containers = k
+        .ok(&["-n", "demo", "get", "pods", "-o", "jsonpath={.items[0].spec.containers[*].name}"])
+        .await;
     assert_eq!(containers, "web istio-proxy", "the sidecar is injected");
     let out = k.ok(&["-n", "demo", "exec", "deploy/web", "--", "hostname"]).await;
     assert!(out.starts_with("web-"), "the default container is the app's: {out}");
     let out = k.ok(&["delete", "-f", &manifest]).await;
-    assert!(out.contains("namespace \"demo\" deleted") && out.contains("deployment.apps \"web\" deleted"), "{out}");
+    assert!(
+        out.contains("namespace \"demo\" deleted")
+            && out.contains("deployment.apps \"web\" deleted"),
+        "{out}"
+    );
     let r = k.run(&["get", "namespace", "demo"]).await;
-    assert!(r.stderr.contains("NotFound"), "the namespace is gone once delete returns: {}", r.stderr);
+    assert!(
+        r.stderr.contains("NotFound"),
+        "the namespace is gone once delete returns: {}",
+        r.stderr
+    );
     c.server.shutdown().await.unwrap();
 }

@@ -16,10 +16,29 @@ async fn a_restarted_server_keeps_objects_credentials_and_counts_on() {
     let created = client.post("/api/v1/namespaces/default/configmaps", &cm).await.json();
     let gw = json!({"apiVersion": "networking.istio.io/v1", "kind": "Gateway", "metadata": {"name": "gw"},
         "spec": {"selector": {"istio": "eastwestgateway"}}});
-    assert_eq!(client.apply("/apis/networking.istio.io/v1/namespaces/default/gateways/gw", "meshform", false, &gw).await.status, 201);
+    assert_eq!(
+        client
+            .apply(
+                "/apis/networking.istio.io/v1/namespaces/default/gateways/gw",
+                "meshform",
+                false,
+                &gw
+            )
+            .await
+            .status,
+        201
+    );
     let widget = json!({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}, "spec": {"size": 1}});
-    assert_eq!(client.post("/apis/example.com/v1/namespaces/default/widgets", &widget).await.status, 201);
-    let rv_before: u64 = client.get("/api/v1/namespaces").await.json()["metadata"]["resourceVersion"].as_str().unwrap().parse().unwrap();
+    assert_eq!(
+        client.post("/apis/example.com/v1/namespaces/default/widgets", &widget).await.status,
+        201
+    );
+    let rv_before: u64 = client.get("/api/v1/namespaces").await.json()["metadata"]
+        ["resourceVersion"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     server.shutdown().await.unwrap();
 
     let server = start_in(dir.path(), fast()).await;
@@ -29,14 +48,34 @@ async fn a_restarted_server_keeps_objects_credentials_and_counts_on() {
     let got = client.get("/api/v1/namespaces/default/configmaps/keep").await.json();
     assert_eq!(got["metadata"]["uid"], created["metadata"]["uid"]);
     assert_eq!(got["data"]["k"], "v");
-    assert_eq!(client.get("/apis/networking.istio.io/v1/namespaces/default/gateways/gw").await.status, 200);
-    assert_eq!(client.get("/apis/example.com/v1/namespaces/default/widgets/w").await.status, 200, "learnt kinds are kept");
-    let next = client.post("/api/v1/namespaces/default/configmaps", &json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "new"}})).await.json();
+    assert_eq!(
+        client.get("/apis/networking.istio.io/v1/namespaces/default/gateways/gw").await.status,
+        200
+    );
+    assert_eq!(
+        client.get("/apis/example.com/v1/namespaces/default/widgets/w").await.status,
+        200,
+        "learnt kinds are kept"
+    );
+    let next = client
+        .post(
+            "/api/v1/namespaces/default/configmaps",
+            &json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "new"}}),
+        )
+        .await
+        .json();
     let rv_after: u64 = next["metadata"]["resourceVersion"].as_str().unwrap().parse().unwrap();
     assert!(rv_after > rv_before, "resourceVersions continue: {rv_after} > {rv_before}");
 
     // A watch from a version before the restart gets 410 Expired, as after etcd compaction.
-    let resp = client.send(Method::GET, "/api/v1/namespaces/default/configmaps?watch=true&resourceVersion=1", &[], None).await;
+    let resp = client
+        .send(
+            Method::GET,
+            "/api/v1/namespaces/default/configmaps?watch=true&resourceVersion=1",
+            &[],
+            None,
+        )
+        .await;
     let mut lines = Lines::new(resp.into_body());
     let e = lines.next(5).await.expect("an event");
     assert_eq!(e["type"], "ERROR");

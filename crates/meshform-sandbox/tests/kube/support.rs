@@ -22,7 +22,10 @@ use tokio_rustls::TlsConnector;
 
 /// Fast controllers for tests.
 pub fn fast() -> Timing {
-    Timing { pod_start_delay: Duration::from_millis(50), namespace_finalize_delay: Duration::from_millis(200) }
+    Timing {
+        pod_start_delay: Duration::from_millis(50),
+        namespace_finalize_delay: Duration::from_millis(200),
+    }
 }
 
 /// A cluster in its own temporary directory.
@@ -86,7 +89,11 @@ impl Client {
             .expect("protocols")
             .with_root_certificates(roots)
             .with_no_client_auth();
-        Client { addr: server.local_addr(), token: server.token().to_string(), connector: TlsConnector::from(Arc::new(config)) }
+        Client {
+            addr: server.local_addr(),
+            token: server.token().to_string(),
+            connector: TlsConnector::from(Arc::new(config)),
+        }
     }
 
     /// A TLS connection that verifies the server's certificate for 127.0.0.1.
@@ -97,11 +104,19 @@ impl Client {
     }
 
     /// Send a request and return the response head with the streaming body.
-    pub async fn send(&self, method: Method, path: &str, headers: &[(&str, &str)], body: Option<Vec<u8>>) -> hyper::Response<Incoming> {
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<Vec<u8>>,
+    ) -> hyper::Response<Incoming> {
         let tls = self.connect().await;
-        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls)).await.expect("http handshake");
+        let (mut sender, conn) =
+            hyper::client::conn::http1::handshake(TokioIo::new(tls)).await.expect("http handshake");
         tokio::spawn(conn);
-        let mut b = Request::builder().method(method).uri(path).header("host", self.addr.to_string());
+        let mut b =
+            Request::builder().method(method).uri(path).header("host", self.addr.to_string());
         let has_auth = headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("authorization"));
         if !has_auth {
             b = b.header("authorization", format!("Bearer {}", self.token));
@@ -114,7 +129,13 @@ impl Client {
     }
 
     /// Send a request and read the whole response.
-    pub async fn call(&self, method: Method, path: &str, headers: &[(&str, &str)], body: Option<Vec<u8>>) -> Resp {
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<Vec<u8>>,
+    ) -> Resp {
         let r = self.send(method, path, headers, body).await;
         let status = r.status().as_u16();
         let headers = r.headers().clone();
@@ -127,15 +148,33 @@ impl Client {
     }
 
     pub async fn post(&self, path: &str, body: &Value) -> Resp {
-        self.call(Method::POST, path, &[("content-type", "application/json")], Some(body.to_string().into_bytes())).await
+        self.call(
+            Method::POST,
+            path,
+            &[("content-type", "application/json")],
+            Some(body.to_string().into_bytes()),
+        )
+        .await
     }
 
     pub async fn put(&self, path: &str, body: &Value) -> Resp {
-        self.call(Method::PUT, path, &[("content-type", "application/json")], Some(body.to_string().into_bytes())).await
+        self.call(
+            Method::PUT,
+            path,
+            &[("content-type", "application/json")],
+            Some(body.to_string().into_bytes()),
+        )
+        .await
     }
 
     pub async fn patch(&self, path: &str, content_type: &str, body: &Value) -> Resp {
-        self.call(Method::PATCH, path, &[("content-type", content_type)], Some(body.to_string().into_bytes())).await
+        self.call(
+            Method::PATCH,
+            path,
+            &[("content-type", content_type)],
+            Some(body.to_string().into_bytes()),
+        )
+        .await
     }
 
     /// Server-side apply as `manager`.

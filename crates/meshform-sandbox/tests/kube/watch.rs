@@ -12,7 +12,11 @@ async fn watch_streams_changes_after_the_list_resource_version() {
     let base = "/api/v1/namespaces/default/configmaps";
     let cm = |name: &str, v: &str| json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, "data": {"v": v}});
     assert_eq!(c.client.post(base, &cm("before", "0")).await.status, 201);
-    let list = c.client.get(&format!("{base}?fieldSelector=metadata.name%3Dx&limit=500&resourceVersion=0")).await.json();
+    let list = c
+        .client
+        .get(&format!("{base}?fieldSelector=metadata.name%3Dx&limit=500&resourceVersion=0"))
+        .await
+        .json();
     let rv = list["metadata"]["resourceVersion"].as_str().unwrap().to_string();
     let path = format!("{base}?allowWatchBookmarks=true&fieldSelector=metadata.name%3Dx&resourceVersion={rv}&timeoutSeconds=30&watch=true");
     let resp = c.client.send(Method::GET, &path, &[], None).await;
@@ -46,14 +50,20 @@ async fn watch_streams_changes_after_the_list_resource_version() {
 #[tokio::test]
 async fn watch_without_a_version_starts_with_the_current_state_and_ends_at_the_timeout() {
     let c = TestCluster::start().await;
-    let resp = c.client.send(Method::GET, "/api/v1/namespaces?watch=true&timeoutSeconds=1", &[], None).await;
+    let resp = c
+        .client
+        .send(Method::GET, "/api/v1/namespaces?watch=true&timeoutSeconds=1", &[], None)
+        .await;
     let mut lines = Lines::new(resp.into_body());
     let mut names = Vec::new();
     while let Some(e) = lines.next(5).await {
         assert_eq!(e["type"], "ADDED");
         names.push(e["object"]["metadata"]["name"].as_str().unwrap().to_string());
     }
-    assert!(names.contains(&"default".to_string()) && names.contains(&"kube-system".to_string()), "{names:?}");
+    assert!(
+        names.contains(&"default".to_string()) && names.contains(&"kube-system".to_string()),
+        "{names:?}"
+    );
     c.server.shutdown().await.unwrap();
 }
 
@@ -61,7 +71,15 @@ async fn watch_without_a_version_starts_with_the_current_state_and_ends_at_the_t
 async fn watch_as_table_for_kubectl_get_w() {
     let c = TestCluster::start().await;
     let accept = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json";
-    let resp = c.client.send(Method::GET, "/api/v1/namespaces?watch=true&timeoutSeconds=2", &[("accept", accept)], None).await;
+    let resp = c
+        .client
+        .send(
+            Method::GET,
+            "/api/v1/namespaces?watch=true&timeoutSeconds=2",
+            &[("accept", accept)],
+            None,
+        )
+        .await;
     let mut lines = Lines::new(resp.into_body());
     let first = lines.next(5).await.expect("an event");
     assert_eq!(first["object"]["kind"], "Table");

@@ -41,10 +41,16 @@ pub fn reconcile(cluster: &Cluster) {
         let mut template = d["spec"]["template"].clone();
         let hash = template_hash(&template);
         let rs_name = format!("{name}-{hash}");
-        let owned: Vec<&Value> = sets.iter().filter(|r| meta::namespace(r) == ns && controlled_by(r, uid)).collect();
+        let owned: Vec<&Value> =
+            sets.iter().filter(|r| meta::namespace(r) == ns && controlled_by(r, uid)).collect();
         let revision = owned
             .iter()
-            .filter_map(|r| r["metadata"]["annotations"]["deployment.kubernetes.io/revision"].as_str()?.parse::<i64>().ok())
+            .filter_map(|r| {
+                r["metadata"]["annotations"]["deployment.kubernetes.io/revision"]
+                    .as_str()?
+                    .parse::<i64>()
+                    .ok()
+            })
             .max()
             .unwrap_or(0);
         let new_rs = owned.iter().find(|r| meta::name(r) == rs_name).copied();
@@ -75,14 +81,28 @@ pub fn reconcile(cluster: &Cluster) {
                 let patch = json!({"spec": {"replicas": desired}, "metadata": {"annotations": {
                     "deployment.kubernetes.io/desired-replicas": desired.to_string(),
                     "deployment.kubernetes.io/max-replicas": desired.to_string()}}});
-                let _ = cluster.patch(&rsrt, ns, &rs_name, PatchKind::Merge, &patch, opts(CONTROLLER, ""));
+                let _ = cluster.patch(
+                    &rsrt,
+                    ns,
+                    &rs_name,
+                    PatchKind::Merge,
+                    &patch,
+                    opts(CONTROLLER, ""),
+                );
             }
             Some(_) => {}
         }
         for old in owned.iter().filter(|r| meta::name(r) != rs_name) {
             if old["spec"]["replicas"].as_i64() != Some(0) {
                 let patch = json!({"spec": {"replicas": 0}});
-                let _ = cluster.patch(&rsrt, ns, meta::name(old), PatchKind::Merge, &patch, opts(CONTROLLER, ""));
+                let _ = cluster.patch(
+                    &rsrt,
+                    ns,
+                    meta::name(old),
+                    PatchKind::Merge,
+                    &patch,
+                    opts(CONTROLLER, ""),
+                );
             }
         }
         update_status(cluster, &drt, d, &owned, new_rs, &rs_name, desired);
@@ -103,7 +123,8 @@ fn update_status(
     let ready = sum("readyReplicas");
     let available = sum("availableReplicas");
     let updated = new_rs.map_or(0, |r| r["status"]["replicas"].as_i64().unwrap_or(0));
-    let new_available = new_rs.map_or(0, |r| r["status"]["availableReplicas"].as_i64().unwrap_or(0));
+    let new_available =
+        new_rs.map_or(0, |r| r["status"]["availableReplicas"].as_i64().unwrap_or(0));
     let conds: Vec<Value> = d["status"]["conditions"].as_array().cloned().unwrap_or_default();
     let (a_status, a_reason, a_msg) = if available >= desired - max_unavailable(d, desired) {
         ("True", "MinimumReplicasAvailable", "Deployment has minimum availability.")
@@ -111,7 +132,8 @@ fn update_status(
         ("False", "MinimumReplicasUnavailable", "Deployment does not have minimum availability.")
     };
     let conds = set_condition(&conds, "Available", a_status, a_reason, a_msg, true);
-    let complete = new_rs.is_some() && updated == desired && new_available == desired && replicas == desired;
+    let complete =
+        new_rs.is_some() && updated == desired && new_available == desired && replicas == desired;
     let (p_reason, p_msg) = if complete {
         ("NewReplicaSetAvailable", format!("ReplicaSet \"{rs_name}\" has successfully progressed."))
     } else if new_rs.is_none() {
@@ -134,5 +156,6 @@ fn update_status(
     }
     let mut obj = d.clone();
     obj["status"] = status;
-    let _ = cluster.replace(drt, meta::namespace(d), meta::name(d), obj, opts(CONTROLLER, "status"));
+    let _ =
+        cluster.replace(drt, meta::namespace(d), meta::name(d), obj, opts(CONTROLLER, "status"));
 }

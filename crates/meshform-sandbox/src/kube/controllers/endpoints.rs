@@ -22,7 +22,9 @@ fn target_port(sp: &Value, pods: &[&Value]) -> Option<i64> {
         Value::Number(n) => n.as_i64(),
         Value::String(name) => pods.iter().find_map(|p| {
             p["spec"]["containers"].as_array()?.iter().find_map(|c| {
-                c["ports"].as_array()?.iter().find(|cp| cp["name"] == name.as_str())?["containerPort"].as_i64()
+                c["ports"].as_array()?.iter().find(|cp| cp["name"] == name.as_str())?
+                    ["containerPort"]
+                    .as_i64()
             })
         }),
         _ => sp["port"].as_i64(),
@@ -33,19 +35,29 @@ pub fn reconcile(cluster: &Cluster) {
     let (Some(_), services) = all(cluster, "", "Service") else { return };
     let (Some(ert), endpoints) = all(cluster, "", "Endpoints") else { return };
     let (Some(_), pods) = all(cluster, "", "Pod") else { return };
-    for svc in services.iter().filter(|s| s["spec"]["selector"].is_object() && !meta::is_deleting(s)) {
+    for svc in
+        services.iter().filter(|s| s["spec"]["selector"].is_object() && !meta::is_deleting(s))
+    {
         let ns = meta::namespace(svc);
         let name = meta::name(svc);
         let sel = LabelSelector::from_map(&svc["spec"]["selector"]);
         let matching: Vec<&Value> = pods
             .iter()
-            .filter(|p| meta::namespace(p) == ns && !meta::is_deleting(p) && p["status"]["podIP"].is_string())
+            .filter(|p| {
+                meta::namespace(p) == ns
+                    && !meta::is_deleting(p)
+                    && p["status"]["podIP"].is_string()
+            })
             .filter(|p| !sel.is_empty() && sel.matches(&p["metadata"]["labels"]))
             .collect();
-        let address = |p: &Value| json!({"ip": p["status"]["podIP"], "nodeName": p["spec"]["nodeName"],
-            "targetRef": {"kind": "Pod", "namespace": ns, "name": meta::name(p), "uid": meta::uid(p)}});
-        let mut ready: Vec<Value> = matching.iter().filter(|p| is_ready(p)).map(|p| address(p)).collect();
-        let mut not_ready: Vec<Value> = matching.iter().filter(|p| !is_ready(p)).map(|p| address(p)).collect();
+        let address = |p: &Value| {
+            json!({"ip": p["status"]["podIP"], "nodeName": p["spec"]["nodeName"],
+            "targetRef": {"kind": "Pod", "namespace": ns, "name": meta::name(p), "uid": meta::uid(p)}})
+        };
+        let mut ready: Vec<Value> =
+            matching.iter().filter(|p| is_ready(p)).map(|p| address(p)).collect();
+        let mut not_ready: Vec<Value> =
+            matching.iter().filter(|p| !is_ready(p)).map(|p| address(p)).collect();
         ready.sort_by(|a, b| a["ip"].as_str().cmp(&b["ip"].as_str()));
         not_ready.sort_by(|a, b| a["ip"].as_str().cmp(&b["ip"].as_str()));
         let ports: Vec<Value> = svc["spec"]["ports"]
@@ -96,7 +108,8 @@ pub fn reconcile(cluster: &Cluster) {
     }
     for e in &endpoints {
         let ns = meta::namespace(e);
-        let gone = !services.iter().any(|s| meta::namespace(s) == ns && meta::name(s) == meta::name(e));
+        let gone =
+            !services.iter().any(|s| meta::namespace(s) == ns && meta::name(s) == meta::name(e));
         if gone {
             let _ = cluster.delete(&ert, ns, meta::name(e), &DeleteOptions::default());
         }

@@ -20,7 +20,9 @@ pub fn reconcile(cluster: &Cluster) {
     let uids: HashSet<&str> = objects.iter().map(|(_, o)| meta::uid(o)).collect();
     let foreground: HashSet<&str> = objects
         .iter()
-        .filter(|(_, o)| meta::is_deleting(o) && meta::finalizers(o).iter().any(|f| f == FOREGROUND))
+        .filter(|(_, o)| {
+            meta::is_deleting(o) && meta::finalizers(o).iter().any(|f| f == FOREGROUND)
+        })
         .map(|(_, o)| meta::uid(o))
         .collect();
     for (k, o) in &objects {
@@ -33,7 +35,11 @@ pub fn reconcile(cluster: &Cluster) {
         if orphaned || owner_going {
             if let Ok(rt) = cluster.type_of(&k.group, &k.kind) {
                 let d = DeleteOptions {
-                    propagation: Some(if owner_going { Propagation::Foreground } else { Propagation::Background }),
+                    propagation: Some(if owner_going {
+                        Propagation::Foreground
+                    } else {
+                        Propagation::Background
+                    }),
                     ..Default::default()
                 };
                 let _ = cluster.delete(&rt, &k.namespace, &k.name, &d);
@@ -42,13 +48,15 @@ pub fn reconcile(cluster: &Cluster) {
     }
     for (k, o) in objects.iter().filter(|(_, o)| foreground.contains(meta::uid(o))) {
         let uid = meta::uid(o);
-        let has_dependents = cluster.store().all().any(|(_, d)| owner_uids(d).iter().any(|u| u == uid));
+        let has_dependents =
+            cluster.store().all().any(|(_, d)| owner_uids(d).iter().any(|u| u == uid));
         if has_dependents {
             continue;
         }
         let Ok(rt) = cluster.type_of(&k.group, &k.kind) else { continue };
         let mut obj = o.clone();
-        let rest: Vec<String> = meta::finalizers(o).into_iter().filter(|f| f != FOREGROUND).collect();
+        let rest: Vec<String> =
+            meta::finalizers(o).into_iter().filter(|f| f != FOREGROUND).collect();
         obj["metadata"]["finalizers"] = json!(rest);
         let _ = cluster.replace(&rt, &k.namespace, &k.name, obj, opts(CONTROLLER, ""));
     }

@@ -28,7 +28,8 @@ fn running_status(pod: &Value, now: &str) -> Value {
             "state": {"running": {"startedAt": now}},
         })
     };
-    let statuses: Vec<Value> = pod["spec"]["containers"].as_array().into_iter().flatten().map(container_status).collect();
+    let statuses: Vec<Value> =
+        pod["spec"]["containers"].as_array().into_iter().flatten().map(container_status).collect();
     let cond = |t: &str| json!({"type": t, "status": "True", "lastProbeTime": null, "lastTransitionTime": now});
     let mut s = json!({
         "phase": "Running",
@@ -66,10 +67,22 @@ pub fn reconcile(cluster: &Cluster, state: &mut Controllers, due: &mut Due) {
         let mut obj = pod.clone();
         if obj["spec"]["nodeName"].is_null() {
             obj["spec"]["nodeName"] = json!(format!("{}-node-1", cluster.name));
-            let _ = cluster.replace(&prt, meta::namespace(pod), meta::name(pod), obj.clone(), opts("kube-scheduler", ""));
+            let _ = cluster.replace(
+                &prt,
+                meta::namespace(pod),
+                meta::name(pod),
+                obj.clone(),
+                opts("kube-scheduler", ""),
+            );
             continue;
         }
         obj["status"] = running_status(pod, &meta::now());
-        let _ = cluster.replace(&prt, meta::namespace(pod), meta::name(pod), obj, opts("kubelet", "status"));
+        let _ = cluster.replace(
+            &prt,
+            meta::namespace(pod),
+            meta::name(pod),
+            obj,
+            opts("kubelet", "status"),
+        );
     }
 }

@@ -51,7 +51,10 @@ pub async fn run(cluster: Arc<Cluster>) {
     loop {
         let mut due = Due::default();
         pass(&cluster, &mut state, &mut due);
-        let wait = due.0.map(|t| t.saturating_duration_since(Instant::now())).unwrap_or(Duration::from_secs(5));
+        let wait = due
+            .0
+            .map(|t| t.saturating_duration_since(Instant::now()))
+            .unwrap_or(Duration::from_secs(5));
         tokio::select! {
             _ = cluster.wake_controllers.notified() => {}
             _ = tokio::time::sleep(wait.max(Duration::from_millis(10))) => {}
@@ -77,7 +80,8 @@ fn opts<'a>(manager: &'a str, subresource: &'a str) -> WriteOptions<'a> {
 /// Every object of a built-in kind, in all namespaces.
 fn all(cluster: &Cluster, group: &str, kind: &str) -> (Option<ResourceType>, Vec<Value>) {
     let Ok(rt) = cluster.type_of(group, kind) else { return (None, vec![]) };
-    let (items, _) = cluster.list_objects(&rt, None, &LabelSelector::default(), &FieldSelector::default());
+    let (items, _) =
+        cluster.list_objects(&rt, None, &LabelSelector::default(), &FieldSelector::default());
     (Some(rt), items)
 }
 
@@ -98,11 +102,19 @@ fn owner_ref(owner: &Value) -> Value {
 
 /// A condition list with one condition set; transition and update times change only when the
 /// condition does.
-fn set_condition(conds: &[Value], ty: &str, status: &str, reason: &str, message: &str, with_update_time: bool) -> Vec<Value> {
+fn set_condition(
+    conds: &[Value],
+    ty: &str,
+    status: &str,
+    reason: &str,
+    message: &str,
+    with_update_time: bool,
+) -> Vec<Value> {
     let now = meta::now();
     let mut out: Vec<Value> = conds.iter().filter(|c| c["type"] != ty).cloned().collect();
     let old = conds.iter().find(|c| c["type"] == ty);
-    let same = old.is_some_and(|c| c["status"] == status && c["reason"] == reason && c["message"] == message);
+    let same = old
+        .is_some_and(|c| c["status"] == status && c["reason"] == reason && c["message"] == message);
     let c = match old {
         Some(c) if same => c.clone(),
         _ => {

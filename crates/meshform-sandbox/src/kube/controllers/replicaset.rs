@@ -50,7 +50,14 @@ pub fn reconcile(cluster: &Cluster) {
             }
         } else if mine.len() > desired {
             // Remove not-ready pods first, then the newest.
-            mine.sort_by_key(|p| (ready(p), std::cmp::Reverse(p["metadata"]["creationTimestamp"].as_str().unwrap_or("").to_string())));
+            mine.sort_by_key(|p| {
+                (
+                    ready(p),
+                    std::cmp::Reverse(
+                        p["metadata"]["creationTimestamp"].as_str().unwrap_or("").to_string(),
+                    ),
+                )
+            });
             for p in &mine[..mine.len() - desired] {
                 let _ = cluster.delete(&prt, ns, meta::name(p), &DeleteOptions::default());
             }
