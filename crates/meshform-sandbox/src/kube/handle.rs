@@ -10,8 +10,9 @@ use tokio::sync::broadcast;
 
 use super::cluster::Cluster;
 use super::commands::{ExecHandler, ExecOutput, ExecRequest};
+use super::deletion::DeleteOptions;
 use super::kinds::{guess_plural, Gvk, ResourceType};
-use super::objects::{DeleteOptions, PatchKind, WriteOptions};
+use super::objects::{PatchKind, WriteOptions};
 use super::selectors::{FieldSelector, LabelSelector};
 use super::status::ApiError;
 use super::store::{Change, ChangeType};

@@ -10,10 +10,11 @@ use hyper::{Method, Request, Response};
 use serde_json::{json, Value};
 
 use super::cluster::Cluster;
+use super::deletion::{DeleteOptions, Propagation};
 use super::exec;
 use super::http::{self, Body, Query};
 use super::kinds::{api_version, Gvk, ResourceType};
-use super::objects::{DeleteOptions, PatchKind, Propagation, WriteOptions};
+use super::objects::{PatchKind, WriteOptions};
 use super::router::ObjectPath;
 use super::selectors::{FieldSelector, LabelSelector};
 use super::status::ApiError;

@@ -20,6 +20,7 @@ mod cluster;
 mod commands;
 mod controllers;
 mod defaults;
+mod deletion;
 mod discovery;
 mod exec;
 mod fields;

@@ -5,8 +5,8 @@ use serde_json::{json, Value};
 
 use super::{all, opts, CONTROLLER};
 use crate::kube::cluster::Cluster;
+use crate::kube::deletion::DeleteOptions;
 use crate::kube::meta;
-use crate::kube::objects::DeleteOptions;
 use crate::kube::selectors::LabelSelector;
 
 fn is_ready(p: &Value) -> bool {

@@ -8,8 +8,8 @@ use serde_json::{json, Value};
 
 use super::{opts, CONTROLLER};
 use crate::kube::cluster::Cluster;
+use crate::kube::deletion::{owner_uids, DeleteOptions, Propagation};
 use crate::kube::meta;
-use crate::kube::objects::{owner_uids, DeleteOptions, Propagation};
 use crate::kube::store::ObjectKey;
 
 const FOREGROUND: &str = "foregroundDeletion";

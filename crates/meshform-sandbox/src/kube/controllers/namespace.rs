@@ -7,8 +7,8 @@ use tokio::time::Instant;
 
 use super::{all, opts, Controllers, Due, CONTROLLER};
 use crate::kube::cluster::Cluster;
+use crate::kube::deletion::DeleteOptions;
 use crate::kube::meta;
-use crate::kube::objects::DeleteOptions;
 use crate::kube::store::ObjectKey;
 
 pub fn reconcile(cluster: &Cluster, state: &mut Controllers, due: &mut Due) {

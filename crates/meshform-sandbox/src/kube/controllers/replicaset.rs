@@ -5,8 +5,8 @@ use serde_json::{json, Value};
 
 use super::{all, controlled_by, omit_zero, opts, owner_ref, CONTROLLER};
 use crate::kube::cluster::Cluster;
+use crate::kube::deletion::DeleteOptions;
 use crate::kube::meta;
-use crate::kube::objects::DeleteOptions;
 
 fn ready(p: &Value) -> bool {
     p["status"]["conditions"]
