@@ -1,6 +1,7 @@
 //! A small POSIX-ish shell for `sh -c` in emulated containers: words with quotes, `$VAR`,
 //! `${VAR}`, `$?` and `$(…)`, command lists with `;`, `&&`, `||` and newlines, `for … in …; do …;
-//! done`, and `exit N`. Every simple command goes back to an [`ExecHandler`], so a handler that
+//! done`, `exit N`, and the redirections `>&2`, `2>&1` and `> file` (output to a file is
+//! discarded: the containers have no writable files). Every simple command goes back to an [`ExecHandler`], so a handler that
 //! knows `curl` gets `for i in $(seq 1 10); do curl …; done` for free.
 
 use std::collections::HashMap;
@@ -28,11 +29,24 @@ enum Tok {
     And,
     Or,
     Pipe,
+    /// `[fd]>`, `[fd]>>`, `[fd]>&N` or `<`: the target word (if any) follows.
+    Redirect {
+        fd: u8,
+        dup: Option<u8>,
+    },
+}
+
+/// Where a command's output stream goes.
+#[derive(Debug, Clone)]
+struct Redirect {
+    fd: u8,
+    /// `Some(n)` for `>&n`; `None` for a file (or input).
+    dup: Option<u8>,
 }
 
 #[derive(Debug, Clone)]
 enum Node {
-    Simple(Vec<Word>),
+    Simple(Vec<Word>, Vec<Redirect>),
     For { var: String, items: Vec<Word>, body: Vec<(Conn, Node)> },
 }
 
@@ -77,6 +91,34 @@ fn tokenize(s: &str) -> Result<Vec<Tok>, String> {
                 if double {
                     i += 1;
                 }
+            }
+            '>' | '<' => {
+                let fd = match word.as_slice() {
+                    [Part::Lit(d, false)] if d == "1" || d == "2" => {
+                        let fd = if d == "1" { 1 } else { 2 };
+                        word.clear();
+                        fd
+                    }
+                    _ => {
+                        end_word(&mut word, &mut toks);
+                        if c == '<' {
+                            0
+                        } else {
+                            1
+                        }
+                    }
+                };
+                if chars.get(i + 1) == Some(&'>') {
+                    i += 1;
+                }
+                let mut dup = None;
+                if chars.get(i + 1) == Some(&'&') {
+                    if let Some(d) = chars.get(i + 2).and_then(|d| d.to_digit(10)) {
+                        dup = Some(d as u8);
+                        i += 2;
+                    }
+                }
+                toks.push(Tok::Redirect { fd, dup });
             }
             '#' if word.is_empty() => {
                 while i < chars.len() && chars[i] != '\n' {
@@ -262,14 +304,27 @@ impl Parser {
             return Ok(Node::For { var, items, body });
         }
         let mut words = Vec::new();
-        while let Some(Tok::Word(w)) = self.toks.get(self.pos) {
-            words.push(w.clone());
+        let mut redirects = Vec::new();
+        loop {
+            match self.toks.get(self.pos) {
+                Some(Tok::Word(w)) => words.push(w.clone()),
+                Some(Tok::Redirect { fd, dup }) => {
+                    redirects.push(Redirect { fd: *fd, dup: *dup });
+                    if dup.is_none() {
+                        self.pos += 1;
+                        if !matches!(self.toks.get(self.pos), Some(Tok::Word(_))) {
+                            return Err("syntax error: redirection without a target".into());
+                        }
+                    }
+                }
+                _ => break,
+            }
             self.pos += 1;
         }
         if words.is_empty() {
             return Err("syntax error near unexpected token".into());
         }
-        Ok(Node::Simple(words))
+        Ok(Node::Simple(words, redirects))
     }
 }
 
@@ -315,9 +370,9 @@ impl<'a> Run<'a> {
                     _ => {}
                 }
                 match node {
-                    Node::Simple(words) => {
+                    Node::Simple(words, redirects) => {
                         let argv = self.expand_all(words).await;
-                        self.simple(argv).await;
+                        self.simple(argv, redirects).await;
                     }
                     Node::For { var, items, body } => {
                         let values = self.expand_all(items).await;
@@ -334,7 +389,7 @@ impl<'a> Run<'a> {
         })
     }
 
-    async fn simple(&mut self, argv: Vec<String>) {
+    async fn simple(&mut self, argv: Vec<String>, redirects: &[Redirect]) {
         if argv.is_empty() {
             return;
         }
@@ -353,14 +408,27 @@ impl<'a> Run<'a> {
             self.exited = true;
             return;
         }
-        let r = self.handler.exec(&self.request.with_command(argv.clone())).await;
-        self.out.stdout.extend_from_slice(&r.stdout);
-        let err = String::from_utf8_lossy(&r.stderr);
-        if r.exit_code == 127 && err.starts_with("OCI runtime exec failed") {
-            self.out.stderr.extend_from_slice(format!("sh: {}: not found\n", argv[0]).as_bytes());
-        } else {
-            self.out.stderr.extend_from_slice(&r.stderr);
+        let mut r = self.handler.exec(&self.request.with_command(argv.clone())).await;
+        if r.exit_code == 127 && r.stderr.starts_with(b"OCI runtime exec failed") {
+            r.stderr = format!("sh: {}: not found\n", argv[0]).into_bytes();
         }
+        for redirect in redirects {
+            match (redirect.fd, redirect.dup) {
+                (1, Some(2)) => {
+                    let out = std::mem::take(&mut r.stdout);
+                    r.stderr.extend_from_slice(&out);
+                }
+                (2, Some(1)) => {
+                    let err = std::mem::take(&mut r.stderr);
+                    r.stdout.extend_from_slice(&err);
+                }
+                (1, None) => r.stdout.clear(),
+                (2, None) => r.stderr.clear(),
+                _ => {}
+            }
+        }
+        self.out.stdout.extend_from_slice(&r.stdout);
+        self.out.stderr.extend_from_slice(&r.stderr);
         self.out.exit_code = r.exit_code;
     }
 
@@ -428,5 +496,47 @@ impl<'a> Run<'a> {
         self.out.stderr.extend_from_slice(&r.stderr);
         let s = String::from_utf8_lossy(&r.stdout).to_string();
         s.trim_end_matches('\n').to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kube::commands::DefaultExecHandler;
+    use serde_json::json;
+
+    async fn sh(script: &str) -> (String, String, i32) {
+        let req = ExecRequest {
+            pod: json!({"metadata": {"name": "p", "namespace": "default"}, "spec": {"containers": [{"name": "c"}]}}),
+            container: "c".into(),
+            command: vec![],
+        };
+        let out = run_sh(script, &req, &DefaultExecHandler).await;
+        let s = |b: &[u8]| String::from_utf8_lossy(b).to_string();
+        (s(&out.stdout), s(&out.stderr), out.exit_code)
+    }
+
+    #[tokio::test]
+    async fn quoting_expansion_lists_and_loops() {
+        assert_eq!(sh("echo 'a  b' \"c $HOSTNAME\" d\\ e").await.0, "a  b c p d e\n");
+        assert_eq!(
+            sh("X=1; echo ${HOSTNAME}-$?").await.0,
+            "p-127\n",
+            "assignments are not supported: X=1 is a command"
+        );
+        assert_eq!(sh("false && echo no || echo yes").await.0, "yes\n");
+        assert_eq!(sh("for i in a $(seq 2 3); do echo $i; done").await.0, "a\n2\n3\n");
+        assert_eq!(sh("echo one; exit 4; echo two").await, ("one\n".into(), String::new(), 4));
+        assert_eq!(sh("echo 'unterminated").await.2, 2);
+        assert_eq!(sh("echo a | cat").await.2, 2, "pipes are refused, not misread");
+    }
+
+    #[tokio::test]
+    async fn redirections_move_or_drop_output() {
+        assert_eq!(sh("echo err >&2").await, (String::new(), "err\n".into(), 0));
+        assert_eq!(sh("cat /nope 2>&1").await.0, "cat: /nope: No such file or directory\n");
+        assert_eq!(sh("cat /nope 2>/dev/null; echo $?").await, ("1\n".into(), String::new(), 0));
+        assert_eq!(sh("echo hidden > /dev/null").await.0, "");
+        assert_eq!(sh("echo >").await.2, 2);
     }
 }

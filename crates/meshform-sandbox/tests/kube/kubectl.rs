@@ -139,6 +139,8 @@ async fn kubectl_runs_the_runbook_against_the_emulator() {
     let r =
         k.run(&["exec", "deploy/sleep", "--", "sh", "-c", "echo out; echo err >&2; exit 3"]).await;
     assert_eq!(r.code, 3, "{} {}", r.stdout, r.stderr);
+    assert_eq!(r.stdout, "out\n");
+    assert!(r.stderr.starts_with("err\n"), "{}", r.stderr);
     let r = k.run(&["exec", "deploy/sleep", "--", "curl", "-s", "helloworld:5000/hello"]).await;
     assert_eq!(r.code, 127, "the default handler has no curl: {} {}", r.stdout, r.stderr);
 
