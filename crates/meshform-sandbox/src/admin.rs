@@ -10,11 +10,14 @@ use axum::routing::{get, post};
 use axum::Router;
 
 use crate::asm::{AsmEmulator, FaultSettings};
+use crate::dataplane::ClusterView;
+use crate::kube::Gvk;
 use crate::launch::Description;
 
 #[derive(Clone)]
 struct AdminState {
     asm: Arc<AsmEmulator>,
+    clusters: Vec<ClusterView>,
     description: Description,
 }
 
@@ -22,19 +25,55 @@ struct AdminState {
 pub fn serve(
     listener: tokio::net::TcpListener,
     asm: Arc<AsmEmulator>,
+    clusters: Vec<ClusterView>,
     description: Description,
 ) -> tokio::task::JoinHandle<()> {
     let app = Router::new()
         .route("/status", get(status))
         .route("/faults", post(faults))
-        .with_state(AdminState { asm, description });
+        .with_state(AdminState { asm, clusters, description });
     tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     })
 }
 
+/// Per cluster: its namespaces and workloads (Deployments with replica counts, injected or not).
+fn cluster_content(c: &ClusterView) -> serde_json::Value {
+    let namespaces: Vec<serde_json::Value> = c
+        .handle
+        .list(&Gvk::new("", "v1", "Namespace"), None, None)
+        .unwrap_or_default()
+        .iter()
+        .map(|n| {
+            serde_json::json!({
+                "name": n["metadata"]["name"],
+                "injection": n["metadata"]["labels"]["istio-injection"].as_str() == Some("enabled"),
+            })
+        })
+        .collect();
+    let workloads: Vec<serde_json::Value> = c
+        .handle
+        .list(&Gvk::new("apps", "v1", "Deployment"), None, None)
+        .unwrap_or_default()
+        .iter()
+        .map(|d| {
+            serde_json::json!({
+                "namespace": d["metadata"]["namespace"],
+                "name": d["metadata"]["name"],
+                "replicas": d["spec"]["replicas"],
+                "ready": d["status"]["readyReplicas"].as_i64().unwrap_or(0),
+            })
+        })
+        .collect();
+    serde_json::json!({ "namespaces": namespaces, "workloads": workloads })
+}
+
 /// The description plus the live content: meshes with their members, per cluster what it holds.
-pub fn status_document(asm: &AsmEmulator, description: &Description) -> serde_json::Value {
+pub fn status_document(
+    asm: &AsmEmulator,
+    clusters: &[ClusterView],
+    description: &Description,
+) -> serde_json::Value {
     let snap = asm.snapshot();
     let meshes: Vec<serde_json::Value> = snap
         .meshes
@@ -62,6 +101,18 @@ pub fn status_document(asm: &AsmEmulator, description: &Description) -> serde_js
         a.insert("meshes".into(), serde_json::Value::Array(meshes));
         a.insert("faults".into(), faults_json(&asm.faults()));
     }
+    if let Some(list) = doc.get_mut("clusters").and_then(|c| c.as_array_mut()) {
+        for entry in list {
+            let id = entry.get("id").and_then(|v| v.as_str()).unwrap_or("").to_owned();
+            if let (Some(view), Some(obj)) =
+                (clusters.iter().find(|c| c.id == id), entry.as_object_mut())
+            {
+                if let serde_json::Value::Object(extra) = cluster_content(view) {
+                    obj.extend(extra);
+                }
+            }
+        }
+    }
     doc
 }
 
@@ -77,7 +128,7 @@ fn faults_json(f: &FaultSettings) -> serde_json::Value {
 async fn status(
     State(s): State<AdminState>,
 ) -> ([(axum::http::HeaderName, &'static str); 1], String) {
-    let doc = status_document(&s.asm, &s.description);
+    let doc = status_document(&s.asm, &s.clusters, &s.description);
     (
         [(axum::http::header::CONTENT_TYPE, "application/json")],
         serde_json::to_string_pretty(&doc).unwrap_or_default(),

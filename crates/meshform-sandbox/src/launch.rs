@@ -10,6 +10,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::asm::{self, Account, AsmEmulator, AsmOptions, EmulatedCluster, FaultSettings};
+use crate::dataplane::{ClusterView, DataPlane};
+use crate::kube::{self, ClusterOptions, KubeApiServer};
 
 /// The description file's name in the sandbox directory.
 pub const DESCRIPTION_FILE: &str = "sandbox.json";
@@ -185,8 +187,11 @@ impl SandboxOptions {
 pub struct Sandbox {
     pub identity: Identity,
     pub asm: Arc<AsmEmulator>,
+    pub clusters: Vec<KubeApiServer>,
+    pub dataplane: Arc<DataPlane>,
     description: Description,
     admin: tokio::task::JoinHandle<()>,
+    reconciler: tokio::task::JoinHandle<()>,
 }
 
 impl std::fmt::Debug for Sandbox {
@@ -213,19 +218,37 @@ impl Sandbox {
         asm_opts.transition_delay = opts.transition_delay;
         asm_opts.faults = opts.faults.clone();
         let asm = Arc::new(asm::start(bind().await?, identity.account(), asm_opts).await?);
-        let clusters = identity
-            .clusters
-            .iter()
-            .map(|c| ClusterDescription {
+        let mut servers = Vec::new();
+        let mut clusters = Vec::new();
+        let mut views = Vec::new();
+        for c in &identity.clusters {
+            let state_dir = dir.join(&c.name);
+            let server =
+                kube::start(bind().await?, ClusterOptions::new(c.name.clone(), &state_dir))
+                    .await
+                    .map_err(|e| SandboxError::Other(format!("cluster {}: {e}", c.name)))?;
+            let kubeconfig = dir.join(format!("{}.kubeconfig", c.name));
+            server
+                .write_kubeconfig(&kubeconfig)
+                .map_err(|e| SandboxError::Other(format!("cluster {}: {e}", c.name)))?;
+            clusters.push(ClusterDescription {
                 name: c.name.clone(),
                 id: c.id.clone(),
                 region: c.region.clone(),
                 vpc_id: c.vpc_id.clone(),
                 vswitch_id: c.vswitch_id.clone(),
-                api_server: None,
-                kubeconfig: None,
-            })
-            .collect();
+                api_server: Some(server.url()),
+                kubeconfig: Some(kubeconfig.display().to_string()),
+            });
+            views.push(ClusterView {
+                id: c.id.clone(),
+                name: c.name.clone(),
+                vpc_id: c.vpc_id.clone(),
+                handle: server.handle(),
+            });
+            servers.push(server);
+        }
+        let (dataplane, reconciler) = DataPlane::start(Arc::clone(&asm), views.clone());
         let admin_listener = bind().await?;
         let admin_addr = admin_listener
             .local_addr()
@@ -241,12 +264,13 @@ impl Sandbox {
             pid: std::process::id(),
             dir: dir.display().to_string(),
         };
-        let admin = crate::admin::serve(admin_listener, Arc::clone(&asm), description.clone());
+        let admin =
+            crate::admin::serve(admin_listener, Arc::clone(&asm), views, description.clone());
         write_atomic(
             &dir.join(DESCRIPTION_FILE),
             &serde_json::to_vec_pretty(&description).unwrap_or_default(),
         )?;
-        Ok(Sandbox { identity, asm, description, admin })
+        Ok(Sandbox { identity, asm, clusters: servers, dataplane, description, admin, reconciler })
     }
 
     pub fn description(&self) -> &Description {
@@ -256,6 +280,10 @@ impl Sandbox {
     /// Stops every component; state stays in the directory.
     pub async fn shutdown(self) {
         self.admin.abort();
+        self.reconciler.abort();
+        for c in self.clusters {
+            let _ = c.shutdown().await;
+        }
         if let Ok(asm) = Arc::try_unwrap(self.asm) {
             let _ = asm.shutdown().await;
         }

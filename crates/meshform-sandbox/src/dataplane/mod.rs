@@ -36,17 +36,31 @@ pub struct DataPlane {
 
 impl std::fmt::Debug for DataPlane {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DataPlane").field("clusters", &self.clusters.iter().map(|c| &c.name).collect::<Vec<_>>()).finish()
+        f.debug_struct("DataPlane")
+            .field("clusters", &self.clusters.iter().map(|c| &c.name).collect::<Vec<_>>())
+            .finish()
     }
 }
 
 impl DataPlane {
     /// Attaches the data plane to the clusters (as their exec handler) and starts reconciling them
     /// with the ASM emulator's meshes.
-    pub fn start(asm: Arc<AsmEmulator>, clusters: Vec<ClusterView>) -> (Arc<DataPlane>, tokio::task::JoinHandle<()>) {
-        let dp = Arc::new(DataPlane { asm, clusters, ca: WorkloadCa::default(), counters: Mutex::new(HashMap::new()), labelled: Mutex::new(BTreeMap::new()) });
+    pub fn start(
+        asm: Arc<AsmEmulator>,
+        clusters: Vec<ClusterView>,
+    ) -> (Arc<DataPlane>, tokio::task::JoinHandle<()>) {
+        let dp = Arc::new(DataPlane {
+            asm,
+            clusters,
+            ca: WorkloadCa::default(),
+            counters: Mutex::new(HashMap::new()),
+            labelled: Mutex::new(BTreeMap::new()),
+        });
         for c in &dp.clusters {
-            c.handle.set_exec_handler(Arc::new(PodExec { dp: Arc::clone(&dp), cluster_id: c.id.clone() }));
+            c.handle.set_exec_handler(Arc::new(PodExec {
+                dp: Arc::clone(&dp),
+                cluster_id: c.id.clone(),
+            }));
         }
         let task_dp = Arc::clone(&dp);
         let task = tokio::spawn(async move {
@@ -70,11 +84,15 @@ impl DataPlane {
             let mut want: BTreeMap<String, (String, String)> = BTreeMap::new();
             if let Some(m) = mesh {
                 let _ = c.handle.ensure_namespace("istio-system");
-                let root = BTreeMap::from([("root-cert.pem".to_owned(), m.ca.root_cert_pem.clone())]);
-                let _ = c.handle.put_config_map(MANAGER, "istio-system", "istio-ca-root-cert", &root);
+                let root =
+                    BTreeMap::from([("root-cert.pem".to_owned(), m.ca.root_cert_pem.clone())]);
+                let _ =
+                    c.handle.put_config_map(MANAGER, "istio-system", "istio-ca-root-cert", &root);
                 for (ns, inj) in &m.injection {
                     let label = match inj {
-                        Injection::Enabled => Some((INJECTION_LABEL.to_owned(), "enabled".to_owned())),
+                        Injection::Enabled => {
+                            Some((INJECTION_LABEL.to_owned(), "enabled".to_owned()))
+                        }
                         Injection::Revision(rev) => Some(("istio.io/rev".to_owned(), rev.clone())),
                         Injection::Disabled => None,
                     };
@@ -91,7 +109,8 @@ impl DataPlane {
                     had.insert(ns.clone());
                 }
             }
-            let stale: Vec<String> = had.iter().filter(|ns| !want.contains_key(*ns)).cloned().collect();
+            let stale: Vec<String> =
+                had.iter().filter(|ns| !want.contains_key(*ns)).cloned().collect();
             for ns in stale {
                 let _ = c.handle.set_namespace_label(MANAGER, &ns, INJECTION_LABEL, None);
                 let _ = c.handle.set_namespace_label(MANAGER, &ns, "istio.io/rev", None);
@@ -130,7 +149,12 @@ impl DataPlane {
             }
             i += 1;
         }
-        let err = |code: i32, msg: String| ExecOutput::fail(code, if silent { String::new() } else { format!("curl: ({code}) {msg}\n") });
+        let err = |code: i32, msg: String| {
+            ExecOutput::fail(
+                code,
+                if silent { String::new() } else { format!("curl: ({code}) {msg}\n") },
+            )
+        };
         let Some(url) = url else { return err(2, "no URL specified".into()) };
         let rest = url.strip_prefix("http://").unwrap_or(&url);
         let (hostport, path) = match rest.find('/') {
@@ -141,7 +165,9 @@ impl DataPlane {
         let mut labels = host.split('.');
         let svc = labels.next().unwrap_or("").to_owned();
         let ns = labels.next().map(str::to_owned).unwrap_or_else(|| req.namespace().to_owned());
-        let Some(from) = self.cluster(cluster_id) else { return err(6, format!("Could not resolve host: {host}")) };
+        let Some(from) = self.cluster(cluster_id) else {
+            return err(6, format!("Could not resolve host: {host}"));
+        };
         let meshed = route::has_sidecar(&req.pod);
         let snap = self.asm.snapshot();
         let Some(eps) = route::discover(&snap, &self.clusters, from, &ns, &svc, meshed) else {
@@ -172,15 +198,27 @@ impl DataPlane {
     }
 
     /// One request from the source pod to an endpoint: reachability, then mTLS between sidecars.
-    async fn hop(&self, snap: &crate::asm::AsmSnapshot, from: &ClusterView, req: &ExecRequest, ep: &route::Endpoint, path: &str, meshed: bool) -> (u16, String) {
-        let Some(to) = self.cluster(&ep.cluster_id) else { return (503, "no healthy upstream".into()) };
+    async fn hop(
+        &self,
+        snap: &crate::asm::AsmSnapshot,
+        from: &ClusterView,
+        req: &ExecRequest,
+        ep: &route::Endpoint,
+        path: &str,
+        meshed: bool,
+    ) -> (u16, String) {
+        let Some(to) = self.cluster(&ep.cluster_id) else {
+            return (503, "no healthy upstream".into());
+        };
         let src_mesh = snap.managing_mesh(&from.id);
-        if let Some(why) = route::unreachable_reason(src_mesh, from, to) {
+        if let Some(why) = route::unreachable_reason(snap, from, to) {
             return (503, format!("upstream connect error or disconnect/reset before headers. reset reason: connection failure, transport failure reason: {why}"));
         }
         let (code, answer) = route::app_answer(&ep.pod, path);
         let dst_mesh = snap.managing_mesh(&to.id);
-        let (Some(sm), Some(dm)) = (src_mesh.filter(|_| meshed), dst_mesh.filter(|_| route::has_sidecar(&ep.pod))) else {
+        let (Some(sm), Some(dm)) =
+            (src_mesh.filter(|_| meshed), dst_mesh.filter(|_| route::has_sidecar(&ep.pod)))
+        else {
             return (code, answer);
         };
         let spiffe = |pod: &serde_json::Value| {
@@ -190,7 +228,10 @@ impl DataPlane {
                 pod["spec"]["serviceAccountName"].as_str().unwrap_or("default")
             )
         };
-        let certs = self.ca.issue(&sm.ca, &spiffe(&req.pod)).and_then(|c| Ok((c, self.ca.issue(&dm.ca, &spiffe(&ep.pod))?)));
+        let certs = self
+            .ca
+            .issue(&sm.ca, &spiffe(&req.pod))
+            .and_then(|c| Ok((c, self.ca.issue(&dm.ca, &spiffe(&ep.pod))?)));
         let (client, server) = match certs {
             Ok(x) => x,
             Err(e) => return (503, format!("upstream connect error or disconnect/reset before headers. reset reason: connection failure, transport failure reason: {e}")),
@@ -218,7 +259,11 @@ struct PodExec {
 #[async_trait]
 impl ExecHandler for PodExec {
     async fn exec(&self, request: &ExecRequest) -> ExecOutput {
-        let argv0 = request.command.first().map(|a| a.rsplit('/').next().unwrap_or(a).to_owned()).unwrap_or_default();
+        let argv0 = request
+            .command
+            .first()
+            .map(|a| a.rsplit('/').next().unwrap_or(a).to_owned())
+            .unwrap_or_default();
         if argv0 == "curl" {
             return self.dp.curl(&self.cluster_id, request).await;
         }

@@ -5,7 +5,9 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use rcgen::{CertificateParams, ExtendedKeyUsagePurpose, Issuer, KeyPair, KeyUsagePurpose, SanType};
+use rcgen::{
+    CertificateParams, ExtendedKeyUsagePurpose, Issuer, KeyPair, KeyUsagePurpose, SanType,
+};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::server::WebPkiClientVerifier;
 use rustls::{ClientConfig, RootCertStore, ServerConfig};
@@ -56,14 +58,19 @@ impl WorkloadCa {
         if let Some(c) = self.cache.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
             return Ok(c.clone());
         }
-        let ca_key = KeyPair::from_pem(ca.ca_key_pem.expose()).map_err(|e| format!("the mesh CA key is unusable: {e}"))?;
-        let issuer = Issuer::from_ca_cert_pem(&ca.ca_cert_pem, ca_key).map_err(|e| format!("the mesh CA certificate is unusable: {e}"))?;
+        let ca_key = KeyPair::from_pem(ca.ca_key_pem.expose())
+            .map_err(|e| format!("the mesh CA key is unusable: {e}"))?;
+        let issuer = Issuer::from_ca_cert_pem(&ca.ca_cert_pem, ca_key)
+            .map_err(|e| format!("the mesh CA certificate is unusable: {e}"))?;
         let leaf_key = KeyPair::generate().map_err(|e| e.to_string())?;
         let mut p = CertificateParams::default();
         p.distinguished_name = rcgen::DistinguishedName::new();
-        p.subject_alt_names = vec![SanType::URI(spiffe.to_owned().try_into().map_err(|_| format!("bad SPIFFE id {spiffe}"))?)];
+        p.subject_alt_names = vec![SanType::URI(
+            spiffe.to_owned().try_into().map_err(|_| format!("bad SPIFFE id {spiffe}"))?,
+        )];
         p.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
-        p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth, ExtendedKeyUsagePurpose::ClientAuth];
+        p.extended_key_usages =
+            vec![ExtendedKeyUsagePurpose::ServerAuth, ExtendedKeyUsagePurpose::ClientAuth];
         let now = time::OffsetDateTime::now_utc();
         p.not_before = now - time::Duration::minutes(5);
         p.not_after = now + time::Duration::hours(24);
@@ -72,7 +79,10 @@ impl WorkloadCa {
         let mut chain = vec![leaf.der().clone()];
         let mesh_chain = pem_certs(&ca.cert_chain_pem);
         chain.extend(if mesh_chain.is_empty() { pem_certs(&ca.ca_cert_pem) } else { mesh_chain });
-        let root = pem_certs(&ca.root_cert_pem).into_iter().next().ok_or("the mesh has no root certificate")?;
+        let root = pem_certs(&ca.root_cert_pem)
+            .into_iter()
+            .next()
+            .ok_or("the mesh has no root certificate")?;
         let cert = WorkloadCert { chain, key_der: leaf_key.serialize_der(), root };
         self.cache.lock().unwrap_or_else(|p| p.into_inner()).insert(key, cert.clone());
         Ok(cert)
@@ -107,11 +117,21 @@ impl rustls::client::danger::ServerCertVerifier for SpiffeServerVerifier {
         Ok(rustls::client::danger::ServerCertVerified::assertion())
     }
 
-    fn verify_tls12_signature(&self, message: &[u8], cert: &CertificateDer<'_>, dss: &rustls::DigitallySignedStruct) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
         self.0.verify_tls12_signature(message, cert, dss)
     }
 
-    fn verify_tls13_signature(&self, message: &[u8], cert: &CertificateDer<'_>, dss: &rustls::DigitallySignedStruct) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
         self.0.verify_tls13_signature(message, cert, dss)
     }
 
@@ -122,21 +142,35 @@ impl rustls::client::danger::ServerCertVerifier for SpiffeServerVerifier {
 
 /// Sends `request` from `client` to `server` over real mTLS on loopback; the server answers with
 /// `answer(request)`. Returns the answer, or the TLS error as Envoy words it.
-pub async fn exchange(client: &WorkloadCert, server: &WorkloadCert, request: String, answer: impl FnOnce(&str) -> String + Send + 'static) -> Result<String, String> {
-    let server_verifier = WebPkiClientVerifier::builder_with_provider(roots(&server.root)?, provider()).build().map_err(|e| e.to_string())?;
+pub async fn exchange(
+    client: &WorkloadCert,
+    server: &WorkloadCert,
+    request: String,
+    answer: impl FnOnce(&str) -> String + Send + 'static,
+) -> Result<String, String> {
+    let server_verifier =
+        WebPkiClientVerifier::builder_with_provider(roots(&server.root)?, provider())
+            .build()
+            .map_err(|e| e.to_string())?;
     let server_cfg = ServerConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .map_err(|e| e.to_string())?
         .with_client_cert_verifier(server_verifier)
         .with_single_cert(server.chain.clone(), PrivateKeyDer::Pkcs8(server.key_der.clone().into()))
         .map_err(|e| e.to_string())?;
-    let client_check = WebPkiClientVerifier::builder_with_provider(roots(&client.root)?, provider()).build().map_err(|e| e.to_string())?;
+    let client_check =
+        WebPkiClientVerifier::builder_with_provider(roots(&client.root)?, provider())
+            .build()
+            .map_err(|e| e.to_string())?;
     let client_cfg = ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .map_err(|e| e.to_string())?
         .dangerous()
         .with_custom_certificate_verifier(Arc::new(SpiffeServerVerifier(client_check)))
-        .with_client_auth_cert(client.chain.clone(), PrivateKeyDer::Pkcs8(client.key_der.clone().into()))
+        .with_client_auth_cert(
+            client.chain.clone(),
+            PrivateKeyDer::Pkcs8(client.key_der.clone().into()),
+        )
         .map_err(|e| e.to_string())?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.map_err(|e| e.to_string())?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;

@@ -5,7 +5,7 @@
 
 use serde_json::Value;
 
-use crate::asm::{AsmSnapshot, Mesh};
+use crate::asm::AsmSnapshot;
 use crate::kube::{ClusterHandle, Gvk};
 
 /// One emulated cluster as the data plane sees it.
@@ -32,7 +32,9 @@ impl Endpoint {
 
 /// Whether a pod runs the mesh's proxy.
 pub fn has_sidecar(pod: &Value) -> bool {
-    pod["spec"]["containers"].as_array().is_some_and(|cs| cs.iter().any(|c| c["name"] == "istio-proxy"))
+    pod["spec"]["containers"]
+        .as_array()
+        .is_some_and(|cs| cs.iter().any(|c| c["name"] == "istio-proxy"))
 }
 
 fn pod_ready(pod: &Value) -> bool {
@@ -50,28 +52,47 @@ pub fn service_endpoints(cluster: &ClusterView, ns: &str, svc: &str) -> Option<V
     if selector.is_empty() {
         return Some(Vec::new());
     }
-    let pods = cluster.handle.list(&Gvk::new("", "v1", "Pod"), Some(ns), Some(&selector.join(","))).unwrap_or_default();
-    let mut eps: Vec<Endpoint> = pods.into_iter().filter(pod_ready).map(|pod| Endpoint { cluster_id: cluster.id.clone(), pod }).collect();
+    let pods = cluster
+        .handle
+        .list(&Gvk::new("", "v1", "Pod"), Some(ns), Some(&selector.join(",")))
+        .unwrap_or_default();
+    let mut eps: Vec<Endpoint> = pods
+        .into_iter()
+        .filter(pod_ready)
+        .map(|pod| Endpoint { cluster_id: cluster.id.clone(), pod })
+        .collect();
     eps.sort_by(|a, b| a.name().cmp(b.name()));
     Some(eps)
 }
 
-/// Why an endpoint cannot be reached from a cluster, if it cannot.
-pub fn unreachable_reason(mesh: Option<&Mesh>, from: &ClusterView, to: &ClusterView) -> Option<String> {
+/// Why an endpoint cannot be reached from a cluster, if it cannot. Pods in one VPC reach each
+/// other directly. Across VPCs, the source mesh must know the two clusters are on different networks
+/// (its multi-cluster network), and the destination cluster must run a cross-cluster mesh proxy —
+/// which the mesh that manages it deploys when its network configuration enables the gateway.
+pub fn unreachable_reason(
+    snapshot: &AsmSnapshot,
+    from: &ClusterView,
+    to: &ClusterView,
+) -> Option<String> {
     if from.id == to.id || from.vpc_id == to.vpc_id {
         return None;
     }
-    let nets = mesh.map(|m| &m.networks);
+    let src = snapshot.managing_mesh(&from.id);
+    let nets = src.map(|m| &m.networks);
     let src_net = nets.and_then(|n| n.get(&from.id)).map(|n| n.network.as_str());
-    let dst = nets.and_then(|n| n.get(&to.id));
-    match (src_net, dst) {
-        (Some(s), Some(d)) if s != d.network => {
-            if d.enable_gateway {
+    let dst_net = nets.and_then(|n| n.get(&to.id)).map(|n| n.network.as_str());
+    match (src_net, dst_net) {
+        (Some(s), Some(d)) if s != d => {
+            let gateway = snapshot
+                .managing_mesh(&to.id)
+                .and_then(|m| m.networks.get(&to.id))
+                .is_some_and(|n| n.enable_gateway);
+            if gateway {
                 None
             } else {
                 Some(format!(
-                    "delayed connect error: 113 (network {} of {} is reachable only through its cross-cluster mesh proxy, which is not enabled)",
-                    d.network, to.name
+                    "delayed connect error: 113 (network {d} of {} has no cross-cluster mesh proxy: enable it in the multi-cluster network of the mesh that manages {})",
+                    to.name, to.name
                 ))
             }
         }
@@ -83,12 +104,20 @@ pub fn unreachable_reason(mesh: Option<&Mesh>, from: &ClusterView, to: &ClusterV
 }
 
 /// The endpoints of `svc` that the proxies of a pod in `from` know about.
-pub fn discover(snapshot: &AsmSnapshot, clusters: &[ClusterView], from: &ClusterView, ns: &str, svc: &str, meshed: bool) -> Option<Vec<Endpoint>> {
+pub fn discover(
+    snapshot: &AsmSnapshot,
+    clusters: &[ClusterView],
+    from: &ClusterView,
+    ns: &str,
+    svc: &str,
+    meshed: bool,
+) -> Option<Vec<Endpoint>> {
     let mesh = if meshed { snapshot.managing_mesh(&from.id) } else { None };
     let mut in_view: Vec<&ClusterView> = vec![from];
     if let Some(m) = mesh {
         for member in &m.members {
-            if let Some(c) = clusters.iter().find(|c| c.id == member.cluster_id && c.id != from.id) {
+            if let Some(c) = clusters.iter().find(|c| c.id == member.cluster_id && c.id != from.id)
+            {
                 in_view.push(c);
             }
         }
@@ -117,7 +146,9 @@ pub fn app_answer(pod: &Value, path: &str) -> (u16, String) {
         return match path {
             "/hello" => (200, format!("Hello version: {version}, instance: {name}\n")),
             "/health" => (200, "Healthy\n".into()),
-            _ => (404, "<!doctype html>\n<title>404 Not Found</title>\n<h1>Not Found</h1>\n".into()),
+            _ => {
+                (404, "<!doctype html>\n<title>404 Not Found</title>\n<h1>Not Found</h1>\n".into())
+            }
         };
     }
     (200, format!("{name}\n"))
