@@ -74,11 +74,21 @@ pub fn apply(rt: &ResourceType, obj: &mut Value, old: Option<&Value>) {
             set_default(spec, "ipFamilies", json!(["IPv4"]));
             set_default(spec, "ipFamilyPolicy", json!("SingleStack"));
             set_default(spec, "internalTrafficPolicy", json!("Cluster"));
+            let node_ports = matches!(
+                spec.get("type").and_then(Value::as_str),
+                Some("NodePort" | "LoadBalancer")
+            );
+            if node_ports {
+                set_default(spec, "externalTrafficPolicy", json!("Cluster"));
+            }
             for p in spec.get_mut("ports").and_then(Value::as_array_mut).into_iter().flatten() {
                 if let Some(p) = p.as_object_mut() {
                     set_default(p, "protocol", json!("TCP"));
                     let port = p.get("port").cloned().unwrap_or(Value::Null);
-                    set_default(p, "targetPort", port);
+                    set_default(p, "targetPort", port.clone());
+                    if node_ports {
+                        set_default(p, "nodePort", json!(node_port(&ns, &name, &port)));
+                    }
                 }
             }
             let status = meta::object_at(root, "status");
@@ -137,6 +147,12 @@ fn pod_spec(spec: &mut Map<String, Value>) {
             }
         }
     }
+}
+
+/// A stable node port in 30000-32767 for a service port.
+fn node_port(ns: &str, name: &str, port: &Value) -> u16 {
+    let h = Sha256::digest(format!("{ns}/{name}/{port}").as_bytes());
+    30000 + (u16::from_be_bytes([h[0], h[1]]) % 2768)
 }
 
 /// A stable cluster IP in 10.96.0.0/16 for a service.

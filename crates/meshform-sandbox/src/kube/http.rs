@@ -116,6 +116,10 @@ pub fn decode(bytes: &[u8], media: &str) -> Result<Value, ApiError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::bad_request("the request body is empty; an object was expected"));
     }
+    // Protobuf and CBOR bodies are refused with 415; client-go then retries with JSON.
+    if media.contains("protobuf") || media.contains("cbor") {
+        return Err(ApiError::unsupported_media_type(media));
+    }
     match serde_json::from_slice::<Value>(bytes) {
         Ok(v) => Ok(v),
         Err(json_err) if media.contains("yaml") => {

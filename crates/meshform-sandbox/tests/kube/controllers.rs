@@ -342,3 +342,24 @@ async fn finalizers_hold_an_object_until_they_are_removed() {
     assert_eq!(c.client.get(&format!("{base}/f")).await.status, 404);
     c.server.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn load_balancer_services_get_node_ports_and_an_ingress_ip() {
+    let c = TestCluster::start().await;
+    let svc = json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "eastwest", "namespace": "default"},
+        "spec": {"type": "LoadBalancer", "selector": {"istio": "eastwestgateway"}, "ports": [{"name": "tls", "port": 15443}]}});
+    let r = c.client.post("/api/v1/namespaces/default/services", &svc).await;
+    let node_port = r.json()["spec"]["ports"][0]["nodePort"].as_i64().unwrap();
+    assert!((30000..=32767).contains(&node_port));
+    let s = c
+        .client
+        .wait_for("/api/v1/namespaces/default/services/eastwest", 10, |s| {
+            s["status"]["loadBalancer"]["ingress"][0]["ip"].is_string()
+        })
+        .await;
+    assert!(s["status"]["loadBalancer"]["ingress"][0]["ip"]
+        .as_str()
+        .unwrap()
+        .starts_with("203.0.113."));
+    c.server.shutdown().await.unwrap();
+}

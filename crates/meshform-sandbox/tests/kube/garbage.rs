@@ -196,3 +196,19 @@ async fn yaml_apply_bodies_are_accepted() {
     status(&r, 400);
     c.server.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn protobuf_bodies_are_refused_with_415() {
+    let c = TestCluster::start().await;
+    let r = c
+        .client
+        .call(
+            Method::POST,
+            "/api/v1/namespaces",
+            &[("content-type", "application/vnd.kubernetes.protobuf")],
+            Some(b"k8s\x00\x0a\x0f\x0a\x02v1\x12\x09Namespace".to_vec()),
+        )
+        .await;
+    assert_eq!(status(&r, 415)["reason"], "UnsupportedMediaType");
+    c.server.shutdown().await.unwrap();
+}

@@ -1,6 +1,7 @@
 //! The emulated controllers: deployments → replica sets → pods, the kubelet (pods become Running
-//! and Ready), endpoints, namespace finalization and garbage collection. One loop runs them all
-//! after every change, and again when timed work (a pod starting, a namespace draining) is due.
+//! and Ready), endpoints, load balancer addresses, namespace finalization and garbage collection.
+//! One loop runs them all after every change, and again when timed work (a pod starting, a
+//! namespace draining) is due.
 
 mod deployment;
 mod endpoints;
@@ -8,6 +9,7 @@ mod gc;
 mod kubelet;
 mod namespace;
 mod replicaset;
+mod services;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -71,6 +73,7 @@ pub fn pass(cluster: &Cluster, state: &mut Controllers, due: &mut Due) {
     replicaset::reconcile(cluster);
     kubelet::reconcile(cluster, state, due);
     endpoints::reconcile(cluster);
+    services::reconcile(cluster);
 }
 
 fn opts<'a>(manager: &'a str, subresource: &'a str) -> WriteOptions<'a> {
