@@ -118,13 +118,6 @@ pub fn from_detail(detail: &serde_json::Value, known: &Value) -> Value {
             Value::List(vsw.iter().filter_map(|x| x.as_str()).map(Value::string).collect()),
         );
     }
-    let mut clusters: Vec<String> = detail
-        .pointer("/ServiceMesh/Clusters")
-        .and_then(|x| x.as_array())
-        .map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_owned)).collect())
-        .unwrap_or_default();
-    clusters.sort();
-    m.insert("clusters".into(), Value::List(clusters.into_iter().map(Value::String).collect()));
     v
 }
 

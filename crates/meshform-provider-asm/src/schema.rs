@@ -64,7 +64,6 @@ pub fn mesh() -> Schema {
         .attr("id", Attribute::computed(s(), "The ServiceMeshId."))
         .attr("state", Attribute::computed(s(), "running, initial, …"))
         .attr("version", Attribute::computed(s(), "The running Istio version."))
-        .attr("clusters", Attribute::computed(list_s(), "Member cluster ids (managed and discovery-only)."))
         .block("ca", NestedBlock { nesting: BlockNesting::Single, schema: ca, min_items: 0, max_items: Some(1), force_new: true })
         .block("timeouts", timeouts(&["create", "delete"]))
 }
