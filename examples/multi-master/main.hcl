@@ -199,6 +199,11 @@ check "from_cluster_2" {
   }
 }
 
+# Plans say which environment they act on: here, the sandbox described by var.sandbox_file.
+output "environment" {
+  value = "sandbox described by ${var.sandbox_file} (ASM API ${local.env.asm.endpoint})"
+}
+
 output "meshes" {
   value = { for k, m in asm_service_mesh.mesh : k => { id = m.id, state = m.state } }
 }
