@@ -137,6 +137,26 @@ pub enum SandboxCommand {
         #[command(flatten)]
         dir: SandboxDir,
     },
+    /// Take a mesh's control plane (or a region's) down, for disaster drills
+    Outage {
+        #[command(flatten)]
+        dir: SandboxDir,
+        /// The mesh (name or id) whose control plane goes down
+        #[arg(long, conflicts_with = "region", required_unless_present = "region")]
+        mesh: Option<String>,
+        /// The region whose ASM control planes go down
+        #[arg(long)]
+        region: Option<String>,
+    },
+    /// End outages (all of them unless --mesh or --region is given)
+    Restore {
+        #[command(flatten)]
+        dir: SandboxDir,
+        #[arg(long, conflicts_with = "region")]
+        mesh: Option<String>,
+        #[arg(long)]
+        region: Option<String>,
+    },
     /// Show what the sandbox runs and holds
     Status {
         #[command(flatten)]

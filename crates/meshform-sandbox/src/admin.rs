@@ -31,6 +31,8 @@ pub fn serve(
     let app = Router::new()
         .route("/status", get(status))
         .route("/faults", post(faults))
+        .route("/outage", post(outage))
+        .route("/restore", post(restore))
         .with_state(AdminState { asm, clusters, description });
     tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
@@ -100,6 +102,7 @@ pub fn status_document(
     if let Some(a) = doc.get_mut("asm").and_then(|a| a.as_object_mut()) {
         a.insert("meshes".into(), serde_json::Value::Array(meshes));
         a.insert("faults".into(), faults_json(&asm.faults()));
+        a.insert("outages".into(), serde_json::json!(asm.outages()));
     }
     if let Some(list) = doc.get_mut("clusters").and_then(|c| c.as_array_mut()) {
         for entry in list {
@@ -161,5 +164,62 @@ async fn faults(State(s): State<AdminState>, body: String) -> (StatusCode, Strin
     match s.asm.set_faults(settings) {
         Ok(()) => (StatusCode::OK, "ok".into()),
         Err(e) => (StatusCode::BAD_REQUEST, e.to_string()),
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct OutageRequest {
+    /// A mesh name or id.
+    #[serde(default)]
+    mesh: Option<String>,
+    /// A region id.
+    #[serde(default)]
+    region: Option<String>,
+}
+
+/// The mesh id a name or id designates.
+fn mesh_id(asm: &AsmEmulator, name_or_id: &str) -> Option<String> {
+    let snap = asm.snapshot();
+    snap.meshes.values().find(|m| m.id == name_or_id || m.name == name_or_id).map(|m| m.id.clone())
+}
+
+async fn outage(State(s): State<AdminState>, body: String) -> (StatusCode, String) {
+    let req: OutageRequest = match serde_json::from_str(&body) {
+        Ok(r) => r,
+        Err(e) => return (StatusCode::BAD_REQUEST, format!("invalid outage request: {e}")),
+    };
+    match (req.mesh, req.region) {
+        (Some(m), None) => match mesh_id(&s.asm, &m) {
+            Some(id) => {
+                s.asm.outage(&id);
+                (StatusCode::OK, format!("the control plane of mesh {m} ({id}) is down"))
+            }
+            None => (StatusCode::NOT_FOUND, format!("no mesh named {m}")),
+        },
+        (None, Some(r)) => {
+            s.asm.outage(&r);
+            (StatusCode::OK, format!("the ASM control planes of region {r} are down"))
+        }
+        _ => (StatusCode::BAD_REQUEST, "give exactly one of mesh and region".into()),
+    }
+}
+
+async fn restore(State(s): State<AdminState>, body: String) -> (StatusCode, String) {
+    let req: OutageRequest =
+        serde_json::from_str(&body).unwrap_or(OutageRequest { mesh: None, region: None });
+    match (req.mesh, req.region) {
+        (Some(m), _) => {
+            let id = mesh_id(&s.asm, &m).unwrap_or(m.clone());
+            s.asm.restore(Some(&id));
+            (StatusCode::OK, format!("mesh {m} restored"))
+        }
+        (None, Some(r)) => {
+            s.asm.restore(Some(&r));
+            (StatusCode::OK, format!("region {r} restored"))
+        }
+        (None, None) => {
+            s.asm.restore(None);
+            (StatusCode::OK, "every outage ended".into())
+        }
     }
 }

@@ -46,6 +46,12 @@ pub async fn sandbox(settings: &Settings, cmd: SandboxCommand) -> u8 {
         SandboxCommand::Status { dir, json } => {
             status(settings, &dir_of(settings, &dir), json).await
         }
+        SandboxCommand::Outage { dir, mesh, region } => {
+            admin_post(settings, &dir_of(settings, &dir), "outage", mesh, region).await
+        }
+        SandboxCommand::Restore { dir, mesh, region } => {
+            admin_post(settings, &dir_of(settings, &dir), "restore", mesh, region).await
+        }
     }
 }
 
@@ -235,9 +241,19 @@ async fn status(settings: &Settings, dir: &Path, json: bool) -> u8 {
     print_summary(&d, dir);
     let meshes = doc.pointer("/asm/meshes").and_then(|m| m.as_array()).cloned().unwrap_or_default();
     println!("\nMeshes: {}", if meshes.is_empty() { "none" } else { "" });
+    let outages: Vec<String> = doc
+        .pointer("/asm/outages")
+        .and_then(|o| o.as_array())
+        .map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_owned)).collect())
+        .unwrap_or_default();
     for m in meshes {
         let s = |k: &str| m.get(k).and_then(|v| v.as_str()).unwrap_or("").to_owned();
-        println!("  {} {} ({}, {})", s("name"), s("id"), s("region"), s("state"));
+        let down = if outages.contains(&s("id")) || outages.contains(&s("region")) {
+            "  CONTROL PLANE DOWN"
+        } else {
+            ""
+        };
+        println!("  {} {} ({}, {}){down}", s("name"), s("id"), s("region"), s("state"));
         for c in m.get("members").and_then(|x| x.as_array()).cloned().unwrap_or_default() {
             let id = c.get("cluster_id").and_then(|v| v.as_str()).unwrap_or("");
             let dis = c.get("discovery_only").and_then(|v| v.as_bool()).unwrap_or(false);
@@ -245,4 +261,40 @@ async fn status(settings: &Settings, dir: &Path, json: bool) -> u8 {
         }
     }
     exit::OK
+}
+
+/// Posts an outage or restore request to the running sandbox's admin endpoint.
+async fn admin_post(
+    settings: &Settings,
+    dir: &Path,
+    what: &str,
+    mesh: Option<String>,
+    region: Option<String>,
+) -> u8 {
+    let Some(d) = running(dir) else {
+        return usage_error(
+            settings,
+            &format!("no sandbox is running in {}", dir.display()),
+            "start one with `meshform sandbox up --detach`",
+        );
+    };
+    let body = serde_json::json!({ "mesh": mesh, "region": region }).to_string();
+    let client = reqwest::Client::new();
+    match client.post(format!("{}/{what}", d.admin)).body(body).send().await {
+        Ok(r) => {
+            let ok = r.status().is_success();
+            let text = r.text().await.unwrap_or_default();
+            if ok {
+                println_out(&format!("{text}."));
+                exit::OK
+            } else {
+                usage_error(settings, &text, "list meshes with `meshform sandbox status`")
+            }
+        }
+        Err(e) => usage_error(
+            settings,
+            &format!("cannot reach the sandbox's admin endpoint: {e}"),
+            "is it still running? see sandbox.log",
+        ),
+    }
 }

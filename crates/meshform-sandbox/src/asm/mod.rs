@@ -149,6 +149,7 @@ pub async fn start(
         state_file: opts.state_file,
         transition_delay: opts.transition_delay,
         faults: Mutex::new(opts.faults),
+        outages: Mutex::new(std::collections::BTreeSet::new()),
         model: Mutex::new(model),
         snapshots,
     });
@@ -195,6 +196,28 @@ impl AsmEmulator {
         check_faults(&faults)?;
         *self.shared.faults.lock().unwrap_or_else(|p| p.into_inner()) = faults;
         Ok(())
+    }
+
+    /// Takes a control plane down (a mesh id, or a region id): every call about it answers
+    /// `ServiceUnavailable` until [`AsmEmulator::restore`]. Data planes keep their last configuration.
+    pub fn outage(&self, target: &str) {
+        self.shared.outages.lock().unwrap_or_else(|p| p.into_inner()).insert(target.to_owned());
+    }
+
+    /// Ends an outage (`None`: all of them).
+    pub fn restore(&self, target: Option<&str>) {
+        let mut o = self.shared.outages.lock().unwrap_or_else(|p| p.into_inner());
+        match target {
+            Some(t) => {
+                o.remove(t);
+            }
+            None => o.clear(),
+        }
+    }
+
+    /// What is down now.
+    pub fn outages(&self) -> Vec<String> {
+        self.shared.outages.lock().unwrap_or_else(|p| p.into_inner()).iter().cloned().collect()
     }
 
     /// The current state.

@@ -35,6 +35,8 @@ pub(crate) struct Shared {
     pub state_file: PathBuf,
     pub transition_delay: Duration,
     pub faults: Mutex<FaultSettings>,
+    /// Meshes (by id) and regions whose control plane is down (`meshform sandbox outage`).
+    pub outages: Mutex<std::collections::BTreeSet<String>>,
     pub model: Mutex<AsmModel>,
     pub snapshots: watch::Sender<Arc<AsmSnapshot>>,
     pub verifier: Verifier,
@@ -43,6 +45,24 @@ pub(crate) struct Shared {
 impl Shared {
     pub fn lock_model(&self) -> MutexGuard<'_, AsmModel> {
         self.model.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// What is down among what a request names: its mesh, or its region (given, or the mesh's).
+    fn outage_for(&self, params: &Params) -> Option<String> {
+        let outages = self.outages.lock().unwrap_or_else(|p| p.into_inner());
+        if outages.is_empty() {
+            return None;
+        }
+        if let Some(id) = params.get("ServiceMeshId") {
+            if outages.contains(id) {
+                return Some(format!("service mesh {id}"));
+            }
+            let region = self.lock_model().meshes.get(id).map(|m| m.region_id.clone());
+            if let Some(r) = region.filter(|r| outages.contains(r)) {
+                return Some(format!("region {r}"));
+            }
+        }
+        params.get("RegionId").filter(|r| outages.contains(*r)).map(|r| format!("region {r}"))
     }
 
     pub fn fault_settings(&self) -> FaultSettings {
@@ -176,7 +196,11 @@ async fn serve(
     if let Some(fault) = faults::decide(&faults, (faults::draw(), faults::draw())) {
         return Err(fault);
     }
-    run_action(shared, handler, &Params::from_request(&req), faults.stuck_initial)
+    let params = Params::from_request(&req);
+    if let Some(down) = shared.outage_for(&params) {
+        return Err(ApiError::new(503, "ServiceUnavailable", format!("The control plane of {down} is unavailable (an outage of the sandbox). Please try again later.")));
+    }
+    run_action(shared, handler, &params, faults.stuck_initial)
 }
 
 /// Runs one action under the model lock (never held across an await).
