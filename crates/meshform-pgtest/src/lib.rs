@@ -9,7 +9,7 @@
 //!
 //! [`server`] returns `None` only when the PostgreSQL binaries are not installed (Debian's
 //! `postgresql` package puts them in `/usr/lib/postgresql/<version>/bin`; `.ci/run` installs it);
-//! callers then skip with [`skip_message`]. Any other failure to start panics: a test that needs
+//! callers then skip ([`server_or_skip`] says so). Any other failure to start panics: a test that needs
 //! PostgreSQL must not pass silently.
 
 use std::io::{BufRead, BufReader};
@@ -38,6 +38,17 @@ impl Server {
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.join("log")).unwrap_or_default()
     }
+}
+
+/// [`server`], or `None` after printing [`skip_message`] to the test's output: for tests that skip
+/// when PostgreSQL is not installed.
+#[allow(clippy::print_stderr)]
+pub fn server_or_skip() -> Option<&'static Server> {
+    let s = server();
+    if s.is_none() {
+        eprintln!("{}", skip_message());
+    }
+    s
 }
 
 /// What a test prints when it cannot run for want of PostgreSQL.
@@ -80,7 +91,8 @@ rm -rf "$dir"
 "#;
 
 fn start(bin: &Path) -> Server {
-    let dir = std::env::temp_dir().join(format!("meshform-pgtest-{}-{}", std::process::id(), nanos()));
+    let dir =
+        std::env::temp_dir().join(format!("meshform-pgtest-{}-{}", std::process::id(), nanos()));
     std::fs::create_dir(&dir).unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
     let port = free_port();
     let as_root = is_root();

@@ -163,7 +163,10 @@ impl PgStore {
     }
 
     fn error(&self, what: &str, e: &postgres::Error) -> StateError {
-        StateError::Backend { backend: self.describe(), message: format!("{what}: {}", pg_message(e)) }
+        StateError::Backend {
+            backend: self.describe(),
+            message: format!("{what}: {}", pg_message(e)),
+        }
     }
 
     /// Opens a connection and makes sure the tables exist.
@@ -230,8 +233,10 @@ impl PgStore {
                 }
             }
             let row = tx.query_opt(
-                format!("SELECT lineage, serial, data FROM {states} WHERE workspace = $1 FOR UPDATE")
-                    .as_str(),
+                format!(
+                    "SELECT lineage, serial, data FROM {states} WHERE workspace = $1 FOR UPDATE"
+                )
+                .as_str(),
                 &[&workspace],
             )?;
             let mut out = ours;
@@ -342,7 +347,9 @@ impl PgStore {
         Ok(recorded.unwrap_or_else(|| LockInfo {
             id: "(unknown)".to_owned(),
             operation: match holder_pid {
-                Some(pid) => format!("(unknown: database session {pid} holds the lock but recorded no lock info)"),
+                Some(pid) => format!(
+                    "(unknown: database session {pid} holds the lock but recorded no lock info)"
+                ),
                 None => "(unknown: the lock was released meanwhile)".to_owned(),
             },
             who: "(unknown)".to_owned(),
@@ -416,7 +423,10 @@ impl StateStore for PgStore {
             let now = Instant::now();
             if now >= deadline {
                 let holder = self.holder_info(&mut session)?;
-                return Err(StateError::Locked { info: Box::new(holder), path: self.pseudo_path() });
+                return Err(StateError::Locked {
+                    info: Box::new(holder),
+                    path: self.pseudo_path(),
+                });
             }
             std::thread::sleep(backoff.min(deadline - now));
             backoff = (backoff * 2).min(MAX_LOCK_BACKOFF);
@@ -705,7 +715,8 @@ fn pg_config(settings: &PgSettings) -> Result<postgres::Config, String> {
     }
     if cfg.get_ports().is_empty() {
         if let Some(p) = env("PGPORT") {
-            let port = p.parse::<u16>().map_err(|_| format!("PGPORT {p:?} is not a port number"))?;
+            let port =
+                p.parse::<u16>().map_err(|_| format!("PGPORT {p:?} is not a port number"))?;
             cfg.port(port);
         }
     }
@@ -848,7 +859,9 @@ mod tests {
         assert!(message.contains("plain identifier"), "{message}");
         let e = pg_config(&settings("sslmode=require", &[])).unwrap_err();
         assert!(e.contains("TLS"), "{e}");
-        assert!(PgStore::new(&PgSettings { workspace: "../x".into(), ..settings("", &[]) }).is_err());
+        assert!(
+            PgStore::new(&PgSettings { workspace: "../x".into(), ..settings("", &[]) }).is_err()
+        );
     }
 
     #[test]

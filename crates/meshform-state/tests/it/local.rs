@@ -238,9 +238,8 @@ fn workspaces_other_than_default_live_in_their_own_directory() {
     let default = meshform_state::LocalStore::for_workspace(d.path(), "default").unwrap();
     assert_eq!(default.path(), d.path().join("meshform.state.json"));
     let other = meshform_state::LocalStore::for_workspace(d.path(), "cn-hangzhou").unwrap();
-    let guard = other
-        .lock(meshform_state::LockInfo::new("apply", "x"), std::time::Duration::ZERO)
-        .unwrap();
+    let guard =
+        other.lock(meshform_state::LockInfo::new("apply", "x"), std::time::Duration::ZERO).unwrap();
     other.write(&mut State::new()).unwrap();
     drop(guard);
     assert!(d.path().join("meshform.state.d/cn-hangzhou/meshform.state.json").exists());

@@ -18,10 +18,7 @@ const NOW: Duration = Duration::ZERO;
 /// A fresh schema per test, so tests never see each other's rows.
 fn settings(workspace: &str) -> Option<PgSettings> {
     static N: AtomicUsize = AtomicUsize::new(0);
-    let Some(server) = meshform_pgtest::server() else {
-        eprintln!("{}", meshform_pgtest::skip_message());
-        return None;
-    };
+    let server = meshform_pgtest::server_or_skip()?;
     let n = N.fetch_add(1, Ordering::Relaxed);
     Some(PgSettings {
         conn_str: server.conn_str(),
