@@ -1,9 +1,23 @@
 //! What meshform takes from the environment: variables, colour, CI mode, the user's name.
 
+use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use crate::args::Cli;
+
+/// The libpq variables the PostgreSQL backend honours (and `USER`, libpq's default user name).
+const PG_VARIABLES: &[&str] = &[
+    "PGHOST",
+    "PGPORT",
+    "PGUSER",
+    "PGPASSWORD",
+    "PGDATABASE",
+    "PGSSLMODE",
+    "PGCONNECT_TIMEOUT",
+    "PGAPPNAME",
+    "USER",
+];
 
 /// Process-level settings, read once in `run`.
 #[derive(Debug, Clone)]
@@ -22,6 +36,12 @@ pub struct Settings {
     pub who: String,
     /// What the asm provider may read of the environment (`ALIBABA_CLOUD_*`, the home directory).
     pub provider_env: meshform_provider_asm::credentials::ProviderEnv,
+    /// The workspace (`--workspace`, `MESHFORM_WORKSPACE`, else `default`).
+    pub workspace: String,
+    /// `MESHFORM_PG_CONN_STR`: the PostgreSQL connection string when the backend block has none.
+    pub pg_conn_str: Option<String>,
+    /// The standard libpq variables (`PG*`) and `USER`, for the PostgreSQL backend.
+    pub pg_env: BTreeMap<String, String>,
 }
 
 impl Settings {
@@ -51,6 +71,12 @@ impl Settings {
                 vars: std::env::vars().filter(|(k, _)| k.starts_with("ALIBABA_CLOUD_")).collect(),
                 home: std::env::var_os("HOME").map(PathBuf::from),
             },
+            workspace: cli
+                .workspace
+                .clone()
+                .unwrap_or_else(|| meshform_state::DEFAULT_WORKSPACE.to_owned()),
+            pg_conn_str: std::env::var("MESHFORM_PG_CONN_STR").ok().filter(|s| !s.is_empty()),
+            pg_env: std::env::vars().filter(|(k, _)| PG_VARIABLES.contains(&k.as_str())).collect(),
         }
     }
 }

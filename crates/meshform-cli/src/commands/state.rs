@@ -18,7 +18,7 @@ async fn take_lock(
 ) -> Result<Box<dyn StateLock>, u8> {
     let timeout = parse_duration(&lock.lock_timeout)
         .map_err(|m| usage_error(settings, &m, "e.g. --lock-timeout=30s"))?;
-    ops::lock(&workspace(settings), op, &settings.who, timeout).await.map_err(|e| {
+    ops::lock(&workspace(settings)?, op, &settings.who, timeout).await.map_err(|e| {
         report::print_diagnostics(settings, &report::state_diagnostic(&e).into());
         exit::ERROR
     })
@@ -32,7 +32,10 @@ fn fail_state(settings: &Settings, e: &meshform_state::StateError) -> u8 {
 /// `meshform state …`.
 #[allow(clippy::print_stdout)]
 pub async fn state(settings: &Settings, cmd: StateCommand) -> u8 {
-    let ws = workspace(settings);
+    let ws = match workspace(settings) {
+        Ok(ws) => ws,
+        Err(c) => return c,
+    };
     match cmd {
         StateCommand::List { addresses } => {
             let state = match ops::read_state(&ws) {
@@ -242,7 +245,10 @@ pub async fn import(
         Ok(l) => l,
         Err(c) => return c,
     };
-    let ws = workspace(settings);
+    let ws = match workspace(settings) {
+        Ok(ws) => ws,
+        Err(c) => return c,
+    };
     match ops::import(&ws, &vars, &addr, id, &TerminalReporter::new()).await {
         Ok(_) => {
             println!("{addr}: Import complete. It is now managed by meshform; run `meshform plan` to compare it with the configuration.");
@@ -258,7 +264,11 @@ pub async fn import(
 /// `meshform force-unlock LOCK_ID`.
 #[allow(clippy::print_stdout)]
 pub fn force_unlock(settings: &Settings, id: &str) -> u8 {
-    match workspace(settings).store.force_unlock(id) {
+    let ws = match workspace(settings) {
+        Ok(ws) => ws,
+        Err(c) => return c,
+    };
+    match ws.store.force_unlock(id) {
         Ok(()) => {
             println!("The state lock {id} was released. Make sure the run that held it is not still running.");
             exit::OK
