@@ -38,10 +38,27 @@ pub struct Settings {
     pub provider_env: meshform_provider_asm::credentials::ProviderEnv,
     /// The workspace (`--workspace`, `MESHFORM_WORKSPACE`, else `default`).
     pub workspace: String,
-    /// `MESHFORM_PG_CONN_STR`: the PostgreSQL connection string when the backend block has none.
-    pub pg_conn_str: Option<String>,
-    /// The standard libpq variables (`PG*`) and `USER`, for the PostgreSQL backend.
-    pub pg_env: BTreeMap<String, String>,
+    /// What the PostgreSQL backend takes from the environment.
+    pub pg: PgEnvironment,
+}
+
+/// The PostgreSQL backend's environment. Its `Debug` shows no value: the connection string and
+/// `PGPASSWORD` may hold a password.
+#[derive(Clone, Default)]
+pub struct PgEnvironment {
+    /// `MESHFORM_PG_CONN_STR`: the connection string when the backend block has none.
+    pub conn_str: Option<String>,
+    /// The standard libpq variables (`PG*`) and `USER`.
+    pub vars: BTreeMap<String, String>,
+}
+
+impl std::fmt::Debug for PgEnvironment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgEnvironment")
+            .field("conn_str", &self.conn_str.as_ref().map(|_| "(set)"))
+            .field("vars", &self.vars.keys().collect::<Vec<_>>())
+            .finish()
+    }
 }
 
 impl Settings {
@@ -75,8 +92,12 @@ impl Settings {
                 .workspace
                 .clone()
                 .unwrap_or_else(|| meshform_state::DEFAULT_WORKSPACE.to_owned()),
-            pg_conn_str: std::env::var("MESHFORM_PG_CONN_STR").ok().filter(|s| !s.is_empty()),
-            pg_env: std::env::vars().filter(|(k, _)| PG_VARIABLES.contains(&k.as_str())).collect(),
+            pg: PgEnvironment {
+                conn_str: std::env::var("MESHFORM_PG_CONN_STR").ok().filter(|s| !s.is_empty()),
+                vars: std::env::vars()
+                    .filter(|(k, _)| PG_VARIABLES.contains(&k.as_str()))
+                    .collect(),
+            },
         }
     }
 }

@@ -135,10 +135,10 @@ pub fn configured(settings: &Settings) -> Result<Backend, Diagnostics> {
             }
             // The block's connection string wins; the environment serves when it has none, and
             // the PG* variables fill in what either leaves unset (a password, typically).
-            let conn_str = conn_str.or_else(|| settings.pg_conn_str.clone()).unwrap_or_default();
+            let conn_str = conn_str.or_else(|| settings.pg.conn_str.clone()).unwrap_or_default();
             Backend::Pg(PgSettings {
                 conn_str,
-                env: settings.pg_env.clone(),
+                env: settings.pg.vars.clone(),
                 schema_name: schema_name
                     .unwrap_or_else(|| meshform_state::pg::DEFAULT_SCHEMA.to_owned()),
                 workspace: settings.workspace.clone(),

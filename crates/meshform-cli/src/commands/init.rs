@@ -76,8 +76,8 @@ pub async fn init(settings: &Settings, lock_args: &LockArgs) -> u8 {
         }
         (Backend::Local, Some(rec)) if rec.kind == "pg" => {
             let old = PgSettings {
-                conn_str: settings.pg_conn_str.clone().unwrap_or_default(),
-                env: settings.pg_env.clone(),
+                conn_str: settings.pg.conn_str.clone().unwrap_or_default(),
+                env: settings.pg.vars.clone(),
                 schema_name: rec
                     .schema_name
                     .unwrap_or_else(|| meshform_state::pg::DEFAULT_SCHEMA.to_owned()),
