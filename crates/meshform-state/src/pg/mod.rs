@@ -30,21 +30,23 @@
 //! are checked exactly as the local backend checks them, and the row is replaced. Two writers can
 //! therefore never lose each other's update, even if locking were bypassed.
 //!
-//! # Connections and async runtimes
+//! # Connections
 //!
-//! The synchronous `postgres` client drives a small tokio runtime of its own, which must not be
-//! entered (nor dropped) from inside another runtime, and the CLI calls [`StateStore::write`] from
-//! async tasks. Every database call, connecting and closing included, therefore runs on a short-lived
-//! helper thread ([`Session::run`]). TLS is not supported yet: use `sslmode=disable` or `prefer`
+//! The `connect` module builds the client configuration and runs every database call on a helper thread,
+//! outside the caller's tokio runtime. TLS is not supported yet: use `sslmode=disable` or `prefer`
 //! (the default), e.g. over a private network or an SSH/`stunnel` tunnel.
 
-use std::collections::BTreeMap;
+mod connect;
+
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use postgres::{Client, NoTls};
+use postgres::Client;
 use sha2::{Digest, Sha256};
+
+pub use connect::PgSettings;
+use connect::{describe_target, pg_config, pg_message, Session};
 
 use crate::format::{State, STATE_FORMAT_VERSION};
 use crate::local::{decode_state, encode_state};
@@ -55,33 +57,6 @@ pub const DEFAULT_SCHEMA: &str = "meshform";
 
 const FIRST_LOCK_BACKOFF: Duration = Duration::from_secs(1);
 const MAX_LOCK_BACKOFF: Duration = Duration::from_secs(16);
-const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
-
-/// Where the state lives in PostgreSQL, as the CLI assembles it from the `backend "pg"` block and the
-/// environment (this crate never reads the environment itself).
-#[derive(Clone, Default)]
-pub struct PgSettings {
-    /// A libpq connection string (`host=… port=… dbname=…` or a `postgres://` URL); may be empty.
-    pub conn_str: String,
-    /// The standard libpq variables (`PGHOST`, `PGPORT`, `PGUSER`, `PGPASSWORD`, `PGDATABASE`,
-    /// `PGSSLMODE`, `PGCONNECT_TIMEOUT`, `PGAPPNAME`) and `USER`: each fills in what the connection
-    /// string leaves unset, as libpq does.
-    pub env: BTreeMap<String, String>,
-    /// The schema holding meshform's tables.
-    pub schema_name: String,
-    /// The workspace (one state per workspace).
-    pub workspace: String,
-}
-
-impl std::fmt::Debug for PgSettings {
-    /// Never shows the connection string or the environment: either may hold a password.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PgSettings")
-            .field("schema_name", &self.schema_name)
-            .field("workspace", &self.workspace)
-            .finish_non_exhaustive()
-    }
-}
 
 /// A state kept in PostgreSQL.
 pub struct PgStore {
@@ -574,49 +549,6 @@ impl Drop for PgLock {
     }
 }
 
-/// One database connection whose every use (and whose closing) happens on a helper thread outside
-/// any async runtime.
-struct Session {
-    client: Option<Client>,
-}
-
-impl Session {
-    fn connect(config: postgres::Config) -> Result<Session, postgres::Error> {
-        off_runtime(move || config.connect(NoTls)).map(|c| Session { client: Some(c) })
-    }
-
-    fn is_closed(&self) -> bool {
-        self.client.as_ref().is_none_or(Client::is_closed)
-    }
-
-    fn run<T: Send>(
-        &mut self,
-        f: impl FnOnce(&mut Client) -> Result<T, postgres::Error> + Send,
-    ) -> Result<T, postgres::Error> {
-        let Some(client) = self.client.as_mut() else {
-            unreachable!("a session's client is only taken when it is dropped")
-        };
-        off_runtime(move || f(client))
-    }
-}
-
-impl Drop for Session {
-    fn drop(&mut self) {
-        if let Some(client) = self.client.take() {
-            off_runtime(move || drop(client));
-        }
-    }
-}
-
-/// Runs `f` on a fresh thread and waits for it: the `postgres` client must not run inside the
-/// caller's tokio runtime.
-fn off_runtime<T: Send>(f: impl FnOnce() -> T + Send) -> T {
-    std::thread::scope(|s| match s.spawn(f).join() {
-        Ok(v) => v,
-        Err(panic) => std::panic::resume_unwind(panic),
-    })
-}
-
 fn lock_ignoring_poison<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
@@ -689,123 +621,6 @@ fn is_identifier(s: &str) -> bool {
         && s.len() <= 63
         && s.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
         && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-}
-
-/// The connection configuration: the connection string, with what it leaves unset taken from the
-/// standard libpq variables.
-fn pg_config(settings: &PgSettings) -> Result<postgres::Config, String> {
-    let mut cfg = if settings.conn_str.trim().is_empty() {
-        postgres::Config::new()
-    } else {
-        // The parser's message never repeats the input, which may hold a password.
-        settings
-            .conn_str
-            .parse::<postgres::Config>()
-            .map_err(|e| format!("invalid connection string: {e}"))?
-    };
-    let env = |k: &str| settings.env.get(k).map(String::as_str).filter(|v| !v.is_empty());
-    if cfg.get_hosts().is_empty() {
-        for h in env("PGHOST").unwrap_or("localhost").split(',') {
-            if h.starts_with('/') {
-                cfg.host_path(h);
-            } else {
-                cfg.host(h);
-            }
-        }
-    }
-    if cfg.get_ports().is_empty() {
-        if let Some(p) = env("PGPORT") {
-            let port =
-                p.parse::<u16>().map_err(|_| format!("PGPORT {p:?} is not a port number"))?;
-            cfg.port(port);
-        }
-    }
-    if cfg.get_user().is_none() {
-        if let Some(u) = env("PGUSER").or_else(|| env("USER")) {
-            cfg.user(u);
-        }
-    }
-    if cfg.get_password().is_none() {
-        if let Some(p) = env("PGPASSWORD") {
-            cfg.password(p);
-        }
-    }
-    if cfg.get_dbname().is_none() {
-        if let Some(d) = env("PGDATABASE") {
-            cfg.dbname(d);
-        }
-    }
-    if cfg.get_ssl_mode() == postgres::config::SslMode::Prefer {
-        match env("PGSSLMODE") {
-            None | Some("prefer" | "allow") => {}
-            Some("disable") => {
-                cfg.ssl_mode(postgres::config::SslMode::Disable);
-            }
-            Some(other) => {
-                return Err(format!(
-                    "PGSSLMODE={other} is not supported: this meshform connects without TLS; \
-                     use disable or prefer"
-                ))
-            }
-        }
-    }
-    if cfg.get_ssl_mode() == postgres::config::SslMode::Require {
-        return Err("sslmode=require is not supported: this meshform connects without TLS; use \
-                    sslmode=disable or prefer"
-            .to_owned());
-    }
-    if cfg.get_connect_timeout().is_none() {
-        let secs = env("PGCONNECT_TIMEOUT").and_then(|s| s.parse::<u64>().ok());
-        cfg.connect_timeout(secs.map(Duration::from_secs).unwrap_or(DEFAULT_CONNECT_TIMEOUT));
-    }
-    if cfg.get_application_name().is_none() {
-        cfg.application_name(env("PGAPPNAME").unwrap_or("meshform"));
-    }
-    Ok(cfg)
-}
-
-/// `database "x" on host:port` (never the user's password).
-fn describe_target(cfg: &postgres::Config) -> String {
-    let hosts: Vec<String> = cfg
-        .get_hosts()
-        .iter()
-        .map(|h| match h {
-            postgres::config::Host::Tcp(name) => name.clone(),
-            #[cfg(unix)]
-            postgres::config::Host::Unix(path) => path.display().to_string(),
-        })
-        .collect();
-    let port = cfg.get_ports().first().copied().unwrap_or(5432);
-    let db = cfg.get_dbname().or(cfg.get_user()).unwrap_or("(default)");
-    format!("database \"{db}\" on {}:{port}", hosts.join(","))
-}
-
-/// A PostgreSQL error's message, with the server's detail and hint when it sent them.
-fn pg_message(e: &postgres::Error) -> String {
-    match e.as_db_error() {
-        Some(db) => {
-            let mut m = format!("{}: {}", db.severity(), db.message());
-            if let Some(d) = db.detail() {
-                m.push_str(&format!(" ({d})"));
-            }
-            if let Some(h) = db.hint() {
-                m.push_str(&format!("; hint: {h}"));
-            }
-            m
-        }
-        None => {
-            let mut m = e.to_string();
-            let mut source = std::error::Error::source(e);
-            while let Some(s) = source {
-                let text = s.to_string();
-                if !m.contains(&text) {
-                    m.push_str(&format!(": {text}"));
-                }
-                source = s.source();
-            }
-            m
-        }
-    }
 }
 
 #[cfg(test)]
