@@ -545,3 +545,57 @@ pub(crate) fn sha256(parts: &[&[u8]]) -> [u8; 32] {
 pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> PlanFile {
+        let plan = Plan { lineage: "l".into(), serial: 3, ..Plan::default() };
+        PlanFile {
+            format_version: PLAN_FORMAT_VERSION,
+            meshform_version: "0.0.0".into(),
+            workspace: "default".into(),
+            salt: "00".into(),
+            config: ConfigDigest { digest: "d".into(), files: BTreeMap::new() },
+            variables: BTreeMap::from([(
+                "v".to_owned(),
+                saved_variable("00", "v", &Value::string("x")),
+            )]),
+            options: SavedOptions::from_options(&PlanOptions::default()),
+            prior: BTreeMap::new(),
+            plan: SavedPlan::from_plan(&plan),
+        }
+    }
+
+    #[test]
+    fn files_round_trip_and_damage_is_detected() {
+        let f = sample();
+        let bytes = f.encode();
+        assert!(bytes.starts_with(b"meshform-plan 1\nsha256 "));
+        assert_eq!(PlanFile::decode(&bytes).unwrap(), f);
+        let cut = &bytes[..bytes.len() - 5];
+        assert!(matches!(PlanFile::decode(cut), Err(PlanFileError::Damaged(_))));
+        assert!(matches!(PlanFile::decode(b"meshform-pl"), Err(PlanFileError::Damaged(_))));
+        assert!(matches!(PlanFile::decode(b"{}\n"), Err(PlanFileError::NotAPlan)));
+        let text = String::from_utf8(bytes).unwrap();
+        let newer = text.replacen("meshform-plan 1", "meshform-plan 2", 1);
+        assert!(matches!(PlanFile::decode(newer.as_bytes()), Err(PlanFileError::Format { .. })));
+    }
+
+    #[test]
+    fn sensitive_variables_keep_only_a_digest() {
+        let secret = saved_variable("salt", "pw", &Value::string("hunter2").sensitive());
+        assert!(secret.sensitive && secret.value.is_none());
+        assert_ne!(
+            secret.digest,
+            saved_variable("salt", "pw", &Value::string("other").sensitive()).digest
+        );
+        assert_ne!(
+            secret.digest,
+            saved_variable("pepper", "pw", &Value::string("hunter2").sensitive()).digest
+        );
+        let plain = saved_variable("salt", "region", &Value::string("cn-hangzhou"));
+        assert_eq!(plain.value, Some(serde_json::json!("cn-hangzhou")));
+    }
+}
