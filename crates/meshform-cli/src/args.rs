@@ -125,6 +125,9 @@ pub enum Command {
         #[command(flatten)]
         lock: LockArgs,
     },
+    /// List the workspaces (states stored side by side), or show the selected one
+    #[command(subcommand)]
+    Workspace(WorkspaceCommand),
     /// Release a lock left behind by a killed run
     ForceUnlock {
         /// The lock id printed by the run that failed to get the lock
@@ -172,6 +175,14 @@ pub enum StateCommand {
         #[command(flatten)]
         lock: LockArgs,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WorkspaceCommand {
+    /// List the workspaces that have a state, the selected one marked with *
+    List,
+    /// Print the selected workspace
+    Show,
 }
 
 #[derive(Debug, Clone, Args, Default)]

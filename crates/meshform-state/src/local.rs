@@ -85,6 +85,29 @@ impl LocalStore {
         })
     }
 
+    /// The workspaces with a state in the configuration directory `dir`, sorted (`default` always).
+    pub fn workspaces(dir: &Path) -> Result<Vec<String>, StateError> {
+        let mut out = vec![crate::store::DEFAULT_WORKSPACE.to_owned()];
+        let root = dir.join(WORKSPACES_DIR);
+        let entries = match fs::read_dir(&root) {
+            Ok(e) => e,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(out),
+            Err(e) => return Err(StateError::Io { path: root, source: e }),
+        };
+        for entry in entries {
+            let entry = entry.map_err(StateError::io(&root))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if crate::store::check_workspace_name(&name).is_ok()
+                && entry.path().join(DEFAULT_STATE_FILE).is_file()
+            {
+                out.push(name);
+            }
+        }
+        out.sort();
+        out.dedup();
+        Ok(out)
+    }
+
     /// Renames the state file to `<file>.<suffix>` (and its backup likewise) after its content was
     /// moved to another backend, so that nobody mistakes it for the live state. Returns the new
     /// name, or `None` when there was no state file.

@@ -7,6 +7,7 @@ mod inspect;
 mod run;
 mod saved;
 mod state;
+mod workspace;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -53,6 +54,7 @@ pub async fn dispatch(cli: Cli, settings: Settings) -> u8 {
         Command::Import { address, id, vars, lock } => {
             state::import(&settings, &address, &id, &vars, &lock).await
         }
+        Command::Workspace(cmd) => workspace::workspace(&settings, &cmd),
         Command::ForceUnlock { lock_id } => state::force_unlock(&settings, &lock_id),
     }
 }

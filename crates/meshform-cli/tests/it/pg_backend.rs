@@ -1,7 +1,7 @@
 //! The PostgreSQL backend end to end, against a real server on loopback (meshform-pgtest): two
 //! concurrent applies on one workspace, a killed run's lock released with its connection, workspaces
-//! side by side, and `meshform init` moving a state local → PostgreSQL → local, refusing another
-//! lineage.
+//! side by side (in both backends), and `meshform init` moving a state local → PostgreSQL → local,
+//! refusing another lineage.
 
 use std::process::Stdio;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -130,6 +130,8 @@ fn workspaces_keep_separate_states() {
     assert_eq!(w.ok(&["state", "list", "--workspace", "cn-hangzhou"]).stdout.lines().count(), 1);
     assert_eq!(w.ok(&["state", "list", "--workspace", "cn-shanghai"]).stdout.lines().count(), 2);
     assert_eq!(w.ok(&["state", "list"]).stdout, "", "the default workspace is empty");
+    let listed = w.ok(&["workspace", "list", "--workspace", "cn-shanghai"]).stdout;
+    assert_eq!(listed, "  cn-hangzhou\n* cn-shanghai\n  default\n");
     w.run(&["plan", "--workspace", "../escape"]).code(1).stderr_has("invalid workspace name");
 }
 
@@ -192,4 +194,24 @@ fn connection_problems_are_reported_without_the_password() {
     assert!(!run.stderr.contains("hunter2"), "{}", run.stderr);
     w.write("main.hcl", "meshform {\n  backend \"pg\" {\n    schema_name = 1\n  }\n}\n");
     w.run(&["validate"]).code(1).stderr_has("schema_name must be a string");
+}
+
+#[test]
+fn local_workspaces_live_in_their_own_directories() {
+    let w = Workdir::with_main(FILES);
+    w.ok(&["apply", "--auto-approve", "--var", "n=1"]);
+    let run = w
+        .cmd(&["apply", "--auto-approve", "--var", "n=2"])
+        .env("MESHFORM_WORKSPACE", "eu")
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(0), "{}", String::from_utf8_lossy(&run.stderr));
+    assert!(w.exists("meshform.state.d/eu/meshform.state.json"));
+    assert_eq!(w.ok(&["state", "list"]).stdout.lines().count(), 1);
+    assert_eq!(w.ok(&["state", "list", "--workspace", "eu"]).stdout.lines().count(), 2);
+    assert_eq!(
+        w.ok(&["workspace", "list"]).stdout,
+        "  default\n  eu\n".replacen("  default", "* default", 1)
+    );
+    assert_eq!(w.ok(&["workspace", "show", "--workspace", "eu"]).stdout, "eu\n");
 }
