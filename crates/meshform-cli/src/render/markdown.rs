@@ -142,7 +142,11 @@ fn render_with(plan: &Plan, opts: &MarkdownOptions, fold: Fold) -> String {
         change_list(&destructive, details, true, fold, &mut folded, &mut out);
     }
     if !others.is_empty() {
-        out.push_str("#### Other changes\n\n");
+        out.push_str(if destructive.is_empty() {
+            "#### Changes\n\n"
+        } else {
+            "#### Other changes\n\n"
+        });
         let details = fold < Fold::OtherDetails;
         if !details {
             folded.push(format!("attribute details of {} other change(s)", others.len()));
