@@ -20,6 +20,10 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub no_color: bool,
 
+    /// Use the state of workspace NAME (default: "default")
+    #[arg(long, global = true, env = "MESHFORM_WORKSPACE", value_name = "NAME")]
+    pub workspace: Option<String>,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -43,10 +47,27 @@ pub enum Command {
         /// Files to format (default: the *.hcl files of the configuration directory)
         files: Vec<PathBuf>,
     },
+    /// Set up the state backend, moving existing state into it
+    Init {
+        #[command(flatten)]
+        lock: LockArgs,
+    },
     /// Refresh live objects and show what apply would change
-    Plan(PlanArgs),
-    /// Plan and apply the changes
+    Plan {
+        #[command(flatten)]
+        plan: PlanArgs,
+        /// Save the plan to FILE, for `meshform apply FILE`
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// Print the plan as a Markdown pull-request comment
+        #[arg(long, conflicts_with = "json")]
+        markdown: bool,
+    },
+    /// Plan and apply the changes, or apply a saved plan
     Apply {
+        /// A plan saved with `meshform plan --out FILE`: apply exactly it, without asking
+        #[arg(value_name = "PLANFILE")]
+        plan_file: Option<PathBuf>,
         #[command(flatten)]
         plan: PlanArgs,
         /// Apply without asking for confirmation
@@ -61,11 +82,17 @@ pub enum Command {
         #[arg(long)]
         auto_approve: bool,
     },
-    /// Show the state
+    /// Show the state, or a saved plan
     Show {
-        /// Print the state as JSON (secrets redacted)
+        /// A plan saved with `meshform plan --out FILE`
+        #[arg(value_name = "PLANFILE")]
+        plan_file: Option<PathBuf>,
+        /// Print as JSON (secrets redacted)
         #[arg(long)]
         json: bool,
+        /// Print the saved plan as a Markdown pull-request comment
+        #[arg(long, conflicts_with = "json", requires = "plan_file")]
+        markdown: bool,
     },
     /// Print output values
     Output {
@@ -112,6 +139,9 @@ pub enum Command {
     /// Run the emulated cloud (ASM and Kubernetes API servers) on loopback
     #[command(subcommand)]
     Sandbox(SandboxCommand),
+    /// List the workspaces (states stored side by side), or show the selected one
+    #[command(subcommand)]
+    Workspace(WorkspaceCommand),
     /// Release a lock left behind by a killed run
     ForceUnlock {
         /// The lock id printed by the run that failed to get the lock
@@ -214,6 +244,14 @@ pub enum StateCommand {
         #[command(flatten)]
         lock: LockArgs,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WorkspaceCommand {
+    /// List the workspaces that have a state, the selected one marked with *
+    List,
+    /// Print the selected workspace
+    Show,
 }
 
 #[derive(Debug, Clone, Args, Default)]

@@ -7,6 +7,8 @@ use std::time::Duration;
 use meshform_core::{Diagnostic, InstanceAddr};
 use meshform_engine::{Action, Reporter};
 
+use crate::render::json::event;
+
 /// Progress lines on stderr, in the style Terraform users know.
 pub struct TerminalReporter {
     lock: Mutex<()>,
@@ -113,12 +115,20 @@ impl JsonReporter {
 
 impl Reporter for JsonReporter {
     fn refreshing(&self, addr: &InstanceAddr, id: Option<&str>) {
-        self.emit(
-            serde_json::json!({"type": "refresh_start", "address": addr.to_string(), "id": id}),
-        );
+        self.emit(event(
+            "refresh_start",
+            "info",
+            format!("{addr}: Refreshing state..."),
+            serde_json::json!({"hook": {"resource": hook_resource(addr), "id_value": id}}),
+        ));
     }
     fn apply_start(&self, addr: &InstanceAddr, action: Action) {
-        self.emit(serde_json::json!({"type": "apply_start", "address": addr.to_string(), "action": action}));
+        self.emit(event(
+            "apply_start",
+            "info",
+            format!("{addr}: {}...", action.verb()),
+            serde_json::json!({"hook": {"resource": hook_resource(addr), "action": action}}),
+        ));
     }
     fn apply_progress(
         &self,
@@ -127,7 +137,12 @@ impl Reporter for JsonReporter {
         elapsed: Duration,
         status: Option<&str>,
     ) {
-        self.emit(serde_json::json!({"type": "apply_progress", "address": addr.to_string(), "action": action, "elapsed_seconds": elapsed.as_secs(), "status": status}));
+        self.emit(event(
+            "apply_progress",
+            "info",
+            format!("{addr}: Still {}... [{} elapsed]", action.verb().to_lowercase(), secs(elapsed)),
+            serde_json::json!({"hook": {"resource": hook_resource(addr), "action": action, "elapsed_seconds": elapsed.as_secs(), "status": status}}),
+        ));
     }
     fn apply_complete(
         &self,
@@ -136,12 +151,38 @@ impl Reporter for JsonReporter {
         elapsed: Duration,
         id: Option<&str>,
     ) {
-        self.emit(serde_json::json!({"type": "apply_complete", "address": addr.to_string(), "action": action, "elapsed_seconds": elapsed.as_secs(), "id": id}));
+        self.emit(event(
+            "apply_complete",
+            "info",
+            format!("{addr}: {} after {}", done_word(action), secs(elapsed)),
+            serde_json::json!({"hook": {"resource": hook_resource(addr), "action": action, "elapsed_seconds": elapsed.as_secs(), "id_value": id}}),
+        ));
     }
     fn apply_errored(&self, addr: &InstanceAddr, action: Action, elapsed: Duration) {
-        self.emit(serde_json::json!({"type": "apply_errored", "address": addr.to_string(), "action": action, "elapsed_seconds": elapsed.as_secs()}));
+        self.emit(event(
+            "apply_errored",
+            "error",
+            format!("{addr}: {} failed after {}", action.verb(), secs(elapsed)),
+            serde_json::json!({"hook": {"resource": hook_resource(addr), "action": action, "elapsed_seconds": elapsed.as_secs()}}),
+        ));
     }
     fn diagnostic(&self, d: &Diagnostic) {
-        self.emit(serde_json::json!({"type": "diagnostic", "diagnostic": d.to_json()}));
+        let level = if d.is_error() { "error" } else { "warn" };
+        self.emit(event(
+            "diagnostic",
+            level,
+            d.to_string(),
+            serde_json::json!({"diagnostic": d.to_json()}),
+        ));
     }
+}
+
+/// The resource part of a hook event, as Terraform names it.
+fn hook_resource(addr: &InstanceAddr) -> serde_json::Value {
+    serde_json::json!({
+        "addr": addr.to_string(),
+        "resource_type": addr.resource.ty,
+        "resource_name": addr.resource.name,
+        "resource_key": addr.key,
+    })
 }

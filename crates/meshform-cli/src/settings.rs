@@ -1,9 +1,23 @@
 //! What meshform takes from the environment: variables, colour, CI mode, the user's name.
 
+use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use crate::args::Cli;
+
+/// The libpq variables the PostgreSQL backend honours (and `USER`, libpq's default user name).
+const PG_VARIABLES: &[&str] = &[
+    "PGHOST",
+    "PGPORT",
+    "PGUSER",
+    "PGPASSWORD",
+    "PGDATABASE",
+    "PGSSLMODE",
+    "PGCONNECT_TIMEOUT",
+    "PGAPPNAME",
+    "USER",
+];
 
 /// Process-level settings, read once in `run`.
 #[derive(Debug, Clone)]
@@ -24,6 +38,29 @@ pub struct Settings {
     pub provider_env: meshform_provider_asm::credentials::ProviderEnv,
     /// What the kubernetes provider may read of the environment (`KUBECONFIG`, the home directory).
     pub kube_env: meshform_provider_kubernetes::KubeEnv,
+    /// The workspace (`--workspace`, `MESHFORM_WORKSPACE`, else `default`).
+    pub workspace: String,
+    /// What the PostgreSQL backend takes from the environment.
+    pub pg: PgEnvironment,
+}
+
+/// The PostgreSQL backend's environment. Its `Debug` shows no value: the connection string and
+/// `PGPASSWORD` may hold a password.
+#[derive(Clone, Default)]
+pub struct PgEnvironment {
+    /// `MESHFORM_PG_CONN_STR`: the connection string when the backend block has none.
+    pub conn_str: Option<String>,
+    /// The standard libpq variables (`PG*`) and `USER`.
+    pub vars: BTreeMap<String, String>,
+}
+
+impl std::fmt::Debug for PgEnvironment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgEnvironment")
+            .field("conn_str", &self.conn_str.as_ref().map(|_| "(set)"))
+            .field("vars", &self.vars.keys().collect::<Vec<_>>())
+            .finish()
+    }
 }
 
 impl Settings {
@@ -56,6 +93,16 @@ impl Settings {
             kube_env: meshform_provider_kubernetes::KubeEnv {
                 kubeconfig: std::env::var("KUBECONFIG").ok().filter(|k| !k.is_empty()),
                 home: std::env::var_os("HOME").map(PathBuf::from),
+            },
+            workspace: cli
+                .workspace
+                .clone()
+                .unwrap_or_else(|| meshform_state::DEFAULT_WORKSPACE.to_owned()),
+            pg: PgEnvironment {
+                conn_str: std::env::var("MESHFORM_PG_CONN_STR").ok().filter(|s| !s.is_empty()),
+                vars: std::env::vars()
+                    .filter(|(k, _)| PG_VARIABLES.contains(&k.as_str()))
+                    .collect(),
             },
         }
     }

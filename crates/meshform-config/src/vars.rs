@@ -20,6 +20,9 @@ pub struct VarInputs {
     pub files: Vec<PathBuf>,
     pub env: Vec<(String, String)>,
     pub cli: Vec<(String, String)>,
+    /// Values recorded in a saved plan (`apply FILE`): they take the place of defaults, below
+    /// variable files, the environment and `--var`, so that a changed input shows as a change.
+    pub saved: Vec<(String, Value)>,
 }
 
 /// Where a variable's value came from, for error messages.
@@ -29,6 +32,7 @@ enum Origin {
     File(Span),
     Env(String),
     Cli,
+    Saved,
 }
 
 impl Origin {
@@ -38,6 +42,7 @@ impl Origin {
             Origin::File(s) => s.location(),
             Origin::Env(n) => format!("the environment variable MESHFORM_VAR_{n}"),
             Origin::Cli => "--var".into(),
+            Origin::Saved => "the saved plan".into(),
         }
     }
 }
@@ -72,6 +77,11 @@ pub fn resolve_variables(
     let mut diags = Diagnostics::default();
     let mut given: BTreeMap<String, (Value, Origin)> = BTreeMap::new();
     let declared: Vec<&str> = config.variables.keys().map(String::as_str).collect();
+    for (name, value) in &inputs.saved {
+        if config.variables.contains_key(name) {
+            given.insert(name.clone(), (value.clone(), Origin::Saved));
+        }
+    }
 
     let mut files = auto_var_files(&config.dir);
     files.extend(inputs.files.iter().cloned());

@@ -7,6 +7,8 @@
 //! - [`apply`]: the executor that carries out a plan in dependency order, saving state per operation.
 //! - [`ops`]: `validate`, `plan`, `apply`, `destroy`, `import` and state commands, taking `*Options`.
 //! - [`verify`]: `meshform verify`, running the configuration's `check` blocks.
+//! - [`planfile`]: saved plans (`plan --out`, `apply FILE`): the file format without secrets, and
+//!   the staleness checks that decide whether a saved plan can still be applied as reviewed.
 //! - [`reporter`]: the [`Reporter`] trait through which progress reaches the CLI.
 //!
 //! The engine never names a concrete provider: it sees providers only through
@@ -17,6 +19,7 @@ pub mod body;
 pub mod graph;
 pub mod ops;
 pub mod plan;
+pub mod planfile;
 pub mod reporter;
 pub mod scope;
 pub mod validate;

@@ -8,11 +8,16 @@
 //!   lineage checks, run locks), [`LockInfo`], the [`StateLock`] guard and [`StateError`].
 //! - [`local`]: [`LocalStore`], the state in a local file: atomic writes with `<file>.backup`, and an
 //!   OS advisory lock on `<file>.lock` that dies with its holder.
+//! - [`pg`]: [`PgStore`], the state in PostgreSQL (one row per workspace) with session advisory
+//!   locks that die with their connection, and transactional lineage and serial checks.
+//! - [`migrate`](mod@migrate): [`migrate::migrate`], moving a state between backends (`meshform init`).
 //! - [`surgery`]: pure functions behind the `meshform state` subcommands: [`surgery::list`],
 //!   [`surgery::remove`], [`surgery::move_`] and [`surgery::check_push`].
 
 pub mod format;
 pub mod local;
+pub mod migrate;
+pub mod pg;
 pub mod store;
 pub mod surgery;
 
@@ -20,6 +25,9 @@ pub use format::{
     DeposedObject, InstanceState, InstanceStatus, OutputState, PendingCreate, ResourceState, State,
     STATE_FORMAT_VERSION,
 };
-pub use local::{decode_state, encode_state, LocalStore, DEFAULT_STATE_FILE};
-pub use store::{LockInfo, StateError, StateLock, StateStore};
+pub use local::{decode_state, encode_state, LocalStore, DEFAULT_STATE_FILE, WORKSPACES_DIR};
+pub use pg::{PgSettings, PgStore};
+pub use store::{
+    check_workspace_name, LockInfo, StateError, StateLock, StateStore, DEFAULT_WORKSPACE,
+};
 pub use surgery::SurgeryError;

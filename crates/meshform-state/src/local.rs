@@ -8,6 +8,9 @@
 //! - `<file>.lock`: exists while a run holds the lock; holds that run's [`LockInfo`] as JSON.
 //! - `.<file>.<uuid>.tmp`: a write in progress (left behind only by a crash; never read).
 //!
+//! The default workspace's file is `meshform.state.json` beside the configuration; another workspace
+//! `NAME` keeps the same files in `meshform.state.d/NAME/` ([`LocalStore::for_workspace`]).
+//!
 //! # Writes
 //!
 //! A write goes to a temporary file in the same directory, which is flushed to disk (`fsync`) and then
@@ -46,6 +49,9 @@ use crate::store::{LockInfo, StateError, StateLock, StateStore};
 /// The default name of the local state file.
 pub const DEFAULT_STATE_FILE: &str = "meshform.state.json";
 
+/// The directory (beside the configuration) holding the states of workspaces other than `default`.
+pub const WORKSPACES_DIR: &str = "meshform.state.d";
+
 /// First wait between lock attempts; doubled after each until [`MAX_LOCK_BACKOFF`].
 const FIRST_LOCK_BACKOFF: Duration = Duration::from_secs(1);
 const MAX_LOCK_BACKOFF: Duration = Duration::from_secs(16);
@@ -54,12 +60,70 @@ const MAX_LOCK_BACKOFF: Duration = Duration::from_secs(16);
 #[derive(Clone, Debug)]
 pub struct LocalStore {
     path: PathBuf,
+    /// Create the state file's directory on first write (a workspace's `meshform.state.d/NAME/`);
+    /// otherwise a missing directory is an error (a mistyped path).
+    create_dir: bool,
 }
 
 impl LocalStore {
     /// A store for the state file at `path` (nothing is touched until it is used).
     pub fn new(path: PathBuf) -> LocalStore {
-        LocalStore { path }
+        LocalStore { path, create_dir: false }
+    }
+
+    /// The store of a workspace's state in the configuration directory `dir`: `meshform.state.json`
+    /// for the default workspace, `meshform.state.d/<NAME>/meshform.state.json` for others.
+    pub fn for_workspace(dir: &Path, workspace: &str) -> Result<LocalStore, StateError> {
+        crate::store::check_workspace_name(workspace)?;
+        Ok(if workspace == crate::store::DEFAULT_WORKSPACE {
+            LocalStore::new(dir.join(DEFAULT_STATE_FILE))
+        } else {
+            LocalStore {
+                path: dir.join(WORKSPACES_DIR).join(workspace).join(DEFAULT_STATE_FILE),
+                create_dir: true,
+            }
+        })
+    }
+
+    /// The workspaces with a state in the configuration directory `dir`, sorted (`default` always).
+    pub fn workspaces(dir: &Path) -> Result<Vec<String>, StateError> {
+        let mut out = vec![crate::store::DEFAULT_WORKSPACE.to_owned()];
+        let root = dir.join(WORKSPACES_DIR);
+        let entries = match fs::read_dir(&root) {
+            Ok(e) => e,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(out),
+            Err(e) => return Err(StateError::Io { path: root, source: e }),
+        };
+        for entry in entries {
+            let entry = entry.map_err(StateError::io(&root))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if crate::store::check_workspace_name(&name).is_ok()
+                && entry.path().join(DEFAULT_STATE_FILE).is_file()
+            {
+                out.push(name);
+            }
+        }
+        out.sort();
+        out.dedup();
+        Ok(out)
+    }
+
+    /// Renames the state file to `<file>.<suffix>` (and its backup likewise) after its content was
+    /// moved to another backend, so that nobody mistakes it for the live state. Returns the new
+    /// name, or `None` when there was no state file.
+    pub fn retire(&self, suffix: &str) -> Result<Option<PathBuf>, StateError> {
+        if !self.path.exists() {
+            return Ok(None);
+        }
+        let to = with_suffix(&self.path, &format!(".{suffix}"));
+        fs::rename(&self.path, &to).map_err(StateError::io(&self.path))?;
+        let backup = self.backup_path();
+        if backup.exists() {
+            let backup_to = with_suffix(&backup, &format!(".{suffix}"));
+            fs::rename(&backup, &backup_to).map_err(StateError::io(&backup))?;
+        }
+        sync_dir(parent_dir(&self.path))?;
+        Ok(Some(to))
     }
 
     /// The state file.
@@ -94,7 +158,17 @@ impl LocalStore {
         }
     }
 
+    /// Creates the directory of a workspace's state file on first use.
+    fn ensure_dir(&self) -> Result<(), StateError> {
+        let dir = parent_dir(&self.path);
+        if self.create_dir && !dir.exists() {
+            fs::create_dir_all(dir).map_err(StateError::io(dir))?;
+        }
+        Ok(())
+    }
+
     fn write_inner(&self, state: &mut State, checked: bool) -> Result<(), StateError> {
+        self.ensure_dir()?;
         let current = self.read_current()?;
         let mut out = state.clone();
         if let Some((stored, _)) = &current {
@@ -205,6 +279,7 @@ impl StateStore for LocalStore {
         timeout: Duration,
     ) -> Result<Box<dyn StateLock>, StateError> {
         info.path = self.path.display().to_string();
+        self.ensure_dir()?;
         let deadline = Instant::now() + timeout;
         let mut backoff = FIRST_LOCK_BACKOFF;
         let file = loop {

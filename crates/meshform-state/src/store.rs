@@ -184,6 +184,33 @@ pub enum StateError {
 
     #[error("{backend} does not support {operation}")]
     Unsupported { backend: String, operation: &'static str },
+
+    /// A remote backend failed (connection, query); the message says what to check.
+    #[error("{backend}: {message}")]
+    Backend { backend: String, message: String },
+
+    #[error(
+        "invalid workspace name {name:?}: use letters, digits, '-', '_' and '.', not starting with \
+         '.', at most 90 characters"
+    )]
+    InvalidWorkspace { name: String },
+}
+
+/// The workspace used when none is named.
+pub const DEFAULT_WORKSPACE: &str = "default";
+
+/// Checks a workspace name (it becomes a directory name of the local backend and a key of remote
+/// ones).
+pub fn check_workspace_name(name: &str) -> Result<(), StateError> {
+    let ok = !name.is_empty()
+        && name.len() <= 90
+        && !name.starts_with('.')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(StateError::InvalidWorkspace { name: name.to_owned() })
+    }
 }
 
 impl StateError {
@@ -219,6 +246,16 @@ mod tests {
             assert!(m.contains(part), "{m} lacks {part}");
         }
         assert!(m.contains(&format!("meshform force-unlock {}", info.id)), "{m}");
+    }
+
+    #[test]
+    fn workspace_names() {
+        for ok in ["default", "cn-hangzhou", "eu_west.1"] {
+            assert!(check_workspace_name(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", ".hidden", "a/b", "..", "x y", &"a".repeat(91)] {
+            assert!(check_workspace_name(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -3,7 +3,7 @@
 use meshform_core::Value;
 use meshform_engine::ops;
 
-use super::workspace;
+use super::{config_workspace, workspace};
 use crate::args::GraphFormat;
 use crate::render::state::{render_state, state_json};
 use crate::render::text::inline;
@@ -13,8 +13,12 @@ use crate::settings::Settings;
 /// `meshform validate [--json]`.
 #[allow(clippy::print_stdout)]
 pub fn validate(settings: &Settings, json: bool) -> u8 {
-    let ws = workspace(settings);
-    let diags = ops::validate(&ws);
+    let ws = config_workspace(settings);
+    let mut diags = ops::validate(&ws);
+    if let Err(d) = super::backend::configured(settings) {
+        diags.extend(d);
+        diags.sort();
+    }
     let valid = !diags.has_errors();
     if json {
         let doc = serde_json::json!({
@@ -39,7 +43,7 @@ pub fn validate(settings: &Settings, json: bool) -> u8 {
 }
 
 fn read_state(settings: &Settings) -> Result<meshform_state::State, u8> {
-    let ws = workspace(settings);
+    let ws = workspace(settings)?;
     ops::read_state(&ws).map_err(|e| {
         report::print_diagnostics(settings, &report::state_diagnostic(&e).into());
         exit::ERROR
@@ -128,7 +132,7 @@ pub fn output(settings: &Settings, name: Option<&str>, json: bool, raw: bool) ->
 /// `meshform graph [--format dot|mermaid]`.
 #[allow(clippy::print_stdout)]
 pub fn graph(settings: &Settings, format: GraphFormat) -> u8 {
-    let ws = workspace(settings);
+    let ws = config_workspace(settings);
     let (loaded, diags) = ops::load(&ws);
     report::print_diagnostics(settings, &diags);
     let Some(loaded) = loaded else { return exit::ERROR };

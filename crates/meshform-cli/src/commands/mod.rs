@@ -1,11 +1,15 @@
 //! Thin commands over `meshform_engine::ops`: build options from arguments, call the op, render.
 
+pub mod backend;
 mod fmt;
+mod init;
 mod inspect;
 mod run;
 mod sandbox;
+mod saved;
 mod state;
 mod verify;
+mod workspace;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,7 +21,7 @@ use meshform_provider_asm::AsmProvider;
 use meshform_provider_kubernetes::KubernetesProvider;
 use meshform_provider_local::LocalProvider;
 use meshform_provider_pki::PkiProvider;
-use meshform_state::{LocalStore, DEFAULT_STATE_FILE};
+use meshform_state::LocalStore;
 
 use crate::args::{Cli, Command, VarArgs};
 use crate::report::{self, exit};
@@ -28,14 +32,23 @@ pub async fn dispatch(cli: Cli, settings: Settings) -> u8 {
     match cli.command {
         Command::Validate { json } => inspect::validate(&settings, json),
         Command::Fmt { check, diff, files } => fmt::fmt(&settings, check, diff, &files),
-        Command::Plan(args) => run::plan(&settings, &args).await,
-        Command::Apply { plan, auto_approve } => {
+        Command::Init { lock } => init::init(&settings, &lock).await,
+        Command::Plan { plan, out, markdown } => {
+            run::plan(&settings, &plan, out.as_deref(), markdown).await
+        }
+        Command::Apply { plan_file: Some(file), plan, auto_approve: _ } => {
+            saved::apply(&settings, &file, &plan).await
+        }
+        Command::Apply { plan_file: None, plan, auto_approve } => {
             run::apply(&settings, &plan, auto_approve, false).await
         }
         Command::Destroy { plan, auto_approve } => {
             run::apply(&settings, &plan, auto_approve, true).await
         }
-        Command::Show { json } => inspect::show(&settings, json),
+        Command::Show { plan_file: Some(file), json, markdown } => {
+            saved::show(&settings, &file, json, markdown)
+        }
+        Command::Show { plan_file: None, json, markdown: _ } => inspect::show(&settings, json),
         Command::Output { name, json, raw } => {
             inspect::output(&settings, name.as_deref(), json, raw)
         }
@@ -44,6 +57,7 @@ pub async fn dispatch(cli: Cli, settings: Settings) -> u8 {
         Command::Import { address, id, vars, lock } => {
             state::import(&settings, &address, &id, &vars, &lock).await
         }
+        Command::Workspace(cmd) => workspace::workspace(&settings, &cmd),
         Command::ForceUnlock { lock_id } => state::force_unlock(&settings, &lock_id),
         Command::Sandbox(cmd) => sandbox::sandbox(&settings, cmd).await,
         Command::Verify { checks, json, vars } => {
@@ -63,12 +77,24 @@ pub fn registry(settings: &Settings) -> Registry {
     r
 }
 
-/// The workspace of the configuration directory: providers and the local state file.
-pub fn workspace(settings: &Settings) -> Workspace {
+/// The workspace of a run: the configuration directory, the providers, and the state store of the
+/// configured backend and selected workspace. Prints why and returns the exit code when the backend
+/// cannot be used.
+pub fn workspace(settings: &Settings) -> Result<Workspace, u8> {
+    Ok(Workspace {
+        dir: settings.dir.clone(),
+        registry: registry(settings),
+        store: backend::store_for_run(settings)?,
+    })
+}
+
+/// A workspace for commands that read only the configuration (`validate`, `graph`): its store is
+/// never used, so the backend is not contacted.
+pub fn config_workspace(settings: &Settings) -> Workspace {
     Workspace {
         dir: settings.dir.clone(),
         registry: registry(settings),
-        store: Arc::new(LocalStore::new(settings.dir.join(DEFAULT_STATE_FILE))),
+        store: Arc::new(LocalStore::new(settings.dir.join(meshform_state::DEFAULT_STATE_FILE))),
     }
 }
 
@@ -81,7 +107,12 @@ pub fn var_inputs(settings: &Settings, args: &VarArgs) -> Result<VarInputs, Stri
         };
         cli.push((name.trim().to_owned(), value.to_owned()));
     }
-    Ok(VarInputs { files: args.var_files.clone(), env: settings.env_vars.clone(), cli })
+    Ok(VarInputs {
+        files: args.var_files.clone(),
+        env: settings.env_vars.clone(),
+        cli,
+        saved: Vec::new(),
+    })
 }
 
 /// Parses durations such as `0s`, `500ms`, `30s`, `5m`, `1h`, `1m30s`.

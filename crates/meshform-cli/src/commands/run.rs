@@ -1,18 +1,21 @@
 //! `plan`, `apply` and `destroy`.
 
 use std::io::{BufRead, Write};
+use std::path::Path;
 
 use meshform_core::{AddrPattern, Diagnostics};
 use meshform_engine::apply::ApplyOptions;
-use meshform_engine::ops::{self, Planned};
+use meshform_engine::ops::{self, Planned, Workspace};
 use meshform_engine::plan::walk::PlanOptions;
-use meshform_engine::plan::PlanMode;
+use meshform_engine::plan::{Plan, PlanMode};
+use meshform_engine::planfile::PlanFile;
 use meshform_engine::Reporter;
 use tokio::sync::watch;
 
 use super::{parse_duration, usage_error, var_inputs, workspace};
 use crate::args::PlanArgs;
-use crate::render::json::{plan_events, version_line};
+use crate::render::json::{apply_summary, plan_events, version_line};
+use crate::render::markdown::{render_markdown, MarkdownOptions};
 use crate::render::text::{inline, render_plan, Style};
 use crate::report::{self, exit};
 use crate::reporters::{JsonReporter, TerminalReporter};
@@ -32,7 +35,11 @@ fn patterns(settings: &Settings, flag: &str, list: &[String]) -> Result<Vec<Addr
         .collect()
 }
 
-fn plan_options(settings: &Settings, args: &PlanArgs, destroy: bool) -> Result<PlanOptions, u8> {
+pub(super) fn plan_options(
+    settings: &Settings,
+    args: &PlanArgs,
+    destroy: bool,
+) -> Result<PlanOptions, u8> {
     if args.destroy && args.refresh_only {
         return Err(usage_error(
             settings,
@@ -57,8 +64,16 @@ fn plan_options(settings: &Settings, args: &PlanArgs, destroy: bool) -> Result<P
     })
 }
 
-#[allow(clippy::print_stdout)]
-fn emit_warnings(settings: &Settings, json: Option<&JsonReporter>, diags: &Diagnostics) {
+/// Whether `--detailed-exitcode` reports changes: in a refresh-only plan (the drift probe), whether
+/// anything drifted; otherwise whether applying would change anything.
+pub(super) fn reports_changes(plan: &Plan) -> bool {
+    match plan.mode {
+        PlanMode::RefreshOnly => !plan.drift.is_empty(),
+        _ => plan.has_changes(),
+    }
+}
+
+pub(super) fn emit_warnings(settings: &Settings, json: Option<&JsonReporter>, diags: &Diagnostics) {
     match json {
         Some(j) => diags.iter().for_each(|d| j.diagnostic(d)),
         None => report::print_diagnostics(settings, diags),
@@ -68,43 +83,71 @@ fn emit_warnings(settings: &Settings, json: Option<&JsonReporter>, diags: &Diagn
 /// Locks, plans, and prints; returns the plan or the exit code of a failure.
 async fn locked_plan(
     settings: &Settings,
+    ws: &Workspace,
     args: &PlanArgs,
     operation: &str,
     destroy: bool,
     reporter: &dyn Reporter,
     json: Option<&JsonReporter>,
 ) -> Result<(Planned, Box<dyn meshform_state::StateLock>), u8> {
-    let ws = workspace(settings);
     let opts = plan_options(settings, args, destroy)?;
     let vars = var_inputs(settings, &args.vars)
         .map_err(|m| usage_error(settings, &m, "write --var name=value"))?;
-    let timeout = parse_duration(&args.lock.lock_timeout)
-        .map_err(|m| usage_error(settings, &m, "e.g. --lock-timeout=30s"))?;
-    let lock = match ops::lock(&ws, operation, &settings.who, timeout).await {
-        Ok(l) => l,
-        Err(e) => {
-            emit_warnings(settings, json, &report::state_diagnostic(&e).into());
-            return Err(exit::ERROR);
-        }
-    };
-    match ops::plan(&ws, &vars, &opts, reporter).await {
+    let lock = take_lock(settings, ws, &args.lock.lock_timeout, operation, json).await?;
+    match ops::plan(ws, &vars, &opts, reporter).await {
         Ok(p) => {
             emit_warnings(settings, json, &p.diags);
             Ok((p, lock))
         }
         Err(e) => {
-            match (json, &e) {
-                (Some(j), ops::PlanError::Diagnostics(d)) => d.iter().for_each(|x| j.diagnostic(x)),
-                _ => report::print_plan_error(settings, &e),
-            }
+            print_plan_error(settings, json, &e);
             Err(exit::ERROR)
         }
     }
 }
 
+/// Takes the state lock, waiting up to `--lock-timeout`.
+pub(super) async fn take_lock(
+    settings: &Settings,
+    ws: &Workspace,
+    lock_timeout: &str,
+    operation: &str,
+    json: Option<&JsonReporter>,
+) -> Result<Box<dyn meshform_state::StateLock>, u8> {
+    let timeout = parse_duration(lock_timeout)
+        .map_err(|m| usage_error(settings, &m, "e.g. --lock-timeout=30s"))?;
+    ops::lock(ws, operation, &settings.who, timeout).await.map_err(|e| {
+        emit_warnings(settings, json, &report::state_diagnostic(&e).into());
+        exit::ERROR
+    })
+}
+
+/// A planning failure, as JSON diagnostics or a report.
+pub(super) fn print_plan_error(
+    settings: &Settings,
+    json: Option<&JsonReporter>,
+    e: &ops::PlanError,
+) {
+    match (json, e) {
+        (Some(j), ops::PlanError::Diagnostics(d)) => d.iter().for_each(|x| j.diagnostic(x)),
+        (Some(j), ops::PlanError::State(e)) => j.diagnostic(&report::state_diagnostic(e)),
+        _ => report::print_plan_error(settings, e),
+    }
+}
+
+/// Writes a plan file atomically (a temporary file beside it, then a rename).
+fn write_plan_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, path).inspect_err(|_| {
+        let _ = std::fs::remove_file(&tmp);
+    })
+}
+
 /// `meshform plan`.
 #[allow(clippy::print_stdout)]
-pub async fn plan(settings: &Settings, args: &PlanArgs) -> u8 {
+pub async fn plan(settings: &Settings, args: &PlanArgs, out: Option<&Path>, markdown: bool) -> u8 {
     let json = args.json.then(JsonReporter::default);
     if let Some(j) = &json {
         j.emit(version_line());
@@ -114,24 +157,56 @@ pub async fn plan(settings: &Settings, args: &PlanArgs) -> u8 {
         Some(j) => j,
         None => &term,
     };
+    let ws = match workspace(settings) {
+        Ok(ws) => ws,
+        Err(c) => return c,
+    };
     let (planned, _lock) =
-        match locked_plan(settings, args, "plan", false, reporter, json.as_ref()).await {
+        match locked_plan(settings, &ws, args, "plan", false, reporter, json.as_ref()).await {
             Ok(x) => x,
             Err(code) => return code,
         };
+    let mut saved = None;
+    if let Some(path) = out {
+        let Ok(opts) = plan_options(settings, args, false) else { return exit::ERROR };
+        let file = PlanFile::new(&planned, &opts, &settings.workspace);
+        if let Err(e) = write_plan_file(path, &file.encode()) {
+            let d = meshform_core::Diagnostic::error(
+                "meshform::plan::out",
+                format!("cannot write the plan file {}: {e}", path.display()),
+            )
+            .with_help("check that the directory exists and is writable");
+            emit_warnings(settings, json.as_ref(), &d.into());
+            return exit::ERROR;
+        }
+        saved = Some(path);
+    }
     match &json {
         Some(j) => plan_events(&planned.plan).into_iter().for_each(|e| j.emit(e)),
+        None if markdown => {
+            let opts = MarkdownOptions {
+                workspace: (settings.workspace != meshform_state::DEFAULT_WORKSPACE)
+                    .then(|| settings.workspace.clone()),
+                plan_file: saved.map(|p| p.display().to_string()),
+                ..MarkdownOptions::default()
+            };
+            print!("{}", render_markdown(&planned.plan, &opts));
+        }
         None => {
             if !planned.plan.drift.is_empty() || planned.plan.actionable().next().is_some() {
                 println!();
             }
             print!("{}", render_plan(&planned.plan, Style { color: settings.color }));
+            if let Some(path) = saved {
+                let rule = "─".repeat(77);
+                println!("\n{rule}\n\nSaved the plan to: {}\n\nTo perform exactly these actions, run the following command to apply:\n    meshform apply {}", path.display(), path.display());
+            }
         }
     }
     if !planned.plan.complete() {
         return exit::ERROR;
     }
-    if args.detailed_exitcode && planned.plan.has_changes() {
+    if args.detailed_exitcode && reports_changes(&planned.plan) {
         return exit::CHANGES;
     }
     exit::OK
@@ -164,8 +239,12 @@ pub async fn apply(settings: &Settings, args: &PlanArgs, auto_approve: bool, des
         None => &term,
     };
     let op = if destroy { "destroy" } else { "apply" };
+    let ws = match workspace(settings) {
+        Ok(ws) => ws,
+        Err(c) => return c,
+    };
     let (planned, _lock) =
-        match locked_plan(settings, args, op, destroy, reporter, json.as_ref()).await {
+        match locked_plan(settings, &ws, args, op, destroy, reporter, json.as_ref()).await {
             Ok(x) => x,
             Err(code) => return code,
         };
@@ -203,6 +282,22 @@ pub async fn apply(settings: &Settings, args: &PlanArgs, auto_approve: bool, des
         }
         println!();
     }
+    let opts = ApplyOptions { parallelism: args.parallelism as usize, ..ApplyOptions::default() };
+    run_apply(settings, &ws, planned, &opts, op, reporter, json.as_ref()).await
+}
+
+/// Applies a plan with Ctrl-C handling, then reports the outcome; returns the exit code.
+#[allow(clippy::print_stdout, clippy::print_stderr)]
+pub(super) async fn run_apply(
+    settings: &Settings,
+    ws: &Workspace,
+    planned: Planned,
+    opts: &ApplyOptions,
+    op: &str,
+    reporter: &dyn Reporter,
+    json: Option<&JsonReporter>,
+) -> u8 {
+    let destroy = planned.plan.mode == PlanMode::Destroy;
     let (tx, rx) = watch::channel(false);
     let quiet = json.is_some();
     let interrupt = tokio::spawn(async move {
@@ -217,20 +312,12 @@ pub async fn apply(settings: &Settings, args: &PlanArgs, auto_approve: bool, des
             }
         }
     });
-    let ws = workspace(settings);
-    let opts = ApplyOptions { parallelism: args.parallelism as usize, ..ApplyOptions::default() };
-    let outcome = ops::apply(&ws, planned, &opts, reporter, rx).await;
+    let outcome = ops::apply(ws, planned, opts, reporter, rx).await;
     interrupt.abort();
-    emit_warnings(settings, json.as_ref(), &outcome.diags);
+    emit_warnings(settings, json, &outcome.diags);
     let failed = outcome.diags.has_errors() || outcome.interrupted;
-    if let Some(j) = &json {
-        j.emit(serde_json::json!({
-            "type": "change_summary",
-            "changes": {"add": outcome.added, "change": outcome.changed, "remove": outcome.destroyed, "operation": op},
-            "skipped": outcome.skipped,
-            "interrupted": outcome.interrupted,
-            "errored": failed,
-        }));
+    if let Some(j) = json {
+        j.emit(apply_summary(&outcome, op, failed));
         return if failed { exit::ERROR } else { exit::OK };
     }
     if !outcome.skipped.is_empty() {
@@ -253,14 +340,13 @@ pub async fn apply(settings: &Settings, args: &PlanArgs, auto_approve: bool, des
             "\nApply complete! Resources: {} added, {} changed, {} destroyed.",
             outcome.added, outcome.changed, outcome.destroyed
         );
-        print_outputs(settings);
+        print_outputs(ws);
     }
     exit::OK
 }
 
 #[allow(clippy::print_stdout)]
-fn print_outputs(settings: &Settings) {
-    let ws = workspace(settings);
+fn print_outputs(ws: &Workspace) {
     let Ok(Some(state)) = ws.store.read() else { return };
     if state.outputs.is_empty() {
         return;

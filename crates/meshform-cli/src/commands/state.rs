@@ -1,7 +1,7 @@
 //! `state …`, `import` and `force-unlock`: state surgery, always under the state lock.
 
 use meshform_core::{AddrPattern, InstanceAddr};
-use meshform_engine::ops;
+use meshform_engine::ops::{self, Workspace};
 use meshform_state::{surgery, StateLock};
 
 use super::{parse_duration, usage_error, var_inputs, workspace};
@@ -11,14 +11,17 @@ use crate::report::{self, exit};
 use crate::reporters::TerminalReporter;
 use crate::settings::Settings;
 
+/// Takes the lock through the workspace's own store, so that its reads and writes go through the
+/// locking session (which matters for the PostgreSQL backend).
 async fn take_lock(
     settings: &Settings,
+    ws: &Workspace,
     op: &str,
     lock: &LockArgs,
 ) -> Result<Box<dyn StateLock>, u8> {
     let timeout = parse_duration(&lock.lock_timeout)
         .map_err(|m| usage_error(settings, &m, "e.g. --lock-timeout=30s"))?;
-    ops::lock(&workspace(settings), op, &settings.who, timeout).await.map_err(|e| {
+    ops::lock(ws, op, &settings.who, timeout).await.map_err(|e| {
         report::print_diagnostics(settings, &report::state_diagnostic(&e).into());
         exit::ERROR
     })
@@ -32,7 +35,10 @@ fn fail_state(settings: &Settings, e: &meshform_state::StateError) -> u8 {
 /// `meshform state …`.
 #[allow(clippy::print_stdout)]
 pub async fn state(settings: &Settings, cmd: StateCommand) -> u8 {
-    let ws = workspace(settings);
+    let ws = match workspace(settings) {
+        Ok(ws) => ws,
+        Err(c) => return c,
+    };
     match cmd {
         StateCommand::List { addresses } => {
             let state = match ops::read_state(&ws) {
@@ -92,7 +98,7 @@ pub async fn state(settings: &Settings, cmd: StateCommand) -> u8 {
             exit::OK
         }
         StateCommand::Rm { addresses, lock } => {
-            let _lock = match take_lock(settings, "state rm", &lock).await {
+            let _lock = match take_lock(settings, &ws, "state rm", &lock).await {
                 Ok(l) => l,
                 Err(c) => return c,
             };
@@ -132,7 +138,7 @@ pub async fn state(settings: &Settings, cmd: StateCommand) -> u8 {
             }
         }
         StateCommand::Mv { source, destination, lock } => {
-            let _lock = match take_lock(settings, "state mv", &lock).await {
+            let _lock = match take_lock(settings, &ws, "state mv", &lock).await {
                 Ok(l) => l,
                 Err(c) => return c,
             };
@@ -186,7 +192,7 @@ pub async fn state(settings: &Settings, cmd: StateCommand) -> u8 {
                 Ok(s) => s,
                 Err(e) => return fail_state(settings, &e),
             };
-            let _lock = match take_lock(settings, "state push", &lock).await {
+            let _lock = match take_lock(settings, &ws, "state push", &lock).await {
                 Ok(l) => l,
                 Err(c) => return c,
             };
@@ -238,11 +244,14 @@ pub async fn import(
         Ok(v) => v,
         Err(m) => return usage_error(settings, &m, "write --var name=value"),
     };
-    let _lock = match take_lock(settings, "import", lock).await {
+    let ws = match workspace(settings) {
+        Ok(ws) => ws,
+        Err(c) => return c,
+    };
+    let _lock = match take_lock(settings, &ws, "import", lock).await {
         Ok(l) => l,
         Err(c) => return c,
     };
-    let ws = workspace(settings);
     match ops::import(&ws, &vars, &addr, id, &TerminalReporter::new()).await {
         Ok(_) => {
             println!("{addr}: Import complete. It is now managed by meshform; run `meshform plan` to compare it with the configuration.");
@@ -258,7 +267,11 @@ pub async fn import(
 /// `meshform force-unlock LOCK_ID`.
 #[allow(clippy::print_stdout)]
 pub fn force_unlock(settings: &Settings, id: &str) -> u8 {
-    match workspace(settings).store.force_unlock(id) {
+    let ws = match workspace(settings) {
+        Ok(ws) => ws,
+        Err(c) => return c,
+    };
+    match ws.store.force_unlock(id) {
         Ok(()) => {
             println!("The state lock {id} was released. Make sure the run that held it is not still running.");
             exit::OK

@@ -54,7 +54,10 @@ pub async fn verify(settings: &Settings, checks: &[String], json: bool, vars: &V
         Ok(v) => v,
         Err(m) => return usage_error(settings, &m, "write --var name=value"),
     };
-    let ws = workspace(settings);
+    let ws = match workspace(settings) {
+        Ok(ws) => ws,
+        Err(code) => return code,
+    };
     let report = match verify::verify(&ws, &vars, checks, &TerminalReporter::new()).await {
         Ok(r) => r,
         Err(e) => {

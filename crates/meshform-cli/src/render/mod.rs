@@ -2,5 +2,7 @@
 
 pub mod graph;
 pub mod json;
+pub mod markdown;
+pub mod plan_json;
 pub mod state;
 pub mod text;

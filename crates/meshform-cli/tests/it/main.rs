@@ -1,9 +1,17 @@
 //! End-to-end tests of the `meshform` binary: one test binary for the crate, one module per concern.
-//! Each test runs the real binary in its own temporary configuration directory.
+//! Each test runs the real binary in its own temporary configuration directory. The modules cover
+//! diagnostics, the plan/apply lifecycle, secrets, refusals and exit codes, crashes and concurrency,
+//! and what CI pipelines use: saved plans, machine-readable and Markdown output, the PostgreSQL
+//! backend and the workflow of docs/ci.md.
 
+mod ci_workflow;
 mod concurrency;
 mod diagnostics;
+mod harness;
 mod lifecycle;
+mod machine_output;
+mod pg_backend;
 mod refusals;
+mod saved_plan;
 mod secrets;
 mod support;

@@ -3,10 +3,10 @@
 pub mod walk;
 
 use meshform_core::{InstanceAddr, PathStep, ResourceAddr, Value};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// What happens to one instance.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Action {
     NoOp,
@@ -72,7 +72,7 @@ impl Action {
 }
 
 /// Why a change was planned, when it is not obvious from the configuration.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ChangeReason {
     /// The object is tainted (a previous create failed part-way).
@@ -194,7 +194,7 @@ pub struct Adoption {
 }
 
 /// Which kind of plan.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum PlanMode {
     #[default]

@@ -231,3 +231,34 @@ fn missing_directory_is_an_io_error_naming_the_path() {
     assert!(matches!(e, StateError::Io { .. }), "{e:?}");
     assert!(e.to_string().contains("nope"), "{e}");
 }
+
+#[test]
+fn workspaces_other_than_default_live_in_their_own_directory() {
+    let d = tempfile::tempdir().unwrap();
+    let default = meshform_state::LocalStore::for_workspace(d.path(), "default").unwrap();
+    assert_eq!(default.path(), d.path().join("meshform.state.json"));
+    let other = meshform_state::LocalStore::for_workspace(d.path(), "cn-hangzhou").unwrap();
+    let guard =
+        other.lock(meshform_state::LockInfo::new("apply", "x"), std::time::Duration::ZERO).unwrap();
+    other.write(&mut State::new()).unwrap();
+    drop(guard);
+    assert!(d.path().join("meshform.state.d/cn-hangzhou/meshform.state.json").exists());
+    assert!(default.read().unwrap().is_none(), "workspaces do not share a state");
+    assert!(matches!(
+        meshform_state::LocalStore::for_workspace(d.path(), "../x"),
+        Err(StateError::InvalidWorkspace { .. })
+    ));
+}
+
+#[test]
+fn a_retired_state_file_is_renamed_with_its_backup() {
+    let (d, store) = crate::store();
+    let mut s = State::new();
+    store.write(&mut s).unwrap();
+    store.write(&mut s).unwrap();
+    let to = store.retire("migrated").unwrap().expect("there was a state file");
+    assert_eq!(to, d.path().join("meshform.state.json.migrated"));
+    assert!(d.path().join("meshform.state.json.backup.migrated").exists());
+    assert!(store.read().unwrap().is_none());
+    assert_eq!(store.retire("migrated").unwrap(), None);
+}

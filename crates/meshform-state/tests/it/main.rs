@@ -3,6 +3,7 @@
 
 mod local;
 mod lock;
+mod pg;
 mod props;
 mod schema;
 
