@@ -11,6 +11,7 @@ mod harness;
 mod lifecycle;
 mod machine_output;
 mod pg_backend;
+mod pki;
 mod refusals;
 mod saved_plan;
 mod secrets;
