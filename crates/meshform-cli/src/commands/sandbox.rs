@@ -234,7 +234,7 @@ async fn status(settings: &Settings, dir: &Path, json: bool) -> u8 {
     }
     print_summary(&d, dir);
     let meshes = doc.pointer("/asm/meshes").and_then(|m| m.as_array()).cloned().unwrap_or_default();
-    println!("\nMeshes: {}", if meshes.is_empty() { "none" } else { "" });
+    println!("\nMeshes:{}", if meshes.is_empty() { " none" } else { "" });
     for m in meshes {
         let s = |k: &str| m.get(k).and_then(|v| v.as_str()).unwrap_or("").to_owned();
         println!("  {} {} ({}, {})", s("name"), s("id"), s("region"), s("state"));
@@ -243,6 +243,27 @@ async fn status(settings: &Settings, dir: &Path, json: bool) -> u8 {
             let dis = c.get("discovery_only").and_then(|v| v.as_bool()).unwrap_or(false);
             println!("    member {id}{}", if dis { " (discovery only)" } else { " (managed)" });
         }
+    }
+    // What the clusters run (Deployments), so that the text says whether application objects remain.
+    let clusters = doc.get("clusters").and_then(|c| c.as_array()).cloned().unwrap_or_default();
+    let mut workloads = Vec::new();
+    for c in &clusters {
+        let cluster = c.get("name").and_then(|v| v.as_str()).unwrap_or("?");
+        for w in c.get("workloads").and_then(|x| x.as_array()).cloned().unwrap_or_default() {
+            let s = |k: &str| w.get(k).and_then(|v| v.as_str()).unwrap_or("").to_owned();
+            let n = |k: &str| w.get(k).and_then(|v| v.as_i64()).unwrap_or(0);
+            workloads.push(format!(
+                "  {cluster:<12} {}/{}  {}/{} ready",
+                s("namespace"),
+                s("name"),
+                n("ready"),
+                n("replicas")
+            ));
+        }
+    }
+    println!("\nWorkloads:{}", if workloads.is_empty() { " none" } else { "" });
+    for w in workloads {
+        println!("{w}");
     }
     exit::OK
 }
