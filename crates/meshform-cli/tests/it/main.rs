@@ -5,5 +5,7 @@ mod concurrency;
 mod diagnostics;
 mod lifecycle;
 mod refusals;
+mod runbook;
+mod sandboxed;
 mod secrets;
 mod support;
