@@ -252,10 +252,9 @@ async fn status(settings: &Settings, dir: &Path, json: bool) -> u8 {
         for w in c.get("workloads").and_then(|x| x.as_array()).cloned().unwrap_or_default() {
             let s = |k: &str| w.get(k).and_then(|v| v.as_str()).unwrap_or("").to_owned();
             let n = |k: &str| w.get(k).and_then(|v| v.as_i64()).unwrap_or(0);
+            let name = format!("{}/{}", s("namespace"), s("name"));
             workloads.push(format!(
-                "  {cluster:<12} {}/{}  {}/{} ready",
-                s("namespace"),
-                s("name"),
+                "  {cluster:<12} {name:<32} {}/{} ready",
                 n("ready"),
                 n("replicas")
             ));

@@ -284,6 +284,25 @@ fn kubectl(args: &[&str]) -> String {
     stdout
 }
 
+#[test]
+fn the_applied_runbook_survives_a_sandbox_restart() {
+    let sandbox = applied(Sandboxed::runbook(), &[]);
+    sandbox.ok(&["sandbox", "down"]).stdout_has("Sandbox stopped");
+    sandbox
+        .ok(&["sandbox", "up", "--detach", "--transition-delay", "200ms"])
+        .stdout_has("Sandbox running");
+    // New ports, same cloud: nothing to change, and the mesh still carries the traffic.
+    sandbox.run(&["plan", "--detailed-exitcode"]).code(0).stdout_has("No changes.");
+    sandbox.wait_ready(&APPS);
+    let run = sandbox.run_until(&["verify", "--json"], |r| r.status == Some(0));
+    assert_both_versions(&verify_report(&run), FROM_1);
+    sandbox
+        .ok(&["sandbox", "status"])
+        .stdout_has("mesh-1")
+        .stdout_has("mesh-2")
+        .stdout_has("cluster-2    default/helloworld-v2");
+}
+
 // ---------------------------------------------------------------------------------------------
 // 4. destroy → no meshes and no application objects, and `sandbox status` says so.
 
@@ -361,7 +380,8 @@ fn failing_verify(sandbox: &Sandboxed, vars: &[&str], sign: &str) -> (Run, Value
         args.extend(["--var", v]);
     }
     let run = sandbox.run_until(&args, |r| r.stdout.contains(sign)).code(1);
-    let run = run.stdout_has("FAIL").stdout_has("Verification failed");
+    let run =
+        run.stdout_has("FAIL").stdout_has("Verification failed: 1 of 1 checks failed (1 skipped).");
     args.push("--json");
     let json = sandbox.run(&args).code(1);
     let report = verify_report(&json);
