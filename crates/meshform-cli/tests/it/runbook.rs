@@ -195,6 +195,7 @@ fn verify_from_cluster_1_reaches_both_versions() {
 //    cluster-2 (with meshform, and with the runbook's own kubectl command).
 
 #[test]
+#[allow(clippy::print_stderr)] // the skip notice is for whoever runs the tests
 fn second_half_verifies_from_cluster_2() {
     let sandbox = applied(Sandboxed::runbook(), &[]);
 
