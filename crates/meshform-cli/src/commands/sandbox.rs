@@ -240,7 +240,7 @@ async fn status(settings: &Settings, dir: &Path, json: bool) -> u8 {
     }
     print_summary(&d, dir);
     let meshes = doc.pointer("/asm/meshes").and_then(|m| m.as_array()).cloned().unwrap_or_default();
-    println!("\nMeshes: {}", if meshes.is_empty() { "none" } else { "" });
+    println!("\nMeshes:{}", if meshes.is_empty() { " none" } else { "" });
     let outages: Vec<String> = doc
         .pointer("/asm/outages")
         .and_then(|o| o.as_array())
@@ -259,6 +259,26 @@ async fn status(settings: &Settings, dir: &Path, json: bool) -> u8 {
             let dis = c.get("discovery_only").and_then(|v| v.as_bool()).unwrap_or(false);
             println!("    member {id}{}", if dis { " (discovery only)" } else { " (managed)" });
         }
+    }
+    // What the clusters run (Deployments), so that the text says whether application objects remain.
+    let clusters = doc.get("clusters").and_then(|c| c.as_array()).cloned().unwrap_or_default();
+    let mut workloads = Vec::new();
+    for c in &clusters {
+        let cluster = c.get("name").and_then(|v| v.as_str()).unwrap_or("?");
+        for w in c.get("workloads").and_then(|x| x.as_array()).cloned().unwrap_or_default() {
+            let s = |k: &str| w.get(k).and_then(|v| v.as_str()).unwrap_or("").to_owned();
+            let n = |k: &str| w.get(k).and_then(|v| v.as_i64()).unwrap_or(0);
+            let name = format!("{}/{}", s("namespace"), s("name"));
+            workloads.push(format!(
+                "  {cluster:<12} {name:<32} {}/{} ready",
+                n("ready"),
+                n("replicas")
+            ));
+        }
+    }
+    println!("\nWorkloads:{}", if workloads.is_empty() { " none" } else { "" });
+    for w in workloads {
+        println!("{w}");
     }
     exit::OK
 }

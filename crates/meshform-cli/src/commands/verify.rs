@@ -134,15 +134,14 @@ pub fn text_report(r: &VerifyReport) -> String {
     }
     let failed = r.checks.iter().filter(|c| !c.passed).count();
     let ran = r.checks.iter().filter(|c| !c.skipped).count();
+    let skipped = r.checks.len() - ran;
     if r.checks.is_empty() {
         out.push_str("No checks to run: the configuration has no check blocks.\n");
     } else if failed == 0 {
-        let skipped = r.checks.len() - ran;
         out.push_str(&format!("Verification passed: {ran} of {ran} checks ({skipped} skipped).\n"));
     } else {
         out.push_str(&format!(
-            "Verification failed: {failed} of {} checks failed.\n",
-            r.checks.len()
+            "Verification failed: {failed} of {ran} checks failed ({skipped} skipped).\n"
         ));
     }
     out

@@ -13,6 +13,8 @@ mod machine_output;
 mod pg_backend;
 mod pki;
 mod refusals;
+mod runbook;
+mod sandboxed;
 mod saved_plan;
 mod secrets;
 mod support;
