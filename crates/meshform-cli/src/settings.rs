@@ -93,6 +93,8 @@ impl Settings {
             kube_env: meshform_provider_kubernetes::KubeEnv {
                 kubeconfig: std::env::var("KUBECONFIG").ok().filter(|k| !k.is_empty()),
                 home: std::env::var_os("HOME").map(PathBuf::from),
+                in_cluster: std::env::var_os("KUBERNETES_SERVICE_HOST")
+                    .is_some_and(|h| !h.is_empty()),
             },
             workspace: cli
                 .workspace

@@ -31,6 +31,9 @@ pub struct KubeEnv {
     /// `KUBECONFIG` (paths separated by `:`).
     pub kubeconfig: Option<String>,
     pub home: Option<PathBuf>,
+    /// Running in a pod (`KUBERNETES_SERVICE_HOST` is set): with no kubeconfig given and none found,
+    /// the pod's service account is used (`kube::Config::incluster`).
+    pub in_cluster: bool,
 }
 
 /// The `kubernetes` provider.
@@ -42,6 +45,23 @@ pub struct KubernetesProvider {
 impl KubernetesProvider {
     pub fn new(env: KubeEnv) -> KubernetesProvider {
         KubernetesProvider { env }
+    }
+
+    /// The kubeconfig to use, in kubectl's order: the provider's `kubeconfig`, else the first path of
+    /// `KUBECONFIG`, else `~/.kube/config`. `~/.kube/config` is only taken when it exists, or when there
+    /// is no in-cluster configuration to fall back to (or a `context` asks for a kubeconfig), so that
+    /// the error names the missing file.
+    fn kubeconfig_path(&self, config: &Value, wants_context: bool) -> Option<PathBuf> {
+        if let Some(p) = config.get("kubeconfig").and_then(Value::as_str) {
+            return Some(PathBuf::from(p));
+        }
+        if let Some(p) =
+            self.env.kubeconfig.as_ref().and_then(|k| k.split(':').find(|p| !p.is_empty()))
+        {
+            return Some(PathBuf::from(p));
+        }
+        let home = self.env.home.as_ref()?.join(".kube").join("config");
+        (home.exists() || !self.env.in_cluster || wants_context).then_some(home)
     }
 }
 
@@ -151,44 +171,94 @@ impl Provider for KubernetesProvider {
     }
 
     async fn configure(&self, config: &Value) -> ProviderResult<Arc<dyn ConfiguredProvider>> {
-        let path = config
-            .get("kubeconfig")
-            .and_then(Value::as_str)
-            .map(PathBuf::from)
-            .or_else(|| {
-                self.env
-                    .kubeconfig
-                    .as_ref()
-                    .and_then(|k| k.split(':').find(|p| !p.is_empty()).map(PathBuf::from))
-            })
-            .or_else(|| self.env.home.as_ref().map(|h| h.join(".kube").join("config")));
-        let Some(path) = path else {
-            return Err(ProviderError::new(
-                "NoKubeconfig",
-                "no kubeconfig: set kubeconfig in the provider block or KUBECONFIG",
-            ));
-        };
-        let kc = Kubeconfig::read_from(&path).map_err(|e| {
-            ProviderError::new(
-                "InvalidKubeconfig",
-                format!("cannot read kubeconfig {}: {e}", path.display()),
-            )
-            .at_attribute("kubeconfig")
-        })?;
         let context = config.get("context").and_then(Value::as_str).map(str::to_owned);
-        let name = context
-            .clone()
-            .or_else(|| kc.current_context.clone())
-            .unwrap_or_else(|| path.display().to_string());
-        let opts = KubeConfigOptions { context, ..KubeConfigOptions::default() };
-        let cfg = kube::Config::from_custom_kubeconfig(kc, &opts).await.map_err(|e| {
-            ProviderError::new("InvalidKubeconfig", format!("kubeconfig {}: {e}", path.display()))
-                .at_attribute("context")
-        })?;
+        let (name, cfg) = match self.kubeconfig_path(config, context.is_some()) {
+            Some(path) => {
+                let kc = Kubeconfig::read_from(&path).map_err(|e| {
+                    ProviderError::new(
+                        "InvalidKubeconfig",
+                        format!("cannot read kubeconfig {}: {e}", path.display()),
+                    )
+                    .at_attribute("kubeconfig")
+                })?;
+                let name = context
+                    .clone()
+                    .or_else(|| kc.current_context.clone())
+                    .unwrap_or_else(|| path.display().to_string());
+                let opts = KubeConfigOptions { context, ..KubeConfigOptions::default() };
+                let cfg = kube::Config::from_custom_kubeconfig(kc, &opts).await.map_err(|e| {
+                    ProviderError::new(
+                        "InvalidKubeconfig",
+                        format!("kubeconfig {}: {e}", path.display()),
+                    )
+                    .at_attribute("context")
+                })?;
+                (name, cfg)
+            }
+            None if self.env.in_cluster && context.is_none() => {
+                let cfg = kube::Config::incluster().map_err(|e| {
+                    ProviderError::new(
+                        "InvalidInClusterConfig",
+                        format!("no kubeconfig, and the in-cluster configuration (the pod's service account) cannot be used: {e}"),
+                    )
+                })?;
+                ("in-cluster".to_owned(), cfg)
+            }
+            None => {
+                return Err(ProviderError::new(
+                    "NoKubeconfig",
+                    "no kubeconfig: set kubeconfig in the provider block or KUBECONFIG, or create ~/.kube/config",
+                ))
+            }
+        };
         let default_ns = cfg.default_namespace.clone();
         let client = kube::Client::try_from(cfg).map_err(|e| {
             ProviderError::new("ClientError", format!("cannot build a Kubernetes client: {e}"))
         })?;
         Ok(Arc::new(manifest::Configured { cluster: Cluster::new(client, name, default_ns) }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn provider(
+        home: &std::path::Path,
+        kubeconfig: Option<&str>,
+        in_cluster: bool,
+    ) -> KubernetesProvider {
+        KubernetesProvider::new(KubeEnv {
+            kubeconfig: kubeconfig.map(str::to_owned),
+            home: Some(home.to_path_buf()),
+            in_cluster,
+        })
+    }
+
+    #[test]
+    fn kubeconfig_order_then_in_cluster() {
+        let home = tempfile::tempdir().unwrap();
+        let none = Value::map([("kubeconfig", Value::Null)]);
+        let given = Value::map([("kubeconfig", Value::string("/a/config"))]);
+        let default = home.path().join(".kube").join("config");
+        // The provider block first, then KUBECONFIG's first path.
+        let p = provider(home.path(), Some(":/b/config:/c/config"), true);
+        assert_eq!(p.kubeconfig_path(&given, false), Some(PathBuf::from("/a/config")));
+        assert_eq!(p.kubeconfig_path(&none, false), Some(PathBuf::from("/b/config")));
+        // No ~/.kube/config: in a pod, the in-cluster configuration (None); elsewhere, the missing file.
+        let p = provider(home.path(), None, true);
+        assert_eq!(p.kubeconfig_path(&none, false), None);
+        assert_eq!(
+            p.kubeconfig_path(&none, true),
+            Some(default.clone()),
+            "a context needs a kubeconfig"
+        );
+        let p = provider(home.path(), None, false);
+        assert_eq!(p.kubeconfig_path(&none, false), Some(default.clone()));
+        // An existing ~/.kube/config wins over the in-cluster configuration.
+        std::fs::create_dir_all(default.parent().unwrap()).unwrap();
+        std::fs::write(&default, "").unwrap();
+        let p = provider(home.path(), None, true);
+        assert_eq!(p.kubeconfig_path(&none, false), Some(default));
     }
 }

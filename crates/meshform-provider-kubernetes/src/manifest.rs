@@ -111,15 +111,34 @@ impl Configured {
         Ok(Some(with_computed(known, &ids, &objects::to_yaml(&live))))
     }
 
+    /// Server-side apply (or its dry run) of one object. An object meshform applied before (one of
+    /// `prior`'s objects) whose managed fields another manager took over (e.g. `kubectl scale`) is
+    /// drift: those fields are restored by forcing, as the plan's diff of `yaml` shows.
+    async fn apply_one(
+        &self,
+        o: &Json,
+        dry_run: bool,
+        force: bool,
+        prior: Option<&Value>,
+    ) -> ProviderResult<Json> {
+        match self.cluster.apply(o, dry_run, force).await {
+            Err(e) if e.code == "Conflict" && !force && applied_before(prior, o) => {
+                self.cluster.apply(o, dry_run, true).await
+            }
+            other => other,
+        }
+    }
+
     async fn apply_all(
         &self,
         v: &Value,
         desired: &[Json],
+        prior: Option<&Value>,
         progress: &dyn Progress,
     ) -> ProviderResult<()> {
         let force = v.get("force_conflicts").and_then(Value::as_bool).unwrap_or(false);
         for o in desired {
-            self.cluster.apply(o, false, force).await.map_err(conflict_hint)?;
+            self.apply_one(o, false, force, prior).await.map_err(conflict_hint)?;
         }
         let rollout =
             v.get("wait").and_then(|w| w.get("rollout")).and_then(Value::as_bool).unwrap_or(true);
@@ -135,6 +154,15 @@ impl Configured {
         }
         Ok(())
     }
+}
+
+/// Whether `prior` (the state of the resource) lists the object: meshform applied it before.
+fn applied_before(prior: Option<&Value>, o: &Json) -> bool {
+    let Ok(id) = ObjectRef::of(o).map(|r| r.id()) else { return false };
+    prior
+        .and_then(|p| p.get("objects"))
+        .and_then(Value::as_list)
+        .is_some_and(|l| l.iter().any(|i| i.as_str() == Some(id.as_str())))
 }
 
 fn conflict_hint(mut e: ProviderError) -> ProviderError {
@@ -170,7 +198,15 @@ fn unknown_computed(v: &Value) -> Value {
 /// Whether a dry-run error means "cannot change this in place" (an immutable field).
 fn immutable(e: &ProviderError) -> Option<String> {
     (e.code == "Invalid" && e.message.contains("immutable")).then(|| {
-        let field = e.message.split(':').nth(3).map(str::trim).unwrap_or("an immutable field");
+        // "cluster …: planning … Deployment ns/x: Deployment.apps \"x\" is invalid: spec.selector: …"
+        // (the cluster's name may itself contain ':').
+        let field = e
+            .message
+            .split_once(" is invalid: ")
+            .and_then(|(_, rest)| rest.trim_start_matches('[').split(':').next())
+            .map(str::trim)
+            .filter(|f| !f.is_empty())
+            .unwrap_or("an immutable field");
         format!("{field} cannot change in place")
     })
 }
@@ -201,11 +237,15 @@ impl ConfiguredProvider for Configured {
         let force = proposed.get("force_conflicts").and_then(Value::as_bool).unwrap_or(false);
         let mut replace = None;
         for o in &desired {
-            match self.cluster.apply(o, true, force).await {
+            match self.apply_one(o, true, force, prior).await {
                 Ok(_) => {}
                 Err(e) if e.code == "NotFound" => {} // its namespace is created by this same apply
                 Err(e) => match immutable(&e) {
                     Some(why) if prior.is_some() => replace = Some(why),
+                    // Planning the create of a replacement (the engine plans it with no prior): the
+                    // old object is still there and is deleted first, so its immutable fields do not
+                    // stand in the way. (An unrelated object in the way fails at apply, by name.)
+                    Some(_) => {}
                     _ => {
                         return Err({
                             let mut e = conflict_hint(e);
@@ -235,7 +275,7 @@ impl ConfiguredProvider for Configured {
         progress: &dyn Progress,
     ) -> ProviderResult<Value> {
         let desired = self.desired(planned).await?;
-        self.apply_all(planned, &desired, progress).await?;
+        self.apply_all(planned, &desired, None, progress).await?;
         match self.observe(planned, &desired).await? {
             Some(v) => Ok(v),
             None => Err(ProviderError::new(
@@ -254,7 +294,7 @@ impl ConfiguredProvider for Configured {
         progress: &dyn Progress,
     ) -> ProviderResult<Value> {
         let desired = self.desired(planned).await?;
-        self.apply_all(planned, &desired, progress).await?;
+        self.apply_all(planned, &desired, Some(prior), progress).await?;
         // Objects no longer in the manifest are deleted.
         let keep: Vec<String> =
             desired.iter().filter_map(|o| ObjectRef::of(o).ok()).map(|r| r.id()).collect();
