@@ -201,7 +201,7 @@ check "from_cluster_2" {
 
 # Plans say which environment they act on: here, the sandbox described by var.sandbox_file.
 output "environment" {
-  value = "sandbox described by ${var.sandbox_file} (ASM API ${local.env.asm.endpoint})"
+  value = "sandbox described by ${var.sandbox_file}"
 }
 
 output "meshes" {

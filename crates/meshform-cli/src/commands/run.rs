@@ -196,6 +196,7 @@ pub async fn plan(settings: &Settings, args: &PlanArgs, out: Option<&Path>, mark
             if !planned.plan.drift.is_empty() || planned.plan.actionable().next().is_some() {
                 println!();
             }
+            print!("{}", environment_lines(&planned));
             print!("{}", render_plan(&planned.plan, Style { color: settings.color }));
             if let Some(path) = saved {
                 let rule = "─".repeat(77);
@@ -253,6 +254,7 @@ pub async fn apply(settings: &Settings, args: &PlanArgs, auto_approve: bool, des
         Some(j) => plan_events(&planned.plan).into_iter().for_each(|e| j.emit(e)),
         None => {
             println!();
+            print!("{}", environment_lines(&planned));
             print!("{}", render_plan(&planned.plan, style));
         }
     }
@@ -356,4 +358,35 @@ fn print_outputs(ws: &Workspace) {
         let v = meshform_core::Value::from_json(&o.value).with_mark(o.sensitive);
         println!("{name} = {}", inline(&v));
     }
+}
+
+/// Which environment the plan acts on: each provider instance's endpoint, region, kubeconfig or
+/// context, as configured (evaluated, non-sensitive values only). A configuration selects the
+/// sandbox explicitly, and the plan says so here.
+pub fn environment_lines(planned: &meshform_engine::ops::Planned) -> String {
+    use meshform_config::eval::Evaluator;
+    const SHOWN: &[&str] = &["endpoint", "region", "kubeconfig", "context"];
+    let config = &planned.loaded.config;
+    let mut out = String::new();
+    for (key, p) in &config.providers {
+        let mut parts = Vec::new();
+        for name in SHOWN {
+            let Some(a) = p.body.attrs.get(*name) else { continue };
+            let Ok(v) = Evaluator::new(&planned.ctx.values, &a.expr.span.file, &config.dir)
+                .eval(&a.expr.node)
+            else {
+                continue;
+            };
+            if let (Some(text), false) = (v.as_str(), v.is_sensitive()) {
+                parts.push(format!("{name} {text}"));
+            }
+        }
+        if !parts.is_empty() {
+            out.push_str(&format!("Provider {key}: {}\n", parts.join(", ")));
+        }
+    }
+    if !out.is_empty() {
+        out.push('\n');
+    }
+    out
 }
