@@ -1,5 +1,6 @@
 //! Plans: what would change, why, and what drifted, as computed by [`walk`].
 
+mod support;
 pub mod walk;
 
 use meshform_core::{InstanceAddr, PathStep, ResourceAddr, Value};
