@@ -5,19 +5,22 @@
 //! hcl-edit tree itself. Rules: an operation on an unknown value gives an unknown value (except where
 //! the result does not depend on it, as in `false && x`); an operation on a sensitive value gives a
 //! sensitive value.
+//!
+//! Templates live in `template`, function calls (and `try`, `can`, `templatefile`) in `call`.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
 use hcl::edit::expr::{
-    BinaryOperator, Expression, ForExpr, FuncCall, ObjectKey, TraversalOperator, UnaryOperator,
+    BinaryOperator, Expression, ForExpr, ObjectKey, TraversalOperator, UnaryOperator,
 };
-use hcl::edit::template::{Directive, Element, Strip, Template};
 use meshform_core::{Diagnostic, SourceFile, Span, Value};
 
-use crate::functions::{self, FunctionContext, FunctionError};
 use crate::suggest::did_you_mean;
+
+mod call;
+mod template;
 
 /// Root names that are not resource types.
 pub const RESERVED_ROOTS: &[&str] =
@@ -193,7 +196,7 @@ impl<'a> Evaluator<'a> {
             Expression::HeredocTemplate(h) => {
                 let v = self.template(&h.template, frame, d)?;
                 Ok(match (h.indent(), v) {
-                    (Some(_), Value::String(s)) => Value::String(dedent(&s)),
+                    (Some(_), Value::String(s)) => Value::String(template::dedent(&s)),
                     (_, v) => v,
                 })
             }
@@ -656,346 +659,6 @@ impl<'a> Evaluator<'a> {
         }
         .with_mark(marked))
     }
-
-    fn template(&self, t: &Template, frame: &Frame, d: usize) -> EvalResult {
-        // A template that is exactly one interpolation yields the value itself (`"${var.list}"`).
-        if let Some(Element::Interpolation(i)) = t.as_single_element() {
-            return self.eval_in(&i.expr, frame, d);
-        }
-        let mut acc = TemplateAcc::default();
-        self.template_into(t, frame, d, &mut acc, false)?;
-        if acc.unknown {
-            return Ok(Value::Unknown.with_mark(acc.marked));
-        }
-        Ok(Value::String(acc.text).with_mark(acc.marked))
-    }
-
-    fn template_into(
-        &self,
-        t: &Template,
-        frame: &Frame,
-        d: usize,
-        acc: &mut TemplateAcc,
-        lead_strip: bool,
-    ) -> Result<(), Diagnostic> {
-        let mut strip_next = lead_strip;
-        for el in t.iter() {
-            match el {
-                Element::Literal(s) => {
-                    let text = s.value().as_str();
-                    if strip_next {
-                        acc.text.push_str(strip_leading(text));
-                    } else {
-                        acc.text.push_str(text);
-                    }
-                    strip_next = false;
-                }
-                Element::Interpolation(i) => {
-                    apply_strip_start(&mut acc.text, i.strip);
-                    let v = self.eval_in(&i.expr, frame, d)?;
-                    let (v, m) = v.split_mark();
-                    acc.marked |= m;
-                    match v {
-                        Value::Unknown => acc.unknown = true,
-                        other => acc.text.push_str(&self.stringify(&i.expr, other)?),
-                    }
-                    strip_next = matches!(i.strip, Strip::End | Strip::Both);
-                }
-                Element::Directive(dir) => match dir.as_ref() {
-                    Directive::If(ifd) => {
-                        apply_strip_start(&mut acc.text, ifd.if_expr.strip);
-                        let c = self.eval_in(&ifd.if_expr.cond_expr, frame, d)?;
-                        let (c, m) = c.split_mark();
-                        acc.marked |= m;
-                        let lead = matches!(ifd.if_expr.strip, Strip::End | Strip::Both);
-                        match c {
-                            Value::Bool(true) => {
-                                let t = &ifd.if_expr.template;
-                                self.template_into(t, frame, d, acc, lead)?;
-                                if let Some(e) = &ifd.else_expr {
-                                    apply_strip_start(&mut acc.text, e.strip);
-                                }
-                            }
-                            Value::Bool(false) => {
-                                if let Some(e) = &ifd.else_expr {
-                                    let lead = matches!(e.strip, Strip::End | Strip::Both);
-                                    self.template_into(&e.template, frame, d, acc, lead)?
-                                }
-                            }
-                            Value::Unknown => acc.unknown = true,
-                            other => {
-                                return Err(self.type_error(
-                                    &ifd.if_expr.cond_expr,
-                                    "a bool",
-                                    &other,
-                                ))
-                            }
-                        }
-                        apply_strip_start(&mut acc.text, ifd.endif_expr.strip);
-                        strip_next = matches!(ifd.endif_expr.strip, Strip::End | Strip::Both);
-                    }
-                    Directive::For(ford) => {
-                        let fe = &ford.for_expr;
-                        apply_strip_start(&mut acc.text, fe.strip);
-                        let coll = self.eval_in(&fe.collection_expr, frame, d)?;
-                        let (coll, m) = coll.split_mark();
-                        acc.marked |= m;
-                        let pairs: Vec<(Value, Value)> = match coll {
-                            Value::Unknown => {
-                                acc.unknown = true;
-                                Vec::new()
-                            }
-                            Value::List(items) => items
-                                .into_iter()
-                                .enumerate()
-                                .map(|(i, v)| (Value::number(i as f64), v))
-                                .collect(),
-                            Value::Map(m) => {
-                                m.into_iter().map(|(k, v)| (Value::String(k), v)).collect()
-                            }
-                            other => {
-                                return Err(self.type_error(
-                                    &fe.collection_expr,
-                                    "a list or map",
-                                    &other,
-                                ))
-                            }
-                        };
-                        for (k, v) in pairs {
-                            let mut names = vec![(fe.value_var.as_str().to_owned(), v)];
-                            if let Some(kv) = &fe.key_var {
-                                names.push((kv.as_str().to_owned(), k));
-                            }
-                            let inner = Frame { names, parent: Some(frame) };
-                            let lead = matches!(fe.strip, Strip::End | Strip::Both);
-                            self.template_into(&fe.template, &inner, d, acc, lead)?;
-                            apply_strip_start(&mut acc.text, ford.endfor_expr.strip);
-                        }
-                        strip_next = matches!(ford.endfor_expr.strip, Strip::End | Strip::Both);
-                    }
-                },
-            }
-        }
-        Ok(())
-    }
-
-    fn stringify(&self, node: &Expression, v: Value) -> Result<String, Diagnostic> {
-        match v {
-            Value::String(s) => Ok(s),
-            Value::Number(n) => Ok(n.to_string()),
-            Value::Bool(b) => Ok(b.to_string()),
-            Value::Null => Err(self
-                .error(
-                    node,
-                    "meshform::config::null_in_template",
-                    "cannot include a null value in a string",
-                    "this is null",
-                )
-                .with_help("use a conditional or coalesce() to give a default")),
-            other => Err(self
-                .error(
-                    node,
-                    "meshform::config::type_mismatch",
-                    format!("cannot include a {} in a string", other.kind()),
-                    &format!("this is a {}", other.kind()),
-                )
-                .with_help("use jsonencode(), join() or an index to turn it into a string")),
-        }
-    }
-
-    fn func_call(&self, call: &FuncCall, e: &Expression, frame: &Frame, d: usize) -> EvalResult {
-        let name = call.name.name.as_str();
-        let args: Vec<&Expression> = call.args.iter().collect();
-        match name {
-            "try" => {
-                let mut last_err = None;
-                for a in &args {
-                    match self.eval_in(a, frame, d) {
-                        Ok(v) => return Ok(v),
-                        Err(err) => last_err = Some(err),
-                    }
-                }
-                return Err(match last_err {
-                    Some(err) => err
-                        .with_help("every argument of try() failed; this is the last one's error"),
-                    None => self.error(
-                        e,
-                        "meshform::config::function_arity",
-                        "try needs at least one argument",
-                        "no arguments",
-                    ),
-                });
-            }
-            "can" => {
-                let [a] = args.as_slice() else {
-                    return Err(self.error(
-                        e,
-                        "meshform::config::function_arity",
-                        "can takes exactly one argument",
-                        "wrong number of arguments",
-                    ));
-                };
-                return Ok(match self.eval_in(a, frame, d) {
-                    Ok(v) if v.is_unknown() => Value::Unknown,
-                    Ok(_) => Value::Bool(true),
-                    Err(_) => Value::Bool(false),
-                });
-            }
-            _ => {}
-        }
-        let mut values = Vec::with_capacity(args.len());
-        for (i, a) in args.iter().enumerate() {
-            let v = self.eval_in(a, frame, d)?;
-            if call.args.expand_final() && i + 1 == args.len() {
-                match v.split_mark() {
-                    (Value::List(items), m) => {
-                        values.extend(items.into_iter().map(|x| x.with_mark(m)))
-                    }
-                    (Value::Unknown, _) => return Ok(Value::Unknown),
-                    (other, _) => {
-                        return Err(self.type_error(*a, "a list to expand with ...", &other))
-                    }
-                }
-            } else {
-                values.push(v);
-            }
-        }
-        match name {
-            "sensitive" => {
-                let [v] = values.as_slice() else {
-                    return Err(self.error(
-                        e,
-                        "meshform::config::function_arity",
-                        "sensitive takes exactly one argument",
-                        "wrong number of arguments",
-                    ));
-                };
-                return Ok(v.clone().sensitive());
-            }
-            "nonsensitive" => {
-                let [v] = values.as_slice() else {
-                    return Err(self.error(
-                        e,
-                        "meshform::config::function_arity",
-                        "nonsensitive takes exactly one argument",
-                        "wrong number of arguments",
-                    ));
-                };
-                return Ok(v.clone().into_unmarked_deep());
-            }
-            "templatefile" => return self.templatefile(e, &args, values),
-            _ => {}
-        }
-        if values.iter().any(Value::contains_unknown) {
-            if !functions::names().contains(&name) {
-                return Err(self.unknown_function(call, name));
-            }
-            return Ok(Value::Unknown);
-        }
-        let marked = values.iter().any(Value::contains_sensitive);
-        let plain: Vec<Value> = values.into_iter().map(Value::into_unmarked_deep).collect();
-        let ctx = FunctionContext { base_dir: self.base_dir };
-        match functions::call(name, &plain, &ctx) {
-            Ok(v) => Ok(v.with_mark(marked)),
-            Err(FunctionError::Unknown) => Err(self.unknown_function(call, name)),
-            Err(FunctionError::Argument { index, message }) => {
-                let node: &dyn hcl::edit::Span = match args.get(index) {
-                    Some(a) => *a,
-                    None => e,
-                };
-                let msg = if marked { redact_message(&message) } else { message };
-                Err(Diagnostic::error(
-                    "meshform::config::function_argument",
-                    format!("{name}: {msg}"),
-                )
-                .with_span(Span::new(self.file, node.span().unwrap_or(0..0)), "invalid argument"))
-            }
-            Err(other) => {
-                let msg =
-                    if marked { redact_message(&other.to_string()) } else { other.to_string() };
-                Err(self.error(
-                    e,
-                    "meshform::config::function_failed",
-                    format!("{name}: {msg}"),
-                    "call failed",
-                ))
-            }
-        }
-    }
-
-    fn unknown_function(&self, call: &FuncCall, name: &str) -> Diagnostic {
-        let all = functions::names().iter().copied().chain([
-            "try",
-            "can",
-            "templatefile",
-            "sensitive",
-            "nonsensitive",
-        ]);
-        let d = self.error(
-            &call.name.name,
-            "meshform::config::unknown_function",
-            format!("unknown function \"{name}\""),
-            "no such function",
-        );
-        match did_you_mean(name, all) {
-            Some(s) => d.with_help(format!("did you mean `{s}`?")),
-            None => d.with_help("see docs/configuration.md for the built-in functions"),
-        }
-    }
-
-    fn templatefile(&self, e: &Expression, args: &[&Expression], values: Vec<Value>) -> EvalResult {
-        if values.len() != 2 {
-            return Err(self.error(
-                e,
-                "meshform::config::function_arity",
-                "templatefile takes 2 arguments (path, variables)",
-                "wrong number of arguments",
-            ));
-        }
-        if values.iter().any(Value::contains_unknown) {
-            return Ok(Value::Unknown);
-        }
-        let Some(path) = values[0].as_str() else {
-            return Err(self.type_error(args[0], "a string path", &values[0]));
-        };
-        let Some(vars) = values[1].as_map() else {
-            return Err(self.type_error(args[1], "an object of template variables", &values[1]));
-        };
-        let full = self.base_dir.join(path);
-        let text = std::fs::read_to_string(&full).map_err(|err| {
-            self.error(
-                args[0],
-                "meshform::config::file_unreadable",
-                format!("templatefile: cannot read {}: {err}", full.display()),
-                "this file",
-            )
-        })?;
-        let tfile = SourceFile::new(path, text);
-        let template = hcl::edit::parser::parse_template(&tfile.text)
-            .map_err(|err| crate::load::syntax_error(&tfile, &err))?;
-        let scope = MapScope(vars.clone());
-        let ev = Evaluator::new(&scope, &tfile, self.base_dir);
-        let mut acc = TemplateAcc::default();
-        ev.template_into(
-            &template,
-            &Frame { names: Vec::new(), parent: None },
-            1,
-            &mut acc,
-            false,
-        )?;
-        let marked = acc.marked || values[1].contains_sensitive();
-        Ok(if acc.unknown { Value::Unknown } else { Value::String(acc.text) }.with_mark(marked))
-    }
-}
-
-/// Strip markers remove spaces up to and including the first line break (as hcl-rs and HCL do).
-fn is_space(c: char) -> bool {
-    c.is_whitespace() && c != '\n' && c != '\r'
-}
-
-fn strip_leading(s: &str) -> &str {
-    let s = s.trim_start_matches(is_space);
-    s.strip_prefix("\r\n").or_else(|| s.strip_prefix('\n')).unwrap_or(s)
 }
 
 /// The element [`Evaluator::index`] would return when it succeeds without conversion, by reference;
@@ -1010,38 +673,4 @@ fn index_borrowed<'v>(v: &'v Value, key: &Value) -> Option<&'v Value> {
         (Value::Map(m), Value::Number(_)) => m.get(&key.to_string()),
         _ => None,
     }
-}
-
-fn apply_strip_start(out: &mut String, strip: Strip) {
-    if matches!(strip, Strip::Start | Strip::Both) {
-        let mut keep = out.trim_end_matches(is_space).len();
-        if out[..keep].ends_with("\r\n") {
-            keep -= 2;
-        } else if out[..keep].ends_with('\n') {
-            keep -= 1;
-        }
-        out.truncate(keep);
-    }
-}
-
-/// Removes the common leading whitespace of every line (for `<<-EOT` heredocs).
-fn dedent(s: &str) -> String {
-    let indent = s
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| l.len() - l.trim_start_matches([' ', '\t']).len())
-        .min()
-        .unwrap_or(0);
-    let mut out = String::with_capacity(s.len());
-    for line in s.split_inclusive('\n') {
-        let cut = line.len().min(indent);
-        let cut = if line[..cut].trim_start_matches([' ', '\t']).is_empty() { cut } else { 0 };
-        out.push_str(&line[cut..]);
-    }
-    out
-}
-
-/// A function error message about sensitive arguments must not quote them.
-fn redact_message(_message: &str) -> String {
-    format!("invalid argument ({})", meshform_core::REDACTED)
 }
