@@ -11,9 +11,7 @@ use meshform_config::model::Config;
 use meshform_config::vars::{resolve_variables, VarInputs};
 use meshform_core::{Diagnostic, Diagnostics, InstanceAddr, Mode, Value};
 use meshform_provider::Registry;
-use meshform_state::{
-    InstanceState, InstanceStatus, LockInfo, State, StateError, StateLock, StateStore,
-};
+use meshform_state::{InstanceState, LockInfo, State, StateError, StateLock, StateStore};
 use tokio::sync::watch;
 
 use crate::apply::{ApplyOptions, ApplyOutcome, Executor, StateWriter};
@@ -305,14 +303,7 @@ pub async fn import(
     };
     let value = remark(value, &Value::Null, &schema);
     let mut state = planned.state;
-    let mut inst = InstanceState {
-        index_key: addr.key.clone(),
-        status: InstanceStatus::Ready,
-        attributes: serde_json::Value::Null,
-        sensitive_attributes: Vec::new(),
-        dependencies: Vec::new(),
-        create_before_destroy: false,
-    };
+    let mut inst = InstanceState::new(addr.key.clone());
     inst.set_value(&value);
     state.set_instance(addr, &provider_state_key(&key), inst);
     ws.store.write(&mut state)?;

@@ -127,6 +127,18 @@ fn is_ready(s: &InstanceStatus) -> bool {
 }
 
 impl InstanceState {
+    /// A ready instance at `key` with no attributes yet.
+    pub fn new(index_key: InstanceKey) -> InstanceState {
+        InstanceState {
+            index_key,
+            status: InstanceStatus::Ready,
+            attributes: serde_json::Value::Null,
+            sensitive_attributes: Vec::new(),
+            dependencies: Vec::new(),
+            create_before_destroy: false,
+        }
+    }
+
     /// The attributes as a [`Value`] with sensitive marks restored.
     pub fn value(&self) -> Value {
         let mut v = Value::from_json(&self.attributes);

@@ -15,19 +15,22 @@ use std::time::{Duration, Instant};
 use futures::stream::{FuturesUnordered, StreamExt};
 use meshform_config::eval::{Evaluator, Overlay};
 use meshform_config::model::{Config, Repetition};
-use meshform_core::{Diagnostic, Diagnostics, InstanceAddr, InstanceKey, Mode, Value};
-use meshform_provider::{ConfiguredProvider, Progress, ProviderError};
-use meshform_state::{
-    DeposedObject, InstanceState, InstanceStatus, OutputState, PendingCreate, State, StateError,
-    StateStore,
-};
+use meshform_core::{Diagnostic, Diagnostics, InstanceAddr, InstanceKey, Value};
+use meshform_provider::Progress;
+use meshform_state::{InstanceState, OutputState, State, StateError, StateStore};
 use tokio::sync::{watch, Semaphore, SemaphorePermit};
 
 use crate::body::eval_body;
 use crate::graph::{ConfigGraph, Node};
-use crate::plan::walk::{provider_state_key, remark, PlanContext};
+use crate::plan::walk::{provider_state_key, PlanContext};
 use crate::plan::{Action, Plan, PlanMode, ResourceChange};
 use crate::reporter::Reporter;
+
+mod operation;
+mod steps;
+
+use operation::*;
+use steps::*;
 
 /// How to apply.
 #[derive(Clone, Debug)]
@@ -79,127 +82,6 @@ impl StateWriter {
     pub fn snapshot(&self) -> State {
         self.state.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-enum StepKind {
-    /// A deletion (of a deleted or replaced instance), by change index.
-    Delete(usize),
-    /// A create, update or read, by change index.
-    Instance(usize),
-    /// A configuration node, by position in the graph order.
-    Config(usize),
-}
-
-struct Steps {
-    kinds: Vec<StepKind>,
-    deps: Vec<BTreeSet<usize>>,
-    dependents: Vec<BTreeSet<usize>>,
-}
-
-fn build_steps(graph: &ConfigGraph, plan: &Plan, state: &State) -> Steps {
-    let mut kinds = Vec::new();
-    let mut config_step = BTreeMap::new();
-    for (i, n) in graph.order.iter().enumerate() {
-        config_step.insert(n.clone(), kinds.len());
-        kinds.push(StepKind::Config(i));
-    }
-    let mut inst_step = BTreeMap::new();
-    let mut del_step = BTreeMap::new();
-    for (i, c) in plan.changes.iter().enumerate() {
-        if matches!(c.action, Action::Create | Action::Update | Action::Read)
-            || c.action.is_replace()
-        {
-            inst_step.insert(i, kinds.len());
-            kinds.push(StepKind::Instance(i));
-        }
-        if c.action.deletes() {
-            del_step.insert(i, kinds.len());
-            kinds.push(StepKind::Delete(i));
-        }
-    }
-    let mut deps = vec![BTreeSet::new(); kinds.len()];
-    for (n, &s) in &config_step {
-        for d in graph.dependencies(n) {
-            if let Some(&ds) = config_step.get(d) {
-                deps[s].insert(ds);
-            }
-        }
-    }
-    for (&i, &s) in &inst_step {
-        let c = &plan.changes[i];
-        let node = Node::Resource(c.addr.resource.clone());
-        for d in graph.dependencies(&node) {
-            if let Some(&ds) = config_step.get(d) {
-                deps[s].insert(ds);
-            }
-        }
-        if let Some(&rs) = config_step.get(&node) {
-            deps[rs].insert(s);
-        }
-        if c.action == Action::DeleteThenCreate {
-            deps[s].insert(del_step[&i]);
-        }
-    }
-    // Edges into deletes that only order them (dependents deleted first, dependents moving off first)
-    // are added last, each only when it closes no cycle: the first list before the second.
-    let mut delete_after: Vec<(usize, usize)> = Vec::new();
-    let mut move_off_first: Vec<(usize, usize)> = Vec::new();
-    for (&i, &s) in &del_step {
-        let x = &plan.changes[i];
-        // Dependents are deleted first.
-        for (&j, &sj) in &del_step {
-            if i != j && plan.changes[j].dependencies.contains(&x.addr.resource) {
-                delete_after.push((s, sj));
-            }
-        }
-        if x.action == Action::CreateThenDelete {
-            deps[s].insert(inst_step[&i]);
-        }
-        // Whatever depended on it (per the last apply) and is still changing moves off it first.
-        for (&j, &sj) in &inst_step {
-            let y = &plan.changes[j];
-            if i == j {
-                continue;
-            }
-            let was_dependent = state.instance(&y.addr).is_some_and(|(_, inst)| {
-                inst.dependencies.iter().any(|d| d == &x.addr.resource.to_string())
-            });
-            if was_dependent && y.action != Action::DeleteThenCreate {
-                move_off_first.push((s, sj));
-            }
-        }
-    }
-    // Break any cycle by dropping edges into deletes (deletion order becomes best-effort): e.g. a
-    // dependent that must be updated with the new id of a delete-then-create replacement cannot move
-    // off the old object first.
-    for (s, d) in delete_after.into_iter().chain(move_off_first) {
-        if !depends_on(&deps, d, s) {
-            deps[s].insert(d);
-        }
-    }
-    let mut dependents = vec![BTreeSet::new(); kinds.len()];
-    for (s, ds) in deps.iter().enumerate() {
-        for &d in ds {
-            dependents[d].insert(s);
-        }
-    }
-    Steps { kinds, deps, dependents }
-}
-
-/// Whether step `from` waits, directly or transitively, for step `to`.
-fn depends_on(deps: &[BTreeSet<usize>], from: usize, to: usize) -> bool {
-    let mut seen = vec![false; deps.len()];
-    let mut stack = vec![from];
-    while let Some(s) = stack.pop() {
-        if s == to {
-            return true;
-        }
-        if !std::mem::replace(&mut seen[s], true) {
-            stack.extend(deps[s].iter().copied());
-        }
-    }
-    false
 }
 
 /// Collects a provider's status messages for the progress ticker.
@@ -366,7 +248,7 @@ impl<'a> Executor<'a> {
                 s.remove_instance(addr);
             }
             for a in &self.plan.adoptions {
-                let mut inst = empty_instance(&a.addr);
+                let mut inst = InstanceState::new(a.addr.key.clone());
                 inst.set_value(&a.value);
                 s.set_instance(&a.addr, &provider_state_key(&a.provider), inst);
                 s.pending.retain(|p| p.address != a.addr.to_string());
@@ -611,21 +493,6 @@ impl<'a> Executor<'a> {
     }
 }
 
-fn release(
-    steps: &Steps,
-    s: usize,
-    remaining: &mut [usize],
-    ready: &mut BTreeSet<(StepKind, usize)>,
-    done: &[bool],
-) {
-    for &d in &steps.dependents[s] {
-        remaining[d] = remaining[d].saturating_sub(1);
-        if remaining[d] == 0 && !done[d] {
-            ready.insert((steps.kinds[d], d));
-        }
-    }
-}
-
 /// Runs a step holding its parallelism slot (taken by the scheduler; `None` only if the semaphore
 /// was closed, which never happens).
 async fn step_with_permit<'f>(
@@ -635,215 +502,4 @@ async fn step_with_permit<'f>(
 ) -> (usize, Result<Option<Value>, Diagnostic>) {
     let _permit = permit;
     (s, fut.await)
-}
-
-enum StepError {
-    Provider(&'static str, ProviderError),
-    State(StateError),
-}
-
-#[allow(clippy::too_many_arguments)]
-async fn run_instance(
-    c: &ResourceChange,
-    proposed: &Value,
-    provider: &dyn ConfiguredProvider,
-    schema: &meshform_core::Schema,
-    writer: &StateWriter,
-    status: &StatusCell,
-    reporter: &dyn Reporter,
-    interval: Duration,
-) -> Result<Value, StepError> {
-    let ty = &c.addr.resource.ty;
-    let raw = proposed.clone().into_unmarked_deep();
-    let pkey = provider_state_key(&c.provider);
-    let deps: Vec<String> = c.dependencies.iter().map(|d| d.to_string()).collect();
-    match c.action {
-        Action::Read => {
-            let v =
-                provider.read_data(ty, &raw).await.map_err(|e| StepError::Provider("read", e))?;
-            Ok(remark(v, proposed, schema))
-        }
-        Action::Update => {
-            let prior = c.before.clone().unwrap_or(Value::Null).into_unmarked_deep();
-            let planned = provider
-                .plan(ty, Some(&prior), &raw)
-                .await
-                .map_err(|e| StepError::Provider("plan", e))?
-                .planned;
-            let v = with_progress(
-                provider.update(ty, &prior, &planned, status),
-                &c.addr,
-                c.action,
-                status,
-                reporter,
-                interval,
-            )
-            .await
-            .map_err(|e| StepError::Provider("update", e))?;
-            let v = remark(v, proposed, schema);
-            writer
-                .update(|s| {
-                    let mut inst = s
-                        .instance(&c.addr)
-                        .map(|(_, i)| i.clone())
-                        .unwrap_or_else(|| empty_instance(&c.addr));
-                    inst.set_value(&v);
-                    inst.dependencies = deps.clone();
-                    s.set_instance(&c.addr, &pkey, inst);
-                })
-                .map_err(StepError::State)?;
-            Ok(v)
-        }
-        _ => {
-            let planned = provider
-                .plan(ty, None, &raw)
-                .await
-                .map_err(|e| StepError::Provider("plan", e))?
-                .planned;
-            let marked_planned = remark(planned.clone(), proposed, schema);
-            // Record the intent before the call: a crash from here on leaves a way to find the object.
-            let mut replaced: Option<InstanceState> = None;
-            writer
-                .update(|s| {
-                    // The object being replaced moves to `deposed` in the same write, so that it can
-                    // always be found (and destroyed) whatever happens from here on.
-                    if c.action == Action::CreateThenDelete {
-                        if let Some(old) = s.remove_instance(&c.addr) {
-                            s.deposed.push(DeposedObject {
-                                address: c.addr.to_string(),
-                                provider: pkey.clone(),
-                                attributes: old.attributes.clone(),
-                                sensitive_attributes: old.sensitive_attributes.clone(),
-                                deposed_at: now_rfc3339(),
-                            });
-                            replaced = Some(old);
-                        }
-                    }
-                    s.pending.retain(|p| p.address != c.addr.to_string());
-                    s.pending.push(PendingCreate {
-                        address: c.addr.to_string(),
-                        provider: pkey.clone(),
-                        attributes: marked_planned.expose_json(),
-                        sensitive_attributes: marked_planned.sensitive_paths(),
-                        started: now_rfc3339(),
-                    });
-                })
-                .map_err(StepError::State)?;
-            let result = with_progress(
-                provider.create(ty, &planned, status),
-                &c.addr,
-                c.action,
-                status,
-                reporter,
-                interval,
-            )
-            .await;
-            match result {
-                Ok(v) => {
-                    let v = remark(v, proposed, schema);
-                    writer
-                        .update(|s| {
-                            let mut inst = empty_instance(&c.addr);
-                            inst.set_value(&v);
-                            inst.dependencies = deps.clone();
-                            inst.create_before_destroy = c.create_before_destroy;
-                            s.set_instance(&c.addr, &pkey, inst);
-                            s.pending.retain(|p| p.address != c.addr.to_string());
-                        })
-                        .map_err(StepError::State)?;
-                    Ok(v)
-                }
-                Err(e) => {
-                    // The object may exist half-made: keep it, tainted, so the next plan replaces it.
-                    let found = provider.lookup(ty, &planned).await.ok().flatten();
-                    let _ = writer.update(|s| {
-                        if let Some(v) = &found {
-                            let mut inst = empty_instance(&c.addr);
-                            inst.set_value(&remark(v.clone(), proposed, schema));
-                            inst.status = InstanceStatus::Tainted;
-                            inst.dependencies = deps.clone();
-                            s.set_instance(&c.addr, &pkey, inst);
-                            s.pending.retain(|p| p.address != c.addr.to_string());
-                        } else {
-                            if !e.retryable {
-                                s.pending.retain(|p| p.address != c.addr.to_string());
-                            }
-                            // Nothing was made: the object being replaced stays in service at its
-                            // address (the next plan replaces it again) instead of being destroyed.
-                            if let Some(old) = replaced {
-                                let address = c.addr.to_string();
-                                if let Some(i) =
-                                    s.deposed.iter().rposition(|d| d.address == address)
-                                {
-                                    s.deposed.remove(i);
-                                }
-                                s.set_instance(&c.addr, &pkey, old);
-                            }
-                        }
-                    });
-                    Err(StepError::Provider("create", e))
-                }
-            }
-        }
-    }
-}
-
-async fn with_progress<T>(
-    fut: impl Future<Output = T>,
-    addr: &InstanceAddr,
-    action: Action,
-    status: &StatusCell,
-    reporter: &dyn Reporter,
-    interval: Duration,
-) -> T {
-    let start = Instant::now();
-    tokio::pin!(fut);
-    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
-    loop {
-        tokio::select! {
-            r = &mut fut => return r,
-            _ = tick.tick() => {
-                let msg = status.0.lock().unwrap_or_else(|p| p.into_inner()).clone();
-                reporter.apply_progress(addr, action, start.elapsed(), msg.as_deref());
-            }
-        }
-    }
-}
-
-fn empty_instance(addr: &InstanceAddr) -> InstanceState {
-    InstanceState {
-        index_key: addr.key.clone(),
-        status: InstanceStatus::Ready,
-        attributes: serde_json::Value::Null,
-        sensitive_attributes: Vec::new(),
-        dependencies: Vec::new(),
-        create_before_destroy: false,
-    }
-}
-
-fn now_rfc3339() -> String {
-    time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
-}
-
-fn provider_failure(addr: &InstanceAddr, verb: &str, e: &ProviderError) -> Diagnostic {
-    let help = if e.retryable {
-        "the provider says retrying may help: run apply again"
-    } else {
-        "fix the cause, then run apply again; what was already applied is saved in state"
-    };
-    Diagnostic::error("meshform::apply::failed", format!("{verb} failed: {e}"))
-        .with_subject(addr.to_string())
-        .with_help(help)
-}
-
-fn state_error(e: &StateError) -> Diagnostic {
-    Diagnostic::error("meshform::apply::state_write", format!("saving state failed: {e}"))
-        .with_help("no further operations were started; fix the cause (disk space, permissions) and run apply again")
-}
-
-/// Whether a resource is data (never stored in state).
-pub fn is_data(addr: &InstanceAddr) -> bool {
-    addr.resource.mode == Mode::Data
 }
