@@ -6,10 +6,12 @@
 //! - [`types`]: [`Type`], type constraints and conversion.
 //! - [`schema`]: resource, data source and provider schemas.
 //! - [`addr`]: resource and instance addresses (`local_file.a["k"]`).
+//! - [`duration`]: durations as written in configuration and flags (`30s`, `1h30m`, `365d`).
 //! - [`diag`]: [`Diagnostic`] with source spans, rendered by miette at the edge.
 
 pub mod addr;
 pub mod diag;
+pub mod duration;
 pub mod schema;
 pub mod types;
 pub mod value;

@@ -65,6 +65,13 @@ impl Provider for AsmProvider {
             message: message.into(),
             is_error: true,
         };
+        if let Some(t) = config.get("timeouts").and_then(Value::as_map) {
+            for (op, v) in t {
+                if let Some(Err(e)) = v.as_str().map(meshform_core::duration::parse_duration) {
+                    out.push(problem("timeouts", &format!("timeouts.{op}: {e}")));
+                }
+            }
+        }
         match type_name {
             "asm_service_mesh" => {
                 if config.get("vswitches").and_then(Value::as_list).is_some_and(<[Value]>::is_empty)

@@ -22,7 +22,7 @@ pub fn timeout(v: &Value, op: &str, default: Duration) -> Duration {
     v.get("timeouts")
         .and_then(|t| t.get(op))
         .and_then(Value::as_str)
-        .and_then(wait::parse_timeout)
+        .and_then(|t| meshform_core::duration::parse_duration(t).ok())
         .unwrap_or(default)
 }
 

@@ -110,16 +110,3 @@ pub async fn until_gone(
         interval = next_interval(interval);
     }
 }
-
-/// A duration from `timeouts { create = "20m" }` (`s`, `m`, `h`).
-pub fn parse_timeout(s: &str) -> Option<Duration> {
-    let s = s.trim();
-    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit())?);
-    let n: u64 = num.parse().ok()?;
-    match unit {
-        "s" => Some(Duration::from_secs(n)),
-        "m" => Some(Duration::from_secs(n * 60)),
-        "h" => Some(Duration::from_secs(n * 3600)),
-        _ => None,
-    }
-}

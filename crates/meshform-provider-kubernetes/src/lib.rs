@@ -152,6 +152,11 @@ impl Provider for KubernetesProvider {
             message: m.into(),
             is_error: true,
         };
+        if let Some(t) = config.get("wait").and_then(|w| w.get("timeout")).and_then(Value::as_str) {
+            if let Err(e) = meshform_core::duration::parse_duration(t) {
+                out.push(problem("wait", &e));
+            }
+        }
         match type_name {
             "kubernetes_manifest" => match (set("manifest"), set("source")) {
                 (true, true) => {

@@ -29,16 +29,7 @@ fn timeout(v: &Value) -> Duration {
     v.get("wait")
         .and_then(|w| w.get("timeout"))
         .and_then(Value::as_str)
-        .and_then(|t| {
-            let (n, u) = t.split_at(t.find(|c: char| !c.is_ascii_digit())?);
-            let n: u64 = n.parse().ok()?;
-            Some(Duration::from_secs(match u {
-                "s" => n,
-                "m" => n * 60,
-                "h" => n * 3600,
-                _ => return None,
-            }))
-        })
+        .and_then(|t| meshform_core::duration::parse_duration(t).ok())
         .unwrap_or(DEFAULT_TIMEOUT)
 }
 

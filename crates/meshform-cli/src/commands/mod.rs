@@ -12,7 +12,6 @@ mod verify;
 mod workspace;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use meshform_config::vars::VarInputs;
 use meshform_engine::ops::Workspace;
@@ -115,66 +114,10 @@ pub fn var_inputs(settings: &Settings, args: &VarArgs) -> Result<VarInputs, Stri
     })
 }
 
-/// Parses durations such as `0s`, `500ms`, `30s`, `5m`, `1h`, `1m30s`.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    if s == "0" {
-        return Ok(Duration::ZERO);
-    }
-    let mut total = Duration::ZERO;
-    let mut num = String::new();
-    let mut chars = s.chars().peekable();
-    let mut any = false;
-    while let Some(c) = chars.next() {
-        if c.is_ascii_digit() || c == '.' {
-            num.push(c);
-            continue;
-        }
-        let mut unit = c.to_string();
-        if c == 'm' && chars.peek() == Some(&'s') {
-            unit.push('s');
-            chars.next();
-        }
-        let n: f64 = num
-            .parse()
-            .map_err(|_| format!("invalid duration {s:?}: use forms like 30s, 5m, 1h"))?;
-        let secs = match unit.as_str() {
-            "ms" => n / 1000.0,
-            "s" => n,
-            "m" => n * 60.0,
-            "h" => n * 3600.0,
-            _ => {
-                return Err(format!(
-                    "invalid duration {s:?}: unknown unit {unit:?}; use ms, s, m or h"
-                ))
-            }
-        };
-        total += Duration::from_secs_f64(secs);
-        num.clear();
-        any = true;
-    }
-    if !num.is_empty() || !any {
-        return Err(format!("invalid duration {s:?}: add a unit, e.g. {s}s"));
-    }
-    Ok(total)
-}
+pub use meshform_core::duration::parse_duration;
 
 /// Prints an argument error and returns the error exit code.
 pub fn usage_error(settings: &Settings, message: &str, help: &str) -> u8 {
     report::print_error(settings, message, Some(help));
     exit::ERROR
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("0s").unwrap(), Duration::ZERO);
-        assert_eq!(parse_duration("1m30s").unwrap(), Duration::from_secs(90));
-        assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
-        assert!(parse_duration("5").is_err());
-        assert!(parse_duration("5y").is_err());
-    }
 }
