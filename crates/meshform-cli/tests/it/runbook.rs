@@ -106,6 +106,14 @@ fn plan_shows_every_runbook_step_and_apply_converges() {
     let sandbox = Sandboxed::runbook();
 
     let plan = sandbox.ok(&["plan"]);
+    // The plan says which environment it acts on: the sandbox's endpoints, chosen in the configuration.
+    let asm_endpoint = sandbox.status()["asm"]["endpoint"].as_str().unwrap_or("?").to_owned();
+    assert!(
+        plan.stdout.contains(&format!("Provider asm: endpoint {asm_endpoint}")),
+        "{}",
+        plan.stdout
+    );
+    assert!(plan.stdout.contains("Provider kubernetes.cluster_1: kubeconfig "), "{}", plan.stdout);
     let steps = [
         // Step 1: the shared root, an intermediate and a mesh per cluster.
         "pki_root_ca.shared",
