@@ -114,7 +114,14 @@ pub fn var_inputs(settings: &Settings, args: &VarArgs) -> Result<VarInputs, Stri
     })
 }
 
-pub use meshform_core::duration::parse_duration;
+/// Parses a duration given on the command line (`--lock-timeout 30s`, `--transition-delay 500ms`):
+/// flags take `ms`, `s`, `m` and `h`; days and years make no sense for a wait.
+pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    if let Some(u) = s.trim().chars().find(|c| matches!(c, 'd' | 'y')) {
+        return Err(format!("invalid duration {s:?}: unknown unit {u:?}; use ms, s, m or h"));
+    }
+    meshform_core::duration::parse_duration(s)
+}
 
 /// Prints an argument error and returns the error exit code.
 pub fn usage_error(settings: &Settings, message: &str, help: &str) -> u8 {
