@@ -7,11 +7,13 @@
 //! - [`schema`]: resource, data source and provider schemas.
 //! - [`addr`]: resource and instance addresses (`local_file.a["k"]`).
 //! - [`duration`]: durations as written in configuration and flags (`30s`, `1h30m`, `365d`).
+//! - [`fsio`]: [`fsio::write_atomic`], the one way any crate replaces a file.
 //! - [`diag`]: [`Diagnostic`] with source spans, rendered by miette at the edge.
 
 pub mod addr;
 pub mod diag;
 pub mod duration;
+pub mod fsio;
 pub mod schema;
 pub mod types;
 pub mod value;

@@ -1,0 +1,151 @@
+//! The one way meshform replaces a file: [`write_atomic`] (a uniquely named temporary file in the same
+//! directory, written and fsynced, renamed over the target, then the directory fsynced), so a crash
+//! leaves either the old content or the new one, and concurrent writers never share a temporary file.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Replaces `target` with `bytes` atomically. `mode` sets the Unix permission bits of the new file
+/// (before it becomes visible under `target`); `None` leaves the process's default (0666 less umask).
+/// The parent directory must exist. On failure the temporary file is removed and `target` is untouched.
+pub fn write_atomic(target: &Path, bytes: &[u8], mode: Option<u32>) -> io::Result<()> {
+    let dir = parent_dir(target);
+    let (tmp, mut file) = create_temporary(dir, target, mode)?;
+    let written = file
+        .write_all(bytes)
+        .and_then(|()| file.sync_all())
+        .and_then(|()| {
+            drop(file);
+            fs::rename(&tmp, target)
+        });
+    if let Err(e) = written {
+        let _ = fs::remove_file(&tmp);
+        return Err(e);
+    }
+    sync_dir(dir)
+}
+
+/// Flushes a directory's entries (a rename, a removal) to disk. A no-op where directories cannot be
+/// opened for syncing (Windows).
+pub fn sync_dir(dir: &Path) -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        File::open(dir).and_then(|d| d.sync_all())?;
+    }
+    #[cfg(not(unix))]
+    let _ = dir;
+    Ok(())
+}
+
+/// The directory holding `path` (`.` for a bare file name).
+pub fn parent_dir(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
+}
+
+/// Creates a new, empty temporary file beside `target` whose name no other writer (thread or process)
+/// uses: `.NAME.PID.N.tmp`, created with `create_new` so a leftover from a crashed run is never reused.
+fn create_temporary(dir: &Path, target: &Path, mode: Option<u32>) -> io::Result<(PathBuf, File)> {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    loop {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let tmp = dir.join(format!(".{name}.{}.{n}.tmp", std::process::id()));
+        let mut options = OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        if let Some(mode) = mode {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(mode);
+        }
+        #[cfg(not(unix))]
+        let _ = mode;
+        match options.open(&tmp) {
+            Ok(file) => {
+                // `mode` at creation is filtered by the umask; set it exactly, as the caller asked.
+                #[cfg(unix)]
+                if let Some(mode) = mode {
+                    use std::os::unix::fs::PermissionsExt;
+                    file.set_permissions(fs::Permissions::from_mode(mode))?;
+                }
+                return Ok((tmp, file));
+            }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replaces_content_and_leaves_no_temporary_file() {
+        let dir = tempdir();
+        let target = dir.join("state.json");
+        write_atomic(&target, b"one", None).unwrap();
+        write_atomic(&target, b"two", None).unwrap();
+        assert_eq!(fs::read(&target).unwrap(), b"two");
+        let names: Vec<_> = fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("state.json")]);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn sets_the_requested_mode_exactly() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempdir();
+        let target = dir.join("key.pem");
+        write_atomic(&target, b"secret", Some(0o600)).unwrap();
+        assert_eq!(fs::metadata(&target).unwrap().permissions().mode() & 0o777, 0o600);
+        write_atomic(&target, b"public", Some(0o644)).unwrap();
+        assert_eq!(fs::metadata(&target).unwrap().permissions().mode() & 0o777, 0o644);
+    }
+
+    #[test]
+    fn concurrent_writers_never_collide() {
+        let dir = tempdir();
+        let target = dir.join("shared");
+        let threads: Vec<_> = (0..8)
+            .map(|i| {
+                let target = target.clone();
+                std::thread::spawn(move || {
+                    for _ in 0..20 {
+                        write_atomic(&target, format!("writer {i}").as_bytes(), None).unwrap();
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        let content = fs::read_to_string(&target).unwrap();
+        assert!(content.starts_with("writer "), "{content}");
+        assert_eq!(fs::read_dir(&dir).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn a_missing_directory_is_an_error_and_creates_nothing() {
+        let dir = tempdir();
+        let target = dir.join("absent").join("file");
+        assert_eq!(write_atomic(&target, b"x", None).unwrap_err().kind(), io::ErrorKind::NotFound);
+        assert!(!dir.join("absent").exists());
+    }
+
+    fn tempdir() -> PathBuf {
+        static N: AtomicU64 = AtomicU64::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "meshform-fsio-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+}
