@@ -13,13 +13,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 pub fn write_atomic(target: &Path, bytes: &[u8], mode: Option<u32>) -> io::Result<()> {
     let dir = parent_dir(target);
     let (tmp, mut file) = create_temporary(dir, target, mode)?;
-    let written = file
-        .write_all(bytes)
-        .and_then(|()| file.sync_all())
-        .and_then(|()| {
-            drop(file);
-            fs::rename(&tmp, target)
-        });
+    let written = file.write_all(bytes).and_then(|()| file.sync_all());
+    drop(file);
+    let written = written.and_then(|()| fs::rename(&tmp, target));
     if let Err(e) = written {
         let _ = fs::remove_file(&tmp);
         return Err(e);
