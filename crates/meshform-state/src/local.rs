@@ -6,15 +6,15 @@
 //!   are always the same.
 //! - `<file>.backup`: the version the last write replaced.
 //! - `<file>.lock`: exists while a run holds the lock; holds that run's [`LockInfo`] as JSON.
-//! - `.<file>.<uuid>.tmp`: a write in progress (left behind only by a crash; never read).
+//! - `.<file>.<pid>.<n>.tmp`: a write in progress (left behind only by a crash; never read).
 //!
 //! The default workspace's file is `meshform.state.json` beside the configuration; another workspace
 //! `NAME` keeps the same files in `meshform.state.d/NAME/` ([`LocalStore::for_workspace`]).
 //!
 //! # Writes
 //!
-//! A write goes to a temporary file in the same directory, which is flushed to disk (`fsync`) and then
-//! renamed over the state file; the directory is then flushed too. Before that, the replaced bytes are
+//! A write goes through [`meshform_core::fsio::write_atomic`]: a temporary file in the same directory,
+//! flushed to disk (`fsync`) and then renamed over the state file; the directory is then flushed too. Before that, the replaced bytes are
 //! written the same way to `<file>.backup`. A crash at any instant therefore leaves the state file
 //! either entirely old or entirely new. New files get mode `0600` on Unix: state holds secrets in
 //! cleartext.
@@ -42,6 +42,8 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
+
+use meshform_core::fsio::{self, parent_dir};
 
 use crate::format::{State, STATE_FORMAT_VERSION};
 use crate::store::{LockInfo, StateError, StateLock, StateStore};
@@ -431,53 +433,15 @@ fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
     PathBuf::from(s)
 }
 
-/// The directory holding `path` (`.` for a bare file name).
-fn parent_dir(path: &Path) -> &Path {
-    match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    }
-}
-
-/// Replaces `target` with `bytes` so that a crash leaves either the old or the new content: a temp
-/// file in the same directory is written, fsynced and renamed over `target`, then the directory is
-/// fsynced.
+/// Replaces `target` with `bytes` through [`fsio::write_atomic`] (a crash leaves either the old or
+/// the new content), mode `0600`: state holds secrets in cleartext.
 fn atomic_write(target: &Path, bytes: &[u8]) -> Result<(), StateError> {
-    let dir = parent_dir(target);
-    let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.{}.tmp", uuid::Uuid::new_v4().simple()));
-    let result = write_synced(&tmp, bytes)
-        .and_then(|()| fs::rename(&tmp, target).map_err(StateError::io(target)));
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result?;
-    sync_dir(dir)
+    fsio::write_atomic(target, bytes, Some(0o600)).map_err(StateError::io(target))
 }
 
-/// Creates `path` (which must not exist), writes `bytes` and fsyncs it.
-fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), StateError> {
-    let mut options = OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut f = options.open(path).map_err(StateError::io(path))?;
-    f.write_all(bytes).map_err(StateError::io(path))?;
-    f.sync_all().map_err(StateError::io(path))
-}
-
-/// Flushes a directory's entries (renames) to disk. Not possible (nor needed) on Windows.
+/// Flushes a directory's entries (renames) to disk.
 fn sync_dir(dir: &Path) -> Result<(), StateError> {
-    #[cfg(unix)]
-    {
-        File::open(dir).and_then(|d| d.sync_all()).map_err(StateError::io(dir))?;
-    }
-    #[cfg(not(unix))]
-    let _ = dir;
-    Ok(())
+    fsio::sync_dir(dir).map_err(StateError::io(dir))
 }
 
 /// Whether the open `file` is the file currently at `path` (false when `path` no longer exists).
