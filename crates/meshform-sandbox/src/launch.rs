@@ -110,15 +110,11 @@ pub enum SandboxError {
     Other(String),
 }
 
-/// Writes a file through a temporary file and a rename.
+/// Writes a file atomically ([`meshform_core::fsio::write_atomic`]), creating its directory first.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), SandboxError> {
     let io = |e| SandboxError::Io { path: path.to_path_buf(), source: e };
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(io)?;
-    }
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, bytes).map_err(io)?;
-    std::fs::rename(&tmp, path).map_err(io)
+    std::fs::create_dir_all(meshform_core::fsio::parent_dir(path)).map_err(io)?;
+    meshform_core::fsio::write_atomic(path, bytes, None).map_err(io)
 }
 
 /// The `sandbox.json` document (shape in the command-line contract; fields may be added).

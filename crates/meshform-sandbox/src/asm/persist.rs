@@ -1,10 +1,11 @@
-//! The emulator's state file: the whole [`AsmModel`] as JSON, written atomically (temporary file in
-//! the same directory, fsync, rename) after every change and read at start. Transition deadlines are
+//! The emulator's state file: the whole [`AsmModel`] as JSON, written atomically
+//! ([`meshform_core::fsio::write_atomic`]) after every change and read at start. Transition deadlines are
 //! wall-clock times, so a transition in flight when the emulator stopped completes after a restart.
 
 use std::fs;
-use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
+
+use meshform_core::fsio;
 
 use serde::{Deserialize, Serialize};
 
@@ -44,26 +45,11 @@ pub(crate) fn save(path: &Path, model: &AsmModel) -> Result<(), AsmError> {
     let file = StateFile { format: FORMAT, model: model.clone() };
     let text = serde_json::to_string_pretty(&file)
         .map_err(|e| AsmError::io("serializing the state", std::io::Error::other(e)))?;
-    let tmp = temp_path(path);
     let write = || -> std::io::Result<()> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            fs::create_dir_all(dir)?;
-        }
-        let mut f = fs::File::create(&tmp)?;
-        f.write_all(text.as_bytes())?;
-        f.sync_all()?;
-        fs::rename(&tmp, path)
+        fs::create_dir_all(fsio::parent_dir(path))?;
+        fsio::write_atomic(path, text.as_bytes(), None)
     };
-    write().map_err(|e| {
-        let _ = fs::remove_file(&tmp);
-        AsmError::io(format!("writing {}", path.display()), e)
-    })
-}
-
-fn temp_path(path: &Path) -> PathBuf {
-    let mut name = path.file_name().map(|n| n.to_os_string()).unwrap_or_default();
-    name.push(".tmp");
-    path.with_file_name(name)
+    write().map_err(|e| AsmError::io(format!("writing {}", path.display()), e))
 }
 
 #[cfg(test)]
@@ -78,7 +64,9 @@ mod tests {
         let model = AsmModel { revision: 7, ..AsmModel::default() };
         save(&path, &model).unwrap();
         assert_eq!(load(&path).unwrap(), model);
-        assert!(!temp_path(&path).exists());
+        let names: Vec<_> =
+            fs::read_dir(path.parent().unwrap()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("asm.json")], "no temporary file is left");
         fs::write(&path, "{").unwrap();
         assert!(matches!(load(&path), Err(AsmError::StateFile { .. })));
     }

@@ -273,13 +273,7 @@ impl KubeApiServer {
             path: path.to_path_buf(),
             source,
         };
-        persist::atomic_write(path, self.kubeconfig_yaml().as_bytes()).map_err(werr)?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(werr)?;
-        }
-        Ok(())
+        persist::atomic_write(path, self.kubeconfig_yaml().as_bytes(), Some(0o600)).map_err(werr)
     }
 
     /// Stop serving, stop the controllers and save the state.

@@ -1,11 +1,11 @@
 //! The state directory: atomic writes, loading the saved objects and kinds, and the persister
 //! task that saves after changes (and once more at shutdown).
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use meshform_core::fsio;
 use serde_json::{json, Value};
 
 use super::cluster::Cluster;
@@ -15,23 +15,10 @@ use super::store::{ObjectKey, Store};
 /// The file holding the objects and the resourceVersion counter.
 pub const OBJECTS: &str = "objects.json";
 
-/// Write a file atomically: a temporary file beside it, fsync, rename, fsync of the directory.
-pub fn atomic_write(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("state");
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-    }
-    std::fs::rename(&tmp, path)?;
-    if let Ok(d) = std::fs::File::open(dir) {
-        // Not every platform can fsync a directory; the rename is already done.
-        let _ = d.sync_all();
-    }
-    Ok(())
+/// Writes a file atomically ([`fsio::write_atomic`]), creating its directory first.
+pub fn atomic_write(path: &Path, bytes: &[u8], mode: Option<u32>) -> std::io::Result<()> {
+    std::fs::create_dir_all(fsio::parent_dir(path))?;
+    fsio::write_atomic(path, bytes, mode)
 }
 
 /// A file's contents, or `None` when it does not exist.
@@ -95,7 +82,7 @@ fn snapshot(cluster: &Cluster) -> Vec<u8> {
 
 /// Save now.
 pub fn save(cluster: &Cluster, dir: &Path) -> std::io::Result<()> {
-    atomic_write(&dir.join(OBJECTS), &snapshot(cluster))
+    atomic_write(&dir.join(OBJECTS), &snapshot(cluster), None)
 }
 
 /// Save after each burst of changes until the server stops, then save once more.
@@ -111,6 +98,6 @@ pub async fn run(cluster: Arc<Cluster>, dir: PathBuf) {
         let bytes = snapshot(&cluster);
         let path = dir.join(OBJECTS);
         // A failed save is retried at the next change; the server keeps serving.
-        let _ = tokio::task::spawn_blocking(move || atomic_write(&path, &bytes)).await;
+        let _ = tokio::task::spawn_blocking(move || atomic_write(&path, &bytes, None)).await;
     }
 }

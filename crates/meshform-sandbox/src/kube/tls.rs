@@ -40,8 +40,8 @@ pub fn load_or_create(dir: &Path, cluster: &str) -> Result<Identity, String> {
             (Err(e), _) | (_, Err(e)) => return Err(format!("reading the CA: {e}")),
             _ => {
                 let (c, k) = new_ca(cluster)?;
-                atomic_write(&dir.join(CA_KEY), k.as_bytes()).map_err(err)?;
-                atomic_write(&dir.join(CA_CERT), c.as_bytes()).map_err(err)?;
+                atomic_write(&dir.join(CA_KEY), k.as_bytes(), None).map_err(err)?;
+                atomic_write(&dir.join(CA_CERT), c.as_bytes(), None).map_err(err)?;
                 (c, k)
             }
         };
@@ -49,7 +49,7 @@ pub fn load_or_create(dir: &Path, cluster: &str) -> Result<Identity, String> {
         Some(t) if !t.trim().is_empty() => t.trim().to_string(),
         _ => {
             let t = format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
-            atomic_write(&dir.join(TOKEN), t.as_bytes()).map_err(err)?;
+            atomic_write(&dir.join(TOKEN), t.as_bytes(), None).map_err(err)?;
             t
         }
     };
