@@ -8,13 +8,17 @@
 //! - [`addr`]: resource and instance addresses (`local_file.a["k"]`).
 //! - [`duration`]: durations as written in configuration and flags (`30s`, `1h30m`, `365d`).
 //! - [`fsio`]: [`fsio::write_atomic`], the one way any crate replaces a file.
+//! - [`hex`]: hexadecimal text of bytes (digests, signatures, fingerprints).
+//! - [`sync`]: [`sync::lock`], a mutex lock that survives a panicking holder.
 //! - [`diag`]: [`Diagnostic`] with source spans, rendered by miette at the edge.
 
 pub mod addr;
 pub mod diag;
 pub mod duration;
 pub mod fsio;
+pub mod hex;
 pub mod schema;
+pub mod sync;
 pub mod types;
 pub mod value;
 

@@ -195,6 +195,12 @@ impl Value {
         self.as_map().and_then(|m| m.get(key))
     }
 
+    /// A string attribute of a map value (`None` for other kinds, a missing key or a non-string
+    /// attribute, including an unknown one). A sensitive string is returned unmarked.
+    pub fn get_str(&self, key: &str) -> Option<&str> {
+        self.get(key).and_then(Value::as_str)
+    }
+
     /// The value at a path of map keys and list indexes.
     pub fn at_path(&self, path: &[PathStep]) -> Option<&Value> {
         let mut cur = self;
@@ -477,6 +483,22 @@ pub fn map_key(k: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn get_str_reads_string_attributes_only() {
+        let v = Value::map([
+            ("name", Value::string("a")),
+            ("secret", Value::string("k").sensitive()),
+            ("n", Value::number(1)),
+            ("later", Value::Unknown),
+        ]);
+        assert_eq!(v.get_str("name"), Some("a"));
+        assert_eq!(v.get_str("secret"), Some("k"));
+        assert_eq!(v.get_str("n"), None);
+        assert_eq!(v.get_str("later"), None);
+        assert_eq!(v.get_str("absent"), None);
+        assert_eq!(Value::string("x").get_str("name"), None);
+    }
 
     #[test]
     fn sensitive_values_never_render() {
