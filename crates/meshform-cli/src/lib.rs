@@ -4,12 +4,14 @@
 //! - [`args`]: the clap command-line definition.
 //! - [`commands`]: one thin module per command, over `meshform_engine::ops`.
 //! - [`render`]: plans and state as text and JSON.
+//! - [`output`]: [`output::Output`], the one writer of stdout and stderr for command results.
 //! - [`reporters`]: the terminal (and JSON-lines) `Reporter`.
 //! - [`report`]: diagnostics as miette reports, errors to exit codes.
 //! - [`settings`]: what comes from the environment (variables, `NO_COLOR`, `CI`).
 
 pub mod args;
 pub mod commands;
+pub mod output;
 pub mod render;
 pub mod report;
 pub mod reporters;

@@ -4,6 +4,7 @@ use meshform_core::{Diagnostic, Diagnostics};
 use meshform_engine::ops::PlanError;
 use meshform_state::StateError;
 
+use crate::output::Output;
 use crate::settings::Settings;
 
 /// Exit codes (see docs/cli.md).
@@ -43,10 +44,9 @@ pub fn render_diagnostic(settings: &Settings, d: &Diagnostic) -> String {
 }
 
 /// Prints every diagnostic to stderr.
-#[allow(clippy::print_stderr)]
 pub fn print_diagnostics(settings: &Settings, diags: &Diagnostics) {
     for d in diags.iter() {
-        eprint!("{}", render_diagnostic(settings, d));
+        Output.eprint(render_diagnostic(settings, d));
     }
 }
 

@@ -6,7 +6,9 @@
 //! - [`plan`]: plan types and the planning walk (refresh, diff, actions).
 //! - [`apply`]: the executor that carries out a plan in dependency order, saving state per operation.
 //! - [`ops`]: `validate`, `plan`, `apply`, `destroy`, `import` and state commands, taking `*Options`.
-//! - [`verify`]: `meshform verify`, running the configuration's `check` blocks.
+//! - [`verify`]: `meshform verify`, running the configuration's `check` blocks, and the responses
+//!   their data sources saw, counted by version.
+//! - [`environment`]: the provider settings that say which environment a plan acts on.
 //! - [`planfile`]: saved plans (`plan --out`, `apply FILE`): the file format without secrets, and
 //!   the staleness checks that decide whether a saved plan can still be applied as reviewed.
 //! - [`reporter`]: the [`Reporter`] trait through which progress reaches the CLI.
@@ -16,6 +18,7 @@
 
 pub mod apply;
 pub mod body;
+pub mod environment;
 pub mod graph;
 pub mod ops;
 pub mod plan;

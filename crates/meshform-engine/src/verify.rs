@@ -26,6 +26,73 @@ pub struct CheckResult {
     pub data: Vec<(ResourceAddr, Value)>,
 }
 
+impl CheckResult {
+    /// What each of the check's data sources answered, counted by version (see [`DataResponses`]).
+    pub fn responses(&self) -> Vec<DataResponses> {
+        self.data.iter().map(|(addr, v)| DataResponses::of(addr, v)).collect()
+    }
+}
+
+/// The answers one data source of a check saw: its `outputs` attribute (a list of strings, one per
+/// request sent, such as the bodies `curl` printed), and where they were sent from (`pod_name`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct DataResponses {
+    pub address: ResourceAddr,
+    /// The data source's `pod_name`, when it has one.
+    pub pod: Option<Value>,
+    /// Each response; a sensitive one as the redaction marker, a missing or non-string one as "".
+    pub responses: Vec<String>,
+    /// How many responses each [`response_key`] had.
+    pub counts: BTreeMap<String, usize>,
+}
+
+impl DataResponses {
+    fn of(address: &ResourceAddr, v: &Value) -> DataResponses {
+        let responses: Vec<String> = v
+            .get("outputs")
+            .and_then(Value::as_list)
+            .unwrap_or(&[])
+            .iter()
+            .map(|o| {
+                if o.is_sensitive() {
+                    meshform_core::REDACTED.to_owned()
+                } else {
+                    o.as_str().unwrap_or("").to_owned()
+                }
+            })
+            .collect();
+        DataResponses {
+            address: address.clone(),
+            pod: v.get("pod_name").cloned(),
+            counts: count_responses(&responses),
+            responses,
+        }
+    }
+}
+
+/// What a response is counted as: the version it names (`Hello version: v2, instance: …` → `v2`),
+/// else its whole first line (`no healthy upstream`), or `(empty)`.
+pub fn response_key(response: &str) -> String {
+    let line = response.lines().next().unwrap_or("").trim();
+    if let Some(rest) = line.split("version: ").nth(1) {
+        return rest.split([',', ' ']).next().unwrap_or(rest).to_owned();
+    }
+    if line.is_empty() {
+        "(empty)".to_owned()
+    } else {
+        line.to_owned()
+    }
+}
+
+/// How many responses each [`response_key`] had.
+pub fn count_responses(responses: &[String]) -> BTreeMap<String, usize> {
+    let mut c = BTreeMap::new();
+    for r in responses {
+        *c.entry(response_key(r)).or_insert(0) += 1;
+    }
+    c
+}
+
 /// All checks run.
 #[derive(Clone, Debug, Default)]
 pub struct VerifyReport {
@@ -187,4 +254,63 @@ pub async fn verify(
         report.checks.push(result);
     }
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn responses_count_by_version() {
+        let outs = vec![
+            "Hello version: v1, instance: a\n".to_owned(),
+            "Hello version: v2, instance: b\n".to_owned(),
+            "Hello version: v1, instance: c".to_owned(),
+            "no healthy upstream".to_owned(),
+        ];
+        let c = count_responses(&outs);
+        assert_eq!(c["v1"], 2);
+        assert_eq!(c["v2"], 1);
+        assert_eq!(c["no healthy upstream"], 1);
+    }
+
+    #[test]
+    fn response_keys() {
+        assert_eq!(response_key("Hello version: v2 instance x"), "v2");
+        assert_eq!(response_key("  \nsecond line"), "(empty)");
+        assert_eq!(response_key(""), "(empty)");
+        assert_eq!(response_key("upstream connect error\nmore"), "upstream connect error");
+    }
+
+    #[test]
+    fn data_responses_read_outputs_and_pod_and_redact() {
+        let addr = ResourceAddr::data("test_exec", "curl");
+        let v = Value::Map(BTreeMap::from([
+            ("pod_name".to_owned(), Value::String("sleep-1".into())),
+            (
+                "outputs".to_owned(),
+                Value::List(vec![
+                    Value::String("Hello version: v1, instance: a".into()),
+                    Value::String("secret".into()).with_mark(true),
+                    Value::Null,
+                ]),
+            ),
+        ]));
+        let r = DataResponses::of(&addr, &v);
+        assert_eq!(r.pod, Some(Value::String("sleep-1".into())));
+        assert_eq!(
+            r.responses,
+            vec!["Hello version: v1, instance: a", meshform_core::REDACTED, ""]
+        );
+        assert_eq!(
+            r.counts,
+            BTreeMap::from([
+                ("(empty)".to_owned(), 1),
+                ("v1".to_owned(), 1),
+                (meshform_core::REDACTED.to_owned(), 1)
+            ])
+        );
+        let none = DataResponses::of(&addr, &Value::Map(BTreeMap::new()));
+        assert!(none.responses.is_empty() && none.pod.is_none() && none.counts.is_empty());
+    }
 }

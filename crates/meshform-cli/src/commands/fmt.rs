@@ -4,11 +4,11 @@ use std::path::PathBuf;
 
 use meshform_config::fmt::{format_source, unified_diff};
 
+use crate::output::Output;
 use crate::report::{self, exit};
 use crate::settings::Settings;
 
 /// Rewrites files in canonical style; with `--check`, only reports (exit 3 when a file would change).
-#[allow(clippy::print_stdout)]
 pub fn fmt(settings: &Settings, check: bool, diff: bool, files: &[PathBuf]) -> u8 {
     let files: Vec<PathBuf> = if files.is_empty() {
         let mut v: Vec<PathBuf> = std::fs::read_dir(&settings.dir)
@@ -55,9 +55,9 @@ pub fn fmt(settings: &Settings, check: bool, diff: bool, files: &[PathBuf]) -> u
             continue;
         }
         unformatted = true;
-        println!("{name}");
+        Output.line(&name);
         if diff {
-            print!("{}", unified_diff(&name, &text, &formatted));
+            Output.print(unified_diff(&name, &text, &formatted));
         }
         if !check {
             if let Err(e) = std::fs::write(&path, &formatted) {

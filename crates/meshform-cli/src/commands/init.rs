@@ -13,6 +13,7 @@ use super::backend::{configured, record, recorded, Backend};
 use super::parse_duration;
 use super::usage_error;
 use crate::args::LockArgs;
+use crate::output::Output;
 use crate::report::{self, exit};
 use crate::settings::Settings;
 
@@ -30,7 +31,6 @@ async fn lock(
 }
 
 /// `meshform init`.
-#[allow(clippy::print_stdout)]
 pub async fn init(settings: &Settings, lock_args: &LockArgs) -> u8 {
     let fail_state = |e: &meshform_state::StateError| {
         report::print_diagnostics(settings, &report::state_diagnostic(e).into());
@@ -101,18 +101,18 @@ pub async fn init(settings: &Settings, lock_args: &LockArgs) -> u8 {
         };
         match migrate(source.as_ref(), target.as_ref()) {
             Ok(Migration::NothingToMigrate) => {
-                println!("{} holds no state: nothing to move.", source.describe());
+                Output.line(format_args!("{} holds no state: nothing to move.", source.describe()));
             }
-            Ok(Migration::UpToDate { source_serial, destination_serial }) => println!(
+            Ok(Migration::UpToDate { source_serial, destination_serial }) => Output.line(format_args!(
                 "{} already holds this state (serial {destination_serial}; the previous backend has serial {source_serial}): nothing to move.",
                 target.describe()
-            ),
+            )),
             Ok(Migration::Copied { serial, instances }) => {
-                println!(
+                Output.line(format_args!(
                     "Moved the state ({instances} instances) from {} to {} (now at serial {serial}).",
                     source.describe(),
                     target.describe()
-                );
+                ));
             }
             Err(e) => return fail_state(&e),
         }
@@ -121,9 +121,10 @@ pub async fn init(settings: &Settings, lock_args: &LockArgs) -> u8 {
         if let Backend::Pg(_) = &backend {
             if let Ok(local) = LocalStore::for_workspace(&settings.dir, &settings.workspace) {
                 match local.retire("migrated") {
-                    Ok(Some(to)) => {
-                        println!("The local state file was renamed to {}.", to.display())
-                    }
+                    Ok(Some(to)) => Output.line(format_args!(
+                        "The local state file was renamed to {}.",
+                        to.display()
+                    )),
                     Ok(None) => {}
                     Err(e) => return fail_state(&e),
                 }
@@ -138,11 +139,11 @@ pub async fn init(settings: &Settings, lock_args: &LockArgs) -> u8 {
         );
         return exit::ERROR;
     }
-    println!(
+    Output.line(format_args!(
         "\nmeshform has been successfully initialised: the \"{}\" backend holds the state of workspace \"{}\" ({}).",
         backend.kind(),
         settings.workspace,
         target.describe()
-    );
+    ));
     exit::OK
 }

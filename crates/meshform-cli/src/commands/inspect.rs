@@ -5,13 +5,13 @@ use meshform_engine::ops;
 
 use super::{config_workspace, workspace};
 use crate::args::GraphFormat;
+use crate::output::Output;
 use crate::render::state::{render_state, state_json};
 use crate::render::text::inline;
 use crate::report::{self, exit};
 use crate::settings::Settings;
 
 /// `meshform validate [--json]`.
-#[allow(clippy::print_stdout)]
 pub fn validate(settings: &Settings, json: bool) -> u8 {
     let ws = config_workspace(settings);
     let mut diags = ops::validate(&ws);
@@ -28,11 +28,11 @@ pub fn validate(settings: &Settings, json: bool) -> u8 {
             "warning_count": diags.warning_count(),
             "diagnostics": diags.iter().map(|d| d.to_json()).collect::<Vec<_>>(),
         });
-        println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+        Output.line(serde_json::to_string_pretty(&doc).unwrap_or_default());
     } else {
         report::print_diagnostics(settings, &diags);
         if valid {
-            println!("Success! The configuration is valid.");
+            Output.line("Success! The configuration is valid.");
         }
     }
     if valid {
@@ -51,22 +51,20 @@ fn read_state(settings: &Settings) -> Result<meshform_state::State, u8> {
 }
 
 /// `meshform show [--json]`: the state, secrets redacted.
-#[allow(clippy::print_stdout)]
 pub fn show(settings: &Settings, json: bool) -> u8 {
     let state = match read_state(settings) {
         Ok(s) => s,
         Err(c) => return c,
     };
     if json {
-        println!("{}", serde_json::to_string_pretty(&state_json(&state)).unwrap_or_default());
+        Output.line(serde_json::to_string_pretty(&state_json(&state)).unwrap_or_default());
     } else {
-        print!("{}", render_state(&state));
+        Output.print(render_state(&state));
     }
     exit::OK
 }
 
 /// `meshform output [NAME] [--json | --raw]`.
-#[allow(clippy::print_stdout)]
 pub fn output(settings: &Settings, name: Option<&str>, json: bool, raw: bool) -> u8 {
     let state = match read_state(settings) {
         Ok(s) => s,
@@ -88,9 +86,9 @@ pub fn output(settings: &Settings, name: Option<&str>, json: bool, raw: bool) ->
             if raw {
                 // Named explicitly with --raw: the user asked for the value itself.
                 match &o.value {
-                    serde_json::Value::String(s) => println!("{s}"),
-                    serde_json::Value::Number(x) => println!("{x}"),
-                    serde_json::Value::Bool(b) => println!("{b}"),
+                    serde_json::Value::String(s) => Output.line(s),
+                    serde_json::Value::Number(x) => Output.line(x),
+                    serde_json::Value::Bool(b) => Output.line(b),
                     _ => {
                         report::print_error(
                             settings,
@@ -101,9 +99,9 @@ pub fn output(settings: &Settings, name: Option<&str>, json: bool, raw: bool) ->
                     }
                 }
             } else if json {
-                println!("{}", serde_json::to_string(&value(o)).unwrap_or_default());
+                Output.line(serde_json::to_string(&value(o)).unwrap_or_default());
             } else {
-                println!("{}", inline(&value(o)));
+                Output.line(inline(&value(o)));
             }
         }
         None => {
@@ -118,10 +116,10 @@ pub fn output(settings: &Settings, name: Option<&str>, json: bool, raw: bool) ->
                         )
                     })
                     .collect();
-                println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+                Output.line(serde_json::to_string_pretty(&doc).unwrap_or_default());
             } else {
                 for (k, o) in &state.outputs {
-                    println!("{k} = {}", inline(&value(o)));
+                    Output.line(format_args!("{k} = {}", inline(&value(o))));
                 }
             }
         }
@@ -130,15 +128,14 @@ pub fn output(settings: &Settings, name: Option<&str>, json: bool, raw: bool) ->
 }
 
 /// `meshform graph [--format dot|mermaid]`.
-#[allow(clippy::print_stdout)]
 pub fn graph(settings: &Settings, format: GraphFormat) -> u8 {
     let ws = config_workspace(settings);
     let (loaded, diags) = ops::load(&ws);
     report::print_diagnostics(settings, &diags);
     let Some(loaded) = loaded else { return exit::ERROR };
     match format {
-        GraphFormat::Dot => print!("{}", crate::render::graph::dot(&loaded.graph)),
-        GraphFormat::Mermaid => print!("{}", crate::render::graph::mermaid(&loaded.graph)),
+        GraphFormat::Dot => Output.print(crate::render::graph::dot(&loaded.graph)),
+        GraphFormat::Mermaid => Output.print(crate::render::graph::mermaid(&loaded.graph)),
     }
     exit::OK
 }

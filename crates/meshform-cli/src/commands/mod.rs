@@ -65,6 +65,11 @@ pub async fn dispatch(cli: Cli, settings: Settings) -> u8 {
     }
 }
 
+/// The provider settings that say which environment a run acts on, shown before a plan (`Provider
+/// asm: endpoint …`): the endpoints, regions, kubeconfigs and contexts of the providers registered
+/// in [`registry`].
+pub const ENVIRONMENT_SETTINGS: &[&str] = &["endpoint", "region", "kubeconfig", "context"];
+
 /// The providers this build of meshform knows.
 pub fn registry(settings: &Settings) -> Registry {
     let mut r = Registry::new();

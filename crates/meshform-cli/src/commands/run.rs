@@ -1,10 +1,11 @@
 //! `plan`, `apply` and `destroy`.
 
-use std::io::{BufRead, Write};
+use std::io::BufRead;
 use std::path::Path;
 
 use meshform_core::{AddrPattern, Diagnostics};
 use meshform_engine::apply::ApplyOptions;
+use meshform_engine::environment::provider_environments;
 use meshform_engine::ops::{self, Planned, Workspace};
 use meshform_engine::plan::walk::PlanOptions;
 use meshform_engine::plan::{Plan, PlanMode};
@@ -12,11 +13,12 @@ use meshform_engine::planfile::PlanFile;
 use meshform_engine::Reporter;
 use tokio::sync::watch;
 
-use super::{parse_duration, usage_error, var_inputs, workspace};
+use super::{parse_duration, usage_error, var_inputs, workspace, ENVIRONMENT_SETTINGS};
 use crate::args::PlanArgs;
+use crate::output::Output;
 use crate::render::json::{apply_summary, plan_events, version_line};
 use crate::render::markdown::{render_markdown, MarkdownOptions};
-use crate::render::text::{inline, render_plan, Style};
+use crate::render::text::{environment_lines, inline, render_plan, Style};
 use crate::report::{self, exit};
 use crate::reporters::{JsonReporter, TerminalReporter};
 use crate::settings::Settings;
@@ -135,18 +137,7 @@ pub(super) fn print_plan_error(
     }
 }
 
-/// Writes a plan file atomically (a temporary file beside it, then a rename).
-fn write_plan_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
-    std::fs::write(&tmp, bytes)?;
-    std::fs::rename(&tmp, path).inspect_err(|_| {
-        let _ = std::fs::remove_file(&tmp);
-    })
-}
-
 /// `meshform plan`.
-#[allow(clippy::print_stdout)]
 pub async fn plan(settings: &Settings, args: &PlanArgs, out: Option<&Path>, markdown: bool) -> u8 {
     let json = args.json.then(JsonReporter::default);
     if let Some(j) = &json {
@@ -170,7 +161,7 @@ pub async fn plan(settings: &Settings, args: &PlanArgs, out: Option<&Path>, mark
     if let Some(path) = out {
         let Ok(opts) = plan_options(settings, args, false) else { return exit::ERROR };
         let file = PlanFile::new(&planned, &opts, &settings.workspace);
-        if let Err(e) = write_plan_file(path, &file.encode()) {
+        if let Err(e) = file.write(path) {
             let d = meshform_core::Diagnostic::error(
                 "meshform::plan::out",
                 format!("cannot write the plan file {}: {e}", path.display()),
@@ -190,17 +181,17 @@ pub async fn plan(settings: &Settings, args: &PlanArgs, out: Option<&Path>, mark
                 plan_file: saved.map(|p| p.display().to_string()),
                 ..MarkdownOptions::default()
             };
-            print!("{}", render_markdown(&planned.plan, &opts));
+            Output.print(render_markdown(&planned.plan, &opts));
         }
         None => {
             if !planned.plan.drift.is_empty() || planned.plan.actionable().next().is_some() {
-                println!();
+                Output.blank();
             }
-            print!("{}", environment_lines(&planned));
-            print!("{}", render_plan(&planned.plan, Style { color: settings.color }));
+            Output.print(environment_lines(&provider_environments(&planned, ENVIRONMENT_SETTINGS)));
+            Output.print(render_plan(&planned.plan, Style { color: settings.color }));
             if let Some(path) = saved {
                 let rule = "─".repeat(77);
-                println!("\n{rule}\n\nSaved the plan to: {}\n\nTo perform exactly these actions, run the following command to apply:\n    meshform apply {}", path.display(), path.display());
+                Output.line(format_args!("\n{rule}\n\nSaved the plan to: {}\n\nTo perform exactly these actions, run the following command to apply:\n    meshform apply {}", path.display(), path.display()));
             }
         }
     }
@@ -214,7 +205,6 @@ pub async fn plan(settings: &Settings, args: &PlanArgs, out: Option<&Path>, mark
 }
 
 /// `meshform apply` and `meshform destroy`.
-#[allow(clippy::print_stdout, clippy::print_stderr)]
 pub async fn apply(settings: &Settings, args: &PlanArgs, auto_approve: bool, destroy: bool) -> u8 {
     if args.json && !auto_approve {
         return usage_error(
@@ -253,9 +243,9 @@ pub async fn apply(settings: &Settings, args: &PlanArgs, auto_approve: bool, des
     match &json {
         Some(j) => plan_events(&planned.plan).into_iter().for_each(|e| j.emit(e)),
         None => {
-            println!();
-            print!("{}", environment_lines(&planned));
-            print!("{}", render_plan(&planned.plan, style));
+            Output.blank();
+            Output.print(environment_lines(&provider_environments(&planned, ENVIRONMENT_SETTINGS)));
+            Output.print(render_plan(&planned.plan, style));
         }
     }
     if !planned.plan.complete() {
@@ -274,22 +264,21 @@ pub async fn apply(settings: &Settings, args: &PlanArgs, auto_approve: bool, des
         } else {
             "Do you want to perform these actions?"
         };
-        print!("\n{question}\n  meshform will perform the actions described above.\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: ");
-        let _ = std::io::stdout().flush();
+        Output.print(format_args!("\n{question}\n  meshform will perform the actions described above.\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: "));
+        Output.flush();
         let mut answer = String::new();
         let _ = std::io::stdin().lock().read_line(&mut answer);
         if answer.trim() != "yes" {
-            println!("\n{} cancelled.", if destroy { "Destroy" } else { "Apply" });
+            Output.line(format_args!("\n{} cancelled.", if destroy { "Destroy" } else { "Apply" }));
             return exit::ERROR;
         }
-        println!();
+        Output.blank();
     }
     let opts = ApplyOptions { parallelism: args.parallelism as usize, ..ApplyOptions::default() };
     run_apply(settings, &ws, planned, &opts, op, reporter, json.as_ref()).await
 }
 
 /// Applies a plan with Ctrl-C handling, then reports the outcome; returns the exit code.
-#[allow(clippy::print_stdout, clippy::print_stderr)]
 pub(super) async fn run_apply(
     settings: &Settings,
     ws: &Workspace,
@@ -305,11 +294,11 @@ pub(super) async fn run_apply(
     let interrupt = tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
             if !quiet {
-                eprintln!("\nInterrupt received. Waiting for the operations in flight to finish, then saving state...\nPress Ctrl-C again to exit immediately (state is saved after every operation).");
+                Output.eline("\nInterrupt received. Waiting for the operations in flight to finish, then saving state...\nPress Ctrl-C again to exit immediately (state is saved after every operation).");
             }
             let _ = tx.send(true);
             if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!("\nTwo interrupts received. Exiting immediately.");
+                Output.eline("\nTwo interrupts received. Exiting immediately.");
                 std::process::exit(130);
             }
         }
@@ -323,70 +312,39 @@ pub(super) async fn run_apply(
         return if failed { exit::ERROR } else { exit::OK };
     }
     if !outcome.skipped.is_empty() {
-        eprintln!("\nNot attempted because something they depend on failed (upstream dependencies failed):");
+        Output.eline("\nNot attempted because something they depend on failed (upstream dependencies failed):");
         for s in &outcome.skipped {
-            eprintln!("  - {s}");
+            Output.eline(format_args!("  - {s}"));
         }
     }
     if outcome.interrupted {
-        eprintln!("\nApply interrupted: some operations were not started. State holds everything that finished; run apply again to continue.");
+        Output.eline("\nApply interrupted: some operations were not started. State holds everything that finished; run apply again to continue.");
     }
     if failed {
-        eprintln!("\nApply failed. Resources: {} added, {} changed, {} destroyed; state holds everything that succeeded.", outcome.added, outcome.changed, outcome.destroyed);
+        Output.eline(format_args!("\nApply failed. Resources: {} added, {} changed, {} destroyed; state holds everything that succeeded.", outcome.added, outcome.changed, outcome.destroyed));
         return exit::ERROR;
     }
     if destroy {
-        println!("\nDestroy complete! Resources: {} destroyed.", outcome.destroyed);
+        Output
+            .line(format_args!("\nDestroy complete! Resources: {} destroyed.", outcome.destroyed));
     } else {
-        println!(
+        Output.line(format_args!(
             "\nApply complete! Resources: {} added, {} changed, {} destroyed.",
             outcome.added, outcome.changed, outcome.destroyed
-        );
+        ));
         print_outputs(ws);
     }
     exit::OK
 }
 
-#[allow(clippy::print_stdout)]
 fn print_outputs(ws: &Workspace) {
     let Ok(Some(state)) = ws.store.read() else { return };
     if state.outputs.is_empty() {
         return;
     }
-    println!("\nOutputs:\n");
+    Output.line("\nOutputs:\n");
     for (name, o) in &state.outputs {
         let v = meshform_core::Value::from_json(&o.value).with_mark(o.sensitive);
-        println!("{name} = {}", inline(&v));
+        Output.line(format_args!("{name} = {}", inline(&v)));
     }
-}
-
-/// Which environment the plan acts on: each provider instance's endpoint, region, kubeconfig or
-/// context, as configured (evaluated, non-sensitive values only). A configuration selects the
-/// sandbox explicitly, and the plan says so here.
-pub fn environment_lines(planned: &meshform_engine::ops::Planned) -> String {
-    use meshform_config::eval::Evaluator;
-    const SHOWN: &[&str] = &["endpoint", "region", "kubeconfig", "context"];
-    let config = &planned.loaded.config;
-    let mut out = String::new();
-    for (key, p) in &config.providers {
-        let mut parts = Vec::new();
-        for name in SHOWN {
-            let Some(a) = p.body.attrs.get(*name) else { continue };
-            let Ok(v) = Evaluator::new(&planned.ctx.values, &a.expr.span.file, &config.dir)
-                .eval(&a.expr.node)
-            else {
-                continue;
-            };
-            if let (Some(text), false) = (v.as_str(), v.is_sensitive()) {
-                parts.push(format!("{name} {text}"));
-            }
-        }
-        if !parts.is_empty() {
-            out.push_str(&format!("Provider {key}: {}\n", parts.join(", ")));
-        }
-    }
-    if !out.is_empty() {
-        out.push('\n');
-    }
-    out
 }

@@ -7,6 +7,7 @@ use meshform_sandbox::{Description, Sandbox, SandboxOptions};
 
 use super::{parse_duration, usage_error};
 use crate::args::{SandboxCommand, SandboxDir};
+use crate::output::Output;
 use crate::report::exit;
 use crate::settings::Settings;
 
@@ -55,24 +56,25 @@ pub async fn sandbox(settings: &Settings, cmd: SandboxCommand) -> u8 {
     }
 }
 
-#[allow(clippy::print_stdout)]
 fn println_out(s: &str) {
-    println!("{s}");
+    Output.line(s);
 }
 
-#[allow(clippy::print_stdout)]
 fn print_summary(d: &Description, dir: &Path) {
-    println!(
+    Output.line(format_args!(
         "Sandbox running (pid {}), described in {}",
         d.pid,
         dir.join("sandbox.json").display()
-    );
-    println!("  ASM API      {}  (access key {})", d.asm.endpoint, d.asm.access_key_id);
+    ));
+    Output.line(format_args!(
+        "  ASM API      {}  (access key {})",
+        d.asm.endpoint, d.asm.access_key_id
+    ));
     for c in &d.clusters {
         let api = c.api_server.as_deref().unwrap_or("-");
-        println!("  {:<12} {}  {}  {}  {}", c.name, c.id, c.region, c.vpc_id, api);
+        Output.line(format_args!("  {:<12} {}  {}  {}  {}", c.name, c.id, c.region, c.vpc_id, api));
         if let Some(k) = &c.kubeconfig {
-            println!("               kubeconfig {k}");
+            Output.line(format_args!("               kubeconfig {k}"));
         }
     }
 }
@@ -206,7 +208,6 @@ async fn down(settings: &Settings, dir: &Path) -> u8 {
     exit::OK
 }
 
-#[allow(clippy::print_stdout)]
 async fn status(settings: &Settings, dir: &Path, json: bool) -> u8 {
     let Some(d) = running(dir) else {
         return usage_error(
@@ -235,12 +236,12 @@ async fn status(settings: &Settings, dir: &Path, json: bool) -> u8 {
         }
     };
     if json {
-        println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+        Output.line(serde_json::to_string_pretty(&doc).unwrap_or_default());
         return exit::OK;
     }
     print_summary(&d, dir);
     let meshes = doc.pointer("/asm/meshes").and_then(|m| m.as_array()).cloned().unwrap_or_default();
-    println!("\nMeshes:{}", if meshes.is_empty() { " none" } else { "" });
+    Output.line(format_args!("\nMeshes:{}", if meshes.is_empty() { " none" } else { "" }));
     let outages: Vec<String> = doc
         .pointer("/asm/outages")
         .and_then(|o| o.as_array())
@@ -253,11 +254,20 @@ async fn status(settings: &Settings, dir: &Path, json: bool) -> u8 {
         } else {
             ""
         };
-        println!("  {} {} ({}, {}){down}", s("name"), s("id"), s("region"), s("state"));
+        Output.line(format_args!(
+            "  {} {} ({}, {}){down}",
+            s("name"),
+            s("id"),
+            s("region"),
+            s("state")
+        ));
         for c in m.get("members").and_then(|x| x.as_array()).cloned().unwrap_or_default() {
             let id = c.get("cluster_id").and_then(|v| v.as_str()).unwrap_or("");
             let dis = c.get("discovery_only").and_then(|v| v.as_bool()).unwrap_or(false);
-            println!("    member {id}{}", if dis { " (discovery only)" } else { " (managed)" });
+            Output.line(format_args!(
+                "    member {id}{}",
+                if dis { " (discovery only)" } else { " (managed)" }
+            ));
         }
     }
     // What the clusters run (Deployments), so that the text says whether application objects remain.
@@ -276,9 +286,9 @@ async fn status(settings: &Settings, dir: &Path, json: bool) -> u8 {
             ));
         }
     }
-    println!("\nWorkloads:{}", if workloads.is_empty() { " none" } else { "" });
+    Output.line(format_args!("\nWorkloads:{}", if workloads.is_empty() { " none" } else { "" }));
     for w in workloads {
-        println!("{w}");
+        Output.line(w);
     }
     exit::OK
 }

@@ -11,6 +11,7 @@ use meshform_engine::Reporter;
 use super::run::{emit_warnings, print_plan_error, run_apply, take_lock};
 use super::{usage_error, var_inputs, workspace};
 use crate::args::PlanArgs;
+use crate::output::Output;
 use crate::render::json::{plan_events, version_line};
 use crate::render::markdown::{render_markdown, MarkdownOptions};
 use crate::render::plan_json::plan_document;
@@ -50,7 +51,6 @@ fn planning_flags(args: &PlanArgs) -> Option<&'static str> {
 
 /// `meshform apply PLANFILE`: applies exactly the saved plan, without a prompt, or refuses naming
 /// what changed since it was made.
-#[allow(clippy::print_stdout)]
 pub async fn apply(settings: &Settings, path: &Path, args: &PlanArgs) -> u8 {
     if let Some(flag) = planning_flags(args) {
         return usage_error(
@@ -143,16 +143,16 @@ pub async fn apply(settings: &Settings, path: &Path, args: &PlanArgs) -> u8 {
         Some(j) => plan_events(&planned.plan).into_iter().for_each(|e| j.emit(e)),
         None => {
             let (add, change, destroy) = planned.plan.summary();
-            println!(
+            Output.line(format_args!(
                 "Applying the saved plan {} (workspace \"{}\"): {add} to add, {change} to change, {destroy} to destroy.\n",
                 path.display(),
                 file.workspace
-            );
+            ));
         }
     }
     if !planned.plan.has_changes() {
         if json.is_none() {
-            println!("No changes. Your infrastructure matches the configuration.");
+            Output.line("No changes. Your infrastructure matches the configuration.");
         }
         return exit::OK;
     }
@@ -163,7 +163,6 @@ pub async fn apply(settings: &Settings, path: &Path, args: &PlanArgs) -> u8 {
 }
 
 /// `meshform show PLANFILE [--json | --markdown]`: the saved plan, without contacting anything.
-#[allow(clippy::print_stdout)]
 pub fn show(settings: &Settings, path: &Path, json: bool, markdown: bool) -> u8 {
     let fail = |d: Diagnostic| {
         report::print_diagnostics(settings, &d.into());
@@ -184,7 +183,7 @@ pub fn show(settings: &Settings, path: &Path, json: bool, markdown: bool) -> u8 
     };
     if json {
         let doc = plan_document(&file, &plan);
-        println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+        Output.line(serde_json::to_string_pretty(&doc).unwrap_or_default());
     } else if markdown {
         let opts = MarkdownOptions {
             workspace: (file.workspace != meshform_state::DEFAULT_WORKSPACE)
@@ -192,9 +191,9 @@ pub fn show(settings: &Settings, path: &Path, json: bool, markdown: bool) -> u8 
             plan_file: Some(path.display().to_string()),
             ..MarkdownOptions::default()
         };
-        print!("{}", render_markdown(&plan, &opts));
+        Output.print(render_markdown(&plan, &opts));
     } else {
-        print!("{}", render_plan(&plan, Style { color: settings.color }));
+        Output.print(render_plan(&plan, Style { color: settings.color }));
     }
     exit::OK
 }

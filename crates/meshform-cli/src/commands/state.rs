@@ -6,6 +6,7 @@ use meshform_state::{surgery, StateLock};
 
 use super::{parse_duration, usage_error, var_inputs, workspace};
 use crate::args::{LockArgs, StateCommand, VarArgs};
+use crate::output::Output;
 use crate::render::state::render_attrs;
 use crate::report::{self, exit};
 use crate::reporters::TerminalReporter;
@@ -33,7 +34,6 @@ fn fail_state(settings: &Settings, e: &meshform_state::StateError) -> u8 {
 }
 
 /// `meshform state …`.
-#[allow(clippy::print_stdout)]
 pub async fn state(settings: &Settings, cmd: StateCommand) -> u8 {
     let ws = match workspace(settings) {
         Ok(ws) => ws,
@@ -64,7 +64,7 @@ pub async fn state(settings: &Settings, cmd: StateCommand) -> u8 {
                         .parse::<InstanceAddr>()
                         .is_ok_and(|ia| pats.iter().any(|p| p.matches(&ia)));
                 if keep {
-                    println!("{addr}");
+                    Output.line(&addr);
                 }
             }
             exit::OK
@@ -94,7 +94,7 @@ pub async fn state(settings: &Settings, cmd: StateCommand) -> u8 {
             let mut out = format!("# {addr}:\nresource \"{}\" \"{}\" {{\n", r.ty, r.name);
             render_attrs(&inst.value(), &mut out);
             out.push_str("}\n");
-            print!("{out}");
+            Output.print(&out);
             exit::OK
         }
         StateCommand::Rm { addresses, lock } => {
@@ -125,9 +125,9 @@ pub async fn state(settings: &Settings, cmd: StateCommand) -> u8 {
                         return fail_state(settings, &e);
                     }
                     for r in &removed {
-                        println!("Removed {r}");
+                        Output.line(format_args!("Removed {r}"));
                     }
-                    println!("Successfully removed {} instance(s). The objects still exist; meshform no longer manages them.", removed.len());
+                    Output.line(format_args!("Successfully removed {} instance(s). The objects still exist; meshform no longer manages them.", removed.len()));
                     exit::OK
                 }
                 Err(e) => usage_error(
@@ -152,9 +152,9 @@ pub async fn state(settings: &Settings, cmd: StateCommand) -> u8 {
                         return fail_state(settings, &e);
                     }
                     for (a, b) in &moved {
-                        println!("Move \"{a}\" to \"{b}\"");
+                        Output.line(format_args!("Move \"{a}\" to \"{b}\""));
                     }
-                    println!("Successfully moved {} object(s).", moved.len());
+                    Output.line(format_args!("Successfully moved {} object(s).", moved.len()));
                     exit::OK
                 }
                 Err(e) => usage_error(
@@ -167,7 +167,7 @@ pub async fn state(settings: &Settings, cmd: StateCommand) -> u8 {
         StateCommand::Pull => match ws.store.read() {
             Ok(Some(s)) => match meshform_state::encode_state(&s) {
                 Ok(bytes) => {
-                    print!("{}", String::from_utf8_lossy(&bytes));
+                    Output.print(String::from_utf8_lossy(&bytes));
                     exit::OK
                 }
                 Err(e) => {
@@ -212,7 +212,7 @@ pub async fn state(settings: &Settings, cmd: StateCommand) -> u8 {
             };
             match result {
                 Ok(()) => {
-                    println!("State pushed (serial {}).", incoming.serial);
+                    Output.line(format_args!("State pushed (serial {}).", incoming.serial));
                     exit::OK
                 }
                 Err(e) => fail_state(settings, &e),
@@ -222,7 +222,6 @@ pub async fn state(settings: &Settings, cmd: StateCommand) -> u8 {
 }
 
 /// `meshform import ADDR ID`.
-#[allow(clippy::print_stdout)]
 pub async fn import(
     settings: &Settings,
     address: &str,
@@ -254,7 +253,7 @@ pub async fn import(
     };
     match ops::import(&ws, &vars, &addr, id, &TerminalReporter::new()).await {
         Ok(_) => {
-            println!("{addr}: Import complete. It is now managed by meshform; run `meshform plan` to compare it with the configuration.");
+            Output.line(format_args!("{addr}: Import complete. It is now managed by meshform; run `meshform plan` to compare it with the configuration."));
             exit::OK
         }
         Err(e) => {
@@ -265,7 +264,6 @@ pub async fn import(
 }
 
 /// `meshform force-unlock LOCK_ID`.
-#[allow(clippy::print_stdout)]
 pub fn force_unlock(settings: &Settings, id: &str) -> u8 {
     let ws = match workspace(settings) {
         Ok(ws) => ws,
@@ -273,7 +271,7 @@ pub fn force_unlock(settings: &Settings, id: &str) -> u8 {
     };
     match ws.store.force_unlock(id) {
         Ok(()) => {
-            println!("The state lock {id} was released. Make sure the run that held it is not still running.");
+            Output.line(format_args!("The state lock {id} was released. Make sure the run that held it is not still running."));
             exit::OK
         }
         Err(e) => fail_state(settings, &e),

@@ -5,14 +5,14 @@ use meshform_state::{LocalStore, PgStore, DEFAULT_WORKSPACE};
 
 use super::backend::{configured, Backend};
 use crate::args::WorkspaceCommand;
+use crate::output::Output;
 use crate::report::{self, exit};
 use crate::settings::Settings;
 
 /// `meshform workspace …`.
-#[allow(clippy::print_stdout)]
 pub fn workspace(settings: &Settings, cmd: &WorkspaceCommand) -> u8 {
     match cmd {
-        WorkspaceCommand::Show => println!("{}", settings.workspace),
+        WorkspaceCommand::Show => Output.line(&settings.workspace),
         WorkspaceCommand::List => {
             let backend = match configured(settings) {
                 Ok(b) => b,
@@ -34,7 +34,7 @@ pub fn workspace(settings: &Settings, cmd: &WorkspaceCommand) -> u8 {
                 Ok(names) => {
                     for n in names {
                         let mark = if n == settings.workspace { "*" } else { " " };
-                        println!("{mark} {n}");
+                        Output.line(format_args!("{mark} {n}"));
                     }
                 }
                 Err(e) => {

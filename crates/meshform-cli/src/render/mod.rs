@@ -1,4 +1,4 @@
-//! Renderings: plans and state as text and JSON, the graph as DOT and Mermaid.
+//! Renderings: plans and state as text and JSON, the graph as DOT and Mermaid, verify results.
 
 pub mod graph;
 pub mod json;
@@ -6,3 +6,4 @@ pub mod markdown;
 pub mod plan_json;
 pub mod state;
 pub mod text;
+pub mod verify;

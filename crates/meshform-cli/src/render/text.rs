@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 
 use meshform_core::value::{map_key, quote};
 use meshform_core::{InstanceAddr, Mode, PathStep, Value, REDACTED};
+use meshform_engine::environment::ProviderEnvironment;
 use meshform_engine::plan::{Action, OutputChange, Plan, PlanMode, ResourceChange};
 
 /// Rendering options.
@@ -36,6 +37,20 @@ impl Style {
             s.to_owned()
         }
     }
+}
+
+/// The lines naming the environment a plan acts on (`Provider asm: endpoint http://…, region …`),
+/// then a blank line; nothing when no provider instance sets one.
+pub fn environment_lines(envs: &[ProviderEnvironment]) -> String {
+    let mut out = String::new();
+    for e in envs {
+        let parts: Vec<String> = e.settings.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        let _ = writeln!(out, "Provider {}: {}", e.provider, parts.join(", "));
+    }
+    if !out.is_empty() {
+        out.push('\n');
+    }
+    out
 }
 
 /// The whole plan as text.

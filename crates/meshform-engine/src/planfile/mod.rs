@@ -442,6 +442,12 @@ impl PlanFile {
         out
     }
 
+    /// Writes the file to `path` atomically ([`meshform_core::fsio::write_atomic`]): a reader sees
+    /// the previous file or this one, never a part.
+    pub fn write(&self, path: &std::path::Path) -> std::io::Result<()> {
+        meshform_core::fsio::write_atomic(path, &self.encode(), None)
+    }
+
     /// Reads a plan file, checking its magic, format version and checksum before its content.
     pub fn decode(bytes: &[u8]) -> Result<PlanFile, PlanFileError> {
         let mut parts = bytes.splitn(3, |b| *b == b'\n');
