@@ -9,6 +9,7 @@
 //! - [`duration`]: durations as written in configuration and flags (`30s`, `1h30m`, `365d`).
 //! - [`fsio`]: [`fsio::write_atomic`], the one way any crate replaces a file.
 //! - [`hex`]: hexadecimal text of bytes (digests, signatures, fingerprints).
+//! - [`pem`]: [`pem::certificates`], the one PEM reader (bad input is an error).
 //! - [`sync`]: [`sync::lock`], a mutex lock that survives a panicking holder.
 //! - [`diag`]: [`Diagnostic`] with source spans, rendered by miette at the edge.
 
@@ -17,6 +18,7 @@ pub mod diag;
 pub mod duration;
 pub mod fsio;
 pub mod hex;
+pub mod pem;
 pub mod schema;
 pub mod sync;
 pub mod types;
