@@ -5,6 +5,7 @@
 //! Pure functions over strings: no HTTP types, no clock, no randomness.
 
 use hmac::{Hmac, Mac};
+use meshform_core::hex;
 use sha2::{Digest, Sha256};
 
 /// Alibaba Cloud's percent-encoding: unreserved `A-Z a-z 0-9 - _ . ~` stay, everything else is `%XY`
@@ -78,11 +79,7 @@ pub fn encode_form(pairs: &[(String, String)]) -> String {
 }
 
 pub fn sha256_hex(data: &[u8]) -> String {
-    hex(&Sha256::digest(data))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(&Sha256::digest(data))
 }
 
 fn hmac_sha256(key: &[u8], data: &[u8]) -> Vec<u8> {
@@ -163,7 +160,7 @@ pub fn string_to_sign_v3(canonical_request: &str) -> String {
 
 /// The V3 signature: hex HMAC-SHA256 of the string to sign with the raw secret.
 pub fn sign_v3(secret: &str, string_to_sign: &str) -> String {
-    hex(&hmac_sha256(secret.as_bytes(), string_to_sign.as_bytes()))
+    hex::encode(&hmac_sha256(secret.as_bytes(), string_to_sign.as_bytes()))
 }
 
 /// The V3 `Authorization` header value.

@@ -1,5 +1,6 @@
 //! Issuing CA certificates with Istio's plug-in CA profile, and inspecting PEM certificates and keys.
 
+use meshform_core::hex;
 use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
     KeyUsagePurpose, SanType, SerialNumber,
@@ -154,34 +155,16 @@ pub struct CertInfo {
 
 /// The DER of the first certificate in a PEM text.
 fn first_der(pem_text: &str) -> Result<Vec<u8>, String> {
-    let items = pem_blocks(pem_text);
-    items
+    pem_blocks(pem_text)?
         .into_iter()
         .next()
         .ok_or_else(|| "no PEM certificate found (expected -----BEGIN CERTIFICATE-----)".to_owned())
 }
 
-/// Every certificate of a PEM bundle, as DER.
-pub fn pem_blocks(pem_text: &str) -> Vec<Vec<u8>> {
-    use base64::Engine as _;
-    let mut out = Vec::new();
-    let mut inside = false;
-    let mut b64 = String::new();
-    for line in pem_text.lines() {
-        let line = line.trim();
-        if line == "-----BEGIN CERTIFICATE-----" {
-            inside = true;
-            b64.clear();
-        } else if line == "-----END CERTIFICATE-----" {
-            inside = false;
-            if let Ok(der) = base64::engine::general_purpose::STANDARD.decode(&b64) {
-                out.push(der);
-            }
-        } else if inside {
-            b64.push_str(line);
-        }
-    }
-    out
+/// Every certificate of a PEM bundle, as DER. Bad PEM (a body that is not base64, a block without
+/// its end line) is an error, not a missing certificate.
+pub fn pem_blocks(pem_text: &str) -> Result<Vec<Vec<u8>>, String> {
+    meshform_core::pem::certificates(pem_text).map_err(|e| e.to_string())
 }
 
 /// Parses a PEM certificate.
@@ -191,7 +174,7 @@ pub fn inspect(pem_text: &str) -> Result<CertInfo, String> {
         .map_err(|e| format!("cannot parse the certificate: {e}"))?;
     let v = x.validity();
     Ok(CertInfo {
-        fingerprint_sha256: Sha256::digest(&der).iter().map(|b| format!("{b:02x}")).collect(),
+        fingerprint_sha256: hex::encode(&Sha256::digest(&der)),
         serial: x.raw_serial_as_string().replace(':', ""),
         not_before: v.not_before.to_datetime(),
         not_after: v.not_after.to_datetime(),
@@ -224,4 +207,18 @@ pub fn rfc3339(t: OffsetDateTime) -> String {
         .unwrap_or(t)
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_certificate_with_bad_base64_is_reported_not_skipped() {
+        let bad = "-----BEGIN CERTIFICATE-----\nnot*base64!\n-----END CERTIFICATE-----\n";
+        let e = inspect(bad).unwrap_err();
+        assert!(e.contains("invalid PEM certificate"), "{e}");
+        assert!(pem_blocks(bad).is_err());
+        assert_eq!(pem_blocks("").unwrap(), Vec::<Vec<u8>>::new());
+    }
 }

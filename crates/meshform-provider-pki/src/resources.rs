@@ -418,10 +418,13 @@ pub fn read_cacerts(type_name: &str, config: &Value) -> ProviderResult<Value> {
             "ca_key_pem does not belong to ca_cert_pem".into(),
         ));
     }
-    let blocks = cert::pem_blocks(&chain);
+    let blocks =
+        cert::pem_blocks(&chain).map_err(|e| err("InvalidCertificate", "cert_chain_pem", e))?;
+    // `ca` and `root` were read above: their first certificates parse.
+    let first = |pem: &str| cert::pem_blocks(pem).ok().and_then(|b| b.into_iter().next());
     if blocks.len() < 2
-        || cert::pem_blocks(&ca).first() != blocks.first()
-        || cert::pem_blocks(&root).first() != blocks.last()
+        || first(&ca).as_ref() != blocks.first()
+        || first(&root).as_ref() != blocks.last()
     {
         return Err(err(
             "ChainOrder",

@@ -4,14 +4,10 @@
 use base64::Engine;
 use sha2::{Digest, Sha256, Sha512};
 
-use meshform_core::Value;
+use meshform_core::{hex, Value};
 
 use super::args::Args;
 use super::FnResult;
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
 
 fn hash_arg(
     a: &Args,
@@ -22,11 +18,11 @@ fn hash_arg(
 }
 
 pub(super) fn sha256(a: &Args) -> FnResult {
-    Ok(Value::String(hex(&hash_arg(a, |b| Sha256::digest(b).to_vec())?)))
+    Ok(Value::String(hex::encode(&hash_arg(a, |b| Sha256::digest(b).to_vec())?)))
 }
 
 pub(super) fn sha512(a: &Args) -> FnResult {
-    Ok(Value::String(hex(&hash_arg(a, |b| Sha512::digest(b).to_vec())?)))
+    Ok(Value::String(hex::encode(&hash_arg(a, |b| Sha512::digest(b).to_vec())?)))
 }
 
 pub(super) fn base64sha256(a: &Args) -> FnResult {
@@ -40,7 +36,7 @@ pub(super) fn base64sha512(a: &Args) -> FnResult {
 }
 
 pub(super) fn sha1(a: &Args) -> FnResult {
-    Ok(Value::String(hex(&hash_arg(a, |b| sha1_digest(b).to_vec())?)))
+    Ok(Value::String(hex::encode(&hash_arg(a, |b| sha1_digest(b).to_vec())?)))
 }
 
 /// SHA-1 (FIPS 180-4).

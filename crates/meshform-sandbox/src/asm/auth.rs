@@ -15,6 +15,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use meshform_acs as acs;
+use meshform_core::sync::lock;
 
 use super::errors::ApiError;
 
@@ -189,7 +190,7 @@ impl Verifier {
         if nonce.is_empty() {
             return Err(ApiError::incomplete_signature("the signature nonce is empty"));
         }
-        let mut seen = self.nonces.lock().unwrap_or_else(|p| p.into_inner());
+        let mut seen = lock(&self.nonces);
         seen.retain(|_, at| now_ms - *at < WINDOW_MS);
         let key = format!("{access_key_id}\n{nonce}");
         if seen.contains_key(&key) {

@@ -45,6 +45,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use meshform_core::sync::lock;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -194,19 +195,19 @@ impl AsmEmulator {
     /// Changes the injected faults; they apply to the next request.
     pub fn set_faults(&self, faults: FaultSettings) -> Result<(), AsmError> {
         check_faults(&faults)?;
-        *self.shared.faults.lock().unwrap_or_else(|p| p.into_inner()) = faults;
+        *lock(&self.shared.faults) = faults;
         Ok(())
     }
 
     /// Takes a control plane down (a mesh id, or a region id): every call about it answers
     /// `ServiceUnavailable` until [`AsmEmulator::restore`]. Data planes keep their last configuration.
     pub fn outage(&self, target: &str) {
-        self.shared.outages.lock().unwrap_or_else(|p| p.into_inner()).insert(target.to_owned());
+        lock(&self.shared.outages).insert(target.to_owned());
     }
 
     /// Ends an outage (`None`: all of them).
     pub fn restore(&self, target: Option<&str>) {
-        let mut o = self.shared.outages.lock().unwrap_or_else(|p| p.into_inner());
+        let mut o = lock(&self.shared.outages);
         match target {
             Some(t) => {
                 o.remove(t);
@@ -217,7 +218,7 @@ impl AsmEmulator {
 
     /// What is down now.
     pub fn outages(&self) -> Vec<String> {
-        self.shared.outages.lock().unwrap_or_else(|p| p.into_inner()).iter().cloned().collect()
+        lock(&self.shared.outages).iter().cloned().collect()
     }
 
     /// The current state.

@@ -16,6 +16,7 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
+use meshform_core::sync::lock;
 use tokio::sync::watch;
 
 use super::actions::{self, Body, Ctx, Handler};
@@ -44,12 +45,12 @@ pub(crate) struct Shared {
 
 impl Shared {
     pub fn lock_model(&self) -> MutexGuard<'_, AsmModel> {
-        self.model.lock().unwrap_or_else(|p| p.into_inner())
+        lock(&self.model)
     }
 
     /// What is down among what a request names: its mesh, or its region (given, or the mesh's).
     fn outage_for(&self, params: &Params) -> Option<String> {
-        let outages = self.outages.lock().unwrap_or_else(|p| p.into_inner());
+        let outages = lock(&self.outages);
         if outages.is_empty() {
             return None;
         }
@@ -66,7 +67,7 @@ impl Shared {
     }
 
     pub fn fault_settings(&self) -> FaultSettings {
-        self.faults.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        lock(&self.faults).clone()
     }
 
     /// Persists `next` as the new model and publishes it. On failure nothing changes.

@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use meshform_core::sync::lock;
 
 use crate::asm::{AsmEmulator, Injection};
 use crate::kube::{run_builtin, ExecHandler, ExecOutput, ExecRequest, INJECTION_LABEL};
@@ -102,7 +103,7 @@ impl DataPlane {
                     }
                 }
             }
-            let mut labelled = self.labelled.lock().unwrap_or_else(|p| p.into_inner());
+            let mut labelled = lock(&self.labelled);
             let had = labelled.entry(c.id.clone()).or_default();
             for (ns, (k, v)) in &want {
                 if c.handle.set_namespace_label(MANAGER, ns, k, Some(v)).is_ok() {
@@ -178,7 +179,7 @@ impl DataPlane {
         } else {
             let key = format!("{cluster_id}/{}/{ns}/{svc}", req.pod_name());
             let n = {
-                let mut c = self.counters.lock().unwrap_or_else(|p| p.into_inner());
+                let mut c = lock(&self.counters);
                 let e = c.entry(key).or_insert(0);
                 *e += 1;
                 *e - 1

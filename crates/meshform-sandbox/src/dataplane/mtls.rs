@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use meshform_core::sync::lock;
 use rcgen::{
     CertificateParams, ExtendedKeyUsagePurpose, Issuer, KeyPair, KeyUsagePurpose, SanType,
 };
@@ -23,26 +24,10 @@ pub struct WorkloadCert {
     pub root: CertificateDer<'static>,
 }
 
-fn pem_certs(pem: &str) -> Vec<CertificateDer<'static>> {
-    use base64::Engine as _;
-    let mut out = Vec::new();
-    let mut b64 = String::new();
-    let mut inside = false;
-    for line in pem.lines() {
-        let l = line.trim();
-        if l == "-----BEGIN CERTIFICATE-----" {
-            inside = true;
-            b64.clear();
-        } else if l == "-----END CERTIFICATE-----" {
-            inside = false;
-            if let Ok(der) = base64::engine::general_purpose::STANDARD.decode(&b64) {
-                out.push(CertificateDer::from(der));
-            }
-        } else if inside {
-            b64.push_str(l);
-        }
-    }
-    out
+/// The certificates of a PEM bundle; bad PEM is an error naming `what`.
+fn pem_certs(pem: &str, what: &str) -> Result<Vec<CertificateDer<'static>>, String> {
+    let ders = meshform_core::pem::certificates(pem).map_err(|e| format!("{what}: {e}"))?;
+    Ok(ders.into_iter().map(CertificateDer::from).collect())
 }
 
 /// Issues (and caches) workload certificates per mesh CA and SPIFFE identity.
@@ -55,7 +40,7 @@ impl WorkloadCa {
     /// The certificate of `spiffe` issued by `ca` (a mesh's signing CA).
     pub fn issue(&self, ca: &MeshCa, spiffe: &str) -> Result<WorkloadCert, String> {
         let key = (ca.ca_cert_pem.clone(), spiffe.to_owned());
-        if let Some(c) = self.cache.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
+        if let Some(c) = lock(&self.cache).get(&key) {
             return Ok(c.clone());
         }
         let ca_key = KeyPair::from_pem(ca.ca_key_pem.expose())
@@ -77,14 +62,18 @@ impl WorkloadCa {
         p.use_authority_key_identifier_extension = true;
         let leaf = p.signed_by(&leaf_key, &issuer).map_err(|e| format!("issuing {spiffe}: {e}"))?;
         let mut chain = vec![leaf.der().clone()];
-        let mesh_chain = pem_certs(&ca.cert_chain_pem);
-        chain.extend(if mesh_chain.is_empty() { pem_certs(&ca.ca_cert_pem) } else { mesh_chain });
-        let root = pem_certs(&ca.root_cert_pem)
+        let mesh_chain = pem_certs(&ca.cert_chain_pem, "the mesh's certificate chain")?;
+        chain.extend(if mesh_chain.is_empty() {
+            pem_certs(&ca.ca_cert_pem, "the mesh CA certificate")?
+        } else {
+            mesh_chain
+        });
+        let root = pem_certs(&ca.root_cert_pem, "the mesh's root certificate")?
             .into_iter()
             .next()
             .ok_or("the mesh has no root certificate")?;
         let cert = WorkloadCert { chain, key_der: leaf_key.serialize_der(), root };
-        self.cache.lock().unwrap_or_else(|p| p.into_inner()).insert(key, cert.clone());
+        lock(&self.cache).insert(key, cert.clone());
         Ok(cert)
     }
 }

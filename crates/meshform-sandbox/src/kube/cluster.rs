@@ -4,6 +4,7 @@
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::Duration;
 
+use meshform_core::sync::{self, lock};
 use tokio::sync::{watch, Notify};
 
 use super::commands::ExecHandler;
@@ -74,34 +75,28 @@ impl Cluster {
 
     /// The store. A panic elsewhere while it was held leaves it usable (writes are applied whole).
     pub fn store(&self) -> MutexGuard<'_, Store> {
-        self.store.lock().unwrap_or_else(|e| e.into_inner())
+        lock(&self.store)
     }
 
     /// A copy of the catalogue.
     pub fn catalogue(&self) -> Catalogue {
-        self.kinds.read().unwrap_or_else(|e| e.into_inner()).clone()
+        sync::read(&self.kinds).clone()
     }
 
     /// Change the catalogue.
     pub fn with_catalogue<T>(&self, f: impl FnOnce(&mut Catalogue) -> T) -> T {
-        let mut k = self.kinds.write().unwrap_or_else(|e| e.into_inner());
+        let mut k = sync::write(&self.kinds);
         f(&mut k)
     }
 
     /// The type served at `group/version/plural`.
     pub fn resolve(&self, group: &str, version: &str, plural: &str) -> Option<ResourceType> {
-        self.kinds
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .by_plural(group, version, plural)
-            .cloned()
+        sync::read(&self.kinds).by_plural(group, version, plural).cloned()
     }
 
     /// The type of a group and kind.
     pub fn type_of(&self, group: &str, kind: &str) -> Result<ResourceType, ApiError> {
-        self.kinds
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
+        sync::read(&self.kinds)
             .by_kind(group, kind)
             .cloned()
             .ok_or_else(|| ApiError::not_found(group, &kind.to_lowercase(), ""))
@@ -109,12 +104,12 @@ impl Cluster {
 
     /// The current exec handler.
     pub fn exec_handler(&self) -> Arc<dyn ExecHandler> {
-        self.exec.read().unwrap_or_else(|e| e.into_inner()).clone()
+        sync::read(&self.exec).clone()
     }
 
     /// Replace the exec handler.
     pub fn set_exec_handler(&self, h: Arc<dyn ExecHandler>) {
-        *self.exec.write().unwrap_or_else(|e| e.into_inner()) = h;
+        *sync::write(&self.exec) = h;
     }
 
     /// Something was written: wake the controllers and the persister.

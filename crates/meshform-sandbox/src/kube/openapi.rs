@@ -3,6 +3,7 @@
 //! `fieldValidation` parameter. kubectl then validates server-side (`fieldValidation=Strict`) and
 //! computes strategic merge patches from its own types.
 
+use meshform_core::hex;
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
@@ -33,7 +34,7 @@ pub fn index(c: &Catalogue) -> Value {
     let mut paths = Map::new();
     for (g, v) in all_gvs(c) {
         let doc = document(c, &g, &v);
-        let hash = hex(&Sha256::digest(doc.to_string().as_bytes()));
+        let hash = hex::encode_upper(&Sha256::digest(doc.to_string().as_bytes()));
         let p = gv_path(&g, &v);
         paths.insert(
             p.clone(),
@@ -41,10 +42,6 @@ pub fn index(c: &Catalogue) -> Value {
         );
     }
     json!({"paths": paths})
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02X}")).collect()
 }
 
 /// `/openapi/v3/<gv path>`, if served.

@@ -39,9 +39,10 @@
 mod connect;
 
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use meshform_core::sync::lock;
 use postgres::Client;
 use sha2::{Digest, Sha256};
 
@@ -171,12 +172,12 @@ impl PgStore {
         &self,
         f: impl FnOnce(&mut Client, bool) -> Result<T, postgres::Error> + Send,
     ) -> Result<T, StateError> {
-        let mut held = lock_ignoring_poison(&self.held);
+        let mut held = lock(&self.held);
         if let Some(session) = held.as_mut() {
             return session.run(|c| f(c, true)).map_err(|e| self.error("query failed", &e));
         }
         drop(held);
-        let mut conn = lock_ignoring_poison(&self.conn);
+        let mut conn = lock(&self.conn);
         if conn.as_ref().is_none_or(Session::is_closed) {
             *conn = Some(self.open()?);
         }
@@ -426,7 +427,7 @@ impl StateStore for PgStore {
                 )
             })
             .map_err(|e| self.error("cannot record the lock holder", &e))?;
-        *lock_ignoring_poison(&self.held) = Some(session);
+        *lock(&self.held) = Some(session);
         Ok(Box::new(PgLock {
             info,
             held: Arc::clone(&self.held),
@@ -535,7 +536,7 @@ impl StateLock for PgLock {
 
 impl Drop for PgLock {
     fn drop(&mut self) {
-        let Some(mut session) = lock_ignoring_poison(&self.held).take() else { return };
+        let Some(mut session) = lock(&self.held).take() else { return };
         let (key, locks, workspace, id) =
             (self.key, self.locks.clone(), self.workspace.clone(), self.info.id.clone());
         // Errors cannot be reported from here; closing the session (below) releases the lock anyway.
@@ -547,10 +548,6 @@ impl Drop for PgLock {
             c.execute("SELECT pg_advisory_unlock($1)", &[&key])
         });
     }
-}
-
-fn lock_ignoring_poison<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// The DDL creating the schema and tables (each statement idempotent).

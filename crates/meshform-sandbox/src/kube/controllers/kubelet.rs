@@ -1,6 +1,7 @@
 //! The emulated kubelet: a pod is `Pending` for a short delay, then `Running` with every container
 //! started and ready, an IP, and the `Ready` condition true.
 
+use meshform_core::hex;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use tokio::time::Instant;
@@ -20,8 +21,9 @@ fn running_status(pod: &Value, now: &str) -> Value {
     let started = pod["metadata"]["creationTimestamp"].clone();
     let container_status = |c: &Value| {
         let image = c["image"].as_str().unwrap_or("");
-        let id = hex(&Sha256::digest(format!("{}/{}", meta::uid(pod), c["name"]).as_bytes()));
-        let digest = hex(&Sha256::digest(image.as_bytes()));
+        let id =
+            hex::encode(&Sha256::digest(format!("{}/{}", meta::uid(pod), c["name"]).as_bytes()));
+        let digest = hex::encode(&Sha256::digest(image.as_bytes()));
         json!({
             "name": c["name"], "image": image, "imageID": format!("{image}@sha256:{digest}"),
             "containerID": format!("containerd://{id}"), "ready": true, "started": true, "restartCount": 0,
@@ -47,10 +49,6 @@ fn running_status(pod: &Value, now: &str) -> Value {
         })).collect::<Vec<_>>());
     }
     s
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 pub fn reconcile(cluster: &Cluster, state: &mut Controllers, due: &mut Due) {
