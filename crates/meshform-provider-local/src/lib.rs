@@ -248,32 +248,11 @@ fn io_error(what: &str, path: &Path, e: &std::io::Error) -> ProviderError {
     err
 }
 
-/// Writes through a temporary file and a rename, so the file is never seen half-written.
+/// Writes through [`meshform_core::fsio::write_atomic`] (a temporary file of its own, so concurrent
+/// writes never collide), so the file is never seen half-written; it appears with `mode`.
 fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
-    use std::io::Write;
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
-    let tmp = path.with_file_name(format!(".{name}.meshform-tmp"));
-    {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-    }
-    set_mode(&tmp, mode)?;
-    std::fs::rename(&tmp, path)
-}
-
-#[cfg(unix)]
-fn set_mode(path: &Path, mode: u32) -> std::io::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
-}
-
-#[cfg(not(unix))]
-fn set_mode(_path: &Path, _mode: u32) -> std::io::Result<()> {
-    Ok(())
+    std::fs::create_dir_all(meshform_core::fsio::parent_dir(path))?;
+    meshform_core::fsio::write_atomic(path, bytes, Some(mode))
 }
 
 #[cfg(unix)]
