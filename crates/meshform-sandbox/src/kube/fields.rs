@@ -16,7 +16,9 @@ pub enum ListKind {
     Map(&'static [&'static str]),
 }
 
-/// The SSA list kind of `field` whose parent path (field names only) is `path`.
+/// The SSA list kind of `field` whose parent path (field names only) is `path`: the one table of
+/// list semantics, which strategic merge patch reads too (a keyed list's first key is its
+/// `patchMergeKey`).
 pub fn list_kind(builtin: bool, path: &[String], field: &str) -> ListKind {
     let parent = path.last().map(String::as_str).unwrap_or("");
     if path.len() == 1 && parent == "metadata" {

@@ -4,7 +4,7 @@
 
 use serde_json::{Map, Value};
 
-use super::fields::is_container_list;
+use super::fields::{list_kind, ListKind};
 use super::status::ApiError;
 
 /// How a list merges in a strategic merge patch.
@@ -14,26 +14,14 @@ enum Strategy {
     Primitive,
 }
 
+/// The strategy of `field` under `path`, from the one table of list semantics
+/// ([`list_kind`]): a keyed list merges by its first key (its `patchMergeKey`), a set merges as
+/// primitives, anything else is replaced.
 fn strategy(path: &[String], field: &str) -> Strategy {
-    let parent = path.last().map(String::as_str).unwrap_or("");
-    if path.len() == 1 && parent == "metadata" {
-        return match field {
-            "finalizers" => Strategy::Primitive,
-            "ownerReferences" => Strategy::ByKey("uid"),
-            _ => Strategy::Replace,
-        };
-    }
-    match field {
-        "containers" | "initContainers" | "ephemeralContainers" => Strategy::ByKey("name"),
-        "ports" if is_container_list(parent) => Strategy::ByKey("containerPort"),
-        "ports" if parent == "spec" => Strategy::ByKey("port"),
-        "env" | "volumes" | "imagePullSecrets" => Strategy::ByKey("name"),
-        "volumeMounts" => Strategy::ByKey("mountPath"),
-        "volumeDevices" => Strategy::ByKey("devicePath"),
-        "conditions" => Strategy::ByKey("type"),
-        "hostAliases" => Strategy::ByKey("ip"),
-        "topologySpreadConstraints" => Strategy::ByKey("topologyKey"),
-        _ => Strategy::Replace,
+    match list_kind(true, path, field) {
+        ListKind::Map(keys) => keys.first().map_or(Strategy::Replace, |k| Strategy::ByKey(k)),
+        ListKind::Set => Strategy::Primitive,
+        ListKind::Atomic => Strategy::Replace,
     }
 }
 
