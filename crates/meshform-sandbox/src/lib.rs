@@ -5,6 +5,7 @@
 //! - [`kube`]: one Kubernetes API server per emulated ACK cluster.
 //! - [`launch`]: starting everything, the account identity and `sandbox.json`; [`admin`]: the admin
 //!   endpoint (`/status`, `/faults`).
+//! - [`process`]: the sandbox as a background process: started detached, found, stopped by signal.
 //! - [`dataplane`]: the mesh data plane model (sidecars, workload certificates, routing over mTLS).
 //!
 //! The sandbox speaks the real wire protocols; it never links provider code.
@@ -14,5 +15,6 @@ pub mod asm;
 pub mod dataplane;
 pub mod kube;
 pub mod launch;
+pub mod process;
 
 pub use launch::{Description, Sandbox, SandboxError, SandboxOptions};

@@ -1,8 +1,10 @@
 //! `meshform sandbox up | down | status`: the emulated cloud on loopback.
 
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use meshform_sandbox::process::{self, running, DetachError, DetachOptions, Stopped};
 use meshform_sandbox::{Description, Sandbox, SandboxOptions};
 
 use super::{parse_duration, usage_error};
@@ -13,15 +15,6 @@ use crate::settings::Settings;
 
 fn dir_of(settings: &Settings, d: &SandboxDir) -> PathBuf {
     d.dir.clone().unwrap_or_else(|| settings.dir.join(".meshform").join("sandbox"))
-}
-
-fn alive(pid: u32) -> bool {
-    Path::new(&format!("/proc/{pid}")).exists()
-}
-
-/// The description of a sandbox that is running now, if any.
-fn running(dir: &Path) -> Option<Description> {
-    Description::read(dir).ok().filter(|d| alive(d.pid))
 }
 
 pub async fn sandbox(settings: &Settings, cmd: SandboxCommand) -> u8 {
@@ -43,7 +36,7 @@ pub async fn sandbox(settings: &Settings, cmd: SandboxCommand) -> u8 {
                 up_foreground(settings, &dir, delay).await
             }
         }
-        SandboxCommand::Down { dir } => down(settings, &dir_of(settings, &dir)).await,
+        SandboxCommand::Down { dir } => down(&dir_of(settings, &dir)).await,
         SandboxCommand::Status { dir, json } => {
             status(settings, &dir_of(settings, &dir), json).await
         }
@@ -116,24 +109,6 @@ async fn wait_for_stop() {
 }
 
 async fn up_detached(settings: &Settings, dir: &Path, delay: &str) -> u8 {
-    if let Err(e) = std::fs::create_dir_all(dir) {
-        return usage_error(
-            settings,
-            &format!("cannot create {}: {e}", dir.display()),
-            "choose another --dir",
-        );
-    }
-    let log_path = dir.join("sandbox.log");
-    let log = match std::fs::OpenOptions::new().create(true).append(true).open(&log_path) {
-        Ok(f) => f,
-        Err(e) => {
-            return usage_error(
-                settings,
-                &format!("cannot open {}: {e}", log_path.display()),
-                "check permissions",
-            )
-        }
-    };
     let exe = match std::env::current_exe() {
         Ok(e) => e,
         Err(e) => {
@@ -144,67 +119,39 @@ async fn up_detached(settings: &Settings, dir: &Path, delay: &str) -> u8 {
             )
         }
     };
-    let _ = std::fs::remove_file(dir.join("sandbox.json"));
-    let mut cmd = std::process::Command::new(exe);
-    cmd.args(["sandbox", "up", "--dir"]).arg(dir).args(["--transition-delay", delay]);
-    cmd.stdin(std::process::Stdio::null());
-    cmd.stdout(
-        log.try_clone()
-            .map(std::process::Stdio::from)
-            .unwrap_or_else(|_| std::process::Stdio::null()),
-    );
-    cmd.stderr(std::process::Stdio::from(log));
-    #[cfg(unix)]
-    {
-        use std::os::unix::process::CommandExt;
-        cmd.process_group(0);
-    }
-    let child = match cmd.spawn() {
-        Ok(c) => c,
-        Err(e) => {
-            return usage_error(
-                settings,
-                &format!("cannot start the sandbox process: {e}"),
-                "see the log",
-            )
-        }
+    let mut args: Vec<OsString> = vec!["sandbox".into(), "up".into(), "--dir".into()];
+    args.extend([dir.as_os_str().to_owned(), "--transition-delay".into(), delay.into()]);
+    let opts = DetachOptions {
+        program: exe,
+        args,
+        dir: dir.to_path_buf(),
+        ready_timeout: Duration::from_secs(60),
     };
-    let start = Instant::now();
-    while start.elapsed() < Duration::from_secs(60) {
-        if let Some(d) = Description::read(dir).ok().filter(|d| d.pid == child.id()) {
+    match process::start_detached(&opts).await {
+        Ok(d) => {
             print_summary(&d, dir);
             println_out(&format!("Stop it with: meshform sandbox down --dir {}", dir.display()));
-            return exit::OK;
+            exit::OK
         }
-        if !alive(child.id()) {
-            break;
+        Err(e) => {
+            let help = match &e {
+                DetachError::CreateDir { .. } => "choose another --dir".to_owned(),
+                DetachError::OpenLog { .. } => "check permissions".to_owned(),
+                DetachError::Spawn(_) => "see the log".to_owned(),
+                DetachError::NotReady { log } => format!("see {}", log.display()),
+            };
+            usage_error(settings, &e.to_string(), &help)
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    usage_error(
-        settings,
-        "the sandbox did not become ready",
-        &format!("see {}", log_path.display()),
-    )
 }
 
-async fn down(settings: &Settings, dir: &Path) -> u8 {
-    let Some(d) = running(dir) else {
-        let _ = std::fs::remove_file(dir.join("sandbox.json"));
-        println_out(&format!("No sandbox is running in {}.", dir.display()));
-        return exit::OK;
-    };
-    let _ = std::process::Command::new("kill").args(["-TERM", &d.pid.to_string()]).status();
-    let start = Instant::now();
-    while alive(d.pid) && start.elapsed() < Duration::from_secs(30) {
-        tokio::time::sleep(Duration::from_millis(100)).await;
+async fn down(dir: &Path) -> u8 {
+    match process::stop(dir, Duration::from_secs(30)).await {
+        Stopped::NotRunning => println_out(&format!("No sandbox is running in {}.", dir.display())),
+        Stopped::Stopped { .. } => {
+            println_out(&format!("Sandbox stopped; its state stays in {}.", dir.display()))
+        }
     }
-    if alive(d.pid) {
-        let _ = std::process::Command::new("kill").args(["-KILL", &d.pid.to_string()]).status();
-    }
-    let _ = std::fs::remove_file(dir.join("sandbox.json"));
-    let _ = settings;
-    println_out(&format!("Sandbox stopped; its state stays in {}.", dir.display()));
     exit::OK
 }
 
