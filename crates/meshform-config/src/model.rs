@@ -124,14 +124,9 @@ impl ResourceDef {
     pub fn provider_key(&self) -> String {
         match &self.provider {
             Some((k, _)) => k.clone(),
-            None => meshform_provider_name(&self.addr.ty).to_owned(),
+            None => meshform_core::implied_provider(&self.addr.ty).to_owned(),
         }
     }
-}
-
-/// The provider name implied by a resource type (`local_file` → `local`).
-pub fn meshform_provider_name(type_name: &str) -> &str {
-    type_name.split('_').next().unwrap_or(type_name)
 }
 
 /// `output "name" { … }`.
@@ -172,7 +167,7 @@ impl CheckData {
     pub fn provider_key(&self) -> String {
         match &self.provider {
             Some((k, _)) => k.clone(),
-            None => meshform_provider_name(&self.addr.ty).to_owned(),
+            None => meshform_core::implied_provider(&self.addr.ty).to_owned(),
         }
     }
 }

@@ -12,6 +12,12 @@ pub enum Mode {
     Data,
 }
 
+/// The provider a resource type belongs to when its block names none: the type's prefix before the
+/// first `_` (`local_file` → `local`, `asm_service_mesh` → `asm`). The one place this rule is written.
+pub fn implied_provider(type_name: &str) -> &str {
+    type_name.split('_').next().unwrap_or(type_name)
+}
+
 /// A resource block's address, before `count`/`for_each` expansion.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ResourceAddr {

@@ -24,7 +24,7 @@ pub mod sync;
 pub mod types;
 pub mod value;
 
-pub use addr::{AddrPattern, InstanceAddr, InstanceKey, Mode, ResourceAddr};
+pub use addr::{implied_provider, AddrPattern, InstanceAddr, InstanceKey, Mode, ResourceAddr};
 pub use diag::{Diagnostic, Diagnostics, Severity, SourceFile, Span};
 pub use schema::{Attribute, BlockNesting, NestedBlock, ProviderSchema, Schema};
 pub use types::Type;

@@ -33,5 +33,5 @@ pub use reporter::{Reporter, SilentReporter};
 
 /// The provider name that serves a resource type (`local_file` → `local`).
 pub fn provider_name(type_name: &str) -> &str {
-    meshform_config::model::meshform_provider_name(type_name)
+    meshform_core::implied_provider(type_name)
 }

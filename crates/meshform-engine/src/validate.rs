@@ -27,7 +27,7 @@ pub fn check_schemas(config: &Config, registry: &Registry) -> Diagnostics {
     // A provider builds its schema on every call: build each once, not once per resource.
     let mut schemas: BTreeMap<&str, ProviderSchema> = BTreeMap::new();
     for (addr, r) in &config.resources {
-        let name = crate::provider_name(&addr.ty);
+        let name = meshform_core::implied_provider(&addr.ty);
         let Some(prov) = registry.get(name) else {
             diags.push(unknown_provider(name, r.type_span.clone(), &providers));
             continue;
@@ -58,7 +58,7 @@ pub fn check_schemas(config: &Config, registry: &Registry) -> Diagnostics {
     }
     for (name, c) in &config.checks {
         for d in &c.data {
-            let pname = crate::provider_name(&d.addr.ty);
+            let pname = meshform_core::implied_provider(&d.addr.ty);
             let Some(prov) = registry.get(pname) else {
                 diags.push(unknown_provider(pname, d.type_span.clone(), &providers));
                 continue;
@@ -132,7 +132,7 @@ pub fn check_values(config: &Config, graph: &ConfigGraph, registry: &Registry) -
             }
             Node::Resource(addr) => {
                 let r = &config.resources[addr];
-                let name = crate::provider_name(&addr.ty);
+                let name = meshform_core::implied_provider(&addr.ty);
                 let schema = registry.get(name).and_then(|p| {
                     let s = schemas.entry(name).or_insert_with(|| p.schema());
                     match addr.mode {

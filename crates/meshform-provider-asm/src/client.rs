@@ -1,11 +1,13 @@
-//! The ASM OpenAPI client: RPC calls signed with ACS3-HMAC-SHA256, JSON responses, errors with their
-//! request ids, and retries with exponential backoff and jitter on throttling, 5xx and transport errors
-//! (honouring the `x-ratelimit-*` `TimeLeft` hint), never on validation errors.
+//! The ASM OpenAPI client: RPC calls signed with ACS3-HMAC-SHA256, JSON responses, and errors with
+//! their request ids classified into [`ErrorKind`]s in one place ([`classify`]). Every call goes
+//! through the shared [`RetryPolicy`] once: throttling, 5xx and transport errors are retried with
+//! backoff and jitter (honouring the `x-ratelimit-*` `TimeLeft` hint), a busy mesh is waited for when
+//! the caller gives patience, validation errors never.
 
 use std::time::Duration;
 
 use meshform_acs as acs;
-use meshform_provider::ProviderError;
+use meshform_provider::{ErrorKind, Progress, ProviderError, RetryPolicy, Verdict};
 
 use crate::credentials::Credentials;
 
@@ -15,47 +17,46 @@ pub const VERSION: &str = "2020-01-11";
 /// How a call may be retried.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Retry {
-    /// Safe to repeat (reads, and writes that set a state).
+    /// Safe to repeat (reads, and writes that set a state): transient failures are retried.
     Idempotent,
     /// Not safe to repeat blindly (a create): the caller checks whether it happened first.
     Once,
 }
 
-/// An error from the API (or from reaching it).
-#[derive(Clone, Debug)]
-pub struct ApiError {
-    pub status: u16,
-    pub code: String,
-    pub message: String,
-    pub request_id: Option<String>,
-    /// Server hint of how long to wait (`TimeLeft`).
-    pub retry_after: Option<Duration>,
-    /// The request may or may not have reached the server (timeout, reset).
-    pub transport: bool,
-}
-
-impl ApiError {
-    pub fn is_retryable(&self) -> bool {
-        self.transport
-            || self.status >= 500
-            || self.code.starts_with("Throttling")
-            || self.code == "ServiceUnavailable"
+/// What kind of failure an answer is, from its HTTP status and ASM error code.
+pub fn classify(status: u16, code: &str, transport: bool) -> ErrorKind {
+    if transport || status >= 500 || code == "ServiceUnavailable" {
+        return ErrorKind::Unavailable;
     }
-
-    pub fn is_not_found(&self) -> bool {
-        matches!(self.code.as_str(), "ERR404" | "ServiceMesh.NotFound" | "NotFound")
-            || self.code.ends_with(".NotFound") && !self.code.starts_with("InvalidAccessKeyId")
+    if code.starts_with("Throttling") || status == 429 {
+        return ErrorKind::Throttled;
     }
-
-    /// As a provider error naming the action.
-    pub fn into_provider(self, action: &str) -> ProviderError {
-        let mut e = ProviderError::new(self.code.clone(), format!("{action}: {}", self.message));
-        e.retryable = self.is_retryable();
-        if let Some(id) = self.request_id {
-            e = e.with_request_id(id);
-        }
-        e
+    // The mesh accepts one change at a time, and none while it is not running.
+    if code.contains("ActiveState")
+        || code.contains("NotRunning")
+        || code == "StatusForbidden"
+        || code.contains("Initializing")
+        || code.contains("Conflict")
+    {
+        return ErrorKind::Busy;
     }
+    if code.starts_with("InvalidAccessKeyId")
+        || code.starts_with("SignatureDoesNotMatch")
+        || code.starts_with("IncompleteSignature")
+        || code.starts_with("InvalidSecurityToken")
+        || code.starts_with("Forbidden")
+        || status == 401
+        || status == 403
+    {
+        return ErrorKind::Unauthorized;
+    }
+    if matches!(code, "ERR404" | "NotFound") || code.ends_with(".NotFound") {
+        return ErrorKind::NotFound;
+    }
+    if (400..500).contains(&status) {
+        return ErrorKind::InvalidArgument;
+    }
+    ErrorKind::Internal
 }
 
 /// A configured client for one endpoint and set of credentials.
@@ -66,7 +67,7 @@ pub struct AsmClient {
     endpoint: String,
     host: String,
     creds: Credentials,
-    max_retries: u32,
+    policy: RetryPolicy,
 }
 
 impl AsmClient {
@@ -93,11 +94,22 @@ impl AsmClient {
             .user_agent(concat!("meshform/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
-        Ok(AsmClient { http, endpoint, host, creds, max_retries })
+        Ok(AsmClient {
+            http,
+            endpoint,
+            host,
+            creds,
+            policy: RetryPolicy::default().with_max_retries(max_retries),
+        })
     }
 
     pub fn endpoint(&self) -> &str {
         &self.endpoint
+    }
+
+    /// The retry policy of idempotent calls.
+    pub fn policy(&self) -> RetryPolicy {
+        self.policy
     }
 
     /// Calls an action with form parameters (POST), retrying as `retry` allows.
@@ -106,22 +118,32 @@ impl AsmClient {
         action: &str,
         params: &[(String, String)],
         retry: Retry,
-    ) -> Result<serde_json::Value, ApiError> {
-        let mut attempt = 0u32;
-        loop {
-            match self.call_once(action, params).await {
-                Ok(v) => return Ok(v),
-                Err(e)
-                    if e.is_retryable()
-                        && retry == Retry::Idempotent
-                        && attempt < self.max_retries =>
-                {
-                    tokio::time::sleep(backoff(attempt, e.retry_after)).await;
-                    attempt += 1;
-                }
-                Err(e) => return Err(e),
+    ) -> Result<serde_json::Value, ProviderError> {
+        let policy = match retry {
+            Retry::Idempotent => self.policy,
+            Retry::Once => RetryPolicy::once(),
+        };
+        policy.run(|| self.call_once(action, params), Verdict::of, |_, _| {}).await
+    }
+
+    /// Calls a mutating action on a mesh that accepts one change at a time: idempotent, and while the
+    /// mesh is busy with another change it is tried again for up to `patience`, saying so.
+    pub async fn call_when_idle(
+        &self,
+        action: &str,
+        params: &[(String, String)],
+        patience: Duration,
+        progress: &dyn Progress,
+    ) -> Result<serde_json::Value, ProviderError> {
+        let notice = |e: &ProviderError, _| {
+            if e.kind == ErrorKind::Busy {
+                progress.status(&format!("mesh busy ({}); retrying", e.code));
             }
-        }
+        };
+        self.policy
+            .with_patience(patience)
+            .run(|| self.call_once(action, params), Verdict::of, notice)
+            .await
     }
 
     /// One signed request.
@@ -129,7 +151,7 @@ impl AsmClient {
         &self,
         action: &str,
         params: &[(String, String)],
-    ) -> Result<serde_json::Value, ApiError> {
+    ) -> Result<serde_json::Value, ProviderError> {
         let body = acs::encode_form(params);
         let now = time::OffsetDateTime::now_utc();
         let date = format!(
@@ -178,10 +200,10 @@ impl AsmClient {
                 acs::authorization_v3(&self.creds.access_key_id, &signed_names, &signature),
             )
             .body(body);
-        let resp = req.send().await.map_err(|e| transport_error(&self.endpoint, &e))?;
+        let resp = req.send().await.map_err(|e| transport_error(action, &self.endpoint, &e))?;
         let status = resp.status().as_u16();
         let retry_after = rate_limit_wait(resp.headers());
-        let text = resp.text().await.map_err(|e| transport_error(&self.endpoint, &e))?;
+        let text = resp.text().await.map_err(|e| transport_error(action, &self.endpoint, &e))?;
         let json: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(
             |_| serde_json::json!({ "Message": text.chars().take(300).collect::<String>() }),
         );
@@ -191,18 +213,24 @@ impl AsmClient {
         let field = |a: &str, b: &str| {
             json.get(a).or_else(|| json.get(b)).and_then(|v| v.as_str()).map(str::to_owned)
         };
-        Err(ApiError {
-            status,
-            code: field("Code", "code").unwrap_or_else(|| format!("HTTP{status}")),
-            message: field("Message", "message").unwrap_or_else(|| format!("HTTP status {status}")),
-            request_id: field("RequestId", "requestId"),
-            retry_after,
-            transport: false,
-        })
+        let code = field("Code", "code").unwrap_or_else(|| format!("HTTP{status}"));
+        let message =
+            field("Message", "message").unwrap_or_else(|| format!("HTTP status {status}"));
+        let mut e = ProviderError::new(
+            classify(status, &code, false),
+            code,
+            format!("{action}: {message}"),
+        )
+        .with_retry_after(retry_after);
+        if let Some(id) = field("RequestId", "requestId") {
+            e = e.with_request_id(id);
+        }
+        Err(e)
     }
 }
 
-fn transport_error(endpoint: &str, e: &reqwest::Error) -> ApiError {
+/// The request may or may not have reached the server (timeout, reset): always worth another try.
+fn transport_error(action: &str, endpoint: &str, e: &reqwest::Error) -> ProviderError {
     let what = if e.is_timeout() {
         "timed out"
     } else if e.is_connect() {
@@ -210,14 +238,11 @@ fn transport_error(endpoint: &str, e: &reqwest::Error) -> ApiError {
     } else {
         "failed"
     };
-    ApiError {
-        status: 0,
-        code: "TransportError".into(),
-        message: format!("the request to {endpoint} {what}: {e}"),
-        request_id: None,
-        retry_after: None,
-        transport: true,
-    }
+    ProviderError::new(
+        ErrorKind::Unavailable,
+        "TransportError",
+        format!("{action}: the request to {endpoint} {what}: {e}"),
+    )
 }
 
 /// The largest `TimeLeft` (milliseconds) of the `x-ratelimit-user*` headers.
@@ -235,34 +260,9 @@ fn rate_limit_wait(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
         .map(Duration::from_millis)
 }
 
-/// Exponential backoff with jitter: 0.5 s, 1 s, 2 s, … capped at 20 s; at least the server's hint.
-pub fn backoff(attempt: u32, hint: Option<Duration>) -> Duration {
-    let base = Duration::from_millis(500)
-        .saturating_mul(1u32 << attempt.min(6))
-        .min(Duration::from_secs(20));
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    let jitter = base.mul_f64(f64::from(nanos % 1000) / 2000.0);
-    let d = base / 2 + jitter;
-    match hint {
-        Some(h) if h > d => h.min(Duration::from_secs(60)),
-        _ => d,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn backoff_grows_and_respects_hints() {
-        assert!(backoff(0, None) <= Duration::from_millis(500));
-        assert!(backoff(5, None) >= Duration::from_secs(8));
-        assert!(backoff(20, None) <= Duration::from_secs(20));
-        assert_eq!(backoff(0, Some(Duration::from_secs(3))), Duration::from_secs(3));
-    }
 
     #[test]
     fn rate_limit_headers() {
@@ -274,18 +274,15 @@ mod tests {
 
     #[test]
     fn error_classification() {
-        let e = |status: u16, code: &str| ApiError {
-            status,
-            code: code.into(),
-            message: String::new(),
-            request_id: None,
-            retry_after: None,
-            transport: false,
-        };
-        assert!(e(429, "Throttling.User").is_retryable());
-        assert!(e(503, "ServiceUnavailable").is_retryable());
-        assert!(!e(400, "InvalidParameter").is_retryable());
-        assert!(e(404, "ERR404").is_not_found());
-        assert!(!e(404, "InvalidAccessKeyId.NotFound").is_not_found());
+        assert!(classify(429, "Throttling.User", false).is_transient());
+        assert!(classify(503, "ServiceUnavailable", false).is_transient());
+        assert!(classify(0, "TransportError", true).is_transient());
+        assert!(!classify(400, "InvalidParameter", false).is_transient());
+        assert_eq!(classify(404, "ERR404", false), ErrorKind::NotFound);
+        assert_eq!(classify(404, "ServiceMesh.NotFound", false), ErrorKind::NotFound);
+        assert_eq!(classify(404, "InvalidAccessKeyId.NotFound", false), ErrorKind::Unauthorized);
+        assert_eq!(classify(400, "InvalidActiveState.ServiceMesh", false), ErrorKind::Busy);
+        assert_eq!(classify(400, "StillInitializing", false), ErrorKind::Busy);
+        assert_eq!(classify(400, "ClusterAlreadyExist", false), ErrorKind::InvalidArgument);
     }
 }

@@ -4,9 +4,9 @@
 use std::time::Duration;
 
 use meshform_core::Value;
-use meshform_provider::{Progress, ProviderError};
+use meshform_provider::{ErrorKind, Progress, ProviderError};
 
-use crate::client::{backoff, AsmClient, Retry};
+use crate::client::{AsmClient, Retry};
 use crate::mesh::timeout;
 use crate::wait;
 
@@ -20,9 +20,7 @@ fn s<'v>(v: &'v Value, k: &str) -> Option<&'v str> {
 }
 
 fn required<'v>(v: &'v Value, k: &str) -> Result<&'v str, ProviderError> {
-    s(v, k).ok_or_else(|| {
-        ProviderError::new("InvalidConfig", format!("{k} is required")).at_attribute(k)
-    })
+    s(v, k).ok_or_else(|| ProviderError::invalid_config(k, format!("{k} is required")))
 }
 
 fn with(v: &Value, pairs: &[(&str, Value)]) -> Value {
@@ -56,25 +54,12 @@ pub async fn member_clusters(
                 .filter_map(|c| c.get("ClusterId").and_then(|x| x.as_str()).map(str::to_owned))
                 .collect(),
         )),
-        Err(e) if e.is_not_found() => Ok(None),
-        Err(e) => Err(e.into_provider("DescribeClustersInServiceMesh")),
+        Err(e) if e.kind == ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
     }
 }
 
-/// Error codes meaning the mesh (or the member) no longer exists.
-fn gone(code: &str) -> bool {
-    code.contains("NotFound") || code == "ERR404"
-}
-
-fn is_busy(code: &str) -> bool {
-    code.contains("ActiveState")
-        || code.contains("NotRunning")
-        || code == "StatusForbidden"
-        || code.contains("Initializing")
-        || code.contains("Conflict")
-}
-
-/// Calls a mutating action once the mesh is running, retrying while another change keeps it busy
+/// Calls a mutating action once the mesh is running, waiting while another change keeps it busy
 /// (the mesh accepts one change at a time).
 pub async fn call_when_running(
     client: &AsmClient,
@@ -85,19 +70,8 @@ pub async fn call_when_running(
     progress: &dyn Progress,
 ) -> Result<serde_json::Value, ProviderError> {
     let start = std::time::Instant::now();
-    let mut attempt = 0;
-    loop {
-        wait::until_running(client, mesh, limit.saturating_sub(start.elapsed()), progress).await?;
-        match client.call(action, params, Retry::Idempotent).await {
-            Ok(v) => return Ok(v),
-            Err(e) if is_busy(&e.code) && start.elapsed() < limit => {
-                progress.status(&format!("mesh busy ({}); retrying", e.code));
-                tokio::time::sleep(backoff(attempt.min(4), e.retry_after)).await;
-                attempt += 1;
-            }
-            Err(e) => return Err(e.into_provider(action)),
-        }
-    }
+    wait::until_running(client, mesh, limit, progress).await?;
+    client.call_when_idle(action, params, limit.saturating_sub(start.elapsed()), progress).await
 }
 
 /// `asm_cluster_attachment` create: waits for the mesh to be running (another attachment may be in
@@ -112,30 +86,18 @@ pub async fn attach(
     let discovery_only = planned.get("discovery_only").and_then(Value::as_bool).unwrap_or(false);
     let limit = timeout(planned, "create", ATTACH_TIMEOUT);
     let start = std::time::Instant::now();
-    let mut attempt = 0;
-    loop {
-        wait::until_running(client, &mesh, limit.saturating_sub(start.elapsed()), progress).await?;
-        let params = vec![
-            ("ServiceMeshId".to_owned(), mesh.clone()),
-            ("ClusterId".to_owned(), cluster.clone()),
-            ("DiscoveryOnly".to_owned(), discovery_only.to_string()),
-        ];
-        match client.call("AddClusterIntoServiceMesh", &params, Retry::Idempotent).await {
-            Ok(_) => break,
-            Err(e)
-                if member_clusters(client, &mesh).await?.is_some_and(|m| m.contains(&cluster)) =>
-            {
-                // A retried add that had already succeeded.
-                let _ = e;
-                break;
-            }
-            Err(e) if is_busy(&e.code) && start.elapsed() < limit => {
-                progress.status(&format!("mesh busy ({}); retrying", e.code));
-                tokio::time::sleep(backoff(attempt.min(4), e.retry_after)).await;
-                attempt += 1;
-            }
-            Err(e) => return Err(e.into_provider("AddClusterIntoServiceMesh")),
-        }
+    let params = vec![
+        ("ServiceMeshId".to_owned(), mesh.clone()),
+        ("ClusterId".to_owned(), cluster.clone()),
+        ("DiscoveryOnly".to_owned(), discovery_only.to_string()),
+    ];
+    match call_when_running(client, &mesh, "AddClusterIntoServiceMesh", &params, limit, progress)
+        .await
+    {
+        Ok(_) => {}
+        // A retried add that had already succeeded.
+        Err(_) if member_clusters(client, &mesh).await?.is_some_and(|m| m.contains(&cluster)) => {}
+        Err(e) => return Err(e),
     }
     wait::until_running(client, &mesh, limit.saturating_sub(start.elapsed()), progress).await?;
     Ok(with(
@@ -172,35 +134,25 @@ pub async fn detach(
     let (Some(mesh), Some(cluster)) = (s(prior, "mesh_id"), s(prior, "cluster_id")) else {
         return Ok(());
     };
+    if !member_clusters(client, mesh).await?.is_some_and(|m| m.iter().any(|c| c == cluster)) {
+        return Ok(());
+    }
     let limit = timeout(prior, "delete", ATTACH_TIMEOUT);
     let start = std::time::Instant::now();
-    let mut attempt = 0;
-    loop {
-        if !member_clusters(client, mesh).await?.is_some_and(|m| m.iter().any(|c| c == cluster)) {
-            return Ok(());
-        }
-        match wait::until_running(client, mesh, limit.saturating_sub(start.elapsed()), progress)
-            .await
-        {
-            Err(e) if e.code == "ServiceMesh.NotFound" => return Ok(()),
-            r => r.map(|_| ())?,
-        }
-        let params = vec![
-            ("ServiceMeshId".to_owned(), mesh.to_owned()),
-            ("ClusterId".to_owned(), cluster.to_owned()),
-        ];
-        match client.call("RemoveClusterFromServiceMesh", &params, Retry::Idempotent).await {
-            Ok(_) => break,
-            Err(e) if e.is_not_found() => return Ok(()),
-            Err(e) if is_busy(&e.code) && start.elapsed() < limit => {
-                tokio::time::sleep(backoff(attempt.min(4), e.retry_after)).await;
-                attempt += 1;
-            }
-            Err(e) => return Err(e.into_provider("RemoveClusterFromServiceMesh")),
-        }
+    let params = vec![
+        ("ServiceMeshId".to_owned(), mesh.to_owned()),
+        ("ClusterId".to_owned(), cluster.to_owned()),
+    ];
+    match call_when_running(client, mesh, "RemoveClusterFromServiceMesh", &params, limit, progress)
+        .await
+    {
+        Ok(_) => {}
+        // The mesh, or the cluster in it, is gone already.
+        Err(e) if e.kind == ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
     }
     match wait::until_running(client, mesh, limit.saturating_sub(start.elapsed()), progress).await {
-        Err(e) if e.code == "ServiceMesh.NotFound" => Ok(()),
+        Err(e) if e.kind == ErrorKind::NotFound => Ok(()),
         r => r.map(|_| ()),
     }
 }
@@ -248,6 +200,7 @@ pub async fn put_network(
     match read_network(client, planned).await? {
         Some(v) => Ok(v),
         None => Err(ProviderError::new(
+            ErrorKind::Internal,
             "BadResponse",
             format!("the network of mesh {mesh} was not there right after it was set"),
         )),
@@ -270,8 +223,8 @@ pub async fn read_network(
         .await
     {
         Ok(v) => v,
-        Err(e) if e.is_not_found() => return Ok(None),
-        Err(e) => return Err(e.into_provider("DescribeMeshMultiClusterNetwork")),
+        Err(e) if e.kind == ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
     };
     let networks = match doc.get("MultiClusterNetworks") {
         Some(serde_json::Value::String(s)) => {
@@ -329,7 +282,7 @@ pub async fn clear_network(
     match call_when_running(client, mesh, "UpdateMeshMultiClusterNetwork", &params, limit, progress)
         .await
     {
-        Err(e) if gone(&e.code) => Ok(()),
+        Err(e) if e.kind == ErrorKind::NotFound => Ok(()),
         r => r.map(|_| ()),
     }
 }
@@ -353,7 +306,7 @@ pub async fn put_injection(
     match call_when_running(client, &mesh, action, &params, ATTACH_TIMEOUT, progress).await {
         Ok(_) => {}
         // Turning injection off in a mesh that is gone is done.
-        Err(e) if !enable && gone(&e.code) => {}
+        Err(e) if !enable && e.kind == ErrorKind::NotFound => {}
         Err(e) => return Err(e),
     }
     let enabled = planned
@@ -386,8 +339,8 @@ pub async fn read_injection(
         ];
         let doc = match client.call(DESCRIBE_INJECTION, &params, Retry::Idempotent).await {
             Ok(v) => v,
-            Err(e) if e.is_not_found() => continue,
-            Err(e) => return Err(e.into_provider(DESCRIBE_INJECTION)),
+            Err(e) if e.kind == ErrorKind::NotFound => continue,
+            Err(e) => return Err(e),
         };
         let labels = doc.get("NsLabels").and_then(|l| l.get(ns));
         if labels.and_then(|l| l.get("istio-injection")).and_then(|v| v.as_str()) == Some("enabled")

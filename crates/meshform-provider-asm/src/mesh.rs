@@ -5,9 +5,9 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use meshform_core::Value;
-use meshform_provider::{Progress, ProviderError};
+use meshform_provider::{ErrorKind, Progress, ProviderError, Verdict};
 
-use crate::client::{backoff, AsmClient, Retry};
+use crate::client::{AsmClient, Retry};
 use crate::wait::{self, info};
 
 pub const DEFAULT_CREATE_TIMEOUT: Duration = Duration::from_secs(20 * 60);
@@ -33,9 +33,9 @@ fn b64(s: &str) -> String {
 /// The CreateServiceMesh parameters of a planned mesh.
 pub fn create_params(planned: &Value) -> Result<Vec<(String, String)>, ProviderError> {
     let req = |k: &str| {
-        s(planned, k).map(str::to_owned).ok_or_else(|| {
-            ProviderError::new("InvalidConfig", format!("{k} is required")).at_attribute(k)
-        })
+        s(planned, k)
+            .map(str::to_owned)
+            .ok_or_else(|| ProviderError::invalid_config(k, format!("{k} is required")))
     };
     let vswitches: Vec<&str> = planned
         .get("vswitches")
@@ -68,10 +68,9 @@ pub fn create_params(planned: &Value) -> Result<Vec<(String, String)>, ProviderE
     }
     if let Some(ca) = planned.get("ca").filter(|c| !c.is_null()) {
         let field = |k: &str| {
-            s(ca, k).map(str::to_owned).ok_or_else(|| {
-                ProviderError::new("InvalidConfig", format!("ca.{k} is required"))
-                    .at_attribute("ca")
-            })
+            s(ca, k)
+                .map(str::to_owned)
+                .ok_or_else(|| ProviderError::invalid_config("ca", format!("ca.{k} is required")))
         };
         p.push(("UseExistingCA".to_owned(), "true".to_owned()));
         p.push(("ExistingCaCert".to_owned(), b64(&field("cert")?)));
@@ -127,10 +126,7 @@ pub async fn find_by_name(
     name: &str,
     region: &str,
 ) -> Result<Option<String>, ProviderError> {
-    let list = client
-        .call("DescribeServiceMeshes", &[], Retry::Idempotent)
-        .await
-        .map_err(|e| e.into_provider("DescribeServiceMeshes"))?;
+    let list = client.call("DescribeServiceMeshes", &[], Retry::Idempotent).await?;
     let found = list
         .get("ServiceMeshes")
         .and_then(|x| x.as_array())
@@ -153,37 +149,40 @@ pub async fn find_by_name(
 pub async fn create(
     client: &AsmClient,
     planned: &Value,
-    max_retries: u32,
     progress: &dyn Progress,
 ) -> Result<Value, ProviderError> {
     let params = create_params(planned)?;
     let name = s(planned, "name").unwrap_or_default().to_owned();
     let region = s(planned, "region").unwrap_or_default().to_owned();
-    let mut attempt = 0;
-    let id = loop {
-        match client.call_once("CreateServiceMesh", &params).await {
-            Ok(resp) => match resp.get("ServiceMeshId").and_then(|x| x.as_str()) {
-                Some(id) => break id.to_owned(),
-                None => {
-                    return Err(ProviderError::new(
-                        "BadResponse",
-                        "CreateServiceMesh returned no ServiceMeshId",
-                    ))
-                }
-            },
-            Err(e) if e.is_retryable() && attempt < max_retries => {
-                // The create may have happened before the error: look before trying again.
-                if let Some(id) = find_by_name(client, &name, &region).await? {
-                    break id;
-                }
-                progress
-                    .status(&format!("CreateServiceMesh: {} ({}); retrying", e.code, e.message));
-                tokio::time::sleep(backoff(attempt, e.retry_after)).await;
-                attempt += 1;
+    // Errors of the create call itself are retried; a failed lookup (retried by its own call) is final.
+    let retried = std::sync::atomic::AtomicBool::new(false);
+    let attempt = || async {
+        // A failed attempt may have created the mesh before the error: look before trying again.
+        if retried.swap(true, std::sync::atomic::Ordering::Relaxed) {
+            if let Some(id) = find_by_name(client, &name, &region).await.map_err(|e| (e, false))? {
+                return Ok(id);
             }
-            Err(e) => return Err(e.into_provider("CreateServiceMesh")),
+        }
+        let resp =
+            client.call("CreateServiceMesh", &params, Retry::Once).await.map_err(|e| (e, true))?;
+        match resp.get("ServiceMeshId").and_then(|x| x.as_str()) {
+            Some(id) => Ok(id.to_owned()),
+            None => Err((
+                ProviderError::new(
+                    ErrorKind::Internal,
+                    "BadResponse",
+                    "CreateServiceMesh returned no ServiceMeshId",
+                ),
+                false,
+            )),
         }
     };
+    let verdict =
+        |(e, create): &(ProviderError, bool)| if *create { Verdict::of(e) } else { Verdict::Stop };
+    let notice = |(e, _): &(ProviderError, bool), _| {
+        progress.status(&format!("{} ({}); retrying", e.code, e.message));
+    };
+    let id = client.policy().run(attempt, verdict, notice).await.map_err(|(e, _)| e)?;
     progress.status(&format!("created {id}; waiting for it to be running"));
     let detail = wait::until_running(
         client,
@@ -204,25 +203,11 @@ pub async fn delete(
     let Some(id) = s(prior, "id") else { return Ok(()) };
     let limit = timeout(prior, "delete", DEFAULT_DELETE_TIMEOUT);
     let start = std::time::Instant::now();
-    let mut attempt = 0;
-    loop {
-        match client
-            .call(
-                "DeleteServiceMesh",
-                &[("ServiceMeshId".into(), id.to_owned())],
-                Retry::Idempotent,
-            )
-            .await
-        {
-            Ok(_) => break,
-            Err(e) if e.is_not_found() => return Ok(()),
-            Err(e) if e.code == "StillInitializing" && start.elapsed() < limit => {
-                progress.status("the mesh is still initializing; waiting to delete it");
-                tokio::time::sleep(backoff(attempt.min(5), None)).await;
-                attempt += 1;
-            }
-            Err(e) => return Err(e.into_provider("DeleteServiceMesh")),
-        }
+    let params = [("ServiceMeshId".into(), id.to_owned())];
+    match client.call_when_idle("DeleteServiceMesh", &params, limit, progress).await {
+        Ok(_) => {}
+        Err(e) if e.kind == ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
     }
     wait::until_gone(client, id, limit.saturating_sub(start.elapsed()), progress).await
 }

@@ -1,8 +1,6 @@
 //! Schemas of the asm provider's configuration, resources and data sources.
 
-use std::collections::BTreeMap;
-
-use meshform_core::schema::{Attribute, BlockNesting, NestedBlock, ProviderSchema, Schema};
+use meshform_core::schema::{Attribute, BlockNesting, NestedBlock, Schema};
 use meshform_core::Type;
 
 fn s() -> Type {
@@ -130,17 +128,4 @@ pub fn versions() -> Schema {
     Schema::new("The Istio versions ASM accepts for new meshes.")
         .attr("region", Attribute::optional(s(), "Region id."))
         .attr("versions", Attribute::computed(list_s(), "Valid istio_version values."))
-}
-
-pub fn all() -> ProviderSchema {
-    ProviderSchema {
-        provider: provider(),
-        resources: BTreeMap::from([
-            ("asm_service_mesh".to_owned(), mesh()),
-            ("asm_cluster_attachment".to_owned(), attachment()),
-            ("asm_multi_cluster_network".to_owned(), network()),
-            ("asm_sidecar_injection".to_owned(), injection()),
-        ]),
-        data_sources: BTreeMap::from([("asm_versions".to_owned(), versions())]),
-    }
 }

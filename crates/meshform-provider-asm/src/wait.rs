@@ -1,9 +1,11 @@
-//! Waiting for asynchronous mesh operations: poll `DescribeServiceMeshDetail` from about a second,
-//! backing off to 15 s, until the state is `running` (or the mesh is gone), surfacing terminal states.
+//! Waiting for asynchronous mesh operations: poll `DescribeServiceMeshDetail` (through the shared
+//! [`wait_until`]) from about a second, backing off to 15 s, until the state is `running` (or the mesh
+//! is gone), surfacing terminal states.
 
-use std::time::{Duration, Instant};
+use std::sync::Mutex;
+use std::time::Duration;
 
-use meshform_provider::{Progress, ProviderError};
+use meshform_provider::{wait_until, ErrorKind, Poll, Progress, ProviderError, WaitPolicy};
 
 use crate::client::{AsmClient, Retry};
 
@@ -24,8 +26,8 @@ pub async fn describe(
         .await
     {
         Ok(v) => Ok(Some(v)),
-        Err(e) if e.is_not_found() => Ok(None),
-        Err(e) => Err(e.into_provider("DescribeServiceMeshDetail")),
+        Err(e) if e.kind == ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
     }
 }
 
@@ -34,8 +36,12 @@ pub fn info<'a>(detail: &'a serde_json::Value, field: &str) -> Option<&'a str> {
     detail.pointer(&format!("/ServiceMesh/ServiceMeshInfo/{field}")).and_then(|v| v.as_str())
 }
 
-fn next_interval(d: Duration) -> Duration {
-    (d.mul_f64(1.5)).min(Duration::from_secs(15))
+fn policy(timeout: Duration) -> WaitPolicy {
+    WaitPolicy::backing_off(Duration::from_millis(1000), Duration::from_secs(15), timeout)
+}
+
+fn state_of(d: &serde_json::Value) -> String {
+    info(d, "State").unwrap_or("unknown").to_owned()
 }
 
 /// Waits until the mesh is `running`; returns its detail.
@@ -45,42 +51,36 @@ pub async fn until_running(
     timeout: Duration,
     progress: &dyn Progress,
 ) -> Result<serde_json::Value, ProviderError> {
-    let start = Instant::now();
-    let mut interval = Duration::from_millis(1000);
-    let mut last = String::from("unknown");
-    loop {
-        match describe(client, mesh_id).await? {
-            None => {
-                return Err(ProviderError::new("ServiceMesh.NotFound", format!("mesh {mesh_id} disappeared while meshform was waiting for it to be running")));
-            }
-            Some(d) => {
-                let state = info(&d, "State").unwrap_or("unknown").to_owned();
-                if state == "running" {
-                    return Ok(d);
-                }
-                if TERMINAL.contains(&state.as_str()) {
-                    let why = info(&d, "ErrorMessage").unwrap_or("no error message given");
-                    return Err(ProviderError::new(
-                        "MeshFailed",
-                        format!("mesh {mesh_id} is in state {state}: {why}"),
-                    ));
-                }
-                if state != last {
-                    progress.status(&format!("mesh state: {state}"));
-                    last = state;
-                }
-            }
-        }
-        if start.elapsed() >= timeout {
+    let last = Mutex::new(String::from("unknown"));
+    let check = || async {
+        let Some(d) = describe(client, mesh_id).await? else {
             return Err(ProviderError::new(
-                "Timeout",
-                format!("mesh {mesh_id} was not running after {}s (last state {last}); raise timeouts {{ create = \"…\" }} or check the mesh in the console", timeout.as_secs()),
-            )
-            .retryable());
+                ErrorKind::NotFound,
+                "ServiceMesh.NotFound",
+                format!(
+                    "mesh {mesh_id} disappeared while meshform was waiting for it to be running"
+                ),
+            ));
+        };
+        let state = state_of(&d);
+        if state == "running" {
+            return Ok(Poll::Ready(d));
         }
-        tokio::time::sleep(interval.min(timeout.saturating_sub(start.elapsed()))).await;
-        interval = next_interval(interval);
-    }
+        if TERMINAL.contains(&state.as_str()) {
+            let why = info(&d, "ErrorMessage").unwrap_or("no error message given");
+            return Err(ProviderError::new(
+                ErrorKind::Failed,
+                "MeshFailed",
+                format!("mesh {mesh_id} is in state {state}: {why}"),
+            ));
+        }
+        *last.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = state.clone();
+        Ok(Poll::Pending(format!("mesh state: {state}")))
+    };
+    wait_until(policy(timeout), progress, check, |_| {
+        format!("mesh {mesh_id} was not running after {}s (last state {}); raise timeouts {{ create = \"…\" }} or check the mesh in the console", timeout.as_secs(), last.lock().unwrap_or_else(std::sync::PoisonError::into_inner))
+    })
+    .await
 }
 
 /// Waits until the mesh no longer exists.
@@ -90,23 +90,14 @@ pub async fn until_gone(
     timeout: Duration,
     progress: &dyn Progress,
 ) -> Result<(), ProviderError> {
-    let start = Instant::now();
-    let mut interval = Duration::from_millis(1000);
-    loop {
-        match describe(client, mesh_id).await? {
-            None => return Ok(()),
-            Some(d) => {
-                progress.status(&format!("mesh state: {}", info(&d, "State").unwrap_or("unknown")))
-            }
-        }
-        if start.elapsed() >= timeout {
-            return Err(ProviderError::new(
-                "Timeout",
-                format!("mesh {mesh_id} still exists after {}s", timeout.as_secs()),
-            )
-            .retryable());
-        }
-        tokio::time::sleep(interval.min(timeout.saturating_sub(start.elapsed()))).await;
-        interval = next_interval(interval);
-    }
+    let check = || async {
+        Ok(match describe(client, mesh_id).await? {
+            None => Poll::Ready(()),
+            Some(d) => Poll::Pending(format!("mesh state: {}", state_of(&d))),
+        })
+    };
+    wait_until(policy(timeout), progress, check, |_| {
+        format!("mesh {mesh_id} still exists after {}s", timeout.as_secs())
+    })
+    .await
 }

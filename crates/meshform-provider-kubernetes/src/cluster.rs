@@ -1,15 +1,17 @@
 //! One cluster's API, as the provider uses it: kind resolution through discovery (cached), server-side
-//! apply (and its dry run), reads, deletes that wait, rollout waits, and exec.
+//! apply (and its dry run), reads, deletes that wait, and waits for rollouts and conditions that follow
+//! a watch on the object (polling when no watch can be had).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams};
+use futures::StreamExt;
+use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, WatchEvent, WatchParams};
 use kube::core::{ApiResource, GroupVersionKind};
 use kube::discovery::Scope;
 use kube::Client;
-use meshform_provider::{Progress, ProviderError};
+use meshform_provider::{ErrorKind, Poll, Progress, ProviderError};
 use serde_json::Value as Json;
 
 use crate::objects::ObjectRef;
@@ -53,22 +55,18 @@ impl Cluster {
                         msg.push_str(&format!(" ({})", causes.join("; ")));
                     }
                 }
-                let mut pe = ProviderError::new(
-                    if status.reason.is_empty() {
-                        format!("HTTP{}", status.code)
-                    } else {
-                        status.reason.clone()
-                    },
-                    msg,
-                );
-                pe.retryable = status.code >= 500 || status.code == 429;
-                pe
+                let code = if status.reason.is_empty() {
+                    format!("HTTP{}", status.code)
+                } else {
+                    status.reason.clone()
+                };
+                ProviderError::new(status_kind(status.code), code, msg)
             }
             other => ProviderError::new(
+                ErrorKind::Unavailable,
                 "ClusterUnreachable",
                 format!("cluster {}: {what} {}: {other}", self.name, r.describe()),
-            )
-            .retryable(),
+            ),
         }
     }
 
@@ -81,7 +79,7 @@ impl Cluster {
         let (g, v) = r.group_version();
         let gvk = GroupVersionKind::gvk(g, v, &r.kind);
         let (ar, caps) = kube::discovery::pinned_kind(&self.client, &gvk).await.map_err(|e| match e {
-            kube::Error::Discovery(_) => ProviderError::new("UnknownKind", format!("cluster {}: the server does not know {} {}; check apiVersion and kind (is the CRD installed?)", self.name, r.api_version, r.kind)),
+            kube::Error::Discovery(_) => ProviderError::new(ErrorKind::NotFound, "UnknownKind", format!("cluster {}: the server does not know {} {}; check apiVersion and kind (is the CRD installed?)", self.name, r.api_version, r.kind)),
             other => self.error("discovering", r, other),
         })?;
         let out = (ar, caps.scope);
@@ -95,8 +93,7 @@ impl Cluster {
         obj: &mut Json,
         default_ns: Option<&str>,
     ) -> Result<ObjectRef, ProviderError> {
-        let r = ObjectRef::of(obj)
-            .map_err(|e| ProviderError::new("InvalidManifest", e).at_attribute("manifest"))?;
+        let r = ObjectRef::of(obj).map_err(|e| invalid_manifest(e).at_attribute("manifest"))?;
         let (_, scope) = self.resolve(&r).await?;
         let meta = obj.get_mut("metadata").and_then(|m| m.as_object_mut());
         if let Some(m) = meta {
@@ -113,7 +110,7 @@ impl Cluster {
                 _ => {}
             }
         }
-        ObjectRef::of(obj).map_err(|e| ProviderError::new("InvalidManifest", e))
+        ObjectRef::of(obj).map_err(invalid_manifest)
     }
 
     async fn api(&self, r: &ObjectRef) -> Result<Api<DynamicObject>, ProviderError> {
@@ -134,7 +131,7 @@ impl Cluster {
         dry_run: bool,
         force: bool,
     ) -> Result<Json, ProviderError> {
-        let r = ObjectRef::of(obj).map_err(|e| ProviderError::new("InvalidManifest", e))?;
+        let r = ObjectRef::of(obj).map_err(invalid_manifest)?;
         let api = self.api(&r).await?;
         let mut pp = PatchParams::apply(FIELD_MANAGER);
         if force {
@@ -148,17 +145,14 @@ impl Cluster {
             .patch(&r.name, &pp, &Patch::Apply(obj))
             .await
             .map_err(|e| self.error(what, &r, e))?;
-        serde_json::to_value(out).map_err(|e| ProviderError::new("BadResponse", e.to_string()))
+        serde_json::to_value(out).map_err(|e| bad_response(&e))
     }
 
     /// The live object, if it exists.
     pub async fn get(&self, r: &ObjectRef) -> Result<Option<Json>, ProviderError> {
         let api = self.api(r).await?;
         match api.get_opt(&r.name).await {
-            Ok(Some(o)) => Ok(Some(
-                serde_json::to_value(o)
-                    .map_err(|e| ProviderError::new("BadResponse", e.to_string()))?,
-            )),
+            Ok(Some(o)) => Ok(Some(to_json(o)?)),
             Ok(None) => Ok(None),
             Err(e) => Err(self.error("reading", r, e)),
         }
@@ -174,7 +168,7 @@ impl Cluster {
         let api = match self.api(r).await {
             Ok(a) => a,
             // The kind itself is gone (a CRD removed): nothing left to delete.
-            Err(e) if e.code == "UnknownKind" => return Ok(()),
+            Err(e) if e.kind == ErrorKind::NotFound => return Ok(()),
             Err(e) => return Err(e),
         };
         match api.delete(&r.name, &DeleteParams::foreground()).await {
@@ -182,29 +176,21 @@ impl Cluster {
             Err(kube::Error::Api(s)) if s.code == 404 => return Ok(()),
             Err(e) => return Err(self.error("deleting", r, e)),
         }
-        let start = Instant::now();
-        loop {
-            match api.get_opt(&r.name).await {
-                Ok(None) => return Ok(()),
-                Ok(Some(_)) => {
-                    progress.status(&format!("waiting for {} to be deleted", r.describe()))
-                }
-                Err(e) => return Err(self.error("waiting for the deletion of", r, e)),
-            }
-            if start.elapsed() > timeout {
-                return Err(ProviderError::new(
-                    "Timeout",
-                    format!(
-                        "cluster {}: {} still exists after {}s",
-                        self.name,
-                        r.describe(),
-                        timeout.as_secs()
-                    ),
-                )
-                .retryable());
-            }
-            tokio::time::sleep(Duration::from_millis(300)).await;
-        }
+        let check = |o: Option<&Json>| {
+            Ok(match o {
+                None => Poll::Ready(()),
+                Some(_) => Poll::Pending(format!("waiting for {} to be deleted", r.describe())),
+            })
+        };
+        self.wait_for(&api, r, timeout, progress, check, |_| {
+            format!(
+                "cluster {}: {} still exists after {}s",
+                self.name,
+                r.describe(),
+                timeout.as_secs()
+            )
+        })
+        .await
     }
 
     /// Waits until a Deployment's rollout is complete: observed generation current and every replica
@@ -215,10 +201,11 @@ impl Cluster {
         timeout: Duration,
         progress: &dyn Progress,
     ) -> Result<(), ProviderError> {
-        let start = Instant::now();
-        loop {
-            let Some(o) = self.get(r).await? else {
+        let api = self.api(r).await?;
+        let check = |o: Option<&Json>| {
+            let Some(o) = o else {
                 return Err(ProviderError::new(
+                    ErrorKind::NotFound,
                     "NotFound",
                     format!(
                         "cluster {}: {} disappeared during its rollout",
@@ -227,35 +214,28 @@ impl Cluster {
                     ),
                 ));
             };
+            let (available, want) = replicas(o);
             let n = |p: &str| o.pointer(p).and_then(|v| v.as_i64()).unwrap_or(0);
-            let want = o.pointer("/spec/replicas").and_then(|v| v.as_i64()).unwrap_or(1);
             let done = n("/status/observedGeneration") >= n("/metadata/generation")
                 && n("/status/updatedReplicas") >= want
-                && n("/status/availableReplicas") >= want
+                && available >= want
                 && n("/status/replicas") <= want;
-            if done {
-                return Ok(());
-            }
-            progress.status(&format!(
-                "{}: {} of {want} replicas available",
+            Ok(if done {
+                Poll::Ready(())
+            } else {
+                Poll::Pending(format!("{}: {available} of {want} replicas available", r.describe()))
+            })
+        };
+        self.wait_for(&api, r, timeout, progress, check, |last| {
+            let (available, want) = last.map(replicas).unwrap_or((0, 1));
+            format!(
+                "cluster {}: {} did not finish its rollout in {}s ({available} of {want} available)",
+                self.name,
                 r.describe(),
-                n("/status/availableReplicas")
-            ));
-            if start.elapsed() > timeout {
-                return Err(ProviderError::new(
-                    "Timeout",
-                    format!(
-                        "cluster {}: {} did not finish its rollout in {}s ({} of {want} available)",
-                        self.name,
-                        r.describe(),
-                        timeout.as_secs(),
-                        n("/status/availableReplicas")
-                    ),
-                )
-                .retryable());
-            }
-            tokio::time::sleep(Duration::from_millis(250)).await;
-        }
+                timeout.as_secs(),
+            )
+        })
+        .await
     }
 
     /// Waits until an object reports a condition (`type` with `status`).
@@ -267,34 +247,145 @@ impl Cluster {
         timeout: Duration,
         progress: &dyn Progress,
     ) -> Result<(), ProviderError> {
-        let start = Instant::now();
-        loop {
-            if let Some(o) = self.get(r).await? {
-                let ok =
-                    o.pointer("/status/conditions").and_then(|c| c.as_array()).is_some_and(|cs| {
-                        cs.iter().any(|c| {
-                            c.get("type").and_then(|v| v.as_str()) == Some(ty)
-                                && c.get("status").and_then(|v| v.as_str()) == Some(status)
-                        })
-                    });
-                if ok {
-                    return Ok(());
+        let api = self.api(r).await?;
+        let check = |o: Option<&Json>| {
+            let ok = o
+                .and_then(|o| o.pointer("/status/conditions"))
+                .and_then(|c| c.as_array())
+                .is_some_and(|cs| {
+                    cs.iter().any(|c| {
+                        c.get("type").and_then(|v| v.as_str()) == Some(ty)
+                            && c.get("status").and_then(|v| v.as_str()) == Some(status)
+                    })
+                });
+            Ok(if ok {
+                Poll::Ready(())
+            } else {
+                Poll::Pending(format!("{}: waiting for condition {ty}={status}", r.describe()))
+            })
+        };
+        self.wait_for(&api, r, timeout, progress, check, |_| {
+            format!(
+                "cluster {}: {} did not reach {ty}={status} in {}s",
+                self.name,
+                r.describe(),
+                timeout.as_secs()
+            )
+        })
+        .await
+    }
+
+    /// Waits until `check` is ready for the object (`None` while it does not exist), following a watch
+    /// on it and falling back to polling when the server offers no watch. A new status is reported
+    /// once; on timeout the error says `timed_out(last object seen)`.
+    async fn wait_for<T>(
+        &self,
+        api: &Api<DynamicObject>,
+        r: &ObjectRef,
+        timeout: Duration,
+        progress: &dyn Progress,
+        check: impl Fn(Option<&Json>) -> Result<Poll<T>, ProviderError>,
+        timed_out: impl FnOnce(Option<&Json>) -> String,
+    ) -> Result<T, ProviderError> {
+        let deadline = Instant::now() + timeout;
+        let mut last: Option<Json> = None;
+        let mut status: Option<String> = None;
+        let mut see =
+            |o: Option<Json>, last: &mut Option<Json>| -> Result<Option<T>, ProviderError> {
+                let seen = check(o.as_ref())?;
+                *last = o;
+                match seen {
+                    Poll::Ready(v) => Ok(Some(v)),
+                    Poll::Pending(s) => {
+                        if status.as_deref() != Some(s.as_str()) {
+                            progress.status(&s);
+                            status = Some(s);
+                        }
+                        Ok(None)
+                    }
+                }
+            };
+        let mut watched = true;
+        while Instant::now() < deadline {
+            // Where the object stands now, and the version to watch from.
+            let now = api.get_opt(&r.name).await.map_err(|e| self.error("waiting for", r, e))?;
+            let version = now.as_ref().and_then(|o| o.metadata.resource_version.clone());
+            if let Some(v) = see(now.map(to_json).transpose()?, &mut last)? {
+                return Ok(v);
+            }
+            let events = match (&version, watched) {
+                (Some(version), true) => {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    let params = WatchParams::default()
+                        .fields(&format!("metadata.name={}", r.name))
+                        .timeout(left.as_secs().clamp(1, 290) as u32);
+                    api.watch(&params, version).await.ok()
+                }
+                _ => None,
+            };
+            let Some(events) = events else {
+                // No watch to follow (the object is absent, or the server refused): poll.
+                watched = false;
+                let left = deadline.saturating_duration_since(Instant::now());
+                tokio::time::sleep(POLL.min(left)).await;
+                continue;
+            };
+            let mut events = std::pin::pin!(events);
+            loop {
+                let left = deadline.saturating_duration_since(Instant::now());
+                let event = match tokio::time::timeout(left, events.next()).await {
+                    Ok(Some(Ok(event))) => event,
+                    // The watch ended (server timeout, 410 Gone, a dropped connection): look again.
+                    Ok(Some(Err(_)) | None) => break,
+                    Err(_) => break, // the deadline
+                };
+                let seen = match event {
+                    WatchEvent::Added(o) | WatchEvent::Modified(o) => Some(to_json(o)?),
+                    WatchEvent::Deleted(_) => None,
+                    WatchEvent::Bookmark(_) => continue,
+                    WatchEvent::Error(_) => break,
+                };
+                if let Some(v) = see(seen, &mut last)? {
+                    return Ok(v);
                 }
             }
-            progress.status(&format!("{}: waiting for condition {ty}={status}", r.describe()));
-            if start.elapsed() > timeout {
-                return Err(ProviderError::new(
-                    "Timeout",
-                    format!(
-                        "cluster {}: {} did not reach {ty}={status} in {}s",
-                        self.name,
-                        r.describe(),
-                        timeout.as_secs()
-                    ),
-                )
-                .retryable());
-            }
-            tokio::time::sleep(Duration::from_millis(250)).await;
         }
+        Err(ProviderError::new(ErrorKind::Timeout, "Timeout", timed_out(last.as_ref())))
+    }
+}
+
+/// How often an object without a watch is polled.
+const POLL: Duration = Duration::from_millis(250);
+
+/// `(available, wanted)` replicas of a Deployment.
+fn replicas(o: &Json) -> (i64, i64) {
+    let available = o.pointer("/status/availableReplicas").and_then(|v| v.as_i64()).unwrap_or(0);
+    let want = o.pointer("/spec/replicas").and_then(|v| v.as_i64()).unwrap_or(1);
+    (available, want)
+}
+
+fn to_json(o: DynamicObject) -> Result<Json, ProviderError> {
+    serde_json::to_value(o).map_err(|e| bad_response(&e))
+}
+
+fn bad_response(e: &serde_json::Error) -> ProviderError {
+    ProviderError::new(ErrorKind::Internal, "BadResponse", e.to_string())
+}
+
+/// A manifest meshform cannot use (no kind, no name, not an object).
+pub fn invalid_manifest(message: String) -> ProviderError {
+    ProviderError::new(ErrorKind::InvalidArgument, "InvalidManifest", message)
+}
+
+/// The kind of a Kubernetes API error, by HTTP status.
+fn status_kind(code: u16) -> ErrorKind {
+    match code {
+        404 => ErrorKind::NotFound,
+        409 => ErrorKind::Conflict,
+        429 => ErrorKind::Throttled,
+        401 | 403 => ErrorKind::Unauthorized,
+        400..=499 => ErrorKind::InvalidArgument,
+        500.. => ErrorKind::Unavailable,
+        _ => ErrorKind::Internal,
     }
 }

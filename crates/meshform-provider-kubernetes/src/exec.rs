@@ -3,7 +3,7 @@
 
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, AttachParams, ListParams};
-use meshform_provider::ProviderError;
+use meshform_provider::{ErrorKind, ProviderError};
 use tokio::io::AsyncReadExt;
 
 use crate::cluster::Cluster;
@@ -36,8 +36,7 @@ pub async fn target_pod(
         return pods.get(p).await.map_err(|e| cluster.error("reading", &r("Pod", p), e));
     }
     let Some(d) = deployment else {
-        return Err(ProviderError::new("InvalidConfig", "give pod or deployment")
-            .at_attribute("deployment"));
+        return Err(ProviderError::invalid_config("deployment", "give pod or deployment"));
     };
     let dref = ObjectRef {
         api_version: "apps/v1".into(),
@@ -47,6 +46,7 @@ pub async fn target_pod(
     };
     let dep = cluster.get(&dref).await?.ok_or_else(|| {
         ProviderError::new(
+            ErrorKind::NotFound,
             "NotFound",
             format!("cluster {}: {} does not exist", cluster.name, dref.describe()),
         )
@@ -73,10 +73,10 @@ pub async fn target_pod(
     running.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
     running.into_iter().next().ok_or_else(|| {
         ProviderError::new(
+            ErrorKind::Unavailable,
             "NoPod",
             format!("cluster {}: {} has no running pod", cluster.name, dref.describe()),
         )
-        .retryable()
     })
 }
 

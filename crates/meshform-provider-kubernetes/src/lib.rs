@@ -3,27 +3,58 @@
 //!
 //! - [`objects`]: manifests, identities, the projection onto managed fields, YAML rendering.
 //! - [`cluster`]: one cluster's API (discovery, apply, dry run, reads, deletes, waits).
-//! - [`manifest`]: the `kubernetes_manifest` resource.
-//! - [`exec`]: `pods/exec`, for the `kubernetes_exec` data source that checks use.
+//! - [`manifest`]: the `kubernetes_manifest` resource and the `kubernetes_exec` data source.
+//! - [`exec`]: `pods/exec`, which `kubernetes_exec` (the data source checks use) runs through.
 
 pub mod cluster;
 pub mod exec;
 pub mod manifest;
 pub mod objects;
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use async_trait::async_trait;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use meshform_core::schema::{Attribute, BlockNesting, NestedBlock, ProviderSchema, Schema};
-use meshform_core::{Type, Value};
+use meshform_core::{Mode, PathStep, Type, Value};
 use meshform_provider::{
-    AttributeProblem, ConfiguredProvider, Provider, ProviderError, ProviderResult,
+    AttributeProblem, ConfiguredProvider, ErrorKind, Provider, ProviderError, ProviderResult,
+    TypeTable,
 };
 
 use crate::cluster::Cluster;
+
+/// How many operations one cluster runs at once.
+const CONCURRENCY: usize = 8;
+
+/// The provider's types, by name.
+static TYPES: LazyLock<Arc<TypeTable<Cluster>>> = LazyLock::new(|| {
+    Arc::new(
+        TypeTable::new("kubernetes")
+            .resource("kubernetes_manifest", manifest::Manifest)
+            .data_source("kubernetes_exec", manifest::Exec),
+    )
+});
+
+fn problem(attr: &str, message: &str) -> AttributeProblem {
+    AttributeProblem {
+        path: vec![PathStep::Key(attr.into())],
+        message: message.into(),
+        is_error: true,
+    }
+}
+
+/// `wait { timeout = "…" }` must be a duration.
+fn wait_problems(config: &Value) -> Vec<AttributeProblem> {
+    match config.get("wait").and_then(|w| w.get("timeout")).and_then(Value::as_str) {
+        Some(t) => match meshform_core::duration::parse_duration(t) {
+            Err(e) => vec![problem("wait", &e)],
+            Ok(_) => Vec::new(),
+        },
+        None => Vec::new(),
+    }
+}
 
 /// What the CLI passes from the user's environment.
 #[derive(Clone, Debug, Default)]
@@ -121,58 +152,27 @@ impl Provider for KubernetesProvider {
     }
 
     fn schema(&self) -> ProviderSchema {
-        ProviderSchema {
-            provider: Schema::new(
-                "A Kubernetes cluster: one provider instance (alias) per cluster.",
-            )
-            .attr(
-                "kubeconfig",
-                Attribute::optional(
-                    s(),
-                    "Path of a kubeconfig file (default: KUBECONFIG, else ~/.kube/config).",
+        TYPES.schema(
+            Schema::new("A Kubernetes cluster: one provider instance (alias) per cluster.")
+                .attr(
+                    "kubeconfig",
+                    Attribute::optional(
+                        s(),
+                        "Path of a kubeconfig file (default: KUBECONFIG, else ~/.kube/config).",
+                    ),
+                )
+                .attr(
+                    "context",
+                    Attribute::optional(
+                        s(),
+                        "Context of the kubeconfig (default: its current context).",
+                    ),
                 ),
-            )
-            .attr(
-                "context",
-                Attribute::optional(
-                    s(),
-                    "Context of the kubeconfig (default: its current context).",
-                ),
-            ),
-            resources: BTreeMap::from([("kubernetes_manifest".to_owned(), manifest_schema())]),
-            data_sources: BTreeMap::from([("kubernetes_exec".to_owned(), exec_schema())]),
-        }
+        )
     }
 
-    fn validate(&self, type_name: &str, config: &Value) -> Vec<AttributeProblem> {
-        let mut out = Vec::new();
-        let set = |k: &str| config.get(k).is_some_and(|v| !v.is_null());
-        let problem = |a: &str, m: &str| AttributeProblem {
-            path: vec![meshform_core::PathStep::Key(a.into())],
-            message: m.into(),
-            is_error: true,
-        };
-        if let Some(t) = config.get("wait").and_then(|w| w.get("timeout")).and_then(Value::as_str) {
-            if let Err(e) = meshform_core::duration::parse_duration(t) {
-                out.push(problem("wait", &e));
-            }
-        }
-        match type_name {
-            "kubernetes_manifest" => match (set("manifest"), set("source")) {
-                (true, true) => {
-                    out.push(problem("source", "set either manifest or source, not both"))
-                }
-                (false, false) => {
-                    out.push(problem("manifest", "set manifest (objects) or source (YAML text)"))
-                }
-                _ => {}
-            },
-            "kubernetes_exec" if set("deployment") == set("pod") => {
-                out.push(problem("deployment", "set exactly one of deployment and pod"))
-            }
-            _ => {}
-        }
-        out
+    fn validate(&self, mode: Mode, type_name: &str, config: &Value) -> Vec<AttributeProblem> {
+        TYPES.validate(mode, type_name, config)
     }
 
     async fn configure(&self, config: &Value) -> ProviderResult<Arc<dyn ConfiguredProvider>> {
@@ -181,6 +181,7 @@ impl Provider for KubernetesProvider {
             Some(path) => {
                 let kc = Kubeconfig::read_from(&path).map_err(|e| {
                     ProviderError::new(
+                        ErrorKind::InvalidArgument,
                         "InvalidKubeconfig",
                         format!("cannot read kubeconfig {}: {e}", path.display()),
                     )
@@ -193,6 +194,7 @@ impl Provider for KubernetesProvider {
                 let opts = KubeConfigOptions { context, ..KubeConfigOptions::default() };
                 let cfg = kube::Config::from_custom_kubeconfig(kc, &opts).await.map_err(|e| {
                     ProviderError::new(
+                        ErrorKind::InvalidArgument,
                         "InvalidKubeconfig",
                         format!("kubeconfig {}: {e}", path.display()),
                     )
@@ -203,6 +205,7 @@ impl Provider for KubernetesProvider {
             None if self.env.in_cluster && context.is_none() => {
                 let cfg = kube::Config::incluster().map_err(|e| {
                     ProviderError::new(
+                        ErrorKind::InvalidArgument,
                         "InvalidInClusterConfig",
                         format!("no kubeconfig, and the in-cluster configuration (the pod's service account) cannot be used: {e}"),
                     )
@@ -211,6 +214,7 @@ impl Provider for KubernetesProvider {
             }
             None => {
                 return Err(ProviderError::new(
+                    ErrorKind::InvalidArgument,
                     "NoKubeconfig",
                     "no kubeconfig: set kubeconfig in the provider block or KUBECONFIG, or create ~/.kube/config",
                 ))
@@ -218,9 +222,13 @@ impl Provider for KubernetesProvider {
         };
         let default_ns = cfg.default_namespace.clone();
         let client = kube::Client::try_from(cfg).map_err(|e| {
-            ProviderError::new("ClientError", format!("cannot build a Kubernetes client: {e}"))
+            ProviderError::new(
+                ErrorKind::Internal,
+                "ClientError",
+                format!("cannot build a Kubernetes client: {e}"),
+            )
         })?;
-        Ok(Arc::new(manifest::Configured { cluster: Cluster::new(client, name, default_ns) }))
+        Ok(TYPES.bind(Arc::new(Cluster::new(client, name, default_ns)), CONCURRENCY))
     }
 }
 

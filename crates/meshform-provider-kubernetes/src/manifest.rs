@@ -4,9 +4,10 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use meshform_core::{PathStep, Value};
+use meshform_core::{PathStep, Schema, Value};
 use meshform_provider::{
-    ConfiguredProvider, PlannedState, Progress, ProviderError, ProviderResult,
+    AttributeProblem, DataSourceType, ErrorKind, PlannedState, Progress, ProviderError,
+    ProviderResult, ResourceType,
 };
 use serde_json::Value as Json;
 
@@ -16,10 +17,11 @@ use crate::objects::{self, ObjectRef};
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
 
-/// A configured provider instance: one cluster.
-pub struct Configured {
-    pub cluster: Cluster,
-}
+/// `kubernetes_manifest`: one or many objects of one cluster.
+pub struct Manifest;
+
+/// `kubernetes_exec`: a command run in a workload's container.
+pub struct Exec;
 
 fn s<'v>(v: &'v Value, k: &str) -> Option<&'v str> {
     v.get(k).and_then(Value::as_str)
@@ -42,109 +44,118 @@ fn source_attr(v: &Value) -> &'static str {
     }
 }
 
-impl Configured {
-    /// The desired objects of a configuration, namespaces filled in, in apply order.
-    async fn desired(&self, v: &Value) -> ProviderResult<Vec<Json>> {
-        let attr = source_attr(v);
-        let mut objs = match (v.get("source").and_then(Value::as_str), v.get("manifest")) {
-            (Some(text), _) => objects::parse_yaml(text)
-                .map_err(|e| ProviderError::new("InvalidManifest", e).at_attribute("source"))?,
-            (None, Some(m)) if !m.is_null() => match m.expose_json() {
-                Json::Array(items) => items,
-                one => vec![one],
-            },
-            _ => Vec::new(),
-        };
-        if objs.is_empty() {
-            return Err(ProviderError::new("InvalidManifest", "no objects: the manifest is empty")
-                .at_attribute(attr));
-        }
-        let ns = s(v, "namespace");
-        let mut seen = std::collections::BTreeSet::new();
-        for o in &mut objs {
-            if !o.is_object() {
-                return Err(ProviderError::new(
-                    "InvalidManifest",
-                    "every document must be an object with apiVersion, kind and metadata.name",
-                )
-                .at_attribute(attr));
-            }
-            let r = self.cluster.normalize(o, ns).await.map_err(|mut e| {
-                e.attribute.get_or_insert(vec![PathStep::Key(attr.into())]);
-                e
-            })?;
-            if !seen.insert(r.id()) {
-                return Err(ProviderError::new(
-                    "InvalidManifest",
-                    format!("{} appears twice", r.describe()),
-                )
-                .at_attribute(attr));
-            }
-        }
-        objects::apply_order(&mut objs);
-        Ok(objs)
+/// The desired objects of a configuration, namespaces filled in, in apply order.
+async fn desired(cluster: &Cluster, v: &Value) -> ProviderResult<Vec<Json>> {
+    let attr = source_attr(v);
+    let mut objs = match (v.get("source").and_then(Value::as_str), v.get("manifest")) {
+        (Some(text), _) => objects::parse_yaml(text).map_err(|e| {
+            ProviderError::new(ErrorKind::InvalidArgument, "InvalidManifest", e)
+                .at_attribute("source")
+        })?,
+        (None, Some(m)) if !m.is_null() => match m.expose_json() {
+            Json::Array(items) => items,
+            one => vec![one],
+        },
+        _ => Vec::new(),
+    };
+    if objs.is_empty() {
+        return Err(ProviderError::new(
+            ErrorKind::InvalidArgument,
+            "InvalidManifest",
+            "no objects: the manifest is empty",
+        )
+        .at_attribute(attr));
     }
+    let ns = s(v, "namespace");
+    let mut seen = std::collections::BTreeSet::new();
+    for o in &mut objs {
+        if !o.is_object() {
+            return Err(crate::cluster::invalid_manifest(
+                "every document must be an object with apiVersion, kind and metadata.name".into(),
+            )
+            .at_attribute(attr));
+        }
+        let r = cluster.normalize(o, ns).await.map_err(|mut e| {
+            e.attribute.get_or_insert(vec![PathStep::Key(attr.into())]);
+            e
+        })?;
+        if !seen.insert(r.id()) {
+            return Err(crate::cluster::invalid_manifest(format!(
+                "{} appears twice",
+                r.describe()
+            ))
+            .at_attribute(attr));
+        }
+    }
+    objects::apply_order(&mut objs);
+    Ok(objs)
+}
 
-    /// What the cluster holds of the desired objects, projected onto the managed fields.
-    async fn observe(&self, known: &Value, desired: &[Json]) -> ProviderResult<Option<Value>> {
-        let mut live = Vec::new();
-        let mut ids = Vec::new();
-        for d in desired {
-            let r = ObjectRef::of(d).map_err(|e| ProviderError::new("InvalidManifest", e))?;
-            if let Some(l) = self.cluster.get(&r).await? {
-                live.push(objects::project(&l, d));
-                ids.push(r.id());
-            }
+/// What the cluster holds of the desired objects, projected onto the managed fields.
+async fn observe(
+    cluster: &Cluster,
+    known: &Value,
+    desired: &[Json],
+) -> ProviderResult<Option<Value>> {
+    let mut live = Vec::new();
+    let mut ids = Vec::new();
+    for d in desired {
+        let r = ObjectRef::of(d)
+            .map_err(|e| ProviderError::new(ErrorKind::InvalidArgument, "InvalidManifest", e))?;
+        if let Some(l) = cluster.get(&r).await? {
+            live.push(objects::project(&l, d));
+            ids.push(r.id());
         }
-        if live.is_empty() {
-            return Ok(None);
-        }
-        Ok(Some(with_computed(known, &ids, &objects::to_yaml(&live))))
     }
+    if live.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(with_computed(known, &ids, &objects::to_yaml(&live))))
+}
 
-    /// Server-side apply (or its dry run) of one object. An object meshform applied before (one of
-    /// `prior`'s objects) whose managed fields another manager took over (e.g. `kubectl scale`) is
-    /// drift: those fields are restored by forcing, as the plan's diff of `yaml` shows.
-    async fn apply_one(
-        &self,
-        o: &Json,
-        dry_run: bool,
-        force: bool,
-        prior: Option<&Value>,
-    ) -> ProviderResult<Json> {
-        match self.cluster.apply(o, dry_run, force).await {
-            Err(e) if e.code == "Conflict" && !force && applied_before(prior, o) => {
-                self.cluster.apply(o, dry_run, true).await
-            }
-            other => other,
+/// Server-side apply (or its dry run) of one object. An object meshform applied before (one of
+/// `prior`'s objects) whose managed fields another manager took over (e.g. `kubectl scale`) is
+/// drift: those fields are restored by forcing, as the plan's diff of `yaml` shows.
+async fn apply_one(
+    cluster: &Cluster,
+    o: &Json,
+    dry_run: bool,
+    force: bool,
+    prior: Option<&Value>,
+) -> ProviderResult<Json> {
+    match cluster.apply(o, dry_run, force).await {
+        Err(e) if e.kind == ErrorKind::Conflict && !force && applied_before(prior, o) => {
+            cluster.apply(o, dry_run, true).await
         }
+        other => other,
     }
+}
 
-    async fn apply_all(
-        &self,
-        v: &Value,
-        desired: &[Json],
-        prior: Option<&Value>,
-        progress: &dyn Progress,
-    ) -> ProviderResult<()> {
-        let force = v.get("force_conflicts").and_then(Value::as_bool).unwrap_or(false);
-        for o in desired {
-            self.apply_one(o, false, force, prior).await.map_err(conflict_hint)?;
-        }
-        let rollout =
-            v.get("wait").and_then(|w| w.get("rollout")).and_then(Value::as_bool).unwrap_or(true);
-        let condition = v.get("wait").and_then(|w| w.get("condition")).and_then(Value::as_str);
-        for o in desired {
-            let r = ObjectRef::of(o).map_err(|e| ProviderError::new("InvalidManifest", e))?;
-            if rollout && r.kind == "Deployment" {
-                self.cluster.wait_rollout(&r, timeout(v), progress).await?;
-            }
-            if let Some(c) = condition {
-                self.cluster.wait_condition(&r, c, "True", timeout(v), progress).await?;
-            }
-        }
-        Ok(())
+async fn apply_all(
+    cluster: &Cluster,
+    v: &Value,
+    desired: &[Json],
+    prior: Option<&Value>,
+    progress: &dyn Progress,
+) -> ProviderResult<()> {
+    let force = v.get("force_conflicts").and_then(Value::as_bool).unwrap_or(false);
+    for o in desired {
+        apply_one(cluster, o, false, force, prior).await.map_err(conflict_hint)?;
     }
+    let rollout =
+        v.get("wait").and_then(|w| w.get("rollout")).and_then(Value::as_bool).unwrap_or(true);
+    let condition = v.get("wait").and_then(|w| w.get("condition")).and_then(Value::as_str);
+    for o in desired {
+        let r = ObjectRef::of(o)
+            .map_err(|e| ProviderError::new(ErrorKind::InvalidArgument, "InvalidManifest", e))?;
+        if rollout && r.kind == "Deployment" {
+            cluster.wait_rollout(&r, timeout(v), progress).await?;
+        }
+        if let Some(c) = condition {
+            cluster.wait_condition(&r, c, "True", timeout(v), progress).await?;
+        }
+    }
+    Ok(())
 }
 
 /// Whether `prior` (the state of the resource) lists the object: meshform applied it before.
@@ -157,7 +168,7 @@ fn applied_before(prior: Option<&Value>, o: &Json) -> bool {
 }
 
 fn conflict_hint(mut e: ProviderError) -> ProviderError {
-    if e.code == "Conflict" && e.message.contains("conflict") {
+    if e.kind == ErrorKind::Conflict && e.message.contains("conflict") {
         e.message.push_str("; another field manager owns these fields: set force_conflicts = true to take them over");
     }
     e
@@ -188,7 +199,7 @@ fn unknown_computed(v: &Value) -> Value {
 
 /// Whether a dry-run error means "cannot change this in place" (an immutable field).
 fn immutable(e: &ProviderError) -> Option<String> {
-    (e.code == "Invalid" && e.message.contains("immutable")).then(|| {
+    (e.kind == ErrorKind::InvalidArgument && e.message.contains("immutable")).then(|| {
         // "cluster …: planning … Deployment ns/x: Deployment.apps \"x\" is invalid: spec.selector: …"
         // (the cluster's name may itself contain ':').
         let field = e
@@ -203,34 +214,48 @@ fn immutable(e: &ProviderError) -> Option<String> {
 }
 
 #[async_trait]
-impl ConfiguredProvider for Configured {
-    async fn read(&self, type_name: &str, current: &Value) -> ProviderResult<Option<Value>> {
-        if type_name != "kubernetes_manifest" {
-            return Err(ProviderError::new("UnknownType", format!("no resource type {type_name}")));
+impl ResourceType<Cluster> for Manifest {
+    fn schema(&self) -> Schema {
+        crate::manifest_schema()
+    }
+
+    fn validate(&self, config: &Value) -> Vec<AttributeProblem> {
+        let mut out = crate::wait_problems(config);
+        let set = |k: &str| config.get(k).is_some_and(|v| !v.is_null());
+        match (set("manifest"), set("source")) {
+            (true, true) => {
+                out.push(crate::problem("source", "set either manifest or source, not both"))
+            }
+            (false, false) => {
+                out.push(crate::problem("manifest", "set manifest (objects) or source (YAML text)"))
+            }
+            _ => {}
         }
-        let desired = self.desired(current).await?;
-        self.observe(current, &desired).await
+        out
+    }
+
+    async fn read(&self, cluster: &Cluster, current: &Value) -> ProviderResult<Option<Value>> {
+        let desired = desired(cluster, current).await?;
+        observe(cluster, current, &desired).await
     }
 
     async fn plan(
         &self,
-        type_name: &str,
+        cluster: &Cluster,
+        _schema: &Schema,
         prior: Option<&Value>,
         proposed: &Value,
     ) -> ProviderResult<PlannedState> {
-        if type_name != "kubernetes_manifest" {
-            return Err(ProviderError::new("UnknownType", format!("no resource type {type_name}")));
-        }
         if proposed.contains_unknown() {
             return Ok(PlannedState::new(unknown_computed(proposed)));
         }
-        let desired = self.desired(proposed).await?;
+        let desired = desired(cluster, proposed).await?;
         let force = proposed.get("force_conflicts").and_then(Value::as_bool).unwrap_or(false);
         let mut replace = None;
         for o in &desired {
-            match self.apply_one(o, true, force, prior).await {
+            match apply_one(cluster, o, true, force, prior).await {
                 Ok(_) => {}
-                Err(e) if e.code == "NotFound" => {} // its namespace is created by this same apply
+                Err(e) if e.kind == ErrorKind::NotFound => {} // its namespace is created by this same apply
                 Err(e) => match immutable(&e) {
                     Some(why) if prior.is_some() => replace = Some(why),
                     // Planning the create of a replacement (the engine plans it with no prior): the
@@ -261,31 +286,31 @@ impl ConfiguredProvider for Configured {
 
     async fn create(
         &self,
-        type_name: &str,
+        cluster: &Cluster,
         planned: &Value,
         progress: &dyn Progress,
     ) -> ProviderResult<Value> {
-        let desired = self.desired(planned).await?;
-        self.apply_all(planned, &desired, None, progress).await?;
-        match self.observe(planned, &desired).await? {
+        let desired = desired(cluster, planned).await?;
+        apply_all(cluster, planned, &desired, None, progress).await?;
+        match observe(cluster, planned, &desired).await? {
             Some(v) => Ok(v),
             None => Err(ProviderError::new(
+                ErrorKind::Unavailable,
                 "Vanished",
-                format!("{type_name}: the objects were gone right after they were applied"),
-            )
-            .retryable()),
+                "kubernetes_manifest: the objects were gone right after they were applied",
+            )),
         }
     }
 
     async fn update(
         &self,
-        type_name: &str,
+        cluster: &Cluster,
         prior: &Value,
         planned: &Value,
         progress: &dyn Progress,
     ) -> ProviderResult<Value> {
-        let desired = self.desired(planned).await?;
-        self.apply_all(planned, &desired, Some(prior), progress).await?;
+        let desired = desired(cluster, planned).await?;
+        apply_all(cluster, planned, &desired, Some(prior), progress).await?;
         // Objects no longer in the manifest are deleted.
         let keep: Vec<String> =
             desired.iter().filter_map(|o| ObjectRef::of(o).ok()).map(|r| r.id()).collect();
@@ -300,21 +325,21 @@ impl ConfiguredProvider for Configured {
             .collect();
         gone.sort_by_key(|r| r.kind == "Namespace");
         for r in gone {
-            self.cluster.delete(&r, timeout(planned), progress).await?;
+            cluster.delete(&r, timeout(planned), progress).await?;
         }
-        match self.observe(planned, &desired).await? {
+        match observe(cluster, planned, &desired).await? {
             Some(v) => Ok(v),
             None => Err(ProviderError::new(
+                ErrorKind::Unavailable,
                 "Vanished",
-                format!("{type_name}: the objects were gone right after they were applied"),
-            )
-            .retryable()),
+                "kubernetes_manifest: the objects were gone right after they were applied",
+            )),
         }
     }
 
     async fn delete(
         &self,
-        _type_name: &str,
+        cluster: &Cluster,
         prior: &Value,
         progress: &dyn Progress,
     ) -> ProviderResult<()> {
@@ -330,14 +355,18 @@ impl ConfiguredProvider for Configured {
         refs.reverse();
         refs.sort_by_key(|r| r.kind == "Namespace");
         for r in refs {
-            self.cluster.delete(&r, timeout(prior), progress).await?;
+            cluster.delete(&r, timeout(prior), progress).await?;
         }
         Ok(())
     }
 
-    async fn import(&self, _type_name: &str, id: &str) -> ProviderResult<Option<Value>> {
-        let r = ObjectRef::parse_id(id).ok_or_else(|| ProviderError::new("InvalidId", format!("import kubernetes_manifest with apiVersion/kind/namespace/name (namespace empty for cluster-scoped kinds), e.g. apps/v1/Deployment/sample/sleep; got {id:?}")))?;
-        let Some(live) = self.cluster.get(&r).await? else { return Ok(None) };
+    async fn lookup(&self, cluster: &Cluster, planned: &Value) -> ProviderResult<Option<Value>> {
+        self.read(cluster, planned).await
+    }
+
+    async fn import(&self, cluster: &Cluster, id: &str) -> ProviderResult<Option<Value>> {
+        let r = ObjectRef::parse_id(id).ok_or_else(|| ProviderError::new(ErrorKind::InvalidArgument, "InvalidId", format!("import kubernetes_manifest with apiVersion/kind/namespace/name (namespace empty for cluster-scoped kinds), e.g. apps/v1/Deployment/sample/sleep; got {id:?}")))?;
+        let Some(live) = cluster.get(&r).await? else { return Ok(None) };
         let manifest = objects::clean_live(&live);
         let base = Value::map([
             ("manifest", Value::from_json(&manifest)),
@@ -346,18 +375,27 @@ impl ConfiguredProvider for Configured {
             ("force_conflicts", Value::Null),
             ("wait", Value::Null),
         ]);
-        self.observe(&base, &[manifest]).await
+        observe(cluster, &base, &[manifest]).await
+    }
+}
+
+#[async_trait]
+impl DataSourceType<Cluster> for Exec {
+    fn schema(&self) -> Schema {
+        crate::exec_schema()
     }
 
-    async fn lookup(&self, type_name: &str, planned: &Value) -> ProviderResult<Option<Value>> {
-        self.read(type_name, planned).await
-    }
-
-    async fn read_data(&self, type_name: &str, config: &Value) -> ProviderResult<Value> {
-        if type_name != "kubernetes_exec" {
-            return Err(ProviderError::new("UnknownType", format!("no data source {type_name}")));
+    fn validate(&self, config: &Value) -> Vec<AttributeProblem> {
+        let mut out = crate::wait_problems(config);
+        let set = |k: &str| config.get(k).is_some_and(|v| !v.is_null());
+        if set("deployment") == set("pod") {
+            out.push(crate::problem("deployment", "set exactly one of deployment and pod"));
         }
-        let ns = s(config, "namespace").unwrap_or(&self.cluster.default_namespace).to_owned();
+        out
+    }
+
+    async fn read(&self, cluster: &Cluster, config: &Value) -> ProviderResult<Value> {
+        let ns = s(config, "namespace").unwrap_or(&cluster.default_namespace).to_owned();
         let command: Vec<String> = config
             .get("command")
             .and_then(Value::as_list)
@@ -366,19 +404,17 @@ impl ConfiguredProvider for Configured {
             .filter_map(|c| c.as_str().map(str::to_owned))
             .collect();
         if command.is_empty() {
-            return Err(ProviderError::new("InvalidConfig", "command must not be empty")
-                .at_attribute("command"));
+            return Err(ProviderError::invalid_config("command", "command must not be empty"));
         }
         let repeat =
             config.get("repeat").and_then(Value::as_number).unwrap_or(1.0).clamp(1.0, 1000.0)
                 as usize;
-        let pod =
-            exec::target_pod(&self.cluster, &ns, s(config, "pod"), s(config, "deployment")).await?;
+        let pod = exec::target_pod(cluster, &ns, s(config, "pod"), s(config, "deployment")).await?;
         let mut outputs = Vec::new();
         let mut codes = Vec::new();
         let mut name = String::new();
         for _ in 0..repeat {
-            let r = exec::run(&self.cluster, &pod, s(config, "container"), &command).await?;
+            let r = exec::run(cluster, &pod, s(config, "container"), &command).await?;
             name = r.pod;
             outputs.push(Value::string(r.stdout));
             codes.push(Value::number(r.exit_code as f64));
@@ -392,9 +428,5 @@ impl ConfiguredProvider for Configured {
             m.insert("pod_name".into(), Value::string(name));
         }
         Ok(out)
-    }
-
-    fn concurrency(&self) -> usize {
-        8
     }
 }

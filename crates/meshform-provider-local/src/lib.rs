@@ -3,18 +3,22 @@
 //! Relative file names resolve against the configuration directory given to [`LocalProvider::new`].
 //! A file's identity is its path: `id` is the file name as configured, `import` takes a path, and
 //! `lookup` finds a file an interrupted run created.
+//!
+//! It is also the smallest example of a provider (see `docs/adding-a-provider.md`): a configured
+//! client ([`Files`]), one [`ResourceType`] ([`LocalFile`]) and one [`DataSourceType`]
+//! ([`LocalFileData`]) registered in a [`TypeTable`], and a [`Provider`] that builds the client.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use async_trait::async_trait;
 use base64::Engine as _;
 use meshform_core::schema::{Attribute, ProviderSchema, Schema};
-use meshform_core::{PathStep, Type, Value};
+use meshform_core::{Mode, PathStep, Type, Value};
 use meshform_provider::{
-    AttributeProblem, ConfiguredProvider, PlannedState, Progress, Provider, ProviderError,
-    ProviderResult,
+    AttributeProblem, ConfiguredProvider, DataSourceType, ErrorKind, PlannedState, Progress,
+    Provider, ProviderError, ProviderResult, ResourceType, TypeTable,
 };
 use sha2::{Digest, Sha256};
 
@@ -82,6 +86,15 @@ fn file_data_schema() -> Schema {
         .attr("id", Attribute::computed(Type::String, "The file's path."))
 }
 
+/// The provider's types, by name.
+static TYPES: LazyLock<Arc<TypeTable<Files>>> = LazyLock::new(|| {
+    Arc::new(
+        TypeTable::new("local")
+            .resource("local_file", LocalFile)
+            .data_source("local_file", LocalFileData),
+    )
+});
+
 #[async_trait]
 impl Provider for LocalProvider {
     fn name(&self) -> &str {
@@ -89,52 +102,31 @@ impl Provider for LocalProvider {
     }
 
     fn schema(&self) -> ProviderSchema {
-        ProviderSchema {
-            provider: Schema::new("Files on the machine running meshform. No configuration."),
-            resources: BTreeMap::from([("local_file".to_owned(), file_schema())]),
-            data_sources: BTreeMap::from([("local_file".to_owned(), file_data_schema())]),
-        }
+        TYPES.schema(Schema::new("Files on the machine running meshform. No configuration."))
     }
 
-    fn validate(&self, type_name: &str, config: &Value) -> Vec<AttributeProblem> {
-        let mut out = Vec::new();
-        if type_name != "local_file" {
-            return out;
-        }
-        let set = |k: &str| config.get(k).is_some_and(|v| !v.is_null());
-        // The engine passes one entry per schema attribute, so a data source's configuration has a
-        // (null, computed) `content` too; only the resource's schema has `file_permission`.
-        if config.get("file_permission").is_none() {
-            return out; // data source
-        }
-        match (set("content"), set("content_base64")) {
-            (true, true) => out
-                .push(problem("content_base64", "set either content or content_base64, not both")),
-            (false, false) => {
-                out.push(problem("content", "one of content or content_base64 is required"))
-            }
-            _ => {}
-        }
-        if let Some(p) = config.get("file_permission").and_then(Value::as_str) {
-            if parse_mode(p).is_none() {
-                out.push(problem(
-                    "file_permission",
-                    &format!("{p:?} is not an octal permission such as \"0644\""),
-                ));
-            }
-        }
-        if let Some(b) = config.get("content_base64").and_then(Value::as_str) {
-            if base64::engine::general_purpose::STANDARD.decode(b).is_err() {
-                out.push(problem("content_base64", "not valid base64"));
-            }
-        }
-        out
+    fn validate(&self, mode: Mode, type_name: &str, config: &Value) -> Vec<AttributeProblem> {
+        TYPES.validate(mode, type_name, config)
     }
 
     async fn configure(&self, _config: &Value) -> ProviderResult<Arc<dyn ConfiguredProvider>> {
-        Ok(Arc::new(self.clone()))
+        Ok(TYPES.bind(Arc::new(Files { base_dir: self.base_dir.clone() }), usize::MAX))
     }
 }
+
+/// The configured `local` provider: files under a base directory.
+#[derive(Debug, Clone)]
+pub struct Files {
+    base_dir: PathBuf,
+}
+
+/// `local_file`, the resource.
+#[derive(Debug)]
+pub struct LocalFile;
+
+/// `local_file`, the data source.
+#[derive(Debug)]
+pub struct LocalFileData;
 
 fn problem(attr: &str, message: &str) -> AttributeProblem {
     AttributeProblem {
@@ -159,7 +151,7 @@ fn str_attr<'v>(v: &'v Value, k: &str) -> Option<&'v str> {
     v.get(k).and_then(Value::as_str)
 }
 
-impl LocalProvider {
+impl Files {
     fn path(&self, filename: &str) -> PathBuf {
         let p = Path::new(filename);
         if p.is_absolute() {
@@ -174,6 +166,7 @@ impl LocalProvider {
         if let Some(b) = str_attr(v, "content_base64") {
             return base64::engine::general_purpose::STANDARD.decode(b).map_err(|e| {
                 ProviderError::new(
+                    ErrorKind::InvalidArgument,
                     "InvalidContent",
                     format!("content_base64 is not valid base64: {e}"),
                 )
@@ -215,37 +208,39 @@ impl LocalProvider {
     }
 
     async fn write_file(&self, v: &Value) -> ProviderResult<Value> {
-        let filename = str_attr(v, "filename").ok_or_else(|| {
-            ProviderError::new("InvalidConfig", "filename is required").at_attribute("filename")
-        })?;
+        let filename = str_attr(v, "filename")
+            .ok_or_else(|| ProviderError::invalid_config("filename", "filename is required"))?;
         let path = self.path(filename);
         let bytes = Self::wanted_bytes(v)?;
         let perm = str_attr(v, "file_permission").unwrap_or(DEFAULT_FILE_PERMISSION).to_owned();
         let mode = parse_mode(&perm).ok_or_else(|| {
-            ProviderError::new("InvalidConfig", format!("invalid file_permission {perm:?}"))
-                .at_attribute("file_permission")
+            ProviderError::invalid_config(
+                "file_permission",
+                format!("invalid file_permission {perm:?}"),
+            )
         })?;
         let p = path.clone();
         tokio::task::spawn_blocking(move || write_atomic(&p, &bytes, mode))
             .await
-            .map_err(|e| ProviderError::new("Internal", e.to_string()))?
+            .map_err(|e| ProviderError::new(ErrorKind::Internal, "Internal", e.to_string()))?
             .map_err(|e| io_error("write", &path, &e))?;
         self.read_file(filename, v).await?.ok_or_else(|| {
             ProviderError::new(
+                ErrorKind::Unavailable,
                 "Vanished",
                 format!("{} disappeared right after it was written", path.display()),
             )
-            .retryable()
         })
     }
 }
 
 fn io_error(what: &str, path: &Path, e: &std::io::Error) -> ProviderError {
-    let retryable =
-        matches!(e.kind(), std::io::ErrorKind::Interrupted | std::io::ErrorKind::WouldBlock);
-    let mut err = ProviderError::new("IoError", format!("cannot {what} {}: {e}", path.display()));
-    err.retryable = retryable;
-    err
+    let kind = match e.kind() {
+        std::io::ErrorKind::Interrupted | std::io::ErrorKind::WouldBlock => ErrorKind::Unavailable,
+        std::io::ErrorKind::PermissionDenied => ErrorKind::Unauthorized,
+        _ => ErrorKind::Internal,
+    };
+    ProviderError::new(kind, "IoError", format!("cannot {what} {}: {e}", path.display()))
 }
 
 /// Writes through [`meshform_core::fsio::write_atomic`] (a temporary file of its own, so concurrent
@@ -268,21 +263,52 @@ async fn file_mode(_path: &Path) -> Option<String> {
 }
 
 #[async_trait]
-impl ConfiguredProvider for LocalProvider {
-    async fn read(&self, _type_name: &str, current: &Value) -> ProviderResult<Option<Value>> {
-        let Some(filename) = str_attr(current, "filename") else { return Ok(None) };
-        self.read_file(filename, current).await
+impl ResourceType<Files> for LocalFile {
+    fn schema(&self) -> Schema {
+        file_schema()
+    }
+
+    fn validate(&self, config: &Value) -> Vec<AttributeProblem> {
+        let mut out = Vec::new();
+        let set = |k: &str| config.get(k).is_some_and(|v| !v.is_null());
+        match (set("content"), set("content_base64")) {
+            (true, true) => out
+                .push(problem("content_base64", "set either content or content_base64, not both")),
+            (false, false) => {
+                out.push(problem("content", "one of content or content_base64 is required"))
+            }
+            _ => {}
+        }
+        if let Some(p) = config.get("file_permission").and_then(Value::as_str) {
+            if parse_mode(p).is_none() {
+                out.push(problem(
+                    "file_permission",
+                    &format!("{p:?} is not an octal permission such as \"0644\""),
+                ));
+            }
+        }
+        if let Some(b) = config.get("content_base64").and_then(Value::as_str) {
+            if base64::engine::general_purpose::STANDARD.decode(b).is_err() {
+                out.push(problem("content_base64", "not valid base64"));
+            }
+        }
+        out
     }
 
     async fn plan(
         &self,
-        _type_name: &str,
+        _files: &Files,
+        _schema: &Schema,
         prior: Option<&Value>,
         proposed: &Value,
     ) -> ProviderResult<PlannedState> {
         let mut planned = proposed.clone();
         let Value::Map(m) = &mut planned else {
-            return Err(ProviderError::new("InvalidConfig", "expected an object"));
+            return Err(ProviderError::new(
+                ErrorKind::InvalidArgument,
+                "InvalidConfig",
+                "expected an object",
+            ));
         };
         let filename = m.get("filename").cloned().unwrap_or(Value::Null);
         m.insert("id".to_owned(), filename.clone());
@@ -292,7 +318,7 @@ impl ConfiguredProvider for LocalProvider {
         let content_known =
             ["content", "content_base64"].iter().all(|k| !m.get(*k).is_some_and(Value::is_unknown));
         let sha = if content_known {
-            Value::string(sha256_hex(&Self::wanted_bytes(&planned)?))
+            Value::string(sha256_hex(&Files::wanted_bytes(&planned)?))
         } else {
             Value::Unknown
         };
@@ -308,33 +334,38 @@ impl ConfiguredProvider for LocalProvider {
         Ok(PlannedState { planned, requires_replace, ..PlannedState::default() })
     }
 
+    async fn read(&self, files: &Files, current: &Value) -> ProviderResult<Option<Value>> {
+        let Some(filename) = str_attr(current, "filename") else { return Ok(None) };
+        files.read_file(filename, current).await
+    }
+
     async fn create(
         &self,
-        _type_name: &str,
+        files: &Files,
         planned: &Value,
         _progress: &dyn Progress,
     ) -> ProviderResult<Value> {
-        self.write_file(planned).await
+        files.write_file(planned).await
     }
 
     async fn update(
         &self,
-        _type_name: &str,
+        files: &Files,
         _prior: &Value,
         planned: &Value,
         _progress: &dyn Progress,
     ) -> ProviderResult<Value> {
-        self.write_file(planned).await
+        files.write_file(planned).await
     }
 
     async fn delete(
         &self,
-        _type_name: &str,
+        files: &Files,
         prior: &Value,
         _progress: &dyn Progress,
     ) -> ProviderResult<()> {
         let Some(filename) = str_attr(prior, "filename") else { return Ok(()) };
-        let path = self.path(filename);
+        let path = files.path(filename);
         match tokio::fs::remove_file(&path).await {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
@@ -342,20 +373,26 @@ impl ConfiguredProvider for LocalProvider {
         }
     }
 
-    async fn import(&self, _type_name: &str, id: &str) -> ProviderResult<Option<Value>> {
-        self.read_file(id, &Value::Null).await
-    }
-
-    async fn lookup(&self, _type_name: &str, planned: &Value) -> ProviderResult<Option<Value>> {
+    async fn lookup(&self, files: &Files, planned: &Value) -> ProviderResult<Option<Value>> {
         let Some(filename) = str_attr(planned, "filename") else { return Ok(None) };
-        self.read_file(filename, planned).await
+        files.read_file(filename, planned).await
     }
 
-    async fn read_data(&self, _type_name: &str, config: &Value) -> ProviderResult<Value> {
-        let filename = str_attr(config, "filename").ok_or_else(|| {
-            ProviderError::new("InvalidConfig", "filename is required").at_attribute("filename")
-        })?;
-        let path = self.path(filename);
+    async fn import(&self, files: &Files, id: &str) -> ProviderResult<Option<Value>> {
+        files.read_file(id, &Value::Null).await
+    }
+}
+
+#[async_trait]
+impl DataSourceType<Files> for LocalFileData {
+    fn schema(&self) -> Schema {
+        file_data_schema()
+    }
+
+    async fn read(&self, files: &Files, config: &Value) -> ProviderResult<Value> {
+        let filename = str_attr(config, "filename")
+            .ok_or_else(|| ProviderError::invalid_config("filename", "filename is required"))?;
+        let path = files.path(filename);
         let bytes = tokio::fs::read(&path).await.map_err(|e| io_error("read", &path, &e))?;
         Ok(Value::map([
             ("filename", Value::string(filename)),
@@ -389,7 +426,7 @@ mod tests {
     #[tokio::test]
     async fn create_read_update_delete_a_real_file() {
         let dir = tempfile::tempdir().unwrap();
-        let p = LocalProvider::new(dir.path());
+        let p = LocalProvider::new(dir.path()).configure(&Value::Null).await.unwrap();
         let planned =
             p.plan("local_file", None, &config("sub/a.txt", "hello")).await.unwrap().planned;
         assert_eq!(str_attr(&planned, "content_sha256"), Some(sha256_hex(b"hello").as_str()));
@@ -421,7 +458,7 @@ mod tests {
             m.insert("content_base64".into(), Value::string("eA=="));
             m.insert("file_permission".into(), Value::string("999"));
         }
-        let problems = p.validate("local_file", &c);
+        let problems = p.validate(Mode::Managed, "local_file", &c);
         let paths: Vec<_> = problems.iter().map(|p| p.path[0].clone()).collect();
         assert!(paths.contains(&PathStep::Key("content_base64".into())));
         assert!(paths.contains(&PathStep::Key("file_permission".into())));
@@ -437,6 +474,6 @@ mod tests {
             ("content_sha256", Value::Null),
             ("id", Value::Null),
         ]);
-        assert!(LocalProvider::new(".").validate("local_file", &c).is_empty());
+        assert!(LocalProvider::new(".").validate(Mode::Data, "local_file", &c).is_empty());
     }
 }

@@ -16,16 +16,17 @@ pub mod duration;
 pub mod keys;
 pub mod resources;
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use async_trait::async_trait;
 use meshform_core::schema::{Attribute, ProviderSchema, Schema};
-use meshform_core::{Type, Value};
+use meshform_core::{Mode, Type, Value};
 use meshform_provider::{
-    AttributeProblem, ConfiguredProvider, PlannedState, Progress, Provider, ProviderError,
-    ProviderResult,
+    AttributeProblem, ConfiguredProvider, DataSourceType, ErrorKind, PlannedState, Progress,
+    Provider, ProviderError, ProviderResult, ResourceType, TypeTable,
 };
+
+use crate::resources::CaKind;
 
 /// The `pki` provider.
 #[derive(Debug, Clone, Default)]
@@ -146,6 +147,16 @@ pub fn cacerts_schema() -> Schema {
         .attr("secret", Attribute::computed(Type::Any, "The Secret object (apiVersion, kind, metadata, type, data) for a Kubernetes provider.").sensitive())
 }
 
+/// The provider's types, by name.
+static TYPES: LazyLock<Arc<TypeTable<()>>> = LazyLock::new(|| {
+    Arc::new(
+        TypeTable::new("pki")
+            .resource("pki_root_ca", Ca(CaKind::Root))
+            .resource("pki_intermediate_ca", Ca(CaKind::Intermediate))
+            .data_source("pki_istio_cacerts", IstioCacerts),
+    )
+});
+
 #[async_trait]
 impl Provider for PkiProvider {
     fn name(&self) -> &str {
@@ -153,88 +164,116 @@ impl Provider for PkiProvider {
     }
 
     fn schema(&self) -> ProviderSchema {
-        ProviderSchema {
-            provider: Schema::new("Certificate authorities generated locally. No configuration."),
-            resources: BTreeMap::from([
-                ("pki_root_ca".to_owned(), root_schema()),
-                ("pki_intermediate_ca".to_owned(), intermediate_schema()),
-            ]),
-            data_sources: BTreeMap::from([("pki_istio_cacerts".to_owned(), cacerts_schema())]),
-        }
+        TYPES.schema(Schema::new("Certificate authorities generated locally. No configuration."))
     }
 
-    fn validate(&self, type_name: &str, config: &Value) -> Vec<AttributeProblem> {
-        resources::validate(type_name, config)
+    fn validate(&self, mode: Mode, type_name: &str, config: &Value) -> Vec<AttributeProblem> {
+        TYPES.validate(mode, type_name, config)
     }
 
     async fn configure(&self, _config: &Value) -> ProviderResult<Arc<dyn ConfiguredProvider>> {
-        Ok(Arc::new(PkiProvider))
+        Ok(TYPES.bind(Arc::new(()), usize::MAX))
     }
 }
 
+/// `pki_root_ca` and `pki_intermediate_ca`. Nothing exists outside the state: the object is what
+/// state holds, and a create that did not finish left nothing to find.
+pub struct Ca(pub CaKind);
+
 #[async_trait]
-impl ConfiguredProvider for PkiProvider {
-    async fn read(&self, _type_name: &str, current: &Value) -> ProviderResult<Option<Value>> {
-        // Nothing exists outside the state: the object is what state holds.
-        Ok(Some(current.clone()))
+impl ResourceType<()> for Ca {
+    fn schema(&self) -> Schema {
+        match self.0 {
+            CaKind::Root => root_schema(),
+            CaKind::Intermediate => intermediate_schema(),
+        }
+    }
+
+    fn validate(&self, config: &Value) -> Vec<AttributeProblem> {
+        resources::validate(self.0, config)
     }
 
     async fn plan(
         &self,
-        type_name: &str,
+        _client: &(),
+        _schema: &Schema,
         prior: Option<&Value>,
         proposed: &Value,
     ) -> ProviderResult<PlannedState> {
-        resources::plan(type_name, prior, proposed, time::OffsetDateTime::now_utc())
+        resources::plan(self.0, prior, proposed, time::OffsetDateTime::now_utc())
+    }
+
+    async fn read(&self, _client: &(), current: &Value) -> ProviderResult<Option<Value>> {
+        Ok(Some(current.clone()))
     }
 
     async fn create(
         &self,
-        type_name: &str,
+        _client: &(),
         planned: &Value,
         progress: &dyn Progress,
     ) -> ProviderResult<Value> {
         progress.status("generating keys");
-        let ty = type_name.to_owned();
-        let planned = planned.clone();
-        tokio::task::spawn_blocking(move || resources::create(&ty, &planned)).await.map_err(
-            |e| ProviderError::new("Internal", format!("key generation task failed: {e}")),
+        let (kind, planned) = (self.0, planned.clone());
+        tokio::task::spawn_blocking(move || resources::create(kind, &planned)).await.map_err(
+            |e| {
+                ProviderError::new(
+                    ErrorKind::Internal,
+                    "Internal",
+                    format!("key generation task failed: {e}"),
+                )
+            },
         )?
     }
 
+    /// Only rotate_before updates in place; the certificate is unchanged.
     async fn update(
         &self,
-        _type_name: &str,
+        _client: &(),
         _prior: &Value,
         planned: &Value,
         _progress: &dyn Progress,
     ) -> ProviderResult<Value> {
-        // Only rotate_before updates in place; the certificate is unchanged.
         Ok(planned.clone())
     }
 
     async fn delete(
         &self,
-        _type_name: &str,
+        _client: &(),
         _prior: &Value,
         _progress: &dyn Progress,
     ) -> ProviderResult<()> {
         Ok(())
     }
 
-    async fn import(&self, type_name: &str, _id: &str) -> ProviderResult<Option<Value>> {
+    /// A create that did not finish left no certificate anywhere: it is simply generated again.
+    async fn lookup(&self, _client: &(), _planned: &Value) -> ProviderResult<Option<Value>> {
+        Ok(None)
+    }
+
+    async fn import(&self, _client: &(), _id: &str) -> ProviderResult<Option<Value>> {
+        let type_name = match self.0 {
+            CaKind::Root => "pki_root_ca",
+            CaKind::Intermediate => "pki_intermediate_ca",
+        };
         Err(ProviderError::new(
+            ErrorKind::Unsupported,
             "ImportUnsupported",
             format!("{type_name} cannot be imported: to adopt an existing root, set cert_pem and key_pem in its configuration"),
         ))
     }
+}
 
-    async fn lookup(&self, _type_name: &str, _planned: &Value) -> ProviderResult<Option<Value>> {
-        // A create that did not finish left no certificate anywhere: it is simply generated again.
-        Ok(None)
+/// The `pki_istio_cacerts` data source.
+pub struct IstioCacerts;
+
+#[async_trait]
+impl DataSourceType<()> for IstioCacerts {
+    fn schema(&self) -> Schema {
+        cacerts_schema()
     }
 
-    async fn read_data(&self, type_name: &str, config: &Value) -> ProviderResult<Value> {
-        resources::read_cacerts(type_name, config)
+    async fn read(&self, _client: &(), config: &Value) -> ProviderResult<Value> {
+        resources::read_cacerts(config)
     }
 }

@@ -5,15 +5,21 @@ use std::collections::BTreeMap;
 
 use base64::Engine as _;
 use meshform_core::{PathStep, Value};
-use meshform_provider::{AttributeProblem, PlannedState, ProviderError, ProviderResult};
+use meshform_provider::{AttributeProblem, ErrorKind, PlannedState, ProviderError, ProviderResult};
 use time::{Duration, OffsetDateTime};
 
 use crate::cert::{self, CaSpec, CertInfo};
 use crate::duration;
 use crate::keys::KeyAlgorithm;
 
-const ROOT: &str = "pki_root_ca";
-const INTERMEDIATE: &str = "pki_intermediate_ca";
+/// Which of the two CA resource types: they share their planning and issuing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CaKind {
+    /// `pki_root_ca`.
+    Root,
+    /// `pki_intermediate_ca`.
+    Intermediate,
+}
 
 /// How long before expiry a CA is flagged when its rotation window is shorter than this.
 const EXPIRY_WARNING: Duration = Duration::days(30);
@@ -27,7 +33,7 @@ fn key(k: &str) -> Vec<PathStep> {
 }
 
 fn err(code: &str, attr: &str, msg: String) -> ProviderError {
-    ProviderError::new(code, msg).at_attribute(attr)
+    ProviderError::new(ErrorKind::InvalidArgument, code, msg).at_attribute(attr)
 }
 
 fn problem(attr: &str, message: String, is_error: bool) -> AttributeProblem {
@@ -35,7 +41,7 @@ fn problem(attr: &str, message: String, is_error: bool) -> AttributeProblem {
 }
 
 /// Static checks (values may be unknown).
-pub fn validate(type_name: &str, config: &Value) -> Vec<AttributeProblem> {
+pub fn validate(kind: CaKind, config: &Value) -> Vec<AttributeProblem> {
     let mut out = Vec::new();
     if let Some(a) = s(config, "key_algorithm") {
         if let Err(e) = KeyAlgorithm::parse(a) {
@@ -49,7 +55,7 @@ pub fn validate(type_name: &str, config: &Value) -> Vec<AttributeProblem> {
             }
         }
     }
-    if type_name == ROOT {
+    if kind == CaKind::Root {
         let given = |k: &str| config.get(k).is_some_and(|v| !v.is_null());
         if given("cert_pem") != given("key_pem") {
             out.push(problem(
@@ -63,7 +69,7 @@ pub fn validate(type_name: &str, config: &Value) -> Vec<AttributeProblem> {
 }
 
 /// The configuration with defaults filled in.
-fn with_defaults(type_name: &str, proposed: &Value) -> Value {
+fn with_defaults(kind: CaKind, proposed: &Value) -> Value {
     let mut v = proposed.clone();
     let Value::Map(m) = &mut v else { return v };
     let mut default = |k: &str, d: Value| {
@@ -71,7 +77,7 @@ fn with_defaults(type_name: &str, proposed: &Value) -> Value {
             m.insert(k.to_owned(), d);
         }
     };
-    let root = type_name == ROOT;
+    let root = kind == CaKind::Root;
     default("common_name", Value::string(if root { "Root CA" } else { "Intermediate CA" }));
     default("organization", Value::string("Istio"));
     default("key_algorithm", Value::string("ecdsa_p256"));
@@ -85,19 +91,19 @@ fn with_defaults(type_name: &str, proposed: &Value) -> Value {
 
 const COMPUTED_COMMON: &[&str] = &["id", "fingerprint_sha256", "not_before", "not_after", "serial"];
 
-fn computed_attrs(type_name: &str, byo: bool) -> Vec<&'static str> {
+fn computed_attrs(kind: CaKind, byo: bool) -> Vec<&'static str> {
     let mut c = COMPUTED_COMMON.to_vec();
-    match type_name {
-        ROOT if !byo => c.extend(["cert_pem", "key_pem"]),
-        INTERMEDIATE => c.extend(["cert_pem", "key_pem", "cert_chain_pem"]),
+    match kind {
+        CaKind::Root if !byo => c.extend(["cert_pem", "key_pem"]),
+        CaKind::Intermediate => c.extend(["cert_pem", "key_pem", "cert_chain_pem"]),
         _ => {}
     }
     c
 }
 
-fn force_new_attrs(type_name: &str) -> &'static [&'static str] {
-    match type_name {
-        ROOT => {
+fn force_new_attrs(kind: CaKind) -> &'static [&'static str] {
+    match kind {
+        CaKind::Root => {
             &["common_name", "organization", "key_algorithm", "validity", "cert_pem", "key_pem"]
         }
         _ => &[
@@ -124,34 +130,37 @@ fn info_values(info: &CertInfo) -> [(&'static str, Value); 5] {
 }
 
 /// Whether the user brings an existing root (cert_pem and key_pem given, known).
-fn brings_root(type_name: &str, cfg: &Value) -> bool {
-    type_name == ROOT && s(cfg, "cert_pem").is_some() && s(cfg, "key_pem").is_some()
+fn brings_root(kind: CaKind, cfg: &Value) -> bool {
+    kind == CaKind::Root && s(cfg, "cert_pem").is_some() && s(cfg, "key_pem").is_some()
 }
 
 /// Plans a CA: normalises, checks chains and validity, carries or recomputes computed attributes, and
 /// replaces a CA that entered its rotation window.
 pub fn plan(
-    type_name: &str,
+    kind: CaKind,
     prior: Option<&Value>,
     proposed: &Value,
     now: OffsetDateTime,
 ) -> ProviderResult<PlannedState> {
-    let mut cfg = with_defaults(type_name, proposed);
+    let mut cfg = with_defaults(kind, proposed);
     let mut warnings = Vec::new();
-    let byo = brings_root(type_name, &cfg);
+    let byo = brings_root(kind, &cfg);
     if byo {
         check_brought_root(&cfg)?;
     }
-    let root_info = if type_name == INTERMEDIATE { check_root_input(&cfg)? } else { None };
+    let root_info = if kind == CaKind::Intermediate { check_root_input(&cfg)? } else { None };
 
     let mut forced: Vec<Vec<PathStep>> = Vec::new();
     let mut reason = None;
     if let Some(prior) = prior {
-        for k in force_new_attrs(type_name) {
+        for k in force_new_attrs(kind) {
             let (now_v, was) =
                 (cfg.get(k).unwrap_or(&Value::Null), prior.get(k).unwrap_or(&Value::Null));
             // A generated root's cert_pem/key_pem are not configuration: null means "generate".
-            if type_name == ROOT && matches!(*k, "cert_pem" | "key_pem") && now_v.is_null() && !byo
+            if kind == CaKind::Root
+                && matches!(*k, "cert_pem" | "key_pem")
+                && now_v.is_null()
+                && !byo
             {
                 continue;
             }
@@ -209,9 +218,13 @@ pub fn plan(
         }
     }
     let Value::Map(m) = &mut cfg else {
-        return Err(ProviderError::new("InvalidConfig", "expected an object"));
+        return Err(ProviderError::new(
+            ErrorKind::InvalidArgument,
+            "InvalidConfig",
+            "expected an object",
+        ));
     };
-    for k in computed_attrs(type_name, byo) {
+    for k in computed_attrs(kind, byo) {
         let v = match prior {
             Some(p) if !fresh => p.get(k).cloned().unwrap_or(Value::Null),
             _ => Value::Unknown,
@@ -226,7 +239,7 @@ pub fn plan(
             }
         }
     }
-    if type_name == INTERMEDIATE {
+    if kind == CaKind::Intermediate {
         if let Some(p) = prior.filter(|_| !fresh) {
             m.insert(
                 "root_cert_pem".into(),
@@ -325,26 +338,31 @@ fn spec(planned: &Value) -> ProviderResult<CaSpec> {
 }
 
 /// Issues the certificate at apply time (blocking: key generation).
-pub fn create(type_name: &str, planned: &Value) -> ProviderResult<Value> {
+pub fn create(kind: CaKind, planned: &Value) -> ProviderResult<Value> {
     let mut out = planned.clone();
     let Value::Map(m) = &mut out else {
-        return Err(ProviderError::new("InvalidConfig", "expected an object"));
+        return Err(ProviderError::new(
+            ErrorKind::InvalidArgument,
+            "InvalidConfig",
+            "expected an object",
+        ));
     };
-    let cert_pem = match type_name {
-        ROOT if brings_root(type_name, planned) => {
+    let cert_pem = match kind {
+        CaKind::Root if brings_root(kind, planned) => {
             s(planned, "cert_pem").unwrap_or_default().to_owned()
         }
-        ROOT => {
+        CaKind::Root => {
             let issued = cert::issue_root(&spec(planned)?)
-                .map_err(|e| ProviderError::new("IssueFailed", e))?;
+                .map_err(|e| ProviderError::new(ErrorKind::Internal, "IssueFailed", e))?;
             m.insert("key_pem".into(), Value::string(issued.key_pem));
             m.insert("cert_pem".into(), Value::string(issued.cert_pem.clone()));
             issued.cert_pem
         }
-        INTERMEDIATE => {
+        CaKind::Intermediate => {
             let (Some(rc), Some(rk)) = (s(planned, "root_cert_pem"), s(planned, "root_key_pem"))
             else {
                 return Err(ProviderError::new(
+                    ErrorKind::InvalidArgument,
                     "InvalidConfig",
                     "root_cert_pem and root_key_pem must be known to issue an intermediate",
                 ));
@@ -354,7 +372,7 @@ pub fn create(type_name: &str, planned: &Value) -> ProviderResult<Value> {
             })?;
             check_validity_within_root(planned, &root, OffsetDateTime::now_utc())?;
             let issued = cert::issue_intermediate(&spec(planned)?, rc, rk)
-                .map_err(|e| ProviderError::new("IssueFailed", e))?;
+                .map_err(|e| ProviderError::new(ErrorKind::Internal, "IssueFailed", e))?;
             let root_pem = ensure_newline(rc);
             m.insert(
                 "cert_chain_pem".into(),
@@ -364,14 +382,9 @@ pub fn create(type_name: &str, planned: &Value) -> ProviderResult<Value> {
             m.insert("cert_pem".into(), Value::string(issued.cert_pem.clone()));
             issued.cert_pem
         }
-        other => {
-            return Err(ProviderError::new(
-                "UnknownType",
-                format!("pki has no resource type {other}"),
-            ))
-        }
     };
-    let info = cert::inspect(&cert_pem).map_err(|e| ProviderError::new("IssueFailed", e))?;
+    let info = cert::inspect(&cert_pem)
+        .map_err(|e| ProviderError::new(ErrorKind::Internal, "IssueFailed", e))?;
     for (k, v) in info_values(&info) {
         m.insert(k.to_owned(), v);
     }
@@ -387,13 +400,7 @@ fn ensure_newline(s: &str) -> String {
 }
 
 /// `pki_istio_cacerts`: checks the bundle chains, and renders the files and the Secret.
-pub fn read_cacerts(type_name: &str, config: &Value) -> ProviderResult<Value> {
-    if type_name != "pki_istio_cacerts" {
-        return Err(ProviderError::new(
-            "UnknownType",
-            format!("pki has no data source {type_name}"),
-        ));
-    }
+pub fn read_cacerts(config: &Value) -> ProviderResult<Value> {
     let get = |k: &str| {
         s(config, k)
             .map(str::to_owned)

@@ -5,69 +5,29 @@
 //!
 //! - [`Provider`]: declares a schema and builds a [`ConfiguredProvider`] from its configuration block.
 //! - [`ConfiguredProvider`]: read, plan, create, update, delete, import, lookup, read_data.
-//! - [`ProviderError`]: a rich error (code, message, request id, retryable).
+//! - [`types`]: [`ResourceType`] / [`DataSourceType`], one implementation per kind of object,
+//!   registered in a [`TypeTable`] that dispatches the [`ConfiguredProvider`] calls.
+//! - [`error`]: [`ProviderError`] with its typed [`ErrorKind`], code, message, request id.
+//! - [`retry`]: [`RetryPolicy`], the one retry layer (backoff with jitter, server hints).
+//! - [`wait`]: [`wait_until`], the one polling loop for remote state changes.
 //! - [`Progress`]: how a long operation reports what it is waiting for.
+
+pub mod error;
+pub mod retry;
+pub mod types;
+pub mod wait;
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use meshform_core::{PathStep, ProviderSchema, Value};
+use meshform_core::{Mode, PathStep, ProviderSchema, Value};
 
-/// An error from a provider operation.
-#[derive(Clone, Debug, thiserror::Error)]
-pub struct ProviderError {
-    /// A machine-readable code (`NotFound`, `InvalidParameter`, `Throttling`, …).
-    pub code: String,
-    /// What happened; never contains credentials or private keys.
-    pub message: String,
-    /// The remote request id, when the remote API gave one.
-    pub request_id: Option<String>,
-    /// Whether retrying the same operation may succeed.
-    pub retryable: bool,
-    /// The attribute the error is about, when there is one (used to point at its span).
-    pub attribute: Option<Vec<PathStep>>,
-}
-
-impl ProviderError {
-    pub fn new(code: impl Into<String>, message: impl Into<String>) -> ProviderError {
-        ProviderError {
-            code: code.into(),
-            message: message.into(),
-            request_id: None,
-            retryable: false,
-            attribute: None,
-        }
-    }
-
-    pub fn retryable(mut self) -> ProviderError {
-        self.retryable = true;
-        self
-    }
-
-    pub fn with_request_id(mut self, id: impl Into<String>) -> ProviderError {
-        self.request_id = Some(id.into());
-        self
-    }
-
-    pub fn at_attribute(mut self, name: &str) -> ProviderError {
-        self.attribute = Some(vec![PathStep::Key(name.to_owned())]);
-        self
-    }
-}
-
-impl fmt::Display for ProviderError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.code, self.message)?;
-        if let Some(id) = &self.request_id {
-            write!(f, " (request {id})")?;
-        }
-        Ok(())
-    }
-}
-
-pub type ProviderResult<T> = Result<T, ProviderError>;
+pub use error::{ErrorKind, ProviderError, ProviderResult};
+pub use retry::{RetryNotice, RetryPolicy, Verdict};
+pub use types::{DataSourceType, ResourceType, TypeTable};
+pub use wait::{wait_until, Poll, WaitPolicy};
 
 /// Where a long-running operation reports what it is waiting for (`waiting for mesh state running`).
 pub trait Progress: Send + Sync {
@@ -120,9 +80,9 @@ pub trait Provider: Send + Sync {
 
     fn schema(&self) -> ProviderSchema;
 
-    /// Checks one resource's (or data source's) configuration beyond what the schema says. Values may be
-    /// unknown. No network.
-    fn validate(&self, _type_name: &str, _config: &Value) -> Vec<AttributeProblem> {
+    /// Checks one resource's (`Mode::Managed`) or data source's (`Mode::Data`) configuration beyond
+    /// what the schema says. Values may be unknown. No network.
+    fn validate(&self, _mode: Mode, _type_name: &str, _config: &Value) -> Vec<AttributeProblem> {
         Vec::new()
     }
 
@@ -213,12 +173,6 @@ impl Registry {
 
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.providers.keys().map(String::as_str)
-    }
-
-    /// The provider serving a resource type: by convention the type's prefix before the first `_`
-    /// (`local_file` → `local`).
-    pub fn provider_for_type(type_name: &str) -> &str {
-        type_name.split('_').next().unwrap_or(type_name)
     }
 }
 

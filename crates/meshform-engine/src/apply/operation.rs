@@ -139,7 +139,7 @@ pub(super) async fn run_instance(
                             s.set_instance(&c.addr, &pkey, inst);
                             s.pending.retain(|p| p.address != c.addr.to_string());
                         } else {
-                            if !e.retryable {
+                            if !e.retryable() {
                                 s.pending.retain(|p| p.address != c.addr.to_string());
                             }
                             // Nothing was made: the object being replaced stays in service at its
@@ -191,7 +191,7 @@ pub(super) fn now_rfc3339() -> String {
 }
 
 pub(super) fn provider_failure(addr: &InstanceAddr, verb: &str, e: &ProviderError) -> Diagnostic {
-    let help = if e.retryable {
+    let help = if e.retryable() {
         "the provider says retrying may help: run apply again"
     } else {
         "fix the cause, then run apply again; what was already applied is saved in state"

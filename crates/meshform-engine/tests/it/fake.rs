@@ -19,7 +19,7 @@ use async_trait::async_trait;
 use meshform_core::schema::{Attribute, ProviderSchema, Schema};
 use meshform_core::{PathStep, Type, Value};
 use meshform_provider::{
-    ConfiguredProvider, PlannedState, Progress, Provider, ProviderError, ProviderResult,
+    ConfiguredProvider, ErrorKind, PlannedState, Progress, Provider, ProviderError, ProviderResult,
 };
 
 /// The longest a held operation waits for its condition before going on anyway (so that a wrong
@@ -287,7 +287,11 @@ impl Cloud {
             let (id, result) = if s.fail.contains(&(kind, name.to_owned())) {
                 (
                     String::new(),
-                    Err(ProviderError::new("Injected", format!("{kind:?} of {name} failed"))),
+                    Err(ProviderError::new(
+                        ErrorKind::Failed,
+                        "Injected",
+                        format!("{kind:?} of {name} failed"),
+                    )),
                 )
             } else {
                 effect(&mut s)
@@ -368,8 +372,12 @@ impl ConfiguredProvider for FakeProvider {
         let mut s = self.cloud.lock();
         s.reads.push(name.clone());
         if s.fail_read.contains(&name) {
-            return Err(ProviderError::new("Injected", format!("reading {name} failed"))
-                .with_request_id("req-1"));
+            return Err(ProviderError::new(
+                ErrorKind::Failed,
+                "Injected",
+                format!("reading {name} failed"),
+            )
+            .with_request_id("req-1"));
         }
         Ok(s.objects.get(&id).map(|o| thing_value(&id, o)))
     }
@@ -382,7 +390,11 @@ impl ConfiguredProvider for FakeProvider {
     ) -> ProviderResult<PlannedState> {
         let mut planned = proposed.clone();
         let Value::Map(m) = &mut planned else {
-            return Err(ProviderError::new("InvalidConfig", "expected an object"));
+            return Err(ProviderError::new(
+                ErrorKind::InvalidArgument,
+                "InvalidConfig",
+                "expected an object",
+            ));
         };
         let id = prior.and_then(|p| p.get("id")).cloned().unwrap_or(Value::Unknown);
         m.insert("id".into(), id);
@@ -402,8 +414,9 @@ impl ConfiguredProvider for FakeProvider {
         planned: &Value,
         _progress: &dyn Progress,
     ) -> ProviderResult<Value> {
-        let name = str_attr(planned, "name")
-            .ok_or_else(|| ProviderError::new("InvalidConfig", "name is required"))?;
+        let name = str_attr(planned, "name").ok_or_else(|| {
+            ProviderError::new(ErrorKind::InvalidArgument, "InvalidConfig", "name is required")
+        })?;
         let value = str_attr(planned, "value");
         self.cloud
             .operate(OpKind::Create, &name.clone(), move |s| {
@@ -412,8 +425,11 @@ impl ConfiguredProvider for FakeProvider {
                 let v = thing_value(&id, &o);
                 s.objects.insert(id.clone(), o);
                 if s.fail_after_create.contains(&name) {
-                    let e =
-                        ProviderError::new("Injected", format!("{name} was made but is broken"));
+                    let e = ProviderError::new(
+                        ErrorKind::Failed,
+                        "Injected",
+                        format!("{name} was made but is broken"),
+                    );
                     return (id, Err(e));
                 }
                 (id, Ok(v))
@@ -438,7 +454,14 @@ impl ConfiguredProvider for FakeProvider {
                     let v = thing_value(&id, o);
                     (id, Ok(v))
                 }
-                None => (id.clone(), Err(ProviderError::new("NotFound", format!("no thing {id}")))),
+                None => (
+                    id.clone(),
+                    Err(ProviderError::new(
+                        ErrorKind::NotFound,
+                        "NotFound",
+                        format!("no thing {id}"),
+                    )),
+                ),
             })
             .await
     }
@@ -473,11 +496,9 @@ impl ConfiguredProvider for FakeProvider {
     async fn read_data(&self, _type_name: &str, config: &Value) -> ProviderResult<Value> {
         let name = str_attr(config, "name").unwrap_or_default();
         let s = self.cloud.lock();
-        let (id, o) = s
-            .objects
-            .iter()
-            .find(|(_, o)| o.name == name)
-            .ok_or_else(|| ProviderError::new("NotFound", format!("no thing named {name}")))?;
+        let (id, o) = s.objects.iter().find(|(_, o)| o.name == name).ok_or_else(|| {
+            ProviderError::new(ErrorKind::NotFound, "NotFound", format!("no thing named {name}"))
+        })?;
         Ok(thing_value(id, o))
     }
 }

@@ -5,7 +5,7 @@ use std::process::Command;
 
 use meshform_core::Value;
 use meshform_provider_pki::cert::issue_workload;
-use meshform_provider_pki::resources::{create, plan};
+use meshform_provider_pki::resources::{create, plan, CaKind};
 use time::{Duration, OffsetDateTime};
 
 fn openssl_available() -> bool {
@@ -32,13 +32,13 @@ fn s(v: &Value, k: &str) -> String {
 /// Plans and creates a root.
 fn root(alg: &str) -> Value {
     let p = plan(
-        "pki_root_ca",
+        CaKind::Root,
         None,
         &cfg(&[("key_algorithm", Value::string(alg))]),
         OffsetDateTime::now_utc(),
     )
     .unwrap();
-    create("pki_root_ca", &p.planned).unwrap()
+    create(CaKind::Root, &p.planned).unwrap()
 }
 
 fn intermediate(root: &Value, alg: &str, cluster: &str) -> Value {
@@ -48,8 +48,8 @@ fn intermediate(root: &Value, alg: &str, cluster: &str) -> Value {
         ("key_algorithm", Value::string(alg)),
         ("locality", Value::string(cluster)),
     ]);
-    let p = plan("pki_intermediate_ca", None, &c, OffsetDateTime::now_utc()).unwrap();
-    create("pki_intermediate_ca", &p.planned).unwrap()
+    let p = plan(CaKind::Intermediate, None, &c, OffsetDateTime::now_utc()).unwrap();
+    create(CaKind::Intermediate, &p.planned).unwrap()
 }
 
 fn write(dir: &Path, name: &str, text: &str) -> String {

@@ -10,7 +10,7 @@ use meshform_core::{
     AddrPattern, Diagnostic, Diagnostics, InstanceAddr, InstanceKey, Mode, PathStep,
     ProviderSchema, ResourceAddr, Schema, Value,
 };
-use meshform_provider::{ConfiguredProvider, ProviderError, Registry};
+use meshform_provider::{ConfiguredProvider, ErrorKind, ProviderError, Registry};
 use meshform_state::{InstanceStatus, State};
 use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
@@ -66,7 +66,7 @@ pub struct PlanContext {
 impl PlanContext {
     /// The schema of a resource or data source type.
     pub fn resource_schema(&self, addr: &ResourceAddr) -> Option<&Schema> {
-        let p = self.schemas.get(crate::provider_name(&addr.ty))?;
+        let p = self.schemas.get(meshform_core::implied_provider(&addr.ty))?;
         match addr.mode {
             Mode::Managed => p.resources.get(&addr.ty),
             Mode::Data => p.data_sources.get(&addr.ty),
@@ -358,7 +358,13 @@ impl<'a> Planner<'a> {
         };
         let refreshed = match h.await {
             Ok(r) => r?,
-            Err(e) => return Err(ProviderError::new("RefreshAborted", e.to_string())),
+            Err(e) => {
+                return Err(ProviderError::new(
+                    ErrorKind::Internal,
+                    "RefreshAborted",
+                    e.to_string(),
+                ))
+            }
         };
         let refreshed = refreshed.map(|v| remark(v, &stored, schema));
         match &refreshed {
@@ -538,8 +544,8 @@ impl<'a> Planner<'a> {
         addr: &ResourceAddr,
         value: &Value,
     ) -> Vec<meshform_provider::AttributeProblem> {
-        match self.registry.get(crate::provider_name(&addr.ty)) {
-            Some(p) => p.validate(&addr.ty, value),
+        match self.registry.get(meshform_core::implied_provider(&addr.ty)) {
+            Some(p) => p.validate(addr.mode, &addr.ty, value),
             None => Vec::new(),
         }
     }
