@@ -4,7 +4,7 @@
 //!
 //! Pure functions over strings: no HTTP types, no clock, no randomness.
 
-use hmac::{Hmac, Mac};
+use hmac::{Hmac, KeyInit, Mac};
 use meshform_core::hex;
 use sha2::{Digest, Sha256};
 
