@@ -186,7 +186,7 @@ fn join_path(path: &str, key: &str) -> String {
 
 /// Sorts and de-duplicates a list so that it represents a set deterministically.
 pub fn normalize_set(items: &mut Vec<Value>) {
-    items.sort_by_key(|v| v.expose_json().to_string());
+    items.sort_by_key(Value::identity_key);
     items.dedup_by(|a, b| a.same_as(b));
 }
 

@@ -242,6 +242,12 @@ impl Value {
         }
     }
 
+    /// A text that identifies the value (equal values, equal texts; sensitive parts included, unknown
+    /// as `null`), for sorting and de-duplicating deterministically. Never for display.
+    pub fn identity_key(&self) -> String {
+        self.expose_json().to_string()
+    }
+
     /// Converts to JSON **revealing sensitive values**. Only the state store and provider transports may
     /// call this; renderings use `Serialize`, which redacts. Unknown values become `null`.
     pub fn expose_json(&self) -> serde_json::Value {

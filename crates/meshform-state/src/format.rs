@@ -8,6 +8,8 @@ use std::collections::BTreeMap;
 use meshform_core::{InstanceAddr, InstanceKey, Mode, PathStep, ResourceAddr, Value};
 use serde::{Deserialize, Serialize};
 
+use crate::store::now_rfc3339;
+
 /// The state format version this build reads and writes.
 pub const STATE_FORMAT_VERSION: u32 = 1;
 
@@ -50,6 +52,17 @@ pub struct DeposedObject {
 }
 
 impl DeposedObject {
+    /// `old`, replaced at `address` (create-before-destroy) and set aside now until it is deleted.
+    pub fn from_instance(address: String, provider: String, old: &InstanceState) -> DeposedObject {
+        DeposedObject {
+            address,
+            provider,
+            attributes: old.attributes.clone(),
+            sensitive_attributes: old.sensitive_attributes.clone(),
+            deposed_at: now_rfc3339(),
+        }
+    }
+
     pub fn value(&self) -> Value {
         let mut v = Value::from_json(&self.attributes);
         for p in &self.sensitive_attributes {
@@ -66,6 +79,13 @@ pub struct OutputState {
     pub value: serde_json::Value,
     #[serde(default)]
     pub sensitive: bool,
+}
+
+impl OutputState {
+    /// An output's value as stored: cleartext, with `sensitive` saying whether to redact it when shown.
+    pub fn new(value: &Value, sensitive: bool) -> OutputState {
+        OutputState { value: value.expose_json(), sensitive }
+    }
 }
 
 /// A resource (all instances of one `resource`/`data` block).
@@ -171,6 +191,17 @@ pub struct PendingCreate {
 }
 
 impl PendingCreate {
+    /// The intent, recorded now, to create `planned` (unknown attributes as null) at `address`.
+    pub fn new(address: String, provider: String, planned: &Value) -> PendingCreate {
+        PendingCreate {
+            address,
+            provider,
+            attributes: planned.expose_json(),
+            sensitive_attributes: planned.sensitive_paths(),
+            started: now_rfc3339(),
+        }
+    }
+
     pub fn value(&self) -> Value {
         let mut v = Value::from_json(&self.attributes);
         for p in &self.sensitive_attributes {

@@ -25,7 +25,7 @@ pub(crate) fn loosely_equal(a: &Value, b: &Value) -> bool {
 
 /// A key identifying a value, for de-duplicating in linear time.
 pub(crate) fn identity(v: &Value) -> String {
-    v.expose_json().to_string()
+    v.identity_key()
 }
 
 /// `length(value)`: characters of a string, elements of a list, attributes of a map.

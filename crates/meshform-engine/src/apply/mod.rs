@@ -486,7 +486,7 @@ impl<'a> Executor<'a> {
                     continue;
                 }
                 let sensitive = o.sensitive || v.contains_sensitive();
-                outputs.insert(name.clone(), OutputState { value: v.expose_json(), sensitive });
+                outputs.insert(name.clone(), OutputState::new(&v, sensitive));
             }
         }
         self.writer.update(|s| s.outputs = outputs)

@@ -83,24 +83,20 @@ pub(super) async fn run_instance(
                     // always be found (and destroyed) whatever happens from here on.
                     if c.action == Action::CreateThenDelete {
                         if let Some(old) = s.remove_instance(&c.addr) {
-                            s.deposed.push(DeposedObject {
-                                address: c.addr.to_string(),
-                                provider: pkey.clone(),
-                                attributes: old.attributes.clone(),
-                                sensitive_attributes: old.sensitive_attributes.clone(),
-                                deposed_at: now_rfc3339(),
-                            });
+                            s.deposed.push(DeposedObject::from_instance(
+                                c.addr.to_string(),
+                                pkey.clone(),
+                                &old,
+                            ));
                             replaced = Some(old);
                         }
                     }
                     s.pending.retain(|p| p.address != c.addr.to_string());
-                    s.pending.push(PendingCreate {
-                        address: c.addr.to_string(),
-                        provider: pkey.clone(),
-                        attributes: marked_planned.expose_json(),
-                        sensitive_attributes: marked_planned.sensitive_paths(),
-                        started: now_rfc3339(),
-                    });
+                    s.pending.push(PendingCreate::new(
+                        c.addr.to_string(),
+                        pkey.clone(),
+                        &marked_planned,
+                    ));
                 })
                 .map_err(StepError::State)?;
             let result = with_progress(
@@ -182,12 +178,6 @@ pub(super) async fn with_progress<T>(
             }
         }
     }
-}
-
-pub(super) fn now_rfc3339() -> String {
-    time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
 }
 
 pub(super) fn provider_failure(addr: &InstanceAddr, verb: &str, e: &ProviderError) -> Diagnostic {
