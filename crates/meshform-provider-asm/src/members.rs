@@ -15,12 +15,8 @@ const ATTACH_TIMEOUT: Duration = Duration::from_secs(10 * 60);
 /// The action that reads a namespace's injection settings back.
 pub const DESCRIBE_INJECTION: &str = "DescribeGuestClusterNamespaces";
 
-fn s<'v>(v: &'v Value, k: &str) -> Option<&'v str> {
-    v.get(k).and_then(Value::as_str)
-}
-
 fn required<'v>(v: &'v Value, k: &str) -> Result<&'v str, ProviderError> {
-    s(v, k).ok_or_else(|| ProviderError::invalid_config(k, format!("{k} is required")))
+    v.get_str(k).ok_or_else(|| ProviderError::invalid_config(k, format!("{k} is required")))
 }
 
 fn with(v: &Value, pairs: &[(&str, Value)]) -> Value {
@@ -115,7 +111,8 @@ pub async fn read_attachment(
     client: &AsmClient,
     current: &Value,
 ) -> Result<Option<Value>, ProviderError> {
-    let (Some(mesh), Some(cluster)) = (s(current, "mesh_id"), s(current, "cluster_id")) else {
+    let (Some(mesh), Some(cluster)) = (current.get_str("mesh_id"), current.get_str("cluster_id"))
+    else {
         return Ok(None);
     };
     match member_clusters(client, mesh).await? {
@@ -131,7 +128,8 @@ pub async fn detach(
     prior: &Value,
     progress: &dyn Progress,
 ) -> Result<(), ProviderError> {
-    let (Some(mesh), Some(cluster)) = (s(prior, "mesh_id"), s(prior, "cluster_id")) else {
+    let (Some(mesh), Some(cluster)) = (prior.get_str("mesh_id"), prior.get_str("cluster_id"))
+    else {
         return Ok(());
     };
     if !member_clusters(client, mesh).await?.is_some_and(|m| m.iter().any(|c| c == cluster)) {
@@ -161,11 +159,11 @@ pub async fn detach(
 fn networks_param(planned: &Value) -> String {
     let mut doc = serde_json::Map::new();
     for c in planned.get("cluster").and_then(Value::as_list).unwrap_or(&[]) {
-        let Some(id) = s(c, "cluster_id") else { continue };
+        let Some(id) = c.get_str("cluster_id") else { continue };
         let mut entry = serde_json::Map::new();
         entry.insert(
             "Network".into(),
-            serde_json::Value::String(s(c, "network").unwrap_or_default().to_owned()),
+            serde_json::Value::String(c.get_str("network").unwrap_or_default().to_owned()),
         );
         entry.insert(
             "EnableGateway".into(),
@@ -173,7 +171,7 @@ fn networks_param(planned: &Value) -> String {
                 c.get("cross_cluster_gateway").and_then(Value::as_bool).unwrap_or(false),
             ),
         );
-        if let Some(a) = s(c, "custom_gateway_address") {
+        if let Some(a) = c.get_str("custom_gateway_address") {
             entry.insert("CustomGatewayAddress".into(), serde_json::Value::String(a.to_owned()));
         }
         doc.insert(id.to_owned(), serde_json::Value::Object(entry));
@@ -213,7 +211,7 @@ pub async fn read_network(
     client: &AsmClient,
     known: &Value,
 ) -> Result<Option<Value>, ProviderError> {
-    let Some(mesh) = s(known, "mesh_id") else { return Ok(None) };
+    let Some(mesh) = known.get_str("mesh_id") else { return Ok(None) };
     let doc = match client
         .call(
             "DescribeMeshMultiClusterNetwork",
@@ -239,7 +237,7 @@ pub async fn read_network(
         .and_then(Value::as_list)
         .unwrap_or(&[])
         .iter()
-        .filter_map(|c| s(c, "cluster_id").map(str::to_owned))
+        .filter_map(|c| c.get_str("cluster_id").map(str::to_owned))
         .filter(|id| map.contains_key(id))
         .collect();
     let mut rest: Vec<String> = map.keys().filter(|k| !order.contains(k)).cloned().collect();
@@ -273,7 +271,7 @@ pub async fn clear_network(
     prior: &Value,
     progress: &dyn Progress,
 ) -> Result<(), ProviderError> {
-    let Some(mesh) = s(prior, "mesh_id") else { return Ok(()) };
+    let Some(mesh) = prior.get_str("mesh_id") else { return Ok(()) };
     let params = vec![
         ("ServiceMeshId".to_owned(), mesh.to_owned()),
         ("MultiClusterNetworks".to_owned(), "{}".to_owned()),
@@ -298,7 +296,7 @@ pub async fn put_injection(
     let ns = required(planned, "namespace")?.to_owned();
     let mut params =
         vec![("ServiceMeshId".to_owned(), mesh.clone()), ("Namespace".to_owned(), ns.clone())];
-    match s(planned, "istio_rev").filter(|_| enable) {
+    match planned.get_str("istio_rev").filter(|_| enable) {
         Some(rev) => params.push(("IstioRev".to_owned(), rev.to_owned())),
         None => params.push(("EnableIstioInjection".to_owned(), enable.to_string())),
     }
@@ -312,7 +310,7 @@ pub async fn put_injection(
     let enabled = planned
         .get("enabled")
         .and_then(Value::as_bool)
-        .unwrap_or(s(planned, "istio_rev").is_none());
+        .unwrap_or(planned.get_str("istio_rev").is_none());
     Ok(with(
         planned,
         &[("id", Value::string(format!("{mesh}:{ns}"))), ("enabled", Value::Bool(enabled))],
@@ -325,7 +323,7 @@ pub async fn read_injection(
     client: &AsmClient,
     current: &Value,
 ) -> Result<Option<Value>, ProviderError> {
-    let (Some(mesh), Some(ns)) = (s(current, "mesh_id"), s(current, "namespace")) else {
+    let (Some(mesh), Some(ns)) = (current.get_str("mesh_id"), current.get_str("namespace")) else {
         return Ok(None);
     };
     let Some(members) = member_clusters(client, mesh).await? else { return Ok(None) };

@@ -13,10 +13,6 @@ use crate::wait::{self, info};
 pub const DEFAULT_CREATE_TIMEOUT: Duration = Duration::from_secs(20 * 60);
 pub const DEFAULT_DELETE_TIMEOUT: Duration = Duration::from_secs(20 * 60);
 
-fn s<'v>(v: &'v Value, k: &str) -> Option<&'v str> {
-    v.get(k).and_then(Value::as_str)
-}
-
 /// `timeouts { <op> = "20m" }`, or the default.
 pub fn timeout(v: &Value, op: &str, default: Duration) -> Duration {
     v.get("timeouts")
@@ -33,7 +29,8 @@ fn b64(s: &str) -> String {
 /// The CreateServiceMesh parameters of a planned mesh.
 pub fn create_params(planned: &Value) -> Result<Vec<(String, String)>, ProviderError> {
     let req = |k: &str| {
-        s(planned, k)
+        planned
+            .get_str(k)
             .map(str::to_owned)
             .ok_or_else(|| ProviderError::invalid_config(k, format!("{k} is required")))
     };
@@ -56,7 +53,7 @@ pub fn create_params(planned: &Value) -> Result<Vec<(String, String)>, ProviderE
         ("cluster_spec", "ClusterSpec"),
         ("cluster_id", "GuestCluster"),
     ] {
-        if let Some(v) = s(planned, attr) {
+        if let Some(v) = planned.get_str(attr) {
             p.push((param.to_owned(), v.to_owned()));
         }
     }
@@ -68,7 +65,7 @@ pub fn create_params(planned: &Value) -> Result<Vec<(String, String)>, ProviderE
     }
     if let Some(ca) = planned.get("ca").filter(|c| !c.is_null()) {
         let field = |k: &str| {
-            s(ca, k)
+            ca.get_str(k)
                 .map(str::to_owned)
                 .ok_or_else(|| ProviderError::invalid_config("ca", format!("ca.{k} is required")))
         };
@@ -152,8 +149,8 @@ pub async fn create(
     progress: &dyn Progress,
 ) -> Result<Value, ProviderError> {
     let params = create_params(planned)?;
-    let name = s(planned, "name").unwrap_or_default().to_owned();
-    let region = s(planned, "region").unwrap_or_default().to_owned();
+    let name = planned.get_str("name").unwrap_or_default().to_owned();
+    let region = planned.get_str("region").unwrap_or_default().to_owned();
     // Errors of the create call itself are retried; a failed lookup (retried by its own call) is final.
     let retried = std::sync::atomic::AtomicBool::new(false);
     let attempt = || async {
@@ -200,7 +197,7 @@ pub async fn delete(
     prior: &Value,
     progress: &dyn Progress,
 ) -> Result<(), ProviderError> {
-    let Some(id) = s(prior, "id") else { return Ok(()) };
+    let Some(id) = prior.get_str("id") else { return Ok(()) };
     let limit = timeout(prior, "delete", DEFAULT_DELETE_TIMEOUT);
     let start = std::time::Instant::now();
     let params = [("ServiceMeshId".into(), id.to_owned())];

@@ -23,10 +23,6 @@ pub struct Manifest;
 /// `kubernetes_exec`: a command run in a workload's container.
 pub struct Exec;
 
-fn s<'v>(v: &'v Value, k: &str) -> Option<&'v str> {
-    v.get(k).and_then(Value::as_str)
-}
-
 fn timeout(v: &Value) -> Duration {
     v.get("wait")
         .and_then(|w| w.get("timeout"))
@@ -66,7 +62,7 @@ async fn desired(cluster: &Cluster, v: &Value) -> ProviderResult<Vec<Json>> {
         )
         .at_attribute(attr));
     }
-    let ns = s(v, "namespace");
+    let ns = v.get_str("namespace");
     let mut seen = std::collections::BTreeSet::new();
     for o in &mut objs {
         if !o.is_object() {
@@ -395,7 +391,7 @@ impl DataSourceType<Cluster> for Exec {
     }
 
     async fn read(&self, cluster: &Cluster, config: &Value) -> ProviderResult<Value> {
-        let ns = s(config, "namespace").unwrap_or(&cluster.default_namespace).to_owned();
+        let ns = config.get_str("namespace").unwrap_or(&cluster.default_namespace).to_owned();
         let command: Vec<String> = config
             .get("command")
             .and_then(Value::as_list)
@@ -409,12 +405,14 @@ impl DataSourceType<Cluster> for Exec {
         let repeat =
             config.get("repeat").and_then(Value::as_number).unwrap_or(1.0).clamp(1.0, 1000.0)
                 as usize;
-        let pod = exec::target_pod(cluster, &ns, s(config, "pod"), s(config, "deployment")).await?;
+        let pod =
+            exec::target_pod(cluster, &ns, config.get_str("pod"), config.get_str("deployment"))
+                .await?;
         let mut outputs = Vec::new();
         let mut codes = Vec::new();
         let mut name = String::new();
         for _ in 0..repeat {
-            let r = exec::run(cluster, &pod, s(config, "container"), &command).await?;
+            let r = exec::run(cluster, &pod, config.get_str("container"), &command).await?;
             name = r.pod;
             outputs.push(Value::string(r.stdout));
             codes.push(Value::number(r.exit_code as f64));

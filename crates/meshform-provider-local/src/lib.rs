@@ -147,10 +147,6 @@ fn sha256_hex(bytes: &[u8]) -> String {
     Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn str_attr<'v>(v: &'v Value, k: &str) -> Option<&'v str> {
-    v.get(k).and_then(Value::as_str)
-}
-
 impl Files {
     fn path(&self, filename: &str) -> PathBuf {
         let p = Path::new(filename);
@@ -163,7 +159,7 @@ impl Files {
 
     /// The bytes a planned value asks for.
     fn wanted_bytes(v: &Value) -> ProviderResult<Vec<u8>> {
-        if let Some(b) = str_attr(v, "content_base64") {
+        if let Some(b) = v.get_str("content_base64") {
             return base64::engine::general_purpose::STANDARD.decode(b).map_err(|e| {
                 ProviderError::new(
                     ErrorKind::InvalidArgument,
@@ -173,7 +169,7 @@ impl Files {
                 .at_attribute("content_base64")
             });
         }
-        Ok(str_attr(v, "content").unwrap_or("").as_bytes().to_vec())
+        Ok(v.get_str("content").unwrap_or("").as_bytes().to_vec())
     }
 
     /// Reads a file into a value shaped like `like` (content or content_base64, as configured).
@@ -208,11 +204,12 @@ impl Files {
     }
 
     async fn write_file(&self, v: &Value) -> ProviderResult<Value> {
-        let filename = str_attr(v, "filename")
+        let filename = v
+            .get_str("filename")
             .ok_or_else(|| ProviderError::invalid_config("filename", "filename is required"))?;
         let path = self.path(filename);
         let bytes = Self::wanted_bytes(v)?;
-        let perm = str_attr(v, "file_permission").unwrap_or(DEFAULT_FILE_PERMISSION).to_owned();
+        let perm = v.get_str("file_permission").unwrap_or(DEFAULT_FILE_PERMISSION).to_owned();
         let mode = parse_mode(&perm).ok_or_else(|| {
             ProviderError::invalid_config(
                 "file_permission",
@@ -335,7 +332,7 @@ impl ResourceType<Files> for LocalFile {
     }
 
     async fn read(&self, files: &Files, current: &Value) -> ProviderResult<Option<Value>> {
-        let Some(filename) = str_attr(current, "filename") else { return Ok(None) };
+        let Some(filename) = current.get_str("filename") else { return Ok(None) };
         files.read_file(filename, current).await
     }
 
@@ -364,7 +361,7 @@ impl ResourceType<Files> for LocalFile {
         prior: &Value,
         _progress: &dyn Progress,
     ) -> ProviderResult<()> {
-        let Some(filename) = str_attr(prior, "filename") else { return Ok(()) };
+        let Some(filename) = prior.get_str("filename") else { return Ok(()) };
         let path = files.path(filename);
         match tokio::fs::remove_file(&path).await {
             Ok(()) => Ok(()),
@@ -374,7 +371,7 @@ impl ResourceType<Files> for LocalFile {
     }
 
     async fn lookup(&self, files: &Files, planned: &Value) -> ProviderResult<Option<Value>> {
-        let Some(filename) = str_attr(planned, "filename") else { return Ok(None) };
+        let Some(filename) = planned.get_str("filename") else { return Ok(None) };
         files.read_file(filename, planned).await
     }
 
@@ -390,7 +387,8 @@ impl DataSourceType<Files> for LocalFileData {
     }
 
     async fn read(&self, files: &Files, config: &Value) -> ProviderResult<Value> {
-        let filename = str_attr(config, "filename")
+        let filename = config
+            .get_str("filename")
             .ok_or_else(|| ProviderError::invalid_config("filename", "filename is required"))?;
         let path = files.path(filename);
         let bytes = tokio::fs::read(&path).await.map_err(|e| io_error("read", &path, &e))?;
@@ -429,14 +427,14 @@ mod tests {
         let p = LocalProvider::new(dir.path()).configure(&Value::Null).await.unwrap();
         let planned =
             p.plan("local_file", None, &config("sub/a.txt", "hello")).await.unwrap().planned;
-        assert_eq!(str_attr(&planned, "content_sha256"), Some(sha256_hex(b"hello").as_str()));
+        assert_eq!(planned.get_str("content_sha256"), Some(sha256_hex(b"hello").as_str()));
         let created = p.create("local_file", &planned, &NoProgress).await.unwrap();
         assert_eq!(std::fs::read_to_string(dir.path().join("sub/a.txt")).unwrap(), "hello");
-        assert_eq!(str_attr(&created, "file_permission"), Some("0644"));
+        assert_eq!(created.get_str("file_permission"), Some("0644"));
         // Drift: edited outside meshform.
         std::fs::write(dir.path().join("sub/a.txt"), "edited").unwrap();
         let read = p.read("local_file", &created).await.unwrap().unwrap();
-        assert_eq!(str_attr(&read, "content"), Some("edited"));
+        assert_eq!(read.get_str("content"), Some("edited"));
         // A new filename forces replacement; new content does not.
         let r = p.plan("local_file", Some(&read), &config("sub/b.txt", "hello")).await.unwrap();
         assert_eq!(r.requires_replace, vec![vec![PathStep::Key("filename".into())]]);

@@ -24,10 +24,6 @@ pub enum CaKind {
 /// How long before expiry a CA is flagged when its rotation window is shorter than this.
 const EXPIRY_WARNING: Duration = Duration::days(30);
 
-fn s<'v>(v: &'v Value, k: &str) -> Option<&'v str> {
-    v.get(k).and_then(Value::as_str)
-}
-
 fn key(k: &str) -> Vec<PathStep> {
     vec![PathStep::Key(k.to_owned())]
 }
@@ -43,13 +39,13 @@ fn problem(attr: &str, message: String, is_error: bool) -> AttributeProblem {
 /// Static checks (values may be unknown).
 pub fn validate(kind: CaKind, config: &Value) -> Vec<AttributeProblem> {
     let mut out = Vec::new();
-    if let Some(a) = s(config, "key_algorithm") {
+    if let Some(a) = config.get_str("key_algorithm") {
         if let Err(e) = KeyAlgorithm::parse(a) {
             out.push(problem("key_algorithm", e, true));
         }
     }
     for d in ["validity", "rotate_before"] {
-        if let Some(x) = s(config, d) {
+        if let Some(x) = config.get_str(d) {
             if let Err(e) = duration::parse(x) {
                 out.push(problem(d, e, true));
             }
@@ -131,7 +127,7 @@ fn info_values(info: &CertInfo) -> [(&'static str, Value); 5] {
 
 /// Whether the user brings an existing root (cert_pem and key_pem given, known).
 fn brings_root(kind: CaKind, cfg: &Value) -> bool {
-    kind == CaKind::Root && s(cfg, "cert_pem").is_some() && s(cfg, "key_pem").is_some()
+    kind == CaKind::Root && cfg.get_str("cert_pem").is_some() && cfg.get_str("key_pem").is_some()
 }
 
 /// Plans a CA: normalises, checks chains and validity, carries or recomputes computed attributes, and
@@ -169,7 +165,7 @@ pub fn plan(
             }
         }
         // An intermediate that no longer chains to the root it names (the root was replaced).
-        if let (Some(root), Some(pc)) = (&root_info, s(prior, "cert_pem")) {
+        if let (Some(root), Some(pc)) = (&root_info, prior.get_str("cert_pem")) {
             if let Ok(pi) = cert::inspect(pc) {
                 if !cert::signed_by(&pi, root) && !forced.contains(&key("root_cert_pem")) {
                     forced.push(key("root_cert_pem"));
@@ -177,8 +173,9 @@ pub fn plan(
             }
         }
         if forced.is_empty() {
-            if let Some(not_after) = s(prior, "not_after").and_then(parse_time) {
-                let window = s(&cfg, "rotate_before")
+            if let Some(not_after) = prior.get_str("not_after").and_then(parse_time) {
+                let window = cfg
+                    .get_str("rotate_before")
                     .and_then(|r| duration::parse(r).ok())
                     .unwrap_or(Duration::ZERO);
                 if now >= not_after {
@@ -196,7 +193,7 @@ pub fn plan(
                     reason = Some(format!(
                         "it expires on {}, within its rotate_before window ({}); everything it signed is replaced with it",
                         cert::rfc3339(not_after),
-                        s(&cfg, "rotate_before").unwrap_or("0h")
+                        cfg.get_str("rotate_before").unwrap_or("0h")
                     ));
                 } else if now + EXPIRY_WARNING >= not_after {
                     warnings.push(problem(
@@ -255,7 +252,9 @@ fn parse_time(s: &str) -> Option<OffsetDateTime> {
 }
 
 fn check_brought_root(cfg: &Value) -> ProviderResult<()> {
-    let (Some(c), Some(k)) = (s(cfg, "cert_pem"), s(cfg, "key_pem")) else { return Ok(()) };
+    let (Some(c), Some(k)) = (cfg.get_str("cert_pem"), cfg.get_str("key_pem")) else {
+        return Ok(());
+    };
     let info = cert::inspect(c).map_err(|e| err("InvalidCertificate", "cert_pem", e))?;
     if !info.is_ca {
         return Err(err(
@@ -275,7 +274,7 @@ fn check_brought_root(cfg: &Value) -> ProviderResult<()> {
 
 /// Checks the root an intermediate names: a CA, and the key its own. `None` while unknown.
 fn check_root_input(cfg: &Value) -> ProviderResult<Option<CertInfo>> {
-    let Some(c) = s(cfg, "root_cert_pem") else { return Ok(None) };
+    let Some(c) = cfg.get_str("root_cert_pem") else { return Ok(None) };
     let info = cert::inspect(c).map_err(|e| err("InvalidCertificate", "root_cert_pem", e))?;
     if !info.is_ca {
         return Err(err(
@@ -284,7 +283,7 @@ fn check_root_input(cfg: &Value) -> ProviderResult<Option<CertInfo>> {
             format!("root_cert_pem ({}) is not a CA certificate", info.subject),
         ));
     }
-    if let Some(k) = s(cfg, "root_key_pem") {
+    if let Some(k) = cfg.get_str("root_key_pem") {
         if !cert::key_matches(&info, k).map_err(|e| err("InvalidKey", "root_key_pem", e))? {
             return Err(err(
                 "KeyMismatch",
@@ -301,7 +300,7 @@ fn check_validity_within_root(
     root: &CertInfo,
     now: OffsetDateTime,
 ) -> ProviderResult<()> {
-    let Some(v) = s(cfg, "validity") else { return Ok(()) };
+    let Some(v) = cfg.get_str("validity") else { return Ok(()) };
     let d = duration::parse(v).map_err(|e| err("InvalidValidity", "validity", e))?;
     if now + d > root.not_after {
         return Err(err(
@@ -318,9 +317,9 @@ fn check_validity_within_root(
 }
 
 fn spec(planned: &Value) -> ProviderResult<CaSpec> {
-    let alg = KeyAlgorithm::parse(s(planned, "key_algorithm").unwrap_or("ecdsa_p256"))
+    let alg = KeyAlgorithm::parse(planned.get_str("key_algorithm").unwrap_or("ecdsa_p256"))
         .map_err(|e| err("InvalidConfig", "key_algorithm", e))?;
-    let validity = duration::parse(s(planned, "validity").unwrap_or("87600h"))
+    let validity = duration::parse(planned.get_str("validity").unwrap_or("87600h"))
         .map_err(|e| err("InvalidConfig", "validity", e))?;
     let dns_names = planned
         .get("dns_names")
@@ -328,9 +327,9 @@ fn spec(planned: &Value) -> ProviderResult<CaSpec> {
         .map(|l| l.iter().filter_map(|x| x.as_str().map(str::to_owned)).collect())
         .unwrap_or_default();
     Ok(CaSpec {
-        common_name: s(planned, "common_name").unwrap_or("Root CA").to_owned(),
-        organization: s(planned, "organization").unwrap_or("Istio").to_owned(),
-        locality: s(planned, "locality").map(str::to_owned),
+        common_name: planned.get_str("common_name").unwrap_or("Root CA").to_owned(),
+        organization: planned.get_str("organization").unwrap_or("Istio").to_owned(),
+        locality: planned.get_str("locality").map(str::to_owned),
         dns_names,
         key: alg,
         validity,
@@ -349,7 +348,7 @@ pub fn create(kind: CaKind, planned: &Value) -> ProviderResult<Value> {
     };
     let cert_pem = match kind {
         CaKind::Root if brings_root(kind, planned) => {
-            s(planned, "cert_pem").unwrap_or_default().to_owned()
+            planned.get_str("cert_pem").unwrap_or_default().to_owned()
         }
         CaKind::Root => {
             let issued = cert::issue_root(&spec(planned)?)
@@ -359,7 +358,8 @@ pub fn create(kind: CaKind, planned: &Value) -> ProviderResult<Value> {
             issued.cert_pem
         }
         CaKind::Intermediate => {
-            let (Some(rc), Some(rk)) = (s(planned, "root_cert_pem"), s(planned, "root_key_pem"))
+            let (Some(rc), Some(rk)) =
+                (planned.get_str("root_cert_pem"), planned.get_str("root_key_pem"))
             else {
                 return Err(ProviderError::new(
                     ErrorKind::InvalidArgument,
@@ -402,7 +402,8 @@ fn ensure_newline(s: &str) -> String {
 /// `pki_istio_cacerts`: checks the bundle chains, and renders the files and the Secret.
 pub fn read_cacerts(config: &Value) -> ProviderResult<Value> {
     let get = |k: &str| {
-        s(config, k)
+        config
+            .get_str(k)
             .map(str::to_owned)
             .ok_or_else(|| err("InvalidConfig", k, format!("{k} is required")))
     };
@@ -445,7 +446,7 @@ pub fn read_cacerts(config: &Value) -> ProviderResult<Value> {
         ("cert-chain.pem".to_owned(), chain.clone()),
         ("root-cert.pem".to_owned(), root.clone()),
     ]);
-    let namespace = s(config, "namespace").unwrap_or("istio-system").to_owned();
+    let namespace = config.get_str("namespace").unwrap_or("istio-system").to_owned();
     let b64 = |x: &str| Value::string(base64::engine::general_purpose::STANDARD.encode(x));
     let secret = Value::map([
         ("apiVersion", Value::string("v1")),

@@ -248,3 +248,103 @@ impl<C: Send + Sync + 'static> ConfiguredProvider for BoundTypes<C> {
         self.concurrency
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use meshform_core::{Attribute, PathStep, Type};
+
+    use super::*;
+    use crate::NoProgress;
+
+    /// A client that records nothing: the types below answer from their arguments.
+    struct Client;
+
+    struct Note;
+
+    #[async_trait]
+    impl ResourceType<Client> for Note {
+        fn schema(&self) -> Schema {
+            Schema::new("a note")
+                .attr("text", Attribute::required(Type::String, "text").force_new())
+                .attr("id", Attribute::computed(Type::String, "id"))
+        }
+        fn validate(&self, config: &Value) -> Vec<AttributeProblem> {
+            match config.get_str("text") {
+                Some("") => vec![AttributeProblem {
+                    path: vec![PathStep::Key("text".into())],
+                    message: "empty".into(),
+                    is_error: true,
+                }],
+                _ => Vec::new(),
+            }
+        }
+        async fn read(&self, _: &Client, current: &Value) -> ProviderResult<Option<Value>> {
+            Ok(Some(current.clone()))
+        }
+        async fn create(&self, _: &Client, v: &Value, _: &dyn Progress) -> ProviderResult<Value> {
+            Ok(v.clone())
+        }
+        async fn update(
+            &self,
+            _: &Client,
+            _: &Value,
+            v: &Value,
+            _: &dyn Progress,
+        ) -> ProviderResult<Value> {
+            Ok(v.clone())
+        }
+        async fn delete(&self, _: &Client, _: &Value, _: &dyn Progress) -> ProviderResult<()> {
+            Ok(())
+        }
+        async fn lookup(&self, _: &Client, _: &Value) -> ProviderResult<Option<Value>> {
+            Ok(None)
+        }
+    }
+
+    struct Echo;
+
+    #[async_trait]
+    impl DataSourceType<Client> for Echo {
+        fn schema(&self) -> Schema {
+            Schema::new("echo").attr("text", Attribute::optional(Type::String, "text"))
+        }
+        async fn read(&self, _: &Client, config: &Value) -> ProviderResult<Value> {
+            Ok(config.clone())
+        }
+    }
+
+    fn table() -> Arc<TypeTable<Client>> {
+        Arc::new(TypeTable::new("demo").resource("demo_note", Note).data_source("demo_note", Echo))
+    }
+
+    #[test]
+    fn schema_and_validation_follow_the_registered_types_and_the_mode() {
+        let t = table();
+        let s = t.schema(Schema::new("demo"));
+        assert_eq!(s.resources.keys().collect::<Vec<_>>(), ["demo_note"]);
+        assert_eq!(s.data_sources.keys().collect::<Vec<_>>(), ["demo_note"]);
+        let empty = Value::map([("text", Value::string(""))]);
+        assert_eq!(t.validate(Mode::Managed, "demo_note", &empty).len(), 1);
+        assert!(t.validate(Mode::Data, "demo_note", &empty).is_empty(), "the data source's own");
+        assert!(t.validate(Mode::Managed, "demo_other", &empty).is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_bound_table_dispatches_by_type_and_names_unknown_types() {
+        let p = table().bind(Arc::new(Client), 3);
+        assert_eq!(p.concurrency(), 3);
+        let prior = Value::map([("text", Value::string("a")), ("id", Value::string("1"))]);
+        let proposed = Value::map([("text", Value::string("b")), ("id", Value::Null)]);
+        let planned = p.plan("demo_note", Some(&prior), &proposed).await.unwrap();
+        assert_eq!(planned.requires_replace, vec![vec![PathStep::Key("text".into())]]);
+        assert_eq!(planned.planned.get("id"), Some(&Value::Unknown), "default plan: by schema");
+        let made = p.create("demo_note", &proposed, &NoProgress).await.unwrap();
+        assert_eq!(made.get_str("text"), Some("b"));
+        assert_eq!(p.read_data("demo_note", &proposed).await.unwrap(), proposed);
+        let e = p.read("demo_thing", &prior).await.unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Unsupported);
+        assert_eq!(e.to_string(), "UnknownType: the demo provider has no type demo_thing");
+        let e = p.import("demo_note", "1").await.unwrap_err();
+        assert_eq!((e.kind, e.code.as_str()), (ErrorKind::Unsupported, "ImportUnsupported"));
+    }
+}
