@@ -10,7 +10,7 @@ use meshform_core::schema::{BlockNesting, Schema};
 use meshform_core::{Diagnostic, Diagnostics, Value};
 
 /// Reports unknown attributes and blocks, computed-only attributes set in configuration, missing
-/// required attributes and wrong block counts. `what` names the block (`local_file.a`).
+/// required attributes and wrong block counts. `what` names the block (`TYPE.NAME`).
 pub fn check_body(body: &BlockBody, schema: &Schema, what: &str, diags: &mut Diagnostics) {
     for (name, a) in &body.attrs {
         match schema.attributes.get(name) {

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use meshform_config::eval::Scope;
 use meshform_core::{InstanceKey, Mode, ResourceAddr, Value};
 
-/// Root values by name (`var`, `local`, `local_file`, `data`, `path`).
+/// Root values by name (`var`, `local`, a resource type, `data`, `path`).
 #[derive(Clone, Debug, Default)]
 pub struct Values {
     roots: BTreeMap<String, Value>,

@@ -72,7 +72,7 @@ pub fn check_schemas(config: &Config, registry: &Registry) -> Diagnostics {
                     )
                     .with_span(d.type_span.clone(), "unknown data source")
                     .with_help(
-                        "checks read data sources, e.g. data \"kubernetes_exec\" \"curl\" { … }",
+                        "checks read data sources of the configured providers: data \"TYPE\" \"NAME\" { … }",
                     ),
                 ),
             }

@@ -76,7 +76,7 @@ impl PlanContext {
 
 type RefreshResult = Result<Option<Value>, ProviderError>;
 
-/// The state key of a provider instance (`provider.local`, `provider.kubernetes.cluster_1`).
+/// The state key of a provider instance (`provider.NAME`, or `provider.NAME.ALIAS` for an alias).
 pub fn provider_state_key(key: &str) -> String {
     format!("provider.{key}")
 }
