@@ -73,7 +73,7 @@ impl Cluster {
     /// The API resource and scope of a kind, from discovery.
     pub async fn resolve(&self, r: &ObjectRef) -> Result<(ApiResource, Scope), ProviderError> {
         let key = (r.api_version.clone(), r.kind.clone());
-        if let Some(hit) = self.kinds.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
+        if let Some(hit) = meshform_core::sync::lock(&self.kinds).get(&key) {
             return Ok(hit.clone());
         }
         let (g, v) = r.group_version();
@@ -83,7 +83,7 @@ impl Cluster {
             other => self.error("discovering", r, other),
         })?;
         let out = (ar, caps.scope);
-        self.kinds.lock().unwrap_or_else(|p| p.into_inner()).insert(key, out.clone());
+        meshform_core::sync::lock(&self.kinds).insert(key, out.clone());
         Ok(out)
     }
 

@@ -144,7 +144,7 @@ fn parse_mode(s: &str) -> Option<u32> {
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+    meshform_core::hex::encode(&Sha256::digest(bytes))
 }
 
 impl Files {

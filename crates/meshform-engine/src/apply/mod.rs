@@ -73,14 +73,14 @@ impl StateWriter {
 
     /// Changes the state and saves it atomically.
     pub fn update(&self, f: impl FnOnce(&mut State)) -> Result<(), StateError> {
-        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let mut s = meshform_core::sync::lock(&self.state);
         f(&mut s);
         self.store.write(&mut s)
     }
 
     /// A copy of the current state.
     pub fn snapshot(&self) -> State {
-        self.state.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        meshform_core::sync::lock(&self.state).clone()
     }
 }
 
@@ -90,7 +90,7 @@ struct StatusCell(Mutex<Option<String>>);
 
 impl Progress for StatusCell {
     fn status(&self, message: &str) {
-        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(message.to_owned());
+        *meshform_core::sync::lock(&self.0) = Some(message.to_owned());
     }
 }
 

@@ -173,7 +173,7 @@ pub(super) async fn with_progress<T>(
         tokio::select! {
             r = &mut fut => return r,
             _ = tick.tick() => {
-                let msg = status.0.lock().unwrap_or_else(|p| p.into_inner()).clone();
+                let msg = meshform_core::sync::lock(&status.0).clone();
                 reporter.apply_progress(addr, action, start.elapsed(), msg.as_deref());
             }
         }

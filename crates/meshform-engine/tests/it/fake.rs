@@ -334,10 +334,6 @@ fn thing_value(id: &str, o: &Object) -> Value {
     ])
 }
 
-fn str_attr(v: &Value, k: &str) -> Option<String> {
-    v.get(k).and_then(Value::as_str).map(str::to_owned)
-}
-
 /// The `test` provider, over a [`Cloud`].
 #[derive(Clone)]
 pub struct FakeProvider {
@@ -366,8 +362,8 @@ impl Provider for FakeProvider {
 #[async_trait]
 impl ConfiguredProvider for FakeProvider {
     async fn read(&self, _type_name: &str, current: &Value) -> ProviderResult<Option<Value>> {
-        let id = str_attr(current, "id").unwrap_or_default();
-        let name = str_attr(current, "name").unwrap_or_default();
+        let id = current.get_str("id").map(str::to_owned).unwrap_or_default();
+        let name = current.get_str("name").map(str::to_owned).unwrap_or_default();
         tokio::task::yield_now().await;
         let mut s = self.cloud.lock();
         s.reads.push(name.clone());
@@ -414,10 +410,10 @@ impl ConfiguredProvider for FakeProvider {
         planned: &Value,
         _progress: &dyn Progress,
     ) -> ProviderResult<Value> {
-        let name = str_attr(planned, "name").ok_or_else(|| {
+        let name = planned.get_str("name").map(str::to_owned).ok_or_else(|| {
             ProviderError::new(ErrorKind::InvalidArgument, "InvalidConfig", "name is required")
         })?;
-        let value = str_attr(planned, "value");
+        let value = planned.get_str("value").map(str::to_owned);
         self.cloud
             .operate(OpKind::Create, &name.clone(), move |s| {
                 let id = s.new_id();
@@ -444,9 +440,9 @@ impl ConfiguredProvider for FakeProvider {
         planned: &Value,
         _progress: &dyn Progress,
     ) -> ProviderResult<Value> {
-        let id = str_attr(prior, "id").unwrap_or_default();
-        let name = str_attr(planned, "name").unwrap_or_default();
-        let value = str_attr(planned, "value");
+        let id = prior.get_str("id").map(str::to_owned).unwrap_or_default();
+        let name = planned.get_str("name").map(str::to_owned).unwrap_or_default();
+        let value = planned.get_str("value").map(str::to_owned);
         self.cloud
             .operate(OpKind::Update, &name, move |s| match s.objects.get_mut(&id) {
                 Some(o) => {
@@ -472,8 +468,8 @@ impl ConfiguredProvider for FakeProvider {
         prior: &Value,
         _progress: &dyn Progress,
     ) -> ProviderResult<()> {
-        let id = str_attr(prior, "id").unwrap_or_default();
-        let name = str_attr(prior, "name").unwrap_or_default();
+        let id = prior.get_str("id").map(str::to_owned).unwrap_or_default();
+        let name = prior.get_str("name").map(str::to_owned).unwrap_or_default();
         self.cloud
             .operate(OpKind::Delete, &name, move |s| {
                 s.objects.remove(&id);
@@ -487,14 +483,14 @@ impl ConfiguredProvider for FakeProvider {
     }
 
     async fn lookup(&self, _type_name: &str, planned: &Value) -> ProviderResult<Option<Value>> {
-        let Some(name) = str_attr(planned, "name") else { return Ok(None) };
+        let Some(name) = planned.get_str("name").map(str::to_owned) else { return Ok(None) };
         let s = self.cloud.lock();
         // The newest object with that name.
         Ok(s.objects.iter().rev().find(|(_, o)| o.name == name).map(|(id, o)| thing_value(id, o)))
     }
 
     async fn read_data(&self, _type_name: &str, config: &Value) -> ProviderResult<Value> {
-        let name = str_attr(config, "name").unwrap_or_default();
+        let name = config.get_str("name").map(str::to_owned).unwrap_or_default();
         let s = self.cloud.lock();
         let (id, o) = s.objects.iter().find(|(_, o)| o.name == name).ok_or_else(|| {
             ProviderError::new(ErrorKind::NotFound, "NotFound", format!("no thing named {name}"))
