@@ -11,6 +11,7 @@
 //! - [`hex`]: hexadecimal text of bytes (digests, signatures, fingerprints).
 //! - [`pem`]: [`pem::certificates`], the one PEM reader (bad input is an error).
 //! - [`sync`]: [`sync::lock`], a mutex lock that survives a panicking holder.
+//! - [`yaml`]: Kubernetes YAML (kubectl's dialect) into JSON, for manifests and API bodies.
 //! - [`diag`]: [`Diagnostic`] with source spans, rendered by miette at the edge.
 
 pub mod addr;
@@ -23,6 +24,7 @@ pub mod schema;
 pub mod sync;
 pub mod types;
 pub mod value;
+pub mod yaml;
 
 pub use addr::{implied_provider, AddrPattern, InstanceAddr, InstanceKey, Mode, ResourceAddr};
 pub use diag::{Diagnostic, Diagnostics, Severity, SourceFile, Span};

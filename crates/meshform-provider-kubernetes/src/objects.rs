@@ -64,8 +64,8 @@ impl ObjectRef {
 
 /// Parses a multi-document YAML text into objects (empty documents and `List`s flattened).
 pub fn parse_yaml(text: &str) -> Result<Vec<Json>, String> {
-    let docs: Vec<Json> =
-        serde_saphyr::from_multiple(text).map_err(|e| format!("invalid YAML: {e}"))?;
+    let docs = meshform_core::yaml::kubernetes_documents(text)
+        .map_err(|e| format!("invalid YAML: {e}"))?;
     let mut out = Vec::new();
     for d in docs {
         flatten(d, &mut out);

@@ -129,6 +129,8 @@ pub(super) fn yamldecode(a: &Args) -> FnResult {
     if src.trim().is_empty() {
         return Ok(Value::Null);
     }
+    // YAML 1.2 booleans only, as Terraform's yamldecode (`yes` is a string); manifests and API bodies
+    // are read in kubectl's dialect instead (`meshform_core::yaml`).
     let options = serde_saphyr::options! {
         strict_booleans: true,
         with_snippet: false,

@@ -125,7 +125,7 @@ pub fn decode(bytes: &[u8], media: &str) -> Result<Value, ApiError> {
         Err(json_err) if media.contains("yaml") => {
             let text = std::str::from_utf8(bytes)
                 .map_err(|_| ApiError::bad_request("the request body is not UTF-8"))?;
-            serde_saphyr::from_str::<Value>(text).map_err(|e| {
+            meshform_core::yaml::kubernetes_document(text).map_err(|e| {
                 ApiError::bad_request(format!("error decoding YAML: {e} (as JSON: {json_err})"))
             })
         }
