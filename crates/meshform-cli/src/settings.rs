@@ -1,8 +1,9 @@
 //! What meshform takes from the environment: variables, colour, CI mode, the user's name.
 
-use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::PathBuf;
+
+use meshform_state::backend::{BackendContext, PgEnvironment};
 
 use crate::args::Cli;
 
@@ -44,26 +45,16 @@ pub struct Settings {
     pub pg: PgEnvironment,
 }
 
-/// The PostgreSQL backend's environment. Its `Debug` shows no value: the connection string and
-/// `PGPASSWORD` may hold a password.
-#[derive(Clone, Default)]
-pub struct PgEnvironment {
-    /// `MESHFORM_PG_CONN_STR`: the connection string when the backend block has none.
-    pub conn_str: Option<String>,
-    /// The standard libpq variables (`PG*`) and `USER`.
-    pub vars: BTreeMap<String, String>,
-}
-
-impl std::fmt::Debug for PgEnvironment {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PgEnvironment")
-            .field("conn_str", &self.conn_str.as_ref().map(|_| "(set)"))
-            .field("vars", &self.vars.keys().collect::<Vec<_>>())
-            .finish()
-    }
-}
-
 impl Settings {
+    /// Where this run keeps its state: the directory, the workspace, the PostgreSQL environment.
+    pub fn backend_context(&self) -> BackendContext {
+        BackendContext {
+            dir: self.dir.clone(),
+            workspace: self.workspace.clone(),
+            pg: self.pg.clone(),
+        }
+    }
+
     pub fn from_env(cli: &Cli) -> Settings {
         let dir = cli.chdir.clone().unwrap_or_else(|| PathBuf::from("."));
         let no_color = cli.no_color || std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());

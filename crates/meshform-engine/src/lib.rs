@@ -6,6 +6,9 @@
 //! - [`plan`]: plan types and the planning walk (refresh, diff, actions).
 //! - [`apply`]: the executor that carries out a plan in dependency order, saving state per operation.
 //! - [`ops`]: `validate`, `plan`, `apply`, `destroy`, `import` and state commands, taking `*Options`.
+//! - [`surgery`]: the `meshform state` operations (list, show, rm, mv, pull, push) on a workspace.
+//! - [`backend`]: the backend a configuration names, the refusal while the state is elsewhere, and
+//!   `meshform init`.
 //! - [`verify`]: `meshform verify`, running the configuration's `check` blocks, and the responses
 //!   their data sources saw, counted by version.
 //! - [`environment`]: the provider settings that say which environment a plan acts on.
@@ -17,6 +20,7 @@
 //! [`meshform_provider::Registry`].
 
 pub mod apply;
+pub mod backend;
 pub mod body;
 pub mod environment;
 pub mod graph;
@@ -25,6 +29,7 @@ pub mod plan;
 pub mod planfile;
 pub mod reporter;
 pub mod scope;
+pub mod surgery;
 pub mod validate;
 pub mod verify;
 

@@ -2,7 +2,7 @@
 //! Commands in the CLI are thin wrappers around these.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -29,6 +29,19 @@ pub struct Workspace {
     pub store: Arc<dyn StateStore>,
 }
 
+/// A configuration directory parsed and lowered, not checked yet: read once per run, for the
+/// backend block (which decides the store) and then for planning.
+pub struct Parsed {
+    pub config: Config,
+    pub diags: Diagnostics,
+}
+
+/// Parses the configuration in `dir` (every problem in the diagnostics).
+pub fn parse(dir: &Path) -> Parsed {
+    let (config, diags) = load_dir(dir);
+    Parsed { config, diags }
+}
+
 /// A configuration loaded and checked: the graph built, schemas checked.
 pub struct Loaded {
     pub config: Config,
@@ -37,7 +50,12 @@ pub struct Loaded {
 
 /// Loads and statically checks the configuration. `None` when it has errors (all in the diagnostics).
 pub fn load(ws: &Workspace) -> (Option<Loaded>, Diagnostics) {
-    let (config, mut diags) = load_dir(&ws.dir);
+    load_parsed(ws, parse(&ws.dir))
+}
+
+/// [`load`] of a configuration already parsed.
+pub fn load_parsed(ws: &Workspace, parsed: Parsed) -> (Option<Loaded>, Diagnostics) {
+    let Parsed { config, mut diags } = parsed;
     let (graph, gdiags) = graph::build(&config);
     diags.extend(gdiags);
     diags.extend(meshform_config::vars::check_defaults(&config));
@@ -105,7 +123,12 @@ pub fn version_satisfies(version: &str, constraints: &str) -> bool {
 /// `meshform validate`: syntax, references, cycles, schemas, and every expression evaluated once with
 /// unknown inputs (type errors); no network, no variable values needed.
 pub fn validate(ws: &Workspace) -> Diagnostics {
-    let (loaded, mut diags) = load(ws);
+    validate_parsed(ws, parse(&ws.dir))
+}
+
+/// [`validate`] of a configuration already parsed.
+pub fn validate_parsed(ws: &Workspace, parsed: Parsed) -> Diagnostics {
+    let (loaded, mut diags) = load_parsed(ws, parsed);
     if let Some(l) = loaded {
         diags.extend(crate::validate::check_values(&l.config, &l.graph, &ws.registry));
         diags.sort();
@@ -120,7 +143,17 @@ pub async fn lock(
     who: &str,
     timeout: Duration,
 ) -> Result<Box<dyn StateLock>, StateError> {
-    let store = Arc::clone(&ws.store);
+    lock_store(&ws.store, operation, who, timeout).await
+}
+
+/// Takes a store's lock from a blocking thread (taking it may wait up to `timeout`).
+pub async fn lock_store(
+    store: &Arc<dyn StateStore>,
+    operation: &str,
+    who: &str,
+    timeout: Duration,
+) -> Result<Box<dyn StateLock>, StateError> {
+    let store = Arc::clone(store);
     let info = LockInfo::new(operation, who);
     tokio::task::spawn_blocking(move || store.lock(info, timeout)).await.unwrap_or_else(|e| {
         Err(StateError::Io {
@@ -165,7 +198,18 @@ pub async fn plan(
     opts: &PlanOptions,
     reporter: &dyn Reporter,
 ) -> Result<Planned, PlanError> {
-    let (loaded, mut diags) = load(ws);
+    plan_parsed(ws, parse(&ws.dir), vars, opts, reporter).await
+}
+
+/// [`plan`] of a configuration already parsed.
+pub async fn plan_parsed(
+    ws: &Workspace,
+    parsed: Parsed,
+    vars: &VarInputs,
+    opts: &PlanOptions,
+    reporter: &dyn Reporter,
+) -> Result<Planned, PlanError> {
+    let (loaded, mut diags) = load_parsed(ws, parsed);
     let Some(loaded) = loaded else { return Err(PlanError::Diagnostics(diags)) };
     let (values, vdiags) = resolve_variables(&loaded.config, vars);
     diags.extend(vdiags);
@@ -235,6 +279,7 @@ pub async fn apply(
 /// `meshform import ADDR ID`: reads an existing object through its provider and records it in state.
 pub async fn import(
     ws: &Workspace,
+    parsed: Parsed,
     vars: &VarInputs,
     addr: &InstanceAddr,
     id: &str,
@@ -254,7 +299,7 @@ pub async fn import(
         ));
     }
     let opts = PlanOptions { refresh: false, ..PlanOptions::default() };
-    let planned = plan(ws, vars, &opts, reporter).await?;
+    let planned = plan_parsed(ws, parsed, vars, &opts, reporter).await?;
     let Some(def) = planned.loaded.config.resources.get(&addr.resource) else {
         return Err(PlanError::Diagnostics(
             Diagnostic::error(

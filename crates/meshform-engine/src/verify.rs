@@ -9,7 +9,7 @@ use meshform_config::vars::VarInputs;
 use meshform_core::{Diagnostic, Diagnostics, ResourceAddr, Value};
 
 use crate::body::eval_body;
-use crate::ops::{self, PlanError, Workspace};
+use crate::ops::{self, Parsed, PlanError, Workspace};
 use crate::plan::walk::{remark, PlanOptions};
 use crate::reporter::Reporter;
 
@@ -106,16 +106,16 @@ impl VerifyReport {
     }
 }
 
-/// Runs the named checks (all when `names` is empty).
+/// Runs the named checks (all when `names` is empty) of the configuration `parsed`.
 pub async fn verify(
     ws: &Workspace,
+    parsed: Parsed,
     vars: &VarInputs,
     names: &[String],
     reporter: &dyn Reporter,
 ) -> Result<VerifyReport, PlanError> {
-    let planned =
-        ops::plan(ws, vars, &PlanOptions { refresh: false, ..PlanOptions::default() }, reporter)
-            .await?;
+    let opts = PlanOptions { refresh: false, ..PlanOptions::default() };
+    let planned = ops::plan_parsed(ws, parsed, vars, &opts, reporter).await?;
     let config = &planned.loaded.config;
     let mut report = VerifyReport { diags: planned.diags.clone(), ..VerifyReport::default() };
     for n in names {
@@ -178,7 +178,7 @@ pub async fn verify(
             let Some(schema) = planned
                 .ctx
                 .schemas
-                .get(crate::provider_name(&d.addr.ty))
+                .get(meshform_core::implied_provider(&d.addr.ty))
                 .and_then(|s| s.data_sources.get(&d.addr.ty))
                 .cloned()
             else {

@@ -2,6 +2,8 @@
 //!
 //! This crate is the only one that reads or writes state.
 //!
+//! - [`backend`]: which backend holds the state: [`backend::BackendKind`], [`backend::Backend`], the
+//!   `.meshform/backend.json` record, and the decisions of runs and `meshform init` taken from them.
 //! - [`format`](mod@format): [`State`] and its parts, serialised as `meshform.state.json` (JSON Schema in
 //!   `schemas/state.schema.json`).
 //! - [`store`]: the [`StateStore`] trait every backend implements (read, atomic write with serial and
@@ -14,6 +16,7 @@
 //! - [`surgery`]: pure functions behind the `meshform state` subcommands: [`surgery::list`],
 //!   [`surgery::remove`], [`surgery::move_`] and [`surgery::check_push`].
 
+pub mod backend;
 pub mod format;
 pub mod local;
 pub mod migrate;

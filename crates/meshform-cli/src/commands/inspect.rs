@@ -1,6 +1,7 @@
 //! `validate`, `show`, `output` and `graph`: commands that read without changing anything.
 
 use meshform_core::Value;
+use meshform_engine::backend::configured;
 use meshform_engine::ops;
 
 use super::{config_workspace, workspace};
@@ -14,8 +15,10 @@ use crate::settings::Settings;
 /// `meshform validate [--json]`.
 pub fn validate(settings: &Settings, json: bool) -> u8 {
     let ws = config_workspace(settings);
-    let mut diags = ops::validate(&ws);
-    if let Err(d) = super::backend::configured(settings) {
+    let parsed = ops::parse(&settings.dir);
+    let backend = configured(&parsed.config, &settings.backend_context());
+    let mut diags = ops::validate_parsed(&ws, parsed);
+    if let Err(d) = backend {
         diags.extend(d);
         diags.sort();
     }
@@ -43,7 +46,7 @@ pub fn validate(settings: &Settings, json: bool) -> u8 {
 }
 
 fn read_state(settings: &Settings) -> Result<meshform_state::State, u8> {
-    let ws = workspace(settings)?;
+    let (ws, _) = workspace(settings)?;
     ops::read_state(&ws).map_err(|e| {
         report::print_diagnostics(settings, &report::state_diagnostic(&e).into());
         exit::ERROR

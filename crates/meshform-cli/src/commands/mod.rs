@@ -14,7 +14,7 @@ mod workspace;
 use std::sync::Arc;
 
 use meshform_config::vars::VarInputs;
-use meshform_engine::ops::Workspace;
+use meshform_engine::ops::{self, Parsed, Workspace};
 use meshform_provider::Registry;
 use meshform_provider_asm::AsmProvider;
 use meshform_provider_kubernetes::KubernetesProvider;
@@ -81,15 +81,17 @@ pub fn registry(settings: &Settings) -> Registry {
     r
 }
 
-/// The workspace of a run: the configuration directory, the providers, and the state store of the
-/// configured backend and selected workspace. Prints why and returns the exit code when the backend
-/// cannot be used.
-pub fn workspace(settings: &Settings) -> Result<Workspace, u8> {
-    Ok(Workspace {
+/// The workspace of a run — the configuration directory, the providers, and the state store of the
+/// configured backend and selected workspace — and the configuration, parsed once for both the
+/// backend block and the run. Prints why and returns the exit code when the backend cannot be used.
+pub fn workspace(settings: &Settings) -> Result<(Workspace, Parsed), u8> {
+    let parsed = ops::parse(&settings.dir);
+    let ws = Workspace {
         dir: settings.dir.clone(),
         registry: registry(settings),
-        store: backend::store_for_run(settings)?,
-    })
+        store: backend::store_for_run(settings, &parsed)?,
+    };
+    Ok((ws, parsed))
 }
 
 /// A workspace for commands that read only the configuration (`validate`, `graph`): its store is

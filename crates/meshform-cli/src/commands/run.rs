@@ -82,24 +82,28 @@ pub(super) fn emit_warnings(settings: &Settings, json: Option<&JsonReporter>, di
     }
 }
 
-/// Locks, plans, and prints; returns the plan or the exit code of a failure.
+/// The workspace and its plan, made under the state lock (returned with it), warnings printed;
+/// or the exit code of a failure, already reported.
+type LockedPlan = (Workspace, Planned, Box<dyn meshform_state::StateLock>);
+
+/// Opens the workspace (the configuration parsed once), locks, plans, and prints the warnings.
 async fn locked_plan(
     settings: &Settings,
-    ws: &Workspace,
     args: &PlanArgs,
     operation: &str,
     destroy: bool,
     reporter: &dyn Reporter,
     json: Option<&JsonReporter>,
-) -> Result<(Planned, Box<dyn meshform_state::StateLock>), u8> {
+) -> Result<LockedPlan, u8> {
+    let (ws, parsed) = workspace(settings)?;
     let opts = plan_options(settings, args, destroy)?;
     let vars = var_inputs(settings, &args.vars)
         .map_err(|m| usage_error(settings, &m, "write --var name=value"))?;
-    let lock = take_lock(settings, ws, &args.lock.lock_timeout, operation, json).await?;
-    match ops::plan(ws, &vars, &opts, reporter).await {
+    let lock = take_lock(settings, &ws, &args.lock.lock_timeout, operation, json).await?;
+    match ops::plan_parsed(&ws, parsed, &vars, &opts, reporter).await {
         Ok(p) => {
             emit_warnings(settings, json, &p.diags);
-            Ok((p, lock))
+            Ok((ws, p, lock))
         }
         Err(e) => {
             print_plan_error(settings, json, &e);
@@ -148,12 +152,8 @@ pub async fn plan(settings: &Settings, args: &PlanArgs, out: Option<&Path>, mark
         Some(j) => j,
         None => &term,
     };
-    let ws = match workspace(settings) {
-        Ok(ws) => ws,
-        Err(c) => return c,
-    };
-    let (planned, _lock) =
-        match locked_plan(settings, &ws, args, "plan", false, reporter, json.as_ref()).await {
+    let (_ws, planned, _lock) =
+        match locked_plan(settings, args, "plan", false, reporter, json.as_ref()).await {
             Ok(x) => x,
             Err(code) => return code,
         };
@@ -230,12 +230,8 @@ pub async fn apply(settings: &Settings, args: &PlanArgs, auto_approve: bool, des
         None => &term,
     };
     let op = if destroy { "destroy" } else { "apply" };
-    let ws = match workspace(settings) {
-        Ok(ws) => ws,
-        Err(c) => return c,
-    };
-    let (planned, _lock) =
-        match locked_plan(settings, &ws, args, op, destroy, reporter, json.as_ref()).await {
+    let (ws, planned, _lock) =
+        match locked_plan(settings, args, op, destroy, reporter, json.as_ref()).await {
             Ok(x) => x,
             Err(code) => return code,
         };

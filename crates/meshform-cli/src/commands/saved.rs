@@ -97,8 +97,9 @@ pub async fn apply(settings: &Settings, path: &Path, args: &PlanArgs) -> u8 {
         Ok(v) => v,
         Err(m) => return usage_error(settings, &m, "write --var name=value"),
     };
-    let ws = match workspace(settings) {
-        Ok(ws) => ws,
+    // `replan` reads the configuration again itself (it compares it with the saved one).
+    let (ws, _) = match workspace(settings) {
+        Ok(x) => x,
         Err(c) => return c,
     };
     let _lock =

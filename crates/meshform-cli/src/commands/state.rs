@@ -2,7 +2,8 @@
 
 use meshform_core::{AddrPattern, InstanceAddr};
 use meshform_engine::ops::{self, Workspace};
-use meshform_state::{surgery, StateLock};
+use meshform_engine::surgery::{self, PullError, SurgeryOpError};
+use meshform_state::StateLock;
 
 use super::{parse_duration, usage_error, var_inputs, workspace};
 use crate::args::{LockArgs, StateCommand, VarArgs};
@@ -33,108 +34,87 @@ fn fail_state(settings: &Settings, e: &meshform_state::StateError) -> u8 {
     exit::ERROR
 }
 
+/// Parses addresses given on the command line (`e.g.` shows the command in the help line).
+fn patterns(
+    settings: &Settings,
+    addresses: &[String],
+    example: &str,
+) -> Result<Vec<AddrPattern>, u8> {
+    addresses
+        .iter()
+        .map(|a| {
+            a.parse::<AddrPattern>().map_err(|e| usage_error(settings, &e.to_string(), example))
+        })
+        .collect()
+}
+
+/// A failed state edit: a refusal as a usage error with `help`, a store failure as a report.
+fn fail_surgery(settings: &Settings, e: &SurgeryOpError, help: &str) -> u8 {
+    match e {
+        SurgeryOpError::State(e) => fail_state(settings, e),
+        SurgeryOpError::Refused(e) => usage_error(settings, &e.to_string(), help),
+    }
+}
+
+const LIST_HELP: &str = "list addresses with `meshform state list`";
+
 /// `meshform state …`.
 pub async fn state(settings: &Settings, cmd: StateCommand) -> u8 {
-    let ws = match workspace(settings) {
-        Ok(ws) => ws,
+    let (ws, _) = match workspace(settings) {
+        Ok(x) => x,
         Err(c) => return c,
     };
     match cmd {
         StateCommand::List { addresses } => {
-            let state = match ops::read_state(&ws) {
-                Ok(s) => s,
-                Err(e) => return fail_state(settings, &e),
+            let pats = match patterns(settings, &addresses, "e.g. meshform state list local_file.a")
+            {
+                Ok(p) => p,
+                Err(c) => return c,
             };
-            let mut pats = Vec::new();
-            for a in &addresses {
-                match a.parse::<AddrPattern>() {
-                    Ok(p) => pats.push(p),
-                    Err(e) => {
-                        return usage_error(
-                            settings,
-                            &e.to_string(),
-                            "e.g. meshform state list local_file.a",
-                        )
-                    }
-                }
-            }
-            for addr in surgery::list(&state) {
-                let keep = pats.is_empty()
-                    || addr
-                        .parse::<InstanceAddr>()
-                        .is_ok_and(|ia| pats.iter().any(|p| p.matches(&ia)));
-                if keep {
-                    Output.line(&addr);
-                }
+            match surgery::list(&ws, &pats) {
+                Ok(addrs) => addrs.iter().for_each(|a| Output.line(a)),
+                Err(e) => return fail_state(settings, &e),
             }
             exit::OK
         }
         StateCommand::Show { address } => {
-            let state = match ops::read_state(&ws) {
-                Ok(s) => s,
-                Err(e) => return fail_state(settings, &e),
-            };
             let addr: InstanceAddr = match address.parse() {
                 Ok(a) => a,
-                Err(e) => {
-                    return usage_error(
-                        settings,
-                        &e.to_string(),
-                        "list addresses with `meshform state list`",
-                    )
+                Err(e) => return usage_error(settings, &e.to_string(), LIST_HELP),
+            };
+            match surgery::show(&ws, &addr) {
+                Ok(Some(shown)) => {
+                    let mut out =
+                        format!("# {addr}:\nresource \"{}\" \"{}\" {{\n", shown.ty, shown.name);
+                    render_attrs(&shown.value, &mut out);
+                    out.push_str("}\n");
+                    Output.print(&out);
+                    exit::OK
                 }
-            };
-            let Some((r, inst)) = state.instance(&addr) else {
-                return usage_error(
-                    settings,
-                    &format!("{addr} is not in the state"),
-                    "list addresses with `meshform state list`",
-                );
-            };
-            let mut out = format!("# {addr}:\nresource \"{}\" \"{}\" {{\n", r.ty, r.name);
-            render_attrs(&inst.value(), &mut out);
-            out.push_str("}\n");
-            Output.print(&out);
-            exit::OK
+                Ok(None) => {
+                    usage_error(settings, &format!("{addr} is not in the state"), LIST_HELP)
+                }
+                Err(e) => fail_state(settings, &e),
+            }
         }
         StateCommand::Rm { addresses, lock } => {
             let _lock = match take_lock(settings, &ws, "state rm", &lock).await {
                 Ok(l) => l,
                 Err(c) => return c,
             };
-            let mut state = match ops::read_state(&ws) {
-                Ok(s) => s,
-                Err(e) => return fail_state(settings, &e),
+            let pats = match patterns(settings, &addresses, "e.g. meshform state rm local_file.a") {
+                Ok(p) => p,
+                Err(c) => return c,
             };
-            let mut pats = Vec::new();
-            for a in &addresses {
-                match a.parse::<AddrPattern>() {
-                    Ok(p) => pats.push(p),
-                    Err(e) => {
-                        return usage_error(
-                            settings,
-                            &e.to_string(),
-                            "e.g. meshform state rm local_file.a",
-                        )
-                    }
-                }
-            }
-            match surgery::remove(&mut state, &pats) {
+            match surgery::remove(&ws, &pats) {
                 Ok(removed) => {
-                    if let Err(e) = ws.store.write(&mut state) {
-                        return fail_state(settings, &e);
-                    }
                     for r in &removed {
                         Output.line(format_args!("Removed {r}"));
                     }
                     Output.line(format_args!("Successfully removed {} instance(s). The objects still exist; meshform no longer manages them.", removed.len()));
                     exit::OK
                 }
-                Err(e) => usage_error(
-                    settings,
-                    &e.to_string(),
-                    "list addresses with `meshform state list`",
-                ),
+                Err(e) => fail_surgery(settings, &e, LIST_HELP),
             }
         }
         StateCommand::Mv { source, destination, lock } => {
@@ -142,40 +122,27 @@ pub async fn state(settings: &Settings, cmd: StateCommand) -> u8 {
                 Ok(l) => l,
                 Err(c) => return c,
             };
-            let mut state = match ops::read_state(&ws) {
-                Ok(s) => s,
-                Err(e) => return fail_state(settings, &e),
-            };
-            match surgery::move_(&mut state, &source, &destination) {
+            match surgery::move_(&ws, &source, &destination) {
                 Ok(moved) => {
-                    if let Err(e) = ws.store.write(&mut state) {
-                        return fail_state(settings, &e);
-                    }
                     for (a, b) in &moved {
                         Output.line(format_args!("Move \"{a}\" to \"{b}\""));
                     }
                     Output.line(format_args!("Successfully moved {} object(s).", moved.len()));
                     exit::OK
                 }
-                Err(e) => usage_error(
-                    settings,
-                    &e.to_string(),
-                    "list addresses with `meshform state list`",
-                ),
+                Err(e) => fail_surgery(settings, &e, LIST_HELP),
             }
         }
-        StateCommand::Pull => match ws.store.read() {
-            Ok(Some(s)) => match meshform_state::encode_state(&s) {
-                Ok(bytes) => {
-                    Output.print(String::from_utf8_lossy(&bytes));
-                    exit::OK
-                }
-                Err(e) => {
-                    usage_error(settings, &format!("cannot encode state: {e}"), "report this bug")
-                }
-            },
+        StateCommand::Pull => match surgery::pull(&ws) {
+            Ok(Some(bytes)) => {
+                Output.print(String::from_utf8_lossy(&bytes));
+                exit::OK
+            }
             Ok(None) => exit::OK,
-            Err(e) => fail_state(settings, &e),
+            Err(PullError::State(e)) => fail_state(settings, &e),
+            Err(e @ PullError::Encode(_)) => {
+                usage_error(settings, &e.to_string(), "report this bug")
+            }
         },
         StateCommand::Push { file, force, lock } => {
             let bytes = match std::fs::read(&file) {
@@ -188,7 +155,7 @@ pub async fn state(settings: &Settings, cmd: StateCommand) -> u8 {
                     )
                 }
             };
-            let mut incoming = match meshform_state::decode_state(&file, &bytes) {
+            let incoming = match meshform_state::decode_state(&file, &bytes) {
                 Ok(s) => s,
                 Err(e) => return fail_state(settings, &e),
             };
@@ -196,26 +163,16 @@ pub async fn state(settings: &Settings, cmd: StateCommand) -> u8 {
                 Ok(l) => l,
                 Err(c) => return c,
             };
-            let current = match ws.store.read() {
-                Ok(s) => s,
-                Err(e) => return fail_state(settings, &e),
-            };
-            if let Err(e) = surgery::check_push(current.as_ref(), &incoming, force) {
-                return usage_error(settings, &e.to_string(), "pass --force to overwrite anyway (the current state is kept as the .backup file)");
-            }
-            // The pushed document becomes the next version of the stored one.
-            let result = if force {
-                ws.store.write_forced(&mut incoming)
-            } else {
-                incoming.serial = incoming.serial.saturating_sub(1);
-                ws.store.write(&mut incoming)
-            };
-            match result {
-                Ok(()) => {
-                    Output.line(format_args!("State pushed (serial {}).", incoming.serial));
+            match surgery::push(&ws, incoming, force) {
+                Ok(serial) => {
+                    Output.line(format_args!("State pushed (serial {serial})."));
                     exit::OK
                 }
-                Err(e) => fail_state(settings, &e),
+                Err(e) => fail_surgery(
+                    settings,
+                    &e,
+                    "pass --force to overwrite anyway (the current state is kept as the .backup file)",
+                ),
             }
         }
     }
@@ -243,15 +200,15 @@ pub async fn import(
         Ok(v) => v,
         Err(m) => return usage_error(settings, &m, "write --var name=value"),
     };
-    let ws = match workspace(settings) {
-        Ok(ws) => ws,
+    let (ws, parsed) = match workspace(settings) {
+        Ok(x) => x,
         Err(c) => return c,
     };
     let _lock = match take_lock(settings, &ws, "import", lock).await {
         Ok(l) => l,
         Err(c) => return c,
     };
-    match ops::import(&ws, &vars, &addr, id, &TerminalReporter::new()).await {
+    match ops::import(&ws, parsed, &vars, &addr, id, &TerminalReporter::new()).await {
         Ok(_) => {
             Output.line(format_args!("{addr}: Import complete. It is now managed by meshform; run `meshform plan` to compare it with the configuration."));
             exit::OK
@@ -265,8 +222,8 @@ pub async fn import(
 
 /// `meshform force-unlock LOCK_ID`.
 pub fn force_unlock(settings: &Settings, id: &str) -> u8 {
-    let ws = match workspace(settings) {
-        Ok(ws) => ws,
+    let (ws, _) = match workspace(settings) {
+        Ok(x) => x,
         Err(c) => return c,
     };
     match ws.store.force_unlock(id) {

@@ -16,11 +16,11 @@ pub async fn verify(settings: &Settings, checks: &[String], json: bool, vars: &V
         Ok(v) => v,
         Err(m) => return usage_error(settings, &m, "write --var name=value"),
     };
-    let ws = match workspace(settings) {
-        Ok(ws) => ws,
+    let (ws, parsed) = match workspace(settings) {
+        Ok(x) => x,
         Err(code) => return code,
     };
-    let report = match verify::verify(&ws, &vars, checks, &TerminalReporter::new()).await {
+    let report = match verify::verify(&ws, parsed, &vars, checks, &TerminalReporter::new()).await {
         Ok(r) => r,
         Err(e) => {
             report::print_plan_error(settings, &e);
