@@ -35,8 +35,3 @@ pub mod verify;
 
 pub use plan::{Action, Plan, PlanMode};
 pub use reporter::{Reporter, SilentReporter};
-
-/// The provider name that serves a resource type (the type's prefix before its first `_`).
-pub fn provider_name(type_name: &str) -> &str {
-    meshform_core::implied_provider(type_name)
-}

@@ -209,8 +209,20 @@ pub async fn plan_parsed(
     opts: &PlanOptions,
     reporter: &dyn Reporter,
 ) -> Result<Planned, PlanError> {
-    let (loaded, mut diags) = load_parsed(ws, parsed);
+    let (loaded, diags) = load_parsed(ws, parsed);
     let Some(loaded) = loaded else { return Err(PlanError::Diagnostics(diags)) };
+    plan_loaded(ws, loaded, diags, vars, opts, reporter).await
+}
+
+/// [`plan`] of a configuration already loaded (with the diagnostics loading it gave).
+pub async fn plan_loaded(
+    ws: &Workspace,
+    loaded: Loaded,
+    mut diags: Diagnostics,
+    vars: &VarInputs,
+    opts: &PlanOptions,
+    reporter: &dyn Reporter,
+) -> Result<Planned, PlanError> {
     let (values, vdiags) = resolve_variables(&loaded.config, vars);
     diags.extend(vdiags);
     if diags.has_errors() {
@@ -342,7 +354,7 @@ pub async fn import(
                 "meshform::import::not_found",
                 format!("{addr}: no object with id {id:?}"),
             )
-            .with_help("check the id; for local_file it is the file's path")
+            .with_help("check the id: each resource type's documentation says what its import id is (a file's path, a mesh id, …)")
             .into(),
         ));
     };

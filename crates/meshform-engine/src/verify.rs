@@ -1,5 +1,5 @@
 //! `meshform verify`: runs the configuration's `check` blocks against live infrastructure — reads each
-//! check's scoped data sources (e.g. `kubernetes_exec` running `curl` in a pod) and evaluates its
+//! check's scoped data sources (e.g. one that runs `curl` in a pod) and evaluates its
 //! asserts.
 
 use std::collections::BTreeMap;

@@ -38,13 +38,6 @@ const CONCRETE_PREFIXES: &[&str] = &["asm_", "kubernetes_", "pki_"];
 const CONCRETE_WORDS: &[&str] =
     &["local_file", "\"asm\"", "\"kubernetes\"", "\"pki\"", "provider.local", "\"local\" {"];
 
-/// Engine files that still name a concrete type, each waiting for its owner's fix (issue 16). Remove
-/// the entry with the fix; a fixed file still listed fails the test.
-const ENGINE_NAMES_TO_FIX: &[(&str, &str)] = &[
-    ("crates/meshform-engine/src/ops.rs", "the import help names `local_file`'s id"),
-    ("crates/meshform-engine/src/verify.rs", "the module doc's example names `kubernetes_exec`"),
-];
-
 /// Macros and calls that talk to the terminal.
 const PRINTS: &[&str] =
     &["println!", "eprintln!", "print!", "eprint!", "dbg!", "io::stdout", "io::stderr"];
@@ -104,14 +97,9 @@ fn only_state_plan_files_and_provider_transports_expose_sensitive_values() {
 #[test]
 fn the_engine_names_no_concrete_provider_or_resource_type() {
     let mut problems = Vec::new();
-    let mut used = BTreeSet::new();
     for f in sources().iter().filter(|f| f.rel.starts_with("crates/meshform-engine/src/")) {
         for (n, line) in f.text.lines().enumerate() {
             if let Some(name) = concrete_name(line) {
-                if let Some((path, _)) = ENGINE_NAMES_TO_FIX.iter().find(|(p, _)| f.rel == *p) {
-                    used.insert(*path);
-                    continue;
-                }
                 problems.push(format!(
                     "{}:{}: the engine names `{name}`, a concrete provider or resource type; the \
                      engine sees providers only through the registry: use a generic word in code, \
@@ -122,7 +110,6 @@ fn the_engine_names_no_concrete_provider_or_resource_type() {
             }
         }
     }
-    problems.extend(stale("ENGINE_NAMES_TO_FIX", ENGINE_NAMES_TO_FIX, &used));
     assert_none(problems);
 }
 

@@ -97,8 +97,7 @@ pub async fn apply(settings: &Settings, path: &Path, args: &PlanArgs) -> u8 {
         Ok(v) => v,
         Err(m) => return usage_error(settings, &m, "write --var name=value"),
     };
-    // `replan` reads the configuration again itself (it compares it with the saved one).
-    let (ws, _) = match workspace(settings) {
+    let (ws, parsed) = match workspace(settings) {
         Ok(x) => x,
         Err(c) => return c,
     };
@@ -108,37 +107,37 @@ pub async fn apply(settings: &Settings, path: &Path, args: &PlanArgs) -> u8 {
             Err(c) => return c,
         };
     let parallelism = args.parallelism as usize;
-    let planned = match replan(&ws, &file, &settings.workspace, &vars, parallelism, reporter).await
-    {
-        Ok(p) => p,
-        Err(Refusal::Stale(reasons)) => {
-            let mut text = format!(
-                "the saved plan {} is stale: it cannot be applied as it was reviewed, because",
-                path.display()
-            );
-            for r in &reasons {
-                text.push_str("\n  - ");
-                text.push_str(r);
+    let planned =
+        match replan(&ws, parsed, &file, &settings.workspace, &vars, parallelism, reporter).await {
+            Ok(p) => p,
+            Err(Refusal::Stale(reasons)) => {
+                let mut text = format!(
+                    "the saved plan {} is stale: it cannot be applied as it was reviewed, because",
+                    path.display()
+                );
+                for r in &reasons {
+                    text.push_str("\n  - ");
+                    text.push_str(r);
+                }
+                let d = Diagnostic::error("meshform::planfile::stale", text).with_help(
+                    "make a new plan (`meshform plan --out FILE`), review it, and apply that file",
+                );
+                emit_warnings(settings, json.as_ref(), &d.into());
+                return exit::ERROR;
             }
-            let d = Diagnostic::error("meshform::planfile::stale", text).with_help(
-                "make a new plan (`meshform plan --out FILE`), review it, and apply that file",
-            );
-            emit_warnings(settings, json.as_ref(), &d.into());
-            return exit::ERROR;
-        }
-        Err(Refusal::File(e)) => {
-            let d = Diagnostic::error(
-                "meshform::planfile::invalid",
-                format!("{}: {e}", path.display()),
-            );
-            emit_warnings(settings, json.as_ref(), &d.into());
-            return exit::ERROR;
-        }
-        Err(Refusal::Plan(e)) => {
-            print_plan_error(settings, json.as_ref(), &e);
-            return exit::ERROR;
-        }
-    };
+            Err(Refusal::File(e)) => {
+                let d = Diagnostic::error(
+                    "meshform::planfile::invalid",
+                    format!("{}: {e}", path.display()),
+                );
+                emit_warnings(settings, json.as_ref(), &d.into());
+                return exit::ERROR;
+            }
+            Err(Refusal::Plan(e)) => {
+                print_plan_error(settings, json.as_ref(), &e);
+                return exit::ERROR;
+            }
+        };
     emit_warnings(settings, json.as_ref(), &planned.diags);
     match &json {
         Some(j) => plan_events(&planned.plan).into_iter().for_each(|e| j.emit(e)),

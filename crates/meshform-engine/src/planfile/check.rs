@@ -38,11 +38,13 @@ impl From<PlanError> for Refusal {
     }
 }
 
-/// Checks that `file` can be applied in workspace `workspace` and plans again; the caller holds the
-/// state lock and applies the returned plan. `vars` are the variable inputs of this run (sensitive
-/// values must be given again; the saved plan supplies the others).
+/// Checks that `file` can be applied in workspace `workspace` and plans `parsed` (this run's
+/// configuration, read once) again; the caller holds the state lock and applies the returned plan.
+/// `vars` are the variable inputs of this run (sensitive values must be given again; the saved plan
+/// supplies the others).
 pub async fn replan(
     ws: &Workspace,
+    parsed: ops::Parsed,
     file: &PlanFile,
     workspace: &str,
     vars: &VarInputs,
@@ -78,7 +80,7 @@ pub async fn replan(
             file.plan.lineage
         )),
     }
-    let (loaded, diags) = ops::load(ws);
+    let (loaded, diags) = ops::load_parsed(ws, parsed);
     let Some(loaded) = loaded else {
         stale.extend(config_changes(file, None));
         return Err(if stale.is_empty() {
@@ -108,7 +110,7 @@ pub async fn replan(
     if !stale.is_empty() {
         return Err(Refusal::Stale(stale));
     }
-    let planned = ops::plan(ws, &inputs, &opts, reporter).await?;
+    let planned = ops::plan_loaded(ws, loaded, diags, &inputs, &opts, reporter).await?;
     let saved = file.plan.to_plan().map_err(Refusal::File)?;
     let differences = compare(&saved, &planned.plan);
     if !differences.is_empty() {
