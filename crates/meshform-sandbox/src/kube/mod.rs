@@ -5,6 +5,8 @@
 //! - [`start`] serves a cluster on a listener; [`KubeApiServer`] gives its URL, its kubeconfig and
 //!   a [`ClusterHandle`] with the hooks other sandbox parts use (read objects, write them as a
 //!   controller, follow changes, run commands in pods).
+//! - [`Availability`] takes the API server down (connections refused, as from a stopped
+//!   kube-apiserver) and brings it back on the same address with the same objects.
 //! - [`ExecHandler`] is what runs inside emulated containers; [`DefaultExecHandler`] is the
 //!   built-in command set, and [`run_sh`] runs `sh -c` scripts for any handler.
 //!
@@ -63,6 +65,7 @@ pub use commands::{
 pub use handle::{ChangeFeed, ChangeKind, ClusterHandle, FeedError, ObjectChange};
 pub use injection::INJECTION_LABEL;
 pub use kinds::Gvk;
+pub use server::Availability;
 pub use shell::run_sh;
 pub use status::ApiError;
 
@@ -83,6 +86,14 @@ pub enum KubeError {
     Listener { cluster: String, source: std::io::Error },
     #[error("cluster {cluster}: writing {path} failed: {source}")]
     Write { cluster: String, path: PathBuf, source: std::io::Error },
+    #[error("cluster {cluster} is already down")]
+    AlreadyDown { cluster: String },
+    #[error("cluster {cluster} is not down")]
+    NotDown { cluster: String },
+    #[error("cluster {cluster}: its API server has shut down")]
+    Stopped { cluster: String },
+    #[error("cluster {cluster}: cannot listen on {address} again: {source}; restart the sandbox (`meshform sandbox down`, then `up`) to serve it on a new port")]
+    Relisten { cluster: String, address: SocketAddr, source: std::io::Error },
 }
 
 /// How to run one emulated cluster.
@@ -136,6 +147,7 @@ pub struct KubeApiServer {
     token: String,
     state_dir: PathBuf,
     cluster: Arc<cluster::Cluster>,
+    availability: Availability,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -196,8 +208,8 @@ pub async fn start(
         opts.tls.then(|| tokio_rustls::TlsAcceptor::from(identity.server_config.clone()));
     let shared =
         server::Shared { cluster: cluster.clone(), token: identity.token.clone(), address };
+    let availability = Availability::serve(listener, acceptor, shared);
     let tasks = vec![
-        tokio::spawn(server::accept_loop(listener, acceptor, shared)),
         tokio::spawn(controllers::run(cluster.clone())),
         tokio::spawn(persist::run(cluster.clone(), dir.clone())),
     ];
@@ -210,6 +222,7 @@ pub async fn start(
         token: identity.token,
         state_dir: dir,
         cluster,
+        availability,
         tasks,
     })
 }
@@ -276,9 +289,16 @@ impl KubeApiServer {
         persist::atomic_write(path, self.kubeconfig_yaml().as_bytes(), Some(0o600)).map_err(werr)
     }
 
+    /// The switch of an outage of this cluster: [`Availability::take_down`] makes the API server
+    /// refuse connections, [`Availability::bring_up`] serves it again on the same address.
+    pub fn availability(&self) -> Availability {
+        self.availability.clone()
+    }
+
     /// Stop serving, stop the controllers and save the state.
     pub async fn shutdown(self) -> Result<(), KubeError> {
         self.cluster.stop.send_replace(true);
+        self.availability.close().await;
         for t in self.tasks {
             // A task that panicked has nothing left to clean up.
             let _ = t.await;

@@ -10,6 +10,7 @@ mod exec;
 mod garbage;
 mod hooks;
 mod kubectl;
+mod outage;
 mod patches;
 mod persistence;
 mod selectors;
