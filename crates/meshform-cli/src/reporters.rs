@@ -20,7 +20,7 @@ impl TerminalReporter {
     }
 
     fn line(&self, s: &str) {
-        let _g = self.lock.lock().unwrap_or_else(|p| p.into_inner());
+        let _g = meshform_core::sync::lock(&self.lock);
         let mut err = std::io::stderr().lock();
         let _ = writeln!(err, "{s}");
     }
@@ -107,7 +107,7 @@ pub struct JsonReporter {
 
 impl JsonReporter {
     pub fn emit(&self, v: serde_json::Value) {
-        let _g = self.lock.lock().unwrap_or_else(|p| p.into_inner());
+        let _g = meshform_core::sync::lock(&self.lock);
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "{v}");
     }

@@ -212,6 +212,6 @@ impl Config {
             h.update(f.text.as_bytes());
             h.update([0]);
         }
-        h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+        meshform_core::hex::encode(&h.finalize())
     }
 }

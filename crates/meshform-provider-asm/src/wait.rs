@@ -5,6 +5,7 @@
 use std::sync::Mutex;
 use std::time::Duration;
 
+use meshform_core::sync::lock;
 use meshform_provider::{wait_until, ErrorKind, Poll, Progress, ProviderError, WaitPolicy};
 
 use crate::client::{AsmClient, Retry};
@@ -74,11 +75,11 @@ pub async fn until_running(
                 format!("mesh {mesh_id} is in state {state}: {why}"),
             ));
         }
-        *last.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = state.clone();
+        *lock(&last) = state.clone();
         Ok(Poll::Pending(format!("mesh state: {state}")))
     };
     wait_until(policy(timeout), progress, check, |_| {
-        format!("mesh {mesh_id} was not running after {}s (last state {}); raise timeouts {{ create = \"…\" }} or check the mesh in the console", timeout.as_secs(), last.lock().unwrap_or_else(std::sync::PoisonError::into_inner))
+        format!("mesh {mesh_id} was not running after {}s (last state {}); raise timeouts {{ create = \"…\" }} or check the mesh in the console", timeout.as_secs(), lock(&last))
     })
     .await
 }

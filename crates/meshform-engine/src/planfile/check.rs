@@ -134,7 +134,7 @@ fn config_changes(file: &PlanFile, config: Option<&meshform_config::Config>) -> 
     let now: BTreeMap<String, String> = config
         .files
         .iter()
-        .map(|f| (f.name.clone(), super::hex(&super::sha256(&[f.text.as_bytes()]))))
+        .map(|f| (f.name.clone(), meshform_core::hex::encode(&super::sha256(&[f.text.as_bytes()]))))
         .collect();
     let mut parts = Vec::new();
     for (name, digest) in &now {

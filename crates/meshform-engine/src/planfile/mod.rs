@@ -393,13 +393,16 @@ impl PlanFile {
         let config = &planned.loaded.config;
         let digest = config.source_digest();
         let lineage = stored_lineage(&planned.state);
-        let salt = hex(&sha256(&[b"meshform plan salt", lineage.as_bytes(), digest.as_bytes()]))
-            [..32]
+        let salt = meshform_core::hex::encode(&sha256(&[
+            b"meshform plan salt",
+            lineage.as_bytes(),
+            digest.as_bytes(),
+        ]))[..32]
             .to_owned();
         let files = config
             .files
             .iter()
-            .map(|f| (f.name.clone(), hex(&sha256(&[f.text.as_bytes()]))))
+            .map(|f| (f.name.clone(), meshform_core::hex::encode(&sha256(&[f.text.as_bytes()]))))
             .collect();
         let variables =
             planned.vars.iter().map(|(k, v)| (k.clone(), saved_variable(&salt, k, v))).collect();
@@ -436,8 +439,11 @@ impl PlanFile {
         // Serialising plain data structures cannot fail.
         let mut body = serde_json::to_vec_pretty(self).unwrap_or_default();
         body.push(b'\n');
-        let mut out = format!("{MAGIC} {PLAN_FORMAT_VERSION}\nsha256 {}\n", hex(&sha256(&[&body])))
-            .into_bytes();
+        let mut out = format!(
+            "{MAGIC} {PLAN_FORMAT_VERSION}\nsha256 {}\n",
+            meshform_core::hex::encode(&sha256(&[&body]))
+        )
+        .into_bytes();
         out.extend_from_slice(&body);
         out
     }
@@ -470,7 +476,7 @@ impl PlanFile {
             .ok()
             .and_then(|l| l.strip_prefix("sha256 "))
             .ok_or_else(|| PlanFileError::Damaged("its checksum line is missing".into()))?;
-        if hex(&sha256(&[body])) != expected {
+        if meshform_core::hex::encode(&sha256(&[body])) != expected {
             return Err(PlanFileError::Damaged("its checksum does not match its content".into()));
         }
         let file: PlanFile = serde_json::from_slice(body)
@@ -504,7 +510,14 @@ fn saved_variable(salt: &str, name: &str, v: &Value) -> SavedVariable {
 pub(crate) fn variable_digest(salt: &str, name: &str, v: &Value) -> String {
     let exposed = serde_json::to_vec(&v.expose_json()).unwrap_or_default();
     let sensitive = if v.contains_sensitive() { b"s" } else { b"p" };
-    hex(&sha256(&[salt.as_bytes(), b"\0var\0", name.as_bytes(), b"\0", sensitive, &exposed]))
+    meshform_core::hex::encode(&sha256(&[
+        salt.as_bytes(),
+        b"\0var\0",
+        name.as_bytes(),
+        b"\0",
+        sensitive,
+        &exposed,
+    ]))
 }
 
 /// The instances whose prior state the plan's apply reads or replaces: every change that does
@@ -537,7 +550,13 @@ pub(crate) fn fingerprint(salt: &str, state: &State, address: &str) -> String {
     }
     let doc = serde_json::json!({"instance": instance, "pending": pending, "deposed": deposed});
     let bytes = serde_json::to_vec(&doc).unwrap_or_default();
-    hex(&sha256(&[salt.as_bytes(), b"\0state\0", address.as_bytes(), b"\0", &bytes]))
+    meshform_core::hex::encode(&sha256(&[
+        salt.as_bytes(),
+        b"\0state\0",
+        address.as_bytes(),
+        b"\0",
+        &bytes,
+    ]))
 }
 
 pub(crate) fn sha256(parts: &[&[u8]]) -> [u8; 32] {
@@ -546,10 +565,6 @@ pub(crate) fn sha256(parts: &[&[u8]]) -> [u8; 32] {
         h.update(p);
     }
     h.finalize().into()
-}
-
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

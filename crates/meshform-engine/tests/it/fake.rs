@@ -112,7 +112,7 @@ pub struct Cloud(Arc<Mutex<CloudState>>);
 
 impl Cloud {
     pub fn lock(&self) -> MutexGuard<'_, CloudState> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner())
+        meshform_core::sync::lock(&self.0)
     }
 
     /// The objects' names, sorted (a name appears twice when two objects have it).
