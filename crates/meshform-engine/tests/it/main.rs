@@ -9,6 +9,7 @@ mod dag;
 mod drift;
 mod failures;
 mod graph;
+mod outage;
 mod replace;
 mod scheduling;
 mod unknowns;

@@ -16,7 +16,10 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 
 mod expand;
+mod outage;
 mod removal;
+
+use outage::{config_changed, Unavailable};
 
 use super::support::{
     allowed_resources, apply_ignore_changes, prevent_destroy_diag, problem_diag,
@@ -103,6 +106,10 @@ pub(crate) struct Planner<'a> {
     /// Resources with a create/update/replace planned (data sources depending on them read at apply).
     changed: BTreeSet<ResourceAddr>,
     resource_deps: ResourceDependencies,
+    /// Instances that could not be planned in this run, and why ([`outage`]).
+    unavailable: BTreeMap<InstanceAddr, Unavailable>,
+    /// The walk's values with every unavailable instance unknown; `None` while nothing is.
+    probe: Option<Values>,
 }
 
 impl<'a> Planner<'a> {
@@ -147,6 +154,8 @@ impl<'a> Planner<'a> {
             allowed,
             changed: BTreeSet::new(),
             resource_deps,
+            unavailable: BTreeMap::new(),
+            probe: None,
         }
     }
 
@@ -213,7 +222,7 @@ impl<'a> Planner<'a> {
                             self.diags.push(d);
                             Value::Unknown
                         });
-                    self.ctx.values.set_local(name, v);
+                    self.set_local_value(name, v);
                 }
                 Node::Provider(key) => self.configure_provider(key).await,
                 Node::Resource(addr) => self.plan_resource(node, addr).await,
@@ -243,9 +252,14 @@ impl<'a> Planner<'a> {
                 self.plan
                     .skipped
                     .push(format!("{addr} (depends on {because}, which could not be planned)"));
-                self.ctx.values.set_resource(addr, Value::Unknown);
+                self.set_resource_value(addr, Value::Unknown);
             }
-            Node::Local(n) => self.ctx.values.set_local(n, Value::Unknown),
+            Node::Local(n) => {
+                if let Some(probe) = &mut self.probe {
+                    probe.set_local(n, Value::Unknown);
+                }
+                self.ctx.values.set_local(n, Value::Unknown);
+            }
             _ => {}
         }
     }
@@ -436,13 +450,13 @@ impl<'a> Planner<'a> {
         let Some(provider) = self.ctx.providers.get(&key).cloned() else {
             self.failed.insert(node.clone());
             self.plan.skipped.push(format!("{addr} (its provider {key} is not available)"));
-            self.ctx.values.set_resource(addr, Value::Unknown);
+            self.set_resource_value(addr, Value::Unknown);
             return;
         };
         let deps: Vec<ResourceAddr> = self.resource_deps.of(self.graph, node).into_iter().collect();
         let Some(instances) = self.instance_keys(r) else {
             self.failed.insert(node.clone());
-            self.ctx.values.set_resource(addr, Value::Unknown);
+            self.set_resource_value(addr, Value::Unknown);
             return;
         };
         let kind = match r.repetition {
@@ -462,13 +476,7 @@ impl<'a> Planner<'a> {
                 // Left out by an instance --target: others see its prior value.
                 let prior = self.state.instance(&iaddr).map(|(_, i)| i.value());
                 let after = prior.unwrap_or(Value::Unknown);
-                match (&mut whole, &ikey) {
-                    (Value::List(items), _) => items.push(after),
-                    (Value::Map(m), InstanceKey::Str(k)) => {
-                        m.insert(k.clone(), after);
-                    }
-                    (w, _) => *w = after,
-                }
+                put_instance(&mut whole, &ikey, after);
                 continue;
             }
             let scope = Overlay { base: &self.ctx.values, extra: &overlay };
@@ -479,8 +487,26 @@ impl<'a> Planner<'a> {
             }
             if self.diags.error_count() > before {
                 self.failed.insert(node.clone());
-                self.ctx.values.set_resource(addr, Value::Unknown);
+                self.set_resource_value(addr, Value::Unknown);
                 return;
+            }
+            // During an outage: what reads an unavailable instance, or waits for its change, waits.
+            if let Some(why) = self.held_back(&iaddr, r, &overlay, &schema, &proposed, &deps) {
+                self.plan.skipped.push(format!("{iaddr} ({why})"));
+                if addr.mode == Mode::Data {
+                    self.failed.insert(node.clone());
+                    self.set_resource_value(addr, Value::Unknown);
+                    return;
+                }
+                if let Some(h) = self.refreshes.remove(&iaddr) {
+                    h.abort();
+                }
+                let last = self.state.instance(&iaddr).map(|(_, i)| i.value());
+                let pending_change = config_changed(&schema, last.as_ref(), &proposed);
+                self.mark_unavailable(&iaddr, Unavailable { pending_change });
+                let after = last.unwrap_or(Value::Unknown);
+                put_instance(&mut whole, &ikey, after);
+                continue;
             }
             let after = if addr.mode == Mode::Data {
                 self.plan_data(&iaddr, &key, &provider, &proposed, &deps, &schema).await
@@ -488,30 +514,23 @@ impl<'a> Planner<'a> {
                 let prior = match self.prior(&iaddr, &schema).await {
                     Ok(p) => p,
                     Err(e) => {
-                        self.plan.failures.push(PlanFailure {
-                            address: iaddr.to_string(),
-                            provider: key.clone(),
-                            message: e.to_string(),
-                        });
-                        self.failed.insert(node.clone());
-                        self.ctx.values.set_resource(addr, Value::Unknown);
-                        return;
+                        // The instance keeps its last known state; the rest of the walk goes on.
+                        let last = self.state.instance(&iaddr).map(|(_, i)| i.value());
+                        let pending = config_changed(&schema, last.as_ref(), &proposed);
+                        let message = e.to_string();
+                        let after = self.instance_failed(&iaddr, &key, message, last, pending);
+                        put_instance(&mut whole, &ikey, after);
+                        continue;
                     }
                 };
                 self.plan_managed(&iaddr, r, &key, &provider, prior, proposed, &deps, &schema).await
             };
             let Some(after) = after else {
                 self.failed.insert(node.clone());
-                self.ctx.values.set_resource(addr, Value::Unknown);
+                self.set_resource_value(addr, Value::Unknown);
                 return;
             };
-            match (&mut whole, &ikey) {
-                (Value::List(items), _) => items.push(after),
-                (Value::Map(m), InstanceKey::Str(k)) => {
-                    m.insert(k.clone(), after);
-                }
-                (w, _) => *w = after,
-            }
+            put_instance(&mut whole, &ikey, after);
         }
         // Instances in state whose key is no longer configured.
         if addr.mode == Mode::Managed {
@@ -536,7 +555,7 @@ impl<'a> Planner<'a> {
                 self.plan_delete(&addr.instance(k), &key, &schema, reason, Some(r)).await;
             }
         }
-        self.ctx.values.set_resource(addr, whole);
+        self.set_resource_value(addr, whole);
     }
 
     fn registry_validate(
@@ -552,11 +571,11 @@ impl<'a> Planner<'a> {
 
     fn use_prior_values(&mut self, addr: &ResourceAddr) {
         let Some(rs) = self.state.resource(addr) else {
-            self.ctx.values.set_resource(addr, Value::Unknown);
+            self.set_resource_value(addr, Value::Unknown);
             return;
         };
         for inst in &rs.instances {
-            self.ctx.values.set_instance(addr, &inst.index_key, inst.value());
+            self.set_instance_value(addr, &inst.index_key, inst.value());
         }
     }
 
@@ -620,6 +639,11 @@ impl<'a> Planner<'a> {
                     self.diags.push(problem_diag(r, addr, w));
                 }
                 Some(remark(p.planned, proposed, schema))
+            }
+            // An unreachable remote side is an instance failure, not a configuration error.
+            Err(e) if e.retryable() => {
+                let message = format!("could not be planned: {e}");
+                Some(self.instance_failed(addr, &r.provider_key(), message, None, true))
             }
             Err(e) => {
                 self.diags.push(provider_plan_error(r, addr, &e));
@@ -687,6 +711,17 @@ impl<'a> Planner<'a> {
                     .await
                 {
                     Ok(p) => p,
+                    Err(e) if e.retryable() => {
+                        let pending = config_changed(schema, Some(&prior_v), &proposed);
+                        let message = format!("could not be planned: {e}");
+                        return Some(self.instance_failed(
+                            addr,
+                            key,
+                            message,
+                            Some(prior_v),
+                            pending,
+                        ));
+                    }
                     Err(e) => {
                         self.diags.push(provider_plan_error(r, addr, &e));
                         return None;
@@ -733,5 +768,17 @@ impl<'a> Planner<'a> {
                 Some(planned)
             }
         }
+    }
+}
+
+/// Puts one instance's value into its resource's whole value (an object, a `count` list or a
+/// `for_each` map).
+fn put_instance(whole: &mut Value, key: &InstanceKey, value: Value) {
+    match (whole, key) {
+        (Value::List(items), _) => items.push(value),
+        (Value::Map(m), InstanceKey::Str(k)) => {
+            m.insert(k.clone(), value);
+        }
+        (w, _) => *w = value,
     }
 }

@@ -1,0 +1,141 @@
+//! Planning through an outage: refresh failures belong to instances. An instance that could not be
+//! refreshed keeps its last known state; what reads it is held back, per instance and with the cause,
+//! and what is only ordered after it is held back only when it has a change that could not be planned.
+//!
+//! Whether an instance reads an unavailable one is decided by evaluating its configuration twice: with
+//! the last known values (what is planned), and with every unavailable instance unknown (the *probe*
+//! values, kept beside the walk's values from the first unavailability on). A difference means the
+//! configuration depends on a value that could not be refreshed.
+
+use std::collections::BTreeMap;
+
+use meshform_config::eval::{Evaluator, Overlay, Scope};
+use meshform_config::model::ResourceDef;
+use meshform_core::{Diagnostics, InstanceAddr, InstanceKey, ResourceAddr, Schema, Value};
+
+use super::{PlanFailure, Planner};
+use crate::body::eval_body;
+
+/// An instance that could not be planned in this run.
+#[derive(Clone, Debug)]
+pub(crate) struct Unavailable {
+    /// Whether its configuration asks for a change that could not be planned: what is ordered after
+    /// it must wait too.
+    pub pending_change: bool,
+}
+
+impl Planner<'_> {
+    /// Records that `addr` could not be planned; what reads it from now on sees it unknown in the
+    /// probe values.
+    pub(super) fn mark_unavailable(&mut self, addr: &InstanceAddr, why: Unavailable) {
+        let probe = self.probe.get_or_insert_with(|| self.ctx.values.clone());
+        probe.set_instance(&addr.resource, &addr.key, Value::Unknown);
+        self.unavailable.insert(addr.clone(), why);
+    }
+
+    /// An instance whose refresh or provider plan failed with a transient error (an unreachable
+    /// control plane or API server): the failure is reported, the instance keeps `last` (its last
+    /// known state, or unknown when it does not exist yet), and the walk goes on.
+    pub(super) fn instance_failed(
+        &mut self,
+        addr: &InstanceAddr,
+        provider: &str,
+        message: String,
+        last: Option<Value>,
+        pending_change: bool,
+    ) -> Value {
+        self.plan.failures.push(PlanFailure {
+            address: addr.to_string(),
+            provider: provider.to_owned(),
+            message,
+        });
+        self.mark_unavailable(addr, Unavailable { pending_change });
+        last.unwrap_or(Value::Unknown)
+    }
+
+    /// Sets a whole resource's value in the walk's values and, during an outage, in the probe values
+    /// (keeping its unavailable instances unknown there).
+    pub(super) fn set_resource_value(&mut self, addr: &ResourceAddr, value: Value) {
+        if let Some(probe) = &mut self.probe {
+            probe.set_resource(addr, value.clone());
+            for u in self.unavailable.keys().filter(|u| &u.resource == addr) {
+                probe.set_instance(addr, &u.key, Value::Unknown);
+            }
+        }
+        self.ctx.values.set_resource(addr, value);
+    }
+
+    /// Sets one instance's value in the walk's values and in the probe values.
+    pub(super) fn set_instance_value(
+        &mut self,
+        addr: &ResourceAddr,
+        key: &InstanceKey,
+        value: Value,
+    ) {
+        if let Some(probe) = &mut self.probe {
+            probe.set_instance(addr, key, value.clone());
+        }
+        self.ctx.values.set_instance(addr, key, value);
+    }
+
+    /// Sets a local's value; during an outage its probe value is evaluated from the probe values.
+    pub(super) fn set_local_value(&mut self, name: &str, value: Value) {
+        if let Some(probe) = &mut self.probe {
+            let l = &self.config.locals[name];
+            let probed = Evaluator::new(&*probe, &l.expr.span.file, &self.config.dir)
+                .eval(&l.expr.node)
+                .unwrap_or(Value::Unknown);
+            probe.set_local(name, probed);
+        }
+        self.ctx.values.set_local(name, value);
+    }
+
+    /// Why the instance `addr` of `r`, whose configuration evaluates to `proposed`, cannot be planned
+    /// now: it reads an unavailable instance, or must be ordered after one with a change that could
+    /// not be planned. `None`: plan it.
+    pub(super) fn held_back(
+        &self,
+        addr: &InstanceAddr,
+        r: &ResourceDef,
+        each: &BTreeMap<String, Value>,
+        schema: &Schema,
+        proposed: &Value,
+        deps: &[ResourceAddr],
+    ) -> Option<String> {
+        let probe = self.probe.as_ref()?;
+        let in_deps: Vec<(&InstanceAddr, &Unavailable)> = self
+            .unavailable
+            .iter()
+            .filter(|(u, _)| deps.contains(&u.resource) && *u != addr)
+            .collect();
+        let scope = Overlay { base: probe as &dyn Scope, extra: each };
+        let probed =
+            eval_body(&r.body, schema, &scope, &self.config.dir, &mut Diagnostics::default());
+        if !probed.same_as(proposed) {
+            let read = in_deps.first().map(|(u, _)| u.to_string()).unwrap_or_else(|| {
+                // Through a local or another held-back value: name any unavailable instance.
+                self.unavailable.keys().next().map(ToString::to_string).unwrap_or_default()
+            });
+            return Some(format!("reads {read}, which could not be planned"));
+        }
+        in_deps
+            .iter()
+            .find(|(_, u)| u.pending_change)
+            .map(|(u, _)| format!("is ordered after {u}, whose change could not be planned"))
+    }
+}
+
+/// Whether `proposed` asks for a change to `prior` in an attribute the configuration sets (computed
+/// attributes left unset do not count): what would be planned if the object could be refreshed.
+pub(super) fn config_changed(schema: &Schema, prior: Option<&Value>, proposed: &Value) -> bool {
+    let Some(prior) = prior else { return true };
+    schema.attributes.iter().filter(|(_, a)| a.settable()).any(|(name, a)| {
+        let now = proposed.get(name).cloned().unwrap_or(Value::Null);
+        let was = prior.get(name).cloned().unwrap_or(Value::Null);
+        let unset_computed = a.computed && now.is_null();
+        !unset_computed && !now.same_as(&was)
+    }) || schema.blocks.keys().any(|name| {
+        let now = proposed.get(name).cloned().unwrap_or(Value::Null);
+        !now.same_as(prior.get(name).unwrap_or(&Value::Null))
+    })
+}

@@ -1,0 +1,106 @@
+//! Planning through an outage: refresh failures belong to instances; what reads an unreachable
+//! instance waits, what is only ordered after it does not, unless it has a change to wait for.
+
+use meshform_engine::Action;
+
+use crate::harness::{action, Harness};
+
+/// Two meshes, each with a member hanging off it, and an app that only waits for the members.
+const TOPOLOGY: &str = r#"
+locals {
+  clusters = { one = "a", two = "b" }
+}
+resource "test_thing" "mesh" {
+  for_each = local.clusters
+  name     = "mesh-${each.key}"
+  value    = each.value
+}
+resource "test_thing" "member" {
+  for_each = local.clusters
+  name     = "member-${each.key}"
+  value    = test_thing.mesh[each.key].id
+}
+resource "test_thing" "app" {
+  name       = "app"
+  value      = "v1"
+  depends_on = [test_thing.member]
+}
+"#;
+
+#[tokio::test]
+async fn one_unreachable_instance_holds_back_only_what_reads_it() {
+    let h = Harness::new(TOPOLOGY);
+    h.apply_ok().await;
+    // mesh-one's control plane goes away; the app is changed in the healthy cluster.
+    h.cloud.fail_read("mesh-one");
+    h.cloud.fail_read("member-one");
+    h.set_config(&TOPOLOGY.replace(r#"value      = "v1""#, r#"value      = "v2""#));
+    let plan = h.plan_default().await;
+    assert!(!plan.complete());
+    let failed: Vec<&str> = plan.failures.iter().map(|f| f.address.as_str()).collect();
+    assert_eq!(failed, ["test_thing.mesh[\"one\"]"], "{:?}", plan.failures);
+    assert_eq!(
+        plan.skipped,
+        ["test_thing.member[\"one\"] (reads test_thing.mesh[\"one\"], which could not be planned)"]
+    );
+    // The healthy side is planned: its sibling, its member, and the app ordered after both members.
+    assert_eq!(action(&plan, "test_thing.mesh[\"two\"]"), Some(Action::NoOp));
+    assert_eq!(action(&plan, "test_thing.member[\"two\"]"), Some(Action::NoOp));
+    assert_eq!(action(&plan, "test_thing.app"), Some(Action::Update));
+    assert_eq!(action(&plan, "test_thing.mesh[\"one\"]"), None);
+    assert_eq!(action(&plan, "test_thing.member[\"one\"]"), None);
+}
+
+#[tokio::test]
+async fn what_is_ordered_after_an_unreachable_change_waits_for_it() {
+    let h = Harness::new(TOPOLOGY);
+    h.apply_ok().await;
+    h.cloud.fail_read("member-one");
+    // member-one's configuration changes while it cannot be reached: the app must wait for it.
+    let changed = TOPOLOGY
+        .replace(
+            r#"  value    = test_thing.mesh[each.key].id"#,
+            r#"  value    = "${test_thing.mesh[each.key].id}-v2""#,
+        )
+        .replace(r#"value      = "v1""#, r#"value      = "v2""#);
+    h.set_config(&changed);
+    let plan = h.plan_default().await;
+    assert_eq!(plan.failures.len(), 1, "{:?}", plan.failures);
+    assert_eq!(plan.failures[0].address, "test_thing.member[\"one\"]");
+    assert_eq!(action(&plan, "test_thing.member[\"two\"]"), Some(Action::Update));
+    assert_eq!(action(&plan, "test_thing.app"), None);
+    assert_eq!(
+        plan.skipped,
+        ["test_thing.app (is ordered after test_thing.member[\"one\"], whose change could not be planned)"]
+    );
+}
+
+#[tokio::test]
+async fn reading_through_a_local_is_reading() {
+    let h = Harness::new(
+        r#"
+resource "test_thing" "mesh" {
+  for_each = { one = "a", two = "b" }
+  name     = "mesh-${each.key}"
+}
+locals {
+  ids = [for m in test_thing.mesh : m.id]
+}
+resource "test_thing" "report" {
+  name  = "report"
+  value = join(",", local.ids)
+}
+resource "test_thing" "other" {
+  name  = "other"
+  value = "x"
+}
+"#,
+    );
+    h.apply_ok().await;
+    h.cloud.fail_read("mesh-two");
+    let plan = h.plan_default().await;
+    assert_eq!(plan.skipped.len(), 1, "{:?}", plan.skipped);
+    assert!(plan.skipped[0].starts_with("test_thing.report (reads "), "{:?}", plan.skipped);
+    assert_eq!(action(&plan, "test_thing.other"), Some(Action::NoOp));
+    assert_eq!(action(&plan, "test_thing.mesh[\"one\"]"), Some(Action::NoOp));
+}
