@@ -24,15 +24,29 @@
 //! }
 //! ```
 //!
+//! Each mesh also has its own control-plane Kubernetes API server (`meshapi`), reached with the
+//! kubeconfig `DescribeServiceMeshKubeconfig` returns; [`AsmEmulator::mesh_api`] gives the other
+//! sandbox parts its URL and a handle on its objects, e.g. the data plane reads a mesh's traffic
+//! policy:
+//!
+//! ```text
+//! if let Some(api) = emulator.mesh_api(&mesh.id) {
+//!     let TrafficConfig { destination_rules, virtual_services } = api.traffic_config();
+//!     let mut changes = api.handle().subscribe(); // to follow them
+//! }
+//! ```
+//!
 //! Modules: `server` (HTTP, order of checks), `auth` (signatures), `params` (parameter parsing),
 //! `actions` (one function per action), `model` (the state and its transitions), `render` (answer
-//! shapes), `ca` (CA checks and generation), `faults`, `persist`, `errors`.
+//! shapes), `ca` (CA checks and generation), `meshapi` (the meshes' API servers), `faults`,
+//! `persist`, `errors`.
 
 mod actions;
 mod auth;
 mod ca;
 mod errors;
 mod faults;
+mod meshapi;
 mod model;
 mod params;
 mod persist;
@@ -51,6 +65,7 @@ use tokio::task::JoinHandle;
 
 pub use errors::AsmError;
 pub use faults::FaultSettings;
+pub use meshapi::{MeshApiServer, TrafficConfig};
 pub use model::{
     AsmSnapshot, CaSource, ClusterNetwork, Injection, Mesh, MeshCa, MeshMember, MeshState,
     SecretPem, Tag, Transition,
@@ -100,15 +115,21 @@ pub struct AsmOptions {
     /// How long `initial`, `upgrading` and `deleting` last.
     pub transition_delay: Duration,
     pub faults: FaultSettings,
+    /// Where each mesh's control-plane API server keeps its state (`<dir>/<mesh id>/`).
+    pub mesh_api_dir: PathBuf,
 }
 
 impl AsmOptions {
-    /// The defaults: transitions of 1.5 s, no faults.
+    /// The defaults: transitions of 1.5 s, no faults, the meshes' API servers in `meshes/` next to
+    /// the state file.
     pub fn new(state_file: impl Into<PathBuf>) -> Self {
+        let state_file = state_file.into();
+        let mesh_api_dir = meshform_core::fsio::parent_dir(&state_file).join("meshes");
         AsmOptions {
-            state_file: state_file.into(),
+            state_file,
             transition_delay: Duration::from_millis(1500),
             faults: FaultSettings::default(),
+            mesh_api_dir,
         }
     }
 }
@@ -120,6 +141,7 @@ pub struct AsmEmulator {
     stop: watch::Sender<bool>,
     server: Option<JoinHandle<std::io::Result<()>>>,
     transitions: Option<JoinHandle<()>>,
+    mesh_apis: Option<JoinHandle<()>>,
 }
 
 impl fmt::Debug for AsmEmulator {
@@ -153,7 +175,9 @@ pub async fn start(
         outages: Mutex::new(std::collections::BTreeSet::new()),
         model: Mutex::new(model),
         snapshots,
+        mesh_apis: meshapi::MeshApis::new(opts.mesh_api_dir),
     });
+    shared.settle_mesh_apis().await;
     let (stop, stop_rx) = watch::channel(false);
     let mut server_stop = stop_rx.clone();
     let app = server::router(shared.clone());
@@ -164,13 +188,15 @@ pub async fn start(
             })
             .await
     });
-    let transitions = tokio::spawn(server::run_transitions(shared.clone(), stop_rx));
+    let transitions = tokio::spawn(server::run_transitions(shared.clone(), stop_rx.clone()));
+    let mesh_apis = tokio::spawn(server::run_mesh_apis(shared.clone(), stop_rx));
     Ok(AsmEmulator {
         shared,
         local_addr,
         stop,
         server: Some(server),
         transitions: Some(transitions),
+        mesh_apis: Some(mesh_apis),
     })
 }
 
@@ -200,20 +226,51 @@ impl AsmEmulator {
     }
 
     /// Takes a control plane down (a mesh id, or a region id): every call about it answers
-    /// `ServiceUnavailable` until [`AsmEmulator::restore`]. Data planes keep their last configuration.
+    /// `ServiceUnavailable` until [`AsmEmulator::restore`], and the mesh's control-plane API server
+    /// refuses connections (switched in the background at once; [`AsmEmulator::settle`] waits for
+    /// it). Data planes keep their last configuration.
     pub fn outage(&self, target: &str) {
         lock(&self.shared.outages).insert(target.to_owned());
+        self.shared.mesh_apis.wake.notify_one();
     }
 
-    /// Ends an outage (`None`: all of them).
+    /// Ends an outage (`None`: all of them); the API servers serve again likewise.
     pub fn restore(&self, target: Option<&str>) {
-        let mut o = lock(&self.shared.outages);
-        match target {
-            Some(t) => {
-                o.remove(t);
+        {
+            let mut o = lock(&self.shared.outages);
+            match target {
+                Some(t) => {
+                    o.remove(t);
+                }
+                None => o.clear(),
             }
-            None => o.clear(),
         }
+        self.shared.mesh_apis.wake.notify_one();
+    }
+
+    /// Waits until every mesh's control-plane API server is in the state the meshes and the
+    /// outages ask for: started for a new mesh, refusing connections during an outage, serving
+    /// after a restore, gone with a deleted mesh.
+    pub async fn settle(&self) {
+        self.shared.settle_mesh_apis().await;
+    }
+
+    /// A mesh's control-plane Kubernetes API server (`None` for a mesh that does not exist, or
+    /// whose server has not started yet — [`AsmEmulator::settle`] first): its URL, its kubeconfig,
+    /// a handle on its objects and its traffic configuration.
+    pub fn mesh_api(&self, mesh_id: &str) -> Option<MeshApiServer> {
+        self.shared.mesh_apis.get(mesh_id)
+    }
+
+    /// Shuts the meshes' control-plane API servers down for good, saving their objects (what
+    /// [`AsmEmulator::shutdown`] does, for an emulator that is shared).
+    pub async fn shutdown_mesh_apis(&self) {
+        self.shared.mesh_apis.shutdown().await;
+    }
+
+    /// Every mesh's control-plane API server, by mesh id.
+    pub fn mesh_apis(&self) -> std::collections::BTreeMap<String, MeshApiServer> {
+        self.shared.mesh_apis.all()
     }
 
     /// What is down now.
@@ -231,13 +288,18 @@ impl AsmEmulator {
         self.shared.snapshots.subscribe()
     }
 
-    /// Stops accepting requests, lets requests in flight finish (up to 5 s), and stops the
-    /// transition task. The state file holds everything.
+    /// Stops accepting requests, lets requests in flight finish (up to 5 s), stops the
+    /// transition task and the meshes' API servers. The state file and the meshes' state
+    /// directories hold everything.
     pub async fn shutdown(mut self) -> Result<(), AsmError> {
         let _ = self.stop.send(true);
         if let Some(t) = self.transitions.take() {
             let _ = t.await;
         }
+        if let Some(t) = self.mesh_apis.take() {
+            let _ = t.await;
+        }
+        self.shared.mesh_apis.shutdown().await;
         if let Some(mut s) = self.server.take() {
             match tokio::time::timeout(Duration::from_secs(5), &mut s).await {
                 Ok(Ok(result)) => result.map_err(|e| AsmError::io("serving", e))?,
@@ -257,6 +319,14 @@ impl Drop for AsmEmulator {
         }
         if let Some(t) = self.transitions.take() {
             t.abort();
+        }
+        if let Some(t) = self.mesh_apis.take() {
+            t.abort();
+        }
+        // The meshes' API servers save their objects as they change; stop them in the background.
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            let shared = Arc::clone(&self.shared);
+            rt.spawn(async move { shared.mesh_apis.shutdown().await });
         }
     }
 }

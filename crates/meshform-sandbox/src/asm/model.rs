@@ -171,6 +171,9 @@ pub struct Mesh {
     pub injection: BTreeMap<String, Injection>,
     pub ca: MeshCa,
     pub tags: Vec<Tag>,
+    /// `ApiServerPublicEip` at creation: the API server also has a public endpoint.
+    #[serde(default)]
+    pub api_server_public_eip: bool,
 }
 
 impl Mesh {

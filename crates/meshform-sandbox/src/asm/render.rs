@@ -46,12 +46,15 @@ pub(crate) fn mesh_info(mesh: &Mesh) -> Value {
     })
 }
 
-fn endpoints(mesh: &Mesh) -> Value {
+/// The API server endpoints are where the mesh's control-plane API server really listens (on
+/// loopback, internal and public alike; the public one only with `ApiServerPublicEip`).
+fn endpoints(mesh: &Mesh, api_server: Option<&str>) -> Value {
     let (a, b) = octets(mesh);
+    let url = api_server.unwrap_or_default();
     json!({
-        "IntranetApiServerEndpoint": format!("https://192.168.{a}.{b}:6443"),
+        "IntranetApiServerEndpoint": url,
         "IntranetPilotEndpoint": format!("192.168.{a}.{b}:15010"),
-        "PublicApiServerEndpoint": "",
+        "PublicApiServerEndpoint": if mesh.api_server_public_eip { url } else { "" },
         "PublicPilotEndpoint": "",
     })
 }
@@ -60,7 +63,7 @@ fn spec(mesh: &Mesh) -> Value {
     json!({
         "LoadBalancer": {
             "ApiServerLoadbalancerId": format!("lb-{}", token(mesh, 20)),
-            "ApiServerPublicEip": false,
+            "ApiServerPublicEip": mesh.api_server_public_eip,
             "PilotPublicEip": false,
             "PilotPublicLoadbalancerId": "",
         },
@@ -79,12 +82,12 @@ fn spec(mesh: &Mesh) -> Value {
     })
 }
 
-/// `ServiceMesh` of `DescribeServiceMeshDetail`.
-pub(crate) fn mesh_detail(mesh: &Mesh) -> Value {
+/// `ServiceMesh` of `DescribeServiceMeshDetail`; `api_server` is the URL of the mesh's API server.
+pub(crate) fn mesh_detail(mesh: &Mesh, api_server: Option<&str>) -> Value {
     json!({
         "ClusterSpec": mesh.cluster_spec,
         "Clusters": mesh.members.iter().map(|m| m.cluster_id.as_str()).collect::<Vec<_>>(),
-        "Endpoints": endpoints(mesh),
+        "Endpoints": endpoints(mesh, api_server),
         "OwnerId": "",
         "OwnerType": "",
         "ServiceMeshInfo": mesh_info(mesh),
@@ -93,8 +96,8 @@ pub(crate) fn mesh_detail(mesh: &Mesh) -> Value {
 }
 
 /// An entry of `ServiceMeshes` in `DescribeServiceMeshes`.
-pub(crate) fn mesh_list_entry(mesh: &Mesh) -> Value {
-    let mut v = mesh_detail(mesh);
+pub(crate) fn mesh_list_entry(mesh: &Mesh, api_server: Option<&str>) -> Value {
+    let mut v = mesh_detail(mesh, api_server);
     if let Value::Object(map) = &mut v {
         let tags: Vec<Value> =
             mesh.tags.iter().map(|t| json!({"Key": t.key, "Value": t.value})).collect();

@@ -1,11 +1,12 @@
 //! The HTTP side: one axum fallback handler for the RPC endpoint `/` (GET with query parameters,
-//! POST with a form body and query parameters), the order of checks, and the background task that
-//! completes transitions.
+//! POST with a form body and query parameters), the order of checks, and the background tasks that
+//! complete transitions and keep the meshes' API servers in step with the model and the outages.
 //!
 //! Order of checks: path and method → action and version (`InvalidVersion`,
 //! `InvalidAction.NotFound`) → signature → injected latency and faults (decided before the action
-//! runs, so a faulted call has no effect) → the action. Every answer carries `RequestId`, in the
-//! body and in the `x-acs-request-id` header.
+//! runs, so a faulted call has no effect) → the meshes' API servers brought in step (so an action
+//! sees the server of a mesh created a moment ago) → the action. Every answer carries `RequestId`,
+//! in the body and in the `x-acs-request-id` header.
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -23,6 +24,7 @@ use super::actions::{self, Body, Ctx, Handler};
 use super::auth::{Scheme, Verifier, WireRequest};
 use super::errors::ApiError;
 use super::faults::{self, FaultSettings};
+use super::meshapi::MeshApis;
 use super::model::{AsmModel, AsmSnapshot};
 use super::params::Params;
 use super::{persist, Account};
@@ -41,6 +43,7 @@ pub(crate) struct Shared {
     pub model: Mutex<AsmModel>,
     pub snapshots: watch::Sender<Arc<AsmSnapshot>>,
     pub verifier: Verifier,
+    pub mesh_apis: MeshApis,
 }
 
 impl Shared {
@@ -70,6 +73,13 @@ impl Shared {
         lock(&self.faults).clone()
     }
 
+    /// Brings the meshes' API servers in step with the latest model and the outages.
+    pub async fn settle_mesh_apis(&self) {
+        let snapshot = self.snapshots.borrow().clone();
+        let outages = lock(&self.outages).clone();
+        self.mesh_apis.reconcile(&snapshot.meshes, &outages).await;
+    }
+
     /// Persists `next` as the new model and publishes it. On failure nothing changes.
     fn commit(&self, current: &mut AsmModel, mut next: AsmModel) -> Result<(), ApiError> {
         next.revision = current.revision + 1;
@@ -77,6 +87,7 @@ impl Shared {
             .map_err(|e| ApiError::internal_error(e.to_string()))?;
         *current = next;
         self.snapshots.send_replace(Arc::new(AsmSnapshot::new(current, &self.account.clusters)));
+        self.mesh_apis.wake.notify_one();
         Ok(())
     }
 
@@ -117,6 +128,17 @@ pub(crate) async fn run_transitions(shared: Arc<Shared>, mut stop: watch::Receiv
         let mut model = shared.lock_model();
         // A failed save is retried at the next tick.
         let _ = shared.advance(&mut model, stuck);
+    }
+}
+
+/// Keeps the meshes' API servers in step after every change of the model or the outages.
+pub(crate) async fn run_mesh_apis(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            _ = shared.mesh_apis.wake.notified() => {}
+            _ = stop.changed() => return,
+        }
+        shared.settle_mesh_apis().await;
     }
 }
 
@@ -201,6 +223,7 @@ async fn serve(
     if let Some(down) = shared.outage_for(&params) {
         return Err(ApiError::new(503, "ServiceUnavailable", format!("The control plane of {down} is unavailable (an outage of the sandbox). Please try again later.")));
     }
+    shared.settle_mesh_apis().await;
     run_action(shared, handler, &params, faults.stuck_initial)
 }
 
@@ -217,6 +240,7 @@ fn run_action(
         account: &shared.account,
         now_unix_ms: now_unix_ms(),
         transition_delay: shared.transition_delay,
+        mesh_apis: &shared.mesh_apis,
     };
     match handler {
         Handler::Read(f) => f(&cx, &model, params),

@@ -1,5 +1,7 @@
 //! The catalogue of resource types the server serves: built-in kinds, pre-registered Istio kinds,
 //! kinds learnt from CustomResourceDefinitions, and kinds learnt from objects written to them.
+//! [`KindSet`] says which of them a server offers: a cluster's API server all of them, a mesh's
+//! control-plane API server (ASM's) only namespaces and Istio's configuration kinds.
 
 use serde_json::Value;
 
@@ -233,6 +235,17 @@ const ISTIO: &[Builtin] = &[
     ),
     b!(
         "networking.istio.io",
+        &["v1beta1"],
+        "ProxyConfig",
+        "proxyconfigs",
+        true,
+        &[],
+        false,
+        true,
+        true,
+    ),
+    b!(
+        "networking.istio.io",
         &["v1alpha3"],
         "EnvoyFilter",
         "envoyfilters",
@@ -322,17 +335,63 @@ pub fn guess_plural(kind: &str) -> String {
     format!("{lower}s")
 }
 
+/// Which kinds an API server offers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum KindSet {
+    /// A cluster's API server: the built-in kinds, Istio's kinds, and any kind learnt from a
+    /// CustomResourceDefinition or from an object written to it.
+    #[default]
+    Cluster,
+    /// A mesh's control-plane API server, as ASM serves it (its `istio-admin` role): namespaces and
+    /// the `networking.istio.io`, `security.istio.io` and `telemetry.istio.io` kinds, nothing else —
+    /// no workloads, no CustomResourceDefinitions, no kinds learnt from writes.
+    MeshControlPlane,
+}
+
+/// The API groups a mesh's control plane serves besides namespaces.
+const CONTROL_PLANE_GROUPS: &[&str] =
+    &["networking.istio.io", "security.istio.io", "telemetry.istio.io"];
+
+impl KindSet {
+    /// The catalogue this set allows out of `loaded` (what a state directory held).
+    pub fn restrict(self, loaded: Catalogue) -> Catalogue {
+        match self {
+            KindSet::Cluster => loaded,
+            KindSet::MeshControlPlane => Catalogue {
+                types: loaded
+                    .types
+                    .into_iter()
+                    .filter(|t| {
+                        t.is("", "Namespace") || CONTROL_PLANE_GROUPS.contains(&t.group.as_str())
+                    })
+                    .collect(),
+                open: false,
+            },
+        }
+    }
+
+    /// The namespaces the server makes sure exist when it starts.
+    pub fn system_namespaces(self) -> &'static [&'static str] {
+        match self {
+            KindSet::Cluster => &["default", "kube-system", "kube-public", "kube-node-lease"],
+            KindSet::MeshControlPlane => &["default", "kube-system", "kube-public", "istio-system"],
+        }
+    }
+}
+
 /// All served resource types.
 #[derive(Debug, Clone)]
 pub struct Catalogue {
     types: Vec<ResourceType>,
+    /// Whether kinds are learnt from CustomResourceDefinitions and from writes.
+    open: bool,
 }
 
 impl Default for Catalogue {
     fn default() -> Self {
         let mut types: Vec<ResourceType> = BUILTINS.iter().map(|x| from_builtin(x, true)).collect();
         types.extend(ISTIO.iter().map(|x| from_builtin(x, false)));
-        Catalogue { types }
+        Catalogue { types, open: true }
     }
 }
 
@@ -382,17 +441,24 @@ impl Catalogue {
     }
 
     /// Learn a kind from an object written at a URL the catalogue did not know (CRD-like storage).
-    /// Returns false when the group/kind is already known under another plural.
+    /// Returns false when the group/kind is already known under another plural, or when this
+    /// catalogue learns nothing.
     pub fn learn(&mut self, gvk: &Gvk, plural: &str, namespaced: bool) -> bool {
         if let Some(t) = self.types.iter_mut().find(|t| t.group == gvk.group && t.kind == gvk.kind)
         {
             if t.plural != plural {
                 return false;
             }
+            if !t.serves(&gvk.version) && !self.open {
+                return false;
+            }
             if !t.serves(&gvk.version) {
                 t.versions.push(gvk.version.clone());
             }
             return true;
+        }
+        if !self.open {
+            return false;
         }
         self.types.push(ResourceType {
             group: gvk.group.clone(),
@@ -412,6 +478,9 @@ impl Catalogue {
 
     /// Learn the kinds a CustomResourceDefinition declares.
     pub fn learn_crd(&mut self, crd: &Value) {
+        if !self.open {
+            return;
+        }
         let spec = &crd["spec"];
         let (Some(group), Some(kind), Some(plural)) = (
             spec["group"].as_str(),

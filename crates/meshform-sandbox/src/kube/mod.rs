@@ -7,6 +7,8 @@
 //!   controller, follow changes, run commands in pods).
 //! - [`Availability`] takes the API server down (connections refused, as from a stopped
 //!   kube-apiserver) and brings it back on the same address with the same objects.
+//! - [`KindSet`] says what a server offers: a cluster's kinds, or those of a mesh's control plane
+//!   (ASM's per-mesh API server: namespaces and Istio's kinds, started by `asm`).
 //! - [`ExecHandler`] is what runs inside emulated containers; [`DefaultExecHandler`] is the
 //!   built-in command set, and [`run_sh`] runs `sh -c` scripts for any handler.
 //!
@@ -64,7 +66,7 @@ pub use commands::{
 };
 pub use handle::{ChangeFeed, ChangeKind, ClusterHandle, FeedError, ObjectChange};
 pub use injection::INJECTION_LABEL;
-pub use kinds::Gvk;
+pub use kinds::{Gvk, KindSet};
 pub use server::Availability;
 pub use shell::run_sh;
 pub use status::ApiError;
@@ -111,6 +113,8 @@ pub struct ClusterOptions {
     pub sidecar_image: String,
     /// What runs commands in pods; [`DefaultExecHandler`] when `None`.
     pub exec_handler: Option<Arc<dyn ExecHandler>>,
+    /// Which kinds are served: a cluster's, or a mesh control plane's.
+    pub kinds: KindSet,
 }
 
 impl std::fmt::Debug for ClusterOptions {
@@ -120,6 +124,7 @@ impl std::fmt::Debug for ClusterOptions {
             .field("state_dir", &self.state_dir)
             .field("tls", &self.tls)
             .field("timing", &self.timing)
+            .field("kinds", &self.kinds)
             .finish_non_exhaustive()
     }
 }
@@ -134,6 +139,7 @@ impl ClusterOptions {
             timing: Timing::default(),
             sidecar_image: DEFAULT_SIDECAR_IMAGE.to_string(),
             exec_handler: None,
+            kinds: KindSet::Cluster,
         }
     }
 }
@@ -178,11 +184,12 @@ pub async fn start(
         .map_err(|source| KubeError::Listener { cluster: name.clone(), source })?;
     let identity = tls::load_or_create(&dir, &name)
         .map_err(|reason| KubeError::Tls { cluster: name.clone(), reason })?;
-    let (store, catalogue) = persist::load(&dir).map_err(|reason| KubeError::CorruptState {
+    let (store, loaded) = persist::load(&dir).map_err(|reason| KubeError::CorruptState {
         cluster: name.clone(),
         path: dir.join(persist::OBJECTS),
         reason,
     })?;
+    let catalogue = opts.kinds.restrict(loaded);
     let exec: Arc<dyn ExecHandler> =
         opts.exec_handler.clone().unwrap_or_else(|| Arc::new(DefaultExecHandler));
     let cluster = Arc::new(cluster::Cluster::new(
@@ -194,7 +201,7 @@ pub async fn start(
         exec,
     ));
     let handle = ClusterHandle::new(cluster.clone());
-    for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
+    for ns in opts.kinds.system_namespaces() {
         // Only fails on an invariant breach; the server still serves.
         let _ = handle.ensure_namespace(ns);
     }

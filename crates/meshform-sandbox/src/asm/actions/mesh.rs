@@ -48,7 +48,7 @@ pub(super) fn create_service_mesh(
     let edition = p.one_of("Edition", EDITIONS, "Pro")?;
     let cluster_spec = p.one_of("ClusterSpec", CLUSTER_SPECS, "standard")?;
     let use_existing_ca = p.bool("UseExistingCA")?.unwrap_or(false);
-    p.bool("ApiServerPublicEip")?;
+    let api_server_public_eip = p.bool("ApiServerPublicEip")?.unwrap_or(false);
     let tags = p.tags()?;
 
     // The VPC and vSwitches must be the account's, in the region.
@@ -130,29 +130,37 @@ pub(super) fn create_service_mesh(
         injection: BTreeMap::new(),
         ca,
         tags,
+        api_server_public_eip,
     };
     model.meshes.insert(id.clone(), mesh);
     Ok(body([("ServiceMeshId", Value::String(id))]))
 }
 
 pub(super) fn describe_service_mesh_detail(
-    _cx: &Ctx<'_>,
+    cx: &Ctx<'_>,
     model: &AsmModel,
     p: &Params,
 ) -> Result<Body, ApiError> {
     let mesh = mesh(model, p)?;
-    Ok(body([("ServiceMesh", render::mesh_detail(mesh))]))
+    let api = cx.mesh_apis.get(&mesh.id);
+    Ok(body([("ServiceMesh", render::mesh_detail(mesh, api.as_ref().map(|a| a.url())))]))
 }
 
 /// Every mesh of the account (the endpoint is central: all regions), oldest first.
 pub(super) fn describe_service_meshes(
-    _cx: &Ctx<'_>,
+    cx: &Ctx<'_>,
     model: &AsmModel,
     _p: &Params,
 ) -> Result<Body, ApiError> {
     let mut meshes: Vec<&Mesh> = model.meshes.values().collect();
     meshes.sort_by(|a, b| (a.created_unix_ms, &a.id).cmp(&(b.created_unix_ms, &b.id)));
-    let list = meshes.into_iter().map(render::mesh_list_entry).collect();
+    let list = meshes
+        .into_iter()
+        .map(|m| {
+            let api = cx.mesh_apis.get(&m.id);
+            render::mesh_list_entry(m, api.as_ref().map(|a| a.url()))
+        })
+        .collect();
     Ok(body([("ServiceMeshes", Value::Array(list))]))
 }
 

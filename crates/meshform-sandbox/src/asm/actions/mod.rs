@@ -10,7 +10,11 @@
 //!   transition delay; network and injection updates take effect at once.
 //! - Injection is read back with the real action `DescribeGuestClusterNamespaces` (`ShowNsLabels`):
 //!   `UpdateIstioInjectionConfig` acts on namespace labels, which that action reports.
+//! - `DescribeServiceMeshKubeconfig` answers in every state of the mesh (its API server runs from
+//!   creation to deletion), and for `PrivateIpAddress` true or false alike: on loopback the
+//!   internal and the public endpoint are the same.
 
+mod kubeconfig;
 mod members;
 mod mesh;
 mod settings;
@@ -20,6 +24,7 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 
 use super::errors::ApiError;
+use super::meshapi::MeshApis;
 use super::model::{AsmModel, Mesh, MeshState, Transition};
 use super::params::Params;
 use super::{Account, EmulatedCluster};
@@ -52,6 +57,7 @@ pub(crate) fn handler(action: &str) -> Option<Handler> {
         "DescribeMeshMultiClusterNetwork" => Read(settings::describe_mesh_multi_cluster_network),
         "UpdateIstioInjectionConfig" => Write(settings::update_istio_injection_config),
         "DescribeGuestClusterNamespaces" => Read(settings::describe_guest_cluster_namespaces),
+        "DescribeServiceMeshKubeconfig" => Read(kubeconfig::describe_service_mesh_kubeconfig),
         _ => return None,
     })
 }
@@ -66,6 +72,8 @@ pub(crate) struct Ctx<'a> {
     pub account: &'a Account,
     pub now_unix_ms: i64,
     pub transition_delay: Duration,
+    /// The meshes' control-plane API servers (their URLs and kubeconfigs).
+    pub mesh_apis: &'a MeshApis,
 }
 
 impl Ctx<'_> {

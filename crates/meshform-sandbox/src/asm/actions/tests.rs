@@ -29,11 +29,18 @@ struct World {
     account: Account,
     model: AsmModel,
     now: i64,
+    /// No API server runs in these tests (they are started by the server, not by actions).
+    mesh_apis: crate::asm::meshapi::MeshApis,
 }
 
 impl World {
     fn new() -> Self {
-        World { account: account(), model: AsmModel::default(), now: 1_000_000 }
+        World {
+            account: account(),
+            model: AsmModel::default(),
+            now: 1_000_000,
+            mesh_apis: crate::asm::meshapi::MeshApis::new(std::path::PathBuf::from("/nonexistent")),
+        }
     }
 
     fn call(&mut self, action: &str, pairs: &[(&str, &str)]) -> Result<Body, ApiError> {
@@ -41,6 +48,7 @@ impl World {
             account: &self.account,
             now_unix_ms: self.now,
             transition_delay: Duration::from_secs(2),
+            mesh_apis: &self.mesh_apis,
         };
         let p = Params::from_pairs(pairs);
         match handler(action).expect("known action") {
