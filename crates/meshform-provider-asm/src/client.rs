@@ -4,9 +4,12 @@
 //! backoff and jitter (honouring the `x-ratelimit-*` `TimeLeft` hint), a busy mesh is waited for when
 //! the caller gives patience, validation errors never.
 
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use meshform_acs as acs;
+use meshform_core::sync::lock;
 use meshform_provider::{ErrorKind, Progress, ProviderError, RetryPolicy, Verdict};
 
 use crate::credentials::Credentials;
@@ -17,11 +20,19 @@ pub const VERSION: &str = "2020-01-11";
 /// How a call may be retried.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Retry {
-    /// Safe to repeat (reads, and writes that set a state): transient failures are retried.
+    /// A refresh read: a small retry budget, and a control plane found unavailable is remembered for
+    /// the rest of the run, so that every later read of the same mesh (or of the endpoint, when it
+    /// cannot be reached at all) fails at once instead of waiting out its own retries.
+    Read,
+    /// Safe to repeat (writes that set a state, and the reads that wait for them): transient failures
+    /// are retried with the full budget, and never cut short by an earlier read's failure.
     Idempotent,
     /// Not safe to repeat blindly (a create): the caller checks whether it happened first.
     Once,
 }
+
+/// Retries of a refresh read ([`Retry::Read`]): an outage is recognised in about a second.
+const READ_RETRIES: u32 = 2;
 
 /// What kind of failure an answer is, from its HTTP status and ASM error code.
 pub fn classify(status: u16, code: &str, transport: bool) -> ErrorKind {
@@ -68,6 +79,8 @@ pub struct AsmClient {
     host: String,
     creds: Credentials,
     policy: RetryPolicy,
+    /// What refresh reads found unavailable in this run, by scope ([`unavailable_scope`]).
+    unavailable: Arc<Mutex<BTreeMap<String, ProviderError>>>,
 }
 
 impl AsmClient {
@@ -100,6 +113,7 @@ impl AsmClient {
             host,
             creds,
             policy: RetryPolicy::default().with_max_retries(max_retries),
+            unavailable: Arc::default(),
         })
     }
 
@@ -120,10 +134,27 @@ impl AsmClient {
         retry: Retry,
     ) -> Result<serde_json::Value, ProviderError> {
         let policy = match retry {
+            Retry::Read => self.policy.with_max_retries(self.policy.max_retries.min(READ_RETRIES)),
             Retry::Idempotent => self.policy,
             Retry::Once => RetryPolicy::once(),
         };
-        policy.run(|| self.call_once(action, params), Verdict::of, |_, _| {}).await
+        let scope = unavailable_scope(params);
+        if retry == Retry::Read {
+            let known = lock(&self.unavailable);
+            if let Some(e) = known.get(ENDPOINT_SCOPE).or_else(|| known.get(&scope)) {
+                return Err(e.clone());
+            }
+        }
+        let result = policy.run(|| self.call_once(action, params), Verdict::of, |_, _| {}).await;
+        match result {
+            Err(e) if retry == Retry::Read && e.kind == ErrorKind::Unavailable => {
+                let scope =
+                    if e.code == TRANSPORT_ERROR { ENDPOINT_SCOPE.to_owned() } else { scope };
+                lock(&self.unavailable).insert(scope, e.clone());
+                Err(e)
+            }
+            other => other,
+        }
     }
 
     /// Calls a mutating action on a mesh that accepts one change at a time: idempotent, and while the
@@ -229,6 +260,23 @@ impl AsmClient {
     }
 }
 
+/// The scope of the whole endpoint in [`AsmClient::unavailable`]: it could not be reached at all.
+const ENDPOINT_SCOPE: &str = "endpoint";
+
+/// The code of an error in reaching the endpoint (no answer at all).
+const TRANSPORT_ERROR: &str = "TransportError";
+
+/// What an unavailable answer to a call says is down: the mesh it names, else its region, else the
+/// endpoint's API as a whole.
+fn unavailable_scope(params: &[(String, String)]) -> String {
+    let param = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+    match (param("ServiceMeshId"), param("RegionId")) {
+        (Some(mesh), _) => format!("mesh {mesh}"),
+        (None, Some(region)) => format!("region {region}"),
+        (None, None) => "api".to_owned(),
+    }
+}
+
 /// The request may or may not have reached the server (timeout, reset): always worth another try.
 fn transport_error(action: &str, endpoint: &str, e: &reqwest::Error) -> ProviderError {
     let what = if e.is_timeout() {
@@ -240,7 +288,7 @@ fn transport_error(action: &str, endpoint: &str, e: &reqwest::Error) -> Provider
     };
     ProviderError::new(
         ErrorKind::Unavailable,
-        "TransportError",
+        TRANSPORT_ERROR,
         format!("{action}: the request to {endpoint} {what}: {e}"),
     )
 }
@@ -270,6 +318,101 @@ mod tests {
         h.insert("x-ratelimit-user", "Limit:1,Remain:0,TimeLeft:2000,Reset:1".parse().unwrap());
         h.insert("x-ratelimit-user-api", "Limit:1,Remain:0,TimeLeft:3500,Reset:1".parse().unwrap());
         assert_eq!(rate_limit_wait(&h), Some(Duration::from_millis(3500)));
+    }
+
+    /// A server that answers every request with 503 `ServiceUnavailable` and counts them.
+    async fn unavailable_server() -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let endpoint = format!("http://{}", listener.local_addr().unwrap());
+        let count = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = Arc::clone(&count);
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let counted = Arc::clone(&counted);
+                tokio::spawn(async move {
+                    let mut buf = vec![0u8; 65536];
+                    let mut got = Vec::new();
+                    // The whole request: headers, then the form body of Content-Length bytes.
+                    loop {
+                        let Ok(n) = socket.read(&mut buf).await else { return };
+                        if n == 0 {
+                            return;
+                        }
+                        got.extend_from_slice(&buf[..n]);
+                        let text = String::from_utf8_lossy(&got).to_lowercase();
+                        if let Some(end) = text.find("\r\n\r\n") {
+                            let length = text
+                                .lines()
+                                .find_map(|l| l.strip_prefix("content-length:"))
+                                .and_then(|v| v.trim().parse::<usize>().ok())
+                                .unwrap_or(0);
+                            if got.len() >= end + 4 + length {
+                                break;
+                            }
+                        }
+                    }
+                    counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    let body =
+                        r#"{"Code":"ServiceUnavailable","Message":"down","RequestId":"r-1"}"#;
+                    let reply = format!(
+                        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\n\
+                         content-length: {}\r\nconnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                    let _ = socket.write_all(reply.as_bytes()).await;
+                });
+            }
+        });
+        (endpoint, count)
+    }
+
+    fn client(endpoint: &str) -> AsmClient {
+        let creds = Credentials {
+            access_key_id: "LTAI-test".into(),
+            access_key_secret: crate::credentials::Secret::new("secret"),
+            security_token: None,
+            source: "test".into(),
+        };
+        let mut c = AsmClient::new(endpoint, creds, 8).unwrap();
+        c.policy.base = Duration::from_millis(2);
+        c
+    }
+
+    fn mesh(id: &str) -> Vec<(String, String)> {
+        vec![("ServiceMeshId".to_owned(), id.to_owned())]
+    }
+
+    #[tokio::test]
+    async fn a_read_of_an_unavailable_mesh_is_tried_briefly_then_remembered_for_the_run() {
+        use std::sync::atomic::Ordering::SeqCst;
+        let (endpoint, count) = unavailable_server().await;
+        let c = client(&endpoint);
+        let e = c.call("DescribeServiceMeshDetail", &mesh("m-1"), Retry::Read).await.unwrap_err();
+        assert_eq!((e.kind, e.code.as_str()), (ErrorKind::Unavailable, "ServiceUnavailable"));
+        assert_eq!(count.load(SeqCst), 1 + READ_RETRIES as usize, "a small budget for reads");
+        // Every later read of that mesh fails at once, with the same error, without a request.
+        let again = c.call("DescribeClustersInServiceMesh", &mesh("m-1"), Retry::Read).await;
+        assert_eq!(again.unwrap_err().to_string(), e.to_string());
+        assert_eq!(count.load(SeqCst), 1 + READ_RETRIES as usize);
+        // Another mesh is asked; writes keep their full budget and are never cut short.
+        let _ = c.call("DescribeServiceMeshDetail", &mesh("m-2"), Retry::Read).await;
+        assert_eq!(count.load(SeqCst), 2 * (1 + READ_RETRIES as usize));
+        let before = count.load(SeqCst);
+        let _ = c.call("UpdateMeshFeature", &mesh("m-1"), Retry::Idempotent).await;
+        assert_eq!(count.load(SeqCst) - before, 9, "the full budget: one attempt and 8 retries");
+    }
+
+    #[tokio::test]
+    async fn an_endpoint_that_cannot_be_reached_fails_every_later_read_at_once() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let endpoint = format!("http://{}", listener.local_addr().unwrap());
+        drop(listener);
+        let c = client(&endpoint);
+        let e = c.call("DescribeServiceMeshDetail", &mesh("m-1"), Retry::Read).await.unwrap_err();
+        assert_eq!((e.kind, e.code.as_str()), (ErrorKind::Unavailable, TRANSPORT_ERROR));
+        let other = c.call("DescribeServiceMeshes", &[], Retry::Read).await.unwrap_err();
+        assert_eq!(other.to_string(), e.to_string(), "remembered for the whole endpoint");
     }
 
     #[test]

@@ -33,12 +33,13 @@ fn with(v: &Value, pairs: &[(&str, Value)]) -> Value {
 pub async fn member_clusters(
     client: &AsmClient,
     mesh_id: &str,
+    retry: Retry,
 ) -> Result<Option<Vec<String>>, ProviderError> {
     match client
         .call(
             "DescribeClustersInServiceMesh",
             &[("ServiceMeshId".into(), mesh_id.to_owned())],
-            Retry::Idempotent,
+            retry,
         )
         .await
     {
@@ -92,7 +93,10 @@ pub async fn attach(
     {
         Ok(_) => {}
         // A retried add that had already succeeded.
-        Err(_) if member_clusters(client, &mesh).await?.is_some_and(|m| m.contains(&cluster)) => {}
+        Err(_)
+            if member_clusters(client, &mesh, Retry::Idempotent)
+                .await?
+                .is_some_and(|m| m.contains(&cluster)) => {}
         Err(e) => return Err(e),
     }
     wait::until_running(client, &mesh, limit.saturating_sub(start.elapsed()), progress).await?;
@@ -110,12 +114,13 @@ pub async fn attach(
 pub async fn read_attachment(
     client: &AsmClient,
     current: &Value,
+    retry: Retry,
 ) -> Result<Option<Value>, ProviderError> {
     let (Some(mesh), Some(cluster)) = (current.get_str("mesh_id"), current.get_str("cluster_id"))
     else {
         return Ok(None);
     };
-    match member_clusters(client, mesh).await? {
+    match member_clusters(client, mesh, retry).await? {
         Some(members) if members.iter().any(|c| c == cluster) => {
             Ok(Some(with(current, &[("id", Value::string(format!("{mesh}:{cluster}")))])))
         }
@@ -132,7 +137,10 @@ pub async fn detach(
     else {
         return Ok(());
     };
-    if !member_clusters(client, mesh).await?.is_some_and(|m| m.iter().any(|c| c == cluster)) {
+    if !member_clusters(client, mesh, Retry::Idempotent)
+        .await?
+        .is_some_and(|m| m.iter().any(|c| c == cluster))
+    {
         return Ok(());
     }
     let limit = timeout(prior, "delete", ATTACH_TIMEOUT);
@@ -195,7 +203,7 @@ pub async fn put_network(
         .await?;
     wait::until_running(client, &mesh, timeout(planned, "update", ATTACH_TIMEOUT), progress)
         .await?;
-    match read_network(client, planned).await? {
+    match read_network(client, planned, Retry::Idempotent).await? {
         Some(v) => Ok(v),
         None => Err(ProviderError::new(
             ErrorKind::Internal,
@@ -210,13 +218,14 @@ pub async fn put_network(
 pub async fn read_network(
     client: &AsmClient,
     known: &Value,
+    retry: Retry,
 ) -> Result<Option<Value>, ProviderError> {
     let Some(mesh) = known.get_str("mesh_id") else { return Ok(None) };
     let doc = match client
         .call(
             "DescribeMeshMultiClusterNetwork",
             &[("ServiceMeshId".into(), mesh.to_owned())],
-            Retry::Idempotent,
+            retry,
         )
         .await
     {
@@ -322,11 +331,12 @@ pub async fn put_injection(
 pub async fn read_injection(
     client: &AsmClient,
     current: &Value,
+    retry: Retry,
 ) -> Result<Option<Value>, ProviderError> {
     let (Some(mesh), Some(ns)) = (current.get_str("mesh_id"), current.get_str("namespace")) else {
         return Ok(None);
     };
-    let Some(members) = member_clusters(client, mesh).await? else { return Ok(None) };
+    let Some(members) = member_clusters(client, mesh, retry).await? else { return Ok(None) };
     let mut enabled = false;
     let mut rev: Option<String> = None;
     for cluster in &members {
@@ -335,7 +345,7 @@ pub async fn read_injection(
             ("GuestClusterID".to_owned(), cluster.clone()),
             ("ShowNsLabels".to_owned(), "true".to_owned()),
         ];
-        let doc = match client.call(DESCRIBE_INJECTION, &params, Retry::Idempotent).await {
+        let doc = match client.call(DESCRIBE_INJECTION, &params, retry).await {
             Ok(v) => v,
             Err(e) if e.kind == ErrorKind::NotFound => continue,
             Err(e) => return Err(e),

@@ -82,8 +82,10 @@ impl ResourceType<AsmClient> for ServiceMesh {
     }
 
     async fn read(&self, client: &AsmClient, current: &Value) -> ProviderResult<Option<Value>> {
-        let Some(id) = current.get("id").and_then(Value::as_str) else { return Ok(None) };
-        Ok(wait::describe(client, id).await?.map(|d| mesh::from_detail(&d, current)))
+        let Some(id) = current.get("id").and_then(Value::as_str) else {
+            return Ok(None);
+        };
+        Ok(wait::describe(client, id, Retry::Read).await?.map(|d| mesh::from_detail(&d, current)))
     }
 
     async fn create(
@@ -123,16 +125,16 @@ impl ResourceType<AsmClient> for ServiceMesh {
             return Ok(None);
         };
         match mesh::find_by_name(client, name, region).await? {
-            Some(id) => {
-                Ok(wait::describe(client, &id).await?.map(|d| mesh::from_detail(&d, planned)))
-            }
+            Some(id) => Ok(wait::describe(client, &id, Retry::Read)
+                .await?
+                .map(|d| mesh::from_detail(&d, planned))),
             None => Ok(None),
         }
     }
 
     async fn import(&self, client: &AsmClient, id: &str) -> ProviderResult<Option<Value>> {
         let base = skeleton(&schema::mesh(), &[("id", id)]);
-        Ok(wait::describe(client, id).await?.map(|d| mesh::from_detail(&d, &base)))
+        Ok(wait::describe(client, id, Retry::Read).await?.map(|d| mesh::from_detail(&d, &base)))
     }
 }
 
@@ -176,7 +178,7 @@ impl ResourceType<AsmClient> for ClusterAttachment {
     }
 
     async fn read(&self, client: &AsmClient, current: &Value) -> ProviderResult<Option<Value>> {
-        members::read_attachment(client, current).await
+        members::read_attachment(client, current, Retry::Read).await
     }
 
     async fn create(
@@ -210,14 +212,14 @@ impl ResourceType<AsmClient> for ClusterAttachment {
 
     /// Identified by its configuration: reading is finding.
     async fn lookup(&self, client: &AsmClient, planned: &Value) -> ProviderResult<Option<Value>> {
-        members::read_attachment(client, planned).await
+        members::read_attachment(client, planned, Retry::Read).await
     }
 
     async fn import(&self, client: &AsmClient, id: &str) -> ProviderResult<Option<Value>> {
         let (mesh_id, cluster_id) = split_id("asm_cluster_attachment", id, "CLUSTER_ID")?;
         let base =
             skeleton(&schema::attachment(), &[("mesh_id", mesh_id), ("cluster_id", cluster_id)]);
-        members::read_attachment(client, &base).await
+        members::read_attachment(client, &base, Retry::Read).await
     }
 }
 
@@ -244,7 +246,7 @@ impl ResourceType<AsmClient> for MultiClusterNetwork {
     }
 
     async fn read(&self, client: &AsmClient, current: &Value) -> ProviderResult<Option<Value>> {
-        members::read_network(client, current).await
+        members::read_network(client, current, Retry::Read).await
     }
 
     async fn create(
@@ -277,11 +279,12 @@ impl ResourceType<AsmClient> for MultiClusterNetwork {
 
     /// Identified by its configuration: reading is finding.
     async fn lookup(&self, client: &AsmClient, planned: &Value) -> ProviderResult<Option<Value>> {
-        members::read_network(client, planned).await
+        members::read_network(client, planned, Retry::Read).await
     }
 
     async fn import(&self, client: &AsmClient, id: &str) -> ProviderResult<Option<Value>> {
-        members::read_network(client, &skeleton(&schema::network(), &[("mesh_id", id)])).await
+        let base = skeleton(&schema::network(), &[("mesh_id", id)]);
+        members::read_network(client, &base, Retry::Read).await
     }
 }
 
@@ -305,7 +308,7 @@ impl ResourceType<AsmClient> for SidecarInjection {
     }
 
     async fn read(&self, client: &AsmClient, current: &Value) -> ProviderResult<Option<Value>> {
-        members::read_injection(client, current).await
+        members::read_injection(client, current, Retry::Read).await
     }
 
     async fn create(
@@ -340,14 +343,14 @@ impl ResourceType<AsmClient> for SidecarInjection {
 
     /// Identified by its configuration: reading is finding.
     async fn lookup(&self, client: &AsmClient, planned: &Value) -> ProviderResult<Option<Value>> {
-        members::read_injection(client, planned).await
+        members::read_injection(client, planned, Retry::Read).await
     }
 
     async fn import(&self, client: &AsmClient, id: &str) -> ProviderResult<Option<Value>> {
         let (mesh_id, namespace) = split_id("asm_sidecar_injection", id, "NAMESPACE")?;
         let base =
             skeleton(&schema::injection(), &[("mesh_id", mesh_id), ("namespace", namespace)]);
-        members::read_injection(client, &base).await
+        members::read_injection(client, &base, Retry::Read).await
     }
 }
 
@@ -361,7 +364,7 @@ impl DataSourceType<AsmClient> for Versions {
     }
 
     async fn read(&self, client: &AsmClient, config: &Value) -> ProviderResult<Value> {
-        let doc = client.call("DescribeVersions", &[], Retry::Idempotent).await?;
+        let doc = client.call("DescribeVersions", &[], Retry::Read).await?;
         let mut versions: Vec<String> = Vec::new();
         collect_versions(&doc, &mut versions);
         versions.sort();

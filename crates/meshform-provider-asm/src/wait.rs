@@ -13,17 +13,14 @@ use crate::client::{AsmClient, Retry};
 /// States that will not become `running` by waiting.
 const TERMINAL: &[&str] = &["failed", "create_timeout", "upgrading_failed"];
 
-/// The mesh detail document.
+/// The mesh detail document (`None` when the mesh does not exist).
 pub async fn describe(
     client: &AsmClient,
     mesh_id: &str,
+    retry: Retry,
 ) -> Result<Option<serde_json::Value>, ProviderError> {
     match client
-        .call(
-            "DescribeServiceMeshDetail",
-            &[("ServiceMeshId".into(), mesh_id.to_owned())],
-            Retry::Idempotent,
-        )
+        .call("DescribeServiceMeshDetail", &[("ServiceMeshId".into(), mesh_id.to_owned())], retry)
         .await
     {
         Ok(v) => Ok(Some(v)),
@@ -54,7 +51,7 @@ pub async fn until_running(
 ) -> Result<serde_json::Value, ProviderError> {
     let last = Mutex::new(String::from("unknown"));
     let check = || async {
-        let Some(d) = describe(client, mesh_id).await? else {
+        let Some(d) = describe(client, mesh_id, Retry::Idempotent).await? else {
             return Err(ProviderError::new(
                 ErrorKind::NotFound,
                 "ServiceMesh.NotFound",
@@ -92,7 +89,7 @@ pub async fn until_gone(
     progress: &dyn Progress,
 ) -> Result<(), ProviderError> {
     let check = || async {
-        Ok(match describe(client, mesh_id).await? {
+        Ok(match describe(client, mesh_id, Retry::Idempotent).await? {
             None => Poll::Ready(()),
             Some(d) => Poll::Pending(format!("mesh state: {}", state_of(&d))),
         })
