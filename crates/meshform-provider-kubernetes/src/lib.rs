@@ -1,5 +1,6 @@
 //! The `kubernetes` provider: any object, by server-side apply under the field manager `meshform`,
-//! one provider instance per cluster.
+//! one provider instance per cluster (or per mesh control plane, configured from
+//! `kubeconfig_content`, e.g. `asm_service_mesh.x.kubeconfig`).
 //!
 //! - [`objects`]: manifests, identities, the projection onto managed fields, YAML rendering.
 //! - [`cluster`]: one cluster's API (discovery, apply, dry run, reads, deletes, waits).
@@ -78,6 +79,29 @@ impl KubernetesProvider {
         KubernetesProvider { env }
     }
 
+    /// Where the kubeconfig comes from: the provider's `kubeconfig_content` (a document), else a
+    /// file ([`KubernetesProvider::kubeconfig_path`]). Giving both is an error.
+    fn kubeconfig_source(
+        &self,
+        config: &Value,
+        wants_context: bool,
+    ) -> ProviderResult<Option<KubeconfigSource>> {
+        let content = config.get("kubeconfig_content").and_then(Value::as_str);
+        let path = config.get("kubeconfig").and_then(Value::as_str);
+        match (content, path) {
+            (Some(_), Some(_)) => Err(ProviderError::invalid_config(
+                "kubeconfig_content",
+                "kubeconfig and kubeconfig_content are mutually exclusive: give the kubeconfig as a file path or as a document, not both",
+            )),
+            (Some(c), None) if c.trim().is_empty() => Err(ProviderError::invalid_config(
+                "kubeconfig_content",
+                "kubeconfig_content is empty; give a kubeconfig document (e.g. asm_service_mesh.x.kubeconfig)",
+            )),
+            (Some(c), None) => Ok(Some(KubeconfigSource::Content(c.to_owned()))),
+            (None, _) => Ok(self.kubeconfig_path(config, wants_context).map(KubeconfigSource::File)),
+        }
+    }
+
     /// The kubeconfig to use, in kubectl's order: the provider's `kubeconfig`, else the first path of
     /// `KUBECONFIG`, else `~/.kube/config`. `~/.kube/config` is only taken when it exists, or when there
     /// is no in-cluster configuration to fall back to (or a `context` asks for a kubeconfig), so that
@@ -93,6 +117,48 @@ impl KubernetesProvider {
         }
         let home = self.env.home.as_ref()?.join(".kube").join("config");
         (home.exists() || !self.env.in_cluster || wants_context).then_some(home)
+    }
+}
+
+/// Where a kubeconfig is read from.
+enum KubeconfigSource {
+    File(PathBuf),
+    /// A kubeconfig document; a secret (it holds credentials), never put in a message.
+    Content(String),
+}
+
+impl KubeconfigSource {
+    /// What messages call it: the file's path, or the attribute.
+    fn describe(&self) -> String {
+        match self {
+            KubeconfigSource::File(path) => format!("kubeconfig {}", path.display()),
+            KubeconfigSource::Content(_) => "kubeconfig_content".to_owned(),
+        }
+    }
+
+    fn attribute(&self) -> &'static str {
+        match self {
+            KubeconfigSource::File(_) => "kubeconfig",
+            KubeconfigSource::Content(_) => "kubeconfig_content",
+        }
+    }
+
+    fn read(&self) -> ProviderResult<Kubeconfig> {
+        let invalid = |message: String| {
+            ProviderError::new(ErrorKind::InvalidArgument, "InvalidKubeconfig", message)
+                .at_attribute(self.attribute())
+        };
+        match self {
+            KubeconfigSource::File(path) => Kubeconfig::read_from(path)
+                .map_err(|e| invalid(format!("cannot read kubeconfig {}: {e}", path.display()))),
+            // The parser's message may quote the document: it is not passed on.
+            KubeconfigSource::Content(text) => Kubeconfig::from_yaml(text).map_err(|_| {
+                invalid(
+                    "kubeconfig_content is not a kubeconfig document (YAML with clusters, users and contexts)"
+                        .to_owned(),
+                )
+            }),
+        }
     }
 }
 
@@ -162,6 +228,14 @@ impl Provider for KubernetesProvider {
                     ),
                 )
                 .attr(
+                    "kubeconfig_content",
+                    Attribute::optional(
+                        s(),
+                        "A kubeconfig document instead of a file, e.g. asm_service_mesh.x.kubeconfig (exclusive with kubeconfig).",
+                    )
+                    .sensitive(),
+                )
+                .attr(
                     "context",
                     Attribute::optional(
                         s(),
@@ -177,26 +251,19 @@ impl Provider for KubernetesProvider {
 
     async fn configure(&self, config: &Value) -> ProviderResult<Arc<dyn ConfiguredProvider>> {
         let context = config.get("context").and_then(Value::as_str).map(str::to_owned);
-        let (name, cfg) = match self.kubeconfig_path(config, context.is_some()) {
-            Some(path) => {
-                let kc = Kubeconfig::read_from(&path).map_err(|e| {
-                    ProviderError::new(
-                        ErrorKind::InvalidArgument,
-                        "InvalidKubeconfig",
-                        format!("cannot read kubeconfig {}: {e}", path.display()),
-                    )
-                    .at_attribute("kubeconfig")
-                })?;
+        let (name, cfg) = match self.kubeconfig_source(config, context.is_some())? {
+            Some(source) => {
+                let kc = source.read()?;
                 let name = context
                     .clone()
                     .or_else(|| kc.current_context.clone())
-                    .unwrap_or_else(|| path.display().to_string());
+                    .unwrap_or_else(|| source.describe());
                 let opts = KubeConfigOptions { context, ..KubeConfigOptions::default() };
                 let cfg = kube::Config::from_custom_kubeconfig(kc, &opts).await.map_err(|e| {
                     ProviderError::new(
                         ErrorKind::InvalidArgument,
                         "InvalidKubeconfig",
-                        format!("kubeconfig {}: {e}", path.display()),
+                        format!("{}: {e}", source.describe()),
                     )
                     .at_attribute("context")
                 })?;
@@ -273,5 +340,36 @@ mod tests {
         std::fs::write(&default, "").unwrap();
         let p = provider(home.path(), None, true);
         assert_eq!(p.kubeconfig_path(&none, false), Some(default));
+    }
+
+    fn configure_error(config: Value) -> ProviderError {
+        let home = tempfile::tempdir().unwrap();
+        let p = provider(home.path(), None, false);
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        match rt.block_on(p.configure(&config)) {
+            Ok(_) => panic!("configure should fail"),
+            Err(e) => e,
+        }
+    }
+
+    #[test]
+    fn kubeconfig_content_is_exclusive_with_the_path_and_never_quoted() {
+        let secret = "apiVersion: v1\nclusters: not-a-list-token-s3cr3t\n";
+        let both = Value::map([
+            ("kubeconfig", Value::string("/a/config")),
+            ("kubeconfig_content", Value::string(secret).sensitive()),
+        ]);
+        let e = configure_error(both);
+        assert_eq!(e.code, "InvalidConfig");
+        assert!(e.message.contains("mutually exclusive"), "{}", e.message);
+
+        let bad = Value::map([("kubeconfig_content", Value::string(secret).sensitive())]);
+        let e = configure_error(bad);
+        assert_eq!(e.code, "InvalidKubeconfig");
+        assert!(e.message.contains("kubeconfig_content is not a kubeconfig"), "{}", e.message);
+        assert!(!e.to_string().contains("s3cr3t"), "the document leaked: {e}");
+
+        let empty = Value::map([("kubeconfig_content", Value::string("  "))]);
+        assert!(configure_error(empty).message.contains("is empty"));
     }
 }
