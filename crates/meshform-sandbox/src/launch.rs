@@ -241,6 +241,7 @@ impl Sandbox {
                 name: c.name.clone(),
                 vpc_id: c.vpc_id.clone(),
                 handle: server.handle(),
+                availability: server.availability(),
             });
             servers.push(server);
         }

@@ -130,12 +130,13 @@ impl rustls::client::danger::ServerCertVerifier for SpiffeServerVerifier {
 }
 
 /// Sends `request` from `client` to `server` over real mTLS on loopback; the server answers with
-/// `answer(request)`. Returns the answer, or the TLS error as Envoy words it.
+/// `answer(request)`: the bytes to write back, after the time the application takes. Returns the
+/// answer, or the TLS error as Envoy words it.
 pub async fn exchange(
     client: &WorkloadCert,
     server: &WorkloadCert,
     request: String,
-    answer: impl FnOnce(&str) -> String + Send + 'static,
+    answer: impl FnOnce(&str) -> (String, std::time::Duration) + Send + 'static,
 ) -> Result<String, String> {
     let server_verifier =
         WebPkiClientVerifier::builder_with_provider(roots(&server.root)?, provider())
@@ -170,7 +171,8 @@ pub async fn exchange(
         let mut buf = vec![0u8; 8192];
         let n = tls.read(&mut buf).await.map_err(|e| e.to_string())?;
         let req = String::from_utf8_lossy(&buf[..n]).into_owned();
-        let body = answer(&req);
+        let (body, delay) = answer(&req);
+        tokio::time::sleep(delay).await;
         tls.write_all(body.as_bytes()).await.map_err(|e| e.to_string())?;
         tls.shutdown().await.map_err(|e| e.to_string())?;
         Ok::<(), String>(())

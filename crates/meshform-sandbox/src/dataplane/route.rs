@@ -1,12 +1,13 @@
 //! Routing a request from a pod to a service as its mesh's proxies would: the endpoints the source's
 //! mesh discovers (its own cluster's, and those of every cluster attached to the mesh, discovery-only
-//! included, that has a Service of that name), reachability across VPCs and networks, round-robin
-//! balancing, then the hop over real mTLS and the sample images' answers.
+//! included, that has a Service of that name), whether a connection to an endpoint succeeds
+//! ([`endpoint_reachable`]: VPCs, networks, gateways, cluster outages), round-robin balancing, then
+//! the hop over real mTLS and the sample images' answers (`apps`).
 
 use serde_json::Value;
 
 use crate::asm::AsmSnapshot;
-use crate::kube::{ClusterHandle, Gvk};
+use crate::kube::{Availability, ClusterHandle, Gvk};
 
 /// One emulated cluster as the data plane sees it.
 #[derive(Clone)]
@@ -15,6 +16,16 @@ pub struct ClusterView {
     pub name: String,
     pub vpc_id: String,
     pub handle: ClusterHandle,
+    /// Whether the cluster is up: during an outage its API server refuses connections, its pods
+    /// answer nothing and its cross-cluster gateway is gone.
+    pub availability: Availability,
+}
+
+impl ClusterView {
+    /// Whether the whole cluster is down (`meshform sandbox outage --cluster`).
+    pub fn is_down(&self) -> bool {
+        self.availability.is_down()
+    }
 }
 
 /// A candidate destination pod.
@@ -65,17 +76,93 @@ pub fn service_endpoints(cluster: &ClusterView, ns: &str, svc: &str) -> Option<V
     Some(eps)
 }
 
-/// Why an endpoint cannot be reached from a cluster, if it cannot. Pods in one VPC reach each
-/// other directly. Across VPCs, the source mesh must know the two clusters are on different networks
-/// (its multi-cluster network), and the destination cluster must run a cross-cluster mesh proxy —
-/// which the mesh that manages it deploys when its network configuration enables the gateway.
-pub fn unreachable_reason(
+/// The cluster IP of Service `svc` in namespace `ns` of a cluster, what a client connects to.
+pub fn service_ip(cluster: &ClusterView, ns: &str, svc: &str) -> Option<String> {
+    let service = cluster.handle.get(&Gvk::new("", "v1", "Service"), Some(ns), svc)?;
+    service["spec"]["clusterIP"].as_str().filter(|ip| *ip != "None").map(str::to_owned)
+}
+
+/// Why a connection from a sidecar to an endpoint failed, in Envoy's words (Envoy ≥ 1.27, the
+/// proxies of ASM 1.22): the client receives a 503 local reply whose body is [`ConnectFailure::body`]
+/// (reference §4: flag `UF`, details `upstream_reset_before_response_started{…}`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConnectFailure {
+    /// `remote connection failure`, `connection timeout`, …
+    pub reset_reason: String,
+    /// What the transport said (`delayed connect error: Connection refused`); empty when nothing.
+    pub transport_failure: String,
+}
+
+impl ConnectFailure {
+    fn new(reset_reason: &str, transport_failure: String) -> Self {
+        ConnectFailure { reset_reason: reset_reason.to_owned(), transport_failure }
+    }
+
+    /// The connection was refused: nothing listens at the endpoint (its cluster is down).
+    pub fn refused() -> Self {
+        ConnectFailure::new(
+            "remote connection failure",
+            "delayed connect error: Connection refused".to_owned(),
+        )
+    }
+
+    /// The status of the local reply Envoy sends for it.
+    pub const STATUS: u16 = 503;
+
+    /// The local reply's body for a failure on the first attempt.
+    pub fn body(&self) -> String {
+        self.text("reset reason")
+    }
+
+    /// The body when the failing attempt was a retry (for a retry policy built on this model).
+    pub fn body_after_retries(&self) -> String {
+        self.text("retried and the latest reset reason")
+    }
+
+    fn text(&self, lead: &str) -> String {
+        let mut s = format!(
+            "upstream connect error or disconnect/reset before headers. {lead}: {}",
+            self.reset_reason
+        );
+        if !self.transport_failure.is_empty() {
+            s.push_str(", transport failure reason: ");
+            s.push_str(&self.transport_failure);
+        }
+        s
+    }
+}
+
+/// Whether a sidecar in `from` can open a connection to an endpoint in `to`: **the one place the
+/// data plane decides that an endpoint is down**. A later policy layer (retries, outlier detection,
+/// locality failover) calls it per attempt and counts its failures; it does not look at
+/// discovery, which keeps endpoints as last seen (reference §5).
+///
+/// In order: pods in one cluster or one VPC reach each other directly. Across VPCs, the source
+/// mesh must know the two clusters are on different networks (its multi-cluster network), and the
+/// destination cluster must run a cross-cluster mesh proxy — which the mesh that manages it deploys
+/// when its network configuration enables the gateway. Then, the destination's cluster must be up:
+/// in a down cluster neither the pods nor the gateway accept connections, which Envoy reports as
+/// `remote connection failure` / `delayed connect error: Connection refused`.
+pub fn endpoint_reachable(
     snapshot: &AsmSnapshot,
     from: &ClusterView,
     to: &ClusterView,
-) -> Option<String> {
+) -> Result<(), ConnectFailure> {
+    network_path(snapshot, from, to)?;
+    if to.is_down() {
+        return Err(ConnectFailure::refused());
+    }
+    Ok(())
+}
+
+/// Whether the networks route a connection from `from` to `to` (see [`endpoint_reachable`]).
+fn network_path(
+    snapshot: &AsmSnapshot,
+    from: &ClusterView,
+    to: &ClusterView,
+) -> Result<(), ConnectFailure> {
     if from.id == to.id || from.vpc_id == to.vpc_id {
-        return None;
+        return Ok(());
     }
     let src = snapshot.managing_mesh(&from.id);
     let nets = src.map(|m| &m.networks);
@@ -88,18 +175,18 @@ pub fn unreachable_reason(
                 .and_then(|m| m.networks.get(&to.id))
                 .is_some_and(|n| n.enable_gateway);
             if gateway {
-                None
+                Ok(())
             } else {
-                Some(format!(
+                Err(ConnectFailure::new("remote connection failure", format!(
                     "delayed connect error: 113 (network {d} of {} has no cross-cluster mesh proxy: enable it in the multi-cluster network of the mesh that manages {})",
                     to.name, to.name
-                ))
+                )))
             }
         }
-        _ => Some(format!(
-            "connection timeout ({} and {} are in different VPCs with no route between them: configure a multi-cluster network with cross-cluster mesh proxies)",
+        _ => Err(ConnectFailure::new("connection timeout", format!(
+            "connect timeout after 10s ({} and {} are in different VPCs with no route between them: configure a multi-cluster network with cross-cluster mesh proxies)",
             from.name, to.name
-        )),
+        ))),
     }
 }
 
@@ -131,25 +218,4 @@ pub fn discover(
         }
     }
     found.then_some(all)
-}
-
-/// What a sample image answers on a path (`examples-helloworld-vN` and others).
-pub fn app_answer(pod: &Value, path: &str) -> (u16, String) {
-    let name = pod["metadata"]["name"].as_str().unwrap_or("");
-    let image = pod["spec"]["containers"]
-        .as_array()
-        .and_then(|cs| cs.iter().find(|c| c["name"] != "istio-proxy"))
-        .and_then(|c| c["image"].as_str())
-        .unwrap_or("");
-    if let Some(rest) = image.split("examples-helloworld-").nth(1) {
-        let version = rest.split([':', '@', '/']).next().unwrap_or("v1");
-        return match path {
-            "/hello" => (200, format!("Hello version: {version}, instance: {name}\n")),
-            "/health" => (200, "Healthy\n".into()),
-            _ => {
-                (404, "<!doctype html>\n<title>404 Not Found</title>\n<h1>Not Found</h1>\n".into())
-            }
-        };
-    }
-    (200, format!("{name}\n"))
 }

@@ -2,3 +2,4 @@
 //! servers it needs on loopback with free ports.
 
 mod asm;
+mod dataplane;

@@ -1,5 +1,9 @@
-//! The sandbox's admin endpoint on loopback: `GET /status` (what the emulated cloud holds, for
-//! `meshform sandbox status --json`), `POST /faults` (ASM fault injection at run time).
+//! The sandbox's admin endpoint on loopback: `GET /status` (what the emulated cloud holds and what
+//! is down, for `meshform sandbox status --json`), `POST /faults` (ASM fault injection at run
+//! time), `POST /outage` and `POST /restore` (drills: [`outage`]). Refusals answer
+//! `{"error": …, "help": …}` with a 4xx status.
+
+pub mod outage;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,6 +17,7 @@ use crate::asm::{AsmEmulator, FaultSettings};
 use crate::dataplane::ClusterView;
 use crate::kube::Gvk;
 use crate::launch::Description;
+use outage::{OutageError, OutageTarget, Outages};
 
 #[derive(Clone)]
 struct AdminState {
@@ -104,6 +109,10 @@ pub fn status_document(
         a.insert("faults".into(), faults_json(&asm.faults()));
         a.insert("outages".into(), serde_json::json!(asm.outages()));
     }
+    let down = Outages { asm, clusters }.down();
+    if let Some(obj) = doc.as_object_mut() {
+        obj.insert("outages".into(), serde_json::to_value(&down).unwrap_or_default());
+    }
     if let Some(list) = doc.get_mut("clusters").and_then(|c| c.as_array_mut()) {
         for entry in list {
             let id = entry.get("id").and_then(|v| v.as_str()).unwrap_or("").to_owned();
@@ -113,6 +122,7 @@ pub fn status_document(
                 if let serde_json::Value::Object(extra) = cluster_content(view) {
                     obj.extend(extra);
                 }
+                obj.insert("down".into(), serde_json::Value::Bool(view.is_down()));
             }
         }
     }
@@ -168,6 +178,7 @@ async fn faults(State(s): State<AdminState>, body: String) -> (StatusCode, Strin
 }
 
 #[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 struct OutageRequest {
     /// A mesh name or id.
     #[serde(default)]
@@ -175,51 +186,74 @@ struct OutageRequest {
     /// A region id.
     #[serde(default)]
     region: Option<String>,
+    /// A cluster name or id.
+    #[serde(default)]
+    cluster: Option<String>,
 }
 
-/// The mesh id a name or id designates.
-fn mesh_id(asm: &AsmEmulator, name_or_id: &str) -> Option<String> {
-    let snap = asm.snapshot();
-    snap.meshes.values().find(|m| m.id == name_or_id || m.name == name_or_id).map(|m| m.id.clone())
+impl OutageRequest {
+    /// The one target named; `Ok(None)` when none is.
+    fn target(self) -> Result<Option<OutageTarget>, String> {
+        match (self.mesh, self.region, self.cluster) {
+            (None, None, None) => Ok(None),
+            (Some(m), None, None) => Ok(Some(OutageTarget::Mesh(m))),
+            (None, Some(r), None) => Ok(Some(OutageTarget::Region(r))),
+            (None, None, Some(c)) => Ok(Some(OutageTarget::Cluster(c))),
+            _ => Err("give at most one of mesh, region and cluster".into()),
+        }
+    }
+}
+
+fn refused(status: u16, error: &str, help: &str) -> (StatusCode, String) {
+    (
+        StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
+        serde_json::json!({ "error": error, "help": help }).to_string(),
+    )
+}
+
+fn outage_error(e: &OutageError) -> (StatusCode, String) {
+    refused(e.status(), &e.to_string(), &e.help())
+}
+
+/// The target of an outage or restore request; an empty body names none.
+fn parse_target(body: &str) -> Result<Option<OutageTarget>, (StatusCode, String)> {
+    let req: OutageRequest = if body.trim().is_empty() {
+        OutageRequest { mesh: None, region: None, cluster: None }
+    } else {
+        serde_json::from_str(body).map_err(|e| {
+            refused(
+                400,
+                &format!("invalid outage request: {e}"),
+                "send {\"cluster\": NAME}, {\"mesh\": NAME} or {\"region\": ID}",
+            )
+        })?
+    };
+    req.target().map_err(|e| refused(400, &e, "name one target"))
 }
 
 async fn outage(State(s): State<AdminState>, body: String) -> (StatusCode, String) {
-    let req: OutageRequest = match serde_json::from_str(&body) {
-        Ok(r) => r,
-        Err(e) => return (StatusCode::BAD_REQUEST, format!("invalid outage request: {e}")),
-    };
-    match (req.mesh, req.region) {
-        (Some(m), None) => match mesh_id(&s.asm, &m) {
-            Some(id) => {
-                s.asm.outage(&id);
-                (StatusCode::OK, format!("the control plane of mesh {m} ({id}) is down"))
-            }
-            None => (StatusCode::NOT_FOUND, format!("no mesh named {m}")),
-        },
-        (None, Some(r)) => {
-            s.asm.outage(&r);
-            (StatusCode::OK, format!("the ASM control planes of region {r} are down"))
+    let target = match parse_target(&body) {
+        Ok(Some(t)) => t,
+        Ok(None) => {
+            return refused(400, "nothing to take down", "give a cluster, a mesh or a region")
         }
-        _ => (StatusCode::BAD_REQUEST, "give exactly one of mesh and region".into()),
+        Err(r) => return r,
+    };
+    let outages = Outages { asm: &s.asm, clusters: &s.clusters };
+    match outages.outage(&target).await {
+        Ok(text) => (StatusCode::OK, text),
+        Err(e) => outage_error(&e),
     }
 }
 
 async fn restore(State(s): State<AdminState>, body: String) -> (StatusCode, String) {
-    let req: OutageRequest =
-        serde_json::from_str(&body).unwrap_or(OutageRequest { mesh: None, region: None });
-    match (req.mesh, req.region) {
-        (Some(m), _) => {
-            let id = mesh_id(&s.asm, &m).unwrap_or(m.clone());
-            s.asm.restore(Some(&id));
-            (StatusCode::OK, format!("mesh {m} restored"))
-        }
-        (None, Some(r)) => {
-            s.asm.restore(Some(&r));
-            (StatusCode::OK, format!("region {r} restored"))
-        }
-        (None, None) => {
-            s.asm.restore(None);
-            (StatusCode::OK, "every outage ended".into())
-        }
+    let target = match parse_target(&body) {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    let outages = Outages { asm: &s.asm, clusters: &s.clusters };
+    match outages.restore(target.as_ref()).await {
+        Ok(text) => (StatusCode::OK, text),
+        Err(e) => outage_error(&e),
     }
 }
