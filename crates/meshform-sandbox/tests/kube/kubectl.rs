@@ -207,3 +207,30 @@ async fn kubectl_deletes_a_manifest_that_lists_its_namespace_first() {
     );
     c.server.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn kubectl_sees_a_down_cluster_refuse_and_the_same_kubeconfig_work_after_the_restore() {
+    let Some(bin) = find_kubectl() else { return skipped() };
+    let c = TestCluster::start().await;
+    let work = c.dir.path().join("kubectl");
+    std::fs::create_dir_all(work.join("home")).unwrap();
+    let kubeconfig = work.join("kubeconfig");
+    c.server.write_kubeconfig(&kubeconfig).unwrap();
+    let k = Kubectl { bin, kubeconfig, home: work.join("home") };
+    let manifest = write(
+        &work,
+        "keep.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: keep\ndata:\n  k: v\n",
+    );
+    k.ok(&["apply", "-f", &manifest]).await;
+    let availability = c.server.availability();
+    availability.take_down().await.expect("down");
+    let r = k.run(&["get", "configmap", "keep", "--request-timeout=20s"]).await;
+    assert_ne!(r.code, 0);
+    let refused = format!("The connection to the server {} was refused", c.server.local_addr());
+    assert!(r.stderr.contains(&refused), "{}", r.stderr);
+    availability.bring_up().await.expect("up");
+    let v = k.ok(&["get", "configmap", "keep", "-o", "jsonpath={.data.k}"]).await;
+    assert_eq!(v, "v", "the same object through the same kubeconfig");
+    c.server.shutdown().await.unwrap();
+}
