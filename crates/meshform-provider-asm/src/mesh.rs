@@ -1,5 +1,6 @@
-//! `asm_service_mesh`: create (with the shared-root CA), wait for running, read back, find by name
-//! after an interrupted run, delete and wait until gone.
+//! `asm_service_mesh`: create (with the shared-root CA), wait for running, read back (with the
+//! kubeconfig of its control-plane API), find by name after an interrupted run, delete and wait
+//! until gone.
 
 use std::time::Duration;
 
@@ -56,6 +57,9 @@ pub fn create_params(planned: &Value) -> Result<Vec<(String, String)>, ProviderE
         if let Some(v) = planned.get_str(attr) {
             p.push((param.to_owned(), v.to_owned()));
         }
+    }
+    if planned.get("api_server_public_eip").and_then(Value::as_bool) == Some(true) {
+        p.push(("ApiServerPublicEip".to_owned(), "true".to_owned()));
     }
     if let Some(tags) = planned.get("tags").and_then(Value::as_map) {
         for (i, (k, v)) in tags.iter().enumerate() {
@@ -115,6 +119,52 @@ pub fn from_detail(detail: &serde_json::Value, known: &Value) -> Value {
         );
     }
     v
+}
+
+/// The kubeconfig of the mesh's control-plane API (`DescribeServiceMeshKubeconfig`): for its public
+/// endpoint when the mesh has `api_server_public_eip`, else for its internal one. Sensitive.
+pub async fn kubeconfig(
+    client: &AsmClient,
+    mesh_id: &str,
+    public: bool,
+    retry: Retry,
+) -> Result<Value, ProviderError> {
+    let params = [
+        ("ServiceMeshId".to_owned(), mesh_id.to_owned()),
+        ("PrivateIpAddress".to_owned(), (!public).to_string()),
+    ];
+    let resp = client.call("DescribeServiceMeshKubeconfig", &params, retry).await?;
+    match resp.get("Kubeconfig").and_then(|k| k.as_str()).filter(|k| !k.trim().is_empty()) {
+        Some(k) => Ok(Value::string(k).sensitive()),
+        None => Err(ProviderError::new(
+            ErrorKind::Internal,
+            "BadResponse",
+            format!("DescribeServiceMeshKubeconfig returned no Kubeconfig for mesh {mesh_id}"),
+        )),
+    }
+}
+
+/// A mesh's value read from the API: its detail (`None` when the mesh is gone) and its kubeconfig,
+/// keeping what the API cannot report from `known`.
+pub async fn read(
+    client: &AsmClient,
+    mesh_id: &str,
+    known: &Value,
+    retry: Retry,
+) -> Result<Option<Value>, ProviderError> {
+    let Some(detail) = wait::describe(client, mesh_id, retry).await? else { return Ok(None) };
+    let mut v = from_detail(&detail, known);
+    let public = known.get("api_server_public_eip").and_then(Value::as_bool) == Some(true);
+    let kubeconfig = match kubeconfig(client, mesh_id, public, retry).await {
+        Ok(k) => k,
+        // Deleted between the two calls.
+        Err(e) if e.kind == ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    if let Value::Map(m) = &mut v {
+        m.insert("kubeconfig".to_owned(), kubeconfig);
+    }
+    Ok(Some(v))
 }
 
 /// Finds a mesh by name and region (how an interrupted create is adopted).
@@ -188,7 +238,13 @@ pub async fn create(
         progress,
     )
     .await?;
-    Ok(from_detail(&detail, planned))
+    let mut v = from_detail(&detail, planned);
+    let public = planned.get("api_server_public_eip").and_then(Value::as_bool) == Some(true);
+    let kubeconfig = kubeconfig(client, &id, public, Retry::Idempotent).await?;
+    if let Value::Map(m) = &mut v {
+        m.insert("kubeconfig".to_owned(), kubeconfig);
+    }
+    Ok(v)
 }
 
 /// Deletes the mesh and waits until it is gone.

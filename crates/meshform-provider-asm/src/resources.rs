@@ -10,7 +10,7 @@ use meshform_provider::{
 };
 
 use crate::client::{AsmClient, Retry};
-use crate::{members, mesh, schema, wait};
+use crate::{members, mesh, schema};
 
 fn problem(attr: &str, message: &str) -> AttributeProblem {
     AttributeProblem {
@@ -82,10 +82,8 @@ impl ResourceType<AsmClient> for ServiceMesh {
     }
 
     async fn read(&self, client: &AsmClient, current: &Value) -> ProviderResult<Option<Value>> {
-        let Some(id) = current.get("id").and_then(Value::as_str) else {
-            return Ok(None);
-        };
-        Ok(wait::describe(client, id, Retry::Read).await?.map(|d| mesh::from_detail(&d, current)))
+        let Some(id) = current.get("id").and_then(Value::as_str) else { return Ok(None) };
+        mesh::read(client, id, current, Retry::Read).await
     }
 
     async fn create(
@@ -125,16 +123,14 @@ impl ResourceType<AsmClient> for ServiceMesh {
             return Ok(None);
         };
         match mesh::find_by_name(client, name, region).await? {
-            Some(id) => Ok(wait::describe(client, &id, Retry::Read)
-                .await?
-                .map(|d| mesh::from_detail(&d, planned))),
+            Some(id) => mesh::read(client, &id, planned, Retry::Read).await,
             None => Ok(None),
         }
     }
 
     async fn import(&self, client: &AsmClient, id: &str) -> ProviderResult<Option<Value>> {
         let base = skeleton(&schema::mesh(), &[("id", id)]);
-        Ok(wait::describe(client, id, Retry::Read).await?.map(|d| mesh::from_detail(&d, &base)))
+        mesh::read(client, id, &base, Retry::Read).await
     }
 }
 

@@ -59,9 +59,11 @@ pub fn mesh() -> Schema {
         .attr("vswitches", Attribute::required(list_s(), "vSwitch ids in that VPC.").force_new())
         .attr("cluster_id", Attribute::optional(s(), "The ACK cluster this mesh manages, added at creation.").force_new())
         .attr("tags", Attribute::optional(Type::Map(Box::new(s())), "Tags set at creation.").force_new())
+        .attr("api_server_public_eip", Attribute::optional(Type::Bool, "Expose the mesh's API server through an EIP (ApiServerPublicEip); kubeconfig then reaches its public endpoint, else its internal (VPC) one.").force_new())
         .attr("id", Attribute::computed(s(), "The ServiceMeshId."))
         .attr("state", Attribute::computed(s(), "running, initial, …"))
         .attr("version", Attribute::computed(s(), "The running Istio version."))
+        .attr("kubeconfig", Attribute::computed(s(), "A kubeconfig document reaching the mesh's control-plane Kubernetes API (DestinationRule, VirtualService, …), from DescribeServiceMeshKubeconfig: give it to a kubernetes provider as kubeconfig_content.").sensitive())
         .block("ca", NestedBlock { nesting: BlockNesting::Single, schema: ca, min_items: 0, max_items: Some(1), force_new: true })
         .block("timeouts", timeouts(&["create", "delete"]))
 }

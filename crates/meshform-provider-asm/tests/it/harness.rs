@@ -11,6 +11,7 @@ use meshform_engine::SilentReporter;
 use meshform_provider::Registry;
 use meshform_provider_asm::credentials::ProviderEnv;
 use meshform_provider_asm::AsmProvider;
+use meshform_provider_kubernetes::{KubeEnv, KubernetesProvider};
 use meshform_provider_pki::PkiProvider;
 use meshform_sandbox::asm::{
     self, Account, AsmEmulator, AsmOptions, EmulatedCluster, FaultSettings,
@@ -39,6 +40,8 @@ fn cluster(id: &str, name: &str, region: &str, n: u8) -> EmulatedCluster {
 
 impl World {
     pub async fn start(faults: FaultSettings) -> World {
+        // kube-rs (the kubernetes provider) needs a process-wide crypto provider, as the CLI installs.
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
         let dir = tempfile::tempdir().expect("tempdir");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let account = Account {
@@ -56,6 +59,7 @@ impl World {
         let mut registry = Registry::new();
         registry.register(Arc::new(PkiProvider));
         registry.register(Arc::new(AsmProvider::new(ProviderEnv::default())));
+        registry.register(Arc::new(KubernetesProvider::new(KubeEnv::default())));
         let config_dir = dir.path().join("config");
         std::fs::create_dir_all(&config_dir).expect("config dir");
         let ws = Workspace {

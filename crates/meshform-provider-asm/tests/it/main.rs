@@ -1,5 +1,7 @@
 //! The asm provider against the sandbox's ASM emulator, through the engine exactly as the CLI drives
-//! it: the runbook's meshes with a shared root, discovery-only attachments, networks and injection.
+//! it: the runbook's meshes with a shared root, discovery-only attachments, networks and injection, and the
+//! mesh's kubeconfig configuring a kubernetes provider for its Istio resources (`kubeconfig`).
 
 mod cycle;
 mod harness;
+mod kubeconfig;
