@@ -281,6 +281,8 @@ impl Sandbox {
         for c in self.clusters {
             let _ = c.shutdown().await;
         }
+        // Other parts may still hold the emulator: its meshes' API servers are saved and stopped here.
+        self.asm.shutdown_mesh_apis().await;
         if let Ok(asm) = Arc::try_unwrap(self.asm) {
             let _ = asm.shutdown().await;
         }
