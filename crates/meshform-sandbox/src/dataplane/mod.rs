@@ -168,15 +168,7 @@ impl DataPlane {
                     Err(f) => Err(f),
                     Ok(routed) => {
                         let send = self.send(routed, req, &target, &request);
-                        match opts.max_time {
-                            None => send.await,
-                            Some(limit) => tokio::time::timeout(limit, send).await.unwrap_or_else(|_| {
-                                Err(CurlFailure::new(28, format!(
-                                    "Operation timed out after {} milliseconds with 0 bytes received",
-                                    start.elapsed().as_millis()
-                                )))
-                            }),
-                        }
+                        within(opts.max_time, start, send).await
                     }
                 };
                 transfer.target = Some(target);
@@ -317,6 +309,22 @@ impl DataPlane {
         let to = self.cluster(&ep.cluster_id).ok_or_else(ConnectFailure::refused)?;
         route::endpoint_reachable(snapshot, from, to)
     }
+}
+
+/// The transfer, cut short after `--max-time` as curl does (exit 28).
+async fn within(
+    limit: Option<Duration>,
+    start: Instant,
+    transfer: impl std::future::Future<Output = Result<HttpResponse, CurlFailure>>,
+) -> Result<HttpResponse, CurlFailure> {
+    let Some(limit) = limit else { return transfer.await };
+    tokio::time::timeout(limit, transfer).await.unwrap_or_else(|_| {
+        let ms = start.elapsed().as_millis();
+        Err(CurlFailure::new(
+            28,
+            format!("Operation timed out after {ms} milliseconds with 0 bytes received"),
+        ))
+    })
 }
 
 /// Where one request goes ([`DataPlane::route`]).
