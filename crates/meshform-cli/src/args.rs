@@ -73,6 +73,10 @@ pub enum Command {
         /// Apply without asking for confirmation
         #[arg(long)]
         auto_approve: bool,
+        /// Apply what could be planned even if some of it could not (during an outage); what was left
+        /// out is listed
+        #[arg(long)]
+        allow_incomplete: bool,
     },
     /// Plan and apply the destruction of everything in state
     Destroy {
@@ -81,6 +85,9 @@ pub enum Command {
         /// Destroy without asking for confirmation
         #[arg(long)]
         auto_approve: bool,
+        /// Destroy what could be planned even if some of it could not; what was left out is listed
+        #[arg(long)]
+        allow_incomplete: bool,
     },
     /// Show the state, or a saved plan
     Show {

@@ -35,14 +35,16 @@ pub async fn dispatch(cli: Cli, settings: Settings) -> u8 {
         Command::Plan { plan, out, markdown } => {
             run::plan(&settings, &plan, out.as_deref(), markdown).await
         }
-        Command::Apply { plan_file: Some(file), plan, auto_approve: _ } => {
-            saved::apply(&settings, &file, &plan).await
+        Command::Apply { plan_file: Some(file), plan, auto_approve: _, allow_incomplete } => {
+            saved::apply(&settings, &file, &plan, allow_incomplete).await
         }
-        Command::Apply { plan_file: None, plan, auto_approve } => {
-            run::apply(&settings, &plan, auto_approve, false).await
+        Command::Apply { plan_file: None, plan, auto_approve, allow_incomplete } => {
+            run::apply(&settings, &plan, run::Approval { auto_approve, allow_incomplete }, false)
+                .await
         }
-        Command::Destroy { plan, auto_approve } => {
-            run::apply(&settings, &plan, auto_approve, true).await
+        Command::Destroy { plan, auto_approve, allow_incomplete } => {
+            run::apply(&settings, &plan, run::Approval { auto_approve, allow_incomplete }, true)
+                .await
         }
         Command::Show { plan_file: Some(file), json, markdown } => {
             saved::show(&settings, &file, json, markdown)

@@ -16,9 +16,11 @@ use tokio::sync::watch;
 use super::{parse_duration, usage_error, var_inputs, workspace, ENVIRONMENT_SETTINGS};
 use crate::args::PlanArgs;
 use crate::output::Output;
-use crate::render::json::{apply_summary, plan_events, version_line};
+use crate::render::json::{apply_summary, left_out_event, plan_events, version_line};
 use crate::render::markdown::{render_markdown, MarkdownOptions};
-use crate::render::text::{environment_lines, inline, render_plan, Style};
+use crate::render::text::{
+    environment_lines, inline, left_out, left_out_lines, render_plan, Style,
+};
 use crate::report::{self, exit};
 use crate::reporters::{JsonReporter, TerminalReporter};
 use crate::settings::Settings;
@@ -204,8 +206,18 @@ pub async fn plan(settings: &Settings, args: &PlanArgs, out: Option<&Path>, mark
     exit::OK
 }
 
+/// What the user allowed an apply to do without asking.
+#[derive(Clone, Copy, Debug)]
+pub struct Approval {
+    /// No confirmation prompt (`--auto-approve`).
+    pub auto_approve: bool,
+    /// Apply an incomplete plan's planned part (`--allow-incomplete`).
+    pub allow_incomplete: bool,
+}
+
 /// `meshform apply` and `meshform destroy`.
-pub async fn apply(settings: &Settings, args: &PlanArgs, auto_approve: bool, destroy: bool) -> u8 {
+pub async fn apply(settings: &Settings, args: &PlanArgs, approval: Approval, destroy: bool) -> u8 {
+    let auto_approve = approval.auto_approve;
     if args.json && !auto_approve {
         return usage_error(
             settings,
@@ -244,14 +256,15 @@ pub async fn apply(settings: &Settings, args: &PlanArgs, auto_approve: bool, des
             Output.print(render_plan(&planned.plan, style));
         }
     }
-    if !planned.plan.complete() {
+    if !planned.plan.complete() && !approval.allow_incomplete {
         return usage_error(
             settings,
             "the plan is incomplete, so it will not be applied",
-            "fix the failures listed above, or narrow the run with --target/--exclude to the parts that can be planned",
+            "fix the failures listed above, narrow the run with --target/--exclude, or apply what was planned with --allow-incomplete",
         );
     }
     if !planned.plan.has_changes() {
+        report_left_out(&left_out(&planned.plan), json.as_ref());
         return exit::OK;
     }
     if !auto_approve {
@@ -285,6 +298,7 @@ pub(super) async fn run_apply(
     json: Option<&JsonReporter>,
 ) -> u8 {
     let destroy = planned.plan.mode == PlanMode::Destroy;
+    let left_out = left_out(&planned.plan);
     let (tx, rx) = watch::channel(false);
     let quiet = json.is_some();
     let interrupt = tokio::spawn(async move {
@@ -305,8 +319,10 @@ pub(super) async fn run_apply(
     let failed = outcome.diags.has_errors() || outcome.interrupted;
     if let Some(j) = json {
         j.emit(apply_summary(&outcome, op, failed));
+        report_left_out(&left_out, json);
         return if failed { exit::ERROR } else { exit::OK };
     }
+    report_left_out(&left_out, None);
     if !outcome.skipped.is_empty() {
         Output.eline("\nNot attempted because something they depend on failed (upstream dependencies failed):");
         for s in &outcome.skipped {
@@ -331,6 +347,17 @@ pub(super) async fn run_apply(
         print_outputs(ws);
     }
     exit::OK
+}
+
+/// What an apply of an incomplete plan (`--allow-incomplete`) left out, after its outcome.
+pub(super) fn report_left_out(left_out: &[String], json: Option<&JsonReporter>) {
+    if left_out.is_empty() {
+        return;
+    }
+    match json {
+        Some(j) => j.emit(left_out_event(left_out)),
+        None => Output.eline(left_out_lines(left_out)),
+    }
 }
 
 fn print_outputs(ws: &Workspace) {

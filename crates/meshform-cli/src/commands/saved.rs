@@ -8,14 +8,14 @@ use meshform_engine::planfile::check::{replan, Refusal};
 use meshform_engine::planfile::PlanFile;
 use meshform_engine::Reporter;
 
-use super::run::{emit_warnings, print_plan_error, run_apply, take_lock};
+use super::run::{emit_warnings, print_plan_error, report_left_out, run_apply, take_lock};
 use super::{usage_error, var_inputs, workspace};
 use crate::args::PlanArgs;
 use crate::output::Output;
 use crate::render::json::{plan_events, version_line};
 use crate::render::markdown::{render_markdown, MarkdownOptions};
 use crate::render::plan_json::plan_document;
-use crate::render::text::{render_plan, Style};
+use crate::render::text::{left_out, render_plan, Style};
 use crate::report::{self, exit};
 use crate::reporters::{JsonReporter, TerminalReporter};
 use crate::settings::Settings;
@@ -51,7 +51,12 @@ fn planning_flags(args: &PlanArgs) -> Option<&'static str> {
 
 /// `meshform apply PLANFILE`: applies exactly the saved plan, without a prompt, or refuses naming
 /// what changed since it was made.
-pub async fn apply(settings: &Settings, path: &Path, args: &PlanArgs) -> u8 {
+pub async fn apply(
+    settings: &Settings,
+    path: &Path,
+    args: &PlanArgs,
+    allow_incomplete: bool,
+) -> u8 {
     if let Some(flag) = planning_flags(args) {
         return usage_error(
             settings,
@@ -86,11 +91,11 @@ pub async fn apply(settings: &Settings, path: &Path, args: &PlanArgs) -> u8 {
             return exit::ERROR;
         }
     };
-    if !saved_plan.complete() {
+    if !saved_plan.complete() && !allow_incomplete {
         return usage_error(
             settings,
             &format!("the saved plan {} is incomplete, so it cannot be applied", path.display()),
-            "`meshform show` it to see what could not be planned, fix that, and make a new plan",
+            "`meshform show` it to see what could not be planned; fix that and make a new plan, or apply what it planned with --allow-incomplete",
         );
     }
     let vars = match var_inputs(settings, &args.vars) {
@@ -154,6 +159,7 @@ pub async fn apply(settings: &Settings, path: &Path, args: &PlanArgs) -> u8 {
         if json.is_none() {
             Output.line("No changes. Your infrastructure matches the configuration.");
         }
+        report_left_out(&left_out(&planned.plan), json.as_ref());
         return exit::OK;
     }
     let op =

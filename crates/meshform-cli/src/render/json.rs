@@ -197,6 +197,16 @@ pub fn plan_events(plan: &Plan) -> Vec<serde_json::Value> {
 }
 
 /// The last line of `apply --json`.
+/// What an apply of an incomplete plan left out.
+pub fn left_out_event(left_out: &[String]) -> serde_json::Value {
+    event(
+        "left_out",
+        "warn",
+        format!("{} left out of this run: it could not be planned", left_out.len()),
+        serde_json::json!({ "left_out": left_out }),
+    )
+}
+
 pub fn apply_summary(outcome: &ApplyOutcome, op: &str, failed: bool) -> serde_json::Value {
     let message = if failed {
         format!(

@@ -87,7 +87,7 @@ fn render_with(plan: &Plan, opts: &MarkdownOptions, fold: Fold) -> String {
     let _ = writeln!(out, "### {title}: {headline}\n");
 
     if !plan.complete() {
-        out.push_str("> [!CAUTION]\n> **This plan is incomplete** and cannot be applied:\n");
+        out.push_str("> [!CAUTION]\n> **This plan is incomplete**: `apply --allow-incomplete` applies only what was planned and leaves out:\n");
         for f in &plan.failures {
             let _ = writeln!(
                 out,

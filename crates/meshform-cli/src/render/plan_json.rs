@@ -32,6 +32,10 @@ pub fn plan_document(file: &PlanFile, plan: &Plan) -> serde_json::Value {
         plan.outputs.iter().map(|o| (o.name.clone(), output_change(o))).collect();
     serde_json::json!({
         "format_version": FORMAT_VERSION,
+        // First, so that a reader sees at once whether the plan is whole (`apply --allow-incomplete`
+        // applies only what was planned).
+        "complete": plan.complete(),
+        "applyable": plan.complete() && plan.has_changes(),
         "meshform_version": file.meshform_version,
         "plan_format_version": file.format_version,
         "workspace": file.workspace,
@@ -49,8 +53,7 @@ pub fn plan_document(file: &PlanFile, plan: &Plan) -> serde_json::Value {
         "resource_changes": plan.changes.iter().map(resource_change).collect::<Vec<_>>(),
         "output_changes": outputs,
         "failures": plan.failures.iter().map(|f| serde_json::json!({"address": f.address, "provider": f.provider, "message": f.message})).collect::<Vec<_>>(),
-        "applyable": plan.complete() && plan.has_changes(),
-        "complete": plan.complete(),
+        "skipped": plan.skipped,
         "errored": false,
     })
 }

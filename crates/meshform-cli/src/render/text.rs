@@ -124,7 +124,28 @@ fn render_incomplete(plan: &Plan, out: &mut String) {
     for s in &plan.skipped {
         let _ = writeln!(out, "  - {s}");
     }
-    out.push_str("\nEverything else was planned. The parts above keep their last known state; fix the cause\nor plan again when they are reachable.\n\n");
+    out.push_str("\nEverything else was planned. The parts above keep their last known state; fix the cause\nor plan again when they are reachable. `meshform apply --allow-incomplete` applies what was planned.\n\n");
+}
+
+/// What an incomplete plan leaves out, one entry each: what could not be refreshed or planned (with
+/// the cause), then what waits for it.
+pub fn left_out(plan: &Plan) -> Vec<String> {
+    let failed = plan
+        .failures
+        .iter()
+        .map(|f| format!("{} (provider {}): {}", f.address, f.provider, f.message));
+    failed.chain(plan.skipped.iter().cloned()).collect()
+}
+
+/// The lines after an apply of an incomplete plan.
+pub fn left_out_lines(left_out: &[String]) -> String {
+    let mut out = String::from(
+        "\nLeft out of this run (it could not be planned; plan again when it is reachable):",
+    );
+    for entry in left_out {
+        let _ = write!(out, "\n  - {entry}");
+    }
+    out
 }
 
 fn render_drift(plan: &Plan, style: Style, out: &mut String) {

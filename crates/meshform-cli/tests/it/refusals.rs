@@ -1,6 +1,7 @@
 //! What meshform refuses to do, and the exit codes scripts rely on (0 ok, 1 error, 2 changes,
 //! 3 unformatted); and where variable values come from, in the order cli.md gives.
 
+use crate::harness::{assert_valid, json_lines, schema};
 use crate::support::Workdir;
 
 const ONE_FILE: &str = r#"
@@ -102,4 +103,59 @@ fn variable_precedence() {
         w.ok(&["output", "all", "--raw"]).stdout,
         "a=default b=vars c=auto d=auto e=auto f=auto\n"
     );
+}
+
+const TWO_FILES: &str = r#"
+resource "local_file" "a" {
+  filename = "a.txt"
+  content  = "a"
+}
+resource "local_file" "b" {
+  filename = "b.txt"
+  content  = "B"
+}
+"#;
+
+#[test]
+fn an_incomplete_plan_is_applied_only_with_allow_incomplete_and_says_what_it_left_out() {
+    let w = Workdir::with_main(&TWO_FILES.replace("\"B\"", "\"b\""));
+    w.ok(&["apply", "--auto-approve"]);
+    // a.txt can no longer be read (a directory stands in its place); b's content changes.
+    std::fs::remove_file(w.join("a.txt")).unwrap();
+    std::fs::create_dir(w.join("a.txt")).unwrap();
+    w.write("main.hcl", TWO_FILES);
+    w.run(&["plan"]).code(1).stdout_has("this plan is incomplete").stdout_has("local_file.a");
+
+    w.run(&["apply", "--auto-approve"])
+        .code(1)
+        .stderr_has("the plan is incomplete")
+        .stderr_has("--allow-incomplete");
+    assert_eq!(w.read("b.txt"), "b", "nothing is applied without --allow-incomplete");
+
+    // A saved plan says it is incomplete before anything else, and is applied only when allowed.
+    w.run(&["plan", "--out", "plan.bin"]).code(1);
+    let shown = w.ok(&["show", "--json", "plan.bin"]);
+    let doc: serde_json::Value = serde_json::from_str(&shown.stdout).unwrap();
+    let first: Vec<&String> = doc.as_object().unwrap().keys().take(2).collect();
+    assert_eq!(first, ["format_version", "complete"]);
+    assert_eq!((doc["complete"].as_bool(), doc["applyable"].as_bool()), (Some(false), Some(false)));
+    w.ok(&["show", "--markdown", "plan.bin"]).stdout_has("**This plan is incomplete**");
+    w.run(&["apply", "plan.bin"]).code(1).stderr_has("--allow-incomplete");
+
+    let done = w.ok(&["apply", "--allow-incomplete", "plan.bin"]);
+    assert!(done.stdout.contains("1 changed"), "{}", done.stdout);
+    assert!(done.stderr.contains("Left out of this run"), "{}", done.stderr);
+    assert!(done.stderr.contains("local_file.a (provider local)"), "{}", done.stderr);
+    assert_eq!(w.read("b.txt"), "B", "what was planned is applied");
+    assert_eq!(w.state_list(), ["local_file.a", "local_file.b"], "a keeps its last known state");
+
+    // Nothing left to change: the run still says what it could not plan, and succeeds.
+    w.ok(&["apply", "--auto-approve", "--allow-incomplete"]).stderr_has("Left out of this run");
+    let out = w.ok(&["apply", "--json", "--auto-approve", "--allow-incomplete"]);
+    let events = schema("events.schema.json");
+    let lines = json_lines(&out.stdout);
+    lines.iter().for_each(|l| assert_valid(&events, l));
+    let left: Vec<&serde_json::Value> = lines.iter().filter(|l| l["type"] == "left_out").collect();
+    assert_eq!(left.len(), 1, "{}", out.stdout);
+    assert!(left[0]["left_out"][0].as_str().unwrap().starts_with("local_file.a (provider local)"));
 }
