@@ -4,8 +4,8 @@
 An independent client: if the emulator and meshform's own signing agreed on a mistake, the SDK
 would not. Runs the runbook's ASM steps: create a mesh with its own cluster and a CA (intermediate +
 shared root), wait for Running, add the other cluster for service discovery only, configure the
-multi-cluster network, enable injection, read everything back (also with V2 signatures), check a
-wrong secret is refused, delete.
+multi-cluster network, enable injection, read everything back (also with V2 signatures) and the mesh's
+kubeconfig, check a wrong secret is refused, delete.
 
 Input: MESHFORM_SANDBOX_JSON, the path of a `sandbox.json` (`asm.endpoint`, `asm.access_key_id`,
 `asm.access_key_secret`, `clusters[]` with `id`, `region`, `vpc_id`, `vswitch_id`). The Rust test
@@ -176,6 +176,18 @@ def main():
         service_mesh_id=mesh_id, guest_cluster_id=c1["id"], show_ns_labels=True)).body
     check("default" in ns.ns_list and ns.ns_labels["default"].get("istio-injection") == "enabled",
           "injection is enabled for namespace default")
+
+    api_server = mesh.endpoints.intranet_api_server_endpoint
+    check(api_server.startswith("https://127.0.0.1:"), "Endpoints.IntranetApiServerEndpoint is the mesh's API server")
+    kc = c.describe_service_mesh_kubeconfig(models.DescribeServiceMeshKubeconfigRequest(
+        service_mesh_id=mesh_id, private_ip_address=True)).body
+    check(kc.kubeconfig.startswith("apiVersion: v1\nkind: Config\n") and f"server: {api_server}\n" in kc.kubeconfig,
+          "DescribeServiceMeshKubeconfig returns a kubeconfig for that endpoint")
+    check(time.strptime(kc.expire_time, "%Y-%m-%d %H:%M:%S").tm_year > time.gmtime().tm_year,
+          "its ExpireTime is YYYY-MM-DD hh:mm:ss, in the future")
+    code, _ = error_code(lambda: c.describe_service_mesh_kubeconfig(
+        models.DescribeServiceMeshKubeconfigRequest(service_mesh_id="c-no-such-mesh")))
+    check(code == "ServiceMesh.NotFound", "the kubeconfig of an unknown mesh is not found")
 
     v2 = client(sandbox, v2=True)
     detail = v2.describe_service_mesh_detail(models.DescribeServiceMeshDetailRequest(service_mesh_id=mesh_id))
