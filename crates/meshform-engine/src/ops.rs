@@ -277,6 +277,7 @@ pub async fn apply(
     let writer = StateWriter::new(Arc::clone(&ws.store), state);
     let exec = Executor {
         config: &loaded.config,
+        registry: &ws.registry,
         graph: &loaded.graph,
         plan: &plan,
         ctx,

@@ -16,7 +16,7 @@ use futures::stream::{FuturesUnordered, StreamExt};
 use meshform_config::eval::{Evaluator, Overlay};
 use meshform_config::model::{Config, Repetition};
 use meshform_core::{Diagnostic, Diagnostics, InstanceAddr, InstanceKey, Value};
-use meshform_provider::Progress;
+use meshform_provider::{Progress, Registry};
 use meshform_state::{InstanceState, OutputState, State, StateError, StateStore};
 use tokio::sync::{watch, Semaphore, SemaphorePermit};
 
@@ -102,6 +102,8 @@ type StepFuture<'a> =
 /// Everything the executor reads.
 pub struct Executor<'a> {
     pub config: &'a Config,
+    /// The providers, for those configured only during apply.
+    pub registry: &'a Registry,
     pub graph: &'a ConfigGraph,
     pub plan: &'a Plan,
     pub ctx: PlanContext,
@@ -151,6 +153,13 @@ impl<'a> Executor<'a> {
                 match steps.kinds[s] {
                     StepKind::Config(i) => {
                         let node = self.graph.order[i].clone();
+                        if let Node::Provider(key) = &node {
+                            if let Err(d) = self.configure_deferred(key).await {
+                                out.diags.push(d);
+                                self.fail(&steps, s, &mut done, &mut out);
+                                continue;
+                            }
+                        }
                         self.config_step(&node, &mut out);
                         done[s] = true;
                         release(&steps, s, &mut remaining, &mut ready, &done);
@@ -274,6 +283,47 @@ impl<'a> Executor<'a> {
                 }
             }
         })
+    }
+
+    /// Configures a provider whose configuration was known only after apply, now that what it reads
+    /// has been applied (nothing for the others, configured while planning).
+    async fn configure_deferred(&mut self, key: &str) -> Result<(), Diagnostic> {
+        if !self.ctx.deferred_providers.contains(key) || self.ctx.providers.contains_key(key) {
+            return Ok(());
+        }
+        let name = key.split('.').next().unwrap_or(key);
+        let (Some(def), Some(provider), Some(schema)) = (
+            self.config.providers.get(key),
+            self.registry.get(name),
+            self.ctx.schemas.get(name).map(|s| s.provider.clone()),
+        ) else {
+            return Err(Diagnostic::error(
+                "meshform::apply::no_provider",
+                format!("provider {key} cannot be configured: it is not in the configuration"),
+            ));
+        };
+        let mut diags = Diagnostics::default();
+        let value = eval_body(&def.body, &schema, &self.ctx.values, &self.config.dir, &mut diags);
+        if let Some(d) = diags.into_iter().find(|d| d.is_error()) {
+            return Err(d);
+        }
+        if value.contains_unknown() {
+            return Err(Diagnostic::error(
+                "meshform::apply::provider_config_unknown",
+                format!("provider {key}: its configuration is still unknown after what it reads was applied"),
+            )
+            .with_span(def.span.clone(), "configured here")
+            .with_help("configure it from attributes the resources it reads set when they are created"));
+        }
+        let configured = provider.configure(&value.into_unmarked_deep()).await.map_err(|e| {
+            Diagnostic::error(
+                "meshform::apply::provider_configure",
+                format!("provider {key}: cannot configure it: {e}"),
+            )
+            .with_span(def.span.clone(), "configured here")
+        })?;
+        self.ctx.providers.insert(key.to_owned(), configured);
+        Ok(())
     }
 
     fn config_step(&mut self, node: &Node, out: &mut ApplyOutcome) {

@@ -88,6 +88,8 @@ pub struct CloudState {
     default_delay: Duration,
     respond_delays: BTreeMap<String, Duration>,
     holds: BTreeMap<String, Hold>,
+    /// The `endpoint` of every configured provider instance that set one, in order.
+    pub endpoints: Vec<String>,
 }
 
 impl CloudState {
@@ -348,13 +350,19 @@ impl Provider for FakeProvider {
 
     fn schema(&self) -> ProviderSchema {
         ProviderSchema {
-            provider: Schema::new("The test cloud. No configuration."),
+            provider: Schema::new("The test cloud.").attr(
+                "endpoint",
+                Attribute::optional(Type::String, "Recorded when the provider is configured."),
+            ),
             resources: BTreeMap::from([("test_thing".to_owned(), thing_schema())]),
             data_sources: BTreeMap::from([("test_data".to_owned(), data_schema())]),
         }
     }
 
-    async fn configure(&self, _config: &Value) -> ProviderResult<Arc<dyn ConfiguredProvider>> {
+    async fn configure(&self, config: &Value) -> ProviderResult<Arc<dyn ConfiguredProvider>> {
+        if let Some(e) = config.get_str("endpoint") {
+            self.cloud.lock().endpoints.push(e.to_owned());
+        }
         Ok(Arc::new(self.clone()))
     }
 }

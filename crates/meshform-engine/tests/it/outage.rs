@@ -104,3 +104,37 @@ resource "test_thing" "other" {
     assert_eq!(action(&plan, "test_thing.other"), Some(Action::NoOp));
     assert_eq!(action(&plan, "test_thing.mesh[\"one\"]"), Some(Action::NoOp));
 }
+
+/// A provider configured from what the same apply creates (a mesh's own API, reached through the
+/// mesh's kubeconfig) plans its objects as creations and is configured during apply.
+#[tokio::test]
+async fn a_provider_known_only_after_apply_is_configured_during_apply() {
+    let h = Harness::new(
+        r#"
+resource "test_thing" "mesh" { name = "mesh" }
+provider "test" {
+  alias    = "inner"
+  endpoint = test_thing.mesh.id
+}
+resource "test_thing" "rule" {
+  provider = test.inner
+  name     = "rule"
+  value    = "outlier-detection"
+}
+"#,
+    );
+    let plan = h.plan_default().await;
+    assert!(plan.complete(), "{:?} {:?}", plan.failures, plan.skipped);
+    assert_eq!(action(&plan, "test_thing.mesh"), Some(Action::Create));
+    assert_eq!(action(&plan, "test_thing.rule"), Some(Action::Create));
+    assert!(h.cloud.lock().endpoints.is_empty(), "not configured while planning");
+    h.apply_ok().await;
+    let (mesh_id, _) = h.cloud.get("mesh").expect("the mesh exists");
+    assert!(h.cloud.get("rule").is_some(), "created through the provider configured during apply");
+    assert_eq!(h.cloud.lock().endpoints, [mesh_id]);
+    // Known now: the next plan configures it while planning and refreshes its objects.
+    let plan = h.plan_default().await;
+    assert!(plan.complete());
+    assert_eq!(action(&plan, "test_thing.rule"), Some(Action::NoOp));
+    assert!(h.cloud.lock().reads.iter().any(|r| r == "rule"), "refreshed normally");
+}

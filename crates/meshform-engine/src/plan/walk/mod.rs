@@ -7,8 +7,8 @@ use std::sync::Arc;
 use meshform_config::eval::{Evaluator, Overlay};
 use meshform_config::model::{Config, Repetition, ResourceDef};
 use meshform_core::{
-    AddrPattern, Diagnostic, Diagnostics, InstanceAddr, InstanceKey, Mode, PathStep,
-    ProviderSchema, ResourceAddr, Schema, Value,
+    AddrPattern, Diagnostics, InstanceAddr, InstanceKey, Mode, PathStep, ProviderSchema,
+    ResourceAddr, Schema, Value,
 };
 use meshform_provider::{ConfiguredProvider, ErrorKind, ProviderError, Registry};
 use meshform_state::{InstanceStatus, State};
@@ -64,6 +64,9 @@ pub struct PlanContext {
     pub values: Values,
     pub providers: BTreeMap<String, Arc<dyn ConfiguredProvider>>,
     pub schemas: BTreeMap<String, ProviderSchema>,
+    /// Providers whose configuration is known only after apply (it reads what this apply creates):
+    /// the executor configures them once what they read is applied.
+    pub deferred_providers: BTreeSet<String>,
 }
 
 impl PlanContext {
@@ -145,7 +148,12 @@ impl<'a> Planner<'a> {
             state,
             opts,
             reporter,
-            ctx: PlanContext { values, providers: BTreeMap::new(), schemas },
+            ctx: PlanContext {
+                values,
+                providers: BTreeMap::new(),
+                schemas,
+                deferred_providers: BTreeSet::new(),
+            },
             plan,
             diags: Diagnostics::default(),
             refreshes: HashMap::new(),
@@ -284,15 +292,9 @@ impl<'a> Planner<'a> {
                     &mut self.diags,
                 );
                 if v.contains_unknown() {
-                    self.diags.push(
-                        Diagnostic::error(
-                            "meshform::plan::provider_config_unknown",
-                            format!("provider \"{key}\": its configuration depends on values known only after apply"),
-                        )
-                        .with_span(def.span.clone(), "configured from unknown values")
-                        .with_help("configure providers from variables, locals or data sources; create what they depend on first with --target"),
-                    );
-                    self.failed.insert(node);
+                    // Configured during apply, once what it reads exists; its objects are planned
+                    // as creations until then.
+                    self.ctx.deferred_providers.insert(key.to_owned());
                     return;
                 }
                 v
@@ -447,11 +449,15 @@ impl<'a> Planner<'a> {
             self.use_prior_values(addr);
             return;
         }
-        let Some(provider) = self.ctx.providers.get(&key).cloned() else {
-            self.failed.insert(node.clone());
-            self.plan.skipped.push(format!("{addr} (its provider {key} is not available)"));
-            self.set_resource_value(addr, Value::Unknown);
-            return;
+        let provider = match self.ctx.providers.get(&key).cloned() {
+            Some(p) => Some(p),
+            None if self.ctx.deferred_providers.contains(&key) => None,
+            None => {
+                self.failed.insert(node.clone());
+                self.plan.skipped.push(format!("{addr} (its provider {key} is not available)"));
+                self.set_resource_value(addr, Value::Unknown);
+                return;
+            }
         };
         let deps: Vec<ResourceAddr> = self.resource_deps.of(self.graph, node).into_iter().collect();
         let Some(instances) = self.instance_keys(r) else {
@@ -508,8 +514,13 @@ impl<'a> Planner<'a> {
                 put_instance(&mut whole, &ikey, after);
                 continue;
             }
+            let Some(provider) = &provider else {
+                let after = self.plan_unconfigured(&iaddr, &key, &proposed, &deps, &schema);
+                put_instance(&mut whole, &ikey, after);
+                continue;
+            };
             let after = if addr.mode == Mode::Data {
-                self.plan_data(&iaddr, &key, &provider, &proposed, &deps, &schema).await
+                self.plan_data(&iaddr, &key, provider, &proposed, &deps, &schema).await
             } else {
                 let prior = match self.prior(&iaddr, &schema).await {
                     Ok(p) => p,
@@ -523,7 +534,7 @@ impl<'a> Planner<'a> {
                         continue;
                     }
                 };
-                self.plan_managed(&iaddr, r, &key, &provider, prior, proposed, &deps, &schema).await
+                self.plan_managed(&iaddr, r, &key, provider, prior, proposed, &deps, &schema).await
             };
             let Some(after) = after else {
                 self.failed.insert(node.clone());

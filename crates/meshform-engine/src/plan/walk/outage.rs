@@ -13,8 +13,9 @@ use meshform_config::eval::{Evaluator, Overlay, Scope};
 use meshform_config::model::ResourceDef;
 use meshform_core::{Diagnostics, InstanceAddr, InstanceKey, ResourceAddr, Schema, Value};
 
-use super::{PlanFailure, Planner};
+use super::{Action, ChangeReason, PlanFailure, Planner, ResourceChange};
 use crate::body::eval_body;
+use crate::plan::support::unknown_computed;
 
 /// An instance that could not be planned in this run.
 #[derive(Clone, Debug)]
@@ -51,6 +52,46 @@ impl Planner<'_> {
         });
         self.mark_unavailable(addr, Unavailable { pending_change });
         last.unwrap_or(Value::Unknown)
+    }
+
+    /// An instance whose provider is configured only during apply: a new object is planned as a
+    /// creation (what the provider would compute unknown); a data source is read during apply; an
+    /// object that exists already cannot be refreshed or planned until the provider's configuration
+    /// is known, so it keeps its last known state and the plan says so.
+    pub(super) fn plan_unconfigured(
+        &mut self,
+        addr: &InstanceAddr,
+        provider: &str,
+        proposed: &Value,
+        deps: &[ResourceAddr],
+        schema: &Schema,
+    ) -> Value {
+        let last = self.state.instance(addr).map(|(_, i)| i.value());
+        if addr.resource.mode == meshform_core::Mode::Managed && last.is_some() {
+            let message = format!(
+                "its provider {provider} is configured from values known only after apply: it is \
+                 refreshed and planned once they are known (apply, then plan again)"
+            );
+            return self.instance_failed(addr, provider, message, last, true);
+        }
+        let after = unknown_computed(proposed, schema);
+        let data = addr.resource.mode == meshform_core::Mode::Data;
+        self.plan.changes.push(ResourceChange {
+            addr: addr.clone(),
+            provider: provider.to_owned(),
+            action: if data { Action::Read } else { Action::Create },
+            before: None,
+            after: Some(after.clone()),
+            replace_paths: Vec::new(),
+            reason: data.then_some(ChangeReason::ReadAfterApply),
+            dependencies: deps.to_vec(),
+            create_before_destroy: false,
+            deposed: false,
+        });
+        if !data {
+            self.changed.insert(addr.resource.clone());
+        }
+        after
     }
 
     /// Sets a whole resource's value in the walk's values and, during an outage, in the probe values
