@@ -140,6 +140,9 @@ pub enum Command {
         /// Print the results as JSON
         #[arg(long)]
         json: bool,
+        /// Exit 0 when every check passed or could not reach what it checks (a cluster that is down)
+        #[arg(long)]
+        allow_unreachable: bool,
         #[command(flatten)]
         vars: VarArgs,
     },

@@ -11,7 +11,13 @@ use crate::report::{self, exit};
 use crate::reporters::TerminalReporter;
 use crate::settings::Settings;
 
-pub async fn verify(settings: &Settings, checks: &[String], json: bool, vars: &VarArgs) -> u8 {
+pub async fn verify(
+    settings: &Settings,
+    checks: &[String],
+    json: bool,
+    allow_unreachable: bool,
+    vars: &VarArgs,
+) -> u8 {
     let vars = match var_inputs(settings, vars) {
         Ok(v) => v,
         Err(m) => return usage_error(settings, &m, "write --var name=value"),
@@ -33,7 +39,8 @@ pub async fn verify(settings: &Settings, checks: &[String], json: bool, vars: &V
     } else {
         Output.print(text_report(&report));
     }
-    if report.passed() {
+    let passed = if allow_unreachable { report.passed_where_reachable() } else { report.passed() };
+    if passed {
         exit::OK
     } else {
         exit::ERROR

@@ -12,6 +12,7 @@ pub fn json_report(r: &VerifyReport) -> serde_json::Value {
             "name": c.name,
             "passed": c.passed,
             "skipped": c.skipped,
+            "unreachable": c.unreachable,
             "failures": c.failures,
             "data": c.responses().iter().map(|d| serde_json::json!({
                 "address": d.address.to_string(),
@@ -47,18 +48,24 @@ pub fn text_report(r: &VerifyReport) -> String {
         if c.passed {
             out.push_str("  PASS\n\n");
         } else {
-            out.push_str("  FAIL\n");
+            out.push_str(if c.unreachable { "  UNREACHABLE\n" } else { "  FAIL\n" });
             for f in &c.failures {
                 out.push_str(&format!("    - {f}\n"));
             }
             out.push('\n');
         }
     }
-    let failed = r.checks.iter().filter(|c| !c.passed).count();
+    let failed = r.checks.iter().filter(|c| !c.passed && !c.unreachable).count();
+    let unreachable = r.checks.iter().filter(|c| c.unreachable).count();
     let ran = r.checks.iter().filter(|c| !c.skipped).count();
     let skipped = r.checks.len() - ran;
     if r.checks.is_empty() {
         out.push_str("No checks to run: the configuration has no check blocks.\n");
+    } else if unreachable > 0 {
+        let verdict = if failed == 0 { "passed where reachable" } else { "failed" };
+        out.push_str(&format!(
+            "Verification {verdict}: {failed} of {ran} checks failed, {unreachable} could not reach what they check ({skipped} skipped).\n"
+        ));
     } else if failed == 0 {
         out.push_str(&format!("Verification passed: {ran} of {ran} checks ({skipped} skipped).\n"));
     } else {

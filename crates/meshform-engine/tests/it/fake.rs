@@ -500,6 +500,13 @@ impl ConfiguredProvider for FakeProvider {
     async fn read_data(&self, _type_name: &str, config: &Value) -> ProviderResult<Value> {
         let name = config.get_str("name").map(str::to_owned).unwrap_or_default();
         let s = self.cloud.lock();
+        if s.fail_read.contains(&name) {
+            return Err(ProviderError::new(
+                ErrorKind::Unavailable,
+                "Unreachable",
+                format!("the region of {name} is down"),
+            ));
+        }
         let (id, o) = s.objects.iter().find(|(_, o)| o.name == name).ok_or_else(|| {
             ProviderError::new(ErrorKind::NotFound, "NotFound", format!("no thing named {name}"))
         })?;

@@ -138,3 +138,58 @@ resource "test_thing" "rule" {
     assert_eq!(action(&plan, "test_thing.rule"), Some(Action::NoOp));
     assert!(h.cloud.lock().reads.iter().any(|r| r == "rule"), "refreshed normally");
 }
+
+/// A check whose data source cannot reach what it reads is unreachable, not failed; the others run.
+#[tokio::test]
+async fn verify_reports_a_check_it_cannot_reach_as_unreachable() {
+    let probe = |check: &str, name: &str| {
+        format!(
+            r#"
+check "{check}" {{
+  data "test_data" "probe" {{ name = "{name}" }}
+  assert {{
+    condition     = data.test_data.probe.id != ""
+    error_message = "{name} has no id"
+  }}
+}}
+"#
+        )
+    };
+    let mut config = String::from(
+        "resource \"test_thing\" \"east\" { name = \"east\" }\nresource \"test_thing\" \"west\" { name = \"west\" }\n",
+    );
+    config.push_str(&probe("east_up", "east"));
+    config.push_str(&probe("west_up", "west"));
+    config.push_str(&probe("ghost_up", "ghost"));
+    let h = Harness::new(&config);
+    h.apply_ok().await;
+    h.cloud.fail_read("east");
+    let verify = |names: Vec<String>| {
+        let parsed = meshform_engine::ops::parse(h.path());
+        let ws = &h.ws;
+        async move {
+            meshform_engine::verify::verify(
+                ws,
+                parsed,
+                &Default::default(),
+                &names,
+                &meshform_engine::SilentReporter,
+            )
+            .await
+            .expect("verify runs")
+        }
+    };
+    let report = verify(Vec::new()).await;
+    let by_name = |n: &str| report.checks.iter().find(|c| c.name == n).expect("check").clone();
+    let east = by_name("east_up");
+    assert!(!east.passed && east.unreachable, "{east:?}");
+    assert!(east.failures[0].contains("the region of east is down"), "{:?}", east.failures);
+    assert!(by_name("west_up").passed);
+    // A check that really fails (what it reads does not exist) is not excused as unreachable.
+    let ghost = by_name("ghost_up");
+    assert!(!ghost.passed && !ghost.unreachable, "{ghost:?}");
+    assert!(!report.passed() && !report.passed_where_reachable());
+    let report = verify(vec!["east_up".into(), "west_up".into()]).await;
+    assert!(!report.passed(), "an unreachable check is not a pass");
+    assert!(report.passed_where_reachable());
+}
