@@ -113,7 +113,7 @@ pub struct ResourceDef {
     pub repetition: Repetition,
     /// The provider configuration key (`kubernetes.cluster_1`) given with `provider = …`, if any.
     pub provider: Option<(String, Span)>,
-    pub depends_on: Vec<(ResourceAddr, Span)>,
+    pub depends_on: Vec<DependsOn>,
     pub lifecycle: Lifecycle,
     pub body: BlockBody,
 }
@@ -137,7 +137,17 @@ pub struct OutputDef {
     pub value: Expr,
     pub description: Option<String>,
     pub sensitive: bool,
-    pub depends_on: Vec<(ResourceAddr, Span)>,
+    pub depends_on: Vec<DependsOn>,
+}
+
+/// One entry of `depends_on`: a resource (`asm_sidecar_injection.default`), or one of its instances
+/// (`asm_sidecar_injection.default["cluster-2"]`) when only that instance's changes must come first.
+#[derive(Clone, Debug)]
+pub struct DependsOn {
+    pub addr: ResourceAddr,
+    /// The instance, when the entry names one.
+    pub key: Option<meshform_core::InstanceKey>,
+    pub span: Span,
 }
 
 /// `check "name" { … }`: data sources read and assertions evaluated by `meshform verify`.

@@ -173,15 +173,15 @@ fn node_references(config: &Config) -> BTreeMap<Node, Vec<Reference>> {
             Repetition::Count(e) | Repetition::ForEach(e) => refs.extend(file_refs(e)),
             Repetition::Single => {}
         }
-        for (dep, span) in &r.depends_on {
-            refs.push(Reference { target: Target::Resource(dep.clone()), span: span.clone() });
+        for d in &r.depends_on {
+            refs.push(Reference { target: Target::Resource(d.addr.clone()), span: d.span.clone() });
         }
         out.insert(Node::Resource(addr.clone()), refs);
     }
     for (name, o) in &config.outputs {
         let mut refs = file_refs(&o.value);
-        for (dep, span) in &o.depends_on {
-            refs.push(Reference { target: Target::Resource(dep.clone()), span: span.clone() });
+        for d in &o.depends_on {
+            refs.push(Reference { target: Target::Resource(d.addr.clone()), span: d.span.clone() });
         }
         out.insert(Node::Output(name.clone()), refs);
     }

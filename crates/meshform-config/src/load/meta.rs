@@ -3,7 +3,7 @@
 
 use hcl::edit::expr::{Expression, TraversalOperator};
 use hcl::edit::structure::{Block, Structure};
-use meshform_core::{ResourceAddr, Span};
+use meshform_core::{InstanceKey, ResourceAddr, Span};
 
 use super::Lowerer;
 use crate::eval;
@@ -167,7 +167,7 @@ impl Lowerer {
         l
     }
 
-    pub(super) fn depends_on(&mut self, e: &Expr) -> Vec<(ResourceAddr, Span)> {
+    pub(super) fn depends_on(&mut self, e: &Expr) -> Vec<DependsOn> {
         let mut out = Vec::new();
         let Expression::Array(items) = &e.node else {
             self.err(
@@ -181,14 +181,14 @@ impl Lowerer {
         };
         for item in items.iter() {
             let span = self.span(item);
-            match resource_ref(item) {
-                Some(addr) => out.push((addr, span)),
+            match depends_on_ref(item) {
+                Some((addr, key)) => out.push(DependsOn { addr, key, span }),
                 None => self.err(
                     "meshform::config::invalid_depends_on",
                     "depends_on entries must be resource references",
                     span,
                     "not a resource reference",
-                    "write TYPE.NAME or data.TYPE.NAME, without quotes or indexes",
+                    "write TYPE.NAME, data.TYPE.NAME, or one instance as TYPE.NAME[\"key\"] or TYPE.NAME[0], without quotes around the reference",
                 ),
             }
         }
@@ -216,12 +216,34 @@ pub(super) fn provider_ref(e: &Expression) -> Option<String> {
     }
 }
 
-/// `TYPE.NAME` or `data.TYPE.NAME` as written in `depends_on`.
-pub(super) fn resource_ref(e: &Expression) -> Option<ResourceAddr> {
+/// `TYPE.NAME` or `data.TYPE.NAME` as written in `depends_on`, optionally followed by one literal
+/// instance key (`["cluster-2"]`, `[0]`).
+pub(super) fn depends_on_ref(e: &Expression) -> Option<(ResourceAddr, Option<InstanceKey>)> {
     let Expression::Traversal(t) = e else { return None };
-    let Expression::Variable(root) = &t.expr else { return None };
-    let names: Option<Vec<&str>> = t
-        .operators
+    let (last, attrs) = t.operators.split_last()?;
+    let key = match last.value() {
+        TraversalOperator::Index(Expression::String(s)) => {
+            Some(InstanceKey::Str(s.value().clone()))
+        }
+        TraversalOperator::Index(Expression::Number(n)) => {
+            Some(InstanceKey::Int(n.value().as_u64().and_then(|i| i64::try_from(i).ok())?))
+        }
+        TraversalOperator::LegacyIndex(i) => {
+            Some(InstanceKey::Int(i64::try_from(*i.value()).ok()?))
+        }
+        _ => None,
+    };
+    let operators = if key.is_some() { attrs } else { t.operators.as_slice() };
+    Some((resource_path(&t.expr, operators)?, key))
+}
+
+/// The resource a variable and attribute names (`TYPE.NAME`, `data.TYPE.NAME`) denote.
+fn resource_path(
+    root: &Expression,
+    operators: &[hcl::edit::Decorated<TraversalOperator>],
+) -> Option<ResourceAddr> {
+    let Expression::Variable(root) = root else { return None };
+    let names: Option<Vec<&str>> = operators
         .iter()
         .map(|op| match op.value() {
             TraversalOperator::GetAttr(a) => Some(a.as_str()),

@@ -56,7 +56,7 @@ output "o" {
     let f = &c.resources[&"local_file.f".parse::<meshform_core::InstanceAddr>().unwrap().resource];
     assert!(matches!(f.repetition, Repetition::ForEach(_)));
     assert_eq!(f.provider_key(), "local.second");
-    assert_eq!(f.depends_on[0].0.to_string(), "local_file.g");
+    assert_eq!(f.depends_on[0].addr.to_string(), "local_file.g");
     assert!(f.lifecycle.create_before_destroy);
     assert_eq!(f.lifecycle.ignore_changes[0].0, "content");
     assert!(f.body.attrs.contains_key("filename") && !f.body.attrs.contains_key("for_each"));

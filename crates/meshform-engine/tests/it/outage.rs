@@ -193,3 +193,32 @@ check "{check}" {{
     assert!(!report.passed(), "an unreachable check is not a pass");
     assert!(report.passed_where_reachable());
 }
+
+/// `depends_on` may name one instance: only that instance's change is waited for.
+#[tokio::test]
+async fn depends_on_one_instance_waits_only_for_that_instance() {
+    let h = Harness::new(TOPOLOGY);
+    h.apply_ok().await;
+    h.cloud.fail_read("member-one");
+    let changed = TOPOLOGY
+        .replace(
+            r#"  value    = test_thing.mesh[each.key].id"#,
+            r#"  value    = "${test_thing.mesh[each.key].id}-v2""#,
+        )
+        .replace(r#"value      = "v1""#, r#"value      = "v2""#)
+        .replace("depends_on = [test_thing.member]", r#"depends_on = [test_thing.member["two"]]"#);
+    h.set_config(&changed);
+    let plan = h.plan_default().await;
+    assert_eq!(plan.failures.len(), 1, "{:?}", plan.failures);
+    assert!(plan.skipped.is_empty(), "{:?}", plan.skipped);
+    assert_eq!(action(&plan, "test_thing.app"), Some(Action::Update));
+
+    // An index must be a literal key: an expression is refused, saying how to write it.
+    h.set_config(&TOPOLOGY.replace(
+        "depends_on = [test_thing.member]",
+        "depends_on = [test_thing.member[local.clusters.one]]",
+    ));
+    let diags = h.plan_err(&Default::default()).await;
+    let text = format!("{diags:?}");
+    assert!(text.contains("depends_on entries must be resource references"), "{text}");
+}

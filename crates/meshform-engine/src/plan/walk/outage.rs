@@ -132,8 +132,9 @@ impl Planner<'_> {
     }
 
     /// Why the instance `addr` of `r`, whose configuration evaluates to `proposed`, cannot be planned
-    /// now: it reads an unavailable instance, or must be ordered after one with a change that could
-    /// not be planned. `None`: plan it.
+    /// now: it reads an unavailable instance, or its `depends_on` orders it after one with a change
+    /// that could not be planned (a reference alone is a need for values, which the probe decides;
+    /// `depends_on` naming one instance waits only for that one). `None`: plan it.
     pub(super) fn held_back(
         &self,
         addr: &InstanceAddr,
@@ -144,24 +145,26 @@ impl Planner<'_> {
         deps: &[ResourceAddr],
     ) -> Option<String> {
         let probe = self.probe.as_ref()?;
-        let in_deps: Vec<(&InstanceAddr, &Unavailable)> = self
-            .unavailable
-            .iter()
-            .filter(|(u, _)| deps.contains(&u.resource) && *u != addr)
-            .collect();
         let scope = Overlay { base: probe as &dyn Scope, extra: each };
         let probed =
             eval_body(&r.body, schema, &scope, &self.config.dir, &mut Diagnostics::default());
         if !probed.same_as(proposed) {
-            let read = in_deps.first().map(|(u, _)| u.to_string()).unwrap_or_else(|| {
-                // Through a local or another held-back value: name any unavailable instance.
-                self.unavailable.keys().next().map(ToString::to_string).unwrap_or_default()
-            });
+            let others = || self.unavailable.keys().filter(|u| *u != addr);
+            let read = others()
+                .find(|u| deps.contains(&u.resource))
+                .or_else(|| others().next())
+                .map(ToString::to_string)
+                .unwrap_or_default();
             return Some(format!("reads {read}, which could not be planned"));
         }
-        in_deps
+        let ordered_after = |u: &InstanceAddr| {
+            r.depends_on
+                .iter()
+                .any(|d| d.addr == u.resource && d.key.as_ref().is_none_or(|k| *k == u.key))
+        };
+        self.unavailable
             .iter()
-            .find(|(_, u)| u.pending_change)
+            .find(|(u, why)| why.pending_change && *u != addr && ordered_after(u))
             .map(|(u, _)| format!("is ordered after {u}, whose change could not be planned"))
     }
 }
