@@ -177,25 +177,19 @@ pub enum SandboxCommand {
         #[command(flatten)]
         dir: SandboxDir,
     },
-    /// Take a mesh's control plane (or a region's) down, for disaster drills
+    /// Take a cluster, a mesh's control plane or a region down, for disaster drills
     Outage {
         #[command(flatten)]
         dir: SandboxDir,
-        /// The mesh (name or id) whose control plane goes down
-        #[arg(long, conflicts_with = "region", required_unless_present = "region")]
-        mesh: Option<String>,
-        /// The region whose ASM control planes go down
-        #[arg(long)]
-        region: Option<String>,
+        #[command(flatten)]
+        target: OutageTargetArgs,
     },
-    /// End outages (all of them unless --mesh or --region is given)
+    /// End outages (all of them unless --cluster, --mesh or --region is given)
     Restore {
         #[command(flatten)]
         dir: SandboxDir,
-        #[arg(long, conflicts_with = "region")]
-        mesh: Option<String>,
-        #[arg(long)]
-        region: Option<String>,
+        #[command(flatten)]
+        target: OutageTargetArgs,
     },
     /// Show what the sandbox runs and holds
     Status {
@@ -205,6 +199,21 @@ pub enum SandboxCommand {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// What an outage or a restore is about: at most one of a cluster, a mesh and a region.
+#[derive(Debug, Clone, Args)]
+#[group(multiple = false)]
+pub struct OutageTargetArgs {
+    /// The cluster (name or id) that goes down whole: API server, pods, cross-cluster gateway
+    #[arg(long, value_name = "NAME")]
+    pub cluster: Option<String>,
+    /// The mesh (name or id) whose control plane goes down
+    #[arg(long, value_name = "NAME")]
+    pub mesh: Option<String>,
+    /// The region whose ASM control planes and clusters go down
+    #[arg(long, value_name = "ID")]
+    pub region: Option<String>,
 }
 
 #[derive(Debug, Clone, Args)]

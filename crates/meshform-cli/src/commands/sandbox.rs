@@ -1,4 +1,4 @@
-//! `meshform sandbox up | down | status`: the emulated cloud on loopback.
+//! `meshform sandbox up | down | status | outage | restore`: the emulated cloud on loopback.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -8,7 +8,7 @@ use meshform_sandbox::process::{self, running, DetachError, DetachOptions, Stopp
 use meshform_sandbox::{Description, Sandbox, SandboxOptions};
 
 use super::{parse_duration, usage_error};
-use crate::args::{SandboxCommand, SandboxDir};
+use crate::args::{OutageTargetArgs, SandboxCommand, SandboxDir};
 use crate::output::Output;
 use crate::report::exit;
 use crate::settings::Settings;
@@ -40,11 +40,18 @@ pub async fn sandbox(settings: &Settings, cmd: SandboxCommand) -> u8 {
         SandboxCommand::Status { dir, json } => {
             status(settings, &dir_of(settings, &dir), json).await
         }
-        SandboxCommand::Outage { dir, mesh, region } => {
-            admin_post(settings, &dir_of(settings, &dir), "outage", mesh, region).await
+        SandboxCommand::Outage { dir, target } => {
+            if target.cluster.is_none() && target.mesh.is_none() && target.region.is_none() {
+                return usage_error(
+                    settings,
+                    "say what goes down",
+                    "give --cluster NAME, --mesh NAME or --region ID",
+                );
+            }
+            admin_post(settings, &dir_of(settings, &dir), "outage", target).await
         }
-        SandboxCommand::Restore { dir, mesh, region } => {
-            admin_post(settings, &dir_of(settings, &dir), "restore", mesh, region).await
+        SandboxCommand::Restore { dir, target } => {
+            admin_post(settings, &dir_of(settings, &dir), "restore", target).await
         }
     }
 }
@@ -54,6 +61,11 @@ fn println_out(s: &str) {
 }
 
 fn print_summary(d: &Description, dir: &Path) {
+    print_summary_marked(d, dir, &[]);
+}
+
+/// The summary; the clusters named in `down` are marked.
+fn print_summary_marked(d: &Description, dir: &Path, down: &[String]) {
     Output.line(format_args!(
         "Sandbox running (pid {}), described in {}",
         d.pid,
@@ -65,7 +77,11 @@ fn print_summary(d: &Description, dir: &Path) {
     ));
     for c in &d.clusters {
         let api = c.api_server.as_deref().unwrap_or("-");
-        Output.line(format_args!("  {:<12} {}  {}  {}  {}", c.name, c.id, c.region, c.vpc_id, api));
+        let mark = if down.contains(&c.name) { "  DOWN" } else { "" };
+        Output.line(format_args!(
+            "  {:<12} {}  {}  {}  {}{mark}",
+            c.name, c.id, c.region, c.vpc_id, api
+        ));
         if let Some(k) = &c.kubeconfig {
             Output.line(format_args!("               kubeconfig {k}"));
         }
@@ -186,7 +202,31 @@ async fn status(settings: &Settings, dir: &Path, json: bool) -> u8 {
         Output.line(serde_json::to_string_pretty(&doc).unwrap_or_default());
         return exit::OK;
     }
-    print_summary(&d, dir);
+    let strings = |pointer: &str| -> Vec<String> {
+        doc.pointer(pointer)
+            .and_then(|o| o.as_array())
+            .map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_owned)).collect())
+            .unwrap_or_default()
+    };
+    let down_clusters = strings("/outages/clusters");
+    print_summary_marked(&d, dir, &down_clusters);
+    let mut down: Vec<String> = strings("/outages/regions")
+        .iter()
+        .map(|r| format!("region {r}: its ASM control planes"))
+        .collect();
+    down.extend(strings("/outages/meshes").iter().map(|m| format!("mesh {m}: its control plane")));
+    down.extend(down_clusters.iter().map(|c| {
+        format!(
+            "cluster {c}: its API server refuses connections, its pods and gateway answer nothing"
+        )
+    }));
+    Output.line(format_args!("\nOutages:{}", if down.is_empty() { " none" } else { "" }));
+    for o in &down {
+        Output.line(format_args!("  {o}"));
+    }
+    if !down.is_empty() {
+        Output.line("  end them with `meshform sandbox restore` (or --cluster, --mesh, --region)");
+    }
     let meshes = doc.pointer("/asm/meshes").and_then(|m| m.as_array()).cloned().unwrap_or_default();
     Output.line(format_args!("\nMeshes:{}", if meshes.is_empty() { " none" } else { "" }));
     let outages: Vec<String> = doc
@@ -240,14 +280,9 @@ async fn status(settings: &Settings, dir: &Path, json: bool) -> u8 {
     exit::OK
 }
 
-/// Posts an outage or restore request to the running sandbox's admin endpoint.
-async fn admin_post(
-    settings: &Settings,
-    dir: &Path,
-    what: &str,
-    mesh: Option<String>,
-    region: Option<String>,
-) -> u8 {
+/// Posts an outage or restore request to the running sandbox's admin endpoint; a refusal comes
+/// back as `{"error", "help"}`.
+async fn admin_post(settings: &Settings, dir: &Path, what: &str, target: OutageTargetArgs) -> u8 {
     let Some(d) = running(dir) else {
         return usage_error(
             settings,
@@ -255,7 +290,12 @@ async fn admin_post(
             "start one with `meshform sandbox up --detach`",
         );
     };
-    let body = serde_json::json!({ "mesh": mesh, "region": region }).to_string();
+    let body = serde_json::json!({
+        "cluster": target.cluster,
+        "mesh": target.mesh,
+        "region": target.region,
+    })
+    .to_string();
     let client = reqwest::Client::new();
     match client.post(format!("{}/{what}", d.admin)).body(body).send().await {
         Ok(r) => {
@@ -263,9 +303,15 @@ async fn admin_post(
             let text = r.text().await.unwrap_or_default();
             if ok {
                 println_out(&format!("{text}."));
-                exit::OK
-            } else {
-                usage_error(settings, &text, "list meshes with `meshform sandbox status`")
+                return exit::OK;
+            }
+            let refusal: Option<serde_json::Value> = serde_json::from_str(&text).ok();
+            let field = |k: &str| {
+                refusal.as_ref().and_then(|v| v.get(k)).and_then(|v| v.as_str()).map(str::to_owned)
+            };
+            match (field("error"), field("help")) {
+                (Some(error), Some(help)) => usage_error(settings, &error, &help),
+                _ => usage_error(settings, &text, "`meshform sandbox status` shows what is down"),
             }
         }
         Err(e) => usage_error(
