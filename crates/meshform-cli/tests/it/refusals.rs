@@ -159,3 +159,28 @@ fn an_incomplete_plan_is_applied_only_with_allow_incomplete_and_says_what_it_lef
     assert_eq!(left.len(), 1, "{}", out.stdout);
     assert!(left[0]["left_out"][0].as_str().unwrap().starts_with("local_file.a (provider local)"));
 }
+
+#[test]
+fn output_into_a_closed_pipe_is_not_a_panic() {
+    let mut main = String::new();
+    for i in 0..2000 {
+        main.push_str(&format!(
+            "resource \"local_file\" \"f{i}\" {{\n  filename = \"f{i}.txt\"\n  content  = \"{i}\"\n}}\n"
+        ));
+    }
+    let w = Workdir::with_main(&main);
+    // `plan | head -n 1`: the reader goes away while meshform still writes the plan.
+    let mut child = w
+        .std_command(&["plan"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("meshform starts");
+    let mut first = [0u8; 1];
+    std::io::Read::read_exact(child.stdout.as_mut().expect("stdout"), &mut first).unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().expect("meshform ends");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_ne!(out.status.code(), Some(101), "a panic exits 101: {stderr}");
+}
