@@ -309,7 +309,16 @@ pub struct PlanArgs {
     #[arg(long)]
     pub refresh_only: bool,
     /// Refresh live objects first (--refresh=false to skip)
-    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    #[arg(
+        long,
+        default_value_t = true,
+        action = clap::ArgAction::Set,
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        value_parser = parse_bool,
+        value_name = "BOOL"
+    )]
     pub refresh: bool,
     /// Limit the plan to this resource or instance and what it depends on (when destroying: what
     /// depends on it); repeatable
@@ -324,4 +333,99 @@ pub struct PlanArgs {
     /// At most N provider operations at once
     #[arg(long, default_value_t = 10, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub parallelism: u16,
+}
+
+/// A boolean flag value as Go's `flag` package (and so Terraform) takes it: `1 0 t f T F true false
+/// TRUE FALSE True False`.
+fn parse_bool(s: &str) -> Result<bool, String> {
+    match s {
+        "1" | "t" | "T" | "true" | "TRUE" | "True" => Ok(true),
+        "0" | "f" | "F" | "false" | "FALSE" | "False" => Ok(false),
+        _ => Err(format!("{s:?} is not a boolean: write true or false")),
+    }
+}
+
+/// Terraform's flag habits: Go's `flag` package reads `-name` as `--name`, so pipelines written for
+/// Terraform say `-auto-approve`, `-out=plan.bin`, `-var 'a=b'`. Every argument written with one dash
+/// and the name of one of meshform's long options (up to `=`) is given its second dash; everything
+/// else (short options such as `-C DIR`, values, positional arguments, what follows `--`) is left for
+/// clap.
+pub fn terraform_style(args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    use clap::CommandFactory;
+    let mut long = std::collections::BTreeSet::new();
+    let mut stack = vec![Cli::command()];
+    while let Some(cmd) = stack.pop() {
+        for a in cmd.get_arguments() {
+            long.extend(a.get_long_and_visible_aliases().into_iter().flatten().map(str::to_owned));
+        }
+        long.extend(["help".to_owned(), "version".to_owned()]);
+        stack.extend(cmd.get_subcommands().cloned());
+    }
+    let mut rest_positional = false;
+    args.into_iter()
+        .enumerate()
+        .map(|(i, arg)| {
+            if i == 0 || rest_positional {
+                return arg;
+            }
+            let Some(text) = arg.to_str() else { return arg };
+            if text == "--" {
+                rest_positional = true;
+                return arg;
+            }
+            match text.strip_prefix('-') {
+                Some(flag) if !flag.starts_with('-') && flag.len() > 1 => {
+                    let name = flag.split('=').next().unwrap_or(flag);
+                    if long.contains(name) {
+                        format!("-{text}").into()
+                    } else {
+                        arg
+                    }
+                }
+                _ => arg,
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn normalized(args: &[&str]) -> Vec<String> {
+        terraform_style(args.iter().map(Into::into).collect())
+            .into_iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn single_dash_long_flags_read_as_terraform_reads_them() {
+        assert_eq!(
+            normalized(&["meshform", "apply", "-auto-approve", "-out=p.bin", "-var", "a=b"]),
+            ["meshform", "apply", "--auto-approve", "--out=p.bin", "--var", "a=b"]
+        );
+        assert_eq!(
+            normalized(&["meshform", "-chdir=x", "plan", "-refresh=false", "-lock-timeout=5m"]),
+            ["meshform", "--chdir=x", "plan", "--refresh=false", "--lock-timeout=5m"]
+        );
+        // Short options, values, unknown names and what follows `--` are clap's to judge.
+        assert_eq!(
+            normalized(&[
+                "meshform", "-C", "dir", "plan", "-x", "--target", "-nope", "--", "-json"
+            ]),
+            ["meshform", "-C", "dir", "plan", "-x", "--target", "-nope", "--", "-json"]
+        );
+    }
+
+    #[test]
+    fn go_booleans() {
+        for t in ["1", "t", "T", "true", "TRUE", "True"] {
+            assert_eq!(parse_bool(t), Ok(true));
+        }
+        for f in ["0", "f", "F", "false", "FALSE", "False"] {
+            assert_eq!(parse_bool(f), Ok(false));
+        }
+        assert!(parse_bool("yes").is_err());
+    }
 }

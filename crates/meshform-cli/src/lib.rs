@@ -25,7 +25,8 @@ use clap::Parser;
 pub fn run() -> ExitCode {
     // One TLS crypto provider for every client in the binary (kube, reqwest): aws-lc-rs.
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-    let cli = match args::Cli::try_parse() {
+    let cli = match args::Cli::try_parse_from(args::terraform_style(std::env::args_os().collect()))
+    {
         Ok(cli) => cli,
         // clap exits 2 on a usage error, but 2 means "changes present" to `plan --detailed-exitcode`
         // scripts: a mistyped flag must be an error (1). Help and --version still exit 0.

@@ -7,6 +7,7 @@ mod inspect;
 mod run;
 mod sandbox;
 mod saved;
+mod signals;
 mod state;
 mod verify;
 mod workspace;

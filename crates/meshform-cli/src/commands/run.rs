@@ -301,18 +301,7 @@ pub(super) async fn run_apply(
     let left_out = left_out(&planned.plan);
     let (tx, rx) = watch::channel(false);
     let quiet = json.is_some();
-    let interrupt = tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            if !quiet {
-                Output.eline("\nInterrupt received. Waiting for the operations in flight to finish, then saving state...\nPress Ctrl-C again to exit immediately (state is saved after every operation).");
-            }
-            let _ = tx.send(true);
-            if tokio::signal::ctrl_c().await.is_ok() {
-                Output.eline("\nTwo interrupts received. Exiting immediately.");
-                std::process::exit(130);
-            }
-        }
-    });
+    let interrupt = super::signals::on_shutdown(tx, quiet);
     let outcome = ops::apply(ws, planned, opts, reporter, rx).await;
     interrupt.abort();
     emit_warnings(settings, json, &outcome.diags);

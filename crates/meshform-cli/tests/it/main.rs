@@ -8,6 +8,7 @@ mod ci_workflow;
 mod concurrency;
 mod diagnostics;
 mod harness;
+mod interrupt;
 mod lifecycle;
 mod machine_output;
 mod pg_backend;

@@ -184,3 +184,15 @@ fn output_into_a_closed_pipe_is_not_a_panic() {
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert_ne!(out.status.code(), Some(101), "a panic exits 101: {stderr}");
 }
+
+#[test]
+fn terraform_style_single_dash_flags_work_as_in_a_terraform_pipeline() {
+    let w = Workdir::with_main(ONE_FILE);
+    w.ok(&["plan", "-out=plan.bin", "-refresh=false", "-lock-timeout=5s"]);
+    w.ok(&["apply", "-auto-approve", "-parallelism=2"]).stdout_has("1 added");
+    w.ok(&["plan", "-detailed-exitcode", "--refresh"]);
+    w.run(&["plan", "-refresh=maybe"]).code(1).stderr_has("not a boolean");
+    // An unknown single-dash name is an error, as it is for Terraform.
+    w.run(&["plan", "-no-such-flag"]).code(1);
+    assert_eq!(w.state_list(), ["local_file.a"]);
+}
