@@ -16,7 +16,7 @@ pub mod exit {
 }
 
 fn handler(settings: &Settings) -> miette::GraphicalReportHandler {
-    let theme = if settings.color {
+    let theme = if settings.color_stderr {
         miette::GraphicalTheme::unicode()
     } else {
         miette::GraphicalTheme::unicode_nocolor()

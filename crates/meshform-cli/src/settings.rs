@@ -25,8 +25,11 @@ const PG_VARIABLES: &[&str] = &[
 pub struct Settings {
     /// The configuration directory.
     pub dir: PathBuf,
-    /// Colour on stderr/stdout.
+    /// Colour in what goes to stdout (plans), decided from stdout: `meshform plan > plan.txt` from a
+    /// terminal writes no escape codes.
     pub color: bool,
+    /// Colour in what goes to stderr (diagnostics), decided from stderr.
+    pub color_stderr: bool,
     /// stdin is a terminal (prompts are possible).
     pub interactive: bool,
     /// stderr is a terminal.
@@ -58,8 +61,10 @@ impl Settings {
     pub fn from_env(cli: &Cli) -> Settings {
         let dir = cli.chdir.clone().unwrap_or_else(|| PathBuf::from("."));
         let no_color = cli.no_color || std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        let force = std::env::var("CLICOLOR_FORCE").is_ok_and(|v| !v.is_empty() && v != "0");
         let stderr_tty = std::io::stderr().is_terminal();
         let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
+        let colour = |tty: bool| colour(no_color, force, tty, ci);
         let mut env_vars: Vec<(String, String)> = std::env::vars()
             .filter_map(|(k, v)| k.strip_prefix("MESHFORM_VAR_").map(|n| (n.to_owned(), v)))
             .collect();
@@ -72,7 +77,8 @@ impl Settings {
             .unwrap_or_else(|_| "localhost".into());
         Settings {
             dir,
-            color: !no_color && stderr_tty && !ci,
+            color: colour(std::io::stdout().is_terminal()),
+            color_stderr: colour(stderr_tty),
             interactive: std::io::stdin().is_terminal() && !ci,
             stderr_tty,
             env_vars,
@@ -98,5 +104,25 @@ impl Settings {
                     .collect(),
             },
         }
+    }
+}
+
+/// Whether a stream gets colour: never with `--no-color` or `NO_COLOR`; always with `CLICOLOR_FORCE`
+/// (not `0`); otherwise when the stream is a terminal, outside CI.
+fn colour(no_color: bool, force: bool, tty: bool, ci: bool) -> bool {
+    !no_color && (force || (tty && !ci))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::colour;
+
+    #[test]
+    fn colour_per_stream() {
+        assert!(colour(false, false, true, false), "a terminal");
+        assert!(!colour(false, false, false, false), "a file or a pipe");
+        assert!(!colour(false, false, true, true), "CI logs");
+        assert!(colour(false, true, false, true), "CLICOLOR_FORCE");
+        assert!(!colour(true, true, true, false), "NO_COLOR and --no-color win");
     }
 }

@@ -196,3 +196,15 @@ fn terraform_style_single_dash_flags_work_as_in_a_terraform_pipeline() {
     w.run(&["plan", "-no-such-flag"]).code(1);
     assert_eq!(w.state_list(), ["local_file.a"]);
 }
+
+#[test]
+fn colour_is_decided_per_stream_and_can_be_forced_or_refused() {
+    let w = Workdir::with_main(ONE_FILE);
+    // stdout is a pipe here: no escape codes, unless forced; NO_COLOR wins over forcing.
+    let plain = w.run_with(&["plan"], &[("NO_COLOR", "")]).code(0);
+    assert!(!plain.stdout.contains('\u{1b}'), "{}", plain.stdout);
+    let forced = w.run_with(&["plan"], &[("NO_COLOR", ""), ("CLICOLOR_FORCE", "1")]).code(0);
+    assert!(forced.stdout.contains("\u{1b}["), "{}", forced.stdout);
+    let refused = w.run_with(&["plan"], &[("NO_COLOR", "1"), ("CLICOLOR_FORCE", "1")]).code(0);
+    assert!(!refused.stdout.contains('\u{1b}'), "{}", refused.stdout);
+}
