@@ -71,21 +71,32 @@ pub fn load_parsed(ws: &Workspace, parsed: Parsed) -> (Option<Loaded>, Diagnosti
 fn check_required_version(config: &Config, diags: &mut Diagnostics) {
     let Some((req, span)) = &config.settings.required_version else { return };
     let ours = env!("CARGO_PKG_VERSION");
-    if !version_satisfies(ours, req) {
-        diags.push(
+    match version_satisfies(ours, req) {
+        Ok(true) => {}
+        Ok(false) => diags.push(
             Diagnostic::error("meshform::config::version", format!("this configuration requires meshform {req}; this is {ours}"))
                 .with_span(span.clone(), "required version")
                 .with_help("install a meshform version that satisfies the constraint, or relax required_version"),
-        );
+        ),
+        Err(e) => diags.push(
+            Diagnostic::error("meshform::config::version", format!("required_version {req:?}: {e}"))
+                .with_span(span.clone(), "not a version constraint")
+                .with_help("write constraints such as \">= 0.1, < 2\" or \"~> 0.1\" (operators =, !=, >, >=, <, <=, ~>)"),
+        ),
     }
 }
 
-/// Checks a version against constraints such as `>= 0.1, < 2` (`=`, `!=`, `>`, `>=`, `<`, `<=`, `~>`).
-pub fn version_satisfies(version: &str, constraints: &str) -> bool {
-    let parse = |s: &str| -> Vec<u64> {
-        s.trim().split('.').map(|p| p.trim().parse().unwrap_or(0)).collect()
+/// Checks a version against constraints such as `>= 0.1, < 2` (`=`, `!=`, `>`, `>=`, `<`, `<=`, `~>`);
+/// an error names a part that is not a version.
+pub fn version_satisfies(version: &str, constraints: &str) -> Result<bool, String> {
+    let parse = |s: &str| -> Result<Vec<u64>, String> {
+        let t = s.trim();
+        t.split('.')
+            .map(|p| p.trim().parse::<u64>())
+            .collect::<Result<Vec<u64>, _>>()
+            .map_err(|_| format!("{t:?} is not a version (numbers separated by dots, e.g. 0.1.0)"))
     };
-    let v = parse(version);
+    let v = parse(version)?;
     let cmp = |a: &[u64], b: &[u64]| {
         let n = a.len().max(b.len());
         (0..n)
@@ -93,15 +104,16 @@ pub fn version_satisfies(version: &str, constraints: &str) -> bool {
             .find(|o| o.is_ne())
             .unwrap_or(std::cmp::Ordering::Equal)
     };
-    constraints.split(',').all(|c| {
+    let mut all = true;
+    for c in constraints.split(',') {
         let c = c.trim();
         let (op, rest) = ["~>", ">=", "<=", "!=", ">", "<", "="]
             .iter()
             .find_map(|op| c.strip_prefix(op).map(|r| (*op, r)))
             .unwrap_or(("=", c));
-        let want = parse(rest);
+        let want = parse(rest)?;
         let o = cmp(&v, &want);
-        match op {
+        all &= match op {
             ">=" => o.is_ge(),
             "<=" => o.is_le(),
             ">" => o.is_gt(),
@@ -116,8 +128,24 @@ pub fn version_satisfies(version: &str, constraints: &str) -> bool {
                 o.is_ge() && cmp(&v, &upper).is_lt()
             }
             _ => o.is_eq(),
-        }
-    })
+        };
+    }
+    Ok(all)
+}
+
+#[cfg(test)]
+mod version_tests {
+    use super::version_satisfies;
+
+    #[test]
+    fn constraints_and_junk() {
+        assert_eq!(version_satisfies("0.1.0", ">= 0.1, < 2"), Ok(true));
+        assert_eq!(version_satisfies("0.1.0", "~> 0.2"), Ok(false));
+        assert_eq!(version_satisfies("1.2.5", "~> 1.2.3"), Ok(true));
+        assert_eq!(version_satisfies("1.3.0", "~> 1.2.3"), Ok(false));
+        assert!(version_satisfies("0.1.0", ">= banana").unwrap_err().contains("\"banana\""));
+        assert!(version_satisfies("0.1.0", ">= 0.1, <").is_err());
+    }
 }
 
 /// `meshform validate`: syntax, references, cycles, schemas, and every expression evaluated once with

@@ -218,6 +218,16 @@ pub struct Approval {
 /// `meshform apply` and `meshform destroy`.
 pub async fn apply(settings: &Settings, args: &PlanArgs, approval: Approval, destroy: bool) -> u8 {
     let auto_approve = approval.auto_approve;
+    if args.detailed_exitcode {
+        return usage_error(
+            settings,
+            &format!(
+                "--detailed-exitcode is a plan option; {} says whether it succeeded by 0 or 1",
+                if destroy { "destroy" } else { "apply" }
+            ),
+            "use `meshform plan --detailed-exitcode` to learn whether there are changes",
+        );
+    }
     if args.json && !auto_approve {
         return usage_error(
             settings,

@@ -208,3 +208,19 @@ fn colour_is_decided_per_stream_and_can_be_forced_or_refused() {
     let refused = w.run_with(&["plan"], &[("NO_COLOR", "1"), ("CLICOLOR_FORCE", "1")]).code(0);
     assert!(!refused.stdout.contains('\u{1b}'), "{}", refused.stdout);
 }
+
+#[test]
+fn small_defects_found_on_the_way() {
+    let w = Workdir::with_main(ONE_FILE);
+    // apply has no detailed exit code: the flag is refused, not ignored.
+    w.run(&["apply", "--auto-approve", "--detailed-exitcode"])
+        .code(1)
+        .stderr_has("--detailed-exitcode is a plan option");
+    assert!(!w.exists("a.txt"));
+    // A version constraint that is not one is an error, not "version 0".
+    w.write("versions.hcl", "meshform {\n  required_version = \">= banana\"\n}\n");
+    w.run(&["validate"]).code(1).stderr_has("\"banana\" is not a version");
+    w.write("versions.hcl", "meshform {\n  required_version = \">= 0.1\"\n}\n");
+    // Durations take Go's fractions.
+    w.ok(&["plan", "--lock-timeout", "1.5s"]);
+}

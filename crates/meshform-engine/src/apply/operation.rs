@@ -126,31 +126,35 @@ pub(super) async fn run_instance(
                 Err(e) => {
                     // The object may exist half-made: keep it, tainted, so the next plan replaces it.
                     let found = provider.lookup(ty, &planned).await.ok().flatten();
-                    let _ = writer.update(|s| {
-                        if let Some(v) = &found {
-                            let mut inst = InstanceState::new(c.addr.key.clone());
-                            inst.set_value(&remark(v.clone(), proposed, schema));
-                            inst.status = InstanceStatus::Tainted;
-                            inst.dependencies = deps.clone();
-                            s.set_instance(&c.addr, &pkey, inst);
-                            s.pending.retain(|p| p.address != c.addr.to_string());
-                        } else {
-                            if !e.retryable() {
+                    // What the state says about the half-made object must be saved: if it cannot be,
+                    // that failure (fatal: the run stops) is the one to report.
+                    writer
+                        .update(|s| {
+                            if let Some(v) = &found {
+                                let mut inst = InstanceState::new(c.addr.key.clone());
+                                inst.set_value(&remark(v.clone(), proposed, schema));
+                                inst.status = InstanceStatus::Tainted;
+                                inst.dependencies = deps.clone();
+                                s.set_instance(&c.addr, &pkey, inst);
                                 s.pending.retain(|p| p.address != c.addr.to_string());
-                            }
-                            // Nothing was made: the object being replaced stays in service at its
-                            // address (the next plan replaces it again) instead of being destroyed.
-                            if let Some(old) = replaced {
-                                let address = c.addr.to_string();
-                                if let Some(i) =
-                                    s.deposed.iter().rposition(|d| d.address == address)
-                                {
-                                    s.deposed.remove(i);
+                            } else {
+                                if !e.retryable() {
+                                    s.pending.retain(|p| p.address != c.addr.to_string());
                                 }
-                                s.set_instance(&c.addr, &pkey, old);
+                                // Nothing was made: the object being replaced stays in service at its
+                                // address (the next plan replaces it again) instead of being destroyed.
+                                if let Some(old) = replaced {
+                                    let address = c.addr.to_string();
+                                    if let Some(i) =
+                                        s.deposed.iter().rposition(|d| d.address == address)
+                                    {
+                                        s.deposed.remove(i);
+                                    }
+                                    s.set_instance(&c.addr, &pkey, old);
+                                }
                             }
-                        }
-                    });
+                        })
+                        .map_err(StepError::State)?;
                     Err(StepError::Provider("create", e))
                 }
             }

@@ -316,3 +316,53 @@ resource "test_thing" "c" { name = "c" }
     assert!(h.cloud.names().is_empty());
     assert!(h.state().is_empty());
 }
+
+/// A store that accepts `allowed` more writes, then refuses every one.
+struct FailingWrites {
+    inner: std::sync::Arc<dyn meshform_state::StateStore>,
+    allowed: std::sync::atomic::AtomicUsize,
+}
+
+impl meshform_state::StateStore for FailingWrites {
+    fn describe(&self) -> String {
+        self.inner.describe()
+    }
+    fn read(&self) -> Result<Option<State>, meshform_state::StateError> {
+        self.inner.read()
+    }
+    fn write(&self, state: &mut State) -> Result<(), meshform_state::StateError> {
+        use std::sync::atomic::Ordering::SeqCst;
+        if self.allowed.fetch_update(SeqCst, SeqCst, |n| n.checked_sub(1)).is_err() {
+            return Err(meshform_state::StateError::Io {
+                path: "state".into(),
+                source: std::io::Error::other("disk full"),
+            });
+        }
+        self.inner.write(state)
+    }
+    fn lock(
+        &self,
+        info: meshform_state::LockInfo,
+        timeout: Duration,
+    ) -> Result<Box<dyn meshform_state::StateLock>, meshform_state::StateError> {
+        self.inner.lock(info, timeout)
+    }
+    fn force_unlock(&self, id: &str) -> Result<(), meshform_state::StateError> {
+        self.inner.force_unlock(id)
+    }
+}
+
+#[tokio::test]
+async fn a_state_write_that_fails_after_a_failed_create_is_reported_not_ignored() {
+    let mut h = Harness::new(r#"resource "test_thing" "a" { name = "a" }"#);
+    h.cloud.fail(OpKind::Create, "a");
+    let inner = std::sync::Arc::clone(&h.ws.store);
+    // The pending record before the call is saved; recording the failure is not.
+    h.ws.store = std::sync::Arc::new(FailingWrites { inner, allowed: 1.into() });
+    let a = h.apply().await;
+    let errors: Vec<String> = a.outcome.diags.iter().map(ToString::to_string).collect();
+    // The step's error is the failed write (fatal: nothing else starts), not the create's.
+    assert!(!errors.is_empty());
+    assert!(errors.iter().all(|e| e.contains("saving state failed: ")), "{errors:?}");
+    assert!(errors[0].contains("disk full"), "{errors:?}");
+}
