@@ -152,6 +152,20 @@ pub enum Command {
     /// List the workspaces (states stored side by side), or show the selected one
     #[command(subcommand)]
     Workspace(WorkspaceCommand),
+    /// Mark an instance for replacement by the next plan (like `plan --replace ADDR`, but kept in state)
+    Taint {
+        /// The instance address (e.g. 'asm_service_mesh.mesh["cluster-1"]')
+        address: String,
+        #[command(flatten)]
+        lock: LockArgs,
+    },
+    /// Remove the tainted mark from an instance
+    Untaint {
+        /// The instance address
+        address: String,
+        #[command(flatten)]
+        lock: LockArgs,
+    },
     /// Release a lock left behind by a killed run
     ForceUnlock {
         /// The lock id printed by the run that failed to get the lock

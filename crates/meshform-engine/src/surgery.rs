@@ -62,6 +62,21 @@ pub fn remove(ws: &Workspace, patterns: &[AddrPattern]) -> Result<Vec<String>, S
     Ok(removed)
 }
 
+/// `meshform taint` / `untaint`: marks one instance for replacement by the next plan, or clears the
+/// mark; returns whether the state changed (it is written only then).
+pub fn set_tainted(
+    ws: &Workspace,
+    addr: &InstanceAddr,
+    tainted: bool,
+) -> Result<bool, SurgeryOpError> {
+    let mut state = read_state(ws)?;
+    let changed = surgery::set_tainted(&mut state, addr, tainted)?;
+    if changed {
+        ws.store.write(&mut state)?;
+    }
+    Ok(changed)
+}
+
 /// Renames `source` to `destination` in the state; returns each instance moved (from, to).
 pub fn move_(
     ws: &Workspace,

@@ -7,7 +7,7 @@
 use meshform_core::addr::AddrParseError;
 use meshform_core::{AddrPattern, InstanceAddr, InstanceKey};
 
-use crate::format::State;
+use crate::format::{InstanceStatus, State};
 
 /// Why a state subcommand refused to change the state. The state is left unchanged.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
@@ -22,6 +22,9 @@ pub enum SurgeryError {
         join(.0)
     )]
     NoMatch(Vec<String>),
+
+    #[error("{0} is a data source: only managed resources can be tainted")]
+    NotManaged(String),
 
     #[error(
         "cannot move {src}: it is not in the state. Run `meshform state list` to see the addresses in \
@@ -97,6 +100,29 @@ pub fn remove(state: &mut State, patterns: &[AddrPattern]) -> Result<Vec<String>
         state.remove_instance(a);
     }
     Ok(removed.iter().map(ToString::to_string).collect())
+}
+
+/// Marks one instance tainted (the next plan replaces it) or clears the mark; returns whether it
+/// changed. A data source cannot be tainted: it is read, not managed.
+pub fn set_tainted(
+    state: &mut State,
+    addr: &InstanceAddr,
+    tainted: bool,
+) -> Result<bool, SurgeryError> {
+    let Some((r, inst)) = state.instance(addr) else {
+        return Err(SurgeryError::NoMatch(vec![addr.to_string()]));
+    };
+    if r.mode != meshform_core::Mode::Managed {
+        return Err(SurgeryError::NotManaged(addr.to_string()));
+    }
+    let want = if tainted { InstanceStatus::Tainted } else { InstanceStatus::Ready };
+    if inst.status == want {
+        return Ok(false);
+    }
+    let (provider, mut inst) = (r.provider.clone(), inst.clone());
+    inst.status = want;
+    state.set_instance(addr, &provider, inst);
+    Ok(true)
 }
 
 /// Moves (renames) a resource or an instance and returns the `(from, to)` instance addresses moved.

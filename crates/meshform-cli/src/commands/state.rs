@@ -1,4 +1,5 @@
-//! `state …`, `import` and `force-unlock`: state surgery, always under the state lock.
+//! `state …`, `import`, `taint`/`untaint` and `force-unlock`: state surgery, always under the state
+//! lock.
 
 use meshform_core::{AddrPattern, InstanceAddr};
 use meshform_engine::ops::{self, Workspace};
@@ -57,6 +58,48 @@ fn fail_surgery(settings: &Settings, e: &SurgeryOpError, help: &str) -> u8 {
 }
 
 const LIST_HELP: &str = "list addresses with `meshform state list`";
+
+/// `meshform taint ADDR` (`tainted`) and `meshform untaint ADDR`.
+pub async fn taint(settings: &Settings, address: &str, lock: &LockArgs, tainted: bool) -> u8 {
+    let verb = if tainted { "taint" } else { "untaint" };
+    let addr: InstanceAddr = match address.parse() {
+        Ok(a) => a,
+        Err(e) => {
+            return usage_error(
+                settings,
+                &format!("{address}: {e}"),
+                &format!(
+                    "e.g. meshform {verb} local_file.a, or '{}' for one instance",
+                    "local_file.b[\"k\"]"
+                ),
+            )
+        }
+    };
+    let (ws, _) = match workspace(settings) {
+        Ok(x) => x,
+        Err(c) => return c,
+    };
+    let _lock = match take_lock(settings, &ws, verb, lock).await {
+        Ok(l) => l,
+        Err(c) => return c,
+    };
+    match surgery::set_tainted(&ws, &addr, tainted) {
+        Ok(true) if tainted => {
+            Output.line(format_args!("Resource instance {addr} has been marked as tainted."));
+            exit::OK
+        }
+        Ok(true) => {
+            Output.line(format_args!("Resource instance {addr} has been successfully untainted."));
+            exit::OK
+        }
+        Ok(false) => {
+            let state = if tainted { "already tainted" } else { "not tainted" };
+            Output.line(format_args!("Resource instance {addr} is {state}; nothing changed."));
+            exit::OK
+        }
+        Err(e) => fail_surgery(settings, &e, LIST_HELP),
+    }
+}
 
 /// `meshform state …`.
 pub async fn state(settings: &Settings, cmd: StateCommand) -> u8 {

@@ -224,3 +224,16 @@ fn small_defects_found_on_the_way() {
     // Durations take Go's fractions.
     w.ok(&["plan", "--lock-timeout", "1.5s"]);
 }
+
+#[test]
+fn taint_marks_an_instance_for_replacement_and_untaint_clears_it() {
+    let w = Workdir::with_main(ONE_FILE);
+    w.ok(&["apply", "--auto-approve"]);
+    w.ok(&["taint", "local_file.a"]).stdout_has("local_file.a has been marked as tainted");
+    w.ok(&["plan"]).stdout_has("is tainted, so must be replaced");
+    w.ok(&["taint", "local_file.a"]).stdout_has("already tainted");
+    w.ok(&["untaint", "local_file.a"]).stdout_has("successfully untainted");
+    w.run(&["plan", "--detailed-exitcode"]).code(0);
+    w.run(&["taint", "local_file.nope"]).code(1).stderr_has("local_file.nope");
+    w.run(&["taint", "not an address"]).code(1);
+}
