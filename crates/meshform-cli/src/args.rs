@@ -152,6 +152,12 @@ pub enum Command {
     /// List the workspaces (states stored side by side), or show the selected one
     #[command(subcommand)]
     Workspace(WorkspaceCommand),
+    /// Print meshform's version, platform and providers
+    Version {
+        /// As JSON
+        #[arg(long)]
+        json: bool,
+    },
     /// Mark an instance for replacement by the next plan (like `plan --replace ADDR`, but kept in state)
     Taint {
         /// The instance address (e.g. 'asm_service_mesh.mesh["cluster-1"]')

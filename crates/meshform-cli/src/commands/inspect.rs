@@ -142,3 +142,32 @@ pub fn graph(settings: &Settings, format: GraphFormat) -> u8 {
     }
     exit::OK
 }
+
+/// `meshform version [--json]`, in the shape of `terraform version [-json]`.
+pub fn version(settings: &Settings, json: bool) -> u8 {
+    let platform = format!(
+        "{}_{}",
+        std::env::consts::OS,
+        match std::env::consts::ARCH {
+            "x86_64" => "amd64",
+            "aarch64" => "arm64",
+            other => other,
+        }
+    );
+    let version = env!("CARGO_PKG_VERSION");
+    let registry = super::registry(settings);
+    let providers: Vec<&str> = registry.names().collect();
+    if json {
+        let doc = serde_json::json!({
+            "format_version": "1.0",
+            "meshform_version": version,
+            "platform": platform,
+            "providers": providers,
+        });
+        Output.line(serde_json::to_string_pretty(&doc).unwrap_or_default());
+    } else {
+        Output.line(format_args!("meshform v{version}\non {platform}"));
+        Output.line(format_args!("providers: {}", providers.join(", ")));
+    }
+    exit::OK
+}

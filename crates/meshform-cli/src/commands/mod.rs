@@ -61,6 +61,7 @@ pub async fn dispatch(cli: Cli, settings: Settings) -> u8 {
         }
         Command::Workspace(cmd) => workspace::workspace(&settings, &cmd),
         Command::ForceUnlock { lock_id } => state::force_unlock(&settings, &lock_id),
+        Command::Version { json } => inspect::version(&settings, json),
         Command::Taint { address, lock } => state::taint(&settings, &address, &lock, true).await,
         Command::Untaint { address, lock } => state::taint(&settings, &address, &lock, false).await,
         Command::Sandbox(cmd) => sandbox::sandbox(&settings, cmd).await,

@@ -237,3 +237,13 @@ fn taint_marks_an_instance_for_replacement_and_untaint_clears_it() {
     w.run(&["taint", "local_file.nope"]).code(1).stderr_has("local_file.nope");
     w.run(&["taint", "not an address"]).code(1);
 }
+
+#[test]
+fn version_as_text_and_json() {
+    let w = Workdir::new();
+    w.ok(&["version"]).stdout_has("meshform v").stdout_has("\non ");
+    let doc: serde_json::Value = serde_json::from_str(&w.ok(&["version", "-json"]).stdout).unwrap();
+    assert_eq!(doc["format_version"], "1.0");
+    assert_eq!(doc["meshform_version"], env!("CARGO_PKG_VERSION"));
+    assert!(doc["providers"].as_array().unwrap().iter().any(|p| p == "asm"), "{doc}");
+}
