@@ -44,6 +44,9 @@ pub enum Command {
         /// Show the changes as a unified diff
         #[arg(long)]
         diff: bool,
+        /// Also format the *.hcl files of subdirectories (hidden ones and .meshform skipped)
+        #[arg(long)]
+        recursive: bool,
         /// Files to format (default: the *.hcl files of the configuration directory)
         files: Vec<PathBuf>,
     },

@@ -1,4 +1,4 @@
-//! `meshform fmt [--check] [--diff] [FILE…]`.
+//! `meshform fmt [--check] [--diff] [--recursive] [FILE…]`.
 
 use std::path::PathBuf;
 
@@ -9,15 +9,10 @@ use crate::report::{self, exit};
 use crate::settings::Settings;
 
 /// Rewrites files in canonical style; with `--check`, only reports (exit 3 when a file would change).
-pub fn fmt(settings: &Settings, check: bool, diff: bool, files: &[PathBuf]) -> u8 {
+pub fn fmt(settings: &Settings, check: bool, diff: bool, recursive: bool, files: &[PathBuf]) -> u8 {
     let files: Vec<PathBuf> = if files.is_empty() {
-        let mut v: Vec<PathBuf> = std::fs::read_dir(&settings.dir)
-            .into_iter()
-            .flatten()
-            .filter_map(|e| e.ok())
-            .map(|e| e.path())
-            .filter(|p| p.extension().is_some_and(|x| x == "hcl") && p.is_file())
-            .collect();
+        let mut v = Vec::new();
+        hcl_files(&settings.dir, recursive, &mut v);
         v.sort();
         v
     } else {
@@ -76,5 +71,21 @@ pub fn fmt(settings: &Settings, check: bool, diff: bool, files: &[PathBuf]) -> u
         exit::UNFORMATTED
     } else {
         exit::OK
+    }
+}
+
+/// The `*.hcl` files of `dir`, and with `recursive` of its subdirectories (not hidden ones, such as
+/// `.meshform` or `.git`).
+fn hcl_files(dir: &std::path::Path, recursive: bool, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).into_iter().flatten().filter_map(Result::ok) {
+        let path = entry.path();
+        let hidden = entry.file_name().to_string_lossy().starts_with('.');
+        if path.is_dir() {
+            if recursive && !hidden {
+                hcl_files(&path, true, out);
+            }
+        } else if path.extension().is_some_and(|x| x == "hcl") {
+            out.push(path);
+        }
     }
 }

@@ -31,7 +31,9 @@ use crate::settings::Settings;
 pub async fn dispatch(cli: Cli, settings: Settings) -> u8 {
     match cli.command {
         Command::Validate { json } => inspect::validate(&settings, json),
-        Command::Fmt { check, diff, files } => fmt::fmt(&settings, check, diff, &files),
+        Command::Fmt { check, diff, recursive, files } => {
+            fmt::fmt(&settings, check, diff, recursive, &files)
+        }
         Command::Init { lock } => init::init(&settings, &lock).await,
         Command::Plan { plan, out, markdown } => {
             run::plan(&settings, &plan, out.as_deref(), markdown).await

@@ -247,3 +247,18 @@ fn version_as_text_and_json() {
     assert_eq!(doc["meshform_version"], env!("CARGO_PKG_VERSION"));
     assert!(doc["providers"].as_array().unwrap().iter().any(|p| p == "asm"), "{doc}");
 }
+
+#[test]
+fn fmt_recursive_reaches_subdirectories_but_not_hidden_ones() {
+    let unformatted =
+        "resource \"local_file\" \"a\" {\nfilename=\"a.txt\"\n    content = \"a\"\n}\n";
+    let w = Workdir::new();
+    w.write("main.hcl", "");
+    w.write("modules/net/main.hcl", unformatted);
+    w.write(".meshform/cache/x.hcl", unformatted);
+    w.ok(&["fmt", "--check"]);
+    w.run(&["fmt", "-recursive", "--check"]).code(3).stdout_has("modules/net/main.hcl");
+    w.ok(&["fmt", "--recursive"]);
+    w.ok(&["fmt", "--recursive", "--check"]);
+    assert_eq!(w.read(".meshform/cache/x.hcl"), unformatted, "hidden directories are left alone");
+}
