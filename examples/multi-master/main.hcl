@@ -23,6 +23,35 @@ variable "sleep_in_cluster_2" {
   default     = false
 }
 
+variable "failover" {
+  description = "The failover policy: a DestinationRule for helloworld in each mesh's control plane, so that a dead cluster's endpoints are ejected instead of failing requests"
+  type        = bool
+  default     = true
+}
+
+variable "drill" {
+  description = "A disaster drill: sleep runs in both clusters and both directions are verified (check from_cluster_1 and from_cluster_2)"
+  type        = bool
+  default     = false
+}
+
+variable "clusters_down" {
+  description = "During a drill: the clusters that are down, whose helloworld the checks do not expect to answer"
+  type        = set(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for c in var.clusters_down : contains(["cluster-1", "cluster-2"], c)])
+    error_message = "clusters_down lists cluster-1 and/or cluster-2"
+  }
+}
+
+variable "helloworld_v2_replicas" {
+  description = "helloworld-v2's replicas in cluster-2 (the runbook deploys 1): scale the surviving side during an outage"
+  type        = number
+  default     = 1
+}
+
 locals {
   # The target environment is chosen here, explicitly: the sandbox's description file.
   env      = jsondecode(file(var.sandbox_file))
@@ -31,14 +60,59 @@ locals {
   mesh     = { "cluster-1" = "mesh-1", "cluster-2" = "mesh-2" }
   network  = { "cluster-1" = "network1", "cluster-2" = "network2" }
 
+  # Where sleep runs: cluster-1 until the runbook's second half moves it to cluster-2; a drill runs
+  # it in both, so that each direction can be verified.
+  sleep_in = {
+    "cluster-1" = !var.sleep_in_cluster_2 || var.drill
+    "cluster-2" = var.sleep_in_cluster_2 || var.drill
+  }
+
   # Step 4's YAML, verbatim; sleep's replica count follows the runbook's second half.
   cluster_1_docs = [for d in split("\n---\n", file("${path.module}/apps/cluster-1.yaml")) : yamldecode(d)]
   cluster_1_apps = [
     for d in local.cluster_1_docs :
     d.kind == "Deployment" && d.metadata.name == "sleep"
-    ? merge(d, { spec = merge(d.spec, { replicas = var.sleep_in_cluster_2 ? 0 : 1 }) })
+    ? merge(d, { spec = merge(d.spec, { replicas = local.sleep_in["cluster-1"] ? 1 : 0 }) })
     : d
   ]
+  # helloworld-v2's replica count is var.helloworld_v2_replicas (1, as in the runbook).
+  cluster_2_docs = [for d in split("\n---\n", file("${path.module}/apps/cluster-2.yaml")) : yamldecode(d)]
+  cluster_2_apps = [
+    for d in local.cluster_2_docs :
+    d.kind == "Deployment" && d.metadata.name == "helloworld-v2"
+    ? merge(d, { spec = merge(d.spec, { replicas = var.helloworld_v2_replicas }) })
+    : d
+  ]
+
+  # The failover policy for helloworld, the same in both meshes' control planes (see README.md):
+  # - outlierDetection ejects an endpoint after 3 consecutive 5xx (a refused or reset connection
+  #   counts as a 503) for baseEjectionTime, doubled at each ejection in a row; maxEjectionPercent
+  #   must be 100, since Envoy ejects a host only while (ejected + 1) / all hosts stays within it and
+  #   helloworld has two endpoints (the default 10% ejects nothing);
+  # - localityLbSetting.enabled = false: outlierDetection would otherwise switch on the mesh's
+  #   default locality-priority failover, and each cluster would keep all its traffic to its own
+  #   helloworld while it is healthy — the runbook's cross-cluster round robin, which the checks
+  #   verify, would stop. With it off, every healthy endpoint of both clusters shares the traffic
+  #   and a dead one is ejected.
+  helloworld_failover = {
+    apiVersion = "networking.istio.io/v1"
+    kind       = "DestinationRule"
+    metadata   = { name = "helloworld", namespace = "default" }
+    spec = {
+      host = "helloworld.default.svc.cluster.local"
+      trafficPolicy = {
+        outlierDetection = {
+          consecutive5xxErrors = 3
+          interval             = "5s"
+          baseEjectionTime     = "1m"
+          maxEjectionPercent   = 100
+        }
+        loadBalancer = {
+          localityLbSetting = { enabled = false }
+        }
+      }
+    }
+  }
 }
 
 provider "asm" {
@@ -55,6 +129,18 @@ provider "kubernetes" {
 provider "kubernetes" {
   alias      = "cluster_2"
   kubeconfig = local.clusters["cluster-2"].kubeconfig
+}
+
+# Each mesh's own control-plane Kubernetes API, where ASM keeps its Istio configuration. The
+# kubeconfig is known once the mesh exists: on the first apply, this provider is configured then.
+provider "kubernetes" {
+  alias              = "mesh_1"
+  kubeconfig_content = asm_service_mesh.mesh["cluster-1"].kubeconfig
+}
+
+provider "kubernetes" {
+  alias              = "mesh_2"
+  kubeconfig_content = asm_service_mesh.mesh["cluster-2"].kubeconfig
 }
 
 # Step 1: one root certificate shared by both meshes, one intermediate CA per mesh.
@@ -128,31 +214,48 @@ resource "asm_sidecar_injection" "default" {
   namespace = "default"
 }
 
-# Step 4: sleep and helloworld v1 in cluster-1, helloworld v2 in cluster-2.
+# Step 4: sleep and helloworld v1 in cluster-1, helloworld v2 in cluster-2. Each cluster's pods
+# need only their own mesh's injection: when the other side is down, this side is still managed.
 resource "kubernetes_manifest" "cluster_1_apps" {
   provider   = kubernetes.cluster_1
   manifest   = local.cluster_1_apps
-  depends_on = [asm_sidecar_injection.default]
+  depends_on = [asm_sidecar_injection.default["cluster-1"]]
 }
 
 resource "kubernetes_manifest" "cluster_2_apps" {
   provider   = kubernetes.cluster_2
-  source     = file("${path.module}/apps/cluster-2.yaml")
-  depends_on = [asm_sidecar_injection.default]
+  manifest   = local.cluster_2_apps
+  depends_on = [asm_sidecar_injection.default["cluster-2"]]
 }
 
-# The runbook's second half: sleep in cluster-2.
+# The runbook's second half (and a drill): sleep in cluster-2.
 resource "kubernetes_manifest" "sleep_cluster_2" {
-  count = var.sleep_in_cluster_2 ? 1 : 0
+  count = local.sleep_in["cluster-2"] ? 1 : 0
 
   provider   = kubernetes.cluster_2
   source     = file("${path.module}/apps/sleep-cluster-2.yaml")
-  depends_on = [asm_sidecar_injection.default]
+  depends_on = [asm_sidecar_injection.default["cluster-2"]]
 }
 
-# Verification: ten requests from sleep reach both versions.
+# The failover policy: helloworld's DestinationRule in each mesh's control plane.
+resource "kubernetes_manifest" "failover_mesh_1" {
+  count = var.failover ? 1 : 0
+
+  provider = kubernetes.mesh_1
+  manifest = local.helloworld_failover
+}
+
+resource "kubernetes_manifest" "failover_mesh_2" {
+  count = var.failover ? 1 : 0
+
+  provider = kubernetes.mesh_2
+  manifest = local.helloworld_failover
+}
+
+# Verification: ten requests from sleep reach both versions (during a drill, those of the clusters
+# that are up: var.clusters_down).
 check "from_cluster_1" {
-  enabled = !var.sleep_in_cluster_2
+  enabled = local.sleep_in["cluster-1"]
 
   data "kubernetes_exec" "curl" {
     provider   = kubernetes.cluster_1
@@ -170,13 +273,13 @@ check "from_cluster_1" {
     error_message = "no response from helloworld v1 (cluster-1)"
   }
   assert {
-    condition     = anytrue([for o in data.kubernetes_exec.curl.outputs : strcontains(o, "version: v2,")])
+    condition     = contains(var.clusters_down, "cluster-2") || anytrue([for o in data.kubernetes_exec.curl.outputs : strcontains(o, "version: v2,")])
     error_message = "no response from helloworld v2 (cluster-2): cross-cluster traffic does not work"
   }
 }
 
 check "from_cluster_2" {
-  enabled = var.sleep_in_cluster_2
+  enabled = local.sleep_in["cluster-2"]
 
   data "kubernetes_exec" "curl" {
     provider   = kubernetes.cluster_2
@@ -190,7 +293,7 @@ check "from_cluster_2" {
     error_message = "every response must come from helloworld"
   }
   assert {
-    condition     = anytrue([for o in data.kubernetes_exec.curl.outputs : strcontains(o, "version: v1,")])
+    condition     = contains(var.clusters_down, "cluster-1") || anytrue([for o in data.kubernetes_exec.curl.outputs : strcontains(o, "version: v1,")])
     error_message = "no response from helloworld v1 (cluster-1): cross-cluster traffic does not work"
   }
   assert {
