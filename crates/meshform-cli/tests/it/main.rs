@@ -7,6 +7,7 @@
 mod ci_workflow;
 mod concurrency;
 mod diagnostics;
+mod drill;
 mod harness;
 mod interrupt;
 mod lifecycle;

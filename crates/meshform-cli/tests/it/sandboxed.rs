@@ -130,6 +130,27 @@ impl Sandboxed {
         }
     }
 
+    /// Waits until a workload (`cluster`, `namespace/name`) wants `replicas` replicas and has them
+    /// all ready.
+    #[track_caller]
+    pub fn wait_replicas(&self, cluster: &str, workload: &str, replicas: i64) {
+        let start = Instant::now();
+        loop {
+            let status = self.status();
+            let seen =
+                Sandboxed::workloads(&status, cluster).into_iter().find(|(n, _, _)| n == workload);
+            if seen.as_ref().is_some_and(|(_, want, ready)| *want == replicas && *ready == replicas)
+            {
+                return;
+            }
+            assert!(
+                start.elapsed() < DEADLINE,
+                "{cluster}: {workload} not at {replicas}/{replicas} ready after {DEADLINE:?}: {seen:?}\n{status:#}"
+            );
+            std::thread::sleep(POLL);
+        }
+    }
+
     /// Runs `meshform ARGS…` until `done` holds for its run (pods may still be starting), failing
     /// the test after a deadline; returns the last run.
     #[track_caller]
