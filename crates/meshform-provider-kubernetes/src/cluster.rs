@@ -11,7 +11,8 @@ use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, WatchEvent
 use kube::core::{ApiResource, GroupVersionKind};
 use kube::discovery::Scope;
 use kube::Client;
-use meshform_provider::{ErrorKind, Poll, Progress, ProviderError};
+use meshform_core::sync::lock;
+use meshform_provider::{wait_until, ErrorKind, Poll, Progress, ProviderError, WaitPolicy};
 use serde_json::Value as Json;
 
 use crate::objects::ObjectRef;
@@ -276,8 +277,9 @@ impl Cluster {
     }
 
     /// Waits until `check` is ready for the object (`None` while it does not exist), following a watch
-    /// on it and falling back to polling when the server offers no watch. A new status is reported
-    /// once; on timeout the error says `timed_out(last object seen)`.
+    /// on it; when the server offers no watch (or the object does not exist yet), the rest of the wait
+    /// polls through the shared [`wait_until`]. A new status is reported once; on timeout the error
+    /// says `timed_out(last object seen)`.
     async fn wait_for<T>(
         &self,
         api: &Api<DynamicObject>,
@@ -288,56 +290,49 @@ impl Cluster {
         timed_out: impl FnOnce(Option<&Json>) -> String,
     ) -> Result<T, ProviderError> {
         let deadline = Instant::now() + timeout;
-        let mut last: Option<Json> = None;
+        let last: Mutex<Option<Json>> = Mutex::new(None);
         let mut status: Option<String> = None;
-        let mut see =
-            |o: Option<Json>, last: &mut Option<Json>| -> Result<Option<T>, ProviderError> {
-                let seen = check(o.as_ref())?;
-                *last = o;
-                match seen {
-                    Poll::Ready(v) => Ok(Some(v)),
-                    Poll::Pending(s) => {
-                        if status.as_deref() != Some(s.as_str()) {
-                            progress.status(&s);
-                            status = Some(s);
-                        }
-                        Ok(None)
-                    }
-                }
-            };
-        let mut watched = true;
-        while Instant::now() < deadline {
-            // Where the object stands now, and the version to watch from.
+        // What the object is now: its answer to `check`, and the version to watch it from.
+        let look = || async {
             let now = api.get_opt(&r.name).await.map_err(|e| self.error("waiting for", r, e))?;
             let version = now.as_ref().and_then(|o| o.metadata.resource_version.clone());
-            if let Some(v) = see(now.map(to_json).transpose()?, &mut last)? {
+            let now = now.map(to_json).transpose()?;
+            let seen = check(now.as_ref())?;
+            *lock(&last) = now;
+            Ok::<_, ProviderError>((seen, version))
+        };
+        let mut report = |seen: Poll<T>| match seen {
+            Poll::Ready(v) => Some(v),
+            Poll::Pending(s) => {
+                if status.as_deref() != Some(s.as_str()) {
+                    progress.status(&s);
+                    status = Some(s);
+                }
+                None
+            }
+        };
+        while Instant::now() < deadline {
+            let (seen, version) = look().await?;
+            if let Some(v) = report(seen) {
                 return Ok(v);
             }
-            let events = match (&version, watched) {
-                (Some(version), true) => {
-                    let left = deadline.saturating_duration_since(Instant::now());
-                    let params = WatchParams::default()
-                        .fields(&format!("metadata.name={}", r.name))
-                        .timeout(left.as_secs().clamp(1, 290) as u32);
-                    api.watch(&params, version).await.ok()
-                }
-                _ => None,
+            let left = deadline.saturating_duration_since(Instant::now());
+            let params = WatchParams::default()
+                .fields(&format!("metadata.name={}", r.name))
+                .timeout(left.as_secs().clamp(1, 290) as u32);
+            let events = match &version {
+                Some(version) => api.watch(&params, version).await.ok(),
+                None => None,
             };
-            let Some(events) = events else {
-                // No watch to follow (the object is absent, or the server refused): poll.
-                watched = false;
-                let left = deadline.saturating_duration_since(Instant::now());
-                tokio::time::sleep(POLL.min(left)).await;
-                continue;
-            };
+            let Some(events) = events else { break };
             let mut events = std::pin::pin!(events);
             loop {
                 let left = deadline.saturating_duration_since(Instant::now());
                 let event = match tokio::time::timeout(left, events.next()).await {
                     Ok(Some(Ok(event))) => event,
-                    // The watch ended (server timeout, 410 Gone, a dropped connection): look again.
-                    Ok(Some(Err(_)) | None) => break,
-                    Err(_) => break, // the deadline
+                    // The watch ended (server timeout, 410 Gone, a dropped connection), or the
+                    // deadline passed: look again.
+                    Ok(Some(Err(_)) | None) | Err(_) => break,
                 };
                 let seen = match event {
                     WatchEvent::Added(o) | WatchEvent::Modified(o) => Some(to_json(o)?),
@@ -345,12 +340,29 @@ impl Cluster {
                     WatchEvent::Bookmark(_) => continue,
                     WatchEvent::Error(_) => break,
                 };
-                if let Some(v) = see(seen, &mut last)? {
+                let answer = check(seen.as_ref())?;
+                *lock(&last) = seen;
+                if let Some(v) = report(answer) {
                     return Ok(v);
                 }
             }
         }
-        Err(ProviderError::new(ErrorKind::Timeout, "Timeout", timed_out(last.as_ref())))
+        // No watch to follow: poll for what is left of the timeout.
+        let left = deadline.saturating_duration_since(Instant::now());
+        let poll = || async { look().await.map(|(seen, _)| seen) };
+        let result =
+            wait_until(WaitPolicy::backing_off(POLL, POLL * 8, left), progress, poll, |_| {
+                String::new()
+            })
+            .await;
+        match result {
+            Err(e) if e.kind == ErrorKind::Timeout => Err(ProviderError::new(
+                ErrorKind::Timeout,
+                "Timeout",
+                timed_out(lock(&last).as_ref()),
+            )),
+            other => other,
+        }
     }
 }
 
