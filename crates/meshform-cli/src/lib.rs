@@ -3,6 +3,7 @@
 //!
 //! - [`args`]: the clap command-line definition.
 //! - [`commands`]: one thin module per command, over `meshform_engine::ops`.
+//! - [`logging`]: the debug log (`MESHFORM_LOG`, `MESHFORM_LOG_PATH`).
 //! - [`render`]: plans and state as text and JSON.
 //! - [`output`]: [`output::Output`], the one writer of stdout and stderr for command results.
 //! - [`reporters`]: the terminal (and JSON-lines) `Reporter`.
@@ -11,6 +12,7 @@
 
 pub mod args;
 pub mod commands;
+pub mod logging;
 pub mod output;
 pub mod render;
 pub mod report;
@@ -40,6 +42,13 @@ pub fn run() -> ExitCode {
         }
     };
     let mut settings = settings::Settings::from_env(&cli);
+    let log = std::env::var("MESHFORM_LOG").ok();
+    let log_path = std::env::var_os("MESHFORM_LOG_PATH").filter(|p| !p.is_empty());
+    if let Some(warning) =
+        logging::init(log.as_deref(), log_path.as_deref().map(std::path::Path::new))
+    {
+        output::Output.eline(format_args!("warning: {warning}"));
+    }
     // Like `git -C` and `terraform -chdir`: run as if started in DIR, so that every relative path
     // (--var-file, state push FILE, fmt FILE…) is relative to it, not only the configuration.
     if let Some(dir) = &cli.chdir {

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use meshform_acs as acs;
 use meshform_core::sync::lock;
-use meshform_provider::{ErrorKind, Progress, ProviderError, RetryPolicy, Verdict};
+use meshform_provider::{ErrorKind, Progress, ProviderError, RetryNotice, RetryPolicy, Verdict};
 
 use crate::credentials::Credentials;
 
@@ -145,7 +145,8 @@ impl AsmClient {
                 return Err(e.clone());
             }
         }
-        let result = policy.run(|| self.call_once(action, params), Verdict::of, |_, _| {}).await;
+        let notice = |e: &ProviderError, n: RetryNotice| log_retry(action, e, n);
+        let result = policy.run(|| self.call_once(action, params), Verdict::of, notice).await;
         match result {
             Err(e) if retry == Retry::Read && e.kind == ErrorKind::Unavailable => {
                 let scope =
@@ -166,7 +167,8 @@ impl AsmClient {
         patience: Duration,
         progress: &dyn Progress,
     ) -> Result<serde_json::Value, ProviderError> {
-        let notice = |e: &ProviderError, _| {
+        let notice = |e: &ProviderError, n: RetryNotice| {
+            log_retry(action, e, n);
             if e.kind == ErrorKind::Busy {
                 progress.status(&format!("mesh busy ({}); retrying", e.code));
             }
@@ -179,6 +181,40 @@ impl AsmClient {
 
     /// One signed request.
     pub async fn call_once(
+        &self,
+        action: &str,
+        params: &[(String, String)],
+    ) -> Result<serde_json::Value, ProviderError> {
+        let started = std::time::Instant::now();
+        let result = self.send(action, params).await;
+        let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        // The debug log (MESHFORM_LOG=debug): action, outcome, request id and timing — never the
+        // parameters, which may carry a CA's private key, nor any header.
+        match &result {
+            Ok(v) => tracing::debug!(
+                target: "meshform::asm",
+                action,
+                endpoint = %self.endpoint,
+                status = "ok",
+                request_id = v.get("RequestId").and_then(|x| x.as_str()).unwrap_or(""),
+                duration_ms,
+                "call"
+            ),
+            Err(e) => tracing::debug!(
+                target: "meshform::asm",
+                action,
+                endpoint = %self.endpoint,
+                status = %e.code,
+                request_id = e.request_id.as_deref().unwrap_or(""),
+                duration_ms,
+                "call failed"
+            ),
+        }
+        result
+    }
+
+    /// One signed request, unlogged.
+    async fn send(
         &self,
         action: &str,
         params: &[(String, String)],
@@ -258,6 +294,19 @@ impl AsmClient {
         }
         Err(e)
     }
+}
+
+/// A retry, in the debug log.
+fn log_retry(action: &str, e: &ProviderError, n: RetryNotice) {
+    tracing::info!(
+        target: "meshform::asm",
+        action,
+        code = %e.code,
+        request_id = e.request_id.as_deref().unwrap_or(""),
+        retry = n.retry,
+        delay_ms = u64::try_from(n.delay.as_millis()).unwrap_or(u64::MAX),
+        "retrying"
+    );
 }
 
 /// The scope of the whole endpoint in [`AsmClient::unavailable`]: it could not be reached at all.

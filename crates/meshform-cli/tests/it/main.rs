@@ -6,6 +6,7 @@
 
 mod ci_workflow;
 mod concurrency;
+mod debug_log;
 mod diagnostics;
 mod drill;
 mod harness;
