@@ -2,13 +2,18 @@
 //! (case-insensitive) writes structured lines — `<time> LEVEL target: message key=value…`, e.g. each
 //! ASM call's action, outcome, request id, retry and duration — to stderr, or appended to
 //! `MESHFORM_LOG_PATH`. Libraries emit through `tracing` and never log a secret (no request
-//! parameters, no headers, no state values).
+//! parameters, no headers, no state values); the HTTP and TLS libraries' own events are left out.
 
 use std::fs::OpenOptions;
 use std::path::Path;
 use std::sync::Mutex;
 
 use tracing::level_filters::LevelFilter;
+use tracing_subscriber::filter::filter_fn;
+use tracing_subscriber::fmt::writer::BoxMakeWriter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::Layer;
 
 /// The level `MESHFORM_LOG` asks for; `Err` carries a warning for a value that is not a level (which
 /// then means `trace`, as Terraform takes an unknown `TF_LOG`).
@@ -34,20 +39,28 @@ pub fn init(log: Option<&str>, path: Option<&Path>) -> Option<String> {
         Some(Ok(f)) => (f, None),
         Some(Err(w)) => (LevelFilter::TRACE, Some(w)),
     };
-    let builder = tracing_subscriber::fmt().with_max_level(filter).with_ansi(false);
-    let installed = match path {
+    let writer = match path {
         Some(p) => match OpenOptions::new().create(true).append(true).open(p) {
-            Ok(file) => builder.with_writer(Mutex::new(file)).try_init(),
+            Ok(file) => BoxMakeWriter::new(Mutex::new(file)),
             Err(e) => {
                 warning = Some(format!(
                     "cannot open MESHFORM_LOG_PATH {}: {e}; logging to stderr",
                     p.display()
                 ));
-                builder.with_writer(std::io::stderr).try_init()
+                BoxMakeWriter::new(std::io::stderr)
             }
         },
-        None => builder.with_writer(std::io::stderr).try_init(),
+        None => BoxMakeWriter::new(std::io::stderr),
     };
+    // Only meshform's own events and kube-rs's: the HTTP and TLS libraries below them may show
+    // headers (a bearer token) at their trace level.
+    let ours = filter_fn(move |m| {
+        let t = m.target();
+        (t.starts_with("meshform") || t.starts_with("kube")) && *m.level() <= filter
+    });
+    let layer =
+        tracing_subscriber::fmt::layer().with_ansi(false).with_writer(writer).with_filter(ours);
+    let installed = tracing_subscriber::registry().with(layer).try_init();
     if let Err(e) = installed {
         warning = Some(format!("cannot start the debug log: {e}"));
     }
