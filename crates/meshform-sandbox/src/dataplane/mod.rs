@@ -1,24 +1,37 @@
 //! The mesh data plane model: what makes `kubectl exec deploy/sleep -- curl helloworld:5000/hello`
 //! behave in the sandbox as in real meshes.
 //!
-//! - [`route`]: endpoint discovery per mesh (discovery-only members included), and
-//!   [`route::endpoint_reachable`], the one decision whether a connection to an endpoint succeeds
-//!   (VPCs, networks, gateways, cluster outages), with Envoy's words when it does not.
+//! - [`discovery`]: what each mesh's control plane last pushed to its proxies (endpoints of every
+//!   member cluster, `DestinationRule`s and `VirtualService`s), kept as last seen while a source
+//!   is unreachable; where workloads run (localities).
+//! - [`route`]: endpoints, and [`route::endpoint_reachable`], the one decision whether a
+//!   connection to an endpoint succeeds (VPCs, networks, gateways, cluster outages), with Envoy's
+//!   words when it does not.
+//! - [`proxy`]: the client's sidecar — [`policy`] (what the rules say for a service),
+//!   [`balancer`] (locality priorities, round robin), [`outlier`] (ejections), retries and
+//!   timeouts — and its `/stats`; [`clock`]: the time outlier detection runs on.
 //! - [`mtls`]: workload certificates from each mesh's CA, and the real mTLS hop between two pods.
 //! - [`curl`]: the sample `curl` image's options and output; [`http`]: the HTTP/1.1 messages and
 //!   Envoy's local replies; [`apps`]: what the sample images answer.
 //! - This module: [`DataPlane`] (the exec handler of every emulated cluster, and the reconciler that
-//!   makes a managed cluster show its mesh: `istio-system`, injection labels, `istio-ca-root-cert`).
+//!   makes a managed cluster show its mesh: `istio-system`, injection labels, `istio-ca-root-cert`;
+//!   and its node, labelled with its region and zone as the cloud's node controller does).
 //!
 //! A cluster that is down (`meshform sandbox outage --cluster`) runs nothing: its pods take no
 //! commands and accept no connections, its gateway is gone, the reconciler leaves it alone. Meshes
-//! keep the endpoints they last discovered there (its objects do not change while its API server
-//! refuses connections), so requests balanced to them fail as Envoy reports a refused connection.
+//! keep the endpoints they last discovered there, so requests balanced to them fail as Envoy
+//! reports a refused connection — and are retried, and eject the endpoint, as the policy says.
 
 pub mod apps;
+pub mod balancer;
+pub mod clock;
 pub mod curl;
+pub mod discovery;
 pub mod http;
 pub mod mtls;
+pub mod outlier;
+pub mod policy;
+pub mod proxy;
 pub mod route;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -29,23 +42,36 @@ use async_trait::async_trait;
 use meshform_core::sync::lock;
 
 use crate::asm::{AsmEmulator, AsmSnapshot, Injection};
-use crate::kube::{run_builtin, ExecHandler, ExecOutput, ExecRequest, INJECTION_LABEL};
+use crate::kube::{run_builtin, ExecHandler, ExecOutput, ExecRequest, Gvk, INJECTION_LABEL};
+pub use clock::Clock;
 use curl::{CurlFailure, Transfer};
 use http::{envoy_local_reply, HttpRequest, HttpResponse};
 use mtls::WorkloadCa;
+use policy::ServicePolicy;
 pub use route::{ClusterView, ConnectFailure};
 
 /// The field manager the data plane writes with.
 const MANAGER: &str = "asm-controlplane";
+/// How often the reconciler runs without a change of ASM.
+const RECONCILE_PERIOD: Duration = Duration::from_millis(500);
+/// How often each mesh pushes what it discovers to its proxies (istiod debounces changes for
+/// 100 ms).
+const PUSH_PERIOD: Duration = Duration::from_millis(100);
+/// The field manager of the nodes' registration.
+const NODE_MANAGER: &str = "cloud-node-controller";
 
 /// The data plane of the whole sandbox.
 pub struct DataPlane {
     asm: Arc<AsmEmulator>,
     clusters: Vec<ClusterView>,
     ca: WorkloadCa,
+    /// Round-robin counters of pods without a sidecar (kube-proxy), by client and Service.
     counters: Mutex<HashMap<String, usize>>,
     /// Injection labels this data plane set, per cluster, to remove them when injection goes away.
     labelled: Mutex<BTreeMap<String, BTreeSet<String>>>,
+    discovery: discovery::Discovery,
+    sidecars: proxy::Sidecars,
+    clock: Clock,
 }
 
 impl std::fmt::Debug for DataPlane {
@@ -69,6 +95,9 @@ impl DataPlane {
             ca: WorkloadCa::default(),
             counters: Mutex::new(HashMap::new()),
             labelled: Mutex::new(BTreeMap::new()),
+            discovery: discovery::Discovery::default(),
+            sidecars: proxy::Sidecars::default(),
+            clock: Clock::default(),
         });
         for c in &dp.clusters {
             c.handle.set_exec_handler(Arc::new(PodExec {
@@ -79,12 +108,18 @@ impl DataPlane {
         let task_dp = Arc::clone(&dp);
         let task = tokio::spawn(async move {
             let mut changes = task_dp.asm.subscribe();
+            let mut last_reconcile: Option<Instant> = None;
+            let mut changed = true;
             loop {
-                task_dp.reconcile();
-                tokio::select! {
-                    r = changes.changed() => if r.is_err() { return },
-                    _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+                if changed || last_reconcile.is_none_or(|t| t.elapsed() >= RECONCILE_PERIOD) {
+                    task_dp.reconcile();
+                    last_reconcile = Some(Instant::now());
                 }
+                task_dp.push();
+                changed = tokio::select! {
+                    r = changes.changed() => if r.is_err() { return } else { true },
+                    _ = tokio::time::sleep(PUSH_PERIOD) => false,
+                };
             }
         });
         (dp, task)
@@ -95,6 +130,11 @@ impl DataPlane {
         let snap = self.asm.snapshot();
         // A down cluster's API server cannot be reached, by ASM either.
         for c in self.clusters.iter().filter(|c| !c.is_down()) {
+            let node = discovery::node_name(&c.name);
+            if c.handle.get(&Gvk::new("", "v1", "Node"), None, &node).is_none() {
+                let region = discovery::region_of(&snap, &c.id);
+                let _ = c.handle.apply(NODE_MANAGER, &discovery::node(&c.name, &region));
+            }
             let mesh = snap.managing_mesh(&c.id);
             let mut want: BTreeMap<String, (String, String)> = BTreeMap::new();
             if let Some(m) = mesh {
@@ -134,6 +174,22 @@ impl DataPlane {
         }
     }
 
+    /// Every mesh pushes what it discovers now (the reconciler does every 100 ms): from the
+    /// sources that answer; the rest stays as last seen ([`discovery`]).
+    pub fn push(&self) {
+        let snap = self.asm.snapshot();
+        self.discovery.retain(&snap);
+        for mesh in snap.meshes.values() {
+            let api = self.asm.mesh_api(&mesh.id);
+            self.discovery.pushed(&snap, mesh, api.as_ref(), &self.clusters);
+        }
+    }
+
+    /// The clock outlier detection runs on: tests pause and advance it.
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
     /// The clusters it serves.
     pub fn clusters(&self) -> &[ClusterView] {
         &self.clusters
@@ -162,15 +218,20 @@ impl DataPlane {
             Err(f) => transfer.outcome = Err(f),
             Ok(target) => {
                 let request = curl::request(&opts, &target);
-                let routed = self.route(cluster_id, req, &target);
-                transfer.remote_ip = routed.as_ref().ok().and_then(|r| r.remote_ip.clone());
-                transfer.outcome = match routed {
-                    Err(f) => Err(f),
-                    Ok(routed) => {
-                        let send = self.send(routed, req, &target, &request);
-                        within(opts.max_time, start, send).await
-                    }
-                };
+                if matches!(target.host.as_str(), "localhost" | "127.0.0.1") {
+                    transfer.remote_ip = Some("127.0.0.1".to_owned());
+                    transfer.outcome = self.sidecar_admin(cluster_id, req, &target, &request);
+                } else {
+                    let routed = self.route(cluster_id, req, &target);
+                    transfer.remote_ip = routed.as_ref().ok().and_then(|r| r.remote_ip.clone());
+                    transfer.outcome = match routed {
+                        Err(f) => Err(f),
+                        Ok(routed) => {
+                            let send = self.send(routed, req, &target, &request);
+                            within(opts.max_time, start, send).await
+                        }
+                    };
+                }
                 transfer.target = Some(target);
                 transfer.request = Some(request);
             }
@@ -179,8 +240,48 @@ impl DataPlane {
         curl::render(&opts, &transfer)
     }
 
-    /// Where a request from a pod of `cluster_id` to `target` goes: the Service's endpoints as the
-    /// pod's mesh discovers them, and the one this request is balanced to (round robin per pod).
+    /// `curl localhost:15000/…` in a pod with a sidecar: Envoy's admin endpoint (`/stats`,
+    /// `/stats?filter=TEXT`: the counters of the sidecar's upstream clusters).
+    fn sidecar_admin(
+        &self,
+        cluster_id: &str,
+        req: &ExecRequest,
+        target: &curl::Target,
+        request: &HttpRequest,
+    ) -> Result<HttpResponse, CurlFailure> {
+        if target.port != 15000 || !route::has_sidecar(&req.pod) {
+            return Err(CurlFailure::new(
+                7,
+                format!(
+                    "Failed to connect to {} port {} after 0 ms: Couldn't connect to server",
+                    target.host, target.port
+                ),
+            ));
+        }
+        let (path, query) = request.path.split_once('?').unwrap_or((&request.path, ""));
+        if path != "/stats" {
+            return Ok(HttpResponse::new(
+                404,
+                "text/plain",
+                "invalid path. admin commands are:\n  /stats: print server stats\n",
+            ));
+        }
+        let filter = form_urlencoded::parse(query.as_bytes())
+            .find(|(k, _)| k == "filter")
+            .map(|(_, v)| v.into_owned());
+        let client = client_key(cluster_id, req);
+        let mut r = HttpResponse::new(
+            200,
+            "text/plain; charset=UTF-8",
+            self.sidecars.stats(&client, filter.as_deref()),
+        );
+        r.set_header("server", "envoy");
+        Ok(r)
+    }
+
+    /// Where a request from a pod of `cluster_id` to `target` goes: the Service's endpoints and
+    /// traffic policy as the pod's mesh last pushed them (a pod without a sidecar sees its own
+    /// cluster's endpoints, as kube-proxy does).
     fn route(
         &self,
         cluster_id: &str,
@@ -194,21 +295,26 @@ impl DataPlane {
         let from = self.cluster(cluster_id).ok_or_else(unresolved)?.clone();
         let meshed = route::has_sidecar(&req.pod);
         let snap = self.asm.snapshot();
-        let eps = route::discover(&snap, &self.clusters, &from, &ns, &svc, meshed)
-            .ok_or_else(unresolved)?;
+        let mesh = if meshed { snap.managing_mesh(&from.id) } else { None };
+        let (endpoints, policy) = match mesh {
+            Some(m) => {
+                let api = self.asm.mesh_api(&m.id);
+                let pushed = self.discovery.pushed(&snap, m, api.as_ref(), &self.clusters);
+                let eps = pushed.endpoints(&self.clusters, &ns, &svc).ok_or_else(unresolved)?;
+                (eps, policy::for_service(&pushed.traffic, &ns, &svc, &target.path))
+            }
+            None => (
+                route::service_endpoints(&from, &ns, &svc).ok_or_else(unresolved)?,
+                ServicePolicy::default(),
+            ),
+        };
         let remote_ip = route::service_ip(&from, &ns, &svc);
-        let endpoint = (!eps.is_empty()).then(|| {
-            let key = format!("{cluster_id}/{}/{ns}/{svc}", req.pod_name());
-            let mut counters = lock(&self.counters);
-            let n = counters.entry(key).or_insert(0);
-            *n += 1;
-            eps[(*n - 1) % eps.len()].clone()
-        });
-        Ok(Routed { snap, from, meshed, endpoint, remote_ip })
+        Ok(Routed { snap, from, meshed, endpoints, policy, remote_ip, ns, svc })
     }
 
-    /// Sends the request: through the source's sidecar when it has one (Envoy's local replies for
-    /// what fails before the application answers), straight to the pod otherwise.
+    /// Sends the request: through the source's sidecar when it has one ([`proxy`]: balancing,
+    /// retries, outlier detection, Envoy's local replies), else straight to a pod chosen round
+    /// robin, once.
     async fn send(
         &self,
         routed: Routed,
@@ -216,7 +322,19 @@ impl DataPlane {
         target: &curl::Target,
         request: &HttpRequest,
     ) -> Result<HttpResponse, CurlFailure> {
-        let Routed { snap, from, meshed, endpoint, remote_ip } = routed;
+        let Routed { snap, from, meshed, endpoints, policy, remote_ip, ns, svc } = routed;
+        let ctx = AttemptContext { snap: &snap, from: &from, client_pod: &req.pod, request };
+        if meshed {
+            let call = proxy::Call {
+                client: client_key(&from.id, req),
+                client_placement: discovery::client_placement(&snap, &from, &req.pod),
+                cluster_name: format!("outbound|{}||{svc}.{ns}.svc.cluster.local", target.port),
+                endpoints,
+                policy,
+                attempt: ctx,
+            };
+            return Ok(self.through_sidecar(&call).await);
+        }
         let connect_failed = || {
             CurlFailure::new(
                 7,
@@ -227,20 +345,29 @@ impl DataPlane {
                 ),
             )
         };
-        let Some(ep) = endpoint else {
-            return if meshed {
-                Ok(envoy_local_reply(503, "no healthy upstream"))
-            } else {
-                Err(connect_failed())
-            };
-        };
-        if let Err(failure) = self.endpoint_reachable(&snap, &from, &ep) {
-            return if meshed {
-                Ok(envoy_local_reply(ConnectFailure::STATUS, failure.body()))
-            } else {
-                Err(connect_failed())
-            };
-        }
+        let ep = (!endpoints.is_empty()).then(|| {
+            let key = format!("{}/{ns}/{svc}", client_key(&from.id, req));
+            let mut counters = lock(&self.counters);
+            let n = counters.entry(key).or_insert(0);
+            *n += 1;
+            endpoints[(*n - 1) % endpoints.len()].clone()
+        });
+        let Some(ep) = ep else { return Err(connect_failed()) };
+        self.attempt(&ctx, &ep, 1).await.map_err(|_| connect_failed())
+    }
+
+    /// One attempt to `ep`: the connection ([`route::endpoint_reachable`]), the mTLS hop when
+    /// both ends have sidecars (a handshake failure is a failed connection, as Envoy reports
+    /// it), and the application's answer — as the client's sidecar passes it on when it has one.
+    async fn attempt(
+        &self,
+        ctx: &AttemptContext<'_>,
+        ep: &route::Endpoint,
+        n: u32,
+    ) -> Result<HttpResponse, ConnectFailure> {
+        let AttemptContext { snap, from, client_pod, request } = *ctx;
+        self.endpoint_reachable(snap, from, ep)?;
+        let meshed = route::has_sidecar(client_pod);
         let started = Instant::now();
         let to_mesh = self.cluster(&ep.cluster_id).and_then(|to| snap.managing_mesh(&to.id));
         let src_mesh = snap.managing_mesh(&from.id).filter(|_| meshed);
@@ -262,22 +389,16 @@ impl DataPlane {
                 pod["spec"]["serviceAccountName"].as_str().unwrap_or("default")
             )
         };
-        let (client_id, server_id) = (spiffe(&req.pod), spiffe(&ep.pod));
-        let certs = self
+        let (client_id, server_id) = (spiffe(client_pod), spiffe(&ep.pod));
+        let (client, server) = self
             .ca
             .issue(&sm.ca, &client_id)
-            .and_then(|c| Ok((c, self.ca.issue(&dm.ca, &server_id)?)));
-        let (client, server) = match certs {
-            Ok(x) => x,
-            Err(e) => {
-                let f = ConnectFailure {
-                    reset_reason: "connection failure".into(),
-                    transport_failure: e,
-                };
-                return Ok(envoy_local_reply(ConnectFailure::STATUS, f.body()));
-            }
-        };
-        let upstream = upstream_request(request, &client_id, &server_id, &client.chain[0]);
+            .and_then(|c| Ok((c, self.ca.issue(&dm.ca, &server_id)?)))
+            .map_err(|e| ConnectFailure {
+                reset_reason: "connection failure".into(),
+                transport_failure: e,
+            })?;
+        let upstream = upstream_request(request, &client_id, &server_id, &client.chain[0], n);
         let wire = upstream.to_wire();
         let pod = ep.pod.clone();
         let answer = move |wire: &str| {
@@ -289,12 +410,13 @@ impl DataPlane {
             Ok(wire) => Ok(HttpResponse::parse(&wire)
                 .unwrap_or_else(|| envoy_local_reply(502, "upstream connect error or disconnect/reset before headers. reset reason: protocol error"))
                 .through_envoy(started.elapsed().as_millis())),
-            Err(e) => Ok(envoy_local_reply(ConnectFailure::STATUS,
-                format!(
-                    "upstream connect error or disconnect/reset before headers. retried and the latest reset reason: remote connection failure, transport failure reason: TLS_error:|268435581:SSL routines:OPENSSL_internal:CERTIFICATE_VERIFY_FAILED:TLS_error_end ({e}: the meshes of {} and {} do not share a root certificate)",
+            Err(e) => Err(ConnectFailure {
+                reset_reason: "remote connection failure".into(),
+                transport_failure: format!(
+                    "TLS_error:|268435581:SSL routines:OPENSSL_internal:CERTIFICATE_VERIFY_FAILED:TLS_error_end ({e}: the meshes of {} and {} do not share a root certificate)",
                     from.name, self.cluster(&ep.cluster_id).map_or("", |c| c.name.as_str())
                 ),
-            )),
+            }),
         }
     }
 
@@ -309,6 +431,11 @@ impl DataPlane {
         let to = self.cluster(&ep.cluster_id).ok_or_else(ConnectFailure::refused)?;
         route::endpoint_reachable(snapshot, from, to)
     }
+}
+
+/// A client pod's identity in the sidecars' state: `cluster-id/namespace/pod`.
+fn client_key(cluster_id: &str, req: &ExecRequest) -> String {
+    format!("{cluster_id}/{}/{}", req.namespace(), req.pod_name())
 }
 
 /// The transfer, cut short after `--max-time` as curl does (exit 28).
@@ -332,10 +459,22 @@ struct Routed {
     snap: Arc<AsmSnapshot>,
     from: ClusterView,
     meshed: bool,
-    /// `None` when the Service has no endpoints.
-    endpoint: Option<route::Endpoint>,
+    /// The Service's endpoints as the client knows them; empty when it has none.
+    endpoints: Vec<route::Endpoint>,
+    policy: ServicePolicy,
     /// The Service's cluster IP, what curl connects to.
     remote_ip: Option<String>,
+    ns: String,
+    svc: String,
+}
+
+/// What an attempt needs besides its endpoint.
+#[derive(Clone, Copy)]
+pub(crate) struct AttemptContext<'a> {
+    snap: &'a AsmSnapshot,
+    from: &'a ClusterView,
+    client_pod: &'a serde_json::Value,
+    request: &'a HttpRequest,
 }
 
 /// The request as the destination's application receives it from its sidecar: what curl sent plus
@@ -346,6 +485,7 @@ fn upstream_request(
     client_id: &str,
     server_id: &str,
     client_cert: &[u8],
+    attempt: u32,
 ) -> HttpRequest {
     use sha2::Digest;
     let mut r = request.clone();
@@ -353,7 +493,7 @@ fn upstream_request(
     r.headers.extend([
         ("x-forwarded-proto".to_owned(), "http".to_owned()),
         ("x-request-id".to_owned(), uuid::Uuid::new_v4().to_string()),
-        ("x-envoy-attempt-count".to_owned(), "1".to_owned()),
+        ("x-envoy-attempt-count".to_owned(), attempt.to_string()),
         (
             "x-forwarded-client-cert".to_owned(),
             format!("By={server_id};Hash={hash};Subject=\"\";URI={client_id}"),

@@ -1,11 +1,13 @@
-//! Routing a request from a pod to a service as its mesh's proxies would: the endpoints the source's
-//! mesh discovers (its own cluster's, and those of every cluster attached to the mesh, discovery-only
-//! included, that has a Service of that name), whether a connection to an endpoint succeeds
-//! ([`endpoint_reachable`]: VPCs, networks, gateways, cluster outages), round-robin balancing, then
-//! the hop over real mTLS and the sample images' answers (`apps`).
+//! The facts routing rests on: the emulated clusters ([`ClusterView`]), endpoints ([`Endpoint`]:
+//! a ready pod selected by a Service, as a mesh discovered it or as kube-proxy sees it for a pod
+//! without a sidecar), and whether a connection to an endpoint succeeds ([`endpoint_reachable`]:
+//! VPCs, networks, gateways, cluster outages), in Envoy's words when it does not. What a mesh
+//! discovered is in `discovery`; what a sidecar does with it (balancing, retries, outlier
+//! detection) in `proxy`.
 
 use serde_json::Value;
 
+use super::balancer::Placement;
 use crate::asm::AsmSnapshot;
 use crate::kube::{Availability, ClusterHandle, Gvk};
 
@@ -33,11 +35,19 @@ impl ClusterView {
 pub struct Endpoint {
     pub cluster_id: String,
     pub pod: Value,
+    /// Where it runs (its locality and labels), as its mesh discovered it.
+    pub placement: Placement,
 }
 
 impl Endpoint {
     pub fn name(&self) -> &str {
         self.pod["metadata"]["name"].as_str().unwrap_or("")
+    }
+
+    /// The host's identity in a sidecar's upstream cluster: `cluster-id/namespace/pod`.
+    pub fn host_key(&self) -> String {
+        let ns = self.pod["metadata"]["namespace"].as_str().unwrap_or("");
+        format!("{}/{ns}/{}", self.cluster_id, self.name())
     }
 }
 
@@ -48,7 +58,8 @@ pub fn has_sidecar(pod: &Value) -> bool {
         .is_some_and(|cs| cs.iter().any(|c| c["name"] == "istio-proxy"))
 }
 
-fn pod_ready(pod: &Value) -> bool {
+/// Whether a pod is an endpoint: running and not being deleted.
+pub fn pod_ready(pod: &Value) -> bool {
     pod["status"]["phase"] == "Running" && pod["metadata"]["deletionTimestamp"].is_null()
 }
 
@@ -70,7 +81,11 @@ pub fn service_endpoints(cluster: &ClusterView, ns: &str, svc: &str) -> Option<V
     let mut eps: Vec<Endpoint> = pods
         .into_iter()
         .filter(pod_ready)
-        .map(|pod| Endpoint { cluster_id: cluster.id.clone(), pod })
+        .map(|pod| Endpoint {
+            cluster_id: cluster.id.clone(),
+            pod,
+            placement: Placement::default(),
+        })
         .collect();
     eps.sort_by(|a, b| a.name().cmp(b.name()));
     Some(eps)
@@ -133,9 +148,9 @@ impl ConnectFailure {
 }
 
 /// Whether a sidecar in `from` can open a connection to an endpoint in `to`: **the one place the
-/// data plane decides that an endpoint is down**. A later policy layer (retries, outlier detection,
-/// locality failover) calls it per attempt and counts its failures; it does not look at
-/// discovery, which keeps endpoints as last seen (reference §5).
+/// data plane decides that an endpoint is down**. The sidecar (`proxy`) calls it per attempt,
+/// retries and counts its failures for outlier detection; it does not look at discovery, which
+/// keeps endpoints as last seen (reference §5).
 ///
 /// In order: pods in one cluster or one VPC reach each other directly. Across VPCs, the source
 /// mesh must know the two clusters are on different networks (its multi-cluster network), and the
@@ -188,34 +203,4 @@ fn network_path(
             from.name, to.name
         ))),
     }
-}
-
-/// The endpoints of `svc` that the proxies of a pod in `from` know about.
-pub fn discover(
-    snapshot: &AsmSnapshot,
-    clusters: &[ClusterView],
-    from: &ClusterView,
-    ns: &str,
-    svc: &str,
-    meshed: bool,
-) -> Option<Vec<Endpoint>> {
-    let mesh = if meshed { snapshot.managing_mesh(&from.id) } else { None };
-    let mut in_view: Vec<&ClusterView> = vec![from];
-    if let Some(m) = mesh {
-        for member in &m.members {
-            if let Some(c) = clusters.iter().find(|c| c.id == member.cluster_id && c.id != from.id)
-            {
-                in_view.push(c);
-            }
-        }
-    }
-    let mut found = false;
-    let mut all = Vec::new();
-    for c in in_view {
-        if let Some(eps) = service_endpoints(c, ns, svc) {
-            found = true;
-            all.extend(eps);
-        }
-    }
-    found.then_some(all)
 }

@@ -131,6 +131,7 @@ macro_rules! b {
 
 const BUILTINS: &[Builtin] = &[
     b!("", &["v1"], "Namespace", "namespaces", false, &["ns"], false, true, false),
+    b!("", &["v1"], "Node", "nodes", false, &["no"], false, true, false),
     b!("", &["v1"], "Service", "services", true, &["svc"], true, true, false),
     b!("", &["v1"], "ServiceAccount", "serviceaccounts", true, &["sa"], false, false, false),
     b!("", &["v1"], "Secret", "secrets", true, &[], false, false, false),

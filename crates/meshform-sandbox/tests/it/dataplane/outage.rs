@@ -1,7 +1,8 @@
-//! Whole-cluster and whole-region outages: what requests from the surviving cluster see (Envoy's
-//! refused-connection reply for endpoints in the down cluster), what API clients see (refused
-//! connections, `ServiceUnavailable` from ASM), what `/status` says, what restore brings back, and
-//! how bad requests are refused without changing anything.
+//! Whole-cluster and whole-region outages: what requests from the surviving cluster see (the down
+//! cluster's endpoints refuse connections; Istio's default retries move such a request to another
+//! host — `failover` has the details), what API clients see (refused connections,
+//! `ServiceUnavailable` from ASM), what `/status` says, what restore brings back, and how bad
+//! requests are refused without changing anything.
 
 use std::collections::BTreeSet;
 
@@ -9,9 +10,6 @@ use meshform_sandbox::admin::outage::{OutageError, OutageTarget};
 use tokio::net::TcpStream;
 
 use super::support::Drill;
-
-/// Envoy's reply to a request balanced to an endpoint whose cluster is down (reference §4).
-const REFUSED: &str = "upstream connect error or disconnect/reset before headers. reset reason: remote connection failure, transport failure reason: delayed connect error: Connection refused";
 
 /// What `curl -s helloworld:5000/hello` printed over `n` requests from cluster-2, reduced to the
 /// version that answered or the error.
@@ -34,7 +32,7 @@ fn api_address(drill: &Drill, cluster: usize) -> std::net::SocketAddr {
 }
 
 #[tokio::test]
-async fn a_request_to_an_endpoint_in_a_down_cluster_fails_as_envoy_reports_it() {
+async fn a_request_to_an_endpoint_in_a_down_cluster_is_retried_on_the_surviving_one() {
     let drill = Drill::start().await;
     let both: BTreeSet<String> = ["v1".to_owned(), "v2".to_owned()].into();
     assert_eq!(answers(&drill, 4).await, both, "before the outage both versions answer");
@@ -44,17 +42,20 @@ async fn a_request_to_an_endpoint_in_a_down_cluster_fails_as_envoy_reports_it() 
     assert!(said.as_deref().is_ok_and(|s| s.starts_with("cluster cluster-1 is down")), "{said:?}");
     let refused = TcpStream::connect(address).await.expect_err("cluster-1's API server is down");
     assert_eq!(refused.kind(), std::io::ErrorKind::ConnectionRefused);
-    // The mesh keeps cluster-1's endpoints as last seen: round robin still picks them, and each
-    // such request fails with Envoy's reply; cluster-2's own endpoint keeps answering.
+    // The mesh keeps cluster-1's endpoints as last seen: round robin still picks them, the
+    // connection is refused, and Istio's default retry (connect-failure, another host) gets the
+    // answer from cluster-2's own endpoint.
+    let retried = drill.stat("helloworld", "upstream_rq_retry").await;
     let during = answers(&drill, 4).await;
-    assert_eq!(during, ["v2".to_owned(), REFUSED.to_owned()].into());
+    assert_eq!(during, ["v2".to_owned()].into());
+    assert!(drill.stat("helloworld", "upstream_rq_retry").await >= retried + 3);
     let code =
         drill.curl(&["-s", "-o", "/dev/null", "-w", "%{http_code}", "helloworld:5000/hello"]);
     let code = code.await;
     let code2 =
         drill.curl(&["-s", "-o", "/dev/null", "-w", "%{http_code}", "helloworld:5000/hello"]);
     let codes: BTreeSet<String> = [code.stdout, code2.await.stdout].into();
-    assert_eq!(codes, ["200".to_owned(), "503".to_owned()].into());
+    assert_eq!(codes, ["200".to_owned()].into());
     let status = drill.status().await;
     assert_eq!(status["outages"]["clusters"], serde_json::json!(["cluster-1"]), "{status:#}");
     assert_eq!(status["clusters"][0]["down"], true);
@@ -85,8 +86,10 @@ async fn a_region_outage_takes_its_control_plane_and_its_cluster() {
     let refused = TcpStream::connect(api_address(&drill, 0)).await.expect_err("cluster-1 is down");
     assert_eq!(refused.kind(), std::io::ErrorKind::ConnectionRefused);
     TcpStream::connect(api_address(&drill, 1)).await.expect("cluster-2 is in another region");
-    // The proxies keep their last configuration: cluster-2 is still served.
-    assert_eq!(answers(&drill, 4).await, ["v2".to_owned(), REFUSED.to_owned()].into());
+    // The proxies keep their last configuration: cluster-2 is still served (cluster-1's
+    // endpoints are still pushed, and retried away from).
+    assert_eq!(answers(&drill, 4).await, ["v2".to_owned()].into());
+    assert!(drill.stat("helloworld", "upstream_cx_connect_fail").await >= 3);
     let down = drill.outages().down();
     assert_eq!(
         (down.regions, down.clusters),

@@ -62,7 +62,7 @@ pub struct Drill {
 }
 
 /// Polls `check` every 50 ms until it holds; panics naming `what` after 30 s.
-async fn wait(what: &str, mut check: impl FnMut() -> bool) {
+pub async fn wait(what: &str, mut check: impl FnMut() -> bool) {
     for _ in 0..600 {
         if check() {
             return;
@@ -72,7 +72,7 @@ async fn wait(what: &str, mut check: impl FnMut() -> bool) {
     panic!("timed out waiting for {what}");
 }
 
-fn apply(sandbox: &Sandbox, cluster: usize, yaml: &str) {
+pub fn apply(sandbox: &Sandbox, cluster: usize, yaml: &str) {
     let handle = sandbox.clusters[cluster].handle();
     for doc in meshform_core::yaml::kubernetes_documents(yaml).expect("fixture YAML") {
         handle.apply("kubectl", &doc).expect("fixture applied");
@@ -149,6 +149,8 @@ impl Drill {
             })
             .await;
         }
+        // The mesh pushes every 100 ms; a test that takes a cluster down at once should not race it.
+        drill.sandbox.dataplane.push();
         drill
     }
 
@@ -189,6 +191,78 @@ impl Drill {
         let mut command = vec!["curl"];
         command.extend_from_slice(args);
         self.sleep_2(&command).await
+    }
+
+    /// Applies Istio configuration (YAML documents) to the mesh's control plane, as
+    /// `kubectl --kubeconfig mesh-1.kubeconfig apply` would (in process: also while it is down).
+    pub fn apply_to_mesh(&self, yaml: &str) {
+        let api = self.sandbox.asm.mesh_api(&self.mesh).expect("the mesh's API server");
+        for doc in meshform_core::yaml::kubernetes_documents(yaml).expect("Istio YAML") {
+            api.handle().apply("kubectl", &doc).expect("applied to the mesh's control plane");
+        }
+    }
+
+    /// Scales a Deployment of the default namespace and waits until that many pods run.
+    pub async fn scale(&self, cluster: usize, deployment: &str, replicas: usize) {
+        let handle = self.sandbox.clusters[cluster].handle();
+        let gvk = Gvk::new("apps", "v1", "Deployment");
+        let mut d = handle.get(&gvk, Some("default"), deployment).expect("the deployment");
+        d["spec"]["replicas"] = serde_json::json!(replicas);
+        let d = serde_json::json!({
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": deployment, "namespace": "default"},
+            "spec": {"replicas": replicas, "selector": d["spec"]["selector"], "template": d["spec"]["template"]},
+        });
+        handle.apply("kubectl", &d).expect("scaled");
+        let selector =
+            format!("app=helloworld,version={}", deployment.trim_start_matches("helloworld-"));
+        wait(&format!("{deployment} at {replicas}"), || {
+            let pods = handle
+                .list(&Gvk::new("", "v1", "Pod"), Some("default"), Some(&selector))
+                .unwrap_or_default();
+            pods.iter().filter(|p| p["status"]["phase"] == "Running").count() == replicas
+                && pods.len() == replicas
+        })
+        .await;
+        self.sandbox.dataplane.push();
+    }
+
+    /// The counters of cluster-2's `sleep` sidecar for an upstream (`helloworld`, `httpbin`), as
+    /// `curl localhost:15000/stats` shows them: stat name (after the cluster name) → value.
+    pub async fn stats(&self, service: &str) -> std::collections::BTreeMap<String, u64> {
+        let out = self.curl(&["-s", &format!("localhost:15000/stats?filter={service}")]).await;
+        assert_eq!(out.code, 0, "{out:?}");
+        out.stdout
+            .lines()
+            .filter_map(|l| l.strip_prefix("cluster.outbound|"))
+            .filter_map(|l| {
+                let (name, value) = l.rsplit_once(": ")?;
+                let stat = name.split_once(".svc.cluster.local.")?.1;
+                Some((stat.to_owned(), value.parse().ok()?))
+            })
+            .collect()
+    }
+
+    /// One stat of [`Drill::stats`], 0 when absent.
+    pub async fn stat(&self, service: &str, stat: &str) -> u64 {
+        self.stats(service).await.get(stat).copied().unwrap_or(0)
+    }
+
+    /// What `n` requests from cluster-2's `sleep` to helloworld saw: `200 v2`-style lines
+    /// (status, then the version that answered or the body), counted.
+    pub async fn hello(&self, n: usize) -> std::collections::BTreeMap<String, usize> {
+        let mut seen = std::collections::BTreeMap::new();
+        for _ in 0..n {
+            let out = self.curl(&["-s", "-w", " %{http_code}", "helloworld:5000/hello"]).await;
+            assert_eq!(out.code, 0, "{out:?}");
+            let (body, code) = out.stdout.rsplit_once(' ').expect("a status code");
+            let shown = match body.strip_prefix("Hello version: ") {
+                Some(rest) => rest.split(',').next().unwrap_or_default().to_owned(),
+                None => body.to_owned(),
+            };
+            *seen.entry(format!("{code} {shown}")).or_insert(0) += 1;
+        }
+        seen
     }
 
     /// `GET /status` of the admin endpoint, parsed.
