@@ -193,7 +193,8 @@ pub async fn plan(settings: &Settings, args: &PlanArgs, out: Option<&Path>, mark
             Output.print(render_plan(&planned.plan, Style { color: settings.color }));
             if let Some(path) = saved {
                 let rule = "─".repeat(77);
-                Output.line(format_args!("\n{rule}\n\nSaved the plan to: {}\n\nTo perform exactly these actions, run the following command to apply:\n    meshform apply {}", path.display(), path.display()));
+                let allow = if planned.plan.complete() { "" } else { "--allow-incomplete " };
+                Output.line(format_args!("\n{rule}\n\nSaved the plan to: {}\n\nTo perform exactly these actions, run the following command to apply:\n    meshform apply {allow}{}", path.display(), path.display()));
             }
         }
     }

@@ -98,7 +98,15 @@ fn render_with(plan: &Plan, opts: &MarkdownOptions, fold: Fold) -> String {
             );
         }
         for s in &plan.skipped {
-            let _ = writeln!(out, "> - {}", escape(s));
+            // `ADDRESS (why)`: the address as code, like the failures above.
+            match s.split_once(" (") {
+                Some((addr, why)) => {
+                    let _ = writeln!(out, "> - `{}` ({}", code_safe(addr), escape(why));
+                }
+                None => {
+                    let _ = writeln!(out, "> - `{}`", code_safe(s));
+                }
+            }
         }
         out.push('\n');
     }
@@ -191,9 +199,10 @@ fn render_with(plan: &Plan, opts: &MarkdownOptions, fold: Fold) -> String {
         );
     }
     if let Some(f) = &opts.plan_file {
+        let allow = if plan.complete() { "" } else { "--allow-incomplete " };
         let _ = writeln!(
             out,
-            "<sub>Saved plan: `{}`; apply it with `meshform apply {}`.</sub>",
+            "<sub>Saved plan: `{}`; apply it with `meshform apply {allow}{}`.</sub>",
             code_safe(f),
             code_safe(f)
         );

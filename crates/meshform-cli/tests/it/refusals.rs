@@ -133,13 +133,17 @@ fn an_incomplete_plan_is_applied_only_with_allow_incomplete_and_says_what_it_lef
     assert_eq!(w.read("b.txt"), "b", "nothing is applied without --allow-incomplete");
 
     // A saved plan says it is incomplete before anything else, and is applied only when allowed.
-    w.run(&["plan", "--out", "plan.bin"]).code(1);
+    w.run(&["plan", "--out", "plan.bin"])
+        .code(1)
+        .stdout_has("meshform apply --allow-incomplete plan.bin");
     let shown = w.ok(&["show", "--json", "plan.bin"]);
     let doc: serde_json::Value = serde_json::from_str(&shown.stdout).unwrap();
     let first: Vec<&String> = doc.as_object().unwrap().keys().take(2).collect();
     assert_eq!(first, ["format_version", "complete"]);
     assert_eq!((doc["complete"].as_bool(), doc["applyable"].as_bool()), (Some(false), Some(false)));
-    w.ok(&["show", "--markdown", "plan.bin"]).stdout_has("**This plan is incomplete**");
+    w.ok(&["show", "--markdown", "plan.bin"])
+        .stdout_has("**This plan is incomplete**")
+        .stdout_has("> - `local_file.a` (local):");
     w.run(&["apply", "plan.bin"]).code(1).stderr_has("--allow-incomplete");
 
     let done = w.ok(&["apply", "--allow-incomplete", "plan.bin"]);

@@ -144,12 +144,12 @@ fn plan_shows_every_runbook_step_and_apply_converges() {
     assert!(plan.stdout.contains("network                = \"network1\""), "{}", plan.stdout);
     assert!(plan.stdout.contains("network                = \"network2\""), "{}", plan.stdout);
     assert!(plan.stdout.contains("Deployment"), "the manifests are shown:\n{}", plan.stdout);
-    let plan = plan.stdout_has("Plan: 13 to add, 0 to change, 0 to destroy.");
+    let plan = plan.stdout_has("Plan: 15 to add, 0 to change, 0 to destroy.");
     assert!(!plan.stdout.contains("sleep_cluster_2"), "the second half is not planned yet");
 
     sandbox
         .ok(&["apply", "--auto-approve"])
-        .stdout_has("Apply complete! Resources: 13 added, 0 changed, 0 destroyed.");
+        .stdout_has("Apply complete! Resources: 15 added, 0 changed, 0 destroyed.");
     sandbox.run(&["plan", "--detailed-exitcode"]).code(0).stdout_has("No changes.");
 
     // The emulated cloud holds what the runbook builds.
@@ -320,7 +320,7 @@ fn destroy_leaves_the_sandbox_empty() {
 
     sandbox
         .ok(&["destroy", "--auto-approve", "--var", SECOND_HALF])
-        .stdout_has("Destroy complete! Resources: 14 destroyed.");
+        .stdout_has("Destroy complete! Resources: 16 destroyed.");
     assert_eq!(sandbox.work.state_list(), Vec::<String>::new());
 
     let status = sandbox.status();
