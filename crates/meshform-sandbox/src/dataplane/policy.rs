@@ -31,9 +31,9 @@ pub struct OutlierDetection {
 
 impl OutlierDetection {
     fn from_json(v: &Value) -> OutlierDetection {
-        let n = |k: &str| v[k].as_u64().map(|n| u32::try_from(n).unwrap_or(u32::MAX));
+        let n = |k: &str| integer(&v[k]).map(|n| n.clamp(0, i64::from(u32::MAX)) as u32);
         let percent = |k: &str, default: u32| {
-            v[k].as_i64().filter(|p| *p > 0).map_or(default, |p| p.min(100) as u32)
+            integer(&v[k]).filter(|p| *p > 0).map_or(default, |p| p.min(100) as u32)
         };
         OutlierDetection {
             consecutive_5xx: n("consecutive5xxErrors").or(n("consecutiveErrors")).unwrap_or(5),
@@ -41,8 +41,7 @@ impl OutlierDetection {
             interval: duration(&v["interval"]).unwrap_or(Duration::from_secs(10)),
             base_ejection: duration(&v["baseEjectionTime"]).unwrap_or(Duration::from_secs(30)),
             max_ejection_percent: percent("maxEjectionPercent", 10),
-            min_health_percent: v["minHealthPercent"]
-                .as_i64()
+            min_health_percent: integer(&v["minHealthPercent"])
                 .map_or(0, |p| p.clamp(0, 100) as u32),
         }
     }
@@ -79,7 +78,7 @@ impl LocalityLbSetting {
                     let to = d["to"].as_object()?;
                     let weights = to
                         .iter()
-                        .map(|(k, w)| (k.clone(), w.as_u64().map_or(0, |w| w.min(100) as u32)))
+                        .map(|(k, w)| (k.clone(), integer(w).map_or(0, |w| w.clamp(0, 100) as u32)))
                         .collect();
                     Some((d["from"].as_str()?.to_owned(), weights))
                 })
@@ -249,7 +248,8 @@ pub fn for_service(traffic: &TrafficConfig, ns: &str, svc: &str, path: &str) -> 
         policy.timeout = duration(&route["timeout"]).filter(|d| !d.is_zero());
         let r = &route["retries"];
         if r.is_object() {
-            let attempts = r["attempts"].as_u64().map_or(2, |a| a.min(u64::from(u32::MAX)) as u32);
+            let attempts =
+                integer(&r["attempts"]).map_or(2, |a| a.clamp(0, i64::from(u32::MAX)) as u32);
             let retry_on = r["retryOn"].as_str().filter(|s| !s.trim().is_empty());
             policy.retries = RetryPolicy {
                 retries: attempts,
@@ -284,6 +284,12 @@ fn route_matches(route: &Value, path: &str) -> bool {
     })
 }
 
+/// An integer field; an integral float (`3.0`, as some clients write numbers) counts too.
+fn integer(v: &Value) -> Option<i64> {
+    v.as_i64()
+        .or_else(|| v.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 1e15).map(|f| f as i64))
+}
+
 /// A protobuf duration as Istio's YAML writes it: `30s`, `1.5s`, `100ms`, `1m`, `1h`.
 pub fn duration(v: &Value) -> Option<Duration> {
     let s = v.as_str()?.trim();
@@ -308,6 +314,18 @@ mod tests {
 
     fn dr(ns: &str, host: &str, tp: Value) -> Value {
         json!({"metadata": {"namespace": ns, "name": "dr"}, "spec": {"host": host, "trafficPolicy": tp}})
+    }
+
+    #[test]
+    fn integral_floats_are_integers() {
+        let o = OutlierDetection::from_json(
+            &json!({"consecutive5xxErrors": 3.0, "maxEjectionPercent": 100.0}),
+        );
+        assert_eq!((o.consecutive_5xx, o.max_ejection_percent), (3, 100));
+        assert_eq!(
+            OutlierDetection::from_json(&json!({"consecutive5xxErrors": 2.5})).consecutive_5xx,
+            5
+        );
     }
 
     #[test]
