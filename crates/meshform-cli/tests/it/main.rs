@@ -9,6 +9,7 @@ mod concurrency;
 mod debug_log;
 mod diagnostics;
 mod drill;
+mod failover;
 mod harness;
 mod interrupt;
 mod lifecycle;
