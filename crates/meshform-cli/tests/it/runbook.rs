@@ -397,6 +397,28 @@ fn failing_verify(sandbox: &Sandboxed, vars: &[&str], sign: &str) -> (Run, Value
     (run, report)
 }
 
+/// Istio's default retries send a failed cross-cluster attempt to the local version, which answers:
+/// the broken hop shows only as a missing version. These tests turn retries off for helloworld (a
+/// `VirtualService` with `retries.attempts = 0` in mesh-1's control plane, and no failover policy, whose
+/// outlier detection would eject the broken endpoint) to see Envoy's error, as a drill would.
+const NO_RETRIES: &str = r#"
+resource "kubernetes_manifest" "no_retries" {
+  provider = kubernetes.mesh_1
+  manifest = {
+    apiVersion = "networking.istio.io/v1"
+    kind       = "VirtualService"
+    metadata   = { name = "helloworld", namespace = "default" }
+    spec = {
+      hosts = ["helloworld.default.svc.cluster.local"]
+      http  = [{ route = [{ destination = { host = "helloworld.default.svc.cluster.local" } }], retries = { attempts = 0 } }]
+    }
+  }
+}
+"#;
+
+/// The example's variable that leaves the failover policy out.
+const NO_FAILOVER: &str = "failover=false";
+
 /// The failure messages of the check from cluster-1.
 fn failures(report: &Value) -> Vec<String> {
     check(report, FROM_1)["failures"]
@@ -418,9 +440,14 @@ fn separate_roots_fail_certificate_verification() {
         "value = pki_root_ca.shared.fingerprint_sha256",
         "value = { for k, r in pki_root_ca.own : k => r.fingerprint_sha256 }",
     );
-    let sandbox = applied(Sandboxed::runbook_with(&hcl), &[]);
-
-    let (run, report) = failing_verify(&sandbox, &[], "CERTIFICATE_VERIFY_FAILED");
+    // With Istio's default retries the failure is hidden: every request is answered by v1.
+    let sandbox = applied(Sandboxed::runbook_with(&hcl), &[NO_FAILOVER]);
+    let (_, report) = failing_verify(&sandbox, &[NO_FAILOVER], "no response from helloworld v2");
+    let rs = responses(check(&report, FROM_1));
+    assert_eq!(count(&rs, "v1"), 10, "retried on the local version: {rs:#?}");
+    drop(sandbox);
+    let sandbox = applied(Sandboxed::runbook_with(&format!("{hcl}{NO_RETRIES}")), &[NO_FAILOVER]);
+    let (run, report) = failing_verify(&sandbox, &[NO_FAILOVER], "CERTIFICATE_VERIFY_FAILED");
     run.stdout_has("upstream connect error")
         .stdout_has("the meshes of cluster-1 and cluster-2 do not share a root certificate");
     // Within mesh-1, mTLS works: the local version still answers; the cross-mesh hop never does.
@@ -483,14 +510,14 @@ resource "asm_cluster_attachment" "discovery" {
 fn different_networks_without_gateways_fail_with_a_reason() {
     let hcl =
         edit(&example_main(), "cross_cluster_gateway = true", "cross_cluster_gateway = false");
-    let sandbox = applied(Sandboxed::runbook_with(&hcl), &[]);
+    let sandbox = applied(Sandboxed::runbook_with(&format!("{hcl}{NO_RETRIES}")), &[NO_FAILOVER]);
     for m in sandbox.status()["asm"]["meshes"].as_array().expect("meshes") {
         let nets = m["networks"].as_object().expect("networks");
         assert_eq!(nets.len(), 2, "{m:#}");
         assert!(nets.values().all(|n| n["cross_cluster_gateway"] == false), "{m:#}");
     }
 
-    let (run, report) = failing_verify(&sandbox, &[], "upstream connect error");
+    let (run, report) = failing_verify(&sandbox, &[NO_FAILOVER], "upstream connect error");
     run.stdout_has("network network2 of cluster-2 has no cross-cluster mesh proxy");
     let rs = responses(check(&report, FROM_1));
     assert_eq!(count(&rs, "v2"), 0, "{rs:#?}");
@@ -508,20 +535,20 @@ fn different_networks_without_gateways_fail_with_a_reason() {
 #[test]
 fn without_a_multi_cluster_network_the_vpcs_are_not_connected() {
     // The example's own switch for step 3; the sandbox's clusters are in different VPCs.
-    let sandbox = Sandboxed::runbook();
+    let sandbox = Sandboxed::runbook_with(&format!("{}{NO_RETRIES}", example_main()));
     let status = sandbox.status();
     assert_ne!(
         cluster_entry(&status, "cluster-1")["vpc_id"],
         cluster_entry(&status, "cluster-2")["vpc_id"],
         "{status:#}"
     );
-    let sandbox = applied(sandbox, &["cross_network=false"]);
+    let sandbox = applied(sandbox, &["cross_network=false", NO_FAILOVER]);
     for m in sandbox.status()["asm"]["meshes"].as_array().expect("meshes") {
         assert_eq!(m["networks"], serde_json::json!({}), "{m:#}");
     }
 
     let (run, report) =
-        failing_verify(&sandbox, &["cross_network=false"], "upstream connect error");
+        failing_verify(&sandbox, &["cross_network=false", NO_FAILOVER], "upstream connect error");
     run.stdout_has("cluster-1 and cluster-2 are in different VPCs with no route between them");
     let rs = responses(check(&report, FROM_1));
     assert_eq!(count(&rs, "v2"), 0, "{rs:#?}");
