@@ -7,6 +7,10 @@
 //! close, which happens when the test process exits however it exits, then stops the server and
 //! removes its directory. Nothing outlives the tests.
 //!
+//! [`tls_server`] starts a second server of the same kind with `ssl = on`: a certificate authority
+//! generated for the test process signs the server's certificate (for `localhost` and `127.0.0.1`)
+//! and a client certificate, and its `pg_hba.conf` accepts TLS connections only (module `tls`).
+//!
 //! [`server`] returns `None` only when the PostgreSQL binaries are not installed (Debian's
 //! `postgresql` package puts them in `/usr/lib/postgresql/<version>/bin`; `.ci/run` installs it);
 //! callers then skip ([`server_or_skip`] says so). Any other failure to start panics: a test that needs
@@ -17,6 +21,10 @@ use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Mutex, OnceLock};
+
+mod tls;
+
+pub use tls::{tls_server, tls_server_or_skip, TlsServer};
 
 /// A running server.
 #[derive(Debug)]
@@ -42,13 +50,17 @@ impl Server {
 
 /// [`server`], or `None` after printing [`skip_message`] to the test's output: for tests that skip
 /// when PostgreSQL is not installed.
-#[allow(clippy::print_stderr)]
 pub fn server_or_skip() -> Option<&'static Server> {
-    let s = server();
-    if s.is_none() {
+    or_skip(server())
+}
+
+/// `server`, after printing [`skip_message`] to the test's output when it is `None`.
+#[allow(clippy::print_stderr)]
+fn or_skip<T>(server: Option<T>) -> Option<T> {
+    if server.is_none() {
         eprintln!("{}", skip_message());
     }
-    s
+    server
 }
 
 /// What a test prints when it cannot run for want of PostgreSQL.
@@ -75,35 +87,70 @@ pub fn bin_dir() -> Option<PathBuf> {
 /// The test process's server, started on first use; `None` when PostgreSQL is not installed.
 pub fn server() -> Option<&'static Server> {
     static SERVER: OnceLock<Option<Server>> = OnceLock::new();
-    SERVER.get_or_init(|| bin_dir().map(|bin| start(&bin))).as_ref()
+    SERVER.get_or_init(|| bin_dir().map(|bin| start(&bin, &Extra::default()))).as_ref()
+}
+
+/// What a server of a special kind adds to the plain one.
+#[derive(Default)]
+struct Extra {
+    /// Written into the server's directory before `initdb` (name, contents, private).
+    files: Vec<(&'static str, String, bool)>,
+    /// More `postgres` options (`-c name=value …`); `$dir` stands for the server's directory.
+    options: String,
+    /// SQL run in single-user mode after `initdb`, before the server starts.
+    sql: String,
 }
 
 const WATCHER: &str = r#"
 set -e
-bin=$1; dir=$2; port=$3
+bin=$1; dir=$2; port=$3; options=$4; sql=$5
 "$bin/initdb" -D "$dir/data" -A trust -U postgres --no-sync >"$dir/initdb.log" 2>&1
+if [ -n "$sql" ]; then
+  printf '%s\n' "$sql" | "$bin/postgres" --single -D "$dir/data" postgres >>"$dir/initdb.log" 2>&1
+fi
 "$bin/pg_ctl" -D "$dir/data" -l "$dir/log" -w -t 60 start \
-  -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" >/dev/null
+  -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200 $options" >/dev/null
 echo ready
 cat >/dev/null || true
 "$bin/pg_ctl" -D "$dir/data" -m immediate -w stop >/dev/null 2>&1 || true
 rm -rf "$dir"
 "#;
 
-fn start(bin: &Path) -> Server {
+fn start(bin: &Path, extra: &Extra) -> Server {
     let dir =
         std::env::temp_dir().join(format!("meshform-pgtest-{}-{}", std::process::id(), nanos()));
     std::fs::create_dir(&dir).unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
     let port = free_port();
     let as_root = is_root();
-    if as_root {
-        let (uid, gid) = postgres_user().unwrap_or_else(|| {
+    let owner = as_root.then(|| {
+        postgres_user().unwrap_or_else(|| {
             panic!("running as root, but there is no `postgres` user to run PostgreSQL as")
-        });
-        std::os::unix::fs::chown(&dir, Some(uid), Some(gid))
-            .unwrap_or_else(|e| panic!("cannot chown {}: {e}", dir.display()));
+        })
+    });
+    for (name, contents, private) in &extra.files {
+        let path = dir.join(name);
+        std::fs::write(&path, contents)
+            .unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
+        let mode = if *private { 0o600 } else { 0o644 };
+        std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(mode))
+            .unwrap_or_else(|e| panic!("cannot chmod {}: {e}", path.display()));
     }
-    let args = [bin.display().to_string(), dir.display().to_string(), port.to_string()];
+    if let Some((uid, gid)) = owner {
+        // The server reads its key and the watcher removes everything: all of it is theirs.
+        let mut paths = vec![dir.clone()];
+        paths.extend(extra.files.iter().map(|(name, _, _)| dir.join(name)));
+        for path in paths {
+            std::os::unix::fs::chown(&path, Some(uid), Some(gid))
+                .unwrap_or_else(|e| panic!("cannot chown {}: {e}", path.display()));
+        }
+    }
+    let args = [
+        bin.display().to_string(),
+        dir.display().to_string(),
+        port.to_string(),
+        extra.options.replace("$dir", &dir.display().to_string()),
+        extra.sql.clone(),
+    ];
     let mut cmd = if as_root {
         let mut c = Command::new("runuser");
         c.args(["-u", "postgres", "--", "/bin/sh", "-c", WATCHER, "sh"]);

@@ -1,6 +1,6 @@
 //! Connecting to PostgreSQL: [`PgSettings`] (the connection string and the libpq variables the CLI
-//! passes down), the client configuration built from them, and [`Session`], a connection used only
-//! from helper threads.
+//! passes down), the client configuration and TLS options built from them, and [`Session`], a
+//! connection used only from helper threads.
 //!
 //! The synchronous `postgres` client drives a small tokio runtime of its own, which must not be
 //! entered (nor dropped) from inside another runtime, and the CLI calls the store from async tasks.
@@ -10,7 +10,10 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use postgres::{Client, NoTls};
+use postgres::Client;
+
+use super::conninfo::split_tls_keywords;
+use super::tls::{explain_failure, rustls_error, SslMode, TlsOptions};
 
 const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 
@@ -21,8 +24,8 @@ pub struct PgSettings {
     /// A libpq connection string (`host=… port=… dbname=…` or a `postgres://` URL); may be empty.
     pub conn_str: String,
     /// The standard libpq variables (`PGHOST`, `PGPORT`, `PGUSER`, `PGPASSWORD`, `PGDATABASE`,
-    /// `PGSSLMODE`, `PGCONNECT_TIMEOUT`, `PGAPPNAME`) and `USER`: each fills in what the connection
-    /// string leaves unset, as libpq does.
+    /// `PGSSLMODE`, `PGSSLROOTCERT`, `PGSSLCERT`, `PGSSLKEY`, `PGCONNECT_TIMEOUT`, `PGAPPNAME`) and
+    /// `USER`: each fills in what the connection string leaves unset, as libpq does.
     pub env: BTreeMap<String, String>,
     /// The schema holding meshform's tables.
     pub schema_name: String,
@@ -47,8 +50,53 @@ pub(super) struct Session {
 }
 
 impl Session {
-    pub(super) fn connect(config: postgres::Config) -> Result<Session, postgres::Error> {
-        off_runtime(move || config.connect(NoTls)).map(|c| Session { client: Some(c) })
+    /// Connects as libpq would with `tls.mode`: `prefer` falls back to plain when the TLS
+    /// handshake fails, `allow` tries plain first and TLS when the server refuses plain. The error
+    /// says what failed and what to do (never a password or a key).
+    pub(super) fn connect(config: &postgres::Config, tls: &TlsOptions) -> Result<Session, String> {
+        use postgres::config::SslMode as Wire;
+        let connector = tls.connector()?;
+        let attempt = |wire: Wire| {
+            let mut config = config.clone();
+            config.ssl_mode(wire);
+            let connector = connector.clone();
+            off_runtime(move || config.connect(connector))
+        };
+        let explain = |e: &postgres::Error| {
+            explain_failure(e, tls).unwrap_or_else(|| {
+                format!(
+                    "{}. Check conn_str in the backend block, MESHFORM_PG_CONN_STR and the PG* \
+                     variables (PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE, PGSSLMODE), and \
+                     that the server accepts connections",
+                    pg_message(e)
+                )
+            })
+        };
+        let connected = match tls.mode {
+            SslMode::Disable => attempt(Wire::Disable).map_err(|e| explain(&e)),
+            SslMode::Allow => attempt(Wire::Disable)
+                .or_else(|e| match e.as_db_error() {
+                    Some(_) => attempt(Wire::Require),
+                    None => Err(e),
+                })
+                .map_err(|e| explain(&e)),
+            SslMode::Prefer => match attempt(Wire::Prefer) {
+                Err(handshake) if rustls_error(&handshake).is_some() => attempt(Wire::Disable)
+                    .map_err(|plain| {
+                        format!(
+                            "{}; the connection without TLS that sslmode=prefer tries next failed \
+                             too: {}",
+                            explain(&handshake),
+                            pg_message(&plain)
+                        )
+                    }),
+                other => other.map_err(|e| explain(&e)),
+            },
+            SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull => {
+                attempt(Wire::Require).map_err(|e| explain(&e))
+            }
+        };
+        connected.map(|c| Session { client: Some(c) })
     }
 
     pub(super) fn is_closed(&self) -> bool {
@@ -83,19 +131,23 @@ fn off_runtime<T: Send>(f: impl FnOnce() -> T + Send) -> T {
     })
 }
 
-/// The connection configuration: the connection string, with what it leaves unset taken from the
-/// standard libpq variables.
-pub(super) fn pg_config(settings: &PgSettings) -> Result<postgres::Config, String> {
-    let mut cfg = if settings.conn_str.trim().is_empty() {
+/// The connection configuration and the TLS options: the connection string, with what it leaves
+/// unset taken from the standard libpq variables.
+pub(super) fn pg_config(settings: &PgSettings) -> Result<(postgres::Config, TlsOptions), String> {
+    let split = split_tls_keywords(settings.conn_str.trim());
+    let mut cfg = if split.rest.is_empty() {
         postgres::Config::new()
     } else {
         // The parser's message never repeats the input, which may hold a password.
-        settings
-            .conn_str
+        split
+            .rest
             .parse::<postgres::Config>()
             .map_err(|e| format!("invalid connection string: {e}"))?
     };
     let env = |k: &str| settings.env.get(k).map(String::as_str).filter(|v| !v.is_empty());
+    let tls = TlsOptions::resolve(|keyword, variable| {
+        split.get(keyword).filter(|v| !v.is_empty()).or_else(|| env(variable)).map(str::to_owned)
+    })?;
     if cfg.get_hosts().is_empty() {
         for h in env("PGHOST").unwrap_or("localhost").split(',') {
             if h.starts_with('/') {
@@ -127,25 +179,6 @@ pub(super) fn pg_config(settings: &PgSettings) -> Result<postgres::Config, Strin
             cfg.dbname(d);
         }
     }
-    if cfg.get_ssl_mode() == postgres::config::SslMode::Prefer {
-        match env("PGSSLMODE") {
-            None | Some("prefer" | "allow") => {}
-            Some("disable") => {
-                cfg.ssl_mode(postgres::config::SslMode::Disable);
-            }
-            Some(other) => {
-                return Err(format!(
-                    "PGSSLMODE={other} is not supported: this meshform connects without TLS; \
-                     use disable or prefer"
-                ))
-            }
-        }
-    }
-    if cfg.get_ssl_mode() == postgres::config::SslMode::Require {
-        return Err("sslmode=require is not supported: this meshform connects without TLS; use \
-                    sslmode=disable or prefer"
-            .to_owned());
-    }
     if cfg.get_connect_timeout().is_none() {
         let secs = env("PGCONNECT_TIMEOUT").and_then(|s| s.parse::<u64>().ok());
         cfg.connect_timeout(secs.map(Duration::from_secs).unwrap_or(DEFAULT_CONNECT_TIMEOUT));
@@ -153,7 +186,7 @@ pub(super) fn pg_config(settings: &PgSettings) -> Result<postgres::Config, Strin
     if cfg.get_application_name().is_none() {
         cfg.application_name(env("PGAPPNAME").unwrap_or("meshform"));
     }
-    Ok(cfg)
+    Ok((cfg, tls))
 }
 
 /// `database "x" on host:port` (never the user's password).

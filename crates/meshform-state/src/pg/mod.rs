@@ -32,11 +32,14 @@
 //!
 //! # Connections
 //!
-//! The `connect` module builds the client configuration and runs every database call on a helper thread,
-//! outside the caller's tokio runtime. TLS is not supported yet: use `sslmode=disable` or `prefer`
-//! (the default), e.g. over a private network or an SSH/`stunnel` tunnel.
+//! The `connect` module builds the client configuration and runs every database call on a helper
+//! thread, outside the caller's tokio runtime. TLS (`sslmode`, `sslrootcert`, `sslcert`, `sslkey`,
+//! as libpq interprets them) is rustls in the `tls` module; `conninfo` takes those keywords out of
+//! the connection string before the `postgres` crate parses the rest.
 
 mod connect;
+mod conninfo;
+mod tls;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -62,6 +65,7 @@ const MAX_LOCK_BACKOFF: Duration = Duration::from_secs(16);
 /// A state kept in PostgreSQL.
 pub struct PgStore {
     config: postgres::Config,
+    tls: tls::TlsOptions,
     schema: String,
     workspace: String,
     /// `database "x" on host:port`, for messages (never the password).
@@ -98,11 +102,12 @@ impl PgStore {
             )));
         }
         crate::store::check_workspace_name(&settings.workspace)?;
-        let config = pg_config(settings).map_err(invalid)?;
+        let (config, tls) = pg_config(settings).map_err(invalid)?;
         let target = describe_target(&config);
         let key = lock_key(&schema, &settings.workspace);
         Ok(PgStore {
             config,
+            tls,
             schema,
             workspace: settings.workspace.clone(),
             target,
@@ -147,17 +152,11 @@ impl PgStore {
 
     /// Opens a connection and makes sure the tables exist.
     fn open(&self) -> Result<Session, StateError> {
-        let config = self.config.clone();
-        let connected = Session::connect(config);
-        let mut session = connected.map_err(|e| StateError::Backend {
-            backend: self.describe(),
-            message: format!(
-                "cannot connect: {}. Check conn_str in the backend block, MESHFORM_PG_CONN_STR \
-                 and the PG* variables (PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE), and that \
-                 the server accepts connections",
-                pg_message(&e)
-            ),
-        })?;
+        let mut session =
+            Session::connect(&self.config, &self.tls).map_err(|m| StateError::Backend {
+                backend: self.describe(),
+                message: format!("cannot connect: {m}"),
+            })?;
         let setup = setup_sql(&self.schema);
         let schema = self.schema.clone();
         session
@@ -635,7 +634,7 @@ mod tests {
 
     #[test]
     fn environment_fills_what_the_connection_string_leaves_unset() {
-        let cfg = pg_config(&settings(
+        let (cfg, _) = pg_config(&settings(
             "host=db.internal dbname=infra",
             &[("PGHOST", "ignored"), ("PGPORT", "6543"), ("PGUSER", "ci"), ("PGPASSWORD", "pw")],
         ))
@@ -643,7 +642,7 @@ mod tests {
         assert_eq!(describe_target(&cfg), "database \"infra\" on db.internal:6543");
         assert_eq!(cfg.get_user(), Some("ci"));
         assert_eq!(cfg.get_password(), Some(&b"pw"[..]));
-        let cfg = pg_config(&settings("", &[("USER", "alice")])).unwrap();
+        let (cfg, _) = pg_config(&settings("", &[("USER", "alice")])).unwrap();
         assert_eq!(describe_target(&cfg), "database \"alice\" on localhost:5432");
     }
 
@@ -669,11 +668,36 @@ mod tests {
             panic!("a schema name with ; must be refused")
         };
         assert!(message.contains("plain identifier"), "{message}");
-        let e = pg_config(&settings("sslmode=require", &[])).unwrap_err();
-        assert!(e.contains("TLS"), "{e}");
+        let e = pg_config(&settings("sslmode=verify-full", &[])).unwrap_err();
+        assert!(e.contains("sslmode=verify-full needs") && e.contains("sslrootcert"), "{e}");
+        let e = pg_config(&settings("", &[("PGSSLMODE", "verify-everything")])).unwrap_err();
+        assert!(e.contains("invalid sslmode \"verify-everything\""), "{e}");
+        let e = pg_config(&settings("sslcert=/c.crt", &[])).unwrap_err();
+        assert!(e.contains("sslkey"), "{e}");
         assert!(
             PgStore::new(&PgSettings { workspace: "../x".into(), ..settings("", &[]) }).is_err()
         );
+    }
+
+    #[test]
+    fn tls_settings_come_from_the_connection_string_then_the_environment() {
+        use tls::SslMode;
+        let env = [
+            ("PGSSLMODE", "disable"),
+            ("PGSSLROOTCERT", "/env/ca.pem"),
+            ("PGSSLCERT", "/env/c.crt"),
+            ("PGSSLKEY", "/env/c.key"),
+        ];
+        let (cfg, tls) =
+            pg_config(&settings("host=db sslmode=verify-ca sslrootcert=/cs/ca.pem", &env)).unwrap();
+        assert_eq!(describe_target(&cfg), "database \"(default)\" on db:5432");
+        assert_eq!((tls.mode, tls.root_cert.unwrap()), (SslMode::VerifyCa, "/cs/ca.pem".into()));
+        assert_eq!(tls.client, Some(("/env/c.crt".into(), "/env/c.key".into())));
+        let (_, tls) = pg_config(&settings("", &env[..1])).unwrap();
+        assert_eq!(tls.mode, SslMode::Disable);
+        let (_, tls) = pg_config(&settings("postgres://db/x?sslmode=require", &[])).unwrap();
+        assert_eq!((tls.mode, tls.root_cert), (SslMode::Require, None));
+        assert_eq!(pg_config(&settings("", &[])).unwrap().1.mode, SslMode::Prefer, "the default");
     }
 
     #[test]

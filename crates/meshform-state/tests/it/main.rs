@@ -4,6 +4,7 @@
 mod local;
 mod lock;
 mod pg;
+mod pg_tls;
 mod props;
 mod schema;
 
