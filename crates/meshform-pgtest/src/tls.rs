@@ -6,6 +6,8 @@
 //! - `postgres` connects over TLS from loopback without a client certificate (trust).
 //! - [`TlsServer::client_user`] must present a client certificate signed by the CA
 //!   (`clientcert=verify-ca`): [`TlsServer::client_cert`] and [`TlsServer::client_key`].
+//! - [`TlsServer::scram_user`] logs in with a password (SCRAM-SHA-256, which the server offers with
+//!   channel binding over TLS).
 //! - A connection without TLS finds no `pg_hba.conf` entry and is refused.
 
 use std::path::PathBuf;
@@ -33,6 +35,9 @@ pub struct TlsServer {
     pub stray_key: PathBuf,
     /// The role that may log in only with a client certificate.
     pub client_user: &'static str,
+    /// A role that logs in with a password, by SCRAM-SHA-256 (`-PLUS` with channel binding).
+    pub scram_user: &'static str,
+    pub scram_password: &'static str,
 }
 
 impl TlsServer {
@@ -59,10 +64,13 @@ pub fn tls_server() -> Option<&'static TlsServer> {
 }
 
 const CLIENT_USER: &str = "mtls_client";
+const SCRAM_USER: &str = "scram_client";
+const SCRAM_PASSWORD: &str = "scram-test-password";
 
 const HBA: &str = "\
 local all all trust
 hostssl all mtls_client 127.0.0.1/32 trust clientcert=verify-ca
+hostssl all scram_client 127.0.0.1/32 scram-sha-256
 hostssl all all 127.0.0.1/32 trust
 ";
 
@@ -82,7 +90,10 @@ fn start_tls(bin: &std::path::Path) -> TlsServer {
         options: "-c ssl=on -c ssl_cert_file=$dir/server.crt -c ssl_key_file=$dir/server.key \
                   -c ssl_ca_file=$dir/ca.crt -c hba_file=$dir/pg_hba.conf"
             .to_owned(),
-        sql: format!("CREATE ROLE {CLIENT_USER} LOGIN SUPERUSER;"),
+        sql: format!(
+            "CREATE ROLE {CLIENT_USER} LOGIN SUPERUSER; \
+             CREATE ROLE {SCRAM_USER} LOGIN SUPERUSER PASSWORD '{SCRAM_PASSWORD}';"
+        ),
     };
     let server = start(bin, &extra);
     let dir = server.dir.clone();
@@ -94,6 +105,8 @@ fn start_tls(bin: &std::path::Path) -> TlsServer {
         client_key: dir.join("client.key"),
         stray_key: dir.join("stray.key"),
         client_user: CLIENT_USER,
+        scram_user: SCRAM_USER,
+        scram_password: SCRAM_PASSWORD,
     }
 }
 

@@ -33,6 +33,7 @@ use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{CertificateError, DigitallySignedStruct, SignatureScheme};
+use sha2::Digest;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 /// libpq's `sslmode`.
@@ -394,9 +395,19 @@ impl TlsConnect<Socket> for RustlsHandshake {
 pub(super) struct RustlsStream(tokio_rustls::client::TlsStream<Socket>);
 
 impl TlsStream for RustlsStream {
+    /// `tls-server-end-point` (RFC 5929): SCRAM-SHA-256-PLUS then ties the password exchange to
+    /// this TLS session, so that even under `sslmode=require` a server in the middle cannot replay
+    /// it. Certificates whose signature names no usable hash get none (SCRAM without `-PLUS`).
     fn channel_binding(&self) -> ChannelBinding {
-        // SCRAM then runs without channel binding (`channel_binding=prefer`, the default).
-        ChannelBinding::none()
+        let end_point = self.0.get_ref().1.peer_certificates().and_then(|certs| {
+            let cert = certs.first()?;
+            Some(match signature_hash(cert)? {
+                Hash::Sha256 => sha2::Sha256::digest(cert).to_vec(),
+                Hash::Sha384 => sha2::Sha384::digest(cert).to_vec(),
+                Hash::Sha512 => sha2::Sha512::digest(cert).to_vec(),
+            })
+        });
+        end_point.map_or_else(ChannelBinding::none, ChannelBinding::tls_server_end_point)
     }
 }
 
@@ -426,6 +437,61 @@ impl AsyncWrite for RustlsStream {
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.get_mut().0).poll_shutdown(cx)
     }
+}
+
+enum Hash {
+    Sha256,
+    Sha384,
+    Sha512,
+}
+
+/// The hash of a certificate's signature algorithm, as RFC 5929 uses it (MD5 and SHA-1 become
+/// SHA-256); `None` for algorithms without one of their own (Ed25519, RSA-PSS) or unreadable DER.
+fn signature_hash(cert: &[u8]) -> Option<Hash> {
+    // Certificate ::= SEQUENCE { tbsCertificate, signatureAlgorithm SEQUENCE { OID, … }, … }
+    let (_, certificate, _) = der(cert)?;
+    let (_, _tbs, rest) = der(certificate)?;
+    let (_, algorithm, _) = der(rest)?;
+    let (tag, oid, _) = der(algorithm)?;
+    const RSA: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01];
+    const ECDSA_SHA2: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03];
+    const ECDSA_SHA1: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x01];
+    if tag != 0x06 {
+        return None;
+    }
+    match oid {
+        o if o == ECDSA_SHA1 => Some(Hash::Sha256),
+        [prefix @ .., last] if prefix == RSA => match last {
+            0x04 | 0x05 | 0x0b => Some(Hash::Sha256),
+            0x0c => Some(Hash::Sha384),
+            0x0d => Some(Hash::Sha512),
+            _ => None,
+        },
+        [prefix @ .., last] if prefix == ECDSA_SHA2 => match last {
+            0x02 => Some(Hash::Sha256),
+            0x03 => Some(Hash::Sha384),
+            0x04 => Some(Hash::Sha512),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// One DER element: its tag, its contents and what follows it.
+fn der(bytes: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+    let (&tag, rest) = bytes.split_first()?;
+    let (&first, rest) = rest.split_first()?;
+    let (len, rest) = if first < 0x80 {
+        (usize::from(first), rest)
+    } else {
+        let n = usize::from(first & 0x7f);
+        if n == 0 || n > 4 || rest.len() < n {
+            return None;
+        }
+        let len = rest[..n].iter().fold(0usize, |acc, b| (acc << 8) | usize::from(*b));
+        (len, &rest[n..])
+    };
+    (rest.len() >= len).then(|| (tag, &rest[..len], &rest[len..]))
 }
 
 /// The rustls error behind a connection failure, if TLS is what failed.

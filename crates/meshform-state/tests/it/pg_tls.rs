@@ -182,6 +182,23 @@ fn client_certificates_are_sent_when_the_server_asks_for_them() {
 }
 
 #[test]
+fn passwords_are_bound_to_the_tls_session() {
+    let Some(server) = meshform_pgtest::tls_server_or_skip() else { return };
+    // channel_binding=require fails unless the client hands SCRAM the server's certificate hash.
+    let s = PgSettings {
+        conn_str: format!(
+            "host=127.0.0.1 port={} dbname=postgres user={} password={} sslmode=require \
+             channel_binding=require",
+            server.port(),
+            server.scram_user,
+            server.scram_password
+        ),
+        ..settings(server, "", &[])
+    };
+    round_trip(&s).unwrap_or_else(|e| panic!("{e}"));
+}
+
+#[test]
 fn missing_and_malformed_tls_files_are_named() {
     let Some(server) = meshform_pgtest::tls_server_or_skip() else { return };
     let m = refusal(
