@@ -8,6 +8,8 @@
 //!   `schemas/state.schema.json`).
 //! - [`store`]: the [`StateStore`] trait every backend implements (read, atomic write with serial and
 //!   lineage checks, run locks), [`LockInfo`], the [`StateLock`] guard and [`StateError`].
+//! - [`encryption`]: encryption at rest (OpenTofu's envelope, PBKDF2 + AES-256-GCM) of states and
+//!   plan files.
 //! - [`local`]: [`LocalStore`], the state in a local file: atomic writes with `<file>.backup`, and an
 //!   OS advisory lock on `<file>.lock` that dies with its holder.
 //! - [`pg`]: [`PgStore`], the state in PostgreSQL (one row per workspace) with session advisory
@@ -17,6 +19,7 @@
 //!   [`surgery::remove`], [`surgery::move_`] and [`surgery::check_push`].
 
 pub mod backend;
+pub mod encryption;
 pub mod format;
 pub mod local;
 pub mod migrate;
