@@ -19,6 +19,13 @@
 //! either entirely old or entirely new. New files get mode `0600` on Unix: state holds secrets in
 //! cleartext.
 //!
+//! # Encryption
+//!
+//! [`LocalStore::with_encryption`] makes the state and its backup [`crate::encryption`] envelopes
+//! (serial and lineage in clear). A state that cannot be decrypted is never overwritten: every write
+//! first reads the stored state. The first encrypted write after plaintext (through an `unencrypted`
+//! fallback) also encrypts the replaced version it keeps as `<file>.backup`.
+//!
 //! # Locking
 //!
 //! The lock is an OS advisory lock ([`File::try_lock`], `flock(2)` on Unix) on `<file>.lock`, held for
@@ -41,10 +48,12 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use meshform_core::fsio::{self, parent_dir};
 
+use crate::encryption::{Encryption, Target};
 use crate::format::{State, STATE_FORMAT_VERSION};
 use crate::store::{LockInfo, StateError, StateLock, StateStore};
 
@@ -65,12 +74,24 @@ pub struct LocalStore {
     /// Create the state file's directory on first write (a workspace's `meshform.state.d/NAME/`);
     /// otherwise a missing directory is an error (a mistyped path).
     create_dir: bool,
+    /// How the state and its backup are encrypted at rest (none by default).
+    encryption: Arc<Encryption>,
 }
 
 impl LocalStore {
     /// A store for the state file at `path` (nothing is touched until it is used).
     pub fn new(path: PathBuf) -> LocalStore {
-        LocalStore { path, create_dir: false }
+        LocalStore {
+            path,
+            create_dir: false,
+            encryption: Arc::new(Encryption::none(Target::State)),
+        }
+    }
+
+    /// This store with the state (and its backup) encrypted at rest as `encryption` says.
+    pub fn with_encryption(mut self, encryption: Arc<Encryption>) -> LocalStore {
+        self.encryption = encryption;
+        self
     }
 
     /// The store of a workspace's state in the configuration directory `dir`: `meshform.state.json`
@@ -81,8 +102,8 @@ impl LocalStore {
             LocalStore::new(dir.join(DEFAULT_STATE_FILE))
         } else {
             LocalStore {
-                path: dir.join(WORKSPACES_DIR).join(workspace).join(DEFAULT_STATE_FILE),
                 create_dir: true,
+                ..LocalStore::new(dir.join(WORKSPACES_DIR).join(workspace).join(DEFAULT_STATE_FILE))
             }
         })
     }
@@ -152,11 +173,11 @@ impl LocalStore {
         }
     }
 
-    /// Reads and decodes the stored state, with the bytes it was decoded from.
-    fn read_current(&self) -> Result<Option<(State, Vec<u8>)>, StateError> {
+    /// Reads, decrypts and decodes the stored state, with the bytes it was decoded from.
+    fn read_current(&self) -> Result<Option<(Stored, Vec<u8>)>, StateError> {
         match self.read_bytes()? {
             None => Ok(None),
-            Some(bytes) => Ok(Some((decode_state(&self.path, &bytes)?, bytes))),
+            Some(bytes) => Ok(Some((decode_stored(&self.encryption, &self.path, &bytes)?, bytes))),
         }
     }
 
@@ -173,7 +194,7 @@ impl LocalStore {
         self.ensure_dir()?;
         let current = self.read_current()?;
         let mut out = state.clone();
-        if let Some((stored, _)) = &current {
+        if let Some((Stored { state: stored, .. }, _)) = &current {
             if checked {
                 if stored.lineage != state.lineage {
                     return Err(StateError::LineageMismatch {
@@ -196,10 +217,15 @@ impl LocalStore {
         out.serial += 1;
         out.version = STATE_FORMAT_VERSION;
         out.meshform_version = env!("CARGO_PKG_VERSION").to_owned();
-        let bytes = encode_state(&out)
-            .map_err(|source| StateError::Encode { path: self.path.clone(), source })?;
-        if let Some((_, previous)) = &current {
-            atomic_write(&self.backup_path(), previous)?;
+        let bytes = encode_stored(&self.encryption, &self.path, &out)?;
+        if let Some((stored, previous)) = &current {
+            // Migrating to encryption: the replaced plaintext is kept encrypted too.
+            let backup = if self.encryption.encrypts() && !stored.was_encrypted {
+                encrypt_stored(&self.encryption, &self.path, previous, &stored.state)?
+            } else {
+                previous.clone()
+            };
+            atomic_write(&self.backup_path(), &backup)?;
         }
         atomic_write(&self.path, &bytes)?;
         *state = out;
@@ -264,7 +290,7 @@ impl StateStore for LocalStore {
     }
 
     fn read(&self) -> Result<Option<State>, StateError> {
-        Ok(self.read_current()?.map(|(s, _)| s))
+        Ok(self.read_current()?.map(|(s, _)| s.state))
     }
 
     fn write(&self, state: &mut State) -> Result<(), StateError> {
@@ -419,6 +445,63 @@ pub fn decode_state(path: &Path, bytes: &[u8]) -> Result<State, StateError> {
     serde_json::from_str(text).map_err(|e| corrupt(describe(&e)))
 }
 
+/// A stored state, decrypted and decoded.
+#[derive(Debug)]
+pub struct Stored {
+    pub state: State,
+    /// Whether it was stored encrypted (false: plaintext, read through `unencrypted` or no
+    /// configuration).
+    pub was_encrypted: bool,
+}
+
+/// Decrypts (as `encryption` allows) and decodes a stored state document, checking that the
+/// clear-text serial and lineage of an envelope are the document's. `path` is only used in errors.
+pub fn decode_stored(
+    encryption: &Encryption,
+    path: &Path,
+    bytes: &[u8],
+) -> Result<Stored, StateError> {
+    let d = encryption
+        .decrypt(bytes)
+        .map_err(|source| StateError::Encryption { path: path.to_owned(), source })?;
+    let state = decode_state(path, &d.plaintext)?;
+    let serial_ok = d.serial.is_none_or(|s| s == state.serial);
+    let lineage_ok = d.lineage.as_ref().is_none_or(|l| *l == state.lineage);
+    if !(serial_ok && lineage_ok) {
+        return Err(StateError::Corrupt {
+            path: path.to_owned(),
+            message: "the clear-text serial or lineage of the encrypted state differs from the \
+                      encrypted document's"
+                .to_owned(),
+        });
+    }
+    Ok(Stored { state, was_encrypted: d.was_encrypted })
+}
+
+/// Encodes a state document as it is stored: [`encode_state`], then encrypted as `encryption`
+/// says (serial and lineage in clear).
+pub fn encode_stored(
+    encryption: &Encryption,
+    path: &Path,
+    state: &State,
+) -> Result<Vec<u8>, StateError> {
+    let bytes = encode_state(state)
+        .map_err(|source| StateError::Encode { path: path.to_owned(), source })?;
+    encrypt_stored(encryption, path, &bytes, state)
+}
+
+/// Encrypts the encoded document `bytes` of `state` as `encryption` says.
+pub(crate) fn encrypt_stored(
+    encryption: &Encryption,
+    path: &Path,
+    bytes: &[u8],
+    state: &State,
+) -> Result<Vec<u8>, StateError> {
+    encryption
+        .encrypt(bytes, Some(state.serial), Some(&state.lineage))
+        .map_err(|source| StateError::Encryption { path: path.to_owned(), source })
+}
+
 /// Encodes a state document as it is stored: pretty-printed JSON with a trailing newline.
 pub fn encode_state(state: &State) -> Result<Vec<u8>, serde_json::Error> {
     let mut bytes = serde_json::to_vec_pretty(state)?;
@@ -434,7 +517,7 @@ fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
 }
 
 /// Replaces `target` with `bytes` through [`fsio::write_atomic`] (a crash leaves either the old or
-/// the new content), mode `0600`: state holds secrets in cleartext.
+/// the new content), mode `0600`: state holds secrets (in cleartext unless encrypted).
 fn atomic_write(target: &Path, bytes: &[u8]) -> Result<(), StateError> {
     fsio::write_atomic(target, bytes, Some(0o600)).map_err(StateError::io(target))
 }

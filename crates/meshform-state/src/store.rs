@@ -182,6 +182,15 @@ pub enum StateError {
         source: serde_json::Error,
     },
 
+    /// The stored document is encrypted and cannot be decrypted (no configuration, wrong
+    /// passphrase), or is plaintext where the configuration allows none.
+    #[error("state {}: {source}. The stored state was left untouched", path.display())]
+    Encryption {
+        path: PathBuf,
+        #[source]
+        source: crate::encryption::EncryptionError,
+    },
+
     #[error("{backend} does not support {operation}")]
     Unsupported { backend: String, operation: &'static str },
 

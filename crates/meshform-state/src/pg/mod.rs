@@ -7,7 +7,8 @@
 //!
 //! - `states(workspace, lineage, serial, data, previous, updated_at)`: the state document, byte for
 //!   byte what the local backend would store, and the version the last write replaced (the
-//!   equivalent of `meshform.state.json.backup`).
+//!   equivalent of `meshform.state.json.backup`). With [`PgStore::with_encryption`] both are
+//!   [`crate::encryption`] envelopes; `lineage` and `serial` stay in their clear columns.
 //! - `locks(workspace, lock_id, info, backend_pid, created_at)`: who holds each workspace's lock, so
 //!   that a run that cannot get it can say who is in its way.
 //!
@@ -52,8 +53,9 @@ use sha2::{Digest, Sha256};
 pub use connect::PgSettings;
 use connect::{describe_target, pg_config, pg_message, Session};
 
+use crate::encryption::{Encryption, Target};
 use crate::format::{State, STATE_FORMAT_VERSION};
-use crate::local::{decode_state, encode_state};
+use crate::local::{decode_stored, encode_stored};
 use crate::store::{LockInfo, StateError, StateLock, StateStore};
 
 /// The schema used when the configuration names none.
@@ -75,6 +77,8 @@ pub struct PgStore {
     conn: Mutex<Option<Session>>,
     /// The locking connection while a lock is held.
     held: Arc<Mutex<Option<Session>>>,
+    /// How `data` and `previous` are encrypted at rest (none by default).
+    encryption: Arc<Encryption>,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -114,7 +118,14 @@ impl PgStore {
             key,
             conn: Mutex::new(None),
             held: Arc::new(Mutex::new(None)),
+            encryption: Arc::new(Encryption::none(Target::State)),
         })
+    }
+
+    /// This store with the state (and `previous`) encrypted at rest as `encryption` says.
+    pub fn with_encryption(mut self, encryption: Arc<Encryption>) -> PgStore {
+        self.encryption = encryption;
+        self
     }
 
     /// The workspace this store reads and writes.
@@ -192,6 +203,7 @@ impl PgStore {
         let (hi, lo) = key_halves(self.key);
         let path = self.pseudo_path();
         let ours = state.clone();
+        let encryption = Arc::clone(&self.encryption);
         let outcome = self.with_session(move |c, locked| {
             let mut tx = c.transaction()?;
             if locked {
@@ -215,9 +227,27 @@ impl PgStore {
                 &[&workspace],
             )?;
             let mut out = ours;
+            let mut previous = None;
             if let Some(row) = &row {
+                // A row that cannot be decrypted (no configuration, wrong passphrase) is never
+                // overwritten; plaintext replaced by an encrypted write is kept encrypted.
                 let lineage: String = row.get(0);
                 let serial = u64::try_from(row.get::<_, i64>(1)).unwrap_or(0);
+                let data: String = row.get(2);
+                let refused =
+                    |source| Refused(StateError::Encryption { path: path.clone(), source });
+                let stored = match encryption.decrypt(data.as_bytes()) {
+                    Ok(d) => d,
+                    Err(e) => return Ok(Err(refused(e))),
+                };
+                previous = Some(if encryption.encrypts() && !stored.was_encrypted {
+                    match encryption.encrypt(&stored.plaintext, Some(serial), Some(&lineage)) {
+                        Ok(b) => String::from_utf8_lossy(&b).into_owned(),
+                        Err(e) => return Ok(Err(refused(e))),
+                    }
+                } else {
+                    data
+                });
                 if checked {
                     if lineage != out.lineage {
                         return Ok(Err(Refused(StateError::LineageMismatch {
@@ -240,20 +270,20 @@ impl PgStore {
             out.serial += 1;
             out.version = STATE_FORMAT_VERSION;
             out.meshform_version = env!("CARGO_PKG_VERSION").to_owned();
-            let bytes = match encode_state(&out) {
+            let bytes = match encode_stored(&encryption, &path, &out) {
                 Ok(b) => b,
-                Err(source) => return Ok(Err(Refused(StateError::Encode { path, source }))),
+                Err(e) => return Ok(Err(Refused(e))),
             };
             let data = String::from_utf8_lossy(&bytes).into_owned();
             let serial = i64::try_from(out.serial).unwrap_or(i64::MAX);
             if row.is_some() {
                 tx.execute(
                     format!(
-                        "UPDATE {states} SET lineage = $2, serial = $3, previous = data, \
+                        "UPDATE {states} SET lineage = $2, serial = $3, previous = $5, \
                          data = $4, updated_at = now() WHERE workspace = $1"
                     )
                     .as_str(),
-                    &[&workspace, &out.lineage, &serial, &data],
+                    &[&workspace, &out.lineage, &serial, &data, &previous],
                 )?;
             } else {
                 let inserted = tx.execute(
@@ -357,8 +387,8 @@ impl StateStore for PgStore {
             Ok(c.query_opt(sql.as_str(), &[&workspace])?.map(|r| r.get(0)))
         })?;
         let Some(data) = data else { return Ok(None) };
-        match decode_state(&self.pseudo_path(), data.as_bytes()) {
-            Ok(s) => Ok(Some(s)),
+        match decode_stored(&self.encryption, &self.pseudo_path(), data.as_bytes()) {
+            Ok(s) => Ok(Some(s.state)),
             Err(StateError::Corrupt { message, .. }) => Err(StateError::Backend {
                 backend: self.describe(),
                 message: format!(

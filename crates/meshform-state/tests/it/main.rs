@@ -1,6 +1,7 @@
 //! Integration tests of meshform-state: the local store, its locking, the JSON Schema, and properties
 //! of writes. One test binary, so the crate is linked once.
 
+mod encryption;
 mod local;
 mod lock;
 mod pg;
