@@ -152,9 +152,17 @@ pub enum Command {
     /// Run the emulated cloud (ASM and Kubernetes API servers) on loopback
     #[command(subcommand)]
     Sandbox(SandboxCommand),
-    /// List the workspaces (states stored side by side), or show the selected one
+    /// Manage workspaces (states stored side by side): list, show, new, select, delete
     #[command(subcommand)]
     Workspace(WorkspaceCommand),
+    /// Show the providers' schemas
+    #[command(subcommand)]
+    Providers(ProvidersCommand),
+    /// Evaluate expressions against the configuration and state, one per line of standard input
+    Console {
+        #[command(flatten)]
+        vars: VarArgs,
+    },
     /// Print meshform's version, platform and providers
     Version {
         /// As JSON
@@ -289,11 +297,38 @@ pub enum StateCommand {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum ProvidersCommand {
+    /// Print every provider's configuration, resource and data source schemas (as `terraform
+    /// providers schema -json`)
+    Schema {
+        /// Print as JSON (required)
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum WorkspaceCommand {
     /// List the workspaces that have a state, the selected one marked with *
     List,
     /// Print the selected workspace
     Show,
+    /// Create a workspace with an empty state and select it
+    New {
+        /// Letters, digits, '-' and '_'
+        name: String,
+    },
+    /// Select a workspace for this configuration directory (kept in .meshform/workspace)
+    Select { name: String },
+    /// Delete a workspace's state (not the selected one, not default)
+    Delete {
+        name: String,
+        /// Delete even if its state still holds managed objects (they are then no longer managed)
+        #[arg(long)]
+        force: bool,
+        #[command(flatten)]
+        lock: LockArgs,
+    },
 }
 
 #[derive(Debug, Clone, Args, Default)]

@@ -45,7 +45,8 @@ pub struct Settings {
     pub provider_env: meshform_provider_asm::credentials::ProviderEnv,
     /// What the kubernetes provider may read of the environment (`KUBECONFIG`, the home directory).
     pub kube_env: meshform_provider_kubernetes::KubeEnv,
-    /// The workspace (`--workspace`, `MESHFORM_WORKSPACE`, else `default`).
+    /// The workspace (`--workspace`, `MESHFORM_WORKSPACE`, `.meshform/workspace` as `meshform
+    /// workspace select` left it, else `default`).
     pub workspace: String,
     /// What the PostgreSQL backend takes from the environment.
     pub pg: PgEnvironment,
@@ -63,6 +64,11 @@ impl Settings {
 
     pub fn from_env(cli: &Cli) -> Settings {
         let dir = cli.chdir.clone().unwrap_or_else(|| PathBuf::from("."));
+        let workspace = cli
+            .workspace
+            .clone()
+            .or_else(|| meshform_state::backend::selected_workspace(&dir))
+            .unwrap_or_else(|| meshform_state::DEFAULT_WORKSPACE.to_owned());
         let no_color = cli.no_color || std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
         let force = std::env::var("CLICOLOR_FORCE").is_ok_and(|v| !v.is_empty() && v != "0");
         let stderr_tty = std::io::stderr().is_terminal();
@@ -96,10 +102,7 @@ impl Settings {
                 in_cluster: std::env::var_os("KUBERNETES_SERVICE_HOST")
                     .is_some_and(|h| !h.is_empty()),
             },
-            workspace: cli
-                .workspace
-                .clone()
-                .unwrap_or_else(|| meshform_state::DEFAULT_WORKSPACE.to_owned()),
+            workspace,
             pg: PgEnvironment {
                 conn_str: std::env::var("MESHFORM_PG_CONN_STR").ok().filter(|s| !s.is_empty()),
                 vars: std::env::vars()

@@ -11,6 +11,8 @@
 //!   `meshform init`.
 //! - [`verify`]: `meshform verify`, running the configuration's `check` blocks, and the responses
 //!   their data sources saw, counted by version.
+//! - [`console`]: `meshform console`, expressions evaluated against the configuration and state.
+//! - [`workspaces`]: `meshform workspace new | select | delete`, and the selected workspace.
 //! - [`environment`]: the provider settings that say which environment a plan acts on.
 //! - [`planfile`]: saved plans (`plan --out`, `apply FILE`): the file format without secrets, and
 //!   the staleness checks that decide whether a saved plan can still be applied as reviewed.
@@ -22,6 +24,7 @@
 pub mod apply;
 pub mod backend;
 pub mod body;
+pub mod console;
 pub mod environment;
 pub mod graph;
 pub mod ops;
@@ -32,6 +35,7 @@ pub mod scope;
 pub mod surgery;
 pub mod validate;
 pub mod verify;
+pub mod workspaces;
 
 pub use plan::{Action, Plan, PlanMode};
 pub use reporter::{Reporter, SilentReporter};

@@ -146,6 +146,106 @@ impl Backend {
     }
 }
 
+impl Backend {
+    /// The concrete store of the context's workspace, for what the [`StateStore`] trait does not
+    /// do: removing a workspace (`meshform workspace delete`).
+    pub fn workspace_store(&self, ctx: &BackendContext) -> Result<WorkspaceStore, StateError> {
+        Ok(match self {
+            Backend::Local => WorkspaceStore::Local(ctx.local_store()?),
+            Backend::Pg(pg) => WorkspaceStore::Pg(Box::new(PgStore::new(&PgSettings {
+                workspace: ctx.workspace.clone(),
+                ..pg.clone()
+            })?)),
+        })
+    }
+}
+
+/// A workspace's store with its concrete backend.
+pub enum WorkspaceStore {
+    Local(LocalStore),
+    Pg(Box<PgStore>),
+}
+
+impl WorkspaceStore {
+    /// The store, to lock, read and write as any other.
+    pub fn store(&self) -> &dyn StateStore {
+        match self {
+            WorkspaceStore::Local(s) => s,
+            WorkspaceStore::Pg(s) => s.as_ref(),
+        }
+    }
+
+    /// Removes the workspace's state; call it holding the workspace's lock taken through
+    /// [`store`](Self::store). Local: the state file and its backup (the directory goes with
+    /// [`remove_leftovers`](Self::remove_leftovers) once the lock is released); PostgreSQL: the row,
+    /// through the locking session. The default workspace is never removed.
+    pub fn remove_state(&self) -> Result<(), StateError> {
+        match self {
+            WorkspaceStore::Local(s) => {
+                if parent_is_workspace_dir(s.path()) {
+                    for f in [s.path().to_path_buf(), s.backup_path()] {
+                        match std::fs::remove_file(&f) {
+                            Ok(()) => {}
+                            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                            Err(e) => return Err(StateError::Io { path: f, source: e }),
+                        }
+                    }
+                    Ok(())
+                } else {
+                    Err(StateError::InvalidWorkspace { name: DEFAULT_WORKSPACE.to_owned() })
+                }
+            }
+            WorkspaceStore::Pg(s) => {
+                if s.workspace() == DEFAULT_WORKSPACE {
+                    return Err(StateError::InvalidWorkspace {
+                        name: DEFAULT_WORKSPACE.to_owned(),
+                    });
+                }
+                s.delete_workspace()
+            }
+        }
+    }
+
+    /// After [`remove_state`](Self::remove_state) and the lock's release: the local workspace's
+    /// directory under `meshform.state.d/`, if nothing else was left in it.
+    pub fn remove_leftovers(&self) {
+        if let WorkspaceStore::Local(s) = self {
+            if parent_is_workspace_dir(s.path()) {
+                // A directory someone put other files in stays; it is no longer a workspace.
+                let _ = std::fs::remove_dir(meshform_core::fsio::parent_dir(s.path()));
+            }
+        }
+    }
+}
+
+/// Whether a local state file lives in a workspace's own directory (`meshform.state.d/NAME/`).
+fn parent_is_workspace_dir(path: &Path) -> bool {
+    path.parent()
+        .and_then(Path::parent)
+        .and_then(Path::file_name)
+        .is_some_and(|n| n == crate::WORKSPACES_DIR)
+}
+
+/// `.meshform/workspace`: the workspace `meshform workspace select` chose for a configuration
+/// directory, used when neither `--workspace` nor `MESHFORM_WORKSPACE` names one.
+pub fn selected_workspace_path(dir: &Path) -> PathBuf {
+    dir.join(".meshform").join("workspace")
+}
+
+/// The workspace selected in `dir`, if one was selected and its name is valid.
+pub fn selected_workspace(dir: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(selected_workspace_path(dir)).ok()?;
+    let name = text.trim();
+    crate::check_workspace_name(name).ok().map(|()| name.to_owned())
+}
+
+/// Records `name` as the selected workspace of `dir`, atomically.
+pub fn select_workspace(dir: &Path, name: &str) -> std::io::Result<()> {
+    let path = selected_workspace_path(dir);
+    std::fs::create_dir_all(meshform_core::fsio::parent_dir(&path))?;
+    meshform_core::fsio::write_atomic(&path, format!("{name}\n").as_bytes(), None)
+}
+
 /// `.meshform/backend.json`: the backend that holds the state, as `meshform init` left it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BackendRecord {

@@ -1,9 +1,11 @@
 //! Thin commands over `meshform_engine::ops`: build options from arguments, call the op, render.
 
 pub mod backend;
+mod console;
 mod fmt;
 mod init;
 mod inspect;
+mod providers;
 mod run;
 mod sandbox;
 mod saved;
@@ -23,7 +25,7 @@ use meshform_provider_local::LocalProvider;
 use meshform_provider_pki::PkiProvider;
 use meshform_state::LocalStore;
 
-use crate::args::{Cli, Command, VarArgs};
+use crate::args::{Cli, Command, ProvidersCommand, VarArgs};
 use crate::report::{self, exit};
 use crate::settings::Settings;
 
@@ -62,6 +64,8 @@ pub async fn dispatch(cli: Cli, settings: Settings) -> u8 {
             state::import(&settings, &address, &id, &vars, &lock).await
         }
         Command::Workspace(cmd) => workspace::workspace(&settings, &cmd),
+        Command::Providers(ProvidersCommand::Schema { json }) => providers::schema(&settings, json),
+        Command::Console { vars } => console::console(&settings, &vars),
         Command::ForceUnlock { lock_id } => state::force_unlock(&settings, &lock_id),
         Command::Version { json } => inspect::version(&settings, json),
         Command::Taint { address, lock } => state::taint(&settings, &address, &lock, true).await,

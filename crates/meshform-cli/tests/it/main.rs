@@ -22,3 +22,4 @@ mod sandboxed;
 mod saved_plan;
 mod secrets;
 mod support;
+mod terraform_habits;

@@ -146,6 +146,14 @@ impl PgStore {
         })
     }
 
+    /// Deletes this workspace's state row (`meshform workspace delete`); run it holding the lock
+    /// taken through this store, so that it goes through the locking session.
+    pub fn delete_workspace(&self) -> Result<(), StateError> {
+        let sql = format!("DELETE FROM {} WHERE workspace = $1", self.table("states"));
+        let workspace = self.workspace.clone();
+        self.with_session(move |c, _| c.execute(sql.as_str(), &[&workspace]).map(|_| ()))
+    }
+
     fn table(&self, name: &str) -> String {
         format!("\"{}\".{name}", self.schema)
     }
