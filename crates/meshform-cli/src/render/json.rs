@@ -112,7 +112,8 @@ fn operation(plan: &Plan) -> &'static str {
     }
 }
 
-/// Every event of a plan, in order: drift, failures, planned changes, outputs, summary.
+/// Every event of a plan, in order: drift, failures, what was held back, planned changes, outputs,
+/// summary.
 pub fn plan_events(plan: &Plan) -> Vec<serde_json::Value> {
     let mut out = Vec::new();
     for d in &plan.drift {
@@ -138,6 +139,19 @@ pub fn plan_events(plan: &Plan) -> Vec<serde_json::Value> {
             "error",
             format!("{}: {}", f.address, f.message),
             serde_json::json!({"address": f.address, "provider": f.provider, "message": f.message}),
+        ));
+    }
+    // What was not planned because it reads, or waits for, something above (`ADDRESS (cause)`).
+    for s in &plan.skipped {
+        let (address, cause) = match s.split_once(" (") {
+            Some((a, c)) => (a, c.strip_suffix(')').unwrap_or(c)),
+            None => (s.as_str(), ""),
+        };
+        out.push(event(
+            "held_back",
+            "warn",
+            s.clone(),
+            serde_json::json!({"address": address, "cause": cause}),
         ));
     }
     for c in plan.actionable() {

@@ -266,3 +266,29 @@ fn fmt_recursive_reaches_subdirectories_but_not_hidden_ones() {
     w.ok(&["fmt", "--recursive", "--check"]);
     assert_eq!(w.read(".meshform/cache/x.hcl"), unformatted, "hidden directories are left alone");
 }
+
+#[test]
+fn plan_json_lines_say_what_was_held_back_and_why() {
+    let main = r#"
+resource "local_file" "a" {
+  filename = "a.txt"
+  content  = "a"
+}
+resource "local_file" "b" {
+  filename = "b.txt"
+  content  = local_file.a.content_sha256
+}
+"#;
+    let w = Workdir::with_main(main);
+    w.ok(&["apply", "--auto-approve"]);
+    std::fs::remove_file(w.join("a.txt")).unwrap();
+    std::fs::create_dir(w.join("a.txt")).unwrap();
+    let out = w.run(&["plan", "--json"]).code(1);
+    let events = schema("events.schema.json");
+    let lines = json_lines(&out.stdout);
+    lines.iter().for_each(|l| assert_valid(&events, l));
+    let held: Vec<&serde_json::Value> = lines.iter().filter(|l| l["type"] == "held_back").collect();
+    assert_eq!(held.len(), 1, "{}", out.stdout);
+    assert_eq!(held[0]["address"], "local_file.b");
+    assert_eq!(held[0]["cause"], "reads local_file.a, which could not be planned");
+}
