@@ -163,6 +163,14 @@ pub enum Command {
         #[command(flatten)]
         vars: VarArgs,
     },
+    /// Print a shell completion script (e.g. `meshform completions bash > /etc/bash_completion.d/meshform`)
+    Completions {
+        /// The shell
+        #[arg(value_enum)]
+        shell: CompletionShell,
+    },
+    /// Print the manual page in roff (e.g. `meshform man > meshform.1; man ./meshform.1`)
+    Man,
     /// Print meshform's version, platform and providers
     Version {
         /// As JSON
@@ -294,6 +302,14 @@ pub enum StateCommand {
         #[command(flatten)]
         lock: LockArgs,
     },
+}
+
+/// The shells `meshform completions` writes scripts for.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum CompletionShell {
+    Bash,
+    Zsh,
+    Fish,
 }
 
 #[derive(Debug, Subcommand)]

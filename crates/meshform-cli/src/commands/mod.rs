@@ -1,6 +1,7 @@
 //! Thin commands over `meshform_engine::ops`: build options from arguments, call the op, render.
 
 pub mod backend;
+mod completions;
 mod console;
 mod fmt;
 mod init;
@@ -66,6 +67,8 @@ pub async fn dispatch(cli: Cli, settings: Settings) -> u8 {
         Command::Workspace(cmd) => workspace::workspace(&settings, &cmd),
         Command::Providers(ProvidersCommand::Schema { json }) => providers::schema(&settings, json),
         Command::Console { vars } => console::console(&settings, &vars),
+        Command::Completions { shell } => completions::completions(shell),
+        Command::Man => completions::man(),
         Command::ForceUnlock { lock_id } => state::force_unlock(&settings, &lock_id),
         Command::Version { json } => inspect::version(&settings, json),
         Command::Taint { address, lock } => state::taint(&settings, &address, &lock, true).await,

@@ -157,3 +157,24 @@ fn console_evaluates_piped_expressions_against_configuration_and_state() {
     assert_eq!(r.stdout, "\"hello cn-hangzhou\"\n\"CN-HANGZHOU\"\n[2, 2]\n");
     assert_eq!(w.state_json()["serial"], serial, "the console never writes the state");
 }
+
+#[test]
+fn completions_and_man_page_come_from_the_command_definition() {
+    let w = Workdir::new();
+    let bash = w.ok(&["completions", "bash"]).stdout;
+    assert!(bash.contains("complete -F _meshform"), "{bash}");
+    // Subcommands and options added to the definition show up without anyone editing a script.
+    assert!(bash.contains("workspace__subcmd__delete") && bash.contains("--force"), "{bash}");
+    let zsh = w.ok(&["completions", "zsh"]).stdout;
+    assert!(zsh.starts_with("#compdef meshform"), "{zsh}");
+    let fish = w.ok(&["completions", "fish"]).stdout;
+    assert!(fish.contains("complete -c meshform") && fish.contains("auto-approve"), "{fish}");
+    w.run(&["completions", "powershell"]).code(1).stderr_has("bash");
+
+    let man = w.ok(&["man"]).stdout;
+    assert!(man.starts_with(".ie \\n(.g .ds Aq"), "roff: {}", &man[..man.len().min(200)]);
+    assert!(man.contains(".TH meshform 1"), "{man}");
+    assert!(man.contains(".SH \"MESHFORM WORKSPACE DELETE\""), "{man}");
+    assert!(man.contains(".SH \"MESHFORM STATE PUSH\""), "nested subcommands: {man}");
+    assert!(man.contains("\\fB\\-\\-auto\\-approve\\fR"), "{man}");
+}
