@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
-use crate::sandboxed::Sandboxed;
+use crate::sandboxed::{check, verify_report, Sandboxed};
 use crate::support::Run;
 
 /// Drill mode: sleep in both clusters, both checks enabled.
@@ -292,23 +292,6 @@ fn restore_converges(sandbox: &Sandboxed, before: World, restored: &str) {
 
 // ---------------------------------------------------------------------------------------------
 // verify's report.
-
-fn verify_report(run: &Run) -> Value {
-    serde_json::from_str(&run.stdout).unwrap_or_else(|e| {
-        panic!(
-            "verify --json prints JSON ({e})\n--- stdout\n{}\n--- stderr\n{}",
-            run.stdout, run.stderr
-        )
-    })
-}
-
-#[track_caller]
-fn check<'a>(report: &'a Value, name: &str) -> &'a Value {
-    report["checks"]
-        .as_array()
-        .and_then(|cs| cs.iter().find(|c| c["name"] == name))
-        .unwrap_or_else(|| panic!("no check {name} in the report:\n{report:#}"))
-}
 
 /// The responses a check's one `kubernetes_exec` saw (empty when it could not run).
 fn responses(check: &Value) -> Vec<String> {

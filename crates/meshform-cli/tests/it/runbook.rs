@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::sandboxed::{cluster_entry, edit, example_main, Sandboxed};
+use crate::sandboxed::{check, cluster_entry, edit, example_main, verify_report, Sandboxed};
 use crate::support::Run;
 
 const SECOND_HALF: &str = "sleep_in_cluster_2=true";
@@ -16,25 +16,6 @@ const SECOND_HALF: &str = "sleep_in_cluster_2=true";
 /// The runbook's verification from cluster-1 and from cluster-2.
 const FROM_1: &str = "from_cluster_1";
 const FROM_2: &str = "from_cluster_2";
-
-/// The parsed output of `meshform verify --json`.
-fn verify_report(run: &Run) -> Value {
-    serde_json::from_str(&run.stdout).unwrap_or_else(|e| {
-        panic!(
-            "verify --json prints JSON ({e})\n--- stdout\n{}\n--- stderr\n{}",
-            run.stdout, run.stderr
-        )
-    })
-}
-
-/// One check of a verify report.
-#[track_caller]
-fn check<'a>(report: &'a Value, name: &str) -> &'a Value {
-    report["checks"]
-        .as_array()
-        .and_then(|cs| cs.iter().find(|c| c["name"] == name))
-        .unwrap_or_else(|| panic!("no check {name} in the report:\n{report:#}"))
-}
 
 /// The responses the check's one data source saw (`kubernetes_exec`, ten requests).
 #[track_caller]

@@ -194,3 +194,22 @@ pub fn cluster_entry<'a>(status: &'a serde_json::Value, cluster: &str) -> &'a se
         .and_then(|cs| cs.iter().find(|c| c["name"] == cluster))
         .unwrap_or_else(|| panic!("no cluster {cluster} in the sandbox status:\n{status:#}"))
 }
+
+/// The parsed output of `meshform verify --json`.
+pub fn verify_report(run: &Run) -> serde_json::Value {
+    serde_json::from_str(&run.stdout).unwrap_or_else(|e| {
+        panic!(
+            "verify --json prints JSON ({e})\n--- stdout\n{}\n--- stderr\n{}",
+            run.stdout, run.stderr
+        )
+    })
+}
+
+/// One check of a verify report.
+#[track_caller]
+pub fn check<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    report["checks"]
+        .as_array()
+        .and_then(|cs| cs.iter().find(|c| c["name"] == name))
+        .unwrap_or_else(|| panic!("no check {name} in the report:\n{report:#}"))
+}
