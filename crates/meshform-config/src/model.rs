@@ -195,6 +195,8 @@ pub struct Assert {
 pub struct Settings {
     pub required_version: Option<(String, Span)>,
     pub backend: Option<NestedBlockDef>,
+    /// `encryption { … }`: state and plan encryption at rest (read by the engine's backend module).
+    pub encryption: Option<NestedBlockDef>,
 }
 
 /// A whole configuration directory, lowered.

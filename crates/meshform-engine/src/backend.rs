@@ -3,6 +3,8 @@
 //! sits in the backend that held it before ([`not_migrated`]), and [`init`], which sets the backend
 //! up, moves the state into it and records it in `.meshform/backend.json`.
 
+pub mod encryption;
+
 use std::sync::Arc;
 use std::time::Duration;
 

@@ -517,7 +517,22 @@ impl Lowerer {
         for n in body.blocks {
             match n.kind.as_str() {
                 "backend" => settings.backend = Some(n),
-                other => self.unexpected("block", other, n.span, &["required_version", "backend"]),
+                "encryption" if settings.encryption.is_some() => {
+                    self.err(
+                        "meshform::config::encryption",
+                        "Duplicate encryption configuration".to_owned(),
+                        n.span,
+                        "a second encryption block",
+                        "put every key provider and method in one encryption block",
+                    );
+                }
+                "encryption" => settings.encryption = Some(n),
+                other => self.unexpected(
+                    "block",
+                    other,
+                    n.span,
+                    &["required_version", "backend", "encryption"],
+                ),
             }
         }
     }

@@ -1,0 +1,520 @@
+//! The `meshform { encryption { … } }` block: how the state and saved plan files are encrypted at
+//! rest ([`meshform_state::encryption`]), after OpenTofu's block of the same name.
+//!
+//! ```hcl
+//! meshform {
+//!   encryption {
+//!     key_provider "pbkdf2" "main" {
+//!       passphrase = var.state_passphrase   # at least 16 characters
+//!       iterations = 600000                 # optional; at least 200000
+//!     }
+//!     method "aes_gcm" "main" { keys = key_provider.pbkdf2.main }
+//!     method "unencrypted" "migrate" {}
+//!     state {
+//!       method = method.aes_gcm.main
+//!       fallback { method = method.unencrypted.migrate }   # read plaintext once, then drop it
+//!     }
+//!     plan { method = method.aes_gcm.main }
+//!   }
+//! }
+//! ```
+//!
+//! Values are evaluated before anything else, with only the variables in scope (`var.NAME`, from
+//! `MESHFORM_VAR_NAME`, variables files or defaults). Without a `state` (or `plan`) block that target
+//! is stored in plaintext, and an encrypted one is refused.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use meshform_config::eval::{Evaluator, MapScope};
+use meshform_config::model::{AttrDef, BlockBody, Config, NestedBlockDef};
+use meshform_core::{Diagnostic, Diagnostics, Value};
+use meshform_state::encryption::{
+    Encryption, Method, Pbkdf2Key, Target, DEFAULT_ITERATIONS, MIN_ITERATIONS,
+};
+
+const CODE: &str = "meshform::config::encryption";
+
+/// The encryption of the state and of saved plan files.
+#[derive(Clone, Debug)]
+pub struct Encryptions {
+    pub state: Arc<Encryption>,
+    pub plan: Arc<Encryption>,
+}
+
+impl Encryptions {
+    /// Nothing configured: both in plaintext.
+    pub fn none() -> Encryptions {
+        Encryptions {
+            state: Arc::new(Encryption::none(Target::State)),
+            plan: Arc::new(Encryption::none(Target::Plan)),
+        }
+    }
+}
+
+/// The encryption the configuration's `encryption` block asks for, with `vars` (resolved variable
+/// values) in scope. Every problem of the block is reported; no message holds a passphrase.
+pub fn configured(
+    config: &Config,
+    vars: &BTreeMap<String, Value>,
+) -> Result<Encryptions, Diagnostics> {
+    let Some(block) = &config.settings.encryption else { return Ok(Encryptions::none()) };
+    let mut p = Parser { diags: Diagnostics::default(), vars, dir: &config.dir };
+    let enc = p.block(block);
+    if p.diags.has_errors() {
+        return Err(p.diags);
+    }
+    Ok(enc)
+}
+
+struct Parser<'a> {
+    diags: Diagnostics,
+    vars: &'a BTreeMap<String, Value>,
+    dir: &'a std::path::Path,
+}
+
+fn error(message: impl Into<String>, def: &NestedBlockDef, help: &str) -> Diagnostic {
+    Diagnostic::error(CODE, message).with_span(def.span.clone(), "here").with_help(help.to_owned())
+}
+
+impl Parser<'_> {
+    fn block(&mut self, block: &NestedBlockDef) -> Encryptions {
+        for (name, a) in &block.body.attrs {
+            self.unexpected_attr(name, a, &[]);
+        }
+        let mut providers: BTreeMap<String, Pbkdf2Key> = BTreeMap::new();
+        let mut method_defs: Vec<&NestedBlockDef> = Vec::new();
+        let mut targets: Vec<&NestedBlockDef> = Vec::new();
+        for b in &block.body.blocks {
+            match b.kind.as_str() {
+                "key_provider" => {
+                    if let Some((addr, key)) = self.key_provider(b) {
+                        providers.insert(addr, key);
+                    }
+                }
+                "method" => method_defs.push(b),
+                "state" | "plan" => targets.push(b),
+                other => self.diags.push(error(
+                    format!("unsupported block \"{other}\" in encryption"),
+                    b,
+                    "an encryption block holds key_provider, method, state and plan blocks",
+                )),
+            }
+        }
+        let mut methods: BTreeMap<String, Method> = BTreeMap::new();
+        for b in method_defs {
+            if let Some((addr, m)) = self.method(b, &providers) {
+                methods.insert(addr, m);
+            }
+        }
+        let mut out = Encryptions::none();
+        let mut seen = Vec::new();
+        for b in targets {
+            if seen.contains(&b.kind) {
+                self.diags.push(error(format!("duplicate {} block", b.kind), b, "give it once"));
+                continue;
+            }
+            seen.push(b.kind.clone());
+            let target = if b.kind == "state" { Target::State } else { Target::Plan };
+            if let Some((method, fallbacks)) = self.chain(b, &methods) {
+                let enc = Arc::new(Encryption::new(target, Some(method), fallbacks));
+                match target {
+                    Target::State => out.state = enc,
+                    Target::Plan => out.plan = enc,
+                }
+            }
+        }
+        out
+    }
+
+    fn labels<'b>(&mut self, b: &'b NestedBlockDef) -> Option<(&'b str, &'b str)> {
+        match b.labels.as_slice() {
+            [ty, name] if is_name(ty) && is_name(name) => Some((ty, name)),
+            _ => {
+                self.diags.push(error(
+                    format!("{} needs two labels, a type and a name ([a-zA-Z_0-9-]+)", b.kind),
+                    b,
+                    "e.g. key_provider \"pbkdf2\" \"main\" or method \"aes_gcm\" \"main\"",
+                ));
+                None
+            }
+        }
+    }
+
+    fn key_provider(&mut self, b: &NestedBlockDef) -> Option<(String, Pbkdf2Key)> {
+        let (ty, name) = self.labels(b)?;
+        if ty != "pbkdf2" {
+            self.diags.push(error(
+                format!("unsupported key provider type \"{ty}\""),
+                b,
+                "meshform has the key provider \"pbkdf2\" (a passphrase)",
+            ));
+            return None;
+        }
+        self.no_blocks(&b.body);
+        let mut passphrase = None;
+        let mut iterations = DEFAULT_ITERATIONS;
+        for (attr, a) in &b.body.attrs {
+            match attr.as_str() {
+                "passphrase" => match self.eval(a) {
+                    Some(v) if v.is_sensitive() => passphrase = self.string(a, &v),
+                    Some(_) => self.diags.push(
+                        attr_error(a, "the passphrase must come from a sensitive variable")
+                            .with_help(
+                                "declare `variable \"NAME\" { sensitive = true }`, set passphrase \
+                                 = var.NAME and give it through MESHFORM_VAR_NAME, so that it is \
+                                 never shown nor saved in a plan file",
+                            ),
+                    ),
+                    None => {}
+                },
+                "iterations" => {
+                    let n = self.eval(a).and_then(|v| v.unmarked().as_number());
+                    match n {
+                        Some(n) if n.fract() == 0.0 && n >= f64::from(MIN_ITERATIONS) && n <= 50e6 => {
+                            iterations = n as u32;
+                        }
+                        _ => self.diags.push(attr_error(
+                            a,
+                            format!("iterations must be a whole number from {MIN_ITERATIONS} to 50000000"),
+                        )),
+                    }
+                }
+                _ => self.unexpected_attr(attr, a, &["passphrase", "iterations"]),
+            }
+        }
+        let Some(passphrase) = passphrase else {
+            self.diags.push(error(
+                format!("key_provider.pbkdf2.{name} has no passphrase"),
+                b,
+                "set passphrase = var.NAME and give the variable through MESHFORM_VAR_NAME",
+            ));
+            return None;
+        };
+        match Pbkdf2Key::new(name, &passphrase, iterations) {
+            Ok(k) => Some((format!("key_provider.pbkdf2.{name}"), k)),
+            Err(e) => {
+                self.diags.push(error(
+                    e.to_string(),
+                    b,
+                    "use a passphrase of at least 16 characters",
+                ));
+                None
+            }
+        }
+    }
+
+    fn method(
+        &mut self,
+        b: &NestedBlockDef,
+        providers: &BTreeMap<String, Pbkdf2Key>,
+    ) -> Option<(String, Method)> {
+        let (ty, name) = self.labels(b)?;
+        self.no_blocks(&b.body);
+        let addr = format!("method.{ty}.{name}");
+        match ty {
+            "unencrypted" => {
+                for (attr, a) in &b.body.attrs {
+                    self.unexpected_attr(attr, a, &[]);
+                }
+                Some((addr, Method::Unencrypted))
+            }
+            "aes_gcm" => {
+                let mut key = None;
+                for (attr, a) in &b.body.attrs {
+                    if attr != "keys" {
+                        self.unexpected_attr(attr, a, &["keys"]);
+                        continue;
+                    }
+                    let Some(r) = self.reference(a) else { continue };
+                    match providers.get(&r) {
+                        Some(k) => key = Some(k.clone()),
+                        None => self.diags.push(attr_error(
+                            a,
+                            format!("Reference to undeclared key provider: {r}"),
+                        )),
+                    }
+                }
+                match key {
+                    Some(k) => Some((addr, Method::AesGcm(k))),
+                    None => {
+                        if !b.body.attrs.contains_key("keys") {
+                            self.diags.push(error(
+                                format!("{addr} has no keys"),
+                                b,
+                                "set keys = key_provider.pbkdf2.NAME",
+                            ));
+                        }
+                        None
+                    }
+                }
+            }
+            other => {
+                self.diags.push(error(
+                    format!("unsupported encryption method type \"{other}\""),
+                    b,
+                    "meshform has the methods \"aes_gcm\" and \"unencrypted\"",
+                ));
+                None
+            }
+        }
+    }
+
+    /// A `state`/`plan` block: its method, then its fallbacks (nested), checking `enforced`.
+    fn chain(
+        &mut self,
+        b: &NestedBlockDef,
+        methods: &BTreeMap<String, Method>,
+    ) -> Option<(Method, Vec<Method>)> {
+        let mut chain = Vec::new();
+        let mut enforced = false;
+        let mut current = Some(b);
+        let mut ok = true;
+        while let Some(block) = current.take() {
+            let mut method = None;
+            for (attr, a) in &block.body.attrs {
+                match attr.as_str() {
+                    "method" => {
+                        let Some(r) = self.reference(a) else {
+                            ok = false;
+                            continue;
+                        };
+                        match methods.get(&r) {
+                            Some(m) => method = Some(m.clone()),
+                            None => {
+                                ok = false;
+                                let message = if r.starts_with("method.") {
+                                    format!("Reference to undeclared encryption method: {r}")
+                                } else {
+                                    format!("Invalid encryption method identifier: {r}")
+                                };
+                                self.diags.push(attr_error(a, message));
+                            }
+                        }
+                    }
+                    "enforced" if std::ptr::eq(block, b) => {
+                        match self.eval(a).as_ref().and_then(|v| v.unmarked().as_bool()) {
+                            Some(v) => enforced = v,
+                            None => {
+                                self.diags.push(attr_error(a, "enforced must be true or false"))
+                            }
+                        }
+                    }
+                    _ => self.unexpected_attr(attr, a, &["method", "enforced", "fallback"]),
+                }
+            }
+            match method {
+                Some(m) => chain.push(m),
+                None if ok && !block.body.attrs.contains_key("method") => {
+                    self.diags.push(error(
+                        format!("{} has no method", block.kind),
+                        block,
+                        "set method = method.TYPE.NAME",
+                    ));
+                    ok = false;
+                }
+                None => ok = false,
+            }
+            for nested in &block.body.blocks {
+                if nested.kind == "fallback" && current.is_none() {
+                    current = Some(nested);
+                } else {
+                    self.diags.push(error(
+                        format!("unexpected block \"{}\"", nested.kind),
+                        nested,
+                        "a state or plan block takes one fallback block (which may nest another)",
+                    ));
+                }
+            }
+        }
+        if enforced && chain.iter().any(|m| matches!(m, Method::Unencrypted)) {
+            self.diags.push(error(
+                "Unencrypted method is forbidden",
+                b,
+                "this block has enforced = true: remove the unencrypted method from its chain",
+            ));
+            return None;
+        }
+        if !ok || chain.is_empty() {
+            return None;
+        }
+        let method = chain.remove(0);
+        Some((method, chain))
+    }
+
+    fn no_blocks(&mut self, body: &BlockBody) {
+        for nested in &body.blocks {
+            self.diags.push(error(
+                format!("unexpected block \"{}\"", nested.kind),
+                nested,
+                "this block takes arguments only",
+            ));
+        }
+    }
+
+    fn unexpected_attr(&mut self, name: &str, a: &AttrDef, allowed: &[&str]) {
+        let help = if allowed.is_empty() {
+            "this block takes no arguments".to_owned()
+        } else {
+            format!("arguments here: {}", allowed.join(", "))
+        };
+        self.diags.push(
+            Diagnostic::error(CODE, format!("unexpected argument \"{name}\""))
+                .with_span(a.name_span.clone(), "not an argument of this block")
+                .with_help(help),
+        );
+    }
+
+    /// Evaluates an argument with the variables, key providers and methods in scope (the latter
+    /// two evaluate to their addresses).
+    fn eval(&mut self, a: &AttrDef) -> Option<Value> {
+        let scope = MapScope(BTreeMap::from([
+            ("var".to_owned(), Value::Map(self.vars.clone())),
+            ("key_provider".to_owned(), Value::Map(BTreeMap::new())),
+            ("method".to_owned(), Value::Map(BTreeMap::new())),
+        ]));
+        match Evaluator::new(&scope, &a.expr.span.file, self.dir).eval(&a.expr.node) {
+            Ok(v) if !v.contains_unknown() => Some(v),
+            Ok(_) => {
+                self.diags.push(attr_error(a, "the value is not known before the run"));
+                None
+            }
+            Err(d) => {
+                self.diags.push(d.with_help(
+                    "encryption settings are read before anything else: use constants and \
+                     variables (give a passphrase through MESHFORM_VAR_NAME or a variables file)",
+                ));
+                None
+            }
+        }
+    }
+
+    fn string(&mut self, a: &AttrDef, v: &Value) -> Option<String> {
+        match v.unmarked() {
+            Value::String(s) => Some(s.clone()),
+            other => {
+                let kind = other.kind();
+                self.diags.push(attr_error(a, format!("must be a string, got {kind}")));
+                None
+            }
+        }
+    }
+
+    /// A reference such as `key_provider.pbkdf2.main` or `method.aes_gcm.main`, as text.
+    fn reference(&mut self, a: &AttrDef) -> Option<String> {
+        let text = a.expr.span.text().trim().to_owned();
+        let parts: Vec<&str> = text.split('.').collect();
+        let valid = parts.len() == 3
+            && matches!(parts[0], "key_provider" | "method")
+            && parts[1..].iter().all(|p| is_name(p));
+        if valid {
+            Some(text)
+        } else {
+            self.diags.push(attr_error(
+                a,
+                format!("Invalid encryption method identifier: {text} is not TYPE.KIND.NAME"),
+            ));
+            None
+        }
+    }
+}
+
+fn attr_error(a: &AttrDef, message: impl Into<String>) -> Diagnostic {
+    Diagnostic::error(CODE, message).with_span(a.expr.span.clone(), "here")
+}
+
+fn is_name(s: &str) -> bool {
+    !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use meshform_core::SourceFile;
+
+    const PASS: &str = "sixteen+ characters long";
+
+    fn parse(text: &str, vars: &[(&str, &str)]) -> Result<Encryptions, Vec<String>> {
+        let mut config = Config::default();
+        let file = SourceFile::new("main.mf.hcl", text);
+        let d = meshform_config::load::load_source(&mut config, &file);
+        assert!(!d.has_errors(), "{:?}", d.iter().map(|d| d.summary.clone()).collect::<Vec<_>>());
+        let vars = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), Value::string(*v).sensitive()))
+            .collect::<BTreeMap<_, _>>();
+        configured(&config, &vars).map_err(|d| d.iter().map(|d| d.summary.clone()).collect())
+    }
+
+    fn block(inner: &str) -> String {
+        format!(
+            "meshform {{\n encryption {{\n  key_provider \"pbkdf2\" \"main\" {{\n   passphrase = \
+             var.pass\n   iterations = 200000\n  }}\n  method \"aes_gcm\" \"main\" {{ keys = \
+             key_provider.pbkdf2.main }}\n  method \"unencrypted\" \"migrate\" {{}}\n{inner}\n }}\n}}\n"
+        )
+    }
+
+    #[test]
+    fn no_block_means_plaintext_for_both() {
+        let e = parse("meshform {}\n", &[]).expect("valid");
+        assert!(!e.state.encrypts() && !e.plan.encrypts());
+    }
+
+    #[test]
+    fn state_and_plan_methods_with_a_fallback_chain() {
+        let text = block(
+            "state {\n method = method.aes_gcm.main\n fallback { method = \
+             method.unencrypted.migrate }\n}\nplan { method = method.aes_gcm.main }",
+        );
+        let e = parse(&text, &[("pass", PASS)]).expect("valid");
+        assert!(e.state.encrypts() && e.plan.encrypts());
+        // The fallback lets the state read plaintext; the plan chain does not.
+        assert!(e.state.decrypt(b"{}").is_ok());
+        assert!(e.plan.decrypt(b"{}").is_err());
+        let sealed = e.state.encrypt(b"{}", None, None).expect("encrypted");
+        assert_eq!(e.state.decrypt(&sealed).expect("round trip").plaintext, b"{}");
+        assert!(!format!("{e:?}").contains(PASS), "Debug shows no passphrase");
+    }
+
+    #[test]
+    fn errors_are_reported_without_the_passphrase() {
+        let cases: &[(&str, &str)] = &[
+            ("state { method = method.aes_gcm.nope }", "Reference to undeclared encryption method"),
+            ("state { method = aes_gcm.main }", "Invalid encryption method identifier"),
+            (
+                "state {\n method = method.aes_gcm.main\n enforced = true\n fallback { method = \
+                 method.unencrypted.migrate }\n}",
+                "Unencrypted method is forbidden",
+            ),
+            ("state {}", "state has no method"),
+            ("method \"rot13\" \"x\" {}", "unsupported encryption method type"),
+            ("key_provider \"aws_kms\" \"x\" {}", "unsupported key provider type"),
+        ];
+        for (inner, want) in cases {
+            let got = parse(&block(inner), &[("pass", PASS)]).expect_err(inner);
+            assert!(got.iter().any(|m| m.contains(want)), "{inner}: {got:?}");
+            assert!(got.iter().all(|m| !m.contains(PASS)), "{got:?}");
+        }
+        let short = parse(&block("state { method = method.aes_gcm.main }"), &[("pass", "short")]);
+        assert!(short.expect_err("short").iter().any(|m| m.contains("shorter than 16")));
+        let literal = block("state { method = method.aes_gcm.main }")
+            .replace("var.pass", &format!("\"{PASS}\""));
+        let got = parse(&literal, &[]).expect_err("a literal passphrase");
+        assert!(got.iter().any(|m| m.contains("sensitive variable")), "{got:?}");
+        let missing = parse(&block("state { method = method.aes_gcm.main }"), &[]);
+        assert!(missing.is_err(), "an unset variable is an error");
+        let low = block("").replace("200000", "1000");
+        assert!(parse(&low, &[("pass", PASS)])
+            .expect_err("low")
+            .iter()
+            .any(|m| m.contains("iterations")));
+    }
+
+    #[test]
+    fn two_encryption_blocks_are_refused() {
+        let mut config = Config::default();
+        let text = "meshform {\n encryption {}\n encryption {}\n}\n";
+        let d = meshform_config::load::load_source(&mut config, &SourceFile::new("m.mf.hcl", text));
+        assert!(d.iter().any(|d| d.summary == "Duplicate encryption configuration"));
+    }
+}
