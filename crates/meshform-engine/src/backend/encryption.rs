@@ -23,7 +23,7 @@
 //! `MESHFORM_VAR_NAME`, variables files or defaults). Without a `state` (or `plan`) block that target
 //! is stored in plaintext, and an encrypted one is refused.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use meshform_config::eval::{Evaluator, MapScope};
@@ -40,6 +40,8 @@ const CODE: &str = "meshform::config::encryption";
 pub struct Encryptions {
     pub state: Arc<Encryption>,
     pub plan: Arc<Encryption>,
+    /// The variables passphrases are taken from: a saved plan records no digest of them.
+    pub passphrase_variables: BTreeSet<String>,
 }
 
 impl Encryptions {
@@ -48,6 +50,7 @@ impl Encryptions {
         Encryptions {
             state: Arc::new(Encryption::none(Target::State)),
             plan: Arc::new(Encryption::none(Target::Plan)),
+            passphrase_variables: BTreeSet::new(),
         }
     }
 }
@@ -59,8 +62,14 @@ pub fn configured(
     vars: &BTreeMap<String, Value>,
 ) -> Result<Encryptions, Diagnostics> {
     let Some(block) = &config.settings.encryption else { return Ok(Encryptions::none()) };
-    let mut p = Parser { diags: Diagnostics::default(), vars, dir: &config.dir };
-    let enc = p.block(block);
+    let mut p = Parser {
+        diags: Diagnostics::default(),
+        vars,
+        dir: &config.dir,
+        passphrase_variables: BTreeSet::new(),
+    };
+    let mut enc = p.block(block);
+    enc.passphrase_variables = std::mem::take(&mut p.passphrase_variables);
     if p.diags.has_errors() {
         return Err(p.diags);
     }
@@ -71,6 +80,7 @@ struct Parser<'a> {
     diags: Diagnostics,
     vars: &'a BTreeMap<String, Value>,
     dir: &'a std::path::Path,
+    passphrase_variables: BTreeSet<String>,
 }
 
 fn error(message: impl Into<String>, def: &NestedBlockDef, help: &str) -> Diagnostic {
@@ -156,7 +166,7 @@ impl Parser<'_> {
         let mut iterations = DEFAULT_ITERATIONS;
         for (attr, a) in &b.body.attrs {
             match attr.as_str() {
-                "passphrase" => match self.eval(a) {
+                "passphrase" => match self.passphrase_refs(a) {
                     Some(v) if v.is_sensitive() => passphrase = self.string(a, &v),
                     Some(_) => self.diags.push(
                         attr_error(a, "the passphrase must come from a sensitive variable")
@@ -342,6 +352,16 @@ impl Parser<'_> {
         Some((method, chain))
     }
 
+    /// Evaluates a passphrase, remembering the variables it reads.
+    fn passphrase_refs(&mut self, a: &AttrDef) -> Option<Value> {
+        for r in meshform_config::refs::references(&a.expr.node, &a.expr.span.file) {
+            if let meshform_config::refs::Target::Var(name) = r.target {
+                self.passphrase_variables.insert(name);
+            }
+        }
+        self.eval(a)
+    }
+
     fn no_blocks(&mut self, body: &BlockBody) {
         for nested in &body.blocks {
             self.diags.push(error(
@@ -474,6 +494,7 @@ mod tests {
         let sealed = e.state.encrypt(b"{}", None, None).expect("encrypted");
         assert_eq!(e.state.decrypt(&sealed).expect("round trip").plaintext, b"{}");
         assert!(!format!("{e:?}").contains(PASS), "Debug shows no passphrase");
+        assert_eq!(e.passphrase_variables, BTreeSet::from(["pass".to_owned()]));
     }
 
     #[test]

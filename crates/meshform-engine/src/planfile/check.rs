@@ -155,11 +155,12 @@ fn config_changes(file: &PlanFile, config: Option<&meshform_config::Config>) -> 
     vec![format!("the configuration changed since the plan was made: {}", parts.join(", "))]
 }
 
-fn variable_changes(file: &PlanFile, values: &BTreeMap<String, Value>) -> Vec<String> {
+pub(super) fn variable_changes(file: &PlanFile, values: &BTreeMap<String, Value>) -> Vec<String> {
     let mut out = Vec::new();
     for (name, v) in values {
         match file.variables.get(name) {
             None => out.push(format!("variable \"{name}\" is new since the plan")),
+            Some(saved) if saved.digest == super::NOT_RECORDED => {}
             Some(saved) if saved.digest != variable_digest(&file.salt, name, v) => {
                 let what = if saved.sensitive || v.contains_sensitive() {
                     "(sensitive) has a different value than when the plan was made; give it the same value as for the plan"

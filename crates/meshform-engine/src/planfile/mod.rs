@@ -38,6 +38,7 @@ pub mod values;
 use std::collections::BTreeMap;
 
 use meshform_core::{InstanceAddr, PathStep, ResourceAddr, Value};
+use meshform_state::encryption::Encryption;
 use meshform_state::State;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -55,6 +56,10 @@ pub const PLAN_FORMAT_VERSION: u32 = 1;
 
 const MAGIC: &str = "meshform-plan";
 
+/// The digest of a saved variable whose value leaves no trace in the file (an encryption
+/// passphrase, see [`PlanFile::without_digests_of`]).
+pub const NOT_RECORDED: &str = "not recorded";
+
 /// Why a plan file could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum PlanFileError {
@@ -71,6 +76,10 @@ pub enum PlanFileError {
          new plan with `meshform plan --out FILE`"
     )]
     Damaged(String),
+    /// Encrypted without a configuration to read it, a wrong passphrase, or plaintext where the
+    /// configuration requires encryption.
+    #[error("{0}")]
+    Encryption(#[from] meshform_state::encryption::EncryptionError),
 }
 
 /// The document inside a plan file.
@@ -454,8 +463,53 @@ impl PlanFile {
         meshform_core::fsio::write_atomic(path, &self.encode(), None)
     }
 
+    /// This file without the digests of the variables `names` (encryption passphrases): a salted
+    /// SHA-256 of a passphrase would let whoever holds the file test guesses far faster than PBKDF2
+    /// allows. Nothing is then compared for them when the plan is applied.
+    pub fn without_digests_of(mut self, names: &std::collections::BTreeSet<String>) -> PlanFile {
+        for (name, v) in &mut self.variables {
+            if names.contains(name) {
+                v.digest = NOT_RECORDED.to_owned();
+                v.value = None;
+                v.sensitive = true;
+            }
+        }
+        self
+    }
+
+    /// The file's bytes encrypted as `encryption` says (an envelope without serial and lineage;
+    /// unchanged when it does not encrypt).
+    pub fn encode_encrypted(&self, encryption: &Encryption) -> Result<Vec<u8>, PlanFileError> {
+        Ok(encryption.encrypt(&self.encode(), None, None)?)
+    }
+
+    /// [`write`](PlanFile::write), encrypted as `encryption` says.
+    pub fn write_encrypted(
+        &self,
+        path: &std::path::Path,
+        encryption: &Encryption,
+    ) -> std::io::Result<()> {
+        let bytes = self.encode_encrypted(encryption).map_err(std::io::Error::other)?;
+        meshform_core::fsio::write_atomic(path, &bytes, None)
+    }
+
+    /// [`decode`](PlanFile::decode) after decrypting as `encryption` allows: an encrypted file
+    /// without a configuration, or with a wrong passphrase, is refused.
+    pub fn decode_encrypted(
+        bytes: &[u8],
+        encryption: &Encryption,
+    ) -> Result<PlanFile, PlanFileError> {
+        PlanFile::decode(&encryption.decrypt(bytes)?.plaintext)
+    }
+
     /// Reads a plan file, checking its magic, format version and checksum before its content.
     pub fn decode(bytes: &[u8]) -> Result<PlanFile, PlanFileError> {
+        if meshform_state::encryption::is_encrypted(bytes) {
+            return Err(meshform_state::encryption::EncryptionError::NotConfigured {
+                target: meshform_state::encryption::Target::Plan,
+            }
+            .into());
+        }
         let mut parts = bytes.splitn(3, |b| *b == b'\n');
         let (Some(first), Some(second), Some(body)) = (parts.next(), parts.next(), parts.next())
         else {
@@ -570,6 +624,52 @@ pub(crate) fn sha256(parts: &[&[u8]]) -> [u8; 32] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn encrypted_files_round_trip_and_are_refused_without_the_key() {
+        use meshform_state::encryption::{Method, Pbkdf2Key, Target};
+        let aes = |pass: &str| {
+            let key = Pbkdf2Key::new("main", pass, 1_000).expect("valid");
+            Encryption::new(Target::Plan, Some(Method::AesGcm(key)), vec![])
+        };
+        let enc = aes("the plan passphrase");
+        let f = sample();
+        let bytes = f.encode_encrypted(&enc).unwrap();
+        assert!(!bytes.starts_with(b"meshform-plan"));
+        assert!(!String::from_utf8_lossy(&bytes).contains("the plan passphrase"));
+        assert_eq!(PlanFile::decode_encrypted(&bytes, &enc).unwrap(), f);
+        let m = PlanFile::decode(&bytes).unwrap_err().to_string();
+        assert!(
+            m.contains("the given plan file is encrypted and requires a valid encryption"),
+            "{m}"
+        );
+        let none = Encryption::none(Target::Plan);
+        assert!(PlanFile::decode_encrypted(&bytes, &none).is_err());
+        let m = PlanFile::decode_encrypted(&bytes, &aes("another passphrase!!")).unwrap_err();
+        assert!(m.to_string().contains("authentication failed"), "{m}");
+        let m = PlanFile::decode_encrypted(&f.encode(), &enc).unwrap_err().to_string();
+        assert!(m.contains("unencrypted payload"), "{m}");
+        assert_eq!(PlanFile::decode_encrypted(&f.encode(), &none).unwrap(), f);
+    }
+
+    #[test]
+    fn passphrase_variables_leave_no_digest() {
+        let mut f = sample();
+        let v = Value::string("the passphrase").sensitive();
+        f.variables.insert("pass".into(), saved_variable(&f.salt, "pass", &v));
+        let f = f.without_digests_of(&["pass".to_owned()].into());
+        let text = String::from_utf8(f.encode()).unwrap();
+        assert!(!text.contains(&variable_digest(&f.salt, "pass", &v)), "{text}");
+        assert_eq!(f.variables["pass"].digest, NOT_RECORDED);
+        let now = BTreeMap::from([("pass".to_owned(), Value::string("changed").sensitive())]);
+        let changes = check::variable_changes(&f, &now);
+        assert!(!changes.iter().any(|c| c.contains("\"pass\"")), "{changes:?}");
+        let mut other = f.clone();
+        other.variables.insert("token".into(), saved_variable(&f.salt, "token", &v));
+        let now = BTreeMap::from([("token".to_owned(), Value::string("changed").sensitive())]);
+        let changes = check::variable_changes(&other, &now);
+        assert!(changes.iter().any(|c| c.contains("\"token\" (sensitive) has a different")));
+    }
 
     fn sample() -> PlanFile {
         let plan = Plan { lineage: "l".into(), serial: 3, ..Plan::default() };
