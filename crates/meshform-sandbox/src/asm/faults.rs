@@ -1,4 +1,6 @@
 //! Injected faults: throttling, server errors, added latency, and meshes stuck in `initial`.
+//! Failed upgrades are injected apart from these, with [`super::AsmEmulator::set_upgrade_failure`]
+//! (decided when an upgrade would complete, not per request).
 //!
 //! **A fault is decided before the action runs**: a request that is throttled or answered with a
 //! 5xx has no effect at all (a throttled `CreateServiceMesh` creates nothing), so a client may

@@ -68,11 +68,17 @@ pub use faults::FaultSettings;
 pub use meshapi::{MeshApiServer, TrafficConfig};
 pub use model::{
     AsmSnapshot, CaSource, ClusterNetwork, Injection, Mesh, MeshCa, MeshMember, MeshState,
-    SecretPem, Tag, Transition,
+    SecretPem, Tag, Transition, Upgrade, UpgradeFailure,
 };
 
 /// The API version the emulator speaks.
 pub const API_VERSION: &str = server::API_VERSION;
+
+/// The version an in-place upgrade of a mesh on `version` moves to: the next newer one of
+/// [`istio_versions`] (`None` for the newest, or a version the emulator does not know).
+pub fn next_istio_version(version: &str) -> Option<&'static str> {
+    actions::next_istio_version(version)
+}
 
 /// The Istio versions `DescribeVersions` offers (newest first).
 pub fn istio_versions() -> &'static [&'static str] {
@@ -172,6 +178,7 @@ pub async fn start(
         state_file: opts.state_file,
         transition_delay: opts.transition_delay,
         faults: Mutex::new(opts.faults),
+        upgrade_failure: Mutex::new(None),
         outages: Mutex::new(std::collections::BTreeSet::new()),
         model: Mutex::new(model),
         snapshots,
@@ -223,6 +230,13 @@ impl AsmEmulator {
         check_faults(&faults)?;
         *lock(&self.shared.faults) = faults;
         Ok(())
+    }
+
+    /// Makes upgrades fail (`None`: succeed again): an upgrade in flight, or a later one, ends in
+    /// `upgrading_failed` on its old version with the failure's message as `ErrorMessage`. Decided
+    /// when the upgrade would complete, so it can be set mid-upgrade.
+    pub fn set_upgrade_failure(&self, failure: Option<UpgradeFailure>) {
+        *lock(&self.shared.upgrade_failure) = failure;
     }
 
     /// Takes a control plane down (a mesh id, or a region id): every call about it answers

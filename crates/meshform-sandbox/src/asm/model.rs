@@ -20,8 +20,12 @@ pub enum MeshState {
     Initial,
     /// Ready (`running`).
     Running,
-    /// Applying a membership change (`upgrading`; the console shows "Updating").
+    /// Applying a membership change or a version upgrade (`upgrading`; the console shows
+    /// "Updating").
     Upgrading,
+    /// A version upgrade failed (`upgrading_failed`): the mesh keeps its old version, its data plane
+    /// keeps serving, and only another upgrade or a deletion is accepted.
+    UpgradingFailed,
     /// Being deleted (`deleting`); the mesh disappears when the transition completes.
     Deleting,
 }
@@ -33,6 +37,7 @@ impl MeshState {
             MeshState::Initial => "initial",
             MeshState::Running => "running",
             MeshState::Upgrading => "upgrading",
+            MeshState::UpgradingFailed => "upgrading_failed",
             MeshState::Deleting => "deleting",
         }
     }
@@ -43,6 +48,26 @@ impl MeshState {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Transition {
     pub due_unix_ms: i64,
+}
+
+/// A version upgrade in flight (`UpgradeMeshEditionPartially`), completed with the mesh's
+/// transition.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Upgrade {
+    pub from_version: String,
+    pub to_version: String,
+    /// `ASMGatewayContinue`: the mesh's gateways are upgraded too.
+    pub gateways: bool,
+}
+
+/// An upgrade that fails when it would complete (an injected fault: see
+/// [`super::AsmEmulator::set_upgrade_failure`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UpgradeFailure {
+    /// Only this mesh's upgrades fail (`None`: every mesh's).
+    pub mesh_id: Option<String>,
+    /// What `ServiceMeshInfo.ErrorMessage` reports.
+    pub message: String,
 }
 
 /// A cluster in a mesh.
@@ -174,6 +199,16 @@ pub struct Mesh {
     /// `ApiServerPublicEip` at creation: the API server also has a public endpoint.
     #[serde(default)]
     pub api_server_public_eip: bool,
+    /// The upgrade in flight, while `upgrading` for one (or `upgrading_failed` after it).
+    #[serde(default)]
+    pub upgrade: Option<Upgrade>,
+    /// The gateways' version when they lag behind the control plane (an upgrade without
+    /// `ASMGatewayContinue`); `None` when they run `istio_version`.
+    #[serde(default)]
+    pub gateway_version: Option<String>,
+    /// `ServiceMeshInfo.ErrorMessage`: why the last upgrade failed; empty otherwise.
+    #[serde(default)]
+    pub error_message: String,
 }
 
 impl Mesh {
@@ -189,6 +224,11 @@ impl Mesh {
     /// The clusters whose services this mesh discovers without managing them.
     pub fn discovery_only_clusters(&self) -> impl Iterator<Item = &str> {
         self.members.iter().filter(|m| m.discovery_only).map(|m| m.cluster_id.as_str())
+    }
+
+    /// The version the mesh's gateways run.
+    pub fn gateways_version(&self) -> &str {
+        self.gateway_version.as_deref().unwrap_or(&self.istio_version)
     }
 
     /// The name of the cross-cluster mesh proxy (east-west gateway) of this mesh.
@@ -207,8 +247,14 @@ pub struct AsmModel {
 
 impl AsmModel {
     /// Completes every transition due at `now_unix_ms`. Creations stay `initial` while
-    /// `stuck_initial` is set. Returns whether anything changed.
-    pub(crate) fn advance(&mut self, now_unix_ms: i64, stuck_initial: bool) -> bool {
+    /// `stuck_initial` is set; an upgrade that `failure` names fails (`upgrading_failed`, the old
+    /// version kept, `ErrorMessage` set). Returns whether anything changed.
+    pub(crate) fn advance(
+        &mut self,
+        now_unix_ms: i64,
+        stuck_initial: bool,
+        failure: Option<&UpgradeFailure>,
+    ) -> bool {
         let mut changed = false;
         let mut gone = Vec::new();
         for mesh in self.meshes.values_mut() {
@@ -218,14 +264,21 @@ impl AsmModel {
             }
             match mesh.state {
                 MeshState::Initial if stuck_initial => continue,
+                MeshState::Upgrading if mesh.upgrade.is_some() => {
+                    let fails =
+                        failure.filter(|f| f.mesh_id.as_ref().is_none_or(|m| *m == mesh.id));
+                    finish_upgrade(mesh, fails);
+                    mesh.transition = None;
+                    mesh.updated_unix_ms = now_unix_ms;
+                }
                 MeshState::Initial | MeshState::Upgrading => {
                     mesh.state = MeshState::Running;
                     mesh.transition = None;
                     mesh.updated_unix_ms = now_unix_ms;
                 }
                 MeshState::Deleting => gone.push(mesh.id.clone()),
-                // A transition on a running mesh is stale: drop it.
-                MeshState::Running => mesh.transition = None,
+                // A transition on a settled mesh is stale: drop it.
+                MeshState::Running | MeshState::UpgradingFailed => mesh.transition = None,
             }
             changed = true;
         }
@@ -239,6 +292,30 @@ impl AsmModel {
     pub fn managing_mesh(&self, cluster_id: &str) -> Option<&Mesh> {
         self.meshes.values().find(|m| m.managed_clusters().any(|c| c == cluster_id))
     }
+}
+
+/// Ends a version upgrade: the new version (and the gateways' when asked), or `upgrading_failed`
+/// on the old one with the failure's message.
+fn finish_upgrade(mesh: &mut Mesh, failure: Option<&UpgradeFailure>) {
+    let Some(up) = mesh.upgrade.take() else { return };
+    if let Some(f) = failure {
+        mesh.state = MeshState::UpgradingFailed;
+        mesh.error_message = format!(
+            "upgrading from {} to {} failed: {}; the mesh still runs {}",
+            up.from_version, up.to_version, f.message, up.from_version
+        );
+        // Kept so that DescribeServiceMeshUpgradeStatus can tell which gateways failed.
+        mesh.upgrade = Some(up);
+        return;
+    }
+    if up.gateways {
+        mesh.gateway_version = None;
+    } else if mesh.gateway_version.is_none() {
+        mesh.gateway_version = Some(up.from_version.clone());
+    }
+    mesh.istio_version = up.to_version;
+    mesh.state = MeshState::Running;
+    mesh.error_message.clear();
 }
 
 /// A read-only view of the emulated ASM, for observers (the emulated Kubernetes clusters, the data

@@ -40,7 +40,7 @@ pub(crate) fn mesh_info(mesh: &Mesh) -> Value {
         "State": mesh.state.as_api_str(),
         "Version": mesh.istio_version,
         "Profile": mesh.edition,
-        "ErrorMessage": "",
+        "ErrorMessage": mesh.error_message,
         "CreationTime": iso(mesh.created_unix_ms),
         "UpdateTime": iso(mesh.updated_unix_ms),
     })
@@ -102,7 +102,8 @@ pub(crate) fn mesh_list_entry(mesh: &Mesh, api_server: Option<&str>) -> Value {
         let tags: Vec<Value> =
             mesh.tags.iter().map(|t| json!({"Key": t.key, "Value": t.value})).collect();
         map.insert("Tag".into(), Value::Array(tags));
-        map.insert("Upgradable".into(), Value::Bool(false));
+        let upgradable = super::actions::next_istio_version(&mesh.istio_version).is_some();
+        map.insert("Upgradable".into(), Value::Bool(upgradable));
     }
     v
 }
@@ -126,7 +127,7 @@ pub(crate) fn member_cluster(
         "ClusterType": "ManagedKubernetes",
         "ClusterDomain": mesh.cluster_domain,
         "Version": CLUSTER_VERSION,
-        "ErrorMessage": "",
+        "ErrorMessage": mesh.error_message,
         "SgId": format!("sg-{}", member.cluster_id.chars().skip(2).take(20).collect::<String>()),
         "CreationTime": iso(member.added_unix_ms),
         "UpdateTime": iso(member.added_unix_ms),

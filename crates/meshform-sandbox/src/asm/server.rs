@@ -25,7 +25,7 @@ use super::auth::{Scheme, Verifier, WireRequest};
 use super::errors::ApiError;
 use super::faults::{self, FaultSettings};
 use super::meshapi::MeshApis;
-use super::model::{AsmModel, AsmSnapshot};
+use super::model::{AsmModel, AsmSnapshot, UpgradeFailure};
 use super::params::Params;
 use super::{persist, Account};
 
@@ -38,6 +38,8 @@ pub(crate) struct Shared {
     pub state_file: PathBuf,
     pub transition_delay: Duration,
     pub faults: Mutex<FaultSettings>,
+    /// Upgrades that fail when they would complete ([`super::AsmEmulator::set_upgrade_failure`]).
+    pub upgrade_failure: Mutex<Option<UpgradeFailure>>,
     /// Meshes (by id) and regions whose control plane is down (`meshform sandbox outage`).
     pub outages: Mutex<std::collections::BTreeSet<String>>,
     pub model: Mutex<AsmModel>,
@@ -99,7 +101,8 @@ impl Shared {
             return Ok(());
         }
         let mut next = current.clone();
-        if next.advance(now, stuck_initial) {
+        let failure = lock(&self.upgrade_failure).clone();
+        if next.advance(now, stuck_initial, failure.as_ref()) {
             self.commit(current, next)?;
         }
         Ok(())

@@ -5,7 +5,8 @@ An independent client: if the emulator and meshform's own signing agreed on a mi
 would not. Runs the runbook's ASM steps: create a mesh with its own cluster and a CA (intermediate +
 shared root), wait for Running, add the other cluster for service discovery only, configure the
 multi-cluster network, enable injection, read everything back (also with V2 signatures) and the mesh's
-kubeconfig, check a wrong secret is refused, delete.
+kubeconfig, upgrade it in place (DescribeUpgradeVersion, UpgradeMeshEditionPartially with the SDK's
+`True`/`False` booleans, DescribeServiceMeshUpgradeStatus), check a wrong secret is refused, delete.
 
 Input: MESHFORM_SANDBOX_JSON, the path of a `sandbox.json` (`asm.endpoint`, `asm.access_key_id`,
 `asm.access_key_secret`, `clusters[]` with `id`, `region`, `vpc_id`, `vswitch_id`). The Rust test
@@ -189,6 +190,8 @@ def main():
         models.DescribeServiceMeshKubeconfigRequest(service_mesh_id="c-no-such-mesh")))
     check(code == "ServiceMesh.NotFound", "the kubeconfig of an unknown mesh is not found")
 
+    upgrade_in_place(c, mesh_id)
+
     v2 = client(sandbox, v2=True)
     detail = v2.describe_service_mesh_detail(models.DescribeServiceMeshDetailRequest(service_mesh_id=mesh_id))
     check(detail.body.service_mesh.service_mesh_info.name == "sdk-mesh-1", "a V2 (HMAC-SHA1) request is accepted")
@@ -211,6 +214,32 @@ def main():
         time.sleep(0.1)
     check(code == "ServiceMesh.NotFound", "the deleted mesh is gone (ServiceMesh.NotFound)")
     print(f"asm_sdk_test: {len(CHECKS)} passed, 0 failed", flush=True)
+
+
+def upgrade_in_place(c, mesh_id):
+    target = c.describe_upgrade_version(models.DescribeUpgradeVersionRequest(service_mesh_id=mesh_id)).body.version
+    check(target.istio_version.startswith("v1.24."), f"DescribeUpgradeVersion offers the next version ({target.istio_version})")
+    code, _ = error_code(lambda: c.upgrade_mesh_edition_partially(models.UpgradeMeshEditionPartiallyRequest(
+        service_mesh_id=mesh_id, expected_version=RUNBOOK_VERSION, asmgateway_continue=False)))
+    check(code == "UpgradedVersion.NotExpected", "an ExpectedVersion that is not the target is refused (UpgradedVersion.NotExpected)")
+    c.upgrade_mesh_edition_partially(models.UpgradeMeshEditionPartiallyRequest(
+        service_mesh_id=mesh_id, expected_version=target.istio_version, pre_check=True))
+    check(wait_state(c, mesh_id, "running").service_mesh_info.version == RUNBOOK_VERSION, "PreCheck=True upgrades nothing")
+    c.upgrade_mesh_edition_partially(models.UpgradeMeshEditionPartiallyRequest(
+        service_mesh_id=mesh_id, expected_version=target.istio_version, asmgateway_continue=True))
+    status = c.describe_service_mesh_upgrade_status(models.DescribeServiceMeshUpgradeStatusRequest(
+        service_mesh_id=mesh_id)).body.upgrade_detail
+    check(status.mesh_status in ("upgrading", "running"), f"DescribeServiceMeshUpgradeStatus reports MeshStatus ({status.mesh_status})")
+    gateway = f"istio-system:asm-cross-network-{mesh_id}"
+    check(gateway in status.gateway_status_record, "its GatewayStatusRecord lists the cross-cluster gateway")
+    mesh = wait_state(c, mesh_id, "running")
+    check(mesh.service_mesh_info.version == target.istio_version, "the mesh runs the new version after the upgrade")
+    status = c.describe_service_mesh_upgrade_status(models.DescribeServiceMeshUpgradeStatusRequest(
+        service_mesh_id=mesh_id)).body.upgrade_detail
+    record = status.gateway_status_record[gateway]
+    check(record.status == "finished" and record.version == target.istio_version
+          and status.finished_gateways_num == status.total_gateways_num == 1,
+          "the gateways were upgraded with it (ASMGatewayContinue=True)")
 
 
 def error_code_or_none(call):

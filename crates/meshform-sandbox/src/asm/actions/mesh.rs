@@ -131,6 +131,9 @@ pub(super) fn create_service_mesh(
         ca,
         tags,
         api_server_public_eip,
+        upgrade: None,
+        gateway_version: None,
+        error_message: String::new(),
     };
     model.meshes.insert(id.clone(), mesh);
     Ok(body([("ServiceMeshId", Value::String(id))]))
@@ -177,7 +180,11 @@ pub(super) fn delete_service_mesh(
     match mesh.state {
         MeshState::Initial => return Err(ApiError::still_initializing(&mesh.id)),
         MeshState::Deleting => {}
-        MeshState::Running | MeshState::Upgrading => cx.start_transition(mesh, MeshState::Deleting),
+        MeshState::Running | MeshState::Upgrading | MeshState::UpgradingFailed => {
+            // An upgrade in flight is abandoned with the mesh.
+            mesh.upgrade = None;
+            cx.start_transition(mesh, MeshState::Deleting);
+        }
     }
     Ok(Body::new())
 }

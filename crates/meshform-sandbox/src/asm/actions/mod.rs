@@ -13,11 +13,13 @@
 //! - `DescribeServiceMeshKubeconfig` answers in every state of the mesh (its API server runs from
 //!   creation to deletion), and for `PrivateIpAddress` true or false alike: on loopback the
 //!   internal and the public endpoint are the same.
+//! - In-place upgrades (`upgrade`): see that module for what the reference leaves open.
 
 mod kubeconfig;
 mod members;
 mod mesh;
 mod settings;
+mod upgrade;
 
 use std::time::Duration;
 
@@ -58,6 +60,9 @@ pub(crate) fn handler(action: &str) -> Option<Handler> {
         "UpdateIstioInjectionConfig" => Write(settings::update_istio_injection_config),
         "DescribeGuestClusterNamespaces" => Read(settings::describe_guest_cluster_namespaces),
         "DescribeServiceMeshKubeconfig" => Read(kubeconfig::describe_service_mesh_kubeconfig),
+        "DescribeUpgradeVersion" => Read(upgrade::describe_upgrade_version),
+        "UpgradeMeshEditionPartially" => Write(upgrade::upgrade_mesh_edition_partially),
+        "DescribeServiceMeshUpgradeStatus" => Read(upgrade::describe_service_mesh_upgrade_status),
         _ => return None,
     })
 }
@@ -65,6 +70,11 @@ pub(crate) fn handler(action: &str) -> Option<Handler> {
 /// The Istio versions `DescribeVersions` offers (newest first).
 pub(crate) fn istio_versions() -> &'static [&'static str] {
     mesh::ISTIO_VERSIONS
+}
+
+/// The version an in-place upgrade from `version` moves to.
+pub(crate) fn next_istio_version(version: &str) -> Option<&'static str> {
+    upgrade::next_version(version)
 }
 
 /// What an action may know besides the model and its parameters.

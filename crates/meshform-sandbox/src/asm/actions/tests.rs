@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use super::*;
 use crate::asm::ca;
-use crate::asm::model::Injection;
+use crate::asm::model::{Injection, UpgradeFailure};
+use serde_json::Value;
 
 fn account() -> Account {
     let cluster = |id: &str, name: &str, region: &str, n: u8| EmulatedCluster {
@@ -72,7 +73,7 @@ impl World {
     /// Lets time pass and completes due transitions.
     fn wait(&mut self, ms: i64) {
         self.now += ms;
-        self.model.advance(self.now, false);
+        self.model.advance(self.now, false, None);
     }
 
     fn create(&mut self, name: &str, region: &str, n: u8, guest: &str) -> String {
@@ -312,8 +313,162 @@ fn stuck_initial_holds_creation_only() {
     let mut w = World::new();
     let m = w.create("mesh-1", "cn-hangzhou", 1, "c-1");
     w.now += 5000;
-    assert!(!w.model.advance(w.now, true));
+    assert!(!w.model.advance(w.now, true, None));
     assert_eq!(w.state(&m), MeshState::Initial);
-    assert!(w.model.advance(w.now, false));
+    assert!(w.model.advance(w.now, false, None));
     assert_eq!(w.state(&m), MeshState::Running);
+}
+
+const V20: &str = "v1.20.6.44-g5a9e2c71-aliyun";
+const V22: &str = "v1.22.6.71-g7d67a80b-aliyun";
+const V24: &str = "v1.24.6.69-gb4cd1ba2-aliyun";
+const V25: &str = "v1.25.3.30-g3f7c0b4e-aliyun";
+
+impl World {
+    /// A running mesh on `version`.
+    fn running_mesh(&mut self, version: &str) -> String {
+        let out = self
+            .call(
+                "CreateServiceMesh",
+                &[
+                    ("RegionId", "cn-hangzhou"),
+                    ("VpcId", "vpc-1"),
+                    ("VSwitches", "[\"vsw-1\"]"),
+                    ("Name", "up"),
+                    ("IstioVersion", version),
+                ],
+            )
+            .unwrap();
+        self.wait(2000);
+        out["ServiceMeshId"].as_str().unwrap().to_owned()
+    }
+
+    fn upgrade_target(&mut self, id: &str) -> String {
+        let out = self.call("DescribeUpgradeVersion", &[("ServiceMeshId", id)]).unwrap();
+        out["Version"]["IstioVersion"].as_str().unwrap().to_owned()
+    }
+
+    fn upgrade_status(&mut self, id: &str, gateways: &str) -> Value {
+        let out = self
+            .call(
+                "DescribeServiceMeshUpgradeStatus",
+                &[("ServiceMeshId", id), ("AllIstioGatewayFullNames", gateways)],
+            )
+            .unwrap();
+        out["UpgradeDetail"].clone()
+    }
+}
+
+#[test]
+fn the_upgrade_target_is_the_next_version() {
+    assert_eq!(next_istio_version(V20), Some(V22));
+    assert_eq!(next_istio_version(V22), Some(V24));
+    assert_eq!(next_istio_version(V24), Some(V25));
+    assert_eq!(next_istio_version(V25), None);
+    assert_eq!(next_istio_version("v9.9"), None);
+    let mut w = World::new();
+    let id = w.running_mesh(V22);
+    assert_eq!(w.upgrade_target(&id), V24);
+    assert_eq!(
+        w.err("DescribeUpgradeVersion", &[("ServiceMeshId", "c-404")]),
+        "ServiceMesh.NotFound"
+    );
+}
+
+#[test]
+fn an_upgrade_runs_upgrading_then_moves_to_the_target() {
+    let mut w = World::new();
+    let id = w.running_mesh(V22);
+    let up = |expected: &str, gw: &str| {
+        vec![
+            ("ServiceMeshId".to_owned(), id.clone()),
+            ("ExpectedVersion".to_owned(), expected.to_owned()),
+            ("ASMGatewayContinue".to_owned(), gw.to_owned()),
+        ]
+    };
+    let call = |w: &mut World, pairs: Vec<(String, String)>| {
+        let p: Vec<(&str, &str)> = pairs.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+        w.call("UpgradeMeshEditionPartially", &p)
+    };
+    let err = |w: &mut World, pairs: Vec<(String, String)>| {
+        let p: Vec<(&str, &str)> = pairs.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+        w.err("UpgradeMeshEditionPartially", &p)
+    };
+    // A skip, a downgrade, the same version, an unknown one: refused, nothing changes.
+    for wrong in [V25, V20, V22, "v1.99.0"] {
+        assert_eq!(err(&mut w, up(wrong, "False")), "UpgradedVersion.NotExpected");
+    }
+    assert_eq!(err(&mut w, up(V24, "maybe")), "InvalidParameter");
+    // A pre-check changes nothing.
+    let mut pre = up(V24, "False");
+    pre.push(("PreCheck".into(), "True".into()));
+    call(&mut w, pre).unwrap();
+    assert_eq!(w.state(&id), MeshState::Running);
+
+    call(&mut w, up(V24, "False")).unwrap();
+    assert_eq!(w.state(&id), MeshState::Upgrading);
+    assert_eq!(w.model.meshes[&id].istio_version, V22, "the version changes at the end");
+    assert_eq!(w.upgrade_status(&id, "")["MeshStatus"], "upgrading");
+    // One change at a time.
+    assert_eq!(err(&mut w, up(V24, "False")), "InvalidActiveState.ServiceMesh");
+    w.wait(2000);
+    assert_eq!(w.state(&id), MeshState::Running);
+    assert_eq!(w.model.meshes[&id].istio_version, V24);
+    // The gateways were left behind: they report the old version, not started.
+    let status = w.upgrade_status(&id, "istio-system:ingress");
+    assert_eq!(status["MeshStatus"], "running");
+    assert_eq!(status["GatewayStatusRecord"]["istio-system:ingress"]["Status"], "notStart");
+    assert_eq!(status["GatewayStatusRecord"]["istio-system:ingress"]["Version"], V22);
+    assert_eq!(status["FinishedGatewaysNum"], 0);
+
+    // The next upgrade takes the gateways along.
+    call(&mut w, up(V25, "true")).unwrap();
+    let status = w.upgrade_status(&id, "istio-system:ingress");
+    assert_eq!(status["GatewayStatusRecord"]["istio-system:ingress"]["Status"], "upgrading");
+    w.wait(2000);
+    let status = w.upgrade_status(&id, "istio-system:ingress");
+    assert_eq!(status["GatewayStatusRecord"]["istio-system:ingress"]["Version"], V25);
+    assert_eq!(status["FinishedGatewaysNum"], 1);
+    assert_eq!(status["TotalGatewaysNum"], 1);
+    // The newest version has nowhere to go.
+    assert_eq!(w.upgrade_target(&id), "");
+    assert_eq!(err(&mut w, up(V25, "false")), "UpgradedVersion.NotExpected");
+    assert_eq!(
+        w.err(
+            "DescribeServiceMeshUpgradeStatus",
+            &[("ServiceMeshId", &id), ("AllIstioGatewayFullNames", "no-namespace")]
+        ),
+        "InvalidParameter"
+    );
+}
+
+#[test]
+fn a_failed_upgrade_keeps_the_old_version_and_can_be_retried() {
+    let mut w = World::new();
+    let id = w.running_mesh(V22);
+    let up = [("ServiceMeshId", id.as_str()), ("ExpectedVersion", V24)];
+    w.call("UpgradeMeshEditionPartially", &up).unwrap();
+    w.now += 2000;
+    let failure = UpgradeFailure { mesh_id: Some(id.clone()), message: "istiod crashed".into() };
+    // A failure aimed at another mesh does not touch this one; this one's does.
+    let other = UpgradeFailure { mesh_id: Some("c-other".into()), ..failure.clone() };
+    let mut spared = w.model.clone();
+    assert!(spared.advance(w.now, false, Some(&other)));
+    assert_eq!(spared.meshes[&id].istio_version, V24);
+    assert!(w.model.advance(w.now, false, Some(&failure)));
+    let mesh = &w.model.meshes[&id];
+    assert_eq!(mesh.state, MeshState::UpgradingFailed);
+    assert_eq!(mesh.istio_version, V22);
+    assert!(mesh.error_message.contains("istiod crashed"), "{}", mesh.error_message);
+    assert_eq!(w.upgrade_status(&id, "")["MeshStatus"], "upgrading_failed");
+    // Other changes wait for a running mesh; a new upgrade is accepted and clears the error.
+    assert_eq!(
+        w.err("AddClusterIntoServiceMesh", &[("ServiceMeshId", &id), ("ClusterId", "c-2")]),
+        "InvalidActiveState.ServiceMesh"
+    );
+    w.call("UpgradeMeshEditionPartially", &up).unwrap();
+    assert!(w.model.meshes[&id].error_message.is_empty());
+    w.wait(2000);
+    assert_eq!(w.model.meshes[&id].istio_version, V24);
+    assert_eq!(w.state(&id), MeshState::Running);
 }

@@ -9,3 +9,4 @@ mod faults;
 mod mesh_api;
 mod persistence;
 mod python_sdk;
+mod upgrade;
