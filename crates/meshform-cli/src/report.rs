@@ -68,6 +68,7 @@ pub fn state_diagnostic(e: &StateError) -> Diagnostic {
         ),
         StateError::Corrupt { .. } => "the file was left untouched; restore it from meshform.state.json.backup or fix it by hand".into(),
         StateError::UnsupportedVersion { .. } => "upgrade meshform to the version that wrote this state".into(),
+        StateError::Encryption { .. } => "give the passphrase of the configuration's encryption block (e.g. MESHFORM_VAR_NAME for its variable); see docs/state-encryption.md".into(),
         _ => "check the state file and its directory".into(),
     };
     Diagnostic::error("meshform::state", e.to_string()).with_help(help)

@@ -13,10 +13,11 @@ use meshform_config::model::{Config, NestedBlockDef};
 use meshform_core::{Diagnostic, Diagnostics, Span, Value};
 use meshform_state::backend::{
     migration_source, misplaced_state, Backend, BackendContext, BackendKind, BackendRecord,
-    Misplaced,
+    MigrationSource, Misplaced,
 };
+use meshform_state::encryption::Encryption;
 use meshform_state::migrate::{migrate, Migration};
-use meshform_state::{StateError, StateStore};
+use meshform_state::{PgStore, StateError, StateStore};
 
 use crate::ops::lock_store;
 
@@ -125,11 +126,26 @@ pub fn not_migrated(backend: &Backend, ctx: &BackendContext) -> Option<Diagnosti
     }
 }
 
-/// Who runs `meshform init` and how long it waits for the stores' locks.
+/// The store of the context's workspace in `backend`, encrypting the state at rest as
+/// `encryption` says.
+pub fn encrypted_store(
+    backend: &Backend,
+    ctx: &BackendContext,
+    encryption: Arc<Encryption>,
+) -> Result<Arc<dyn StateStore>, StateError> {
+    Ok(match backend {
+        Backend::Local => Arc::new(ctx.local_store()?.with_encryption(encryption)),
+        Backend::Pg(pg) => Arc::new(PgStore::new(pg)?.with_encryption(encryption)),
+    })
+}
+
+/// Who runs `meshform init`, how long it waits for the stores' locks, and how the state is
+/// encrypted at rest.
 #[derive(Clone, Debug)]
 pub struct InitOptions {
     pub who: String,
     pub lock_timeout: Duration,
+    pub encryption: Arc<Encryption>,
 }
 
 /// A state moved by `meshform init`.
@@ -159,6 +175,9 @@ pub struct Initialised {
     /// The store that holds the state now ([`StateStore::describe`]), once it was reached.
     pub target: Option<String>,
     pub moved: Option<Moved>,
+    /// The state was rewritten to match the `encryption` block (encrypted, decrypted, or with the
+    /// new key of a rotation); its serial after the rewrite.
+    pub rewritten: Option<u64>,
     pub error: Option<InitError>,
 }
 
@@ -167,7 +186,13 @@ pub struct Initialised {
 /// [`migration_source`]) — never overwriting a state of another lineage — and records the backend
 /// in `.meshform/backend.json`.
 pub async fn init(backend: &Backend, ctx: &BackendContext, opts: &InitOptions) -> Initialised {
-    let mut done = Initialised { backend: backend.kind(), target: None, moved: None, error: None };
+    let mut done = Initialised {
+        backend: backend.kind(),
+        target: None,
+        moved: None,
+        rewritten: None,
+        error: None,
+    };
     if let Err(e) = init_steps(backend, ctx, opts, &mut done).await {
         done.error = Some(e);
     }
@@ -180,16 +205,23 @@ async fn init_steps(
     opts: &InitOptions,
     done: &mut Initialised,
 ) -> Result<(), InitError> {
-    let target = backend.store(ctx)?;
+    let enc = &opts.encryption;
+    let target = encrypted_store(backend, ctx, Arc::clone(enc))?;
     // Connecting (and creating the tables) happens on first use.
     target.read()?;
     done.target = Some(target.describe());
     let recorded = BackendRecord::read(&ctx.dir);
     let local_exists = ctx.local_state_file().is_some();
-    let source = match migration_source(backend, recorded.as_ref(), local_exists, ctx) {
-        Some(s) => Some(s.store(ctx)?),
-        None => None,
-    };
+    let source: Option<Arc<dyn StateStore>> =
+        match migration_source(backend, recorded.as_ref(), local_exists, ctx) {
+            Some(MigrationSource::LocalFile) => {
+                Some(Arc::new(ctx.local_store()?.with_encryption(Arc::clone(enc))))
+            }
+            Some(MigrationSource::Pg(pg)) => {
+                Some(Arc::new(PgStore::new(&pg)?.with_encryption(Arc::clone(enc))))
+            }
+            None => None,
+        };
     if let Some(source) = source {
         let migration = move_state(&source, &target, opts).await?;
         let moved =
@@ -202,7 +234,31 @@ async fn init_steps(
             }
         }
     }
-    backend.record().write(&ctx.dir).map_err(InitError::Record)
+    backend.record().write(&ctx.dir).map_err(InitError::Record)?;
+    done.rewritten = rewrite_for_encryption(backend, ctx, &target, opts).await?;
+    Ok(())
+}
+
+/// Rewrites the state when it is not yet stored as the `encryption` block's method says (the
+/// block's fallback read it): encrypts a plaintext state, decrypts back to plaintext, or moves it
+/// to the new key of a rotation. Returns the new serial when it rewrote.
+async fn rewrite_for_encryption(
+    backend: &Backend,
+    ctx: &BackendContext,
+    target: &Arc<dyn StateStore>,
+    opts: &InitOptions,
+) -> Result<Option<u64>, StateError> {
+    if !opts.encryption.is_configured() {
+        return Ok(None);
+    }
+    let strict = encrypted_store(backend, ctx, Arc::new(opts.encryption.without_fallbacks()))?;
+    if strict.read().is_ok() {
+        return Ok(None);
+    }
+    let _lock = lock_store(target, "init", &opts.who, opts.lock_timeout).await?;
+    let Some(mut state) = target.read()? else { return Ok(None) };
+    target.write(&mut state)?;
+    Ok(Some(state.serial))
 }
 
 /// Copies the state under both stores' locks.

@@ -276,6 +276,17 @@ impl Encryption {
         }
     }
 
+    /// Whether a `state`/`plan` block configures this target (plaintext or not).
+    pub fn is_configured(&self) -> bool {
+        self.method.is_some()
+    }
+
+    /// The same method without its fallbacks: what reads succeed with once a migration or a
+    /// rotation is complete.
+    pub fn without_fallbacks(&self) -> Encryption {
+        Encryption::new(self.target, self.method.clone(), Vec::new())
+    }
+
     pub fn target(&self) -> Target {
         self.target
     }

@@ -7,10 +7,18 @@
 //! whose configuration names another backend than the one holding the state refuses to start (it
 //! would see an empty state and plan to create everything again) until `meshform init` has moved
 //! the state (`meshform_engine::backend::not_migrated`).
+//!
+//! The `encryption` block (`meshform_engine::backend::encryption`) is read with the variables the
+//! environment (`MESHFORM_VAR_NAME`) and variables files give: a passphrase is never taken from
+//! `--var`, which would leave it in shell history and process listings.
 
 use std::sync::Arc;
 
-use meshform_engine::backend::{configured, not_migrated};
+use meshform_config::model::Config;
+use meshform_config::vars::{resolve_variables, VarInputs};
+use meshform_core::Diagnostics;
+use meshform_engine::backend::encryption::{self, Encryptions};
+use meshform_engine::backend::{configured, encrypted_store, not_migrated};
 use meshform_engine::ops::Parsed;
 use meshform_state::StateStore;
 
@@ -29,8 +37,24 @@ pub fn store_for_run(settings: &Settings, parsed: &Parsed) -> Result<Arc<dyn Sta
         report::print_diagnostics(settings, &d.into());
         return Err(exit::ERROR);
     }
-    backend.store(&ctx).map_err(|e| {
+    let enc = encryption_of(settings, &parsed.config).map_err(|d| {
+        report::print_diagnostics(settings, &d);
+        exit::ERROR
+    })?;
+    encrypted_store(&backend, &ctx, enc.state).map_err(|e| {
         report::print_diagnostics(settings, &report::state_diagnostic(&e).into());
         exit::ERROR
     })
+}
+
+/// The encryption of the state and of plan files that the configuration's `encryption` block asks
+/// for (plaintext without one).
+pub fn encryption_of(settings: &Settings, config: &Config) -> Result<Encryptions, Diagnostics> {
+    if config.settings.encryption.is_none() {
+        return Ok(Encryptions::none());
+    }
+    let inputs = VarInputs { env: settings.env_vars.clone(), ..VarInputs::default() };
+    // Problems of other variables are reported by the run itself.
+    let (vars, _) = resolve_variables(config, &inputs);
+    encryption::configured(config, &vars)
 }

@@ -19,14 +19,17 @@ pub async fn init(settings: &Settings, lock_args: &LockArgs) -> u8 {
         Err(m) => return usage_error(settings, &m, "e.g. --lock-timeout=30s"),
     };
     let ctx = settings.backend_context();
-    let backend = match configured(&ops::parse(&settings.dir).config, &ctx) {
+    let config = ops::parse(&settings.dir).config;
+    let configured = configured(&config, &ctx)
+        .and_then(|b| super::backend::encryption_of(settings, &config).map(|e| (b, e)));
+    let (backend, enc) = match configured {
         Ok(b) => b,
         Err(d) => {
             report::print_diagnostics(settings, &d);
             return exit::ERROR;
         }
     };
-    let opts = InitOptions { who: settings.who.clone(), lock_timeout };
+    let opts = InitOptions { who: settings.who.clone(), lock_timeout, encryption: enc.state };
     let done = init_backend(&backend, &ctx, &opts).await;
     let target = done.target.as_deref().unwrap_or_default();
     if let Some(moved) = &done.moved {
@@ -45,6 +48,11 @@ pub async fn init(settings: &Settings, lock_args: &LockArgs) -> u8 {
         if let Some(to) = &moved.retired {
             Output.line(format_args!("The local state file was renamed to {}.", to.display()));
         }
+    }
+    if let Some(serial) = done.rewritten {
+        Output.line(format_args!(
+            "Rewrote the state in {target} as the encryption block says (now at serial {serial})."
+        ));
     }
     match &done.error {
         None => {}

@@ -162,8 +162,16 @@ pub async fn plan(settings: &Settings, args: &PlanArgs, out: Option<&Path>, mark
     let mut saved = None;
     if let Some(path) = out {
         let Ok(opts) = plan_options(settings, args, false) else { return exit::ERROR };
-        let file = PlanFile::new(&planned, &opts, &settings.workspace);
-        if let Err(e) = file.write(path) {
+        let enc = match super::backend::encryption_of(settings, &planned.loaded.config) {
+            Ok(e) => e,
+            Err(d) => {
+                emit_warnings(settings, json.as_ref(), &d);
+                return exit::ERROR;
+            }
+        };
+        let file = PlanFile::new(&planned, &opts, &settings.workspace)
+            .without_digests_of(&enc.passphrase_variables);
+        if let Err(e) = file.write_encrypted(path, &enc.plan) {
             let d = meshform_core::Diagnostic::error(
                 "meshform::plan::out",
                 format!("cannot write the plan file {}: {e}", path.display()),

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use meshform_core::Diagnostic;
+use meshform_core::{Diagnostic, Diagnostics};
 use meshform_engine::apply::ApplyOptions;
 use meshform_engine::planfile::check::{replan, Refusal};
 use meshform_engine::planfile::PlanFile;
@@ -20,17 +20,21 @@ use crate::report::{self, exit};
 use crate::reporters::{JsonReporter, TerminalReporter};
 use crate::settings::Settings;
 
-/// Reads a plan file, checking its format version and checksum.
-fn read_plan_file(path: &Path) -> Result<PlanFile, Diagnostic> {
+/// Reads a plan file, decrypting it as the configuration's `encryption` block says, checking its
+/// format version and checksum.
+fn read_plan_file(settings: &Settings, path: &Path) -> Result<PlanFile, Diagnostics> {
+    let config = meshform_engine::ops::parse(&settings.dir).config;
+    let enc = super::backend::encryption_of(settings, &config)?;
     let bytes = std::fs::read(path).map_err(|e| {
-        Diagnostic::error(
+        let d = Diagnostic::error(
             "meshform::planfile::read",
             format!("cannot read the plan file {}: {e}", path.display()),
         )
-        .with_help("give the path written by `meshform plan --out FILE`")
+        .with_help("give the path written by `meshform plan --out FILE`");
+        Diagnostics::from(d)
     })?;
-    PlanFile::decode(&bytes).map_err(|e| {
-        Diagnostic::error("meshform::planfile::invalid", format!("{}: {e}", path.display()))
+    PlanFile::decode_encrypted(&bytes, &enc.plan).map_err(|e| {
+        Diagnostic::error("meshform::planfile::invalid", format!("{}: {e}", path.display())).into()
     })
 }
 
@@ -73,10 +77,10 @@ pub async fn apply(
         Some(j) => j,
         None => &term,
     };
-    let file = match read_plan_file(path) {
+    let file = match read_plan_file(settings, path) {
         Ok(f) => f,
         Err(d) => {
-            emit_warnings(settings, json.as_ref(), &d.into());
+            emit_warnings(settings, json.as_ref(), &d);
             return exit::ERROR;
         }
     };
@@ -174,9 +178,12 @@ pub fn show(settings: &Settings, path: &Path, json: bool, markdown: bool) -> u8 
         report::print_diagnostics(settings, &d.into());
         exit::ERROR
     };
-    let file = match read_plan_file(path) {
+    let file = match read_plan_file(settings, path) {
         Ok(f) => f,
-        Err(d) => return fail(d),
+        Err(d) => {
+            report::print_diagnostics(settings, &d);
+            return exit::ERROR;
+        }
     };
     let plan = match file.plan.to_plan() {
         Ok(p) => p,

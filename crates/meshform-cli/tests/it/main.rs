@@ -21,5 +21,6 @@ mod runbook;
 mod sandboxed;
 mod saved_plan;
 mod secrets;
+mod state_encryption;
 mod support;
 mod terraform_habits;

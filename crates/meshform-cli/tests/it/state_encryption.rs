@@ -1,0 +1,138 @@
+//! State and plan encryption at rest, end to end with the shared-root example: every byte written
+//! (state, backup, plan file) holds no private key and no passphrase, an encrypted state is refused
+//! without the configuration or with a wrong passphrase and left untouched, a plaintext state is
+//! migrated by `meshform init` through an `unencrypted` fallback, and a saved encrypted plan
+//! applies. Nothing printed holds the passphrase.
+
+use crate::support::{Run, Workdir};
+
+const PASS: &str = "correct horse battery staple 42";
+const VAR: &str = "MESHFORM_VAR_state_passphrase";
+
+const ENCRYPTION: &str = r#"
+variable "state_passphrase" {
+  type      = string
+  sensitive = true
+}
+
+meshform {
+  encryption {
+    key_provider "pbkdf2" "main" {
+      passphrase = var.state_passphrase
+    }
+    method "aes_gcm" "main" {
+      keys = key_provider.pbkdf2.main
+    }
+    method "unencrypted" "migrate" {}
+    state {
+      method = method.aes_gcm.main
+      FALLBACK
+    }
+    plan {
+      method = method.aes_gcm.main
+    }
+  }
+}
+"#;
+
+fn example() -> Workdir {
+    let w = Workdir::new();
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/shared-root/main.hcl");
+    w.write("main.hcl", &std::fs::read_to_string(src).expect("the example exists"));
+    w
+}
+
+fn configure(w: &Workdir, fallback: bool) {
+    let fb = if fallback { "fallback { method = method.unencrypted.migrate }" } else { "" };
+    w.write("encryption.hcl", &ENCRYPTION.replace("FALLBACK", fb));
+}
+
+fn run(w: &Workdir, args: &[&str], pass: &str) -> Run {
+    let r = w.run_with(args, &[(VAR, pass)]);
+    assert!(!r.all_output().contains(pass), "{} printed the passphrase", r.args);
+    r
+}
+
+fn bytes(w: &Workdir, rel: &str) -> Vec<u8> {
+    std::fs::read(w.join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
+}
+
+/// The file is an envelope with no private key and no passphrase in it.
+fn assert_sealed(w: &Workdir, rel: &str) {
+    let text = String::from_utf8_lossy(&bytes(w, rel)).into_owned();
+    assert!(!text.contains("PRIVATE KEY"), "{rel} holds a private key");
+    assert!(!text.contains(PASS), "{rel} holds the passphrase");
+    let doc: serde_json::Value = serde_json::from_str(&text).expect("an envelope is JSON");
+    assert_eq!(doc["encryption_version"], "v0", "{rel}");
+}
+
+#[test]
+fn state_and_plan_files_are_encrypted_and_refused_without_the_key() {
+    let w = example();
+    configure(&w, false);
+    run(&w, &["apply", "--auto-approve"], PASS).code(0);
+    assert_sealed(&w, "meshform.state.json");
+    run(&w, &["plan", "--out", "plan.bin"], PASS).code(0);
+    assert_sealed(&w, "plan.bin");
+    // Another change, applied from the encrypted plan, makes a backup.
+    std::fs::remove_file(w.join("cluster-1/ca-cert.pem")).expect("remove a bundle file");
+    run(&w, &["plan", "--out", "plan.bin"], PASS).code(0);
+    run(&w, &["apply", "plan.bin"], PASS).code(0);
+    assert!(w.exists("cluster-1/ca-cert.pem"), "the saved plan was applied");
+    assert_sealed(&w, "meshform.state.json");
+    assert_sealed(&w, "meshform.state.json.backup");
+    // `state pull` gives the owner of the key the decrypted document.
+    let pulled = run(&w, &["state", "pull"], PASS).code(0);
+    let doc: serde_json::Value = serde_json::from_str(&pulled.stdout).expect("a state document");
+    assert!(doc["resources"].is_array() && doc.get("encrypted_data").is_none());
+
+    let before = (bytes(&w, "meshform.state.json"), bytes(&w, "meshform.state.json.backup"));
+    run(&w, &["plan"], "not the right passphrase at all")
+        .code(1)
+        .stderr_has("authentication failed");
+    run(&w, &["apply", "--auto-approve"], "not the right passphrase at all").code(1);
+    std::fs::remove_file(w.join("encryption.hcl")).expect("drop the configuration");
+    w.run(&["plan"])
+        .code(1)
+        .stderr_has("This state file is encrypted and can not be read without an encryption");
+    w.run(&["apply", "--auto-approve"]).code(1);
+    w.run(&["show", "plan.bin"]).code(1).stderr_has("the given plan file is encrypted");
+    let after = (bytes(&w, "meshform.state.json"), bytes(&w, "meshform.state.json.backup"));
+    assert!(before == after, "a refused run changed the state or its backup");
+}
+
+#[test]
+fn init_encrypts_a_plaintext_state_through_the_fallback_and_back() {
+    let w = example();
+    w.ok(&["apply", "--auto-approve"]);
+    assert!(w.read("meshform.state.json").contains("PRIVATE KEY"));
+    let serial = w.state_json()["serial"].as_u64().expect("serial");
+
+    configure(&w, false);
+    run(&w, &["plan"], PASS).code(1).stderr_has("unencrypted payload");
+
+    configure(&w, true);
+    let r = run(&w, &["init"], PASS).code(0);
+    assert!(r.stdout.contains("Rewrote the state"), "{}", r.stdout);
+    assert_sealed(&w, "meshform.state.json");
+    assert_sealed(&w, "meshform.state.json.backup");
+    let doc: serde_json::Value = serde_json::from_str(&w.read("meshform.state.json")).unwrap();
+    assert_eq!(doc["serial"], serial + 1, "serial and lineage stay in clear");
+    let again = run(&w, &["init"], PASS).code(0);
+    assert!(!again.stdout.contains("Rewrote"), "{}", again.stdout);
+    configure(&w, false);
+    run(&w, &["plan", "--detailed-exitcode"], PASS).code(0);
+
+    // Back to plaintext: unencrypted first, the old key as fallback.
+    let back = ENCRYPTION.replace(
+        "method = method.aes_gcm.main\n      FALLBACK",
+        "method = method.unencrypted.migrate\n      fallback { method = method.aes_gcm.main }",
+    );
+    w.write("encryption.hcl", &back);
+    let r = run(&w, &["init"], PASS).code(0);
+    assert!(r.stdout.contains("Rewrote the state"), "{}", r.stdout);
+    std::fs::remove_file(w.join("encryption.hcl")).expect("drop the configuration");
+    w.run(&["plan", "--detailed-exitcode"]).code(0);
+    assert!(w.read("meshform.state.json").contains("\"lineage\""));
+}
