@@ -5,7 +5,8 @@
 //! - [`client`]: signed RPC calls, errors classified by kind, the shared retry policy applied once.
 //! - [`wait`]: waiting for mesh states.
 //! - [`resources`]: the resource and data source types, registered in one table here.
-//! - [`mesh`]: `asm_service_mesh`; [`members`]: attachments, networks, injection.
+//! - [`mesh`]: `asm_service_mesh`; [`upgrade`]: its in-place upgrades; [`members`]: attachments,
+//!   networks, injection.
 //! - [`schema`]: the schemas.
 //!
 //! The provider has no sandbox-only path: pointed at the sandbox's endpoint it behaves exactly as
@@ -17,6 +18,7 @@ pub mod members;
 pub mod mesh;
 pub mod resources;
 pub mod schema;
+pub mod upgrade;
 pub mod wait;
 
 use std::sync::{Arc, LazyLock};

@@ -10,7 +10,23 @@ use meshform_provider::{
 };
 
 use crate::client::{AsmClient, Retry};
-use crate::{members, mesh, schema};
+use crate::{members, mesh, schema, upgrade};
+
+/// Why a mesh must be replaced: the attributes ASM cannot change on an existing mesh.
+fn replace_reason(paths: &[Vec<PathStep>]) -> String {
+    let names: Vec<String> = paths
+        .iter()
+        .filter_map(|p| match p.first() {
+            Some(PathStep::Key(k)) => Some(k.clone()),
+            _ => None,
+        })
+        .collect();
+    let (one, verb) = if names.len() == 1 { ("it", "is") } else { ("them", "are") };
+    format!(
+        "{} {verb} fixed when a mesh is created: ASM has no API to change {one} on an existing mesh",
+        names.join(", ")
+    )
+}
 
 fn problem(attr: &str, message: &str) -> AttributeProblem {
     AttributeProblem {
@@ -95,15 +111,53 @@ impl ResourceType<AsmClient> for ServiceMesh {
         mesh::create(client, planned, progress).await
     }
 
-    /// Everything that changes in place (timeouts) is meshform's own bookkeeping.
+    /// A change of `istio_version` is an in-place upgrade, checked here against the one ASM allows;
+    /// what ASM cannot change on an existing mesh replaces it, and the plan says why.
+    async fn plan(
+        &self,
+        client: &AsmClient,
+        schema: &Schema,
+        prior: Option<&Value>,
+        proposed: &Value,
+    ) -> ProviderResult<PlannedState> {
+        let mut p = plan_by_schema(schema, prior, proposed);
+        if !p.requires_replace.is_empty() {
+            p.replace_reason = Some(replace_reason(&p.requires_replace));
+            return Ok(p);
+        }
+        let Some(prior) = prior else { return Ok(p) };
+        let (Some(id), Some(from)) = (prior.get_str("id"), prior.get_str("istio_version")) else {
+            return Ok(p);
+        };
+        let to = p.planned.get("istio_version").cloned().unwrap_or(Value::Null);
+        if to.as_str() == Some(from) || to.is_null() {
+            return Ok(p);
+        }
+        if let Some(to) = to.as_str() {
+            upgrade::check(client, id, from, to).await?;
+        }
+        // The running version after apply is the target (unknown when the target is).
+        if let Value::Map(m) = &mut p.planned {
+            m.insert("version".into(), to);
+        }
+        Ok(p)
+    }
+
+    /// An `istio_version` change upgrades the mesh in place; the rest that changes in place
+    /// (`upgrade_gateways`, timeouts) is meshform's own bookkeeping.
     async fn update(
         &self,
-        _client: &AsmClient,
-        _prior: &Value,
+        client: &AsmClient,
+        prior: &Value,
         planned: &Value,
-        _progress: &dyn Progress,
+        progress: &dyn Progress,
     ) -> ProviderResult<Value> {
-        Ok(planned.clone())
+        match (prior.get_str("istio_version"), planned.get_str("istio_version")) {
+            (Some(from), Some(to)) if from != to => {
+                upgrade::apply(client, prior, planned, progress).await
+            }
+            _ => Ok(planned.clone()),
+        }
     }
 
     async fn delete(

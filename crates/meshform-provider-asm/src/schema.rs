@@ -52,7 +52,8 @@ pub fn mesh() -> Schema {
     Schema::new("An ASM instance (service mesh). Creation waits until it is running.")
         .attr("name", Attribute::required(s(), "The mesh's name (unique in its region).").force_new())
         .attr("region", Attribute::required(s(), "Region id, e.g. cn-hangzhou.").force_new())
-        .attr("istio_version", Attribute::optional_computed(s(), "Istio version (see data.asm_versions); in-place upgrades are not supported, so a change replaces the mesh.").force_new())
+        .attr("istio_version", Attribute::optional_computed(s(), "Istio version (see data.asm_versions). A change upgrades the mesh in place (UpgradeMeshEditionPartially), to the next version ASM offers only: the plan refuses a skip or a downgrade and names the allowed version."))
+        .attr("upgrade_gateways", Attribute::optional(Type::Bool, "Upgrade the mesh's gateways with its control plane (ASMGatewayContinue); default false: they keep their version until upgraded separately."))
         .attr("edition", Attribute::optional_computed(s(), "Default or Pro.").force_new())
         .attr("cluster_spec", Attribute::optional_computed(s(), "standard, enterprise or ultimate.").force_new())
         .attr("vpc_id", Attribute::required(s(), "The VPC of the control plane.").force_new())
@@ -65,7 +66,7 @@ pub fn mesh() -> Schema {
         .attr("version", Attribute::computed(s(), "The running Istio version."))
         .attr("kubeconfig", Attribute::computed(s(), "A kubeconfig document reaching the mesh's control-plane Kubernetes API (DestinationRule, VirtualService, …), from DescribeServiceMeshKubeconfig: give it to a kubernetes provider as kubeconfig_content.").sensitive())
         .block("ca", NestedBlock { nesting: BlockNesting::Single, schema: ca, min_items: 0, max_items: Some(1), force_new: true })
-        .block("timeouts", timeouts(&["create", "delete"]))
+        .block("timeouts", timeouts(&["create", "update", "delete"]))
 }
 
 pub fn attachment() -> Schema {

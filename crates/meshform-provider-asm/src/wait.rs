@@ -81,6 +81,63 @@ pub async fn until_running(
     .await
 }
 
+/// Waits until an upgrade of the mesh to `version` is over: polls
+/// `DescribeServiceMeshUpgradeStatus`, reporting the mesh status and the gateways' progress, until
+/// the mesh is `running` on `version`. `upgrading_failed`, or `running` on another version with an
+/// `ErrorMessage`, is an error that carries that message.
+pub async fn until_upgraded(
+    client: &AsmClient,
+    mesh_id: &str,
+    version: &str,
+    timeout: Duration,
+    progress: &dyn Progress,
+) -> Result<(), ProviderError> {
+    let last = Mutex::new(String::from("unknown"));
+    let params = [("ServiceMeshId".to_owned(), mesh_id.to_owned())];
+    let check = || async {
+        let status =
+            client.call("DescribeServiceMeshUpgradeStatus", &params, Retry::Idempotent).await?;
+        let detail = status.get("UpgradeDetail");
+        let field = |k: &str| detail.and_then(|d| d.get(k));
+        let mesh_status = field("MeshStatus").and_then(|v| v.as_str()).unwrap_or("unknown");
+        *lock(&last) = mesh_status.to_owned();
+        if mesh_status == "running" || mesh_status == "upgrading_failed" {
+            let Some(d) = describe(client, mesh_id, Retry::Idempotent).await? else {
+                return Err(ProviderError::new(
+                    ErrorKind::NotFound,
+                    "ServiceMesh.NotFound",
+                    format!("mesh {mesh_id} disappeared during its upgrade"),
+                ));
+            };
+            let runs = info(&d, "Version").unwrap_or("an unknown version");
+            let why = info(&d, "ErrorMessage").filter(|m| !m.is_empty());
+            if mesh_status == "running" && runs == version {
+                return Ok(Poll::Ready(()));
+            }
+            if mesh_status == "upgrading_failed" || why.is_some() {
+                return Err(ProviderError::new(
+                    ErrorKind::Failed,
+                    "UpgradeFailed",
+                    format!(
+                        "the upgrade of mesh {mesh_id} to {version} failed: it is {mesh_status} on {runs} ({}); fix the cause and apply again to retry the upgrade",
+                        why.unwrap_or("no error message given")
+                    ),
+                ));
+            }
+            // Running on the old version, no error: the upgrade has not started yet.
+        }
+        let total = field("TotalGatewaysNum").and_then(serde_json::Value::as_u64).unwrap_or(0);
+        let done = field("FinishedGatewaysNum").and_then(serde_json::Value::as_u64).unwrap_or(0);
+        let gateways =
+            if total > 0 { format!(", gateways upgraded {done}/{total}") } else { String::new() };
+        Ok(Poll::Pending(format!("upgrade to {version}: mesh status {mesh_status}{gateways}")))
+    };
+    wait_until(policy(timeout), progress, check, |_| {
+        format!("mesh {mesh_id} had not finished upgrading to {version} after {}s (last status {}); raise timeouts {{ update = \"…\" }} or check the mesh in the console", timeout.as_secs(), lock(&last))
+    })
+    .await
+}
+
 /// Waits until the mesh no longer exists.
 pub async fn until_gone(
     client: &AsmClient,

@@ -79,13 +79,25 @@ impl World {
     }
 
     pub async fn plan(&self, opts: &PlanOptions) -> Planned {
-        match ops::plan(&self.ws, &VarInputs::default(), opts, &SilentReporter).await {
+        match self.try_plan(opts).await {
             Ok(p) => p,
-            Err(ops::PlanError::Diagnostics(d)) => {
-                panic!("plan failed: {:#?}", d.iter().map(|x| x.to_string()).collect::<Vec<_>>())
-            }
+            Err(d) => panic!("plan failed: {d:#?}"),
+        }
+    }
+
+    /// A plan, or its error diagnostics as text.
+    pub async fn try_plan(&self, opts: &PlanOptions) -> Result<Planned, Vec<String>> {
+        match ops::plan(&self.ws, &VarInputs::default(), opts, &SilentReporter).await {
+            Ok(p) => Ok(p),
+            Err(ops::PlanError::Diagnostics(d)) => Err(d.iter().map(|x| x.to_string()).collect()),
             Err(ops::PlanError::State(e)) => panic!("state: {e}"),
         }
+    }
+
+    /// Applies without expecting success.
+    pub async fn try_apply(&self, planned: Planned) -> ApplyOutcome {
+        let (_tx, rx) = tokio::sync::watch::channel(false);
+        ops::apply(&self.ws, planned, &ApplyOptions::default(), &SilentReporter, rx).await
     }
 
     pub async fn apply(&self, planned: Planned) -> ApplyOutcome {

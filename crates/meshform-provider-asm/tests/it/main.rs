@@ -5,3 +5,4 @@
 mod cycle;
 mod harness;
 mod kubeconfig;
+mod upgrade;
