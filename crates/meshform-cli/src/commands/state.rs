@@ -103,7 +103,7 @@ pub async fn taint(settings: &Settings, address: &str, lock: &LockArgs, tainted:
 
 /// `meshform state …`.
 pub async fn state(settings: &Settings, cmd: StateCommand) -> u8 {
-    let (ws, _) = match workspace(settings) {
+    let (ws, parsed) = match workspace(settings) {
         Ok(x) => x,
         Err(c) => return c,
     };
@@ -198,7 +198,20 @@ pub async fn state(settings: &Settings, cmd: StateCommand) -> u8 {
                     )
                 }
             };
-            let incoming = match meshform_state::decode_state(&file, &bytes) {
+            // An envelope is decrypted with the configured key; `state pull` gives plaintext.
+            let decoded = if meshform_state::encryption::is_encrypted(&bytes) {
+                match super::backend::encryption_of(settings, &parsed.config) {
+                    Ok(enc) => meshform_state::local::decode_stored(&enc.state, &file, &bytes)
+                        .map(|s| s.state),
+                    Err(d) => {
+                        report::print_diagnostics(settings, &d);
+                        return exit::ERROR;
+                    }
+                }
+            } else {
+                meshform_state::decode_state(&file, &bytes)
+            };
+            let incoming = match decoded {
                 Ok(s) => s,
                 Err(e) => return fail_state(settings, &e),
             };

@@ -86,6 +86,10 @@ fn state_and_plan_files_are_encrypted_and_refused_without_the_key() {
     let pulled = run(&w, &["state", "pull"], PASS).code(0);
     let doc: serde_json::Value = serde_json::from_str(&pulled.stdout).expect("a state document");
     assert!(doc["resources"].is_array() && doc.get("encrypted_data").is_none());
+    // An encrypted copy can be pushed back by whoever has the key.
+    std::fs::copy(w.join("meshform.state.json"), w.join("copy.json")).expect("copy the state");
+    run(&w, &["state", "push", "--force", "copy.json"], PASS).code(0).stdout_has("State pushed");
+    assert_sealed(&w, "meshform.state.json");
 
     let before = (bytes(&w, "meshform.state.json"), bytes(&w, "meshform.state.json.backup"));
     run(&w, &["plan"], "not the right passphrase at all")
@@ -135,4 +139,37 @@ fn init_encrypts_a_plaintext_state_through_the_fallback_and_back() {
     std::fs::remove_file(w.join("encryption.hcl")).expect("drop the configuration");
     w.run(&["plan", "--detailed-exitcode"]).code(0);
     assert!(w.read("meshform.state.json").contains("\"lineage\""));
+}
+
+#[test]
+fn postgresql_rows_hold_no_private_key() {
+    let Some(server) = meshform_pgtest::server_or_skip() else { return };
+    let Some(psql) = meshform_pgtest::bin_dir().map(|b| b.join("psql")) else { return };
+    let conn = server.conn_str();
+    let schema = format!("cli_enc{}", std::process::id());
+    let w = example();
+    configure(&w, false);
+    w.write(
+        "backend.hcl",
+        &format!("meshform {{\n  backend \"pg\" {{\n    schema_name = \"{schema}\"\n  }}\n}}\n"),
+    );
+    let env = [(VAR, PASS), ("MESHFORM_PG_CONN_STR", conn.as_str())];
+    w.run_with(&["init"], &env).code(0);
+    w.run_with(&["apply", "--auto-approve"], &env).code(0);
+    std::fs::remove_file(w.join("cluster-1/ca-cert.pem")).expect("remove a bundle file");
+    w.run_with(&["apply", "--auto-approve"], &env).code(0);
+    let rows = std::process::Command::new(psql)
+        .args([&conn, "-At", "-c"])
+        .arg(format!("SELECT data, previous FROM \"{schema}\".states"))
+        .output()
+        .expect("run psql");
+    assert!(rows.status.success(), "{}", String::from_utf8_lossy(&rows.stderr));
+    let text = String::from_utf8_lossy(&rows.stdout);
+    assert_eq!(text.matches("\"encryption_version\": \"v0\"").count(), 2, "{text}");
+    assert!(!text.contains("PRIVATE KEY") && !text.contains(PASS), "{text}");
+    let r = w.run_with(
+        &["plan"],
+        &[("MESHFORM_PG_CONN_STR", conn.as_str()), (VAR, "a wrong one, long enough")],
+    );
+    r.code(1).stderr_has("authentication failed");
 }
