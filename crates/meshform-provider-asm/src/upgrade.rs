@@ -38,7 +38,8 @@ pub async fn allowed_target(
     mesh_id: &str,
 ) -> Result<Option<String>, ProviderError> {
     let params = [("ServiceMeshId".to_owned(), mesh_id.to_owned())];
-    let resp = client.call("DescribeUpgradeVersion", &params, Retry::Idempotent).await?;
+    // A plan-time read: an unavailable control plane is recognised quickly, as a refresh's is.
+    let resp = client.call("DescribeUpgradeVersion", &params, Retry::Read).await?;
     Ok(resp
         .pointer("/Version/IstioVersion")
         .and_then(|v| v.as_str())
