@@ -1,10 +1,12 @@
 //! `meshform workspace new | select | delete`: workspaces created, selected for a configuration
 //! directory (`.meshform/workspace`) and deleted, with Terraform's refusals.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use meshform_core::Mode;
 use meshform_state::backend::{self, Backend, BackendContext};
+use meshform_state::encryption::{Encryption, Target};
 use meshform_state::{LockInfo, State, StateError, DEFAULT_WORKSPACE};
 
 /// Why a workspace operation was refused or failed.
@@ -70,12 +72,23 @@ fn record(ctx: &BackendContext, name: &str) -> Result<(), WorkspaceOpError> {
 /// `meshform workspace new NAME`: creates the workspace's empty state in the backend and selects
 /// it; refuses an existing workspace.
 pub fn create(backend: &Backend, ctx: &BackendContext, name: &str) -> Result<(), WorkspaceOpError> {
+    create_encrypted(backend, ctx, name, Arc::new(Encryption::none(Target::State)))
+}
+
+/// [`create`], the new state encrypted at rest as `encryption` (the configuration's) says.
+pub fn create_encrypted(
+    backend: &Backend,
+    ctx: &BackendContext,
+    name: &str,
+    encryption: Arc<Encryption>,
+) -> Result<(), WorkspaceOpError> {
     check_new_name(name)?;
     if backend.workspaces(&ctx.dir)?.iter().any(|w| w == name) {
         return Err(WorkspaceOpError::Exists(name.to_owned()));
     }
     // The workspace's own store: a PostgreSQL backend's settings name the selected workspace.
-    backend.workspace_store(&named(ctx, name))?.store().write(&mut State::new())?;
+    let ws = backend.workspace_store(&named(ctx, name))?.with_encryption(encryption);
+    ws.store().write(&mut State::new())?;
     record(ctx, name)
 }
 
@@ -116,6 +129,17 @@ pub fn delete(
     name: &str,
     opts: &DeleteOptions,
 ) -> Result<Vec<String>, WorkspaceOpError> {
+    delete_encrypted(backend, ctx, name, opts, Arc::new(Encryption::none(Target::State)))
+}
+
+/// [`delete`], reading the state (to list what it still manages) as `encryption` allows.
+pub fn delete_encrypted(
+    backend: &Backend,
+    ctx: &BackendContext,
+    name: &str,
+    opts: &DeleteOptions,
+    encryption: Arc<Encryption>,
+) -> Result<Vec<String>, WorkspaceOpError> {
     if name == DEFAULT_WORKSPACE {
         return Err(WorkspaceOpError::Default);
     }
@@ -127,7 +151,7 @@ pub fn delete(
     if !backend.workspaces(&ctx.dir)?.iter().any(|w| w == name) {
         return Err(WorkspaceOpError::Missing(name.to_owned()));
     }
-    let ws = backend.workspace_store(&named(ctx, name))?;
+    let ws = backend.workspace_store(&named(ctx, name))?.with_encryption(encryption);
     let objects = {
         let _lock =
             ws.store().lock(LockInfo::new("workspace delete", &opts.who), opts.lock_timeout)?;

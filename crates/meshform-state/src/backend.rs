@@ -167,6 +167,14 @@ pub enum WorkspaceStore {
 }
 
 impl WorkspaceStore {
+    /// This store with the state encrypted at rest as `encryption` says.
+    pub fn with_encryption(self, encryption: Arc<crate::encryption::Encryption>) -> WorkspaceStore {
+        match self {
+            WorkspaceStore::Local(s) => WorkspaceStore::Local(s.with_encryption(encryption)),
+            WorkspaceStore::Pg(s) => WorkspaceStore::Pg(Box::new(s.with_encryption(encryption))),
+        }
+    }
+
     /// The store, to lock, read and write as any other.
     pub fn store(&self) -> &dyn StateStore {
         match self {

@@ -28,6 +28,13 @@ pub fn workspace(settings: &Settings, cmd: &WorkspaceCommand) -> u8 {
             return exit::ERROR;
         }
     };
+    // Only the commands that write or read a state need the key.
+    let encryption = || {
+        super::backend::encryption_of(settings, &parsed.config).map(|e| e.state).map_err(|d| {
+            report::print_diagnostics(settings, &d);
+            exit::ERROR
+        })
+    };
     let outcome = match cmd {
         WorkspaceCommand::Show => Ok(()),
         WorkspaceCommand::List => list(settings, &backend),
@@ -35,7 +42,11 @@ pub fn workspace(settings: &Settings, cmd: &WorkspaceCommand) -> u8 {
             if let Some(code) = refuse_while_env_names_workspace(settings, "new") {
                 return code;
             }
-            workspaces::create(&backend, &ctx, name).map(|()| {
+            let enc = match encryption() {
+                Ok(e) => e,
+                Err(code) => return code,
+            };
+            workspaces::create_encrypted(&backend, &ctx, name, enc).map(|()| {
                 Output.line(format_args!("Created and switched to workspace {name:?}!"));
                 Output.line(
                     "You're now on a new, empty workspace: plan and apply create its objects \
@@ -61,7 +72,11 @@ pub fn workspace(settings: &Settings, cmd: &WorkspaceCommand) -> u8 {
                 Err(m) => return usage_error(settings, &m, "e.g. --lock-timeout=30s"),
             };
             let opts = DeleteOptions { force: *force, who: settings.who.clone(), lock_timeout };
-            workspaces::delete(&backend, &ctx, name, &opts).map(|left| {
+            let enc = match encryption() {
+                Ok(e) => e,
+                Err(code) => return code,
+            };
+            workspaces::delete_encrypted(&backend, &ctx, name, &opts, enc).map(|left| {
                 Output.line(format_args!("Deleted workspace {name:?}!"));
                 if !left.is_empty() {
                     Output.eline(format_args!(

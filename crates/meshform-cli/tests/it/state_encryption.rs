@@ -173,3 +173,23 @@ fn postgresql_rows_hold_no_private_key() {
     );
     r.code(1).stderr_has("authentication failed");
 }
+
+#[test]
+fn new_workspaces_start_encrypted_and_delete_reads_them_with_the_key() {
+    let w = example();
+    configure(&w, false);
+    run(&w, &["workspace", "new", "dr"], PASS).code(0);
+    assert_sealed(&w, "meshform.state.d/dr/meshform.state.json");
+    run(&w, &["plan"], PASS).code(0);
+    run(&w, &["workspace", "select", "default"], PASS).code(0);
+    w.run(&["workspace", "list"]).code(0).stdout_has("dr");
+    w.run(&["workspace", "delete", "dr"])
+        .code(1)
+        .stderr_has("the passphrase variable \"state_passphrase\" has no value")
+        .stderr_has("MESHFORM_VAR_state_passphrase");
+    run(&w, &["workspace", "delete", "dr"], "a wrong passphrase, long enough")
+        .code(1)
+        .stderr_has("authentication failed");
+    run(&w, &["workspace", "delete", "dr"], PASS).code(0);
+    assert!(!w.exists("meshform.state.d/dr/meshform.state.json"));
+}

@@ -354,10 +354,24 @@ impl Parser<'_> {
 
     /// Evaluates a passphrase, remembering the variables it reads.
     fn passphrase_refs(&mut self, a: &AttrDef) -> Option<Value> {
+        let mut unset = false;
         for r in meshform_config::refs::references(&a.expr.node, &a.expr.span.file) {
             if let meshform_config::refs::Target::Var(name) = r.target {
+                if self.vars.get(&name).is_none_or(|v| v.is_null()) {
+                    unset = true;
+                    self.diags.push(
+                        attr_error(a, format!("the passphrase variable \"{name}\" has no value"))
+                            .with_help(format!(
+                                "set MESHFORM_VAR_{name} (or a variables file): the encryption \
+                                 block is read before anything else and never from --var"
+                            )),
+                    );
+                }
                 self.passphrase_variables.insert(name);
             }
+        }
+        if unset {
+            return None;
         }
         self.eval(a)
     }
@@ -523,7 +537,8 @@ mod tests {
         let got = parse(&literal, &[]).expect_err("a literal passphrase");
         assert!(got.iter().any(|m| m.contains("sensitive variable")), "{got:?}");
         let missing = parse(&block("state { method = method.aes_gcm.main }"), &[]);
-        assert!(missing.is_err(), "an unset variable is an error");
+        let got = missing.expect_err("an unset variable is an error");
+        assert!(got.iter().any(|m| m.contains("\"pass\" has no value")), "{got:?}");
         let low = block("").replace("200000", "1000");
         assert!(parse(&low, &[("pass", PASS)])
             .expect_err("low")
