@@ -154,8 +154,9 @@ pub enum EncryptionError {
     #[error(
         "encountered unencrypted payload without unencrypted method configured: this {} is not \
          encrypted, but the encryption configuration has no `unencrypted` method to read it with. \
-         To encrypt an existing {0}, add `fallback {{ method = method.unencrypted.NAME }}` to the \
-         configuration for one run",
+         To encrypt an existing {0}, add `method \"unencrypted\" \"NAME\" {{}}` and \
+         `fallback {{ method = method.unencrypted.NAME }}` to its block, run `meshform init`, then \
+         remove the fallback",
         target.noun()
     )]
     UnencryptedNotAllowed { target: Target },
@@ -568,8 +569,12 @@ mod tests {
         assert_eq!(none.encrypt(b"{}", Some(1), None).expect("unchanged"), b"{}");
         assert!(!none.decrypt(b"{}").expect("plaintext").was_encrypted);
         let strict = Encryption::new(Target::State, Some(aes("main", PASS)), vec![]);
-        let e = strict.decrypt(b"{\"version\": 1}").expect_err("refused");
-        assert!(e.to_string().starts_with("encountered unencrypted payload without unencrypted"));
+        let e = strict.decrypt(b"{\"version\": 1}").expect_err("refused").to_string();
+        assert!(e.starts_with("encountered unencrypted payload without unencrypted"), "{e}");
+        assert!(
+            e.contains("To encrypt an existing state, add") && e.contains("meshform init"),
+            "{e}"
+        );
         let migrating =
             Encryption::new(Target::State, Some(aes("main", PASS)), vec![Method::Unencrypted]);
         assert_eq!(migrating.decrypt(b"{}").expect("plaintext").plaintext, b"{}");
