@@ -82,6 +82,28 @@ fn state_and_plan_files_are_encrypted_and_refused_without_the_key() {
     assert!(w.exists("cluster-1/ca-cert.pem"), "the saved plan was applied");
     assert_sealed(&w, "meshform.state.json");
     assert_sealed(&w, "meshform.state.json.backup");
+    // Every file meshform keeps (state, backup, plan, records under .meshform/) is free of keys;
+    // only the bundles the configuration asks for (cluster-*/) hold one.
+    let mut kept = Vec::new();
+    let mut dirs = vec![w.path().to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).expect("read the directory") {
+            let path = entry.expect("entry").path();
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_owned();
+            if path.is_dir() && !name.starts_with("cluster-") {
+                dirs.push(path);
+            } else if path.is_file() && !name.ends_with(".hcl") {
+                let bytes = std::fs::read(&path).expect("read");
+                let text = String::from_utf8_lossy(&bytes);
+                assert!(!text.contains("PRIVATE KEY"), "{} holds a private key", path.display());
+                assert!(!text.contains(PASS), "{} holds the passphrase", path.display());
+                kept.push(name);
+            }
+        }
+    }
+    for f in ["meshform.state.json", "meshform.state.json.backup", "plan.bin"] {
+        assert!(kept.iter().any(|k| k == f), "{f} was swept: {kept:?}");
+    }
     // `state pull` gives the owner of the key the decrypted document.
     let pulled = run(&w, &["state", "pull"], PASS).code(0);
     let doc: serde_json::Value = serde_json::from_str(&pulled.stdout).expect("a state document");
@@ -192,4 +214,34 @@ fn new_workspaces_start_encrypted_and_delete_reads_them_with_the_key() {
         .stderr_has("authentication failed");
     run(&w, &["workspace", "delete", "dr"], PASS).code(0);
     assert!(!w.exists("meshform.state.d/dr/meshform.state.json"));
+}
+
+#[test]
+fn init_rotates_the_key_through_a_fallback() {
+    const NEW: &str = "a brand new passphrase, rotated";
+    let w = example();
+    configure(&w, false);
+    run(&w, &["apply", "--auto-approve"], PASS).code(0);
+    let rotated = ENCRYPTION
+        .replace(
+            "    method \"unencrypted\" \"migrate\" {}",
+            "    key_provider \"pbkdf2\" \"new\" {\n      passphrase = var.new_passphrase\n    }\n    \
+             method \"aes_gcm\" \"new\" {\n      keys = key_provider.pbkdf2.new\n    }",
+        )
+        .replace(
+            "method = method.aes_gcm.main\n      FALLBACK",
+            "method = method.aes_gcm.new\n      fallback { method = method.aes_gcm.main }",
+        )
+        + "variable \"new_passphrase\" {\n  type      = string\n  sensitive = true\n}\n";
+    w.write("encryption.hcl", &rotated);
+    let env = [(VAR, PASS), ("MESHFORM_VAR_new_passphrase", NEW)];
+    let r = w.run_with(&["init"], &env).code(0);
+    assert!(r.stdout.contains("Rewrote the state"), "{}", r.stdout);
+    assert!(!r.all_output().contains(NEW) && !r.all_output().contains(PASS));
+    let doc: serde_json::Value = serde_json::from_str(&w.read("meshform.state.json")).unwrap();
+    assert!(doc["meta"].get("key_provider.pbkdf2.new").is_some(), "{doc}");
+    assert!(doc["meta"].get("key_provider.pbkdf2.main").is_none(), "{doc}");
+    // The old passphrase alone no longer opens it.
+    configure(&w, false);
+    run(&w, &["plan"], PASS).code(1).stderr_has("no metadata");
 }
