@@ -1,7 +1,8 @@
 //! The sandbox's admin endpoint on loopback: `GET /status` (what the emulated cloud holds and what
-//! is down, for `meshform sandbox status --json`), `POST /faults` (ASM fault injection at run
-//! time), `POST /outage` and `POST /restore` (drills: [`outage`]). Refusals answer
-//! `{"error": …, "help": …}` with a 4xx status.
+//! is down, for `meshform sandbox status --json`; per workload its pods and their proxy versions),
+//! `POST /faults` (ASM fault injection at run time, a failing upgrade included), `POST /outage`
+//! and `POST /restore` (drills: [`outage`]). Refusals answer `{"error": …, "help": …}` with a 4xx
+//! status.
 
 pub mod outage;
 
@@ -13,8 +14,8 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::Router;
 
-use crate::asm::{AsmEmulator, FaultSettings};
-use crate::dataplane::ClusterView;
+use crate::asm::{AsmEmulator, AsmSnapshot, FaultSettings, UpgradeFailure};
+use crate::dataplane::{proxy_version, ClusterView};
 use crate::kube::Gvk;
 use crate::launch::Description;
 use outage::{OutageError, OutageTarget, Outages};
@@ -44,8 +45,9 @@ pub fn serve(
     })
 }
 
-/// Per cluster: its namespaces and workloads (Deployments with replica counts, injected or not).
-fn cluster_content(c: &ClusterView) -> serde_json::Value {
+/// Per cluster: its namespaces, the version of the mesh that manages it, and its workloads
+/// (Deployments with replica counts, and their pods with the version of their sidecars).
+fn cluster_content(c: &ClusterView, snap: &AsmSnapshot) -> serde_json::Value {
     let namespaces: Vec<serde_json::Value> = c
         .handle
         .list(&Gvk::new("", "v1", "Namespace"), None, None)
@@ -58,6 +60,7 @@ fn cluster_content(c: &ClusterView) -> serde_json::Value {
             })
         })
         .collect();
+    let pods = c.handle.list(&Gvk::new("", "v1", "Pod"), None, None).unwrap_or_default();
     let workloads: Vec<serde_json::Value> = c
         .handle
         .list(&Gvk::new("apps", "v1", "Deployment"), None, None)
@@ -69,10 +72,45 @@ fn cluster_content(c: &ClusterView) -> serde_json::Value {
                 "name": d["metadata"]["name"],
                 "replicas": d["spec"]["replicas"],
                 "ready": d["status"]["readyReplicas"].as_i64().unwrap_or(0),
+                "pods": pods_of(d, &pods),
             })
         })
         .collect();
-    serde_json::json!({ "namespaces": namespaces, "workloads": workloads })
+    let mesh_version = snap.managing_mesh(&c.id).map(|m| m.istio_version.clone());
+    serde_json::json!({
+        "namespaces": namespaces,
+        "mesh_version": mesh_version,
+        "workloads": workloads,
+    })
+}
+
+/// A Deployment's pods (those of its namespace its selector's `matchLabels` select, not being
+/// deleted), by name: whether each is ready and its sidecar's version (`null`: no sidecar).
+fn pods_of(deployment: &serde_json::Value, pods: &[serde_json::Value]) -> Vec<serde_json::Value> {
+    let ns = &deployment["metadata"]["namespace"];
+    let Some(selector) = deployment["spec"]["selector"]["matchLabels"].as_object() else {
+        return Vec::new();
+    };
+    let mut mine: Vec<serde_json::Value> = pods
+        .iter()
+        .filter(|p| {
+            p["metadata"]["namespace"] == *ns
+                && p["metadata"]["deletionTimestamp"].is_null()
+                && selector.iter().all(|(k, v)| p["metadata"]["labels"][k] == *v)
+        })
+        .map(|p| {
+            let ready = p["status"]["conditions"]
+                .as_array()
+                .is_some_and(|cs| cs.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"));
+            serde_json::json!({
+                "name": p["metadata"]["name"],
+                "ready": ready,
+                "proxy_version": proxy_version(p),
+            })
+        })
+        .collect();
+    mine.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
+    mine
 }
 
 /// The description plus the live content: meshes with their members, per cluster what it holds.
@@ -106,7 +144,7 @@ pub fn status_document(
     let mut doc = serde_json::to_value(description).unwrap_or_default();
     if let Some(a) = doc.get_mut("asm").and_then(|a| a.as_object_mut()) {
         a.insert("meshes".into(), serde_json::Value::Array(meshes));
-        a.insert("faults".into(), faults_json(&asm.faults()));
+        a.insert("faults".into(), faults_json(&asm.faults(), asm.upgrade_failure().as_ref()));
         a.insert("outages".into(), serde_json::json!(asm.outages()));
     }
     let down = Outages { asm, clusters }.down();
@@ -119,7 +157,7 @@ pub fn status_document(
             if let (Some(view), Some(obj)) =
                 (clusters.iter().find(|c| c.id == id), entry.as_object_mut())
             {
-                if let serde_json::Value::Object(extra) = cluster_content(view) {
+                if let serde_json::Value::Object(extra) = cluster_content(view, &snap) {
                     obj.extend(extra);
                 }
                 obj.insert("down".into(), serde_json::Value::Bool(view.is_down()));
@@ -129,12 +167,16 @@ pub fn status_document(
     doc
 }
 
-fn faults_json(f: &FaultSettings) -> serde_json::Value {
+fn faults_json(f: &FaultSettings, upgrade: Option<&UpgradeFailure>) -> serde_json::Value {
     serde_json::json!({
         "throttle_rate": f.throttle_rate,
         "server_error_rate": f.server_error_rate,
         "latency_ms": f.latency.as_millis() as u64,
         "stuck_initial": f.stuck_initial,
+        "upgrade_failure": upgrade.map(|u| serde_json::json!({
+            "mesh_id": u.mesh_id,
+            "message": u.message,
+        })),
     })
 }
 
@@ -148,6 +190,7 @@ async fn status(
     )
 }
 
+/// The whole set of faults: what a request leaves out is off.
 #[derive(serde::Deserialize)]
 struct FaultRequest {
     #[serde(default)]
@@ -158,12 +201,68 @@ struct FaultRequest {
     latency_ms: u64,
     #[serde(default)]
     stuck_initial: bool,
+    /// Upgrades fail ([`AsmEmulator::set_upgrade_failure`]).
+    #[serde(default)]
+    upgrade_failure: Option<UpgradeFailureRequest>,
+}
+
+/// `{"mesh": NAME or ID, "message": TEXT}`, both optional: every mesh's upgrades fail when no
+/// mesh is named.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UpgradeFailureRequest {
+    #[serde(default)]
+    mesh: Option<String>,
+    #[serde(default)]
+    message: Option<String>,
+}
+
+/// What an upgrade failure without a message reports.
+const DEFAULT_UPGRADE_FAILURE: &str = "injected upgrade failure";
+
+impl UpgradeFailureRequest {
+    /// The failure, its mesh named by id or by name (a name must name one mesh).
+    fn resolve(self, snap: &AsmSnapshot) -> Result<UpgradeFailure, (StatusCode, String)> {
+        let mesh_id = match self.mesh {
+            None => None,
+            Some(m) if snap.meshes.contains_key(&m) => Some(m),
+            Some(m) => {
+                let named: Vec<&String> =
+                    snap.meshes.values().filter(|x| x.name == m).map(|x| &x.id).collect();
+                match named.as_slice() {
+                    [id] => Some((*id).clone()),
+                    [] => {
+                        return Err(refused(
+                            404,
+                            &format!("no mesh is named {m:?}"),
+                            "name a mesh by its name or id (`meshform sandbox status` lists them), or none for all",
+                        ))
+                    }
+                    _ => {
+                        return Err(refused(
+                            400,
+                            &format!("{} meshes are named {m:?}", named.len()),
+                            "name the mesh by its id",
+                        ))
+                    }
+                }
+            }
+        };
+        let message =
+            self.message.filter(|m| !m.trim().is_empty()).unwrap_or(DEFAULT_UPGRADE_FAILURE.into());
+        Ok(UpgradeFailure { mesh_id, message })
+    }
 }
 
 async fn faults(State(s): State<AdminState>, body: String) -> (StatusCode, String) {
     let req: FaultRequest = match serde_json::from_str(&body) {
         Ok(r) => r,
         Err(e) => return (StatusCode::BAD_REQUEST, format!("invalid fault settings: {e}")),
+    };
+    let upgrade_failure = match req.upgrade_failure.map(|u| u.resolve(&s.asm.snapshot())) {
+        None => None,
+        Some(Ok(f)) => Some(f),
+        Some(Err(refusal)) => return refusal,
     };
     let settings = FaultSettings {
         throttle_rate: req.throttle_rate,
@@ -172,7 +271,10 @@ async fn faults(State(s): State<AdminState>, body: String) -> (StatusCode, Strin
         stuck_initial: req.stuck_initial,
     };
     match s.asm.set_faults(settings) {
-        Ok(()) => (StatusCode::OK, "ok".into()),
+        Ok(()) => {
+            s.asm.set_upgrade_failure(upgrade_failure);
+            (StatusCode::OK, "ok".into())
+        }
         Err(e) => (StatusCode::BAD_REQUEST, e.to_string()),
     }
 }

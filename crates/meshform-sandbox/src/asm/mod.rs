@@ -239,6 +239,11 @@ impl AsmEmulator {
         *lock(&self.shared.upgrade_failure) = failure;
     }
 
+    /// The upgrade failure [`AsmEmulator::set_upgrade_failure`] set, if any.
+    pub fn upgrade_failure(&self) -> Option<UpgradeFailure> {
+        lock(&self.shared.upgrade_failure).clone()
+    }
+
     /// Takes a control plane down (a mesh id, or a region id): every call about it answers
     /// `ServiceUnavailable` until [`AsmEmulator::restore`], and the mesh's control-plane API server
     /// refuses connections (switched in the background at once; [`AsmEmulator::settle`] waits for

@@ -14,8 +14,16 @@
 //! - [`curl`]: the sample `curl` image's options and output; [`http`]: the HTTP/1.1 messages and
 //!   Envoy's local replies; [`apps`]: what the sample images answer.
 //! - This module: [`DataPlane`] (the exec handler of every emulated cluster, and the reconciler that
-//!   makes a managed cluster show its mesh: `istio-system`, injection labels, `istio-ca-root-cert`;
-//!   and its node, labelled with its region and zone as the cloud's node controller does).
+//!   makes a managed cluster show its mesh: `istio-system`, injection labels, `istio-ca-root-cert`,
+//!   the injector's values naming the mesh version's proxy image; and its node, labelled with its
+//!   region and zone as the cloud's node controller does); [`proxy_version`], what a pod's sidecar
+//!   runs.
+//!
+//! Proxy versions: a pod's `istio-proxy` container runs the image its mesh's injector named when
+//! the pod was created, tagged with the mesh's version (`…/proxyv2:v1.22.6.71-g7d67a80b-aliyun`).
+//! When the mesh's control plane is upgraded, the injector names the new version from then on, and
+//! existing pods keep the old proxy until they are replaced (`kubectl rollout restart`), as in
+//! Istio.
 //!
 //! A cluster that is down (`meshform sandbox outage --cluster`) runs nothing: its pods take no
 //! commands and accept no connections, its gateway is gone, the reconciler leaves it alone. Meshes
@@ -42,7 +50,9 @@ use async_trait::async_trait;
 use meshform_core::sync::lock;
 
 use crate::asm::{AsmEmulator, AsmSnapshot, Injection};
-use crate::kube::{run_builtin, ExecHandler, ExecOutput, ExecRequest, Gvk, INJECTION_LABEL};
+use crate::kube::{
+    run_builtin, ExecHandler, ExecOutput, ExecRequest, Gvk, INJECTION_LABEL, INJECTOR_CONFIG_MAP,
+};
 pub use clock::Clock;
 use curl::{CurlFailure, Transfer};
 use http::{envoy_local_reply, HttpRequest, HttpResponse};
@@ -59,6 +69,28 @@ const RECONCILE_PERIOD: Duration = Duration::from_millis(500);
 const PUSH_PERIOD: Duration = Duration::from_millis(100);
 /// The field manager of the nodes' registration.
 const NODE_MANAGER: &str = "cloud-node-controller";
+/// Where ASM's proxy images are (`<hub>/proxyv2:<mesh version>`).
+const PROXY_HUB: &str = "registry-cn-hangzhou.ack.aliyuncs.com/acs";
+
+/// The version of a pod's sidecar: the tag of its `istio-proxy` container's image (`None` without
+/// a sidecar, or for an image without a tag).
+pub fn proxy_version(pod: &serde_json::Value) -> Option<&str> {
+    let proxy =
+        pod["spec"]["containers"].as_array()?.iter().find(|c| c["name"] == "istio-proxy")?;
+    let image = proxy["image"].as_str()?;
+    let (_, tag) = image.rsplit_once(':')?;
+    (!tag.is_empty() && !tag.contains('/')).then_some(tag)
+}
+
+/// The injector's values for a mesh on `version` (the ConfigMap `istio-sidecar-injector`'s `values`
+/// key: the Helm values istiod injects with).
+fn injector_values(version: &str) -> String {
+    serde_json::json!({
+        "global": {"hub": PROXY_HUB, "tag": version, "proxy": {"image": "proxyv2"}},
+        "revision": "default",
+    })
+    .to_string()
+}
 
 /// The data plane of the whole sandbox.
 pub struct DataPlane {
@@ -143,6 +175,12 @@ impl DataPlane {
                     BTreeMap::from([("root-cert.pem".to_owned(), m.ca.root_cert_pem.clone())]);
                 let _ =
                     c.handle.put_config_map(MANAGER, "istio-system", "istio-ca-root-cert", &root);
+                // The control plane's version (it changes when an upgrade completes): pods
+                // created from now on get its proxy.
+                let values =
+                    BTreeMap::from([("values".to_owned(), injector_values(&m.istio_version))]);
+                let _ =
+                    c.handle.put_config_map(MANAGER, "istio-system", INJECTOR_CONFIG_MAP, &values);
                 for (ns, inj) in &m.injection {
                     let label = match inj {
                         Injection::Enabled => {

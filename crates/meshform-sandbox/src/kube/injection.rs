@@ -1,10 +1,37 @@
 //! Sidecar injection, as Istio's mutating webhook does it: a pod created in a namespace labelled
 //! `istio-injection=enabled` (and not opted out) gets an `istio-proxy` container.
+//!
+//! The proxy image is the one the cluster's mesh names in its injector's values (the ConfigMap
+//! `istio-system/istio-sidecar-injector`, as istiod reads it): `<global.hub>/<global.proxy.image>:
+//! <global.tag>`, the tag being the mesh's version. A pod keeps the image it was created with, so
+//! after a control-plane upgrade only pods created since (a rollout restart) run the new proxy.
 
 use serde_json::{json, Value};
 
 /// The label that turns injection on for a namespace.
 pub const INJECTION_LABEL: &str = "istio-injection";
+
+/// The ConfigMap in `istio-system` whose `values` (JSON) say which proxy the injector adds.
+pub const INJECTOR_CONFIG_MAP: &str = "istio-sidecar-injector";
+
+/// What the injector's values name: the proxy image and the control plane's revision.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InjectorValues {
+    pub image: String,
+    pub revision: String,
+}
+
+/// The values of an `istio-sidecar-injector` ConfigMap; `None` when it has no usable
+/// `global.hub`, `global.tag` (the image defaults to `proxyv2`, the revision to `default`).
+pub fn injector_values(config_map: Option<&Value>) -> Option<InjectorValues> {
+    let values: Value = serde_json::from_str(config_map?["data"]["values"].as_str()?).ok()?;
+    let global = &values["global"];
+    let hub = global["hub"].as_str().filter(|h| !h.is_empty())?;
+    let tag = global["tag"].as_str().filter(|t| !t.is_empty())?;
+    let image = global["proxy"]["image"].as_str().unwrap_or("proxyv2");
+    let revision = values["revision"].as_str().filter(|r| !r.is_empty()).unwrap_or("default");
+    Some(InjectorValues { image: format!("{hub}/{image}:{tag}"), revision: revision.to_owned() })
+}
 
 /// Whether a pod created in `namespace` gets a sidecar.
 pub fn wants_sidecar(pod: &Value, namespace: Option<&Value>) -> bool {
@@ -19,8 +46,9 @@ pub fn wants_sidecar(pod: &Value, namespace: Option<&Value>) -> bool {
     ns_on && !opted_out && !has && pod["spec"]["hostNetwork"].as_bool() != Some(true)
 }
 
-/// Add the `istio-proxy` container and the annotations and labels the injector sets.
-pub fn inject(pod: &mut Value, image: &str) {
+/// Add the `istio-proxy` container and the annotations and labels the injector sets;
+/// `sidecar.istio.io/status` names the control plane's `revision`, as Istio ≥ 1.8 writes it.
+pub fn inject(pod: &mut Value, image: &str, revision: &str) {
     let app = pod["metadata"]["labels"]["app"].as_str().map(String::from).unwrap_or_else(|| {
         pod["metadata"]["generateName"].as_str().unwrap_or("").trim_end_matches('-').to_string()
     });
@@ -57,6 +85,7 @@ pub fn inject(pod: &mut Value, image: &str) {
     let status = json!({
         "initContainers": [], "containers": ["istio-proxy"],
         "volumes": ["istio-envoy", "istiod-ca-cert"], "imagePullSecrets": null,
+        "revision": revision,
     });
     let md = super::meta::metadata_mut(pod);
     let ann = super::meta::object_at(md, "annotations");

@@ -65,7 +65,7 @@ pub use commands::{
     default_logs, run_builtin, DefaultExecHandler, ExecHandler, ExecOutput, ExecRequest,
 };
 pub use handle::{ChangeFeed, ChangeKind, ClusterHandle, FeedError, ObjectChange};
-pub use injection::INJECTION_LABEL;
+pub use injection::{INJECTION_LABEL, INJECTOR_CONFIG_MAP};
 pub use kinds::{Gvk, KindSet};
 pub use server::Availability;
 pub use shell::run_sh;

@@ -340,7 +340,18 @@ impl Cluster {
         if old.is_none() && rt.is("", "Pod") {
             let ns_obj = store.get(&ObjectKey::new("", "Namespace", "", ns));
             if injection::wants_sidecar(&new, ns_obj) {
-                injection::inject(&mut new, &self.sidecar_image);
+                let injector = store.get(&ObjectKey::new(
+                    "",
+                    "ConfigMap",
+                    "istio-system",
+                    injection::INJECTOR_CONFIG_MAP,
+                ));
+                let values = injection::injector_values(injector);
+                let (image, revision) =
+                    values.as_ref().map_or((self.sidecar_image.as_str(), "default"), |v| {
+                        (v.image.as_str(), v.revision.as_str())
+                    });
+                injection::inject(&mut new, image, revision);
             }
         }
         let errs = defaults::validate(rt, &new, old);

@@ -3,10 +3,12 @@
 //! in cluster-2. `outage`: cluster and region outages as the data plane, the API servers and the
 //! admin endpoint show them, and bad requests; `curl`: the sample curl's flags; `failover` and
 //! `routes`: what Istio's policies do to requests (retries, outlier detection, locality,
-//! VirtualService retries and timeouts).
+//! VirtualService retries and timeouts); `proxies`: the sidecars' versions across a mesh upgrade
+//! (and the failing upgrade injected over the admin endpoint).
 
 mod curl;
 mod failover;
 mod outage;
+mod proxies;
 mod routes;
 mod support;

@@ -79,7 +79,7 @@ pub fn apply(sandbox: &Sandbox, cluster: usize, yaml: &str) {
     }
 }
 
-fn fixture(name: &str) -> String {
+pub fn fixture(name: &str) -> String {
     std::fs::read_to_string(format!("{FIXTURES}/{name}")).expect("fixture")
 }
 
@@ -274,20 +274,25 @@ impl Drill {
 
     /// One request to the admin endpoint: its status code and body.
     pub async fn admin(&self, method: &str, path: &str, body: &str) -> (u16, String) {
-        let host = self.sandbox.description().admin.trim_start_matches("http://").to_owned();
-        let mut stream = tokio::net::TcpStream::connect(&host).await.expect("admin endpoint");
-        let request = format!(
-            "{method} {path} HTTP/1.1\r\nhost: {host}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-            body.len()
-        );
-        stream.write_all(request.as_bytes()).await.expect("write");
-        let mut raw = Vec::new();
-        stream.read_to_end(&mut raw).await.expect("read");
-        let raw = String::from_utf8_lossy(&raw).into_owned();
-        let (head, body) = raw.split_once("\r\n\r\n").expect("a response");
-        let code = head.split(' ').nth(1).and_then(|c| c.parse().ok()).expect("a status code");
-        (code, body.to_owned())
+        admin(&self.sandbox, method, path, body).await
     }
+}
+
+/// One request to a sandbox's admin endpoint: its status code and body.
+pub async fn admin(sandbox: &Sandbox, method: &str, path: &str, body: &str) -> (u16, String) {
+    let host = sandbox.description().admin.trim_start_matches("http://").to_owned();
+    let mut stream = tokio::net::TcpStream::connect(&host).await.expect("admin endpoint");
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nhost: {host}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.expect("write");
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).await.expect("read");
+    let raw = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = raw.split_once("\r\n\r\n").expect("a response");
+    let code = head.split(' ').nth(1).and_then(|c| c.parse().ok()).expect("a status code");
+    (code, body.to_owned())
 }
 
 /// What a command printed and its exit code.
