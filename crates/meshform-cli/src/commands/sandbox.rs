@@ -257,27 +257,55 @@ async fn status(settings: &Settings, dir: &Path, json: bool) -> u8 {
             ));
         }
     }
-    // What the clusters run (Deployments), so that the text says whether application objects remain.
+    print_workloads(&doc);
+    exit::OK
+}
+
+/// What the clusters run (Deployments), so that the text says whether application objects remain,
+/// and per pod the version of its sidecar: `OLD` when it is not the version of the mesh that
+/// manages the cluster (the pod was created before an upgrade and needs a restart).
+fn print_workloads(doc: &serde_json::Value) {
     let clusters = doc.get("clusters").and_then(|c| c.as_array()).cloned().unwrap_or_default();
-    let mut workloads = Vec::new();
+    let mut lines = Vec::new();
+    let mut old = 0;
     for c in &clusters {
         let cluster = c.get("name").and_then(|v| v.as_str()).unwrap_or("?");
+        let mesh_version = c.get("mesh_version").and_then(|v| v.as_str());
         for w in c.get("workloads").and_then(|x| x.as_array()).cloned().unwrap_or_default() {
             let s = |k: &str| w.get(k).and_then(|v| v.as_str()).unwrap_or("").to_owned();
             let n = |k: &str| w.get(k).and_then(|v| v.as_i64()).unwrap_or(0);
             let name = format!("{}/{}", s("namespace"), s("name"));
-            workloads.push(format!(
+            lines.push(format!(
                 "  {cluster:<12} {name:<32} {}/{} ready",
                 n("ready"),
                 n("replicas")
             ));
+            for p in w.get("pods").and_then(|x| x.as_array()).cloned().unwrap_or_default() {
+                let pod = p.get("name").and_then(|v| v.as_str()).unwrap_or("?");
+                let ready = p.get("ready").and_then(|v| v.as_bool()).unwrap_or(false);
+                let state = if ready { "" } else { "  (not ready)" };
+                let proxy = match p.get("proxy_version").and_then(|v| v.as_str()) {
+                    None => "no sidecar".to_owned(),
+                    Some(v) if mesh_version.is_some_and(|m| m != v) => {
+                        old += 1;
+                        format!("proxy {v}  OLD: the mesh runs {}", mesh_version.unwrap_or(""))
+                    }
+                    Some(v) => format!("proxy {v}"),
+                };
+                lines.push(format!("    {pod:<43} {proxy}{state}"));
+            }
         }
     }
-    Output.line(format_args!("\nWorkloads:{}", if workloads.is_empty() { " none" } else { "" }));
-    for w in workloads {
-        Output.line(w);
+    Output.line(format_args!("\nWorkloads:{}", if lines.is_empty() { " none" } else { "" }));
+    for l in lines {
+        Output.line(l);
     }
-    exit::OK
+    if old > 0 {
+        Output.line(format_args!(
+            "  {old} pod(s) run the proxy of an earlier mesh version: restart their workloads \
+             (`kubectl rollout restart deployment/NAME`) to inject the mesh's proxy"
+        ));
+    }
 }
 
 /// Posts an outage or restore request to the running sandbox's admin endpoint; a refusal comes
