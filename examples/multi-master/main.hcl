@@ -52,6 +52,12 @@ variable "helloworld_v2_replicas" {
   default     = 1
 }
 
+variable "restart_token" {
+  description = "Restart every Deployment (after a mesh upgrade, so that pods get the new sidecar): a new value, e.g. a timestamp, sets the pod templates' kubectl.kubernetes.io/restartedAt annotation, as `kubectl rollout restart` does. Unset (\"\"), the runbook's YAML is applied as it is"
+  type        = string
+  default     = ""
+}
+
 locals {
   # The target environment is chosen here, explicitly: the sandbox's description file.
   env      = jsondecode(file(var.sandbox_file))
@@ -69,7 +75,7 @@ locals {
 
   # Step 4's YAML, verbatim; sleep's replica count follows the runbook's second half.
   cluster_1_docs = [for d in split("\n---\n", file("${path.module}/apps/cluster-1.yaml")) : yamldecode(d)]
-  cluster_1_apps = [
+  cluster_1_sized = [
     for d in local.cluster_1_docs :
     d.kind == "Deployment" && d.metadata.name == "sleep"
     ? merge(d, { spec = merge(d.spec, { replicas = local.sleep_in["cluster-1"] ? 1 : 0 }) })
@@ -77,12 +83,36 @@ locals {
   ]
   # helloworld-v2's replica count is var.helloworld_v2_replicas (1, as in the runbook).
   cluster_2_docs = [for d in split("\n---\n", file("${path.module}/apps/cluster-2.yaml")) : yamldecode(d)]
-  cluster_2_apps = [
+  cluster_2_sized = [
     for d in local.cluster_2_docs :
     d.kind == "Deployment" && d.metadata.name == "helloworld-v2"
     ? merge(d, { spec = merge(d.spec, { replicas = var.helloworld_v2_replicas }) })
     : d
   ]
+  sleep_2_docs = [for d in split("\n---\n", file("${path.module}/apps/sleep-cluster-2.yaml")) : yamldecode(d)]
+
+  # A rollout restart (after a mesh upgrade: pods keep the sidecar they were injected with until
+  # they are replaced): with var.restart_token set, every Deployment's pod template carries it as
+  # kubectl.kubernetes.io/restartedAt — what `kubectl rollout restart` writes — so the new template
+  # replaces the pods. Unset, the documents stay as above.
+  restarted_at = { "kubectl.kubernetes.io/restartedAt" = var.restart_token }
+  apps = {
+    for k, docs in {
+      cluster_1       = local.cluster_1_sized
+      cluster_2       = local.cluster_2_sized
+      sleep_cluster_2 = local.sleep_2_docs
+    } :
+    k => [
+      for d in docs :
+      var.restart_token != "" && d.kind == "Deployment"
+      ? merge(d, { spec = merge(d.spec, { template = merge(d.spec.template, {
+        metadata = merge(d.spec.template.metadata, {
+          annotations = merge(lookup(d.spec.template.metadata, "annotations", {}), local.restarted_at)
+        })
+      }) }) })
+      : d
+    ]
+  }
 
   # The failover policy for helloworld, the same in both meshes' control planes (see README.md):
   # - outlierDetection ejects an endpoint after 3 consecutive 5xx (a refused or reset connection
@@ -218,13 +248,13 @@ resource "asm_sidecar_injection" "default" {
 # need only their own mesh's injection: when the other side is down, this side is still managed.
 resource "kubernetes_manifest" "cluster_1_apps" {
   provider   = kubernetes.cluster_1
-  manifest   = local.cluster_1_apps
+  manifest   = local.apps.cluster_1
   depends_on = [asm_sidecar_injection.default["cluster-1"]]
 }
 
 resource "kubernetes_manifest" "cluster_2_apps" {
   provider   = kubernetes.cluster_2
-  manifest   = local.cluster_2_apps
+  manifest   = local.apps.cluster_2
   depends_on = [asm_sidecar_injection.default["cluster-2"]]
 }
 
@@ -232,8 +262,10 @@ resource "kubernetes_manifest" "cluster_2_apps" {
 resource "kubernetes_manifest" "sleep_cluster_2" {
   count = local.sleep_in["cluster-2"] ? 1 : 0
 
-  provider   = kubernetes.cluster_2
-  source     = file("${path.module}/apps/sleep-cluster-2.yaml")
+  provider = kubernetes.cluster_2
+  # The runbook's file as it is, unless restarted (var.restart_token).
+  source = (var.restart_token == "" ? file("${path.module}/apps/sleep-cluster-2.yaml")
+    : join("\n---\n", [for d in local.apps.sleep_cluster_2 : yamlencode(d)]))
   depends_on = [asm_sidecar_injection.default["cluster-2"]]
 }
 
