@@ -115,6 +115,13 @@ fn with_the_failover_policy_a_dead_cluster_costs_at_most_the_ejection_threshold(
         ("cluster-2", "default/helloworld-v2"),
         ("cluster-2", "default/sleep"),
     ]);
+    // A drill starts from a working mesh: wait until cluster-2's mesh has discovered cluster-1's
+    // endpoint (both versions answer cluster-2's check), so that the outage freezes a discovery that
+    // includes it, as istiod's cache would.
+    sandbox.run_until(
+        &["verify", "--check", "from_cluster_2", "--var", "drill=true", "--var", "failover=false"],
+        |r| r.status == Some(0),
+    );
     sandbox.ok(&["sandbox", "outage", "--cluster", "cluster-1"]).stdout_has("is down");
     let down = "clusters_down=[\"cluster-1\"]";
 
