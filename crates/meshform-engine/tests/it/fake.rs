@@ -400,6 +400,15 @@ impl ConfiguredProvider for FakeProvider {
                 "expected an object",
             ));
         };
+        // A new object in an unreachable region cannot be planned (a server-side dry run fails).
+        let name = m.get("name").and_then(Value::as_str).unwrap_or_default().to_owned();
+        if prior.is_none() && self.cloud.lock().fail_read.contains(&name) {
+            return Err(ProviderError::new(
+                ErrorKind::Unavailable,
+                "Unreachable",
+                format!("the region of {name} is down"),
+            ));
+        }
         let id = prior.and_then(|p| p.get("id")).cloned().unwrap_or(Value::Unknown);
         m.insert("id".into(), id);
         let mut requires_replace = Vec::new();

@@ -222,3 +222,54 @@ async fn depends_on_one_instance_waits_only_for_that_instance() {
     let text = format!("{diags:?}");
     assert!(text.contains("depends_on entries must be resource references"), "{text}");
 }
+
+/// A new object that cannot be planned has no last known state: what reads it waits, rather than
+/// being planned against a value nothing will ever set.
+#[tokio::test]
+async fn what_reads_a_new_object_that_could_not_be_planned_waits() {
+    let h = Harness::new(
+        r#"
+resource "test_thing" "mesh" { name = "mesh-new" }
+resource "test_thing" "rule" {
+  name  = "rule"
+  value = test_thing.mesh.id
+}
+resource "test_thing" "other" { name = "other" }
+"#,
+    );
+    h.cloud.fail_read("mesh-new");
+    let plan = h.plan_default().await;
+    assert_eq!(plan.failures.len(), 1, "{:?}", plan.failures);
+    assert_eq!(plan.failures[0].address, "test_thing.mesh");
+    assert_eq!(
+        plan.skipped,
+        ["test_thing.rule (depends on test_thing.mesh, which could not be planned)"]
+    );
+    assert_eq!(action(&plan, "test_thing.rule"), None);
+    assert_eq!(action(&plan, "test_thing.other"), Some(Action::Create));
+}
+
+/// An attribute `ignore_changes` leaves out is no change to wait for.
+#[tokio::test]
+async fn an_ignored_change_of_an_unreachable_instance_holds_nothing_back() {
+    let with_ignore = TOPOLOGY.replace(
+        "  value    = test_thing.mesh[each.key].id\n}",
+        "  value    = test_thing.mesh[each.key].id\n  lifecycle {\n    ignore_changes = [value]\n  }\n}",
+    );
+    assert_ne!(with_ignore, TOPOLOGY);
+    let h = Harness::new(&with_ignore);
+    h.apply_ok().await;
+    h.cloud.fail_read("member-one");
+    h.set_config(
+        &with_ignore
+            .replace(
+                "  value    = test_thing.mesh[each.key].id\n",
+                "  value    = \"${test_thing.mesh[each.key].id}-v2\"\n",
+            )
+            .replace(r#"value      = "v1""#, r#"value      = "v2""#),
+    );
+    let plan = h.plan_default().await;
+    assert_eq!(plan.failures.len(), 1, "{:?}", plan.failures);
+    assert!(plan.skipped.is_empty(), "{:?}", plan.skipped);
+    assert_eq!(action(&plan, "test_thing.app"), Some(Action::Update));
+}

@@ -508,8 +508,9 @@ impl<'a> Planner<'a> {
                     h.abort();
                 }
                 let last = self.state.instance(&iaddr).map(|(_, i)| i.value());
-                let pending_change = config_changed(&schema, last.as_ref(), &proposed);
-                self.mark_unavailable(&iaddr, Unavailable { pending_change });
+                let pending_change = config_changed(r, &schema, last.as_ref(), &proposed);
+                let known = last.is_some();
+                self.mark_unavailable(&iaddr, Unavailable { known, pending_change });
                 let after = last.unwrap_or(Value::Unknown);
                 put_instance(&mut whole, &ikey, after);
                 continue;
@@ -527,7 +528,7 @@ impl<'a> Planner<'a> {
                     Err(e) => {
                         // The instance keeps its last known state; the rest of the walk goes on.
                         let last = self.state.instance(&iaddr).map(|(_, i)| i.value());
-                        let pending = config_changed(&schema, last.as_ref(), &proposed);
+                        let pending = config_changed(r, &schema, last.as_ref(), &proposed);
                         let message = e.to_string();
                         let after = self.instance_failed(&iaddr, &key, message, last, pending);
                         put_instance(&mut whole, &ikey, after);
@@ -723,7 +724,7 @@ impl<'a> Planner<'a> {
                 {
                     Ok(p) => p,
                     Err(e) if e.retryable() => {
-                        let pending = config_changed(schema, Some(&prior_v), &proposed);
+                        let pending = config_changed(r, schema, Some(&prior_v), &proposed);
                         let message = format!("could not be planned: {e}");
                         return Some(self.instance_failed(
                             addr,

@@ -15,11 +15,14 @@ use meshform_core::{Diagnostics, InstanceAddr, InstanceKey, ResourceAddr, Schema
 
 use super::{Action, ChangeReason, PlanFailure, Planner, ResourceChange};
 use crate::body::eval_body;
-use crate::plan::support::unknown_computed;
+use crate::plan::support::{apply_ignore_changes, unknown_computed};
 
 /// An instance that could not be planned in this run.
 #[derive(Clone, Debug)]
 pub(crate) struct Unavailable {
+    /// Whether its last known state exists: a new object that could not be planned is unknown in the
+    /// walk's values and the probe's alike, so the probe cannot tell who reads it.
+    pub known: bool,
     /// Whether its configuration asks for a change that could not be planned: what is ordered after
     /// it must wait too.
     pub pending_change: bool,
@@ -50,7 +53,7 @@ impl Planner<'_> {
             provider: provider.to_owned(),
             message,
         });
-        self.mark_unavailable(addr, Unavailable { pending_change });
+        self.mark_unavailable(addr, Unavailable { known: last.is_some(), pending_change });
         last.unwrap_or(Value::Unknown)
     }
 
@@ -145,34 +148,45 @@ impl Planner<'_> {
         deps: &[ResourceAddr],
     ) -> Option<String> {
         let probe = self.probe.as_ref()?;
+        // Only what this resource depends on (through references, locals or depends_on) can matter;
+        // everything else is planned without a second evaluation.
+        let hit: Vec<(&InstanceAddr, &Unavailable)> = self
+            .unavailable
+            .iter()
+            .filter(|(u, _)| *u != addr && deps.contains(&u.resource))
+            .collect();
+        let (first, _) = hit.first()?;
+        if let Some((u, _)) = hit.iter().find(|(_, why)| !why.known) {
+            return Some(format!("depends on {u}, which could not be planned"));
+        }
         let scope = Overlay { base: probe as &dyn Scope, extra: each };
         let probed =
             eval_body(&r.body, schema, &scope, &self.config.dir, &mut Diagnostics::default());
         if !probed.same_as(proposed) {
-            let others = || self.unavailable.keys().filter(|u| *u != addr);
-            let read = others()
-                .find(|u| deps.contains(&u.resource))
-                .or_else(|| others().next())
-                .map(ToString::to_string)
-                .unwrap_or_default();
-            return Some(format!("reads {read}, which could not be planned"));
+            return Some(format!("reads {first}, which could not be planned"));
         }
         let ordered_after = |u: &InstanceAddr| {
             r.depends_on
                 .iter()
                 .any(|d| d.addr == u.resource && d.key.as_ref().is_none_or(|k| *k == u.key))
         };
-        self.unavailable
-            .iter()
-            .find(|(u, why)| why.pending_change && *u != addr && ordered_after(u))
+        hit.iter()
+            .find(|(u, why)| why.pending_change && ordered_after(u))
             .map(|(u, _)| format!("is ordered after {u}, whose change could not be planned"))
     }
 }
 
 /// Whether `proposed` asks for a change to `prior` in an attribute the configuration sets (computed
 /// attributes left unset do not count): what would be planned if the object could be refreshed.
-pub(super) fn config_changed(schema: &Schema, prior: Option<&Value>, proposed: &Value) -> bool {
+pub(super) fn config_changed(
+    r: &ResourceDef,
+    schema: &Schema,
+    prior: Option<&Value>,
+    proposed: &Value,
+) -> bool {
     let Some(prior) = prior else { return true };
+    // What lifecycle.ignore_changes leaves out is no change to wait for.
+    let proposed = &apply_ignore_changes(proposed.clone(), prior, r, schema);
     schema.attributes.iter().filter(|(_, a)| a.settable()).any(|(name, a)| {
         let now = proposed.get(name).cloned().unwrap_or(Value::Null);
         let was = prior.get(name).cloned().unwrap_or(Value::Null);
