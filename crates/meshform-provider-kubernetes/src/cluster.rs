@@ -326,6 +326,7 @@ impl Cluster {
             };
             let Some(events) = events else { break };
             let mut events = std::pin::pin!(events);
+            let mut heard = false;
             loop {
                 let left = deadline.saturating_duration_since(Instant::now());
                 let event = match tokio::time::timeout(left, events.next()).await {
@@ -340,11 +341,17 @@ impl Cluster {
                     WatchEvent::Bookmark(_) => continue,
                     WatchEvent::Error(_) => break,
                 };
+                heard = true;
                 let answer = check(seen.as_ref())?;
                 *lock(&last) = seen;
                 if let Some(v) = report(answer) {
                     return Ok(v);
                 }
+            }
+            if !heard {
+                // A watch that ends at once (a proxy closing it) is no reason to ask again at once.
+                let left = deadline.saturating_duration_since(Instant::now());
+                tokio::time::sleep(POLL.min(left)).await;
             }
         }
         // No watch to follow: poll for what is left of the timeout.

@@ -56,7 +56,14 @@ where
     let mut interval = policy.first;
     let mut last: Option<String> = None;
     loop {
-        match check().await? {
+        // One poll may itself retry for long (a remote call's retry budget): it gets what is left of
+        // the timeout (at least a second, so that a wait with nothing left still looks once).
+        let left = policy.timeout.saturating_sub(start.elapsed()).max(Duration::from_secs(1));
+        let polled = match tokio::time::timeout(left, check()).await {
+            Ok(polled) => polled?,
+            Err(_) => return Err(expired(timed_out(last.as_deref().unwrap_or_default()))),
+        };
+        match polled {
             Poll::Ready(v) => return Ok(v),
             Poll::Pending(status) => {
                 if last.as_deref() != Some(status.as_str()) {
@@ -67,12 +74,15 @@ where
         }
         let left = policy.timeout.saturating_sub(start.elapsed());
         if left.is_zero() {
-            let last = last.unwrap_or_default();
-            return Err(ProviderError::new(ErrorKind::Timeout, "Timeout", timed_out(&last)));
+            return Err(expired(timed_out(last.as_deref().unwrap_or_default())));
         }
         tokio::time::sleep(interval.min(left)).await;
         interval = interval.mul_f64(policy.growth).min(policy.ceiling);
     }
+}
+
+fn expired(message: String) -> ProviderError {
+    ProviderError::new(ErrorKind::Timeout, "Timeout", message)
 }
 
 #[cfg(test)]
@@ -114,6 +124,19 @@ mod tests {
         .unwrap();
         assert_eq!(v, 4);
         assert_eq!(*lines.0.lock().unwrap(), ["state: creating", "state: starting"]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_poll_that_never_answers_ends_at_the_timeout() {
+        let e = wait_until::<(), _>(
+            WaitPolicy::every(Duration::from_millis(10), Duration::from_secs(30)),
+            &crate::NoProgress,
+            std::future::pending,
+            |last| format!("still waiting (last {last:?})"),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!((e.kind, e.message.as_str()), (ErrorKind::Timeout, "still waiting (last \"\")"));
     }
 
     #[tokio::test]
