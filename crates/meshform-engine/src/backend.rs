@@ -252,8 +252,12 @@ async fn rewrite_for_encryption(
         return Ok(None);
     }
     let strict = encrypted_store(backend, ctx, Arc::new(opts.encryption.without_fallbacks()))?;
-    if strict.read().is_ok() {
-        return Ok(None);
+    // Only a state the configured method cannot open needs rewriting; any other failure (the database
+    // gone, a damaged file) is reported, not taken for a migration.
+    match strict.read() {
+        Ok(_) => return Ok(None),
+        Err(StateError::Encryption { .. }) => {}
+        Err(e) => return Err(e),
     }
     let _lock = lock_store(target, "init", &opts.who, opts.lock_timeout).await?;
     let Some(mut state) = target.read()? else { return Ok(None) };

@@ -9,8 +9,11 @@ use crate::output::Output;
 /// Listens for shutdown signals while an apply runs: `cancel` receives `true` at the first; the second
 /// exits the process. Returns the listening task (abort it when the apply is over).
 pub fn on_shutdown(cancel: watch::Sender<bool>, quiet: bool) -> tokio::task::JoinHandle<()> {
+    // Listening starts here, before the apply: a signal that comes before the task first runs is
+    // caught too.
+    let listening = Signals::listen();
     tokio::spawn(async move {
-        let mut signals = match Signals::listen() {
+        let mut signals = match listening {
             Ok(s) => s,
             Err(e) => {
                 Output.eline(format_args!("warning: cannot listen for interrupts: {e}"));

@@ -74,10 +74,12 @@ impl Session {
         };
         let connected = match tls.mode {
             SslMode::Disable => attempt(Wire::Disable).map_err(|e| explain(&e)),
+            // Only the server's refusal of a connection without TLS (pg_hba: no entry for it,
+            // SQLSTATE 28000) is a reason to try TLS; a wrong password or database is reported as it is.
             SslMode::Allow => attempt(Wire::Disable)
                 .or_else(|e| match e.as_db_error() {
-                    Some(_) => attempt(Wire::Require),
-                    None => Err(e),
+                    Some(db) if db.code().code() == "28000" => attempt(Wire::Require),
+                    _ => Err(e),
                 })
                 .map_err(|e| explain(&e)),
             SslMode::Prefer => match attempt(Wire::Prefer) {
