@@ -25,6 +25,9 @@ struct AdminState {
     asm: Arc<AsmEmulator>,
     clusters: Vec<ClusterView>,
     description: Description,
+    /// Held through each outage or restore: one at a time, so that a restore never interleaves with
+    /// a region going down.
+    switching: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// Serves the admin endpoint until the task is aborted.
@@ -39,7 +42,7 @@ pub fn serve(
         .route("/faults", post(faults))
         .route("/outage", post(outage))
         .route("/restore", post(restore))
-        .with_state(AdminState { asm, clusters, description });
+        .with_state(AdminState { asm, clusters, description, switching: Arc::default() });
     tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     })
@@ -341,6 +344,7 @@ async fn outage(State(s): State<AdminState>, body: String) -> (StatusCode, Strin
         }
         Err(r) => return r,
     };
+    let _one_at_a_time = s.switching.lock().await;
     let outages = Outages { asm: &s.asm, clusters: &s.clusters };
     match outages.outage(&target).await {
         Ok(text) => (StatusCode::OK, text),
@@ -353,6 +357,7 @@ async fn restore(State(s): State<AdminState>, body: String) -> (StatusCode, Stri
         Ok(t) => t,
         Err(r) => return r,
     };
+    let _one_at_a_time = s.switching.lock().await;
     let outages = Outages { asm: &s.asm, clusters: &s.clusters };
     match outages.restore(target.as_ref()).await {
         Ok(text) => (StatusCode::OK, text),

@@ -191,8 +191,15 @@ impl Outages<'_> {
         Ok(Region { clusters, meshes })
     }
 
-    /// Takes the target down; returns what went down, in a sentence.
+    /// Takes `target` down; returns what went down, in a sentence, once it is down (the meshes'
+    /// control-plane API servers included).
     pub async fn outage(&self, target: &OutageTarget) -> Result<String, OutageError> {
+        let done = self.take_down(target).await;
+        self.asm.settle().await;
+        done
+    }
+
+    async fn take_down(&self, target: &OutageTarget) -> Result<String, OutageError> {
         let asm_down = self.asm.outages();
         match target {
             OutageTarget::Mesh(name) => {
@@ -255,8 +262,15 @@ impl Outages<'_> {
         }
     }
 
-    /// Ends the outage of `target`, or every outage (`None`); returns what came back.
+    /// Ends the outage of `target`, or every outage (`None`); returns what came back, once it is
+    /// back.
     pub async fn restore(&self, target: Option<&OutageTarget>) -> Result<String, OutageError> {
+        let done = self.bring_back(target).await;
+        self.asm.settle().await;
+        done
+    }
+
+    async fn bring_back(&self, target: Option<&OutageTarget>) -> Result<String, OutageError> {
         let asm_down = self.asm.outages();
         let status_hint = "`meshform sandbox status` shows what is down".to_owned();
         match target {

@@ -59,13 +59,9 @@ impl UsageError {
 }
 
 fn seconds(option: &str, v: &str) -> Result<Duration, UsageError> {
-    v.parse::<f64>()
-        .ok()
-        .filter(|s| s.is_finite() && *s >= 0.0)
-        .map(Duration::from_secs_f64)
-        .ok_or_else(|| {
-            UsageError(format!("option {option}: expected a proper numerical parameter"))
-        })
+    v.parse::<f64>().ok().and_then(|s| Duration::try_from_secs_f64(s).ok()).ok_or_else(|| {
+        UsageError(format!("option {option}: expected a proper numerical parameter"))
+    })
 }
 
 /// Short options that take an argument, with their long names.
@@ -491,6 +487,10 @@ mod tests {
         assert!(parse(&args(&["u", "-o"])).expect_err("no file").0.contains("requires parameter"));
         let bad = parse(&args(&["--max-time", "soon", "u"])).expect_err("not a number");
         assert!(bad.0.contains("expected a proper numerical parameter"), "{bad:?}");
+        for huge in ["1e30", "-1", "inf", "NaN"] {
+            let e = parse(&args(&["-m", huge, "u"])).expect_err("out of range, not a panic");
+            assert!(e.0.contains("expected a proper numerical parameter"), "{huge}: {e:?}");
+        }
     }
 
     #[test]

@@ -175,7 +175,7 @@ impl OutlierDetector {
         let (base, max) = (self.config.base_ejection, self.config.max_ejection());
         let Some(m) = self.hosts.get_mut(host) else { return false };
         m.ejected_at = Some(now);
-        if base.saturating_mul(m.backoff) < max + base {
+        if base.saturating_mul(m.backoff) < max.saturating_add(base) {
             m.backoff += 1;
         }
         self.stats.ejections_enforced_total += 1;
@@ -205,6 +205,16 @@ mod tests {
     }
 
     const S: fn(u64) -> Duration = Duration::from_secs;
+
+    #[test]
+    fn a_huge_ejection_time_ejects_without_overflowing() {
+        let mut c = config(1, 100);
+        c.base_ejection = Duration::from_secs(u64::MAX / 2);
+        let mut d = OutlierDetector::new(c, S(0));
+        d.set_hosts(["a", "b"]);
+        assert!(d.record("a", 503, S(0)), "ejected, not a panic");
+        assert!(d.is_ejected("a"));
+    }
 
     #[test]
     fn consecutive_errors_eject_and_the_sweep_brings_the_host_back() {

@@ -304,7 +304,10 @@ pub fn duration(v: &Value) -> Option<Duration> {
         "ns" => n / 1e9,
         _ => return None,
     };
-    Duration::try_from_secs_f64(secs).ok()
+    // The longest a protobuf Duration holds (istiod refuses longer ones): also keeps the sums the
+    // outlier detector makes from these values finite.
+    const PROTOBUF_MAX_SECS: f64 = 315_576_000_000.0;
+    Duration::try_from_secs_f64(secs).ok().filter(|_| secs <= PROTOBUF_MAX_SECS)
 }
 
 #[cfg(test)]
@@ -332,6 +335,7 @@ mod tests {
     fn durations_in_istio_notation() {
         assert_eq!(duration(&json!("30s")), Some(Duration::from_secs(30)));
         assert_eq!(duration(&json!("1.5s")), Some(Duration::from_millis(1500)));
+        assert_eq!(duration(&json!("10000000000000000000s")), None, "beyond a protobuf Duration");
         assert_eq!(duration(&json!("100ms")), Some(Duration::from_millis(100)));
         assert_eq!(duration(&json!("2m")), Some(Duration::from_secs(120)));
         assert_eq!(duration(&json!("soon")), None);
