@@ -155,7 +155,15 @@ pub fn delete_encrypted(
     let objects = {
         let _lock =
             ws.store().lock(LockInfo::new("workspace delete", &opts.who), opts.lock_timeout)?;
-        let objects = ws.store().read()?.map(|s| managed_objects(&s)).unwrap_or_default();
+        let objects = match ws.store().read() {
+            Ok(state) => state.map(|s| managed_objects(&s)).unwrap_or_default(),
+            // With --force a state that cannot be opened (its passphrase lost) goes too; what it
+            // held cannot be listed, and the warning says so.
+            Err(e @ StateError::Encryption { .. }) if opts.force => {
+                vec![format!("(what it held cannot be listed: {e})")]
+            }
+            Err(e) => return Err(e.into()),
+        };
         if !objects.is_empty() && !opts.force {
             return Err(WorkspaceOpError::NotEmpty { name: name.to_owned(), objects });
         }
@@ -223,6 +231,34 @@ mod tests {
         ));
         assert!(delete(&Backend::Local, &c, "dr", &opts).unwrap().is_empty());
         assert!(!tmp.path().join("meshform.state.d/dr").exists());
+        assert_eq!(Backend::Local.workspaces(tmp.path()).unwrap(), ["default"]);
+    }
+
+    #[test]
+    fn force_deletes_a_workspace_whose_state_cannot_be_opened() {
+        use meshform_state::encryption::{Method, Pbkdf2Key};
+        let key = |pass: &str| {
+            let method = Method::AesGcm(Pbkdf2Key::new("main", pass, 1_000).unwrap());
+            Arc::new(Encryption::new(Target::State, Some(method), vec![]))
+        };
+        let tmp = tempfile::tempdir().unwrap();
+        let c = ctx(tmp.path(), "default");
+        create_encrypted(&Backend::Local, &c, "dr", key("the old passphrase")).unwrap();
+        assert!(select(&Backend::Local, &c, "default").unwrap());
+        let lost = key("another passphrase");
+        let mut opts =
+            DeleteOptions { force: false, who: "t".into(), lock_timeout: Duration::ZERO };
+        assert!(
+            matches!(
+                delete_encrypted(&Backend::Local, &c, "dr", &opts, Arc::clone(&lost)),
+                Err(WorkspaceOpError::State(_))
+            ),
+            "without --force an unreadable state is kept"
+        );
+        assert_eq!(Backend::Local.workspaces(tmp.path()).unwrap(), ["default", "dr"]);
+        opts.force = true;
+        let left = delete_encrypted(&Backend::Local, &c, "dr", &opts, lost).unwrap();
+        assert!(left[0].starts_with("(what it held cannot be listed: "), "{left:?}");
         assert_eq!(Backend::Local.workspaces(tmp.path()).unwrap(), ["default"]);
     }
 }
