@@ -230,6 +230,14 @@ async fn init_steps(
         // that was moved out stays where it was, as a backup.
         if let Backend::Pg(_) = backend {
             if let Ok(local) = ctx.local_store() {
+                let local = local.with_encryption(Arc::clone(enc));
+                // The retired copy must not keep in cleartext what the encryption block now
+                // protects: it is rewritten encrypted (its backup with it) before it is set aside.
+                if enc.encrypts() {
+                    if let Some(mut state) = local.read()? {
+                        local.write(&mut state)?;
+                    }
+                }
                 moved.retired = local.retire("migrated")?;
             }
         }

@@ -245,3 +245,29 @@ fn init_rotates_the_key_through_a_fallback() {
     configure(&w, false);
     run(&w, &["plan"], PASS).code(1).stderr_has("no metadata");
 }
+
+/// Moving a plaintext local state into PostgreSQL while turning encryption on leaves no cleartext
+/// copy behind: the local file set aside by `init` is rewritten encrypted first.
+#[test]
+fn the_local_copy_init_sets_aside_is_encrypted_too() {
+    let Some(server) = meshform_pgtest::server_or_skip() else { return };
+    let conn = server.conn_str();
+    let w = example();
+    w.ok(&["apply", "--auto-approve"]);
+    let plain = String::from_utf8_lossy(&bytes(&w, "meshform.state.json")).into_owned();
+    assert!(plain.contains("PRIVATE KEY"), "the plaintext state holds the root key");
+    configure(&w, true);
+    let schema = format!("cli_retire{}", std::process::id());
+    w.write(
+        "backend.hcl",
+        &format!("meshform {{\n  backend \"pg\" {{\n    schema_name = \"{schema}\"\n  }}\n}}\n"),
+    );
+    w.run_with(&["init"], &[(VAR, PASS), ("MESHFORM_PG_CONN_STR", conn.as_str())]).code(0);
+    assert!(!w.exists("meshform.state.json"), "set aside");
+    for rel in ["meshform.state.json.migrated", "meshform.state.json.backup.migrated"] {
+        if w.exists(rel) {
+            assert_sealed(&w, rel);
+        }
+    }
+    assert!(w.exists("meshform.state.json.migrated"));
+}
