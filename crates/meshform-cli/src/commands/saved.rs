@@ -22,9 +22,12 @@ use crate::settings::Settings;
 
 /// Reads a plan file, decrypting it as the configuration's `encryption` block says, checking its
 /// format version and checksum.
-fn read_plan_file(settings: &Settings, path: &Path) -> Result<PlanFile, Diagnostics> {
-    let config = meshform_engine::ops::parse(&settings.dir).config;
-    let enc = super::backend::encryption_of(settings, &config)?;
+fn read_plan_file(
+    settings: &Settings,
+    config: &meshform_config::Config,
+    path: &Path,
+) -> Result<PlanFile, Diagnostics> {
+    let enc = super::backend::encryption_of(settings, config)?;
     let bytes = std::fs::read(path).map_err(|e| {
         let d = Diagnostic::error(
             "meshform::planfile::read",
@@ -77,7 +80,12 @@ pub async fn apply(
         Some(j) => j,
         None => &term,
     };
-    let file = match read_plan_file(settings, path) {
+    // The configuration is read once: for the plan file's encryption and for the run.
+    let (ws, parsed) = match workspace(settings) {
+        Ok(x) => x,
+        Err(c) => return c,
+    };
+    let file = match read_plan_file(settings, &parsed.config, path) {
         Ok(f) => f,
         Err(d) => {
             emit_warnings(settings, json.as_ref(), &d);
@@ -105,10 +113,6 @@ pub async fn apply(
     let vars = match var_inputs(settings, &args.vars) {
         Ok(v) => v,
         Err(m) => return usage_error(settings, &m, "write --var name=value"),
-    };
-    let (ws, parsed) = match workspace(settings) {
-        Ok(x) => x,
-        Err(c) => return c,
     };
     let _lock =
         match take_lock(settings, &ws, &args.lock.lock_timeout, "apply", json.as_ref()).await {
@@ -178,7 +182,8 @@ pub fn show(settings: &Settings, path: &Path, json: bool, markdown: bool) -> u8 
         report::print_diagnostics(settings, &d.into());
         exit::ERROR
     };
-    let file = match read_plan_file(settings, path) {
+    let config = meshform_engine::ops::parse(&settings.dir).config;
+    let file = match read_plan_file(settings, &config, path) {
         Ok(f) => f,
         Err(d) => {
             report::print_diagnostics(settings, &d);
