@@ -58,3 +58,44 @@ fn sigterm_during_apply_finishes_what_is_in_flight_and_loses_nothing() {
     let meshes = sandbox.status()["asm"]["meshes"].as_array().map(Vec::len);
     assert_eq!(meshes, Some(2), "one mesh per cluster, none duplicated");
 }
+
+#[test]
+fn a_second_interrupt_exits_at_once_and_the_next_apply_converges() {
+    let sandbox = Sandboxed::runbook_with(&example_main());
+    let mut child = sandbox
+        .work
+        .std_command(&["apply", "--auto-approve"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("meshform apply starts");
+    let pid = child.id();
+    let stderr = child.stderr.take().expect("stderr");
+    let (tx, rx) = mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        let mut seen = Vec::new();
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if line.contains("asm_service_mesh.mesh") && line.contains("Creating...") {
+                let _ = tx.send("creating");
+            }
+            if line.contains("Interrupt received") {
+                let _ = tx.send("interrupted");
+            }
+            seen.push(line);
+        }
+        seen.join("\n")
+    });
+    assert_eq!(rx.recv().expect("apply starts creating a mesh"), "creating");
+    send("INT", pid);
+    while rx.recv().expect("the first interrupt is acknowledged") != "interrupted" {}
+    send("INT", pid);
+    let out = child.wait_with_output().expect("meshform ends");
+    let stderr = reader.join().expect("stderr reader");
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("Two interrupts received. Exiting immediately."), "{stderr}");
+    // State was saved per operation: the next apply adopts or finishes what was in flight.
+    sandbox.ok(&["apply", "--auto-approve"]).stdout_has("Apply complete!");
+    sandbox.run(&["plan", "--detailed-exitcode"]).code(0);
+    let meshes = sandbox.status()["asm"]["meshes"].as_array().map(Vec::len);
+    assert_eq!(meshes, Some(2), "one mesh per cluster, none duplicated");
+}
