@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use meshform_acs as acs;
 use meshform_core::sync::lock;
@@ -21,8 +21,9 @@ pub const VERSION: &str = "2020-01-11";
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Retry {
     /// A refresh read: a small retry budget, and a control plane found unavailable is remembered for
-    /// the rest of the run, so that every later read of the same mesh (or of the endpoint, when it
-    /// cannot be reached at all) fails at once instead of waiting out its own retries.
+    /// the planning of the run ([`REMEMBERED_FOR`]), so that every later read of the same mesh (or of
+    /// the endpoint, when it cannot be reached at all) fails at once instead of waiting out its own
+    /// retries.
     Read,
     /// Safe to repeat (writes that set a state, and the reads that wait for them): transient failures
     /// are retried with the full budget, and never cut short by an earlier read's failure.
@@ -30,6 +31,10 @@ pub enum Retry {
     /// Not safe to repeat blindly (a create): the caller checks whether it happened first.
     Once,
 }
+
+/// How long a control plane a refresh read found unavailable is taken as down without asking again:
+/// the planning of one run, not the apply that follows (after a review, the outage may be over).
+const REMEMBERED_FOR: Duration = Duration::from_secs(30);
 
 /// Retries of a refresh read ([`Retry::Read`]): an outage is recognised in about a second.
 const READ_RETRIES: u32 = 2;
@@ -79,8 +84,10 @@ pub struct AsmClient {
     host: String,
     creds: Credentials,
     policy: RetryPolicy,
-    /// What refresh reads found unavailable in this run, by scope ([`unavailable_scope`]).
-    unavailable: Arc<Mutex<BTreeMap<String, ProviderError>>>,
+    /// What refresh reads found unavailable, by scope ([`unavailable_scope`]), and when.
+    unavailable: Arc<Mutex<BTreeMap<String, (Instant, ProviderError)>>>,
+    /// How long an unavailable scope is taken as still down ([`REMEMBERED_FOR`]).
+    remembered_for: Duration,
 }
 
 impl AsmClient {
@@ -114,6 +121,7 @@ impl AsmClient {
             creds,
             policy: RetryPolicy::default().with_max_retries(max_retries),
             unavailable: Arc::default(),
+            remembered_for: REMEMBERED_FOR,
         })
     }
 
@@ -141,7 +149,9 @@ impl AsmClient {
         let scope = unavailable_scope(params);
         if retry == Retry::Read {
             let known = lock(&self.unavailable);
-            if let Some(e) = known.get(ENDPOINT_SCOPE).or_else(|| known.get(&scope)) {
+            let recent =
+                |k: &str| known.get(k).filter(|(at, _)| at.elapsed() < self.remembered_for);
+            if let Some((_, e)) = recent(ENDPOINT_SCOPE).or_else(|| recent(&scope)) {
                 return Err(e.clone());
             }
         }
@@ -151,7 +161,7 @@ impl AsmClient {
             Err(e) if retry == Retry::Read && e.kind == ErrorKind::Unavailable => {
                 let scope =
                     if e.code == TRANSPORT_ERROR { ENDPOINT_SCOPE.to_owned() } else { scope };
-                lock(&self.unavailable).insert(scope, e.clone());
+                lock(&self.unavailable).insert(scope, (Instant::now(), e.clone()));
                 Err(e)
             }
             other => other,
@@ -462,6 +472,18 @@ mod tests {
         assert_eq!((e.kind, e.code.as_str()), (ErrorKind::Unavailable, TRANSPORT_ERROR));
         let other = c.call("DescribeServiceMeshes", &[], Retry::Read).await.unwrap_err();
         assert_eq!(other.to_string(), e.to_string(), "remembered for the whole endpoint");
+    }
+
+    #[tokio::test]
+    async fn an_unavailable_mesh_is_asked_again_once_the_memory_has_expired() {
+        use std::sync::atomic::Ordering::SeqCst;
+        let (endpoint, count) = unavailable_server().await;
+        let mut c = client(&endpoint);
+        c.remembered_for = Duration::ZERO;
+        let _ = c.call("DescribeServiceMeshDetail", &mesh("m-1"), Retry::Read).await;
+        let first = count.load(SeqCst);
+        let _ = c.call("DescribeServiceMeshDetail", &mesh("m-1"), Retry::Read).await;
+        assert_eq!(count.load(SeqCst), 2 * first, "asked again, not answered from memory");
     }
 
     #[test]
