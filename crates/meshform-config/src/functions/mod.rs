@@ -10,6 +10,7 @@ use std::sync::OnceLock;
 use meshform_core::Value;
 
 mod args;
+mod cidr;
 mod collections;
 mod conversion;
 mod encoding;
@@ -68,6 +69,10 @@ const TABLE: &[(&str, Builtin)] = &[
     ("ceil", numeric::ceil),
     ("chomp", strings::chomp),
     ("chunklist", collections::chunklist),
+    ("cidrhost", cidr::cidrhost),
+    ("cidrnetmask", cidr::cidrnetmask),
+    ("cidrsubnet", cidr::cidrsubnet),
+    ("cidrsubnets", cidr::cidrsubnets),
     ("coalesce", conversion::coalesce),
     ("coalescelist", collections::coalescelist),
     ("compact", collections::compact),
