@@ -13,6 +13,7 @@ mod args;
 mod cidr;
 mod collections;
 mod conversion;
+mod csv;
 mod encoding;
 mod filesystem;
 mod format;
@@ -78,6 +79,7 @@ const TABLE: &[(&str, Builtin)] = &[
     ("compact", collections::compact),
     ("concat", collections::concat),
     ("contains", collections::contains),
+    ("csvdecode", csv::csvdecode),
     ("dirname", filesystem::dirname),
     ("distinct", collections::distinct),
     ("element", collections::element),
@@ -112,6 +114,7 @@ const TABLE: &[(&str, Builtin)] = &[
     ("replace", regex_fns::replace),
     ("reverse", collections::reverse),
     ("setintersection", sets::setintersection),
+    ("setproduct", sets::setproduct),
     ("setsubtract", sets::setsubtract),
     ("setunion", sets::setunion),
     ("sha1", hash::sha1),

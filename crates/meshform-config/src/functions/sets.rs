@@ -1,5 +1,5 @@
-//! Set functions: `setunion`, `setintersection` and `setsubtract`. Results are sets: sorted,
-//! without duplicates, elements unified to one type.
+//! Set functions: `setunion`, `setintersection` and `setsubtract` (results are sets: sorted,
+//! without duplicates, elements unified to one type) and `setproduct`.
 
 use std::collections::HashSet;
 
@@ -62,9 +62,50 @@ pub(super) fn setsubtract(a: &Args) -> FnResult {
     result(first.into_iter().filter(|v| !remove.contains(&identity(v))).collect())
 }
 
+/// The most tuples `setproduct` builds: beyond this a typo, not a topology, is at work.
+const MAX_PRODUCT: usize = 1_000_000;
+
+/// `setproduct(a, b, ...)`: every combination of one element from each argument, as a list of
+/// tuples. meshform's lists and sets are both ordered, so the result keeps the arguments' order,
+/// which for lists is Terraform's order too.
+pub(super) fn setproduct(a: &Args) -> FnResult {
+    a.at_least(2)?;
+    let mut factors = Vec::with_capacity(a.len());
+    let mut count: usize = 1;
+    for i in 0..a.len() {
+        let items = a.list(i, &format!("argument {i}"))?.to_vec();
+        let items = unify(items).map_err(|e| {
+            a.error(
+                i,
+                e.describe(&format!("the elements of argument {i}"), |j| format!("element {j}")),
+            )
+        })?;
+        count = count.saturating_mul(items.len());
+        factors.push(items);
+    }
+    if count > MAX_PRODUCT {
+        return Err(a.fail(format!("the product would have more than {MAX_PRODUCT} elements")));
+    }
+    let mut out: Vec<Vec<Value>> = vec![Vec::with_capacity(factors.len())];
+    for factor in &factors {
+        out = out
+            .into_iter()
+            .flat_map(|prefix| {
+                factor.iter().map(move |v| {
+                    let mut t = prefix.clone();
+                    t.push(v.clone());
+                    t
+                })
+            })
+            .collect();
+    }
+    Ok(Value::List(out.into_iter().map(Value::List).collect()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::test_support::*;
+    use meshform_core::Value;
 
     #[test]
     fn union() {
@@ -94,6 +135,60 @@ mod tests {
         );
         assert_eq!(ok("setintersection", &[strs(&["a"]), strs(&["b"])]), list([]));
         assert_eq!(ok("setintersection", &[strs(&["b", "a", "a"])]), strs(&["a", "b"]));
+    }
+
+    #[test]
+    fn product_like_terraform() {
+        assert_eq!(
+            ok(
+                "setproduct",
+                &[strs(&["development", "staging", "production"]), strs(&["app1", "app2"])]
+            ),
+            list([
+                strs(&["development", "app1"]),
+                strs(&["development", "app2"]),
+                strs(&["staging", "app1"]),
+                strs(&["staging", "app2"]),
+                strs(&["production", "app1"]),
+                strs(&["production", "app2"]),
+            ])
+        );
+        assert_eq!(ok("setproduct", &[strs(&["a", "b"]), list([])]), list([]));
+        assert_eq!(
+            ok("setproduct", &[strs(&["a"]), nums(&[1.0, 2.0]), list([Value::Bool(true)])]),
+            list([
+                list([s("a"), n(1.0), Value::Bool(true)]),
+                list([s("a"), n(2.0), Value::Bool(true)])
+            ])
+        );
+        // Within one argument elements take one type, as in a Terraform list.
+        assert_eq!(
+            ok("setproduct", &[list([s("a"), n(1.0)]), strs(&["x"])]),
+            list([strs(&["a", "x"]), strs(&["1", "x"])])
+        );
+        let m = Value::map([("cluster", s("cluster-1"))]);
+        assert_eq!(
+            ok("setproduct", &[list([m.clone()]), strs(&["istio-system"])]),
+            list([list([m, s("istio-system")])])
+        );
+        assert_eq!(
+            err("setproduct", &[strs(&["a"])]),
+            "setproduct takes at least 2 arguments, got 1"
+        );
+        assert_eq!(
+            err("setproduct", &[strs(&["a"]), s("b")]),
+            "setproduct: argument 1 must be a list, got string"
+        );
+        assert_eq!(
+            err("setproduct", &[list([s("a"), list([])]), strs(&["b"])]),
+            "setproduct: the elements of argument 0 must have the same type, but element 0 is a \
+             string and element 1 is a list"
+        );
+        let thousand = nums(&[0.0; 1000]);
+        assert_eq!(
+            err("setproduct", &[thousand.clone(), thousand.clone(), nums(&[1.0, 2.0])]),
+            "setproduct: the product would have more than 1000000 elements"
+        );
     }
 
     #[test]
