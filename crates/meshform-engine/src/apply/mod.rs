@@ -9,7 +9,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use futures::stream::{FuturesUnordered, StreamExt};
@@ -17,7 +17,7 @@ use meshform_config::eval::{Evaluator, Overlay};
 use meshform_config::model::{Config, Repetition};
 use meshform_core::{Diagnostic, Diagnostics, InstanceAddr, InstanceKey, Value};
 use meshform_provider::{Progress, Registry};
-use meshform_state::{InstanceState, OutputState, State, StateError, StateStore};
+use meshform_state::{InstanceState, OutputState, StateError};
 use tokio::sync::{watch, Semaphore, SemaphorePermit};
 
 use crate::body::eval_body;
@@ -28,9 +28,11 @@ use crate::reporter::Reporter;
 
 mod operation;
 mod steps;
+mod writer;
 
 use operation::*;
 use steps::*;
+pub use writer::StateWriter;
 
 /// How to apply.
 #[derive(Clone, Debug)]
@@ -58,30 +60,6 @@ pub struct ApplyOutcome {
     pub skipped: Vec<String>,
     /// The run was interrupted before every step was scheduled.
     pub interrupted: bool,
-}
-
-/// The state being applied, written through the store after every change.
-pub struct StateWriter {
-    store: Arc<dyn StateStore>,
-    state: Mutex<State>,
-}
-
-impl StateWriter {
-    pub fn new(store: Arc<dyn StateStore>, state: State) -> StateWriter {
-        StateWriter { store, state: Mutex::new(state) }
-    }
-
-    /// Changes the state and saves it atomically.
-    pub fn update(&self, f: impl FnOnce(&mut State)) -> Result<(), StateError> {
-        let mut s = meshform_core::sync::lock(&self.state);
-        f(&mut s);
-        self.store.write(&mut s)
-    }
-
-    /// A copy of the current state.
-    pub fn snapshot(&self) -> State {
-        meshform_core::sync::lock(&self.state).clone()
-    }
 }
 
 /// Collects a provider's status messages for the progress ticker.
