@@ -2,7 +2,10 @@
 //! current SDKs) and the RPC HMAC-SHA1 scheme (V2). Both the `asm` provider (signing) and the sandbox's
 //! ASM emulator (verifying) use it; the official Python SDK, an independent client, keeps both honest.
 //!
-//! Pure functions over strings: no HTTP types, no clock, no randomness.
+//! Pure functions over strings: no HTTP types, no clock, no randomness. [`rpc`]: the headers of
+//! one signed RPC call to any product (used by the KMS key provider).
+
+pub mod rpc;
 
 use hmac::{Hmac, KeyInit, Mac};
 use meshform_core::hex;

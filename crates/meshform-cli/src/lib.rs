@@ -3,6 +3,7 @@
 //!
 //! - [`args`]: the clap command-line definition.
 //! - [`commands`]: one thin module per command, over `meshform_engine::ops`.
+//! - [`kms`]: the Alibaba Cloud KMS client of the `alicloud_kms` key provider (state encryption).
 //! - [`logging`]: the debug log (`MESHFORM_LOG`, `MESHFORM_LOG_PATH`).
 //! - [`render`]: plans and state as text and JSON.
 //! - [`output`]: [`output::Output`], the one writer of stdout and stderr for command results.
@@ -12,6 +13,7 @@
 
 pub mod args;
 pub mod commands;
+pub mod kms;
 pub mod logging;
 pub mod output;
 pub mod render;

@@ -238,7 +238,7 @@ mod tests {
     fn force_deletes_a_workspace_whose_state_cannot_be_opened() {
         use meshform_state::encryption::{Method, Pbkdf2Key};
         let key = |pass: &str| {
-            let method = Method::AesGcm(Pbkdf2Key::new("main", pass, 1_000).unwrap());
+            let method = Method::AesGcm(Pbkdf2Key::new("main", pass, 1_000).unwrap().into());
             Arc::new(Encryption::new(Target::State, Some(method), vec![]))
         };
         let tmp = tempfile::tempdir().unwrap();

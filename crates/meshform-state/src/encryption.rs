@@ -3,8 +3,9 @@
 //! An [`Encryption`] is what one target (the state, or plan files) is configured with: the method
 //! every write uses, and fallback methods that reads try after it (key rotation, and migration from
 //! or to plaintext through [`Method::Unencrypted`]). The one encrypting method is AES-256-GCM
-//! ([`Method::AesGcm`]) with a key derived from a passphrase by PBKDF2-HMAC-SHA512
-//! ([`Pbkdf2Key`]), both from aws-lc-rs.
+//! ([`Method::AesGcm`]) with the key of a [`KeyProvider`]: derived from a passphrase by
+//! PBKDF2-HMAC-SHA512 ([`Pbkdf2Key`], aws-lc-rs), or a fresh data key per write from Alibaba Cloud
+//! KMS ([`KmsKey`], see [`kms`]).
 //!
 //! # The envelope
 //!
@@ -21,7 +22,9 @@
 //! against the decrypted document on read; plan files have neither. The associated data of
 //! AES-GCM is `meshform-state-v0` or `meshform-plan-v0`, so that a plan cannot pass for a state.
 //! A salt is drawn once per [`Encryption`] (once per run) and the derived keys are cached in memory,
-//! so that the many writes of one apply pay for PBKDF2 once.
+//! so that the many writes of one apply pay for PBKDF2 once. A KMS key provider's meta holds the
+//! encrypted data key instead ([`kms`]); the data keys a run generated or decrypted are cached by
+//! their encrypted form, so reading back what it wrote costs no `Decrypt`.
 //!
 //! # Reads
 //!
@@ -29,12 +32,14 @@
 //!   OpenTofu's message.
 //! - An envelope: each AES-GCM method of the chain (method, then fallbacks) that finds its metadata
 //!   is tried; when none opens it, [`EncryptionError::DecryptionFailed`] (a wrong passphrase shows as
-//!   an authentication failure).
+//!   an authentication failure, a KMS refusal with its code and request id).
 //! - Plaintext: accepted only when nothing is configured or the chain has
 //!   [`Method::Unencrypted`] (OpenTofu's rule); otherwise
 //!   [`EncryptionError::UnencryptedNotAllowed`].
 //!
 //! No passphrase or key ever appears in an error or in `Debug` output.
+
+pub mod kms;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -47,6 +52,9 @@ use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 use meshform_core::sync::lock;
 use serde::{Deserialize, Serialize};
+
+use kms::KmsMeta;
+pub use kms::{DataKey, DataKeyService, GeneratedDataKey, KmsError, KmsKey, KmsKeySettings};
 
 /// The `encryption_version` this build writes and reads.
 pub const ENCRYPTION_VERSION: &str = "v0";
@@ -135,13 +143,44 @@ impl Pbkdf2Key {
     }
 }
 
+/// Where an `aes_gcm` method's key comes from.
+#[derive(Clone, Debug)]
+pub enum KeyProvider {
+    /// `key_provider "pbkdf2"`: derived from a passphrase.
+    Pbkdf2(Pbkdf2Key),
+    /// `key_provider "alicloud_kms"`: a fresh data key per write from Alibaba Cloud KMS.
+    AlicloudKms(KmsKey),
+}
+
+impl KeyProvider {
+    /// The key of this provider's entry in an envelope's `meta`.
+    pub fn meta_key(&self) -> String {
+        match self {
+            KeyProvider::Pbkdf2(k) => k.meta_key(),
+            KeyProvider::AlicloudKms(k) => k.meta_key(),
+        }
+    }
+}
+
+impl From<Pbkdf2Key> for KeyProvider {
+    fn from(k: Pbkdf2Key) -> KeyProvider {
+        KeyProvider::Pbkdf2(k)
+    }
+}
+
+impl From<KmsKey> for KeyProvider {
+    fn from(k: KmsKey) -> KeyProvider {
+        KeyProvider::AlicloudKms(k)
+    }
+}
+
 /// An encryption method.
 #[derive(Clone, Debug)]
 pub enum Method {
     /// `method "unencrypted"`: plaintext, for migrating to or from encryption.
     Unencrypted,
-    /// `method "aes_gcm"`: AES-256-GCM with the key its provider derives.
-    AesGcm(Pbkdf2Key),
+    /// `method "aes_gcm"`: AES-256-GCM with the key its provider gives.
+    AesGcm(KeyProvider),
 }
 
 /// Why a payload could not be encrypted or decrypted. No message holds a passphrase or a key.
@@ -162,11 +201,14 @@ pub enum EncryptionError {
     UnencryptedNotAllowed { target: Target },
 
     #[error(
-        "decryption failed for all provided methods: {}. Check the passphrase; nothing was \
-         changed",
+        "decryption failed for all provided methods: {}. Check the passphrase or the KMS key; \
+         nothing was changed",
         reasons.join("; ")
     )]
     DecryptionFailed { target: Target, reasons: Vec<String> },
+
+    #[error("{meta_key}: no data key for the encrypted {}: {message}; nothing was written", target.noun())]
+    KeyUnavailable { target: Target, meta_key: String, message: String },
 
     #[error("the encrypted {} is damaged: {message}", target.noun())]
     Malformed { target: Target, message: String },
@@ -248,6 +290,8 @@ pub struct Encryption {
     salt: Mutex<Option<Vec<u8>>>,
     /// Derived keys, so that PBKDF2 runs once per salt.
     keys: Mutex<KeyCache>,
+    /// KMS data keys by their encrypted form: what this run generated or decrypted.
+    data_keys: Mutex<HashMap<String, DataKey>>,
 }
 
 impl fmt::Debug for Encryption {
@@ -274,6 +318,7 @@ impl Encryption {
             fallbacks,
             salt: Mutex::new(None),
             keys: Mutex::new(HashMap::new()),
+            data_keys: Mutex::new(HashMap::new()),
         }
     }
 
@@ -307,6 +352,49 @@ impl Encryption {
     ) -> Result<Vec<u8>, EncryptionError> {
         let Some(Method::AesGcm(provider)) = &self.method else { return Ok(plaintext.to_vec()) };
         let crypto = |what: &str| EncryptionError::Crypto { message: what.to_owned() };
+        let (key, meta) = match provider {
+            KeyProvider::Pbkdf2(p) => self.pbkdf2_sealing_key(p)?,
+            KeyProvider::AlicloudKms(k) => {
+                let (data_key, meta) =
+                    k.generate().map_err(|message| EncryptionError::KeyUnavailable {
+                        target: self.target,
+                        meta_key: k.meta_key(),
+                        message,
+                    })?;
+                let key = aes_key(data_key.expose())?;
+                lock(&self.data_keys).insert(meta.ciphertext_blob.clone(), data_key);
+                (key, serde_json::to_vec(&meta).map_err(|e| crypto(&e.to_string()))?)
+            }
+        };
+        let mut nonce = [0u8; NONCE_LEN];
+        aws_lc_rs::rand::fill(&mut nonce).map_err(|_| crypto("no random bytes for the nonce"))?;
+        let mut sealed = plaintext.to_vec();
+        key.seal_in_place_append_tag(
+            Nonce::assume_unique_for_key(nonce),
+            Aad::from(self.target.aad()),
+            &mut sealed,
+        )
+        .map_err(|_| crypto("AES-GCM sealing failed"))?;
+        let mut data = nonce.to_vec();
+        data.extend_from_slice(&sealed);
+        let envelope = Envelope {
+            serial,
+            lineage: lineage.map(str::to_owned),
+            meta: BTreeMap::from([(provider.meta_key(), B64.encode(meta))]),
+            encrypted_data: B64.encode(data),
+            encryption_version: ENCRYPTION_VERSION.to_owned(),
+        };
+        let mut out = serde_json::to_vec_pretty(&envelope).map_err(|e| crypto(&e.to_string()))?;
+        out.push(b'\n');
+        Ok(out)
+    }
+
+    /// The key of this run's salt for `provider`, and the meta that records how it was derived.
+    fn pbkdf2_sealing_key(
+        &self,
+        provider: &Pbkdf2Key,
+    ) -> Result<(LessSafeKey, Vec<u8>), EncryptionError> {
+        let crypto = |what: &str| EncryptionError::Crypto { message: what.to_owned() };
         let salt = {
             let mut slot = lock(&self.salt);
             match &*slot {
@@ -321,17 +409,6 @@ impl Encryption {
             }
         };
         let key = self.key(provider, &salt, provider.iterations)?;
-        let mut nonce = [0u8; NONCE_LEN];
-        aws_lc_rs::rand::fill(&mut nonce).map_err(|_| crypto("no random bytes for the nonce"))?;
-        let mut sealed = plaintext.to_vec();
-        key.seal_in_place_append_tag(
-            Nonce::assume_unique_for_key(nonce),
-            Aad::from(self.target.aad()),
-            &mut sealed,
-        )
-        .map_err(|_| crypto("AES-GCM sealing failed"))?;
-        let mut data = nonce.to_vec();
-        data.extend_from_slice(&sealed);
         let meta = Pbkdf2Meta {
             salt: B64.encode(&salt),
             iterations: provider.iterations.get(),
@@ -339,16 +416,7 @@ impl Encryption {
             key_length: KEY_LEN,
         };
         let meta = serde_json::to_vec(&meta).map_err(|e| crypto(&e.to_string()))?;
-        let envelope = Envelope {
-            serial,
-            lineage: lineage.map(str::to_owned),
-            meta: BTreeMap::from([(provider.meta_key(), B64.encode(meta))]),
-            encrypted_data: B64.encode(data),
-            encryption_version: ENCRYPTION_VERSION.to_owned(),
-        };
-        let mut out = serde_json::to_vec_pretty(&envelope).map_err(|e| crypto(&e.to_string()))?;
-        out.push(b'\n');
-        Ok(out)
+        Ok((key, meta))
     }
 
     /// The plaintext of a stored payload, following the rules of the module documentation.
@@ -412,10 +480,49 @@ impl Encryption {
     }
 
     /// Opens `data` with `provider`'s key under the stored `meta`; the error is a reason.
-    fn open(&self, provider: &Pbkdf2Key, meta: &str, data: &[u8]) -> Result<Vec<u8>, String> {
+    fn open(&self, provider: &KeyProvider, meta: &str, data: &[u8]) -> Result<Vec<u8>, String> {
         let meta = B64.decode(meta.as_bytes()).map_err(|e| format!("metadata not base64: {e}"))?;
+        if data.len() < NONCE_LEN + AES_256_GCM.tag_len() {
+            return Err("encrypted_data is too short".to_owned());
+        }
+        let (key, failure) = match provider {
+            KeyProvider::Pbkdf2(p) => (
+                self.pbkdf2_opening_key(p, &meta)?,
+                "authentication failed (wrong passphrase, or the data was altered)",
+            ),
+            KeyProvider::AlicloudKms(k) => {
+                (self.kms_opening_key(k, &meta)?, "authentication failed (the data was altered)")
+            }
+        };
+        let (nonce, sealed) = data.split_at(NONCE_LEN);
+        let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| "bad nonce".to_owned())?;
+        let mut buf = sealed.to_vec();
+        let plain = key
+            .open_in_place(nonce, Aad::from(self.target.aad()), &mut buf)
+            .map_err(|_| failure.to_owned())?;
+        Ok(plain.to_vec())
+    }
+
+    /// The data key a KMS provider's `meta` holds encrypted, from this run's cache or `Decrypt`.
+    fn kms_opening_key(&self, provider: &KmsKey, meta: &[u8]) -> Result<LessSafeKey, String> {
+        let meta: KmsMeta =
+            serde_json::from_slice(meta).map_err(|e| format!("metadata unreadable: {e}"))?;
+        let cached = lock(&self.data_keys).get(&meta.ciphertext_blob).cloned();
+        let data_key = match cached {
+            Some(k) => k,
+            None => {
+                let k = provider.recover(&meta)?;
+                lock(&self.data_keys).insert(meta.ciphertext_blob.clone(), k.clone());
+                k
+            }
+        };
+        aes_key(data_key.expose()).map_err(|e| e.to_string())
+    }
+
+    /// The key a passphrase provider's `meta` (salt and work factor) derives.
+    fn pbkdf2_opening_key(&self, provider: &Pbkdf2Key, meta: &[u8]) -> Result<LessSafeKey, String> {
         let meta: Pbkdf2Meta =
-            serde_json::from_slice(&meta).map_err(|e| format!("metadata unreadable: {e}"))?;
+            serde_json::from_slice(meta).map_err(|e| format!("metadata unreadable: {e}"))?;
         if meta.hash_function != "sha512" || meta.key_length != KEY_LEN {
             return Err(format!(
                 "metadata asks for hash {:?} and key length {}; meshform reads sha512 and {KEY_LEN}",
@@ -426,18 +533,7 @@ impl Encryption {
             .filter(|n| n.get() <= MAX_ITERATIONS)
             .ok_or_else(|| format!("metadata iterations {} out of range", meta.iterations))?;
         let salt = B64.decode(meta.salt.as_bytes()).map_err(|e| format!("salt not base64: {e}"))?;
-        if data.len() < NONCE_LEN + AES_256_GCM.tag_len() {
-            return Err("encrypted_data is too short".to_owned());
-        }
-        let key = self.key(provider, &salt, iterations).map_err(|e| e.to_string())?;
-        let (nonce, sealed) = data.split_at(NONCE_LEN);
-        let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| "bad nonce".to_owned())?;
-        let mut buf = sealed.to_vec();
-        let plain =
-            key.open_in_place(nonce, Aad::from(self.target.aad()), &mut buf).map_err(|_| {
-                "authentication failed (wrong passphrase, or the data was altered)".to_owned()
-            })?;
-        Ok(plain.to_vec())
+        self.key(provider, &salt, iterations).map_err(|e| e.to_string())
     }
 
     /// The AES key of `provider` for `salt` and `iterations`, derived once and then cached.
@@ -460,10 +556,15 @@ impl Encryption {
             );
             out
         });
-        let unbound = UnboundKey::new(&AES_256_GCM, bytes.as_slice())
-            .map_err(|_| EncryptionError::Crypto { message: "bad AES key length".to_owned() })?;
-        Ok(LessSafeKey::new(unbound))
+        aes_key(bytes.as_slice())
     }
+}
+
+/// An AES-256-GCM key from raw bytes.
+fn aes_key(bytes: &[u8]) -> Result<LessSafeKey, EncryptionError> {
+    let unbound = UnboundKey::new(&AES_256_GCM, bytes)
+        .map_err(|_| EncryptionError::Crypto { message: "bad AES key length".to_owned() })?;
+    Ok(LessSafeKey::new(unbound))
 }
 
 #[cfg(test)]
@@ -479,7 +580,7 @@ mod tests {
     }
 
     fn aes(name: &str, pass: &str) -> Method {
-        Method::AesGcm(key(name, pass))
+        Method::AesGcm(key(name, pass).into())
     }
 
     #[test]
@@ -509,7 +610,7 @@ mod tests {
     #[test]
     fn the_default_work_factor_round_trips() {
         let k = Pbkdf2Key::new("main", PASS, DEFAULT_ITERATIONS).expect("valid");
-        let enc = Encryption::new(Target::Plan, Some(Method::AesGcm(k)), vec![]);
+        let enc = Encryption::new(Target::Plan, Some(Method::AesGcm(k.into())), vec![]);
         let out = enc.encrypt(b"meshform-plan", None, None).expect("encrypted");
         let doc: serde_json::Value = serde_json::from_slice(&out).expect("JSON");
         assert!(doc.get("serial").is_none() && doc.get("lineage").is_none(), "{doc}");

@@ -56,5 +56,7 @@ pub fn encryption_of(settings: &Settings, config: &Config) -> Result<Encryptions
     let inputs = VarInputs { env: settings.env_vars.clone(), ..VarInputs::default() };
     // Problems of other variables are reported by the run itself.
     let (vars, _) = resolve_variables(config, &inputs);
-    encryption::configured(config, &vars)
+    let kms = crate::kms::AlibabaKms::new(settings.provider_env.clone());
+    let services = encryption::KeyServices { alicloud_kms: Some(Arc::new(kms)) };
+    encryption::configured(config, &vars, &services)
 }

@@ -8,6 +8,11 @@
 //!       passphrase = var.state_passphrase   # at least 16 characters
 //!       iterations = 600000                 # optional; at least 200000
 //!     }
+//!     key_provider "alicloud_kms" "kms" {      # a fresh data key per write
+//!       kms_key_id = "alias/meshform-state"
+//!       region     = "cn-hangzhou"
+//!       # key_spec = "AES_256", endpoint = "https://…", encryption_context = { … }
+//!     }
 //!     method "aes_gcm" "main" { keys = key_provider.pbkdf2.main }
 //!     method "unencrypted" "migrate" {}
 //!     state {
@@ -21,7 +26,8 @@
 //!
 //! Values are evaluated before anything else, with only the variables in scope (`var.NAME`, from
 //! `MESHFORM_VAR_NAME`, variables files or defaults). Without a `state` (or `plan`) block that target
-//! is stored in plaintext, and an encrypted one is refused.
+//! is stored in plaintext, and an encrypted one is refused. A KMS key provider calls the service the
+//! binary passes in [`KeyServices`] (this crate makes no network call of its own).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -30,7 +36,8 @@ use meshform_config::eval::{Evaluator, MapScope};
 use meshform_config::model::{AttrDef, BlockBody, Config, NestedBlockDef};
 use meshform_core::{Diagnostic, Diagnostics, Value};
 use meshform_state::encryption::{
-    Encryption, Method, Pbkdf2Key, Target, DEFAULT_ITERATIONS, MIN_ITERATIONS,
+    DataKeyService, Encryption, KeyProvider, KmsKey, KmsKeySettings, Method, Pbkdf2Key, Target,
+    DEFAULT_ITERATIONS, MIN_ITERATIONS,
 };
 
 const CODE: &str = "meshform::config::encryption";
@@ -55,11 +62,19 @@ impl Encryptions {
     }
 }
 
+/// The key management services key providers call, as the binary wires them.
+#[derive(Clone, Default)]
+pub struct KeyServices {
+    /// What `key_provider "alicloud_kms"` blocks call (Alibaba Cloud KMS, or its sandbox emulation).
+    pub alicloud_kms: Option<Arc<dyn DataKeyService>>,
+}
+
 /// The encryption the configuration's `encryption` block asks for, with `vars` (resolved variable
 /// values) in scope. Every problem of the block is reported; no message holds a passphrase.
 pub fn configured(
     config: &Config,
     vars: &BTreeMap<String, Value>,
+    services: &KeyServices,
 ) -> Result<Encryptions, Diagnostics> {
     let Some(block) = &config.settings.encryption else { return Ok(Encryptions::none()) };
     let mut p = Parser {
@@ -67,6 +82,7 @@ pub fn configured(
         vars,
         dir: &config.dir,
         passphrase_variables: BTreeSet::new(),
+        services,
     };
     let mut enc = p.block(block);
     enc.passphrase_variables = std::mem::take(&mut p.passphrase_variables);
@@ -81,6 +97,7 @@ struct Parser<'a> {
     vars: &'a BTreeMap<String, Value>,
     dir: &'a std::path::Path,
     passphrase_variables: BTreeSet<String>,
+    services: &'a KeyServices,
 }
 
 fn error(message: impl Into<String>, def: &NestedBlockDef, help: &str) -> Diagnostic {
@@ -92,7 +109,7 @@ impl Parser<'_> {
         for (name, a) in &block.body.attrs {
             self.unexpected_attr(name, a, &[]);
         }
-        let mut providers: BTreeMap<String, Pbkdf2Key> = BTreeMap::new();
+        let mut providers: BTreeMap<String, KeyProvider> = BTreeMap::new();
         let mut method_defs: Vec<&NestedBlockDef> = Vec::new();
         let mut targets: Vec<&NestedBlockDef> = Vec::new();
         for b in &block.body.blocks {
@@ -151,16 +168,129 @@ impl Parser<'_> {
         }
     }
 
-    fn key_provider(&mut self, b: &NestedBlockDef) -> Option<(String, Pbkdf2Key)> {
+    fn key_provider(&mut self, b: &NestedBlockDef) -> Option<(String, KeyProvider)> {
         let (ty, name) = self.labels(b)?;
-        if ty != "pbkdf2" {
+        match ty {
+            "pbkdf2" => self.pbkdf2(b, name).map(|(a, k)| (a, k.into())),
+            "alicloud_kms" => self.alicloud_kms(b, name).map(|(a, k)| (a, k.into())),
+            _ => {
+                self.diags.push(error(
+                    format!("unsupported key provider type \"{ty}\""),
+                    b,
+                    "meshform has the key providers \"pbkdf2\" (a passphrase) and \
+                     \"alicloud_kms\" (Alibaba Cloud KMS)",
+                ));
+                None
+            }
+        }
+    }
+
+    /// `key_provider "alicloud_kms" "NAME" { kms_key_id, region, key_spec?, endpoint?,
+    /// encryption_context? }`.
+    fn alicloud_kms(&mut self, b: &NestedBlockDef, name: &str) -> Option<(String, KmsKey)> {
+        const ARGS: &[&str] =
+            &["kms_key_id", "key_spec", "region", "endpoint", "encryption_context"];
+        self.no_blocks(&b.body);
+        let mut strings: BTreeMap<&str, String> = BTreeMap::new();
+        let mut context = BTreeMap::new();
+        let mut ok = true;
+        for (attr, a) in &b.body.attrs {
+            match attr.as_str() {
+                "kms_key_id" | "key_spec" | "region" | "endpoint" => {
+                    let Some(v) = self.eval(a) else {
+                        ok = false;
+                        continue;
+                    };
+                    match self.string(a, &v) {
+                        Some(s) if !s.trim().is_empty() => {
+                            let key = ARGS.iter().find(|k| **k == attr.as_str()).copied();
+                            strings.insert(key.unwrap_or("kms_key_id"), s);
+                        }
+                        Some(_) => {
+                            ok = false;
+                            self.diags.push(attr_error(a, format!("{attr} must not be empty")));
+                        }
+                        None => ok = false,
+                    }
+                }
+                "encryption_context" => match self.eval(a).as_ref().map(Value::unmarked) {
+                    Some(Value::Map(m)) => {
+                        for (k, v) in m {
+                            match v.unmarked() {
+                                Value::String(s) => {
+                                    context.insert(k.clone(), s.clone());
+                                }
+                                other => {
+                                    ok = false;
+                                    self.diags.push(attr_error(
+                                        a,
+                                        format!(
+                                            "encryption_context.{k} must be a string, got {}",
+                                            other.kind()
+                                        ),
+                                    ));
+                                }
+                            }
+                        }
+                    }
+                    Some(other) => {
+                        ok = false;
+                        self.diags.push(attr_error(
+                            a,
+                            format!(
+                                "encryption_context must be a map of strings, got {}",
+                                other.kind()
+                            ),
+                        ));
+                    }
+                    None => ok = false,
+                },
+                _ => self.unexpected_attr(attr, a, ARGS),
+            }
+        }
+        for required in ["kms_key_id", "region"] {
+            if !strings.contains_key(required) && !b.body.attrs.contains_key(required) {
+                ok = false;
+                self.diags.push(error(
+                    format!("key_provider.alicloud_kms.{name} has no {required}"),
+                    b,
+                    "set kms_key_id (a key id or alias/NAME) and region (e.g. \"cn-hangzhou\")",
+                ));
+            }
+        }
+        let key_spec = strings.remove("key_spec").unwrap_or_else(|| "AES_256".to_owned());
+        if key_spec != "AES_256" {
+            ok = false;
+            let a = &b.body.attrs["key_spec"];
+            self.diags.push(
+                attr_error(a, format!("key_spec \"{key_spec}\" is not supported"))
+                    .with_help("AES-256-GCM takes a 256-bit data key: key_spec = \"AES_256\""),
+            );
+        }
+        let Some(service) = self.services.alicloud_kms.clone() else {
             self.diags.push(error(
-                format!("unsupported key provider type \"{ty}\""),
+                format!("key_provider.alicloud_kms.{name}: this program has no KMS client"),
                 b,
-                "meshform has the key provider \"pbkdf2\" (a passphrase)",
+                "use the meshform command, which calls Alibaba Cloud KMS",
             ));
             return None;
+        };
+        if !ok {
+            return None;
         }
+        let settings = KmsKeySettings {
+            name: name.to_owned(),
+            key_id: strings.remove("kms_key_id")?,
+            key_spec,
+            region: strings.remove("region")?,
+            endpoint: strings.remove("endpoint"),
+            encryption_context: context,
+        };
+        Some((format!("key_provider.alicloud_kms.{name}"), KmsKey::new(settings, service)))
+    }
+
+    /// `key_provider "pbkdf2" "NAME" { passphrase, iterations? }`.
+    fn pbkdf2(&mut self, b: &NestedBlockDef, name: &str) -> Option<(String, Pbkdf2Key)> {
         self.no_blocks(&b.body);
         let mut passphrase = None;
         let mut iterations = DEFAULT_ITERATIONS;
@@ -217,7 +347,7 @@ impl Parser<'_> {
     fn method(
         &mut self,
         b: &NestedBlockDef,
-        providers: &BTreeMap<String, Pbkdf2Key>,
+        providers: &BTreeMap<String, KeyProvider>,
     ) -> Option<(String, Method)> {
         let (ty, name) = self.labels(b)?;
         self.no_blocks(&b.body);
@@ -252,7 +382,7 @@ impl Parser<'_> {
                             self.diags.push(error(
                                 format!("{addr} has no keys"),
                                 b,
-                                "set keys = key_provider.pbkdf2.NAME",
+                                "set keys = key_provider.pbkdf2.NAME (or key_provider.alicloud_kms.NAME)",
                             ));
                         }
                         None
@@ -477,7 +607,8 @@ mod tests {
             .iter()
             .map(|(k, v)| ((*k).to_owned(), Value::string(*v).sensitive()))
             .collect::<BTreeMap<_, _>>();
-        configured(&config, &vars).map_err(|d| d.iter().map(|d| d.summary.clone()).collect())
+        configured(&config, &vars, &KeyServices::default())
+            .map_err(|d| d.iter().map(|d| d.summary.clone()).collect())
     }
 
     fn block(inner: &str) -> String {
@@ -524,6 +655,15 @@ mod tests {
             ("state {}", "state has no method"),
             ("method \"rot13\" \"x\" {}", "unsupported encryption method type"),
             ("key_provider \"aws_kms\" \"x\" {}", "unsupported key provider type"),
+            (
+                "key_provider \"alicloud_kms\" \"k\" { region = \"cn-hangzhou\" }",
+                "key_provider.alicloud_kms.k has no kms_key_id",
+            ),
+            (
+                "key_provider \"alicloud_kms\" \"k\" {\n kms_key_id = \"alias/x\"\n region = \
+                 \"r\"\n key_spec = \"AES_128\"\n}",
+                "key_spec \"AES_128\" is not supported",
+            ),
         ];
         for (inner, want) in cases {
             let got = parse(&block(inner), &[("pass", PASS)]).expect_err(inner);
@@ -544,6 +684,62 @@ mod tests {
             .expect_err("low")
             .iter()
             .any(|m| m.contains("iterations")));
+    }
+
+    /// A KMS that knows no key: enough to see which key a configuration asks for.
+    struct NoKeys;
+
+    impl DataKeyService for NoKeys {
+        fn generate_data_key(
+            &self,
+            key: &KmsKeySettings,
+        ) -> Result<
+            meshform_state::encryption::GeneratedDataKey,
+            meshform_state::encryption::KmsError,
+        > {
+            Err(meshform_state::encryption::KmsError {
+                action: "GenerateDataKey".into(),
+                key_id: format!("{} in {} {:?}", key.key_id, key.region, key.encryption_context),
+                code: "Forbidden.KeyNotFound".into(),
+                message: "The specified Key is not found.".into(),
+                request_id: None,
+            })
+        }
+
+        fn decrypt_data_key(
+            &self,
+            _: &KmsKeySettings,
+            _: &str,
+            _: &BTreeMap<String, String>,
+        ) -> Result<meshform_state::encryption::DataKey, meshform_state::encryption::KmsError>
+        {
+            unreachable!("nothing is read in these tests")
+        }
+    }
+
+    #[test]
+    fn a_kms_key_provider_takes_its_settings_from_constants_and_variables() {
+        let text = "meshform {\n encryption {\n  key_provider \"alicloud_kms\" \"kms\" {\n   \
+                    kms_key_id = var.key\n   region = \"cn-hangzhou\"\n   encryption_context = \
+                    { purpose = \"state\" }\n  }\n  method \"aes_gcm\" \"kms\" { keys = \
+                    key_provider.alicloud_kms.kms }\n  state { method = method.aes_gcm.kms }\n \
+                    }\n}\n";
+        let mut config = Config::default();
+        let file = SourceFile::new("main.mf.hcl", text);
+        assert!(!meshform_config::load::load_source(&mut config, &file).has_errors());
+        let vars = BTreeMap::from([("key".to_owned(), Value::string("alias/meshform-state"))]);
+        let none = configured(&config, &vars, &KeyServices::default()).expect_err("no client");
+        assert!(none.iter().any(|d| d.summary.contains("has no KMS client")));
+        let services = KeyServices { alicloud_kms: Some(Arc::new(NoKeys)) };
+        let e = configured(&config, &vars, &services).expect("valid");
+        assert!(e.state.encrypts() && !e.plan.encrypts());
+        let m = e.state.encrypt(b"{}", None, None).expect_err("no such key").to_string();
+        assert!(
+            m.contains("key_provider.alicloud_kms.kms")
+                && m.contains("alias/meshform-state in cn-hangzhou {\"purpose\": \"state\"}")
+                && m.contains("Forbidden.KeyNotFound"),
+            "{m}"
+        );
     }
 
     #[test]

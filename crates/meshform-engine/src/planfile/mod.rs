@@ -630,7 +630,7 @@ mod tests {
         use meshform_state::encryption::{Method, Pbkdf2Key, Target};
         let aes = |pass: &str| {
             let key = Pbkdf2Key::new("main", pass, 1_000).expect("valid");
-            Encryption::new(Target::Plan, Some(Method::AesGcm(key)), vec![])
+            Encryption::new(Target::Plan, Some(Method::AesGcm(key.into())), vec![])
         };
         let enc = aes("the plan passphrase");
         let f = sample();

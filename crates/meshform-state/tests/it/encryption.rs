@@ -18,7 +18,7 @@ const ROOT_KEY: &str =
     "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIA\n-----END PRIVATE KEY-----\n";
 
 fn aes(pass: &str) -> Method {
-    Method::AesGcm(Pbkdf2Key::new("main", pass, 1_000).expect("valid key provider"))
+    Method::AesGcm(Pbkdf2Key::new("main", pass, 1_000).expect("valid key provider").into())
 }
 
 fn encrypted(pass: &str) -> Arc<Encryption> {
