@@ -14,6 +14,7 @@ mod cidr;
 mod collections;
 mod conversion;
 mod csv;
+mod datetime;
 mod encoding;
 mod filesystem;
 mod format;
@@ -90,6 +91,7 @@ const TABLE: &[(&str, Builtin)] = &[
     ("flatten", collections::flatten),
     ("floor", numeric::floor),
     ("format", format::format),
+    ("formatdate", datetime::formatdate),
     ("formatlist", format::formatlist),
     ("indent", strings::indent),
     ("index", collections::index),
@@ -107,6 +109,7 @@ const TABLE: &[(&str, Builtin)] = &[
     ("min", numeric::min),
     ("one", collections::one),
     ("parseint", numeric::parseint),
+    ("plantimestamp", datetime::clock),
     ("pow", numeric::pow),
     ("range", collections::range),
     ("regex", regex_fns::regex),
@@ -129,6 +132,9 @@ const TABLE: &[(&str, Builtin)] = &[
     ("strrev", strings::strrev),
     ("substr", strings::substr),
     ("sum", numeric::sum),
+    ("timeadd", datetime::timeadd),
+    ("timecmp", datetime::timecmp),
+    ("timestamp", datetime::clock),
     ("title", strings::title),
     ("tobool", conversion::tobool),
     ("tolist", conversion::tolist),
