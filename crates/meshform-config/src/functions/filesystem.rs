@@ -15,7 +15,7 @@ fn resolve(a: &Args, path: &str) -> PathBuf {
 }
 
 /// The bytes of the file named by argument 0.
-fn read(a: &Args) -> Result<(String, Vec<u8>), FunctionError> {
+pub(super) fn read(a: &Args) -> Result<(String, Vec<u8>), FunctionError> {
     a.exactly(1)?;
     let path = a.string(0, "the path")?.into_owned();
     if path.is_empty() {
