@@ -1,7 +1,7 @@
 //! Starting the whole sandbox: the emulated account's identity (kept in the sandbox directory so that
 //! credentials and cluster ids survive restarts), the ASM emulator, one Kubernetes API server per
-//! emulated ACK cluster, the description file `sandbox.json`, and a small admin endpoint that reports
-//! what the sandbox holds and switches faults and outages.
+//! emulated ACK cluster, the CS (ACK) API emulator, the description file `sandbox.json`, and a small
+//! admin endpoint that reports what the sandbox holds and switches faults and outages.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -10,6 +10,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::asm::{self, Account, AsmEmulator, AsmOptions, EmulatedCluster, FaultSettings};
+use crate::cs::{self, CsCluster, CsEmulator};
 use crate::dataplane::{ClusterView, DataPlane};
 use crate::kube::{self, ClusterOptions, KubeApiServer};
 
@@ -121,6 +122,9 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), SandboxError> {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Description {
     pub asm: AsmDescription,
+    /// The Container Service (ACK) API of the clusters (same access key as `asm`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cs: Option<CsDescription>,
     pub clusters: Vec<ClusterDescription>,
     /// The admin endpoint (`GET /status`, `POST /faults`, `POST /outage`, `POST /restore`).
     pub admin: String,
@@ -134,6 +138,12 @@ pub struct AsmDescription {
     pub endpoint: String,
     pub access_key_id: String,
     pub access_key_secret: String,
+}
+
+/// The CS emulator's endpoint (`cs::CsEmulator`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct CsDescription {
+    pub endpoint: String,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -184,6 +194,7 @@ pub struct Sandbox {
     pub identity: Identity,
     pub asm: Arc<AsmEmulator>,
     pub clusters: Vec<KubeApiServer>,
+    pub cs: CsEmulator,
     pub dataplane: Arc<DataPlane>,
     description: Description,
     admin: tokio::task::JoinHandle<()>,
@@ -245,6 +256,30 @@ impl Sandbox {
             });
             servers.push(server);
         }
+        let cs_clusters = identity
+            .clusters
+            .iter()
+            .zip(&servers)
+            .map(|(c, server)| CsCluster {
+                id: c.id.clone(),
+                name: c.name.clone(),
+                region: c.region.clone(),
+                vpc_id: c.vpc_id.clone(),
+                vswitch_id: c.vswitch_id.clone(),
+                api_server: server.local_addr(),
+                ca_pem: server.ca_pem().to_owned(),
+                token: server.token().to_owned(),
+                availability: Some(server.availability()),
+            })
+            .collect();
+        let cs = cs::start(
+            bind().await?,
+            &identity.access_key_id,
+            &identity.access_key_secret,
+            cs_clusters,
+        )
+        .await
+        .map_err(|e| SandboxError::Other(e.to_string()))?;
         let (dataplane, reconciler) = DataPlane::start(Arc::clone(&asm), views.clone());
         let admin_listener = bind().await?;
         let admin_addr = admin_listener
@@ -256,6 +291,7 @@ impl Sandbox {
                 access_key_id: identity.access_key_id.clone(),
                 access_key_secret: identity.access_key_secret.clone(),
             },
+            cs: Some(CsDescription { endpoint: cs.endpoint() }),
             clusters,
             admin: format!("http://{admin_addr}"),
             pid: std::process::id(),
@@ -267,7 +303,16 @@ impl Sandbox {
             &dir.join(DESCRIPTION_FILE),
             &serde_json::to_vec_pretty(&description).unwrap_or_default(),
         )?;
-        Ok(Sandbox { identity, asm, clusters: servers, dataplane, description, admin, reconciler })
+        Ok(Sandbox {
+            identity,
+            asm,
+            clusters: servers,
+            cs,
+            dataplane,
+            description,
+            admin,
+            reconciler,
+        })
     }
 
     pub fn description(&self) -> &Description {
@@ -278,6 +323,7 @@ impl Sandbox {
     pub async fn shutdown(self) {
         self.admin.abort();
         self.reconciler.abort();
+        self.cs.shutdown().await;
         for c in self.clusters {
             let _ = c.shutdown().await;
         }

@@ -3,6 +3,8 @@
 //! - [`asm`]: the ASM OpenAPI emulator (signed RPC requests, meshes, member clusters, networks,
 //!   injection, asynchronous states, error codes, throttling and injected faults).
 //! - [`kube`]: one Kubernetes API server per emulated ACK cluster.
+//! - [`cs`]: the Container Service (ACK) OpenAPI for those clusters (ROA, signed): details, lists,
+//!   user kubeconfigs (temporary ones expire).
 //! - [`launch`]: starting everything, the account identity and `sandbox.json`; [`admin`]: the admin
 //!   endpoint (`/status`, `/faults`).
 //! - [`process`]: the sandbox as a background process: started detached, found, stopped by signal.
@@ -12,6 +14,7 @@
 
 pub mod admin;
 pub mod asm;
+pub mod cs;
 pub mod dataplane;
 pub mod kube;
 pub mod launch;

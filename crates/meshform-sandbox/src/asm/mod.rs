@@ -42,7 +42,7 @@
 //! `persist`, `errors`.
 
 mod actions;
-mod auth;
+pub(crate) mod auth;
 mod ca;
 mod errors;
 mod faults;

@@ -17,7 +17,8 @@
 //! server-side apply, `patch`/`strategic` for patches) → `store` (objects, resourceVersions, the
 //! change feed) ← `controllers` (deployments, replica sets, kubelet, endpoints, namespaces, GC).
 //! `watch`, `table`, `discovery`, `openapi`, `exec` and `subresources` serve what kubectl asks for;
-//! `persist` and `tls` keep the state directory.
+//! `persist` and `tls` keep the state directory; `temporary`: the expiring tokens of temporary
+//! kubeconfigs (ACK's `TemporaryDurationMinutes`).
 
 mod apply;
 mod cluster;
@@ -48,6 +49,7 @@ mod store;
 mod strategic;
 mod subresources;
 mod table;
+mod temporary;
 mod tls;
 mod watch;
 
@@ -70,6 +72,10 @@ pub use kinds::{Gvk, KindSet};
 pub use server::Availability;
 pub use shell::run_sh;
 pub use status::ApiError;
+pub use temporary::{check_temporary_token, issue_temporary_token, TemporaryToken};
+
+/// The Kubernetes version the emulated API servers report (`/version`'s `gitVersion`).
+pub const KUBERNETES_VERSION: &str = discovery::GIT_VERSION;
 
 /// The sidecar image injected into pods when nothing else is configured (ASM's proxy).
 pub const DEFAULT_SIDECAR_IMAGE: &str =

@@ -28,6 +28,7 @@ use super::http::{self, Body};
 use super::openapi;
 use super::router::{route, Route};
 use super::status::ApiError;
+use super::temporary::{check_temporary_token, TemporaryToken};
 use super::KubeError;
 
 /// What every connection needs.
@@ -234,6 +235,8 @@ async fn respond(shared: Shared, req: Request<Incoming>) -> Response<Body> {
     }
 }
 
+/// The cluster's long-lived token, or a temporary one it issued that has not expired
+/// ([`super::temporary`]); an expired one is refused like any other.
 fn authorized(shared: &Shared, req: &Request<Incoming>) -> bool {
     let Some(v) = req.headers().get(AUTHORIZATION).and_then(|v| v.to_str().ok()) else {
         return false;
@@ -241,7 +244,9 @@ fn authorized(shared: &Shared, req: &Request<Incoming>) -> bool {
     let Some(token) = v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")) else {
         return false;
     };
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
     constant_time_eq(token.trim().as_bytes(), shared.token.as_bytes())
+        || check_temporary_token(&shared.token, token.trim(), now) == TemporaryToken::Valid
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {

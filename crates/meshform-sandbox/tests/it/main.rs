@@ -2,4 +2,5 @@
 //! servers it needs on loopback with free ports.
 
 mod asm;
+mod cs;
 mod dataplane;

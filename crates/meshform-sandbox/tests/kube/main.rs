@@ -14,4 +14,5 @@ mod outage;
 mod patches;
 mod persistence;
 mod selectors;
+mod temporary;
 mod watch;
