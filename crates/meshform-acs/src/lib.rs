@@ -1,10 +1,28 @@
-//! Alibaba Cloud API request signing, as the official SDKs do it: ACS3-HMAC-SHA256 (V3, the default of
-//! current SDKs) and the RPC HMAC-SHA1 scheme (V2). Both the `asm` provider (signing) and the sandbox's
-//! ASM emulator (verifying) use it; the official Python SDK, an independent client, keeps both honest.
+//! The one Alibaba Cloud client crate: request signing as the official SDKs do it (ACS3-HMAC-SHA256,
+//! the V3 default of current SDKs, and the RPC HMAC-SHA1 scheme, V2 — pure functions below, also used
+//! by the sandbox's emulators to verify), [`client::AcsClient`] (signed RPC and ROA calls with retries)
+//! and [`credentials`] (the credential chain). Every Alibaba provider calls a product through it:
 //!
-//! Pure functions over strings: no HTTP types, no clock, no randomness. [`rpc`]: the headers of
+//! ```no_run
+//! # async fn f() -> Result<(), meshform_provider::ProviderError> {
+//! use meshform_acs::client::{AcsClient, Method};
+//! use meshform_acs::credentials::{CredentialProvider, Credentials};
+//! let creds = CredentialProvider::fixed(Credentials::access_key("LTAI…", "secret", None, "example"));
+//! // A bare host means HTTPS; a URL (the sandbox's http://127.0.0.1:PORT, a VPC endpoint) is kept.
+//! let cs = AcsClient::new("cs.cn-hangzhou.aliyuncs.com", "2015-12-15", creds.clone()).unwrap();
+//! let cluster = cs.roa(Method::GET, "DescribeClusterDetail", "/clusters/c-1", &[]).await?;
+//! let asm = AcsClient::new("servicemesh.aliyuncs.com", "2020-01-11", creds).unwrap();
+//! let meshes = asm.rpc("DescribeServiceMeshes", &[]).await?;
+//! # Ok(()) }
+//! ```
+//!
+//! Errors are `meshform_provider::ProviderError`s with the API's code, message and request id, and an
+//! `ErrorKind` from [`client::classify`] (or a product's own classifier). The signing functions are
+//! pure functions over strings: no HTTP types, no clock, no randomness. [`rpc`]: the headers of
 //! one signed RPC call to any product (used by the KMS key provider).
 
+pub mod client;
+pub mod credentials;
 pub mod rpc;
 
 use hmac::{Hmac, KeyInit, Mac};

@@ -1,18 +1,17 @@
-//! The ASM OpenAPI client: RPC calls signed with ACS3-HMAC-SHA256, JSON responses, and errors with
-//! their request ids classified into [`ErrorKind`]s in one place ([`classify`]). Every call goes
-//! through the shared [`RetryPolicy`] once: throttling, 5xx and transport errors are retried with
-//! backoff and jitter (honouring the `x-ratelimit-*` `TimeLeft` hint), a busy mesh is waited for when
-//! the caller gives patience, validation errors never.
+//! The ASM OpenAPI client: the shared Alibaba Cloud client ([`AcsClient`]: RPC calls signed with
+//! ACS3-HMAC-SHA256, errors with their request ids, the shared [`RetryPolicy`] applied once) with
+//! what is ASM's own: its error codes classified ([`classify`]: a busy mesh), a busy mesh waited for
+//! when the caller gives patience, and refresh reads that remember an unavailable control plane for
+//! the planning of a run.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use meshform_acs as acs;
+use meshform_acs::client::{AcsClient, Request, TRANSPORT_ERROR};
+use meshform_acs::credentials::CredentialProvider;
 use meshform_core::sync::lock;
-use meshform_provider::{ErrorKind, Progress, ProviderError, RetryNotice, RetryPolicy, Verdict};
-
-use crate::credentials::Credentials;
+use meshform_provider::{ErrorKind, Progress, ProviderError, RetryNotice, RetryPolicy};
 
 /// The API version this client speaks.
 pub const VERSION: &str = "2020-01-11";
@@ -39,51 +38,26 @@ const REMEMBERED_FOR: Duration = Duration::from_secs(30);
 /// Retries of a refresh read ([`Retry::Read`]): an outage is recognised in about a second.
 const READ_RETRIES: u32 = 2;
 
-/// What kind of failure an answer is, from its HTTP status and ASM error code.
-pub fn classify(status: u16, code: &str, transport: bool) -> ErrorKind {
-    if transport || status >= 500 || code == "ServiceUnavailable" {
-        return ErrorKind::Unavailable;
-    }
-    if code.starts_with("Throttling") || status == 429 {
-        return ErrorKind::Throttled;
-    }
+/// What kind of failure an answer is, from its HTTP status and ASM error code: the codes every
+/// product shares ([`meshform_acs::client::classify`]) and a mesh busy with another change.
+pub fn classify(status: u16, code: &str) -> ErrorKind {
     // The mesh accepts one change at a time, and none while it is not running.
-    if code.contains("ActiveState")
-        || code.contains("NotRunning")
-        || code == "StatusForbidden"
-        || code.contains("Initializing")
-        || code.contains("Conflict")
+    if status < 500
+        && (code.contains("ActiveState")
+            || code.contains("NotRunning")
+            || code == "StatusForbidden"
+            || code.contains("Initializing")
+            || code.contains("Conflict"))
     {
         return ErrorKind::Busy;
     }
-    if code.starts_with("InvalidAccessKeyId")
-        || code.starts_with("SignatureDoesNotMatch")
-        || code.starts_with("IncompleteSignature")
-        || code.starts_with("InvalidSecurityToken")
-        || code.starts_with("Forbidden")
-        || status == 401
-        || status == 403
-    {
-        return ErrorKind::Unauthorized;
-    }
-    if matches!(code, "ERR404" | "NotFound") || code.ends_with(".NotFound") {
-        return ErrorKind::NotFound;
-    }
-    if (400..500).contains(&status) {
-        return ErrorKind::InvalidArgument;
-    }
-    ErrorKind::Internal
+    meshform_acs::client::classify(status, code)
 }
 
 /// A configured client for one endpoint and set of credentials.
 #[derive(Clone, Debug)]
 pub struct AsmClient {
-    http: reqwest::Client,
-    /// `https://servicemesh.aliyuncs.com` or an override such as `http://127.0.0.1:40123`.
-    endpoint: String,
-    host: String,
-    creds: Credentials,
-    policy: RetryPolicy,
+    acs: AcsClient,
     /// What refresh reads found unavailable, by scope ([`unavailable_scope`]), and when.
     unavailable: Arc<Mutex<BTreeMap<String, (Instant, ProviderError)>>>,
     /// How long an unavailable scope is taken as still down ([`REMEMBERED_FOR`]).
@@ -91,47 +65,24 @@ pub struct AsmClient {
 }
 
 impl AsmClient {
-    pub fn new(endpoint: &str, creds: Credentials, max_retries: u32) -> Result<AsmClient, String> {
-        let endpoint = if endpoint.contains("://") {
-            endpoint.trim_end_matches('/').to_owned()
-        } else {
-            format!("https://{}", endpoint.trim_end_matches('/'))
-        };
-        let host = endpoint
-            .split("://")
-            .nth(1)
-            .unwrap_or_default()
-            .split('/')
-            .next()
-            .unwrap_or_default()
-            .to_owned();
-        if host.is_empty() {
-            return Err(format!("invalid endpoint {endpoint:?}: expected e.g. servicemesh.aliyuncs.com or http://127.0.0.1:40123"));
-        }
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(60))
-            .connect_timeout(Duration::from_secs(10))
-            .user_agent(concat!("meshform/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
-        Ok(AsmClient {
-            http,
-            endpoint,
-            host,
-            creds,
-            policy: RetryPolicy::default().with_max_retries(max_retries),
-            unavailable: Arc::default(),
-            remembered_for: REMEMBERED_FOR,
-        })
+    pub fn new(
+        endpoint: &str,
+        credentials: impl Into<CredentialProvider>,
+        max_retries: u32,
+    ) -> Result<AsmClient, String> {
+        let acs = AcsClient::new(endpoint, VERSION, credentials.into())?
+            .with_policy(RetryPolicy::default().with_max_retries(max_retries))
+            .with_classifier(classify);
+        Ok(AsmClient { acs, unavailable: Arc::default(), remembered_for: REMEMBERED_FOR })
     }
 
     pub fn endpoint(&self) -> &str {
-        &self.endpoint
+        self.acs.endpoint()
     }
 
     /// The retry policy of idempotent calls.
     pub fn policy(&self) -> RetryPolicy {
-        self.policy
+        self.acs.policy()
     }
 
     /// Calls an action with form parameters (POST), retrying as `retry` allows.
@@ -141,9 +92,10 @@ impl AsmClient {
         params: &[(String, String)],
         retry: Retry,
     ) -> Result<serde_json::Value, ProviderError> {
+        let base = self.acs.policy();
         let policy = match retry {
-            Retry::Read => self.policy.with_max_retries(self.policy.max_retries.min(READ_RETRIES)),
-            Retry::Idempotent => self.policy,
+            Retry::Read => base.with_max_retries(base.max_retries.min(READ_RETRIES)),
+            Retry::Idempotent => base,
             Retry::Once => RetryPolicy::once(),
         };
         let scope = unavailable_scope(params);
@@ -155,8 +107,7 @@ impl AsmClient {
                 return Err(e.clone());
             }
         }
-        let notice = |e: &ProviderError, n: RetryNotice| log_retry(action, e, n);
-        let result = policy.run(|| self.call_once(action, params), Verdict::of, notice).await;
+        let result = self.acs.call(&Request::rpc(action, params), policy).await;
         match result {
             Err(e) if retry == Retry::Read && e.kind == ErrorKind::Unavailable => {
                 let scope =
@@ -177,153 +128,27 @@ impl AsmClient {
         patience: Duration,
         progress: &dyn Progress,
     ) -> Result<serde_json::Value, ProviderError> {
-        let notice = |e: &ProviderError, n: RetryNotice| {
-            log_retry(action, e, n);
+        let notice = |e: &ProviderError, _: RetryNotice| {
             if e.kind == ErrorKind::Busy {
                 progress.status(&format!("mesh busy ({}); retrying", e.code));
             }
         };
-        self.policy
-            .with_patience(patience)
-            .run(|| self.call_once(action, params), Verdict::of, notice)
-            .await
+        let policy = self.acs.policy().with_patience(patience);
+        self.acs.call_with(&Request::rpc(action, params), policy, notice).await
     }
 
-    /// One signed request.
+    /// One signed request, not retried.
     pub async fn call_once(
         &self,
         action: &str,
         params: &[(String, String)],
     ) -> Result<serde_json::Value, ProviderError> {
-        let started = std::time::Instant::now();
-        let result = self.send(action, params).await;
-        let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-        // The debug log (MESHFORM_LOG=debug): action, outcome, request id and timing — never the
-        // parameters, which may carry a CA's private key, nor any header.
-        match &result {
-            Ok(v) => tracing::debug!(
-                target: "meshform::asm",
-                action,
-                endpoint = %self.endpoint,
-                status = "ok",
-                request_id = v.get("RequestId").and_then(|x| x.as_str()).unwrap_or(""),
-                duration_ms,
-                "call"
-            ),
-            Err(e) => tracing::debug!(
-                target: "meshform::asm",
-                action,
-                endpoint = %self.endpoint,
-                status = %e.code,
-                request_id = e.request_id.as_deref().unwrap_or(""),
-                duration_ms,
-                "call failed"
-            ),
-        }
-        result
+        self.acs.call_once(&Request::rpc(action, params)).await
     }
-
-    /// One signed request, unlogged.
-    async fn send(
-        &self,
-        action: &str,
-        params: &[(String, String)],
-    ) -> Result<serde_json::Value, ProviderError> {
-        let body = acs::encode_form(params);
-        let now = time::OffsetDateTime::now_utc();
-        let date = format!(
-            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
-            now.year(),
-            now.month() as u8,
-            now.day(),
-            now.hour(),
-            now.minute(),
-            now.second()
-        );
-        let mut headers: Vec<(String, String)> = vec![
-            ("host".into(), self.host.clone()),
-            ("x-acs-action".into(), action.to_owned()),
-            ("x-acs-version".into(), VERSION.to_owned()),
-            ("x-acs-date".into(), date),
-            ("x-acs-signature-nonce".into(), uuid::Uuid::new_v4().simple().to_string()),
-            ("x-acs-content-sha256".into(), acs::sha256_hex(body.as_bytes())),
-            ("content-type".into(), "application/x-www-form-urlencoded".into()),
-        ];
-        if let Some(t) = &self.creds.security_token {
-            headers.push(("x-acs-security-token".into(), t.expose().to_owned()));
-        }
-        let signed = acs::default_signed_headers(&headers);
-        let (canonical, signed_names) = acs::canonical_request(
-            "POST",
-            "/",
-            &[],
-            &headers,
-            &signed,
-            &acs::sha256_hex(body.as_bytes()),
-        );
-        let signature = acs::sign_v3(
-            self.creds.access_key_secret.expose(),
-            &acs::string_to_sign_v3(&canonical),
-        );
-        let mut req = self.http.post(format!("{}/", self.endpoint));
-        for (k, v) in &headers {
-            if k != "host" {
-                req = req.header(k.as_str(), v.as_str());
-            }
-        }
-        req = req
-            .header(
-                "authorization",
-                acs::authorization_v3(&self.creds.access_key_id, &signed_names, &signature),
-            )
-            .body(body);
-        let resp = req.send().await.map_err(|e| transport_error(action, &self.endpoint, &e))?;
-        let status = resp.status().as_u16();
-        let retry_after = rate_limit_wait(resp.headers());
-        let text = resp.text().await.map_err(|e| transport_error(action, &self.endpoint, &e))?;
-        let json: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(
-            |_| serde_json::json!({ "Message": text.chars().take(300).collect::<String>() }),
-        );
-        if (200..300).contains(&status) {
-            return Ok(json);
-        }
-        let field = |a: &str, b: &str| {
-            json.get(a).or_else(|| json.get(b)).and_then(|v| v.as_str()).map(str::to_owned)
-        };
-        let code = field("Code", "code").unwrap_or_else(|| format!("HTTP{status}"));
-        let message =
-            field("Message", "message").unwrap_or_else(|| format!("HTTP status {status}"));
-        let mut e = ProviderError::new(
-            classify(status, &code, false),
-            code,
-            format!("{action}: {message}"),
-        )
-        .with_retry_after(retry_after);
-        if let Some(id) = field("RequestId", "requestId") {
-            e = e.with_request_id(id);
-        }
-        Err(e)
-    }
-}
-
-/// A retry, in the debug log.
-fn log_retry(action: &str, e: &ProviderError, n: RetryNotice) {
-    tracing::info!(
-        target: "meshform::asm",
-        action,
-        code = %e.code,
-        request_id = e.request_id.as_deref().unwrap_or(""),
-        retry = n.retry,
-        delay_ms = u64::try_from(n.delay.as_millis()).unwrap_or(u64::MAX),
-        "retrying"
-    );
 }
 
 /// The scope of the whole endpoint in [`AsmClient::unavailable`]: it could not be reached at all.
 const ENDPOINT_SCOPE: &str = "endpoint";
-
-/// The code of an error in reaching the endpoint (no answer at all).
-const TRANSPORT_ERROR: &str = "TransportError";
 
 /// What an unavailable answer to a call says is down: the mesh it names, else its region, else the
 /// endpoint's API as a whole.
@@ -336,48 +161,9 @@ fn unavailable_scope(params: &[(String, String)]) -> String {
     }
 }
 
-/// The request may or may not have reached the server (timeout, reset): always worth another try.
-fn transport_error(action: &str, endpoint: &str, e: &reqwest::Error) -> ProviderError {
-    let what = if e.is_timeout() {
-        "timed out"
-    } else if e.is_connect() {
-        "could not connect"
-    } else {
-        "failed"
-    };
-    ProviderError::new(
-        ErrorKind::Unavailable,
-        TRANSPORT_ERROR,
-        format!("{action}: the request to {endpoint} {what}: {e}"),
-    )
-}
-
-/// The largest `TimeLeft` (milliseconds) of the `x-ratelimit-user*` headers.
-fn rate_limit_wait(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
-    headers
-        .iter()
-        .filter(|(k, _)| k.as_str().starts_with("x-ratelimit-user"))
-        .filter_map(|(_, v)| v.to_str().ok())
-        .filter_map(|v| {
-            v.split(',')
-                .find_map(|p| p.trim().strip_prefix("TimeLeft:"))
-                .and_then(|n| n.trim().parse::<u64>().ok())
-        })
-        .max()
-        .map(Duration::from_millis)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn rate_limit_headers() {
-        let mut h = reqwest::header::HeaderMap::new();
-        h.insert("x-ratelimit-user", "Limit:1,Remain:0,TimeLeft:2000,Reset:1".parse().unwrap());
-        h.insert("x-ratelimit-user-api", "Limit:1,Remain:0,TimeLeft:3500,Reset:1".parse().unwrap());
-        assert_eq!(rate_limit_wait(&h), Some(Duration::from_millis(3500)));
-    }
 
     /// A server that answers every request with 503 `ServiceUnavailable` and counts them.
     async fn unavailable_server() -> (String, Arc<std::sync::atomic::AtomicUsize>) {
@@ -427,14 +213,11 @@ mod tests {
     }
 
     fn client(endpoint: &str) -> AsmClient {
-        let creds = Credentials {
-            access_key_id: "LTAI-test".into(),
-            access_key_secret: crate::credentials::Secret::new("secret"),
-            security_token: None,
-            source: "test".into(),
-        };
+        let creds =
+            crate::credentials::Credentials::access_key("LTAI-test", "secret", None, "test");
         let mut c = AsmClient::new(endpoint, creds, 8).unwrap();
-        c.policy.base = Duration::from_millis(2);
+        let policy = RetryPolicy { base: Duration::from_millis(2), ..c.acs.policy() };
+        c.acs = c.acs.clone().with_policy(policy);
         c
     }
 
@@ -488,15 +271,14 @@ mod tests {
 
     #[test]
     fn error_classification() {
-        assert!(classify(429, "Throttling.User", false).is_transient());
-        assert!(classify(503, "ServiceUnavailable", false).is_transient());
-        assert!(classify(0, "TransportError", true).is_transient());
-        assert!(!classify(400, "InvalidParameter", false).is_transient());
-        assert_eq!(classify(404, "ERR404", false), ErrorKind::NotFound);
-        assert_eq!(classify(404, "ServiceMesh.NotFound", false), ErrorKind::NotFound);
-        assert_eq!(classify(404, "InvalidAccessKeyId.NotFound", false), ErrorKind::Unauthorized);
-        assert_eq!(classify(400, "InvalidActiveState.ServiceMesh", false), ErrorKind::Busy);
-        assert_eq!(classify(400, "StillInitializing", false), ErrorKind::Busy);
-        assert_eq!(classify(400, "ClusterAlreadyExist", false), ErrorKind::InvalidArgument);
+        assert!(classify(429, "Throttling.User").is_transient());
+        assert!(classify(503, "ServiceUnavailable").is_transient());
+        assert!(!classify(400, "InvalidParameter").is_transient());
+        assert_eq!(classify(404, "ERR404"), ErrorKind::NotFound);
+        assert_eq!(classify(404, "ServiceMesh.NotFound"), ErrorKind::NotFound);
+        assert_eq!(classify(404, "InvalidAccessKeyId.NotFound"), ErrorKind::Unauthorized);
+        assert_eq!(classify(400, "InvalidActiveState.ServiceMesh"), ErrorKind::Busy);
+        assert_eq!(classify(400, "StillInitializing"), ErrorKind::Busy);
+        assert_eq!(classify(400, "ClusterAlreadyExist"), ErrorKind::InvalidArgument);
     }
 }
