@@ -1,7 +1,12 @@
-//! Function calls: `try`, `can`, `sensitive`, `nonsensitive` and `templatefile` here; every other
-//! built-in in `crate::functions`, with unknown and sensitive arguments handled once for all.
+//! Function calls: `try`, `can`, `sensitive`, `nonsensitive`, `issensitive`, `ephemeralasnull`,
+//! `templatefile` and `templatestring` here (they see marks, unknowns or the argument expressions
+//! themselves); every other built-in in `crate::functions`, with unknown and sensitive arguments
+//! handled once for all.
 
-use hcl::edit::expr::{Expression, FuncCall};
+use std::sync::Arc;
+
+use hcl::edit::expr::{Expression, FuncCall, TraversalOperator};
+use hcl::edit::Span as _;
 use meshform_core::{Diagnostic, SourceFile, Span, Value};
 
 use super::{EvalResult, Evaluator, Frame, MapScope, TemplateAcc};
@@ -95,7 +100,37 @@ impl Evaluator<'_> {
                 };
                 return Ok(v.clone().into_unmarked_deep());
             }
+            "issensitive" => {
+                let [v] = values.as_slice() else {
+                    return Err(self.error(
+                        e,
+                        "meshform::config::function_arity",
+                        "issensitive takes exactly one argument",
+                        "wrong number of arguments",
+                    ));
+                };
+                // As Terraform: a sensitive value is sensitive even when unknown; an unknown
+                // value that is not marked may turn out either way.
+                return Ok(match v {
+                    Value::Sensitive(_) => Value::Bool(true),
+                    Value::Unknown => Value::Unknown,
+                    _ => Value::Bool(false),
+                });
+            }
+            "ephemeralasnull" => {
+                let [v] = values.as_slice() else {
+                    return Err(self.error(
+                        e,
+                        "meshform::config::function_arity",
+                        "ephemeralasnull takes exactly one argument",
+                        "wrong number of arguments",
+                    ));
+                };
+                // meshform has no ephemeral values, so nothing is replaced by null.
+                return Ok(v.clone());
+            }
             "templatefile" => return self.templatefile(e, &args, values),
+            "templatestring" => return self.templatestring(e, &args, values),
             _ => {}
         }
         if values.iter().any(Value::contains_unknown) {
@@ -136,13 +171,7 @@ impl Evaluator<'_> {
     }
 
     pub(super) fn unknown_function(&self, call: &FuncCall, name: &str) -> Diagnostic {
-        let all = functions::names().iter().copied().chain([
-            "try",
-            "can",
-            "templatefile",
-            "sensitive",
-            "nonsensitive",
-        ]);
+        let all = functions::names().iter().copied().chain(EVALUATOR_FUNCTIONS);
         let d = self.error(
             &call.name.name,
             "meshform::config::unknown_function",
@@ -153,6 +182,58 @@ impl Evaluator<'_> {
             Some(s) => d.with_help(format!("did you mean `{s}`?")),
             None => d.with_help("see docs/configuration.md for the built-in functions"),
         }
+    }
+
+    /// `templatestring(template, vars)`: renders a template held in a string. As in Terraform the
+    /// template must be a direct reference (`local.greeting`) or a literal without unescaped
+    /// template sequences, so that it is not mistaken for the main configuration's own template.
+    fn templatestring(
+        &self,
+        e: &Expression,
+        args: &[&Expression],
+        values: Vec<Value>,
+    ) -> EvalResult {
+        if values.len() != 2 {
+            return Err(self.error(
+                e,
+                "meshform::config::function_arity",
+                "templatestring takes 2 arguments (template, variables)",
+                "wrong number of arguments",
+            ));
+        }
+        let arg_error = |i: usize, message: &str| {
+            Diagnostic::error(
+                "meshform::config::function_argument",
+                format!("templatestring: {message}"),
+            )
+            .with_span(Span::new(self.file, args[i].span().unwrap_or(0..0)), "invalid argument")
+        };
+        if let Some(problem) = template_source_problem(args[0]) {
+            return Err(arg_error(0, problem));
+        }
+        let (template, marked) = values[0].clone().split_mark();
+        let text = match template {
+            Value::Unknown => return Ok(Value::Unknown),
+            Value::String(s) => s,
+            _ => return Err(arg_error(0, "invalid template expression: a string is required")),
+        };
+        let vars = match values[1].unmarked() {
+            Value::Unknown => return Ok(Value::Unknown),
+            Value::Map(m) => m,
+            _ => return Err(arg_error(1, "invalid vars value: must be a map")),
+        };
+        if let Some(bad) = vars.keys().find(|k| !is_identifier(k)) {
+            return Err(arg_error(
+                1,
+                &format!(
+                    "invalid template variable name {bad:?}: must start with a letter, followed by \
+                     zero or more letters, digits, and underscores"
+                ),
+            ));
+        }
+        let tfile = SourceFile::new("<templatestring argument>", text);
+        let rendered = self.render_template(&tfile, &values[1])?;
+        Ok(rendered.with_mark(marked))
     }
 
     pub(super) fn templatefile(
@@ -175,9 +256,9 @@ impl Evaluator<'_> {
         let Some(path) = values[0].as_str() else {
             return Err(self.type_error(args[0], "a string path", &values[0]));
         };
-        let Some(vars) = values[1].as_map() else {
+        if values[1].as_map().is_none() {
             return Err(self.type_error(args[1], "an object of template variables", &values[1]));
-        };
+        }
         let full = self.base_dir.join(path);
         let text = std::fs::read_to_string(&full).map_err(|err| {
             self.error(
@@ -187,11 +268,15 @@ impl Evaluator<'_> {
                 "this file",
             )
         })?;
-        let tfile = SourceFile::new(path, text);
+        self.render_template(&SourceFile::new(path, text), &values[1])
+    }
+
+    /// Renders the template text of `tfile` with the variables of `vars` (a map).
+    fn render_template(&self, tfile: &Arc<SourceFile>, vars: &Value) -> EvalResult {
         let template = hcl::edit::parser::parse_template(&tfile.text)
-            .map_err(|err| crate::load::syntax_error(&tfile, &err))?;
-        let scope = MapScope(vars.clone());
-        let ev = Evaluator::new(&scope, &tfile, self.base_dir);
+            .map_err(|err| crate::load::syntax_error(tfile, &err))?;
+        let scope = MapScope(vars.as_map().cloned().unwrap_or_default());
+        let ev = Evaluator::new(&scope, tfile, self.base_dir);
         let mut acc = TemplateAcc::default();
         ev.template_into(
             &template,
@@ -200,12 +285,80 @@ impl Evaluator<'_> {
             &mut acc,
             false,
         )?;
-        let marked = acc.marked || values[1].contains_sensitive();
+        let marked = acc.marked || vars.contains_sensitive();
         Ok(if acc.unknown { Value::Unknown } else { Value::String(acc.text) }.with_mark(marked))
     }
+}
+
+/// The functions the evaluator implements itself, for "did you mean".
+const EVALUATOR_FUNCTIONS: [&str; 8] = [
+    "try",
+    "can",
+    "templatefile",
+    "templatestring",
+    "sensitive",
+    "nonsensitive",
+    "issensitive",
+    "ephemeralasnull",
+];
+
+/// Why an expression may not be `templatestring`'s template (Terraform's messages), or `None`.
+fn template_source_problem(e: &Expression) -> Option<&'static str> {
+    const ESCAPE: &str =
+        "invalid template expression: use $${ and %%{ to escape template sequences \
+        so that they can be parsed by the templatestring function, rather than by the main \
+        meshform parser";
+    const WRAPPED: &str = "invalid template expression: either use $${ to escape this template \
+        sequence for processing by the templatestring function, or write the inner expression \
+        alone to use its value as the template to render";
+    const OTHER: &str = "invalid template expression: must be either a literal string or a simple \
+        reference to a single string from elsewhere";
+    let literal_only = |t: &hcl::edit::template::Template| {
+        t.iter().all(|el| matches!(el, hcl::edit::template::Element::Literal(_)))
+    };
+    match e {
+        Expression::String(_) | Expression::Variable(_) => None,
+        Expression::Traversal(t) => {
+            let simple = matches!(t.expr, Expression::Variable(_))
+                && t.operators.iter().all(|op| match op.value() {
+                    TraversalOperator::GetAttr(_) | TraversalOperator::LegacyIndex(_) => true,
+                    TraversalOperator::Index(i) => {
+                        matches!(i, Expression::String(_) | Expression::Number(_))
+                    }
+                    _ => false,
+                });
+            (!simple).then_some(OTHER)
+        }
+        Expression::StringTemplate(t) => {
+            let elements: Vec<_> = t.iter().collect();
+            if let [hcl::edit::template::Element::Interpolation(_)] = elements.as_slice() {
+                Some(WRAPPED)
+            } else if elements
+                .iter()
+                .all(|el| matches!(el, hcl::edit::template::Element::Literal(_)))
+            {
+                None
+            } else {
+                Some(ESCAPE)
+            }
+        }
+        Expression::HeredocTemplate(h) => (!literal_only(&h.template)).then_some(ESCAPE),
+        _ => Some(OTHER),
+    }
+}
+
+/// An HCL identifier: a letter or `_`, then letters, digits, `_` and `-`.
+fn is_identifier(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some(c) if c.is_alphabetic() || c == '_')
+        && chars.all(|c| c.is_alphanumeric() || c == '_' || c == '-')
 }
 
 /// A function error message about sensitive arguments must not quote them.
 fn redact_message(_message: &str) -> String {
     format!("invalid argument ({})", meshform_core::REDACTED)
 }
+
+#[cfg(test)]
+#[path = "call_tests.rs"]
+mod tests;

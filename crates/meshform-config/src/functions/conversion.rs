@@ -67,6 +67,18 @@ pub(crate) fn unify(items: Vec<Value>) -> Result<Vec<Value>, Mismatch> {
         .collect())
 }
 
+/// `list(…)` and `map(…)`, removed in Terraform v0.15: Terraform's error, naming the replacement.
+pub(super) fn removed(a: &Args) -> FnResult {
+    let (name, example) = if a.name == "list" {
+        ("list", "tolist([ ... ]) syntax to write a literal list")
+    } else {
+        ("map", "tomap({ ... }) syntax to write a literal map")
+    };
+    Err(a.fail(format!(
+        "the \"{name}\" function was deprecated in Terraform v0.12 and is no longer available; use {example}"
+    )))
+}
+
 pub(super) fn tostring(a: &Args) -> FnResult {
     a.exactly(1)?;
     match a.get(0) {
@@ -154,6 +166,20 @@ pub(super) fn coalesce(a: &Args) -> FnResult {
 mod tests {
     use super::super::test_support::*;
     use meshform_core::Value;
+
+    #[test]
+    fn list_and_map_give_terraforms_removal_error() {
+        assert_eq!(
+            err("list", &[s("a"), s("b")]),
+            "list: the \"list\" function was deprecated in Terraform v0.12 and is no longer \
+             available; use tolist([ ... ]) syntax to write a literal list"
+        );
+        assert_eq!(
+            err("map", &[s("a"), n(1.0)]),
+            "map: the \"map\" function was deprecated in Terraform v0.12 and is no longer \
+             available; use tomap({ ... }) syntax to write a literal map"
+        );
+    }
 
     #[test]
     fn primitives() {

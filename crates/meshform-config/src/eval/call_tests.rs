@@ -1,0 +1,136 @@
+//! Tests of the functions the evaluator implements: `issensitive`, `ephemeralasnull` and
+//! `templatestring`, and the "did you mean" of an unknown function.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use meshform_core::{Diagnostic, SourceFile, Value};
+
+use crate::eval::{Evaluator, MapScope};
+
+fn scope() -> MapScope {
+    MapScope(BTreeMap::from([(
+        "local".to_owned(),
+        Value::map([
+            ("greeting", Value::string("Hello, ${name}!")),
+            ("loop", Value::string("%{ for c in clusters }${c};%{ endfor }")),
+            ("secret", Value::string("pw=${name}").sensitive()),
+            ("password", Value::string("hunter2").sensitive()),
+            ("later", Value::Unknown),
+            ("number", Value::number(5)),
+            ("templates", Value::map([("a", Value::string("A=${name}"))])),
+            ("broken", Value::string("${")),
+        ]),
+    )]))
+}
+
+fn eval(src: &str) -> Result<Value, Diagnostic> {
+    let file = SourceFile::new("test.hcl", format!("x = {src}\n"));
+    let body = hcl::edit::parser::parse_body(&file.text).expect("test source parses");
+    let expr = &body.get_attribute("x").expect("x").value;
+    let s = scope();
+    Evaluator::new(&s, &file, Path::new(".")).eval(expr)
+}
+
+fn ok(src: &str) -> Value {
+    eval(src).unwrap_or_else(|d| panic!("{src}: {d}"))
+}
+
+fn message(src: &str) -> String {
+    match eval(src) {
+        Ok(v) => panic!("{src} unexpectedly gave {v}"),
+        Err(d) => d.summary.clone(),
+    }
+}
+
+#[test]
+fn issensitive_sees_the_mark_and_is_not_itself_sensitive() {
+    assert_eq!(ok("issensitive(local.password)"), Value::Bool(true));
+    assert_eq!(ok("issensitive(\"hunter2\")"), Value::Bool(false));
+    assert_eq!(ok("issensitive(sensitive(local.later))"), Value::Bool(true));
+    assert_eq!(ok("issensitive(local.later)"), Value::Unknown);
+    assert_eq!(ok("issensitive(nonsensitive(local.password))"), Value::Bool(false));
+    assert!(!ok("issensitive(local.password)").is_sensitive());
+    assert_eq!(message("issensitive()"), "issensitive takes exactly one argument");
+}
+
+#[test]
+fn ephemeralasnull_passes_values_through() {
+    assert_eq!(ok("ephemeralasnull(\"x\")"), Value::string("x"));
+    assert!(ok("ephemeralasnull(local.password)").is_sensitive());
+    assert_eq!(ok("ephemeralasnull(local.later)"), Value::Unknown);
+}
+
+#[test]
+fn templatestring_renders_references_and_escaped_literals() {
+    assert_eq!(
+        ok("templatestring(local.greeting, { name = \"mesh\" })"),
+        Value::string("Hello, mesh!")
+    );
+    assert_eq!(
+        ok("templatestring(\"Hello, $${name}!\", { name = \"mesh\" })"),
+        Value::string("Hello, mesh!")
+    );
+    assert_eq!(
+        ok("templatestring(local.loop, { clusters = [\"c1\", \"c2\"] })"),
+        Value::string("c1;c2;")
+    );
+    assert_eq!(
+        ok("templatestring(local.templates[\"a\"], { name = \"x\" })"),
+        Value::string("A=x")
+    );
+    assert_eq!(ok("templatestring(local.later, { name = \"x\" })"), Value::Unknown);
+    assert!(ok("templatestring(local.secret, { name = \"x\" })").is_sensitive());
+    assert!(ok("templatestring(local.greeting, { name = local.password })").is_sensitive());
+}
+
+#[test]
+fn templatestring_refuses_what_terraform_refuses() {
+    let cases = [
+        (
+            "templatestring(\"Hello, ${local.number}\", {})",
+            "templatestring: invalid template expression: use $${ and %%{ to escape template \
+             sequences so that they can be parsed by the templatestring function, rather than by \
+             the main meshform parser",
+        ),
+        (
+            "templatestring(\"${local.greeting}\", {})",
+            "templatestring: invalid template expression: either use $${ to escape this template \
+             sequence for processing by the templatestring function, or write the inner \
+             expression alone to use its value as the template to render",
+        ),
+        (
+            "templatestring(upper(local.greeting), {})",
+            "templatestring: invalid template expression: must be either a literal string or a \
+             simple reference to a single string from elsewhere",
+        ),
+        (
+            "templatestring(local.number, {})",
+            "templatestring: invalid template expression: a string is required",
+        ),
+        ("templatestring(local.greeting, [])", "templatestring: invalid vars value: must be a map"),
+        (
+            "templatestring(local.greeting, { \"not ok\" = 1 })",
+            "templatestring: invalid template variable name \"not ok\": must start with a letter, \
+             followed by zero or more letters, digits, and underscores",
+        ),
+        (
+            "templatestring(local.greeting)",
+            "templatestring takes 2 arguments (template, variables)",
+        ),
+    ];
+    for (src, want) in cases {
+        assert_eq!(message(src), want, "{src}");
+    }
+    // A reference the variables do not define names the template's own source.
+    let d = eval("templatestring(local.greeting, { other = 1 })").unwrap_err();
+    assert!(d.to_string().contains("name"), "{d}");
+    assert!(eval("templatestring(local.broken, {})").is_err());
+}
+
+#[test]
+fn unknown_functions_suggest_evaluator_functions_too() {
+    let d = eval("issensitiv(local.password)").unwrap_err();
+    assert_eq!(d.summary, "unknown function \"issensitiv\"");
+    assert_eq!(d.help.as_deref(), Some("did you mean `issensitive`?"));
+}
