@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::asm::{self, Account, AsmEmulator, AsmOptions, EmulatedCluster, FaultSettings};
 use crate::cs::{self, CsCluster, CsEmulator};
 use crate::dataplane::{ClusterView, DataPlane};
+use crate::kms::{self, KmsEmulator, KmsOptions};
 use crate::kube::{self, ClusterOptions, KubeApiServer};
 
 /// The description file's name in the sandbox directory.
@@ -131,6 +132,18 @@ pub struct Description {
     /// The process serving the sandbox.
     pub pid: u32,
     pub dir: String,
+    /// The KMS emulator and its master key, for a `key_provider "alicloud_kms"` (same access key).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kms: Option<KmsDescription>,
+}
+
+/// The KMS emulator (`kms::KmsEmulator`) and the master key it starts with.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct KmsDescription {
+    pub endpoint: String,
+    pub region: String,
+    pub key_id: String,
+    pub alias: String,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -196,6 +209,7 @@ pub struct Sandbox {
     pub clusters: Vec<KubeApiServer>,
     pub cs: CsEmulator,
     pub dataplane: Arc<DataPlane>,
+    pub kms: KmsEmulator,
     description: Description,
     admin: tokio::task::JoinHandle<()>,
     reconciler: tokio::task::JoinHandle<()>,
@@ -225,6 +239,15 @@ impl Sandbox {
         asm_opts.transition_delay = opts.transition_delay;
         asm_opts.faults = opts.faults.clone();
         let asm = Arc::new(asm::start(bind().await?, identity.account(), asm_opts).await?);
+        let kms_opts = KmsOptions {
+            state_file: dir.join("kms.json"),
+            region: identity.clusters.first().map_or("cn-hangzhou", |c| &c.region).to_owned(),
+            access_key_id: identity.access_key_id.clone(),
+            access_key_secret: identity.access_key_secret.clone(),
+        };
+        let kms = kms::start(bind().await?, kms_opts)
+            .await
+            .map_err(|e| SandboxError::Other(e.to_string()))?;
         let mut servers = Vec::new();
         let mut clusters = Vec::new();
         let mut views = Vec::new();
@@ -296,6 +319,12 @@ impl Sandbox {
             admin: format!("http://{admin_addr}"),
             pid: std::process::id(),
             dir: dir.display().to_string(),
+            kms: Some(KmsDescription {
+                endpoint: kms.endpoint(),
+                region: kms.region().to_owned(),
+                key_id: kms.default_key_id().to_owned(),
+                alias: kms::DEFAULT_ALIAS.to_owned(),
+            }),
         };
         let admin =
             crate::admin::serve(admin_listener, Arc::clone(&asm), views, description.clone());
@@ -309,6 +338,7 @@ impl Sandbox {
             clusters: servers,
             cs,
             dataplane,
+            kms,
             description,
             admin,
             reconciler,
@@ -323,6 +353,7 @@ impl Sandbox {
     pub async fn shutdown(self) {
         self.admin.abort();
         self.reconciler.abort();
+        self.kms.shutdown().await;
         self.cs.shutdown().await;
         for c in self.clusters {
             let _ = c.shutdown().await;

@@ -5,6 +5,7 @@
 //! - [`kube`]: one Kubernetes API server per emulated ACK cluster.
 //! - [`cs`]: the Container Service (ACK) OpenAPI for those clusters (ROA, signed): details, lists,
 //!   user kubeconfigs (temporary ones expire).
+//! - [`kms`]: the Key Management Service (`GenerateDataKey`, `Decrypt`) for state encryption.
 //! - [`launch`]: starting everything, the account identity and `sandbox.json`; [`admin`]: the admin
 //!   endpoint (`/status`, `/faults`).
 //! - [`process`]: the sandbox as a background process: started detached, found, stopped by signal.
@@ -16,6 +17,7 @@ pub mod admin;
 pub mod asm;
 pub mod cs;
 pub mod dataplane;
+pub mod kms;
 pub mod kube;
 pub mod launch;
 pub mod process;

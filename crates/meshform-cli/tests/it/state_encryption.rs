@@ -271,3 +271,215 @@ fn the_local_copy_init_sets_aside_is_encrypted_too() {
     }
     assert!(w.exists("meshform.state.json.migrated"));
 }
+
+/// The sandbox's KMS emulator as a key provider: what `sandbox.json` says about it, and the
+/// environment that gives meshform the emulated account's access key.
+struct SandboxKms {
+    sandbox: crate::sandboxed::Sandboxed,
+    endpoint: String,
+    region: String,
+    key_id: String,
+    alias: String,
+    access_key_id: String,
+    access_key_secret: String,
+}
+
+impl SandboxKms {
+    fn start() -> SandboxKms {
+        let w = example();
+        let sandbox = crate::sandboxed::Sandboxed::start(w);
+        let desc: serde_json::Value =
+            serde_json::from_str(&sandbox.work.read(".meshform/sandbox/sandbox.json"))
+                .expect("sandbox.json");
+        let s = |v: &serde_json::Value| v.as_str().expect("a string in sandbox.json").to_owned();
+        SandboxKms {
+            endpoint: s(&desc["kms"]["endpoint"]),
+            region: s(&desc["kms"]["region"]),
+            key_id: s(&desc["kms"]["key_id"]),
+            alias: s(&desc["kms"]["alias"]),
+            access_key_id: s(&desc["asm"]["access_key_id"]),
+            access_key_secret: s(&desc["asm"]["access_key_secret"]),
+            sandbox,
+        }
+    }
+
+    fn work(&self) -> &Workdir {
+        &self.sandbox.work
+    }
+
+    /// The `key_provider "alicloud_kms" "kms"` block for `key_id`, and its method.
+    fn provider(&self, key_id: &str) -> String {
+        format!(
+            "    key_provider \"alicloud_kms\" \"kms\" {{\n      kms_key_id = \"{key_id}\"\n      \
+             region     = \"{}\"\n      endpoint   = \"{}\"\n      encryption_context = {{ \
+             purpose = \"meshform-state\" }}\n    }}\n    method \"aes_gcm\" \"kms\" {{\n      \
+             keys = key_provider.alicloud_kms.kms\n    }}\n",
+            self.region, self.endpoint
+        )
+    }
+
+    /// An encryption block with the KMS provider, a passphrase provider, and `state`/`plan`
+    /// blocks as given.
+    fn configure(&self, key_id: &str, targets: &str) {
+        let text = format!(
+            "variable \"state_passphrase\" {{\n  type      = string\n  sensitive = true\n  \
+             default   = null\n}}\n\nmeshform {{\n  encryption {{\n{}    key_provider \"pbkdf2\" \
+             \"main\" {{\n      passphrase = var.state_passphrase\n    }}\n    method \"aes_gcm\" \
+             \"main\" {{\n      keys = key_provider.pbkdf2.main\n    }}\n{targets}\n  }}\n}}\n",
+            self.provider(key_id)
+        );
+        self.work().write("encryption.hcl", &text);
+    }
+
+    fn run(&self, args: &[&str]) -> Run {
+        let r = self.work().run_with(
+            args,
+            &[
+                ("ALIBABA_CLOUD_ACCESS_KEY_ID", &self.access_key_id),
+                ("ALIBABA_CLOUD_ACCESS_KEY_SECRET", &self.access_key_secret),
+                (VAR, PASS),
+            ],
+        );
+        let out = r.all_output();
+        assert!(!out.contains(&self.access_key_secret), "{} printed the AccessKey secret", r.args);
+        assert!(!out.contains(PASS), "{} printed the passphrase", r.args);
+        r
+    }
+
+    /// The meta of a sealed file: provider key → its decoded JSON.
+    fn meta(&self, rel: &str) -> serde_json::Map<String, serde_json::Value> {
+        use base64::Engine as _;
+        let doc: serde_json::Value = serde_json::from_str(&self.work().read(rel)).expect("JSON");
+        assert_eq!(doc["encryption_version"], "v0", "{rel} is an envelope");
+        let meta = doc["meta"].as_object().expect("meta");
+        meta.iter()
+            .map(|(k, v)| {
+                let raw = base64::engine::general_purpose::STANDARD
+                    .decode(v.as_str().expect("base64 text"))
+                    .expect("base64");
+                (k.clone(), serde_json::from_slice(&raw).expect("meta JSON"))
+            })
+            .collect()
+    }
+
+    /// Every file meshform keeps (the sandbox's own directory aside: that is the emulated cloud)
+    /// is free of private keys, the AccessKey secret and the passphrase.
+    fn sweep(&self) -> Vec<String> {
+        let mut kept = Vec::new();
+        let mut dirs = vec![self.work().path().to_path_buf()];
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(&dir).expect("read the directory") {
+                let path = entry.expect("entry").path();
+                let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+                let name = name.to_owned();
+                if path.is_dir() && !name.starts_with("cluster-") && name != "sandbox" {
+                    dirs.push(path);
+                } else if path.is_file() && !name.ends_with(".hcl") {
+                    let text =
+                        String::from_utf8_lossy(&std::fs::read(&path).expect("read")).into_owned();
+                    let p = path.display();
+                    assert!(!text.contains("PRIVATE KEY"), "{p} holds a private key");
+                    assert!(!text.contains(&self.access_key_secret), "{p} holds the secret");
+                    assert!(!text.contains(PASS), "{p} holds the passphrase");
+                    kept.push(name);
+                }
+            }
+        }
+        kept
+    }
+}
+
+const KMS_TARGETS: &str =
+    "    state {\n      method = method.aes_gcm.kms\n    }\n    plan {\n      method = \
+     method.aes_gcm.kms\n    }";
+
+#[test]
+fn kms_encrypts_every_write_with_a_fresh_data_key_and_rotates_through_fallbacks() {
+    let kms = SandboxKms::start();
+    let w = kms.work();
+    kms.configure(&kms.alias, KMS_TARGETS);
+    kms.run(&["apply", "--auto-approve"]).code(0);
+    let first = kms.meta("meshform.state.json");
+    let entry = &first["key_provider.alicloud_kms.kms"];
+    assert_eq!(entry["key_id"], kms.key_id.as_str(), "the alias resolved to the sandbox's key");
+    assert_eq!(entry["encryption_context"]["purpose"], "meshform-state");
+    // A second write (from a saved, encrypted plan) has its own data key; the first is the backup.
+    std::fs::remove_file(w.join("cluster-1/ca-cert.pem")).expect("remove a bundle file");
+    kms.run(&["plan", "--out", "plan.bin"]).code(0);
+    assert!(kms.meta("plan.bin").contains_key("key_provider.alicloud_kms.kms"));
+    kms.run(&["apply", "plan.bin"]).code(0);
+    let blob = |m: &serde_json::Map<String, serde_json::Value>| {
+        m["key_provider.alicloud_kms.kms"]["ciphertext_blob"].as_str().expect("blob").to_owned()
+    };
+    let (state, backup) = (kms.meta("meshform.state.json"), kms.meta("meshform.state.json.backup"));
+    assert_ne!(blob(&state), blob(&backup), "each write generates a fresh data key");
+    kms.run(&["plan", "--detailed-exitcode"]).code(0);
+    let kept = kms.sweep();
+    for f in ["meshform.state.json", "meshform.state.json.backup", "plan.bin"] {
+        assert!(kept.iter().any(|k| k == f), "{f} was swept: {kept:?}");
+    }
+
+    // KMS → passphrase: the KMS method as fallback, `init` rewrites, KMS alone can no longer read.
+    kms.configure(
+        &kms.alias,
+        "    state {\n      method = method.aes_gcm.main\n      fallback { method = \
+         method.aes_gcm.kms }\n    }",
+    );
+    kms.run(&["init"]).code(0).stdout_has("Rewrote the state");
+    let meta = kms.meta("meshform.state.json");
+    assert!(meta.contains_key("key_provider.pbkdf2.main") && meta.len() == 1, "{meta:?}");
+    kms.configure(&kms.alias, KMS_TARGETS);
+    kms.run(&["plan"]).code(1).stderr_has("no metadata");
+    // …and back to KMS.
+    kms.configure(
+        &kms.alias,
+        "    state {\n      method = method.aes_gcm.kms\n      fallback { method = \
+         method.aes_gcm.main }\n    }",
+    );
+    kms.run(&["init"]).code(0).stdout_has("Rewrote the state");
+    kms.configure(&kms.alias, KMS_TARGETS);
+    kms.run(&["plan", "--detailed-exitcode"]).code(0);
+    assert!(kms.meta("meshform.state.json").contains_key("key_provider.alicloud_kms.kms"));
+    kms.sweep();
+}
+
+#[test]
+fn a_wrong_kms_key_or_missing_credentials_are_clear_errors_that_change_nothing() {
+    let kms = SandboxKms::start();
+    let w = kms.work();
+    kms.configure("alias/no-such-key", KMS_TARGETS);
+    kms.run(&["apply", "--auto-approve"])
+        .code(1)
+        .stderr_has("key_provider.alicloud_kms.kms")
+        .stderr_has("GenerateDataKey with KMS key alias/no-such-key failed")
+        .stderr_has("Forbidden.AliasNotFound")
+        .stderr_has("(request ");
+    assert!(!w.exists("meshform.state.json"), "nothing was written in clear");
+
+    kms.configure(&kms.alias, KMS_TARGETS);
+    kms.run(&["apply", "--auto-approve"]).code(0);
+    let before = bytes(w, "meshform.state.json");
+    // Reading it with an access key KMS does not know, or a wrong secret: refused, naming the key
+    // and KMS's code.
+    let r = w.run_with(
+        &["plan"],
+        &[
+            ("ALIBABA_CLOUD_ACCESS_KEY_ID", "LTAI5tNoSuchAccessKey"),
+            ("ALIBABA_CLOUD_ACCESS_KEY_SECRET", &kms.access_key_secret),
+            (VAR, PASS),
+        ],
+    );
+    r.code(1)
+        .stderr_has(&format!("Decrypt with KMS key {} failed", kms.alias))
+        .stderr_has("InvalidAccessKeyId.NotFound");
+    let r = w.run_with(
+        &["plan"],
+        &[
+            ("ALIBABA_CLOUD_ACCESS_KEY_ID", &kms.access_key_id),
+            ("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "not the secret"),
+            (VAR, PASS),
+        ],
+    );
+    r.code(1).stderr_has("SignatureDoesNotMatch");
+    assert_eq!(before, bytes(w, "meshform.state.json"), "a refused run changed the state");
+}
