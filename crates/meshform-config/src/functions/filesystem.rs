@@ -1,5 +1,6 @@
 //! Filesystem functions: `file`, `filebase64`, `fileexists` (relative paths resolve against the
-//! configuration's directory) and the path functions `basename` and `dirname`.
+//! configuration's directory) and the path functions `basename`, `dirname`, `abspath` and
+//! `pathexpand`. `pathexpand` does not expand `~`: the library never reads the home directory.
 
 use std::path::PathBuf;
 
@@ -109,6 +110,36 @@ pub(super) fn basename(a: &Args) -> FnResult {
     Ok(Value::string(trimmed.rsplit('/').next().unwrap_or(trimmed)))
 }
 
+/// `abspath(path)`: the path made absolute against the configuration's directory (Terraform's
+/// working directory), cleaned, with `/` separators.
+pub(super) fn abspath(a: &Args) -> FnResult {
+    a.exactly(1)?;
+    let path = a.string(0, "the path")?;
+    let base = std::path::absolute(a.ctx.base_dir)
+        .map_err(|e| a.fail(format!("cannot make {} absolute: {e}", a.ctx.base_dir.display())))?;
+    let joined = base.join(path.as_ref());
+    Ok(Value::String(clean(&joined.to_string_lossy().replace('\\', "/"))))
+}
+
+/// `pathexpand(path)`: the path unchanged unless it starts with `~`, which is refused: expanding
+/// it would read the home directory of whoever runs meshform, so plans would differ per user.
+pub(super) fn pathexpand(a: &Args) -> FnResult {
+    a.exactly(1)?;
+    let path = a.string(0, "the path")?;
+    if !path.starts_with('~') {
+        return Ok(Value::String(path.into_owned()));
+    }
+    if path.len() > 1 && !path[1..].starts_with(['/', '\\']) {
+        return Err(a.error(0, "cannot expand user-specific home dir"));
+    }
+    Err(a.error(
+        0,
+        "not supported for a path starting with ~: meshform does not read the home directory, so \
+         that a plan is the same whoever runs it; write the path relative to the configuration, \
+         or pass the absolute path in as a variable",
+    ))
+}
+
 /// `dirname(path)`: everything but the last element, cleaned.
 pub(super) fn dirname(a: &Args) -> FnResult {
     a.exactly(1)?;
@@ -163,6 +194,30 @@ mod tests {
         assert_eq!(
             in_dir(d, "fileexists", &[s("sub")]).unwrap_err(),
             "fileexists: sub exists but is not a regular file"
+        );
+    }
+
+    #[test]
+    fn abspath_resolves_against_the_configuration_directory() {
+        let base = std::path::Path::new("/work/config");
+        let run = |p: &str| in_dir(base, "abspath", &[s(p)]);
+        assert_eq!(run("modules/x"), Ok(s("/work/config/modules/x")));
+        assert_eq!(run("../shared/./a//b/"), Ok(s("/work/shared/a/b")));
+        assert_eq!(run("/etc/hosts"), Ok(s("/etc/hosts")));
+        assert_eq!(run(""), Ok(s("/work/config")));
+        let here = std::env::current_dir().unwrap().display().to_string();
+        assert_eq!(ok("abspath", &[s("x")]), s(&format!("{here}/x")));
+    }
+
+    #[test]
+    fn pathexpand_leaves_paths_without_a_tilde_and_refuses_the_home_directory() {
+        assert_eq!(ok("pathexpand", &[s("/etc/resolv.conf")]), s("/etc/resolv.conf"));
+        assert_eq!(ok("pathexpand", &[s("certs/root.pem")]), s("certs/root.pem"));
+        let e = err("pathexpand", &[s("~/.ssh/id_rsa")]);
+        assert!(e.starts_with("pathexpand: not supported for a path starting with ~"), "{e}");
+        assert_eq!(
+            err("pathexpand", &[s("~bob/x")]),
+            "pathexpand: cannot expand user-specific home dir"
         );
     }
 

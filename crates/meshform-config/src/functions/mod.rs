@@ -16,6 +16,7 @@ mod conversion;
 mod csv;
 mod datetime;
 mod encoding;
+mod fileset;
 mod filesystem;
 mod format;
 mod hash;
@@ -61,6 +62,7 @@ type Builtin = fn(&Args<'_>) -> FnResult;
 /// Every function, sorted by name (checked by a test; lookups use binary search).
 const TABLE: &[(&str, Builtin)] = &[
     ("abs", numeric::abs),
+    ("abspath", filesystem::abspath),
     ("alltrue", collections::alltrue),
     ("anytrue", collections::anytrue),
     ("base64decode", encoding::base64decode),
@@ -92,6 +94,7 @@ const TABLE: &[(&str, Builtin)] = &[
     ("filebase64sha512", hash::filebase64sha512),
     ("fileexists", filesystem::fileexists),
     ("filemd5", hash::filemd5),
+    ("fileset", fileset::fileset),
     ("filesha1", hash::filesha1),
     ("filesha256", hash::filesha256),
     ("filesha512", hash::filesha512),
@@ -119,6 +122,7 @@ const TABLE: &[(&str, Builtin)] = &[
     ("min", numeric::min),
     ("one", collections::one),
     ("parseint", numeric::parseint),
+    ("pathexpand", filesystem::pathexpand),
     ("plantimestamp", datetime::clock),
     ("pow", numeric::pow),
     ("range", collections::range),
