@@ -18,12 +18,10 @@
 //!
 //! Errors are `meshform_provider::ProviderError`s with the API's code, message and request id, and an
 //! `ErrorKind` from [`client::classify`] (or a product's own classifier). The signing functions are
-//! pure functions over strings: no HTTP types, no clock, no randomness. [`rpc`]: the headers of
-//! one signed RPC call to any product (used by the KMS key provider).
+//! pure functions over strings: no HTTP types, no clock, no randomness.
 
 pub mod client;
 pub mod credentials;
-pub mod rpc;
 
 use hmac::{Hmac, KeyInit, Mac};
 use meshform_core::hex;
