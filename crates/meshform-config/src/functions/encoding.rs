@@ -1,5 +1,6 @@
 //! Encodings: `jsonencode` / `jsondecode` (compact, keys sorted), `base64encode` / `base64decode`
-//! and `urlencode`.
+//! and `urlencode`. `base64gzip` is refused: no gzip compressor is in the dependency tree, and
+//! another compressor would not reproduce Terraform's bytes.
 
 use base64::Engine;
 
@@ -112,6 +113,14 @@ pub(super) fn base64decode(a: &Args) -> FnResult {
     })
 }
 
+/// `base64gzip(string)`: refused, with what to do instead.
+pub(super) fn base64gzip(a: &Args) -> FnResult {
+    Err(a.fail(
+        "not supported: meshform has no gzip compressor, and a different one would not give \
+         Terraform's bytes; compress the data outside meshform and read it with filebase64(path)",
+    ))
+}
+
 /// `urlencode(string)`: as a URL query component (`application/x-www-form-urlencoded`): spaces
 /// become `+`, letters, digits and `-_.~` stay, every other byte is `%XX`.
 pub(super) fn urlencode(a: &Args) -> FnResult {
@@ -135,6 +144,13 @@ mod tests {
     use super::super::test_support::*;
     use meshform_core::Value;
     use proptest::prelude::*;
+
+    #[test]
+    fn base64gzip_is_refused_with_a_way_out() {
+        let e = err("base64gzip", &[s("hello")]);
+        assert!(e.starts_with("base64gzip: not supported: meshform has no gzip compressor"), "{e}");
+        assert!(e.contains("filebase64"), "{e}");
+    }
 
     #[test]
     fn jsonencode_is_compact_sorted_and_integral() {

@@ -2,7 +2,8 @@
 //! `base64sha256`, `base64sha512`; the same of a file's bytes (`filemd5`, `filesha1`, …,
 //! `filebase64sha512`); and `uuidv5`, a name-based UUID. MD5 and SHA-1 are implemented here to
 //! avoid dependencies for legacy functions. `uuid` and `bcrypt` are refused: their results are
-//! random, and meshform's plans must be the same for the same inputs.
+//! random, and meshform's plans must be the same for the same inputs; `rsadecrypt` too (no RSA
+//! implementation in this crate's dependencies).
 
 use base64::Engine;
 use sha2::{Digest, Sha256, Sha512};
@@ -76,6 +77,14 @@ pub(super) fn filebase64sha256(a: &Args) -> FnResult {
 pub(super) fn filebase64sha512(a: &Args) -> FnResult {
     let digest = file_hash(a, |b| Sha512::digest(b).to_vec())?;
     Ok(Value::String(base64::engine::general_purpose::STANDARD.encode(digest)))
+}
+
+/// `rsadecrypt(ciphertext, key)`: refused; the configuration crate carries no RSA.
+pub(super) fn rsadecrypt(a: &Args) -> FnResult {
+    Err(a.fail(
+        "not supported: meshform's configuration language has no RSA implementation; decrypt \
+         the value outside meshform and pass it in as a sensitive variable",
+    ))
 }
 
 /// `uuid()` and `bcrypt(…)`: refused, because their results are random.
@@ -375,6 +384,8 @@ mod tests {
         let e = err("uuid", &[]);
         assert!(e.starts_with("uuid: not supported: its result is random"), "{e}");
         assert!(e.contains("uuidv5"), "{e}");
+        let e = err("rsadecrypt", &[s("eA=="), s("key")]);
+        assert!(e.starts_with("rsadecrypt: not supported:"), "{e}");
         let e = err("bcrypt", &[s("password")]);
         assert!(e.starts_with("bcrypt: not supported: its result is random"), "{e}");
     }

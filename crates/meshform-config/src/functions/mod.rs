@@ -25,6 +25,7 @@ mod numeric;
 mod regex_fns;
 mod sets;
 mod strings;
+mod text_encoding;
 mod yaml;
 
 use args::Args;
@@ -67,6 +68,7 @@ const TABLE: &[(&str, Builtin)] = &[
     ("anytrue", collections::anytrue),
     ("base64decode", encoding::base64decode),
     ("base64encode", encoding::base64encode),
+    ("base64gzip", encoding::base64gzip),
     ("base64sha256", hash::base64sha256),
     ("base64sha512", hash::base64sha512),
     ("basename", filesystem::basename),
@@ -130,6 +132,7 @@ const TABLE: &[(&str, Builtin)] = &[
     ("regexall", regex_fns::regexall),
     ("replace", regex_fns::replace),
     ("reverse", collections::reverse),
+    ("rsadecrypt", hash::rsadecrypt),
     ("setintersection", sets::setintersection),
     ("setproduct", sets::setproduct),
     ("setsubtract", sets::setsubtract),
@@ -146,6 +149,8 @@ const TABLE: &[(&str, Builtin)] = &[
     ("strrev", strings::strrev),
     ("substr", strings::substr),
     ("sum", numeric::sum),
+    ("textdecodebase64", text_encoding::textdecodebase64),
+    ("textencodebase64", text_encoding::textencodebase64),
     ("timeadd", datetime::timeadd),
     ("timecmp", datetime::timecmp),
     ("timestamp", datetime::clock),
