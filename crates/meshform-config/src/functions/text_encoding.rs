@@ -96,7 +96,7 @@ impl TextEncoding {
     /// The text of `bytes`, or `None` when they hold a sequence the encoding does not define.
     fn decode(self, bytes: &[u8]) -> Option<String> {
         let utf16 = |data: &[u8], big: bool| -> Option<String> {
-            if data.len() % 2 != 0 {
+            if !data.len().is_multiple_of(2) {
                 return None;
             }
             let units = data.chunks_exact(2).map(|p| {
