@@ -5,6 +5,8 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use meshform_core::{Diagnostic, InstanceAddr};
+use meshform_engine::reporter::BatchRef;
+use meshform_engine::verify::CheckResult;
 use meshform_engine::{Action, Reporter};
 
 use crate::render::json::event;
@@ -97,6 +99,54 @@ impl Reporter for TerminalReporter {
     fn apply_errored(&self, addr: &InstanceAddr, action: Action, elapsed: Duration) {
         self.line(&format!("{addr}: {} failed after {}", action.verb(), secs(elapsed)));
     }
+
+    fn rollout_batch_start(&self, b: BatchRef<'_>) {
+        self.line(&format!("{}: starting...", batch_name(b)));
+    }
+
+    fn rollout_checks_start(&self, b: BatchRef<'_>, checks: &[String]) {
+        if checks.is_empty() {
+            self.line(&format!("{}: applied (no checks)", batch_name(b)));
+        } else {
+            let names: Vec<String> = checks.iter().map(|c| format!("check.{c}")).collect();
+            self.line(&format!("{}: applied; running {}...", batch_name(b), names.join(", ")));
+        }
+    }
+
+    fn rollout_checks_done(&self, b: BatchRef<'_>, results: &[CheckResult], passed: bool) {
+        for r in results {
+            self.line(&format!("{}: {}", batch_name(b), check_line(r)));
+        }
+        if !passed {
+            self.line(&format!("{}: checks failed; the rollout stops here", batch_name(b)));
+        }
+    }
+}
+
+/// `Rollout of asm_service_mesh.mesh, batch 1 of 2 (cluster-2)`.
+fn batch_name(b: BatchRef<'_>) -> String {
+    format!("Rollout of {}, batch {} of {} ({})", b.resource, b.batch, b.total, b.label)
+}
+
+/// `check.x passed`, `check.x skipped (not enabled)`, `check.x FAILED: why; why`.
+fn check_line(r: &CheckResult) -> String {
+    if r.skipped {
+        format!("check.{} skipped (not enabled)", r.name)
+    } else if r.passed {
+        format!("check.{} passed", r.name)
+    } else {
+        format!("check.{} FAILED: {}", r.name, r.failures.join("; "))
+    }
+}
+
+/// A batch as JSON.
+fn batch_json(b: BatchRef<'_>) -> serde_json::Value {
+    serde_json::json!({
+        "resource": b.resource.to_string(),
+        "batch": b.batch,
+        "batches": b.total,
+        "keys": b.label,
+    })
 }
 
 /// JSON lines on stdout (`--json`): one object per event.
@@ -164,6 +214,38 @@ impl Reporter for JsonReporter {
             "error",
             format!("{addr}: {} failed after {}", action.verb(), secs(elapsed)),
             serde_json::json!({"hook": {"resource": hook_resource(addr), "action": action, "elapsed_seconds": elapsed.as_secs()}}),
+        ));
+    }
+    fn rollout_batch_start(&self, b: BatchRef<'_>) {
+        self.emit(event(
+            "rollout_batch_start",
+            "info",
+            format!("{}: starting...", batch_name(b)),
+            serde_json::json!({"rollout": batch_json(b)}),
+        ));
+    }
+    fn rollout_checks_start(&self, b: BatchRef<'_>, checks: &[String]) {
+        self.emit(event(
+            "rollout_checks_start",
+            "info",
+            format!("{}: applied; running its checks...", batch_name(b)),
+            serde_json::json!({"rollout": batch_json(b), "checks": checks}),
+        ));
+    }
+    fn rollout_checks_done(&self, b: BatchRef<'_>, results: &[CheckResult], passed: bool) {
+        let checks: Vec<serde_json::Value> = results
+            .iter()
+            .map(|r| serde_json::json!({"name": r.name, "passed": r.passed, "skipped": r.skipped, "failures": r.failures}))
+            .collect();
+        self.emit(event(
+            if passed { "rollout_batch_complete" } else { "rollout_batch_errored" },
+            if passed { "info" } else { "error" },
+            if passed {
+                format!("{}: checks passed", batch_name(b))
+            } else {
+                format!("{}: checks failed; the rollout stops here", batch_name(b))
+            },
+            serde_json::json!({"rollout": batch_json(b), "passed": passed, "checks": checks}),
         ));
     }
     fn diagnostic(&self, d: &Diagnostic) {

@@ -92,6 +92,23 @@ pub struct Lifecycle {
     pub prevent_destroy: Option<Span>,
     pub ignore_changes: Vec<(String, Span)>,
     pub ignore_all_changes: bool,
+    /// `rollout { … }`: change the instances a few at a time, gated by checks.
+    pub rollout: Option<RolloutDef>,
+}
+
+/// `lifecycle { rollout { batch_size = N  order = [KEY, …]  checks = [check.NAME, …] } }`: when a plan
+/// updates or replaces several instances of the resource, apply changes them `batch_size` at a time,
+/// `order` first then in key order, and runs the named checks after each batch.
+#[derive(Clone, Debug)]
+pub struct RolloutDef {
+    /// The `rollout` block's type identifier.
+    pub span: Span,
+    /// Instances changed at a time (1 when not written); the span is the value's.
+    pub batch_size: (i64, Option<Span>),
+    /// The instance keys to change first, in this order.
+    pub order: Vec<(meshform_core::InstanceKey, Span)>,
+    /// The check blocks that must pass after each batch, by name.
+    pub checks: Vec<(String, Span)>,
 }
 
 /// How the instances of a resource are repeated.

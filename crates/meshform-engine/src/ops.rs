@@ -60,6 +60,7 @@ pub fn load_parsed(ws: &Workspace, parsed: Parsed) -> (Option<Loaded>, Diagnosti
     diags.extend(gdiags);
     diags.extend(meshform_config::vars::check_defaults(&config));
     diags.extend(check_schemas(&config, &ws.registry));
+    diags.extend(meshform_config::load::check_rollouts(&config));
     check_required_version(&config, &mut diags);
     diags.sort();
     if diags.has_errors() {

@@ -2,9 +2,19 @@
 
 use std::time::Duration;
 
-use meshform_core::{Diagnostic, InstanceAddr};
+use meshform_core::{Diagnostic, InstanceAddr, ResourceAddr};
 
 use crate::plan::Action;
+use crate::verify::CheckResult;
+
+/// Where a staged rollout is: its resource, the batch (1-based) of how many, and the batch's keys.
+#[derive(Clone, Copy, Debug)]
+pub struct BatchRef<'a> {
+    pub resource: &'a ResourceAddr,
+    pub batch: usize,
+    pub total: usize,
+    pub label: &'a str,
+}
 
 /// Receives progress events of refresh and apply. Every method has a no-op default.
 pub trait Reporter: Send + Sync {
@@ -32,6 +42,12 @@ pub trait Reporter: Send + Sync {
     }
     /// An operation failed; the error is also returned as a diagnostic.
     fn apply_errored(&self, _addr: &InstanceAddr, _action: Action, _elapsed: Duration) {}
+    /// A batch of a staged rollout starts (its changes may start now).
+    fn rollout_batch_start(&self, _batch: BatchRef<'_>) {}
+    /// A batch's changes are done; its checks are running.
+    fn rollout_checks_start(&self, _batch: BatchRef<'_>, _checks: &[String]) {}
+    /// A batch's checks ran (`passed` when every one did; a failure stops the batches after it).
+    fn rollout_checks_done(&self, _batch: BatchRef<'_>, _results: &[CheckResult], _passed: bool) {}
     /// A warning or error found while working (also returned at the end).
     fn diagnostic(&self, _d: &Diagnostic) {}
 }

@@ -1,15 +1,16 @@
 //! Static validation: configuration against provider schemas, without network or provider calls.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use meshform_config::eval::{EmptyScope, Evaluator, Overlay};
 use meshform_config::model::{Config, Repetition};
 use meshform_config::suggest::did_you_mean;
-use meshform_core::{Diagnostic, Diagnostics, Mode, ProviderSchema, Value};
+use meshform_core::{Diagnostic, Diagnostics, InstanceKey, Mode, ProviderSchema, Value};
 use meshform_provider::Registry;
 
 use crate::body::{check_body, eval_body};
 use crate::graph::{ConfigGraph, Node};
+use crate::plan::rollout::unknown_order_keys;
 use crate::scope::Values;
 
 /// Checks every provider block and resource body against the registered providers' schemas.
@@ -144,10 +145,15 @@ pub fn check_values(config: &Config, graph: &ConfigGraph, registry: &Registry) -
                 match &r.repetition {
                     Repetition::Single => {}
                     Repetition::Count(e) | Repetition::ForEach(e) => {
-                        if let Err(d) =
-                            Evaluator::new(&values, &e.span.file, &config.dir).eval(&e.node)
-                        {
-                            diags.push(d);
+                        match Evaluator::new(&values, &e.span.file, &config.dir).eval(&e.node) {
+                            Err(d) => diags.push(d),
+                            Ok(v) => {
+                                if let (Some(def), Some(keys)) =
+                                    (&r.lifecycle.rollout, known_keys(&r.repetition, &v))
+                                {
+                                    diags.extend(unknown_order_keys(addr, def, &keys));
+                                }
+                            }
                         }
                         overlay.insert("count".to_owned(), Value::map([("index", Value::Unknown)]));
                         overlay.insert(
@@ -181,4 +187,24 @@ pub fn check_values(config: &Config, graph: &ConfigGraph, registry: &Registry) -
         }
     }
     diags
+}
+
+/// The instance keys a `count` or `for_each` value gives, when it is fully known.
+fn known_keys(rep: &Repetition, v: &Value) -> Option<BTreeSet<InstanceKey>> {
+    if v.contains_unknown() {
+        return None;
+    }
+    match (rep, v.unmarked()) {
+        (Repetition::Count(_), x) => {
+            let n = x.as_number().filter(|n| n.fract() == 0.0 && *n >= 0.0)?;
+            Some((0..n as i64).map(InstanceKey::Int).collect())
+        }
+        (Repetition::ForEach(_), Value::Map(m)) => {
+            Some(m.keys().map(|k| InstanceKey::Str(k.clone())).collect())
+        }
+        (Repetition::ForEach(_), Value::List(l)) => {
+            l.iter().map(|x| x.as_str().map(|s| InstanceKey::Str(s.to_owned()))).collect()
+        }
+        _ => None,
+    }
 }

@@ -5,13 +5,14 @@
 use std::collections::BTreeMap;
 
 use meshform_config::eval::{Evaluator, Overlay, Scope};
+use meshform_config::model::{CheckDef, Config};
 use meshform_config::vars::VarInputs;
 use meshform_core::{Diagnostic, Diagnostics, ResourceAddr, Value};
 use meshform_provider::ErrorKind;
 
 use crate::body::eval_body;
 use crate::ops::{self, Parsed, PlanError, Workspace};
-use crate::plan::walk::{remark, PlanOptions};
+use crate::plan::walk::{remark, PlanContext, PlanOptions};
 use crate::reporter::Reporter;
 
 /// The outcome of one check.
@@ -150,123 +151,131 @@ pub async fn verify(
         if !names.is_empty() && !names.contains(name) {
             continue;
         }
-        let mut result = CheckResult {
-            name: name.clone(),
-            passed: true,
-            skipped: false,
-            unreachable: false,
-            failures: Vec::new(),
-            data: Vec::new(),
-        };
-        if let Some(e) = &check.enabled {
-            match Evaluator::new(&planned.ctx.values, &e.span.file, &config.dir).eval(&e.node) {
-                Ok(v) if v.as_bool() == Some(false) => {
-                    result.skipped = true;
-                    report.checks.push(result);
-                    continue;
-                }
-                Ok(v) if v.as_bool() == Some(true) => {}
-                Ok(v) => result.failures.push(format!(
-                    "enabled must be true or false, got {} ({})",
-                    v.kind(),
-                    e.span.location()
-                )),
-                Err(d) => result.failures.push(format!("{} ({})", d.summary, e.span.location())),
-            }
-        }
-        let mut data_root =
-            planned.ctx.values.root("data").cloned().unwrap_or(Value::Map(BTreeMap::new()));
-        for d in &check.data {
-            let Some(provider) = planned.ctx.providers.get(&d.provider_key()).cloned() else {
-                result.failures.push(format!(
-                    "{}: provider {} is not available",
-                    d.addr,
-                    d.provider_key()
-                ));
-                continue;
-            };
-            let Some(schema) = planned
-                .ctx
-                .schemas
-                .get(meshform_core::implied_provider(&d.addr.ty))
-                .and_then(|s| s.data_sources.get(&d.addr.ty))
-                .cloned()
-            else {
-                result.failures.push(format!("{}: unknown data source", d.addr));
-                continue;
-            };
-            let extra = BTreeMap::from([("data".to_owned(), data_root.clone())]);
-            let scope = Overlay { base: &planned.ctx.values, extra: &extra };
-            let mut diags = Diagnostics::default();
-            let cfg = eval_body(&d.body, &schema, &scope, &config.dir, &mut diags);
-            if let Some(e) = diags.iter().find(|x| x.is_error()) {
-                result.failures.push(format!("{}: {e}", d.addr));
-                continue;
-            }
-            if cfg.contains_unknown() {
-                result.failures.push(format!(
-                    "{}: its arguments depend on values not known yet; run apply first",
-                    d.addr
-                ));
-                continue;
-            }
-            match provider.read_data(&d.addr.ty, &cfg.clone().into_unmarked_deep()).await {
-                Ok(v) => {
-                    let v = remark(v, &cfg, &schema);
-                    if let Value::Map(types) = &mut data_root {
-                        let by_name = types
-                            .entry(d.addr.ty.clone())
-                            .or_insert_with(|| Value::Map(BTreeMap::new()));
-                        if let Value::Map(m) = by_name {
-                            m.insert(d.addr.name.clone(), v.clone());
-                        }
-                    }
-                    result.data.push((d.addr.clone(), v));
-                }
-                Err(e) => {
-                    result.unreachable |= e.kind == ErrorKind::Unavailable;
-                    result.failures.push(format!("{}: {e}", d.addr));
-                }
-            }
-        }
-        if result.failures.is_empty() {
-            let extra = BTreeMap::from([("data".to_owned(), data_root)]);
-            let scope = Overlay { base: &planned.ctx.values, extra: &extra };
-            for a in &check.asserts {
-                let ev = Evaluator::new(&scope, &a.condition.span.file, &config.dir);
-                match ev.eval(&a.condition.node) {
-                    Ok(v) if v.as_bool() == Some(true) => {}
-                    Ok(v) if v.as_bool() == Some(false) => {
-                        let msg = Evaluator::new(&scope, &a.error_message.span.file, &config.dir)
-                            .eval(&a.error_message.node)
-                            .ok()
-                            .and_then(|m| {
-                                if m.is_sensitive() {
-                                    None
-                                } else {
-                                    m.as_str().map(str::to_owned)
-                                }
-                            })
-                            .unwrap_or_else(|| "assertion failed".into());
-                        result.failures.push(format!("{msg} ({})", a.condition.span.location()));
-                    }
-                    Ok(v) => result.failures.push(format!(
-                        "the condition at {} is {} rather than true or false",
-                        a.condition.span.location(),
-                        v.kind()
-                    )),
-                    Err(d) => result.failures.push(format!(
-                        "{} ({})",
-                        d.summary,
-                        a.condition.span.location()
-                    )),
-                }
-            }
-        }
-        result.passed = result.failures.is_empty();
-        report.checks.push(result);
+        report.checks.push(run_check(config, &planned.ctx, name, check).await);
     }
     Ok(report)
+}
+
+/// Runs one check the way `meshform verify` does: its `enabled` condition, its scoped data sources
+/// (read live through the configured providers), then its asserts, all evaluated against `ctx`'s
+/// values (the plan's, or those an apply has reached).
+pub async fn run_check(
+    config: &Config,
+    ctx: &PlanContext,
+    name: &str,
+    check: &CheckDef,
+) -> CheckResult {
+    let mut result = CheckResult {
+        name: name.to_owned(),
+        passed: true,
+        skipped: false,
+        unreachable: false,
+        failures: Vec::new(),
+        data: Vec::new(),
+    };
+    if let Some(e) = &check.enabled {
+        match Evaluator::new(&ctx.values, &e.span.file, &config.dir).eval(&e.node) {
+            Ok(v) if v.as_bool() == Some(false) => {
+                result.skipped = true;
+                return result;
+            }
+            Ok(v) if v.as_bool() == Some(true) => {}
+            Ok(v) => result.failures.push(format!(
+                "enabled must be true or false, got {} ({})",
+                v.kind(),
+                e.span.location()
+            )),
+            Err(d) => result.failures.push(format!("{} ({})", d.summary, e.span.location())),
+        }
+    }
+    let mut data_root = ctx.values.root("data").cloned().unwrap_or(Value::Map(BTreeMap::new()));
+    for d in &check.data {
+        let Some(provider) = ctx.providers.get(&d.provider_key()).cloned() else {
+            result.failures.push(format!(
+                "{}: provider {} is not available",
+                d.addr,
+                d.provider_key()
+            ));
+            continue;
+        };
+        let Some(schema) = ctx
+            .schemas
+            .get(meshform_core::implied_provider(&d.addr.ty))
+            .and_then(|s| s.data_sources.get(&d.addr.ty))
+            .cloned()
+        else {
+            result.failures.push(format!("{}: unknown data source", d.addr));
+            continue;
+        };
+        let extra = BTreeMap::from([("data".to_owned(), data_root.clone())]);
+        let scope = Overlay { base: &ctx.values, extra: &extra };
+        let mut diags = Diagnostics::default();
+        let cfg = eval_body(&d.body, &schema, &scope, &config.dir, &mut diags);
+        if let Some(e) = diags.iter().find(|x| x.is_error()) {
+            result.failures.push(format!("{}: {e}", d.addr));
+            continue;
+        }
+        if cfg.contains_unknown() {
+            result.failures.push(format!(
+                "{}: its arguments depend on values not known yet; run apply first",
+                d.addr
+            ));
+            continue;
+        }
+        match provider.read_data(&d.addr.ty, &cfg.clone().into_unmarked_deep()).await {
+            Ok(v) => {
+                let v = remark(v, &cfg, &schema);
+                if let Value::Map(types) = &mut data_root {
+                    let by_name = types
+                        .entry(d.addr.ty.clone())
+                        .or_insert_with(|| Value::Map(BTreeMap::new()));
+                    if let Value::Map(m) = by_name {
+                        m.insert(d.addr.name.clone(), v.clone());
+                    }
+                }
+                result.data.push((d.addr.clone(), v));
+            }
+            Err(e) => {
+                result.unreachable |= e.kind == ErrorKind::Unavailable;
+                result.failures.push(format!("{}: {e}", d.addr));
+            }
+        }
+    }
+    if result.failures.is_empty() {
+        let extra = BTreeMap::from([("data".to_owned(), data_root)]);
+        let scope = Overlay { base: &ctx.values, extra: &extra };
+        for a in &check.asserts {
+            let ev = Evaluator::new(&scope, &a.condition.span.file, &config.dir);
+            match ev.eval(&a.condition.node) {
+                Ok(v) if v.as_bool() == Some(true) => {}
+                Ok(v) if v.as_bool() == Some(false) => {
+                    let msg = Evaluator::new(&scope, &a.error_message.span.file, &config.dir)
+                        .eval(&a.error_message.node)
+                        .ok()
+                        .and_then(|m| {
+                            if m.is_sensitive() {
+                                None
+                            } else {
+                                m.as_str().map(str::to_owned)
+                            }
+                        })
+                        .unwrap_or_else(|| "assertion failed".into());
+                    result.failures.push(format!("{msg} ({})", a.condition.span.location()));
+                }
+                Ok(v) => result.failures.push(format!(
+                    "the condition at {} is {} rather than true or false",
+                    a.condition.span.location(),
+                    v.kind()
+                )),
+                Err(d) => {
+                    result.failures.push(format!("{} ({})", d.summary, a.condition.span.location()))
+                }
+            }
+        }
+    }
+    result.passed = result.failures.is_empty();
+    result.passed = result.failures.is_empty();
+    result
 }
 
 #[cfg(test)]

@@ -189,6 +189,14 @@ pub fn plan_events(plan: &Plan) -> Vec<serde_json::Value> {
             }),
         ));
     }
+    for r in &plan.rollouts {
+        out.push(event(
+            "planned_rollout",
+            "info",
+            format!("Rollout: {}", r.summary()),
+            super::rollout::json(r),
+        ));
+    }
     let (add, change, remove) = plan.summary();
     let message = if plan.mode == PlanMode::RefreshOnly {
         format!("Refresh: {} changed outside meshform.", plan.drift.len())

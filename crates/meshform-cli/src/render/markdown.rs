@@ -138,6 +138,7 @@ fn render_with(plan: &Plan, opts: &MarkdownOptions, fold: Fold) -> String {
     if plan.mode != PlanMode::RefreshOnly && !actionable.is_empty() {
         summary_table(&actionable, &mut out);
     }
+    out.push_str(&super::rollout::markdown(plan, code_safe));
 
     let mut folded = Vec::new();
     if !destructive.is_empty() {

@@ -4,6 +4,7 @@ pub mod graph;
 pub mod json;
 pub mod markdown;
 pub mod plan_json;
+pub mod rollout;
 pub mod state;
 pub mod text;
 pub mod verify;

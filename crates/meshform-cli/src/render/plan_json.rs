@@ -54,6 +54,8 @@ pub fn plan_document(file: &PlanFile, plan: &Plan) -> serde_json::Value {
         "output_changes": outputs,
         "failures": plan.failures.iter().map(|f| serde_json::json!({"address": f.address, "provider": f.provider, "message": f.message})).collect::<Vec<_>>(),
         "skipped": plan.skipped,
+        // An extension of Terraform's format: the batches of staged rollouts.
+        "rollouts": plan.rollouts.iter().map(super::rollout::json).collect::<Vec<_>>(),
         "errored": false,
     })
 }

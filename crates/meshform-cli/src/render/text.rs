@@ -103,6 +103,7 @@ pub fn render_plan(plan: &Plan, style: Style) -> String {
             "{} {add} to add, {change} to change, {destroy} to destroy.",
             style.bold("Plan:")
         );
+        out.push_str(&super::rollout::text(plan));
     }
     if !outputs.is_empty() {
         out.push_str("\nChanges to Outputs:\n");

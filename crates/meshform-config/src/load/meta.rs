@@ -1,9 +1,9 @@
-//! Meta-arguments and the blocks that carry them: `lifecycle`, `depends_on`, `provider = NAME.ALIAS`,
-//! and `check` blocks with their scoped data sources and asserts.
+//! Meta-arguments and the blocks that carry them: `lifecycle` (with its `rollout`), `depends_on`,
+//! `provider = NAME.ALIAS`, and `check` blocks with their scoped data sources and asserts.
 
 use hcl::edit::expr::{Expression, TraversalOperator};
 use hcl::edit::structure::{Block, Structure};
-use meshform_core::{InstanceKey, ResourceAddr, Span};
+use meshform_core::{Diagnostic, Diagnostics, InstanceKey, ResourceAddr, Span};
 
 use super::Lowerer;
 use crate::eval;
@@ -122,7 +122,8 @@ impl Lowerer {
 
     pub(super) fn lower_lifecycle(&mut self, n: NestedBlockDef) -> Lifecycle {
         let mut l = Lifecycle::default();
-        const ALLOWED: &[&str] = &["create_before_destroy", "prevent_destroy", "ignore_changes"];
+        const ALLOWED: &[&str] =
+            &["create_before_destroy", "prevent_destroy", "ignore_changes", "rollout"];
         for (k, a) in n.body.attrs {
             match k.as_str() {
                 "create_before_destroy" => {
@@ -162,9 +163,140 @@ impl Lowerer {
             }
         }
         for b in n.body.blocks {
-            self.unexpected("block", &b.kind, b.span, ALLOWED);
+            if b.kind != "rollout" {
+                self.unexpected("block", &b.kind, b.span, ALLOWED);
+            } else if let Some(first) = &l.rollout {
+                let first = first.span.clone();
+                self.duplicate("block", "rollout", b.span, &first);
+            } else {
+                l.rollout = Some(self.lower_rollout(b));
+            }
         }
         l
+    }
+
+    /// `rollout { batch_size  order  checks }` inside `lifecycle`.
+    fn lower_rollout(&mut self, b: NestedBlockDef) -> RolloutDef {
+        const ALLOWED: &[&str] = &["batch_size", "order", "checks"];
+        let mut r = RolloutDef {
+            span: b.span,
+            batch_size: (1, None),
+            order: Vec::new(),
+            checks: Vec::new(),
+        };
+        for (k, a) in b.body.attrs {
+            match k.as_str() {
+                "batch_size" => {
+                    let span = a.expr.span.clone();
+                    match self.const_value(&a.expr) {
+                        Some(v) => match v.as_number().filter(|n| n.fract() == 0.0) {
+                            Some(n) if n >= 1.0 && n <= i64::MAX as f64 => {
+                                r.batch_size = (n as i64, Some(span))
+                            }
+                            Some(_) => self.err(
+                                "meshform::config::invalid_rollout",
+                                "batch_size must be at least 1",
+                                span,
+                                "fewer than one instance per batch",
+                                "write batch_size = 1 to change one instance at a time",
+                            ),
+                            None => self.err(
+                                "meshform::config::invalid_rollout",
+                                format!("batch_size must be a whole number, got {}", v.kind()),
+                                span,
+                                "not a whole number",
+                                "write batch_size = 1 to change one instance at a time",
+                            ),
+                        },
+                        None => self.err(
+                            "meshform::config::invalid_rollout",
+                            "batch_size must be a constant number",
+                            span,
+                            "not a constant",
+                            "write a number such as batch_size = 1",
+                        ),
+                    }
+                }
+                "order" => {
+                    let Expression::Array(items) = &a.expr.node else {
+                        self.err(
+                            "meshform::config::invalid_rollout",
+                            "order must be a list of instance keys",
+                            a.expr.span.clone(),
+                            "not a list",
+                            "write order = [\"cluster-2\", \"cluster-1\"] (for_each keys) or order = [1, 0] (count indexes)",
+                        );
+                        continue;
+                    };
+                    for item in items.iter() {
+                        let span = self.span(item);
+                        let key = match item {
+                            Expression::String(s) => Some(InstanceKey::Str(s.value().clone())),
+                            Expression::Number(n) => n
+                                .value()
+                                .as_u64()
+                                .and_then(|i| i64::try_from(i).ok())
+                                .map(InstanceKey::Int),
+                            _ => None,
+                        };
+                        match key {
+                            Some(k) if r.order.iter().any(|(o, _)| o == &k) => self.err(
+                                "meshform::config::invalid_rollout",
+                                format!("order names {} twice", k.to_string().trim_matches(['[', ']'])),
+                                span,
+                                "named again here",
+                                "name each instance key once",
+                            ),
+                            Some(k) => r.order.push((k, span)),
+                            None => self.err(
+                                "meshform::config::invalid_rollout",
+                                "order entries must be instance keys",
+                                span,
+                                "not a quoted key or an index",
+                                "write for_each keys as strings (\"cluster-2\") or count indexes as numbers (0)",
+                            ),
+                        }
+                    }
+                }
+                "checks" => {
+                    let Expression::Array(items) = &a.expr.node else {
+                        self.err(
+                            "meshform::config::invalid_rollout",
+                            "checks must be a list of check references",
+                            a.expr.span.clone(),
+                            "not a list",
+                            "write checks = [check.NAME, …] naming check blocks",
+                        );
+                        continue;
+                    };
+                    for item in items.iter() {
+                        let span = self.span(item);
+                        match check_ref(item) {
+                            Some(name) if r.checks.iter().any(|(c, _)| c == &name) => self.err(
+                                "meshform::config::invalid_rollout",
+                                format!("checks names check.{name} twice"),
+                                span,
+                                "named again here",
+                                "name each check once",
+                            ),
+                            Some(name) => r.checks.push((name, span)),
+                            None => self.err(
+                                "meshform::config::invalid_rollout",
+                                "checks entries must be check references",
+                                span,
+                                "not check.NAME",
+                                "write check.NAME (no quotes) naming a check block",
+                            ),
+                        }
+                    }
+                }
+                other => self.unexpected("argument", other, a.name_span, ALLOWED),
+            }
+        }
+        for inner in b.body.blocks {
+            self.unexpected("block", &inner.kind, inner.span, ALLOWED);
+        }
+        r
     }
 
     pub(super) fn depends_on(&mut self, e: &Expr) -> Vec<DependsOn> {
@@ -194,6 +326,71 @@ impl Lowerer {
         }
         out
     }
+}
+
+/// `check.NAME` as written in a rollout's `checks`.
+fn check_ref(e: &Expression) -> Option<String> {
+    let Expression::Traversal(t) = e else { return None };
+    let Expression::Variable(root) = &t.expr else { return None };
+    match (root.as_str(), t.operators.as_slice()) {
+        ("check", [op]) => match op.value() {
+            TraversalOperator::GetAttr(a) => Some(a.as_str().to_owned()),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// What a rollout needs from the rest of the configuration: its resource has instances (`for_each`
+/// or `count`) and every check it names exists. (Whether `order` names existing keys is decided
+/// where the keys are known: validation with constant `for_each`, and planning.)
+pub fn check_rollouts(config: &Config) -> Diagnostics {
+    let mut diags = Diagnostics::default();
+    for r in config.resources.values() {
+        let Some(rollout) = &r.lifecycle.rollout else { continue };
+        if matches!(r.repetition, Repetition::Single) {
+            diags.push(
+                Diagnostic::error(
+                    "meshform::config::rollout_without_instances",
+                    format!("{} has a rollout but only one instance", r.addr),
+                )
+                .with_span(rollout.span.clone(), "a rollout changes several instances in batches")
+                .with_help("give the resource for_each or count, or remove the rollout block"),
+            );
+        }
+        for (name, span) in &rollout.checks {
+            if config.checks.contains_key(name) {
+                continue;
+            }
+            let help = match crate::suggest::did_you_mean(
+                name,
+                config.checks.keys().map(String::as_str),
+            ) {
+                Some(s) => format!("did you mean check.{s}?"),
+                None if config.checks.is_empty() => {
+                    "the configuration has no check blocks; add check \"NAME\" { … }".to_owned()
+                }
+                None => format!(
+                    "checks: {}",
+                    config
+                        .checks
+                        .keys()
+                        .map(|c| format!("check.{c}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            };
+            diags.push(
+                Diagnostic::error(
+                    "meshform::config::unknown_check",
+                    format!("rollout of {} names check.{name}, which is not declared", r.addr),
+                )
+                .with_span(span.clone(), "no such check block")
+                .with_help(help),
+            );
+        }
+    }
+    diags
 }
 
 /// `NAME` or `NAME.ALIAS` as written in `provider = …`.

@@ -15,6 +15,7 @@ mod meta;
 use crate::model::*;
 use crate::suggest::did_you_mean;
 use crate::typeexpr::parse_type;
+pub use meta::check_rollouts;
 use meta::provider_ref;
 
 /// Whether a file name is a variables file rather than configuration.

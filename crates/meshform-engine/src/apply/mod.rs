@@ -4,7 +4,8 @@
 //! Steps are per instance (create, update, read) and per deletion; configuration nodes (locals,
 //! outputs, resources as a whole) are barriers that re-evaluate with the values applied so far. A
 //! failed step skips everything that depends on it; independent branches go on. Cancellation stops
-//! scheduling and waits for the operations in flight.
+//! scheduling and waits for the operations in flight. A staged rollout adds a gate after each batch
+//! ([`rollout`]) that runs the batch's checks; a failed gate skips the batches after it.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
@@ -23,14 +24,17 @@ use tokio::sync::{watch, Semaphore, SemaphorePermit};
 use crate::body::eval_body;
 use crate::graph::{ConfigGraph, Node};
 use crate::plan::walk::{provider_state_key, PlanContext};
-use crate::plan::{Action, Plan, PlanMode, ResourceChange};
+use crate::plan::{Action, Plan, PlanMode, ResourceChange, Rollout};
 use crate::reporter::Reporter;
+use crate::verify::{run_check, CheckResult};
 
 mod operation;
+mod rollout;
 mod steps;
 mod writer;
 
 use operation::*;
+use rollout::{batch_ref, Gate};
 use steps::*;
 pub use writer::StateWriter;
 
@@ -105,7 +109,17 @@ impl<'a> Executor<'a> {
             }
             return out;
         }
-        let steps = build_steps(self.graph, self.plan, &self.writer.snapshot());
+        let mut steps = build_steps(self.graph, self.plan, &self.writer.snapshot());
+        let gates = match rollout::stage(&mut steps, self.plan, self.graph) {
+            Ok(g) => g,
+            Err(d) => {
+                out.diags.push(d);
+                return out;
+            }
+        };
+        for g in gates.iter().filter(|g| g.batch == 0) {
+            self.report_batch_start(g.rollout(self.plan), 0);
+        }
         let n = steps.kinds.len();
         let mut remaining: Vec<usize> = steps.deps.iter().map(BTreeSet::len).collect();
         let mut ready: BTreeSet<(StepKind, usize)> =
@@ -121,7 +135,8 @@ impl<'a> Executor<'a> {
             // An operation is started only once it holds a parallelism slot, so that nothing waits
             // for one and starts after a cancellation; configuration steps need none.
             let startable = |(kind, _): &(StepKind, usize)| {
-                matches!(kind, StepKind::Config(_)) || semaphore.available_permits() > 0
+                matches!(kind, StepKind::Config(_) | StepKind::Gate(_))
+                    || semaphore.available_permits() > 0
             };
             while let Some(item) =
                 if cancelled || fatal { None } else { ready.iter().copied().find(startable) }
@@ -157,6 +172,10 @@ impl<'a> Executor<'a> {
                         let permit = semaphore.try_acquire().ok();
                         in_flight.push(Box::pin(step_with_permit(permit, s, fut)));
                     }
+                    StepKind::Gate(g) => {
+                        let fut = self.gate_future(gates[g]);
+                        in_flight.push(Box::pin(step_with_permit(None, s, fut)));
+                    }
                 }
             }
             if in_flight.is_empty() {
@@ -176,6 +195,12 @@ impl<'a> Executor<'a> {
             let Some((s, result)) = next else { break };
             match result {
                 Ok(value) => {
+                    if let StepKind::Gate(g) = steps.kinds[s] {
+                        let (r, next) = (gates[g].rollout(plan), gates[g].batch + 1);
+                        if next < r.batches.len() && !cancelled {
+                            self.report_batch_start(r, next);
+                        }
+                    }
                     self.finish(&steps.kinds[s], value, &mut out);
                     done[s] = true;
                     release(&steps, s, &mut remaining, &mut ready, &done);
@@ -199,7 +224,7 @@ impl<'a> Executor<'a> {
                     StepKind::Instance(i) | StepKind::Delete(i) => {
                         Some(plan.changes[i].addr.to_string())
                     }
-                    StepKind::Config(_) => None,
+                    StepKind::Config(_) | StepKind::Gate(_) => None,
                 })
                 .collect();
             out.diags.push(
@@ -479,7 +504,7 @@ impl<'a> Executor<'a> {
                 }
             }
             StepKind::Delete(_) => out.destroyed += 1,
-            StepKind::Config(_) => {}
+            StepKind::Config(_) | StepKind::Gate(_) => {}
         }
     }
 
@@ -499,6 +524,70 @@ impl<'a> Executor<'a> {
             }
             stack.extend(steps.dependents[d].iter().copied());
         }
+    }
+
+    fn report_batch_start(&self, r: &Rollout, batch: usize) {
+        let label = r.batches[batch].label();
+        self.reporter.rollout_batch_start(batch_ref(r, batch, &label));
+    }
+
+    /// Runs the checks after a rollout batch, as `meshform verify` runs them, against the values
+    /// applied so far; an error naming the batch and each failed check when one fails.
+    fn gate_future(&self, gate: Gate) -> OpFuture<'a> {
+        let r: &'a Rollout = gate.rollout(self.plan);
+        let ctx = self.ctx.clone();
+        let config = self.config;
+        let reporter = self.reporter;
+        Box::pin(async move {
+            let label = r.batches[gate.batch].label();
+            let at = batch_ref(r, gate.batch, &label);
+            reporter.rollout_checks_start(at, &r.checks);
+            let mut results = Vec::new();
+            for name in &r.checks {
+                results.push(match config.checks.get(name) {
+                    Some(check) => run_check(config, &ctx, name, check).await,
+                    None => CheckResult {
+                        name: name.clone(),
+                        passed: false,
+                        skipped: false,
+                        unreachable: false,
+                        failures: vec!["no such check in the configuration".into()],
+                        data: Vec::new(),
+                    },
+                });
+            }
+            let passed = results.iter().all(|c| c.passed);
+            reporter.rollout_checks_done(at, &results, passed);
+            if passed {
+                return Ok(None);
+            }
+            let failed: Vec<String> = results
+                .iter()
+                .filter(|c| !c.passed)
+                .map(|c| format!("check.{} failed: {}", c.name, c.failures.join("; ")))
+                .collect();
+            let later: Vec<String> =
+                r.batches[gate.batch + 1..].iter().map(|b| b.label()).collect();
+            Err(Diagnostic::error(
+                "meshform::apply::rollout_check_failed",
+                format!(
+                    "rollout of {} stopped after batch {} of {} ({label}): {}",
+                    r.resource,
+                    gate.batch + 1,
+                    r.batches.len(),
+                    failed.join("; ")
+                ),
+            )
+            .with_help(if later.is_empty() {
+                "every batch was applied, but the checks fail: find the cause with `meshform verify`"
+                    .to_owned()
+            } else {
+                format!(
+                    "the later batches ({}) were not changed; find the cause with `meshform verify`, fix it, and apply again: the next plan shows what is left",
+                    later.join(", then ")
+                )
+            }))
+        })
     }
 
     fn save_outputs(&self) -> Result<(), StateError> {

@@ -16,6 +16,8 @@ pub(super) enum StepKind {
     Instance(usize),
     /// A configuration node, by position in the graph order.
     Config(usize),
+    /// The checks after a batch of a staged rollout, by gate index (`rollout::stage`).
+    Gate(usize),
 }
 
 pub(super) struct Steps {

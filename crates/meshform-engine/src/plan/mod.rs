@@ -1,7 +1,10 @@
 //! Plans: what would change, why, and what drifted, as computed by [`walk`].
 
+pub mod rollout;
 mod support;
 pub mod walk;
+
+pub use rollout::{Rollout, RolloutBatch};
 
 use meshform_core::{InstanceAddr, PathStep, ResourceAddr, Value};
 use serde::{Deserialize, Serialize};
@@ -219,6 +222,8 @@ pub struct Plan {
     pub adoptions: Vec<Adoption>,
     /// Pending creates whose objects the provider could not find: dropped from state on apply.
     pub abandoned: Vec<String>,
+    /// Staged rollouts: the batches some changes apply in, each gated by checks ([`rollout`]).
+    pub rollouts: Vec<Rollout>,
     /// The state the plan was made against.
     pub lineage: String,
     pub serial: u64,

@@ -255,6 +255,22 @@ pub fn compare(saved: &Plan, fresh: &Plan) -> Vec<String> {
             out.push(format!("{k}: now needs {}, which the plan does not include", action(now)));
         }
     }
+    if saved.rollouts != fresh.rollouts {
+        let describe = |p: &Plan| {
+            let r: Vec<String> =
+                p.rollouts.iter().map(|r| format!("{}: {}", r.resource, r.summary())).collect();
+            if r.is_empty() {
+                "none".to_owned()
+            } else {
+                r.join("; ")
+            }
+        };
+        out.push(format!(
+            "the rollout differs: the plan has {}, now {}",
+            describe(saved),
+            describe(fresh)
+        ));
+    }
     if saved.complete() != fresh.complete() {
         out.push("the plan's completeness differs (a provider failed or recovered)".into());
     }

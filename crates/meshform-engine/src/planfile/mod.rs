@@ -33,9 +33,12 @@
 //! make a plan stale.
 
 pub mod check;
+pub mod rollout;
 pub mod values;
 
 use std::collections::BTreeMap;
+
+use rollout::SavedRollout;
 
 use meshform_core::{InstanceAddr, PathStep, ResourceAddr, Value};
 use meshform_state::encryption::Encryption;
@@ -158,6 +161,8 @@ pub struct SavedPlan {
     pub adoptions: Vec<SavedAdoption>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub abandoned: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rollouts: Vec<SavedRollout>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -284,6 +289,7 @@ impl SavedPlan {
                 })
                 .collect(),
             abandoned: plan.abandoned.clone(),
+            rollouts: plan.rollouts.iter().map(SavedRollout::from_rollout).collect(),
         }
     }
 
@@ -357,6 +363,11 @@ impl SavedPlan {
             skipped: self.skipped.clone(),
             adoptions,
             abandoned: self.abandoned.clone(),
+            rollouts: self
+                .rollouts
+                .iter()
+                .map(SavedRollout::to_rollout)
+                .collect::<Result<_, _>>()?,
             lineage: self.lineage.clone(),
             serial: self.serial,
         })

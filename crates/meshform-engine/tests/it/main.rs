@@ -11,5 +11,6 @@ mod failures;
 mod graph;
 mod outage;
 mod replace;
+mod rollout;
 mod scheduling;
 mod unknowns;
