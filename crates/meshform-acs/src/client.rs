@@ -344,9 +344,11 @@ impl AcsClient {
         for (k, v) in headers.iter().filter(|(k, _)| k != "host") {
             req = req.header(k.as_str(), v.as_str());
         }
-        req = req
-            .header("authorization", authorization_v3(&creds.access_key_id, &names, &signature))
-            .body(body);
+        if !self.credentials.is_anonymous() {
+            let authorization = authorization_v3(&creds.access_key_id, &names, &signature);
+            req = req.header("authorization", authorization);
+        }
+        req = req.body(body);
         let transport = |e: reqwest::Error| transport_error(&request.action, &self.endpoint, &e);
         let resp = req.send().await.map_err(transport)?;
         let status = resp.status().as_u16();

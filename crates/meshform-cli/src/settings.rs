@@ -41,7 +41,8 @@ pub struct Settings {
     pub env_vars: Vec<(String, String)>,
     /// Who runs meshform (for lock info).
     pub who: String,
-    /// What the asm provider may read of the environment (`ALIBABA_CLOUD_*`, the home directory).
+    /// What Alibaba Cloud providers may read of the environment (`ALIBABA_CLOUD_*`, `ALICLOUD_*`, the
+    /// home directory).
     pub provider_env: meshform_provider_asm::credentials::ProviderEnv,
     /// What the kubernetes provider may read of the environment (`KUBECONFIG`, the home directory).
     pub kube_env: meshform_provider_kubernetes::KubeEnv,
@@ -93,7 +94,9 @@ impl Settings {
             env_vars,
             who: format!("{user}@{host}"),
             provider_env: meshform_provider_asm::credentials::ProviderEnv {
-                vars: std::env::vars().filter(|(k, _)| k.starts_with("ALIBABA_CLOUD_")).collect(),
+                vars: std::env::vars()
+                    .filter(|(k, _)| k.starts_with("ALIBABA_CLOUD_") || k.starts_with("ALICLOUD_"))
+                    .collect(),
                 home: std::env::var_os("HOME").map(PathBuf::from),
             },
             kube_env: meshform_provider_kubernetes::KubeEnv {

@@ -1,8 +1,10 @@
 //! The `asm` provider: Alibaba Cloud Service Mesh through its real OpenAPI (product `servicemesh`,
 //! version 2020-01-11) — the runbook's steps 1 to 4.
 //!
-//! - [`credentials`]: provider block, `ALIBABA_CLOUD_*` variables, aliyun CLI profiles.
-//! - [`client`]: signed RPC calls, errors classified by kind, the shared retry policy applied once.
+//! - [`credentials`]: the shared Alibaba Cloud credential chain (`meshform_acs`), re-exported;
+//!   [`explicit_credentials`] reads its settings from a provider block.
+//! - [`client`]: ASM over the shared client (`meshform_acs::client`): ASM's error codes, busy
+//!   meshes, refresh reads that remember an outage.
 //! - [`wait`]: waiting for mesh states.
 //! - [`resources`]: the resource and data source types, registered in one table here.
 //! - [`mesh`]: `asm_service_mesh`; [`upgrade`]: its in-place upgrades; [`members`]: attachments,
@@ -26,12 +28,11 @@ use std::sync::{Arc, LazyLock};
 use async_trait::async_trait;
 use meshform_core::{Mode, ProviderSchema, Value};
 use meshform_provider::{
-    AttributeProblem, ConfiguredProvider, ErrorKind, Provider, ProviderError, ProviderResult,
-    TypeTable,
+    AttributeProblem, ConfiguredProvider, Provider, ProviderError, ProviderResult, TypeTable,
 };
 
 use crate::client::AsmClient;
-use crate::credentials::{ExplicitCredentials, ProviderEnv};
+use crate::credentials::{AssumeRoleSettings, ExplicitCredentials, ProviderEnv};
 
 /// The default API endpoint.
 pub const DEFAULT_ENDPOINT: &str = "servicemesh.aliyuncs.com";
@@ -79,15 +80,7 @@ impl Provider for AsmProvider {
 
     async fn configure(&self, config: &Value) -> ProviderResult<Arc<dyn ConfiguredProvider>> {
         let s = |k: &str| config.get(k).and_then(Value::as_str).map(str::to_owned);
-        let explicit = ExplicitCredentials {
-            access_key_id: s("access_key_id"),
-            access_key_secret: s("access_key_secret"),
-            security_token: s("security_token"),
-            profile: s("profile"),
-            config_file: s("config_file").map(Into::into),
-        };
-        let creds = credentials::resolve(&explicit, &self.env)
-            .map_err(|e| ProviderError::new(ErrorKind::Unauthorized, "NoCredentials", e))?;
+        let creds = credentials::chain(&explicit_credentials(config)?, &self.env).await?;
         let endpoint = s("endpoint").unwrap_or_else(|| DEFAULT_ENDPOINT.to_owned());
         let max_retries = config
             .get("max_retries")
@@ -98,4 +91,39 @@ impl Provider for AsmProvider {
             .map_err(|e| ProviderError::invalid_config("endpoint", e))?;
         Ok(TYPES.bind(Arc::new(client), CONCURRENCY))
     }
+}
+
+/// The credential settings of an Alibaba Cloud provider block ([`schema::credentials`]).
+pub fn explicit_credentials(config: &Value) -> ProviderResult<ExplicitCredentials> {
+    let s = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned);
+    let assume_role = match config.get("assume_role").filter(|v| !v.is_null()) {
+        None => None,
+        Some(b) => Some(AssumeRoleSettings {
+            role_arn: s(b, "role_arn").unwrap_or_default(),
+            session_name: s(b, "session_name"),
+            duration: match b.get("duration").and_then(Value::as_number) {
+                None => None,
+                Some(n) if n.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&n) => {
+                    Some(n as u32)
+                }
+                Some(n) => {
+                    return Err(ProviderError::invalid_config(
+                        "assume_role",
+                        format!("assume_role.duration: {n} is not a whole number of seconds"),
+                    ))
+                }
+            },
+            policy: s(b, "policy"),
+            external_id: s(b, "external_id"),
+        }),
+    };
+    Ok(ExplicitCredentials {
+        access_key_id: s(config, "access_key_id"),
+        access_key_secret: s(config, "access_key_secret"),
+        security_token: s(config, "security_token"),
+        profile: s(config, "profile"),
+        config_file: s(config, "config_file").map(Into::into),
+        assume_role,
+        sts_endpoint: s(config, "sts_endpoint"),
+    })
 }

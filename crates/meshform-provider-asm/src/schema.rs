@@ -25,14 +25,45 @@ fn timeouts(ops: &[&str]) -> NestedBlock {
     }
 }
 
-pub fn provider() -> Schema {
-    Schema::new("Alibaba Cloud Service Mesh (ASM) over its OpenAPI.")
-        .attr("endpoint", Attribute::optional(s(), "API endpoint (default servicemesh.aliyuncs.com over HTTPS); e.g. the sandbox's http://127.0.0.1:PORT."))
-        .attr("access_key_id", Attribute::optional(s(), "AccessKey id (else ALIBABA_CLOUD_ACCESS_KEY_ID, else the aliyun CLI profile)."))
+/// The credential settings every Alibaba Cloud provider block accepts (docs/alibaba-cloud.md,
+/// "Credentials"), added to `schema`.
+pub fn credentials(schema: Schema) -> Schema {
+    let assume_role = Schema::new(
+        "A RAM role to assume (STS AssumeRole) with the credentials found.",
+    )
+    .attr("role_arn", Attribute::required(s(), "acs:ram::<account id>:role/<role name>."))
+    .attr(
+        "session_name",
+        Attribute::optional(
+            s(),
+            "Role session name (default ALIBABA_CLOUD_ROLE_SESSION_NAME, else meshform).",
+        ),
+    )
+    .attr(
+        "duration",
+        Attribute::optional(
+            Type::Number,
+            "Session lifetime in seconds, 900 to 43200 (default 3600); refreshed before it ends.",
+        ),
+    )
+    .attr("policy", Attribute::optional(s(), "A policy (JSON) narrowing what the session may do."))
+    .attr(
+        "external_id",
+        Attribute::optional(s(), "The external id the role's trust policy requires."),
+    );
+    schema
+        .attr("access_key_id", Attribute::optional(s(), "AccessKey id (else the environment, OIDC/RRSA, the aliyun CLI profile, the ECS instance RAM role: see docs/alibaba-cloud.md)."))
         .attr("access_key_secret", Attribute::optional(s(), "AccessKey secret.").sensitive())
-        .attr("security_token", Attribute::optional(s(), "STS token.").sensitive())
+        .attr("security_token", Attribute::optional(s(), "STS token issued with that AccessKey.").sensitive())
         .attr("profile", Attribute::optional(s(), "aliyun CLI profile name (else ALIBABA_CLOUD_PROFILE, else the current one)."))
-        .attr("config_file", Attribute::optional(s(), "aliyun CLI config file (default ~/.aliyun/config.json)."))
+        .attr("config_file", Attribute::optional(s(), "aliyun CLI config file (default ALIBABA_CLOUD_CONFIG_FILE, else ~/.aliyun/config.json)."))
+        .attr("sts_endpoint", Attribute::optional(s(), "STS endpoint, a host or a URL (default ALIBABA_CLOUD_STS_ENDPOINT, else sts.aliyuncs.com or sts.<ALIBABA_CLOUD_STS_REGION>.aliyuncs.com)."))
+        .block("assume_role", NestedBlock { nesting: BlockNesting::Single, schema: assume_role, min_items: 0, max_items: Some(1), force_new: false })
+}
+
+pub fn provider() -> Schema {
+    credentials(Schema::new("Alibaba Cloud Service Mesh (ASM) over its OpenAPI."))
+        .attr("endpoint", Attribute::optional(s(), "API endpoint (default servicemesh.aliyuncs.com over HTTPS); e.g. the sandbox's http://127.0.0.1:PORT."))
         .attr("max_retries", Attribute::optional(Type::Number, "Retries of throttled or failed calls (default 8)."))
 }
 

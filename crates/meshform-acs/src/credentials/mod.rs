@@ -1,13 +1,22 @@
 //! Credentials: what signs a request ([`Credentials`], the secret parts [`Secret`]s that never show in
 //! `Debug` output, errors, logs or state) and where they come from ([`CredentialProvider`]: a fixed
-//! AccessKey, or temporary credentials fetched again before they expire).
+//! AccessKey, or temporary credentials — [`sts`] AssumeRole / AssumeRoleWithOIDC, the ECS instance
+//! RAM role from [`imds`] — fetched again before they expire). [`chain`]: the order in which a
+//! provider block, the environment and [`profile`]s of the aliyun CLI are looked at.
 
 pub mod chain;
+pub mod imds;
+pub mod profile;
+pub mod sts;
 
-pub use chain::{from_profile_file, resolve, ExplicitCredentials, ProviderEnv};
+pub use chain::{chain, check, resolve, AssumeRoleSettings, ExplicitCredentials, ProviderEnv};
+pub use profile::from_profile_file;
 
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Duration;
 
 use meshform_provider::ProviderError;
 use time::OffsetDateTime;
@@ -63,7 +72,8 @@ impl Credentials {
     }
 }
 
-/// Where a client's credentials come from. Cheap to clone (clones share one cache).
+/// Where a client's credentials come from, and the last ones fetched. Cheap to clone: clones share
+/// one cache, so every client of a configured provider refreshes temporary credentials once.
 #[derive(Clone, Debug)]
 pub struct CredentialProvider {
     inner: Arc<Inner>,
@@ -71,24 +81,131 @@ pub struct CredentialProvider {
 
 #[derive(Debug)]
 struct Inner {
-    fixed: Credentials,
+    source: Source,
+    /// The credentials last fetched, and when.
+    cache: tokio::sync::Mutex<Option<(Credentials, OffsetDateTime)>>,
 }
 
+/// Where credentials are fetched from.
+#[derive(Debug)]
+pub(crate) enum Source {
+    /// A long-lived AccessKey or a given STS token: never fetched again.
+    Fixed(Credentials),
+    /// No credentials: requests go unsigned (STS `AssumeRoleWithOIDC`).
+    Anonymous,
+    /// STS `AssumeRole`, signed with another provider's credentials.
+    AssumeRole(sts::AssumeRole),
+    /// STS `AssumeRoleWithOIDC` with a token file (RRSA).
+    Oidc(sts::Oidc),
+    /// The ECS instance RAM role, from the metadata service.
+    EcsRamRole(imds::EcsRamRole),
+}
+
+/// The future of [`CredentialProvider::get`], boxed: an assumed role's fetch signs with its base
+/// provider's credentials, so `get` is (indirectly) recursive.
+pub type Fetch<'a> = Pin<Box<dyn Future<Output = Result<Credentials, ProviderError>> + Send + 'a>>;
+
+/// At most this long before temporary credentials expire they are fetched again (or at half their
+/// lifetime, for short-lived ones).
+pub const REFRESH_MARGIN: Duration = Duration::from_secs(180);
+
 impl CredentialProvider {
-    /// Credentials that never change.
-    pub fn fixed(credentials: Credentials) -> CredentialProvider {
-        CredentialProvider { inner: Arc::new(Inner { fixed: credentials }) }
+    pub(crate) fn new(source: Source) -> CredentialProvider {
+        CredentialProvider { inner: Arc::new(Inner { source, cache: Default::default() }) }
     }
 
-    /// Credentials valid for the next request.
-    pub async fn get(&self) -> Result<Credentials, ProviderError> {
-        Ok(self.inner.fixed.clone())
+    /// Credentials that never change.
+    pub fn fixed(credentials: Credentials) -> CredentialProvider {
+        CredentialProvider::new(Source::Fixed(credentials))
+    }
+
+    /// No credentials: requests are sent unsigned.
+    pub fn anonymous() -> CredentialProvider {
+        CredentialProvider::new(Source::Anonymous)
+    }
+
+    /// The credentials, when they never change.
+    pub fn fixed_credentials(&self) -> Option<&Credentials> {
+        match &self.inner.source {
+            Source::Fixed(c) => Some(c),
+            _ => None,
+        }
+    }
+
+    /// Whether requests go unsigned.
+    pub fn is_anonymous(&self) -> bool {
+        matches!(self.inner.source, Source::Anonymous)
+    }
+
+    /// Credentials valid for the next request: the cached ones, or — when temporary ones are close
+    /// to expiring — fresh ones. A failed refresh keeps serving credentials that have not expired
+    /// yet (the next call tries again), as the official SDKs do.
+    pub fn get(&self) -> Fetch<'_> {
+        Box::pin(self.get_now())
+    }
+
+    async fn get_now(&self) -> Result<Credentials, ProviderError> {
+        let source = match &self.inner.source {
+            Source::Fixed(c) => return Ok(c.clone()),
+            Source::Anonymous => {
+                return Ok(Credentials::access_key("", "", None, "anonymous"));
+            }
+            other => other,
+        };
+        let mut cache = self.inner.cache.lock().await;
+        let now = OffsetDateTime::now_utc();
+        if let Some((c, fetched)) = &*cache {
+            if !needs_refresh(c, *fetched, now) {
+                return Ok(c.clone());
+            }
+        }
+        let fetched = match source {
+            Source::AssumeRole(r) => r.fetch().await,
+            Source::Oidc(o) => o.fetch().await,
+            Source::EcsRamRole(e) => e.fetch().await,
+            Source::Fixed(_) | Source::Anonymous => unreachable!("returned above"),
+        };
+        match fetched {
+            Ok(c) => {
+                tracing::debug!(
+                    target: "meshform::acs",
+                    source = %c.source,
+                    access_key_id = %c.access_key_id,
+                    expiration = %c.expiration.map(iso8601).unwrap_or_default(),
+                    "temporary credentials fetched"
+                );
+                *cache = Some((c.clone(), now));
+                Ok(c)
+            }
+            Err(e) => match &*cache {
+                Some((c, _)) if c.expiration.is_some_and(|x| x > now + Duration::from_secs(5)) => {
+                    tracing::info!(target: "meshform::acs", code = %e.code, "refreshing credentials failed; the current ones are still valid");
+                    Ok(c.clone())
+                }
+                _ => Err(e),
+            },
+        }
     }
 
     /// Where the credentials come from, for messages.
     pub fn source(&self) -> String {
-        self.inner.fixed.source.clone()
+        match &self.inner.source {
+            Source::Fixed(c) => c.source.clone(),
+            Source::Anonymous => "anonymous".into(),
+            Source::AssumeRole(r) => r.describe(),
+            Source::Oidc(o) => o.describe(),
+            Source::EcsRamRole(e) => e.describe(),
+        }
     }
+}
+
+/// Whether temporary credentials fetched at `fetched` should be fetched again at `now`.
+fn needs_refresh(c: &Credentials, fetched: OffsetDateTime, now: OffsetDateTime) -> bool {
+    let Some(expiration) = c.expiration else { return false };
+    let lifetime = (expiration - fetched).max(time::Duration::ZERO);
+    let margin =
+        time::Duration::try_from(REFRESH_MARGIN).unwrap_or(time::Duration::ZERO).min(lifetime / 2);
+    expiration - now <= margin
 }
 
 impl From<Credentials> for CredentialProvider {
