@@ -191,7 +191,7 @@ impl WorkspaceStore {
         match self {
             WorkspaceStore::Local(s) => {
                 if parent_is_workspace_dir(s.path()) {
-                    for f in [s.path().to_path_buf(), s.backup_path()] {
+                    for f in [s.path().to_path_buf(), s.backup_path(), s.journal_path()] {
                         match std::fs::remove_file(&f) {
                             Ok(()) => {}
                             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}

@@ -105,6 +105,11 @@ impl ResourceState {
     pub fn addr(&self) -> ResourceAddr {
         ResourceAddr { mode: self.mode, ty: self.ty.clone(), name: self.name.clone() }
     }
+
+    /// Where the instance with `key` is (or would be inserted) in `instances`, kept sorted by key.
+    fn instance_index(&self, key: &InstanceKey) -> Result<usize, usize> {
+        self.instances.binary_search_by(|i| i.index_key.cmp(key))
+    }
 }
 
 /// Whether an instance is healthy.
@@ -233,14 +238,35 @@ impl State {
     }
 
     pub fn resource(&self, addr: &ResourceAddr) -> Option<&ResourceState> {
-        self.resources
-            .iter()
-            .find(|r| r.mode == addr.mode && r.ty == addr.ty && r.name == addr.name)
+        self.resource_index(addr).ok().map(|i| &self.resources[i])
     }
 
     pub fn instance(&self, addr: &InstanceAddr) -> Option<(&ResourceState, &InstanceState)> {
         let r = self.resource(&addr.resource)?;
-        r.instances.iter().find(|i| i.index_key == addr.key).map(|i| (r, i))
+        let i = r.instance_index(&addr.key).ok()?;
+        Some((r, &r.instances[i]))
+    }
+
+    /// Where the resource is (or would be inserted) in `resources`, kept sorted by address: a
+    /// binary search, so that one operation's bookkeeping does not grow with the state.
+    fn resource_index(&self, addr: &ResourceAddr) -> Result<usize, usize> {
+        self.resources.binary_search_by(|r| {
+            (r.mode, r.ty.as_str(), r.name.as_str()).cmp(&(
+                addr.mode,
+                addr.ty.as_str(),
+                addr.name.as_str(),
+            ))
+        })
+    }
+
+    /// Sorts resources by address and instances by key, the order every change keeps and every
+    /// lookup relies on. A state read from a document is normalised so (a document edited by hand
+    /// may not be sorted).
+    pub fn normalize(&mut self) {
+        self.resources.sort_by_key(ResourceState::addr);
+        for r in &mut self.resources {
+            r.instances.sort_by(|a, b| a.index_key.cmp(&b.index_key));
+        }
     }
 
     /// Every instance with its address, in state order.
@@ -262,36 +288,37 @@ impl State {
         mut instance: InstanceState,
     ) {
         instance.index_key = addr.key.clone();
-        let idx = match self.resources.iter().position(|r| r.addr() == addr.resource) {
-            Some(i) => i,
-            None => {
-                self.resources.push(ResourceState {
-                    mode: addr.resource.mode,
-                    ty: addr.resource.ty.clone(),
-                    name: addr.resource.name.clone(),
-                    provider: provider.to_owned(),
-                    instances: Vec::new(),
-                });
-                self.resources.sort_by_key(|r| r.addr());
-                self.resources.iter().position(|r| r.addr() == addr.resource).unwrap_or(0)
+        let idx = match self.resource_index(&addr.resource) {
+            Ok(i) => i,
+            Err(i) => {
+                self.resources.insert(
+                    i,
+                    ResourceState {
+                        mode: addr.resource.mode,
+                        ty: addr.resource.ty.clone(),
+                        name: addr.resource.name.clone(),
+                        provider: provider.to_owned(),
+                        instances: Vec::new(),
+                    },
+                );
+                i
             }
         };
         let r = &mut self.resources[idx];
-        r.provider = provider.to_owned();
-        match r.instances.iter_mut().find(|i| i.index_key == addr.key) {
-            Some(slot) => *slot = instance,
-            None => {
-                r.instances.push(instance);
-                r.instances.sort_by(|a, b| a.index_key.cmp(&b.index_key));
-            }
+        if r.provider != provider {
+            r.provider = provider.to_owned();
+        }
+        match r.instance_index(&addr.key) {
+            Ok(i) => r.instances[i] = instance,
+            Err(i) => r.instances.insert(i, instance),
         }
     }
 
     /// Removes an instance (and its resource entry when it was the last); returns it.
     pub fn remove_instance(&mut self, addr: &InstanceAddr) -> Option<InstanceState> {
-        let ri = self.resources.iter().position(|r| r.addr() == addr.resource)?;
+        let ri = self.resource_index(&addr.resource).ok()?;
         let r = &mut self.resources[ri];
-        let ii = r.instances.iter().position(|i| i.index_key == addr.key)?;
+        let ii = r.instance_index(&addr.key).ok()?;
         let inst = r.instances.remove(ii);
         if r.instances.is_empty() {
             self.resources.remove(ri);

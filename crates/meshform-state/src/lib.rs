@@ -8,6 +8,8 @@
 //!   `schemas/state.schema.json`).
 //! - [`store`]: the [`StateStore`] trait every backend implements (read, atomic write with serial and
 //!   lineage checks, run locks), [`LockInfo`], the [`StateLock`] guard and [`StateError`].
+//! - [`journal`]: the changes ([`StateChange`]) a run appends between two snapshots, their framing,
+//!   and their replay on read.
 //! - [`encryption`]: encryption at rest (OpenTofu's envelope, PBKDF2 + AES-256-GCM) of states and
 //!   plan files.
 //! - [`local`]: [`LocalStore`], the state in a local file: atomic writes with `<file>.backup`, and an
@@ -21,7 +23,9 @@
 pub mod backend;
 pub mod encryption;
 pub mod format;
+pub mod journal;
 pub mod local;
+mod local_journal;
 pub mod migrate;
 pub mod pg;
 pub mod store;
@@ -31,9 +35,10 @@ pub use format::{
     DeposedObject, InstanceState, InstanceStatus, OutputState, PendingCreate, ResourceState, State,
     STATE_FORMAT_VERSION,
 };
+pub use journal::StateChange;
 pub use local::{decode_state, encode_state, LocalStore, DEFAULT_STATE_FILE, WORKSPACES_DIR};
 pub use pg::{PgSettings, PgStore};
 pub use store::{
-    check_workspace_name, LockInfo, StateError, StateLock, StateStore, DEFAULT_WORKSPACE,
+    check_workspace_name, Appended, LockInfo, StateError, StateLock, StateStore, DEFAULT_WORKSPACE,
 };
 pub use surgery::SurgeryError;

@@ -6,6 +6,8 @@
 //!   are always the same.
 //! - `<file>.backup`: the version the last write replaced.
 //! - `<file>.lock`: exists while a run holds the lock; holds that run's [`LockInfo`] as JSON.
+//! - `<file>.journal`: the changes appended since the snapshot in `<file>` ([`crate::journal`],
+//!   [`StateStore::append`]): a read replays them, a write of the whole state empties it.
 //! - `.<file>.<pid>.<n>.tmp`: a write in progress (left behind only by a crash; never read).
 //!
 //! The default workspace's file is `meshform.state.json` beside the configuration; another workspace
@@ -55,7 +57,9 @@ use meshform_core::fsio::{self, parent_dir};
 
 use crate::encryption::{Encryption, Target};
 use crate::format::{State, STATE_FORMAT_VERSION};
-use crate::store::{LockInfo, StateError, StateLock, StateStore};
+use crate::journal::{replay, JournalEntry, StateChange};
+use crate::local_journal::JournalFile;
+use crate::store::{Appended, LockInfo, StateError, StateLock, StateStore};
 
 /// The default name of the local state file.
 pub const DEFAULT_STATE_FILE: &str = "meshform.state.json";
@@ -76,12 +80,15 @@ pub struct LocalStore {
     create_dir: bool,
     /// How the state and its backup are encrypted at rest (none by default).
     encryption: Arc<Encryption>,
+    /// `<file>.journal`, shared by the clones of this store.
+    journal: Arc<JournalFile>,
 }
 
 impl LocalStore {
     /// A store for the state file at `path` (nothing is touched until it is used).
     pub fn new(path: PathBuf) -> LocalStore {
         LocalStore {
+            journal: Arc::new(JournalFile::new(with_suffix(&path, ".journal"))),
             path,
             create_dir: false,
             encryption: Arc::new(Encryption::none(Target::State)),
@@ -140,11 +147,13 @@ impl LocalStore {
         }
         let to = with_suffix(&self.path, &format!(".{suffix}"));
         fs::rename(&self.path, &to).map_err(StateError::io(&self.path))?;
-        let backup = self.backup_path();
-        if backup.exists() {
-            let backup_to = with_suffix(&backup, &format!(".{suffix}"));
-            fs::rename(&backup, &backup_to).map_err(StateError::io(&backup))?;
+        for other in [self.backup_path(), self.journal_path()] {
+            if other.exists() {
+                let other_to = with_suffix(&other, &format!(".{suffix}"));
+                fs::rename(&other, &other_to).map_err(StateError::io(&other))?;
+            }
         }
+        *meshform_core::sync::lock(&self.journal.cursor) = None;
         sync_dir(parent_dir(&self.path))?;
         Ok(Some(to))
     }
@@ -157,6 +166,11 @@ impl LocalStore {
     /// `<file>.backup`: the version the last write replaced.
     pub fn backup_path(&self) -> PathBuf {
         with_suffix(&self.path, ".backup")
+    }
+
+    /// `<file>.journal`: the changes appended since the last snapshot.
+    pub fn journal_path(&self) -> PathBuf {
+        self.journal.path().to_path_buf()
     }
 
     /// `<file>.lock`: the lock file.
@@ -173,12 +187,14 @@ impl LocalStore {
         }
     }
 
-    /// Reads, decrypts and decodes the stored state, with the bytes it was decoded from.
-    fn read_current(&self) -> Result<Option<(Stored, Vec<u8>)>, StateError> {
-        match self.read_bytes()? {
-            None => Ok(None),
-            Some(bytes) => Ok(Some((decode_stored(&self.encryption, &self.path, &bytes)?, bytes))),
-        }
+    /// Reads, decrypts and decodes the stored state with its journal replayed, with the bytes of
+    /// the snapshot and the length of the journal's valid prefix.
+    fn read_current(&self) -> Result<Option<(Stored, Vec<u8>, u64)>, StateError> {
+        let Some(bytes) = self.read_bytes()? else { return Ok(None) };
+        let mut stored = decode_stored(&self.encryption, &self.path, &bytes)?;
+        let (entries, valid) = self.journal.read(&self.encryption)?;
+        replay(&mut stored.state, entries, self.journal.path())?;
+        Ok(Some((stored, bytes, valid)))
     }
 
     /// Creates the directory of a workspace's state file on first use.
@@ -194,7 +210,7 @@ impl LocalStore {
         self.ensure_dir()?;
         let current = self.read_current()?;
         let mut out = state.clone();
-        if let Some((Stored { state: stored, .. }, _)) = &current {
+        if let Some((Stored { state: stored, .. }, _, _)) = &current {
             if checked {
                 if stored.lineage != state.lineage {
                     return Err(StateError::LineageMismatch {
@@ -218,7 +234,7 @@ impl LocalStore {
         out.version = STATE_FORMAT_VERSION;
         out.meshform_version = env!("CARGO_PKG_VERSION").to_owned();
         let bytes = encode_stored(&self.encryption, &self.path, &out)?;
-        if let Some((stored, previous)) = &current {
+        if let Some((stored, previous, _)) = &current {
             // Migrating to encryption: the replaced plaintext is kept encrypted too.
             let backup = if self.encryption.encrypts() && !stored.was_encrypted {
                 encrypt_stored(&self.encryption, &self.path, previous, &stored.state)?
@@ -228,8 +244,55 @@ impl LocalStore {
             atomic_write(&self.backup_path(), &backup)?;
         }
         atomic_write(&self.path, &bytes)?;
+        // The snapshot holds everything journalled: the journal starts again, empty.
+        self.journal.truncate_after_snapshot(&out.lineage, out.serial);
         *state = out;
         Ok(())
+    }
+
+    fn append_inner(
+        &self,
+        lineage: &str,
+        serial: u64,
+        changes: &[StateChange],
+    ) -> Result<Appended, StateError> {
+        let mut cursor = meshform_core::sync::lock(&self.journal.cursor);
+        let continues = cursor.as_ref().is_some_and(|c| c.lineage == lineage && c.serial == serial);
+        if !continues {
+            *cursor = None;
+            // Check what is stored (the serial with its journal) as a write would, and find
+            // where the valid journal ends.
+            let Some((Stored { state: stored, .. }, _, valid)) = self.read_current()? else {
+                return Ok(Appended::NeedsSnapshot);
+            };
+            if stored.lineage != lineage {
+                return Err(StateError::LineageMismatch {
+                    path: self.path.clone(),
+                    stored: stored.lineage,
+                    ours: lineage.to_owned(),
+                });
+            }
+            if stored.serial > serial {
+                return Err(StateError::SerialConflict {
+                    path: self.path.clone(),
+                    stored: stored.serial,
+                    ours: serial,
+                });
+            }
+            if stored.serial < serial {
+                // Entries must follow the stored serial without a gap.
+                return Ok(Appended::NeedsSnapshot);
+            }
+            *cursor = Some(self.journal.open(valid, lineage, serial)?);
+        }
+        let Some(c) = cursor.as_mut() else { return Ok(Appended::NeedsSnapshot) };
+        let entry = JournalEntry::next(lineage, serial, changes.to_vec());
+        if let Err(e) = self.journal.append(c, &self.encryption, &entry) {
+            // The next append reads the journal again and overwrites what this one left.
+            *cursor = None;
+            return Err(e);
+        }
+        Ok(Appended::Journalled { serial: entry.serial })
     }
 
     /// One attempt at the OS lock. `Ok(None)` when another open file holds it.
@@ -290,7 +353,7 @@ impl StateStore for LocalStore {
     }
 
     fn read(&self) -> Result<Option<State>, StateError> {
-        Ok(self.read_current()?.map(|(s, _)| s.state))
+        Ok(self.read_current()?.map(|(s, _, _)| s.state))
     }
 
     fn write(&self, state: &mut State) -> Result<(), StateError> {
@@ -299,6 +362,15 @@ impl StateStore for LocalStore {
 
     fn write_forced(&self, state: &mut State) -> Result<(), StateError> {
         self.write_inner(state, false)
+    }
+
+    fn append(
+        &self,
+        lineage: &str,
+        serial: u64,
+        changes: &[StateChange],
+    ) -> Result<Appended, StateError> {
+        self.append_inner(lineage, serial, changes)
     }
 
     fn lock(
@@ -442,7 +514,9 @@ pub fn decode_state(path: &Path, bytes: &[u8]) -> Result<State, StateError> {
             supported: STATE_FORMAT_VERSION,
         });
     }
-    serde_json::from_str(text).map_err(|e| corrupt(describe(&e)))
+    let mut state: State = serde_json::from_str(text).map_err(|e| corrupt(describe(&e)))?;
+    state.normalize();
+    Ok(state)
 }
 
 /// A stored state, decrypted and decoded.

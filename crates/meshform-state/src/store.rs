@@ -12,6 +12,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::format::State;
+use crate::journal::StateChange;
 
 /// A place that keeps one state document.
 pub trait StateStore: Send + Sync {
@@ -28,6 +29,24 @@ pub trait StateStore: Send + Sync {
     /// Refuses ([`StateError::LineageMismatch`] / [`StateError::SerialConflict`]) when the stored state
     /// has a different lineage or a serial newer than `state.serial` before the bump (a lost update).
     fn write(&self, state: &mut State) -> Result<(), StateError>;
+
+    /// Saves `changes` as one journal entry after the stored state at `lineage` and `serial`
+    /// ([`crate::journal`]), durably when it returns, in time that does not grow with the state, and
+    /// returns the serial the stored state now has (`serial + 1`). Reads replay the journal; a
+    /// [`write`](StateStore::write) (a compaction) folds it into the snapshot and empties it.
+    ///
+    /// The lineage and serial are checked as a write checks them (against the stored state with its
+    /// journal). [`Appended::NeedsSnapshot`] asks the caller to write the whole state instead: a
+    /// backend without a journal (the default), or nothing stored yet to append to.
+    fn append(
+        &self,
+        lineage: &str,
+        serial: u64,
+        changes: &[StateChange],
+    ) -> Result<Appended, StateError> {
+        let _ = (lineage, serial, changes);
+        Ok(Appended::NeedsSnapshot)
+    }
 
     /// Like [`write`](StateStore::write) but without the lineage and serial checks, for
     /// `meshform state push --force`. The serial written is `max(stored serial, state.serial) + 1`, so
@@ -48,6 +67,15 @@ pub trait StateStore: Send + Sync {
     /// Removes a lock left by a killed run, if its id matches (else [`StateError::LockIdMismatch`]
     /// showing the real holder; [`StateError::NotLocked`] when there is no lock).
     fn force_unlock(&self, id: &str) -> Result<(), StateError>;
+}
+
+/// What [`StateStore::append`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Appended {
+    /// The changes are saved; the stored state is at this serial.
+    Journalled { serial: u64 },
+    /// Nothing was saved: write the whole state (it holds the changes).
+    NeedsSnapshot,
 }
 
 /// A held run lock; dropping it releases the lock.

@@ -18,7 +18,7 @@ use meshform_config::eval::{Evaluator, Overlay};
 use meshform_config::model::{Config, Repetition};
 use meshform_core::{Diagnostic, Diagnostics, InstanceAddr, InstanceKey, Value};
 use meshform_provider::{Progress, Registry};
-use meshform_state::{InstanceState, OutputState, StateError};
+use meshform_state::{InstanceState, OutputState, StateChange, StateError};
 use tokio::sync::{watch, Semaphore, SemaphorePermit};
 
 use crate::body::eval_body;
@@ -449,15 +449,12 @@ impl<'a> Executor<'a> {
             // in `deposed`, not at the address, which the replacement now holds.
             let deposed = c.deposed || c.action == Action::CreateThenDelete;
             let address = c.addr.to_string();
-            if let Err(e) = writer.update(|s| {
-                if deposed {
-                    if let Some(i) = s.deposed.iter().position(|d| d.address == address) {
-                        s.deposed.remove(i);
-                    }
-                } else {
-                    s.remove_instance(&c.addr);
-                }
-            }) {
+            let change = if deposed {
+                StateChange::RemoveDeposed { address, newest: false }
+            } else {
+                StateChange::RemoveInstance { address }
+            };
+            if let Err(e) = writer.commit(vec![change]).await {
                 return Err(state_error(&e));
             }
             reporter.apply_complete(&c.addr, Action::Delete, elapsed, None);

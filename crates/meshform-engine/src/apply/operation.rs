@@ -1,5 +1,5 @@
 //! One instance's operation against its provider: create (recording its intent first), update,
-//! read, with progress while it runs, and the state written after it.
+//! read, with progress while it runs, and its changes to the state committed after it.
 
 use super::{StateWriter, StatusCell};
 use crate::plan::walk::{provider_state_key, remark};
@@ -7,7 +7,9 @@ use crate::plan::{Action, ResourceChange};
 use crate::reporter::Reporter;
 use meshform_core::{Diagnostic, InstanceAddr, Value};
 use meshform_provider::{ConfiguredProvider, ProviderError};
-use meshform_state::{DeposedObject, InstanceState, InstanceStatus, PendingCreate, StateError};
+use meshform_state::{
+    DeposedObject, InstanceState, InstanceStatus, PendingCreate, StateChange, StateError,
+};
 use std::future::Future;
 use std::time::{Duration, Instant};
 
@@ -31,6 +33,7 @@ pub(super) async fn run_instance(
     let raw = proposed.clone().into_unmarked_deep();
     let pkey = provider_state_key(&c.provider);
     let deps: Vec<String> = c.dependencies.iter().map(|d| d.to_string()).collect();
+    let address = c.addr.to_string();
     match c.action {
         Action::Read => {
             let v =
@@ -55,16 +58,14 @@ pub(super) async fn run_instance(
             .await
             .map_err(|e| StepError::Provider("update", e))?;
             let v = remark(v, proposed, schema);
+            let mut inst = writer
+                .with_state(|s| s.instance(&c.addr).map(|(_, i)| i.clone()))
+                .unwrap_or_else(|| InstanceState::new(c.addr.key.clone()));
+            inst.set_value(&v);
+            inst.dependencies = deps;
             writer
-                .update(|s| {
-                    let mut inst = s
-                        .instance(&c.addr)
-                        .map(|(_, i)| i.clone())
-                        .unwrap_or_else(|| InstanceState::new(c.addr.key.clone()));
-                    inst.set_value(&v);
-                    inst.dependencies = deps.clone();
-                    s.set_instance(&c.addr, &pkey, inst);
-                })
+                .commit(vec![StateChange::SetInstance { address, provider: pkey, instance: inst }])
+                .await
                 .map_err(StepError::State)?;
             Ok(v)
         }
@@ -76,29 +77,24 @@ pub(super) async fn run_instance(
                 .planned;
             let marked_planned = remark(planned.clone(), proposed, schema);
             // Record the intent before the call: a crash from here on leaves a way to find the object.
-            let mut replaced: Option<InstanceState> = None;
-            writer
-                .update(|s| {
-                    // The object being replaced moves to `deposed` in the same write, so that it can
-                    // always be found (and destroyed) whatever happens from here on.
-                    if c.action == Action::CreateThenDelete {
-                        if let Some(old) = s.remove_instance(&c.addr) {
-                            s.deposed.push(DeposedObject::from_instance(
-                                c.addr.to_string(),
-                                pkey.clone(),
-                                &old,
-                            ));
-                            replaced = Some(old);
-                        }
-                    }
-                    s.pending.retain(|p| p.address != c.addr.to_string());
-                    s.pending.push(PendingCreate::new(
-                        c.addr.to_string(),
-                        pkey.clone(),
-                        &marked_planned,
-                    ));
-                })
-                .map_err(StepError::State)?;
+            // The object being replaced moves to `deposed` in the same entry, so that it can always
+            // be found (and destroyed) whatever happens from here on.
+            let mut changes = Vec::with_capacity(3);
+            let replaced = if c.action == Action::CreateThenDelete {
+                writer.with_state(|s| s.instance(&c.addr).map(|(_, i)| i.clone()))
+            } else {
+                None
+            };
+            if let Some(old) = &replaced {
+                changes.push(StateChange::RemoveInstance { address: address.clone() });
+                changes.push(StateChange::AddDeposed {
+                    deposed: DeposedObject::from_instance(address.clone(), pkey.clone(), old),
+                });
+            }
+            changes.push(StateChange::AddPending {
+                pending: PendingCreate::new(address.clone(), pkey.clone(), &marked_planned),
+            });
+            writer.commit(changes).await.map_err(StepError::State)?;
             let result = with_progress(
                 provider.create(ty, &planned, status),
                 &c.addr,
@@ -111,50 +107,61 @@ pub(super) async fn run_instance(
             match result {
                 Ok(v) => {
                     let v = remark(v, proposed, schema);
+                    let mut inst = InstanceState::new(c.addr.key.clone());
+                    inst.set_value(&v);
+                    inst.dependencies = deps;
+                    inst.create_before_destroy = c.create_before_destroy;
                     writer
-                        .update(|s| {
-                            let mut inst = InstanceState::new(c.addr.key.clone());
-                            inst.set_value(&v);
-                            inst.dependencies = deps.clone();
-                            inst.create_before_destroy = c.create_before_destroy;
-                            s.set_instance(&c.addr, &pkey, inst);
-                            s.pending.retain(|p| p.address != c.addr.to_string());
-                        })
+                        .commit(vec![
+                            StateChange::SetInstance {
+                                address: address.clone(),
+                                provider: pkey,
+                                instance: inst,
+                            },
+                            StateChange::RemovePending { address },
+                        ])
+                        .await
                         .map_err(StepError::State)?;
                     Ok(v)
                 }
                 Err(e) => {
                     // The object may exist half-made: keep it, tainted, so the next plan replaces it.
                     let found = provider.lookup(ty, &planned).await.ok().flatten();
-                    // What the state says about the half-made object must be saved: if it cannot be,
-                    // that failure (fatal: the run stops) is the one to report.
-                    writer
-                        .update(|s| {
-                            if let Some(v) = &found {
-                                let mut inst = InstanceState::new(c.addr.key.clone());
-                                inst.set_value(&remark(v.clone(), proposed, schema));
-                                inst.status = InstanceStatus::Tainted;
-                                inst.dependencies = deps.clone();
-                                s.set_instance(&c.addr, &pkey, inst);
-                                s.pending.retain(|p| p.address != c.addr.to_string());
-                            } else {
-                                if !e.retryable() {
-                                    s.pending.retain(|p| p.address != c.addr.to_string());
-                                }
-                                // Nothing was made: the object being replaced stays in service at its
-                                // address (the next plan replaces it again) instead of being destroyed.
-                                if let Some(old) = replaced {
-                                    let address = c.addr.to_string();
-                                    if let Some(i) =
-                                        s.deposed.iter().rposition(|d| d.address == address)
-                                    {
-                                        s.deposed.remove(i);
-                                    }
-                                    s.set_instance(&c.addr, &pkey, old);
-                                }
-                            }
-                        })
-                        .map_err(StepError::State)?;
+                    let mut changes = Vec::new();
+                    if let Some(v) = &found {
+                        let mut inst = InstanceState::new(c.addr.key.clone());
+                        inst.set_value(&remark(v.clone(), proposed, schema));
+                        inst.status = InstanceStatus::Tainted;
+                        inst.dependencies = deps;
+                        changes.push(StateChange::SetInstance {
+                            address: address.clone(),
+                            provider: pkey,
+                            instance: inst,
+                        });
+                        changes.push(StateChange::RemovePending { address });
+                    } else {
+                        if !e.retryable() {
+                            changes.push(StateChange::RemovePending { address: address.clone() });
+                        }
+                        // Nothing was made: the object being replaced stays in service at its
+                        // address (the next plan replaces it again) instead of being destroyed.
+                        if let Some(old) = replaced {
+                            changes.push(StateChange::RemoveDeposed {
+                                address: address.clone(),
+                                newest: true,
+                            });
+                            changes.push(StateChange::SetInstance {
+                                address,
+                                provider: pkey,
+                                instance: old,
+                            });
+                        }
+                    }
+                    // What the state says about the half-made object must be saved: if it cannot
+                    // be, that failure (fatal: the run stops) is the one to report.
+                    if !changes.is_empty() {
+                        writer.commit(changes).await.map_err(StepError::State)?;
+                    }
                     Err(StepError::Provider("create", e))
                 }
             }
