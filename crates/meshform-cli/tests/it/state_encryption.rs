@@ -413,7 +413,23 @@ fn kms_encrypts_every_write_with_a_fresh_data_key_and_rotates_through_fallbacks(
     };
     let (state, backup) = (kms.meta("meshform.state.json"), kms.meta("meshform.state.json.backup"));
     assert_ne!(blob(&state), blob(&backup), "each write generates a fresh data key");
-    kms.run(&["plan", "--detailed-exitcode"]).code(0);
+    // The trace log shows the KMS call (action, request id) and no key material nor the secret.
+    let log = w.join("trace.log");
+    let log_path = log.to_string_lossy().into_owned();
+    let env = [
+        ("ALIBABA_CLOUD_ACCESS_KEY_ID", kms.access_key_id.as_str()),
+        ("ALIBABA_CLOUD_ACCESS_KEY_SECRET", kms.access_key_secret.as_str()),
+        ("MESHFORM_LOG", "trace"),
+        ("MESHFORM_LOG_PATH", log_path.as_str()),
+        (VAR, PASS),
+    ];
+    w.run_with(&["plan", "--detailed-exitcode"], &env).code(0);
+    let traced = std::fs::read_to_string(&log).expect("the trace log is written");
+    std::fs::remove_file(&log).expect("remove the log");
+    assert!(traced.lines().any(|l| l.contains("Decrypt") && l.contains("request_id=")), "{traced}");
+    for secret in [kms.access_key_secret.as_str(), "Plaintext", "PRIVATE KEY"] {
+        assert!(!traced.contains(secret), "the trace log holds {secret:?}");
+    }
     let kept = kms.sweep();
     for f in ["meshform.state.json", "meshform.state.json.backup", "plan.bin"] {
         assert!(kept.iter().any(|k| k == f), "{f} was swept: {kept:?}");
