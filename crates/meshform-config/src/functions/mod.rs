@@ -27,6 +27,7 @@ mod sets;
 mod strings;
 mod text_encoding;
 mod yaml;
+mod yaml_emit;
 
 use args::Args;
 

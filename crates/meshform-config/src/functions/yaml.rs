@@ -1,5 +1,5 @@
 //! `yamldecode` and `yamlencode`: one YAML document to and from a value, with YAML 1.2 core-schema
-//! scalars (`yes` is a string, `true` a bool) and a deterministic encoding.
+//! scalars (`yes` is a string, `true` a bool); the encoding is Terraform's, written by `yaml_emit`.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -151,12 +151,11 @@ pub(super) fn yamldecode(a: &Args) -> FnResult {
     }
 }
 
-/// `yamlencode(value)`: a YAML document; mappings in key order, so the text is deterministic.
+/// `yamlencode(value)`: a YAML document exactly as Terraform writes it (see `yaml_emit`); mappings
+/// in key order, so the text is deterministic.
 pub(super) fn yamlencode(a: &Args) -> FnResult {
     a.exactly(1)?;
-    serde_saphyr::to_string(a.get(0))
-        .map(Value::String)
-        .map_err(|e| a.error(0, format!("cannot encode the value as YAML: {e}")))
+    Ok(Value::String(super::yaml_emit::encode(a.get(0))))
 }
 
 #[cfg(test)]
@@ -250,6 +249,6 @@ mod tests {
         assert!(t.find("enabled").unwrap() < t.find("name").unwrap(), "{t}");
         assert_eq!(ok("yamlencode", std::slice::from_ref(&v)), text);
         assert_eq!(ok("yamldecode", &[text]), v);
-        assert_eq!(ok("yamlencode", &[s("x")]), s("x\n"));
+        assert_eq!(ok("yamlencode", &[s("x")]), s("\"x\"\n"));
     }
 }
