@@ -68,6 +68,7 @@ pub fn state_diagnostic(e: &StateError) -> Diagnostic {
         ),
         StateError::Corrupt { .. } => "the file was left untouched; restore it from meshform.state.json.backup or fix it by hand".into(),
         StateError::UnsupportedVersion { .. } => "upgrade meshform to the version that wrote this state".into(),
+        StateError::Encryption { source, .. } if source.involves_kms() => "check the KMS key (kms_key_id, region, endpoint) and the Alibaba Cloud credentials (ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET, or a profile): they need kms:GenerateDataKey and kms:Decrypt on the key; see docs/state-encryption.md".into(),
         StateError::Encryption { .. } => "give the passphrase of the configuration's encryption block (e.g. MESHFORM_VAR_NAME for its variable); see docs/state-encryption.md".into(),
         _ => "check the state file and its directory".into(),
     };

@@ -220,6 +220,20 @@ pub enum EncryptionError {
     Crypto { message: String },
 }
 
+impl EncryptionError {
+    /// Whether a key management service refused or could not be reached (rather than a
+    /// passphrase not matching): what to check is then the key and the cloud credentials.
+    pub fn involves_kms(&self) -> bool {
+        match self {
+            EncryptionError::KeyUnavailable { .. } => true,
+            EncryptionError::DecryptionFailed { reasons, .. } => {
+                reasons.iter().any(|r| r.starts_with("key_provider.alicloud_kms."))
+            }
+            _ => false,
+        }
+    }
+}
+
 fn not_configured(target: Target) -> &'static str {
     match target {
         Target::State => {

@@ -496,6 +496,6 @@ fn a_wrong_kms_key_or_missing_credentials_are_clear_errors_that_change_nothing()
             (VAR, PASS),
         ],
     );
-    r.code(1).stderr_has("SignatureDoesNotMatch");
+    r.code(1).stderr_has("SignatureDoesNotMatch").stderr_has("kms:Decrypt on the key");
     assert_eq!(before, bytes(w, "meshform.state.json"), "a refused run changed the state");
 }
