@@ -98,33 +98,50 @@ impl KubernetesProvider {
                 "kubeconfig_content is empty; give a kubeconfig document (e.g. asm_service_mesh.x.kubeconfig)",
             )),
             (Some(c), None) => Ok(Some(KubeconfigSource::Content(c.to_owned()))),
-            (None, _) => Ok(self.kubeconfig_path(config, wants_context).map(KubeconfigSource::File)),
+            (None, _) => Ok(self.kubeconfig_files(config, wants_context)),
         }
     }
 
-    /// The kubeconfig to use, in kubectl's order: the provider's `kubeconfig`, else the first path of
-    /// `KUBECONFIG`, else `~/.kube/config`. `~/.kube/config` is only taken when it exists, or when there
-    /// is no in-cluster configuration to fall back to (or a `context` asks for a kubeconfig), so that
-    /// the error names the missing file.
-    fn kubeconfig_path(&self, config: &Value, wants_context: bool) -> Option<PathBuf> {
+    /// The kubeconfig files to use, in kubectl's order: the provider's `kubeconfig`, else every path
+    /// of `KUBECONFIG` (merged as kubectl merges them), else `~/.kube/config`. `~/.kube/config` is
+    /// only taken when it exists, or when there is no in-cluster configuration to fall back to (or a
+    /// `context` asks for a kubeconfig), so that the error names the missing file.
+    fn kubeconfig_files(&self, config: &Value, wants_context: bool) -> Option<KubeconfigSource> {
         if let Some(p) = config.get("kubeconfig").and_then(Value::as_str) {
-            return Some(PathBuf::from(p));
+            return Some(KubeconfigSource::File(PathBuf::from(p)));
         }
-        if let Some(p) =
-            self.env.kubeconfig.as_ref().and_then(|k| k.split(':').find(|p| !p.is_empty()))
-        {
-            return Some(PathBuf::from(p));
+        if let Some(list) = &self.env.kubeconfig {
+            let paths: Vec<PathBuf> =
+                list.split(':').filter(|p| !p.is_empty()).map(PathBuf::from).collect();
+            match paths.len() {
+                0 => {}
+                1 => return paths.into_iter().next().map(KubeconfigSource::File),
+                _ => return Some(KubeconfigSource::Merged(paths)),
+            }
         }
         let home = self.env.home.as_ref()?.join(".kube").join("config");
-        (home.exists() || !self.env.in_cluster || wants_context).then_some(home)
+        (home.exists() || !self.env.in_cluster || wants_context)
+            .then_some(KubeconfigSource::File(home))
     }
 }
 
 /// Where a kubeconfig is read from.
+#[derive(PartialEq)]
 enum KubeconfigSource {
     File(PathBuf),
+    /// The paths of `KUBECONFIG`, merged as kubectl merges them: files that do not exist are
+    /// skipped, the first file to define a cluster, user or context wins it, and `current-context`
+    /// comes from the first file that sets it.
+    Merged(Vec<PathBuf>),
     /// A kubeconfig document; a secret (it holds credentials), never put in a message.
     Content(String),
+}
+
+impl std::fmt::Debug for KubeconfigSource {
+    /// The document is a secret: only its attribute shows.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.describe())
+    }
 }
 
 impl KubeconfigSource {
@@ -132,13 +149,14 @@ impl KubeconfigSource {
     fn describe(&self) -> String {
         match self {
             KubeconfigSource::File(path) => format!("kubeconfig {}", path.display()),
+            KubeconfigSource::Merged(paths) => format!("KUBECONFIG {}", join_paths(paths)),
             KubeconfigSource::Content(_) => "kubeconfig_content".to_owned(),
         }
     }
 
     fn attribute(&self) -> &'static str {
         match self {
-            KubeconfigSource::File(_) => "kubeconfig",
+            KubeconfigSource::File(_) | KubeconfigSource::Merged(_) => "kubeconfig",
             KubeconfigSource::Content(_) => "kubeconfig_content",
         }
     }
@@ -151,6 +169,23 @@ impl KubeconfigSource {
         match self {
             KubeconfigSource::File(path) => Kubeconfig::read_from(path)
                 .map_err(|e| invalid(format!("cannot read kubeconfig {}: {e}", path.display()))),
+            KubeconfigSource::Merged(paths) => {
+                let existing: Vec<&PathBuf> = paths.iter().filter(|p| p.exists()).collect();
+                if existing.is_empty() {
+                    return Err(invalid(format!(
+                        "none of the KUBECONFIG files exists ({}); fix KUBECONFIG or set kubeconfig in the provider block",
+                        join_paths(paths)
+                    )));
+                }
+                existing.into_iter().try_fold(Kubeconfig::default(), |merged, path| {
+                    let next = Kubeconfig::read_from(path).map_err(|e| {
+                        invalid(format!("cannot read kubeconfig {} (in KUBECONFIG): {e}", path.display()))
+                    })?;
+                    merged.merge(next).map_err(|e| {
+                        invalid(format!("cannot merge kubeconfig {} into the files before it in KUBECONFIG: {e}", path.display()))
+                    })
+                })
+            }
             // The parser's message may quote the document: it is not passed on.
             KubeconfigSource::Content(text) => Kubeconfig::from_yaml(text).map_err(|_| {
                 invalid(
@@ -160,6 +195,10 @@ impl KubeconfigSource {
             }),
         }
     }
+}
+
+fn join_paths(paths: &[PathBuf]) -> String {
+    paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(":")
 }
 
 fn s() -> Type {
@@ -224,7 +263,7 @@ impl Provider for KubernetesProvider {
                     "kubeconfig",
                     Attribute::optional(
                         s(),
-                        "Path of a kubeconfig file (default: KUBECONFIG, else ~/.kube/config).",
+                        "Path of a kubeconfig file (default: KUBECONFIG, its files merged as kubectl merges them, else ~/.kube/config).",
                     ),
                 )
                 .attr(
@@ -321,25 +360,83 @@ mod tests {
         let none = Value::map([("kubeconfig", Value::Null)]);
         let given = Value::map([("kubeconfig", Value::string("/a/config"))]);
         let default = home.path().join(".kube").join("config");
-        // The provider block first, then KUBECONFIG's first path.
+        let file = |p: &str| Some(KubeconfigSource::File(PathBuf::from(p)));
+        // The provider block first, then KUBECONFIG's paths (one: that file; several: merged).
         let p = provider(home.path(), Some(":/b/config:/c/config"), true);
-        assert_eq!(p.kubeconfig_path(&given, false), Some(PathBuf::from("/a/config")));
-        assert_eq!(p.kubeconfig_path(&none, false), Some(PathBuf::from("/b/config")));
+        assert_eq!(p.kubeconfig_files(&given, false), file("/a/config"));
+        assert_eq!(
+            p.kubeconfig_files(&none, false),
+            Some(KubeconfigSource::Merged(vec!["/b/config".into(), "/c/config".into()]))
+        );
+        let p = provider(home.path(), Some("/b/config:"), true);
+        assert_eq!(p.kubeconfig_files(&none, false), file("/b/config"));
         // No ~/.kube/config: in a pod, the in-cluster configuration (None); elsewhere, the missing file.
         let p = provider(home.path(), None, true);
-        assert_eq!(p.kubeconfig_path(&none, false), None);
+        assert_eq!(p.kubeconfig_files(&none, false), None);
         assert_eq!(
-            p.kubeconfig_path(&none, true),
-            Some(default.clone()),
+            p.kubeconfig_files(&none, true),
+            Some(KubeconfigSource::File(default.clone())),
             "a context needs a kubeconfig"
         );
         let p = provider(home.path(), None, false);
-        assert_eq!(p.kubeconfig_path(&none, false), Some(default.clone()));
+        assert_eq!(p.kubeconfig_files(&none, false), Some(KubeconfigSource::File(default.clone())));
         // An existing ~/.kube/config wins over the in-cluster configuration.
         std::fs::create_dir_all(default.parent().unwrap()).unwrap();
         std::fs::write(&default, "").unwrap();
         let p = provider(home.path(), None, true);
-        assert_eq!(p.kubeconfig_path(&none, false), Some(default));
+        assert_eq!(p.kubeconfig_files(&none, false), Some(KubeconfigSource::File(default)));
+    }
+
+    fn kubeconfig(server: &str, name: &str, current: Option<&str>) -> String {
+        let current = current.map(|c| format!("current-context: {c}\n")).unwrap_or_default();
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: {name}\n  cluster:\n    server: {server}\n\
+             users:\n- name: {name}\n  user:\n    token: t-{name}\n\
+             contexts:\n- name: {name}\n  context:\n    cluster: {name}\n    user: {name}\n{current}"
+        )
+    }
+
+    /// KUBECONFIG with several files, as kubectl merges them: a missing file is skipped, the first
+    /// file to name a cluster, user or context wins it, current-context comes from the first file
+    /// that sets one.
+    #[test]
+    fn kubeconfig_files_merge_as_kubectl_merges_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b, c) = (dir.path().join("a"), dir.path().join("b"), dir.path().join("c"));
+        std::fs::write(&a, kubeconfig("https://a.example:6443", "one", None)).unwrap();
+        std::fs::write(
+            &b,
+            kubeconfig("https://b.example:6443", "one", Some("one")).replace(
+                "- name: one\n  cluster:",
+                "- name: two\n  cluster:\n    server: https://two.example\n- name: one\n  cluster:",
+            ),
+        )
+        .unwrap();
+        std::fs::write(&c, kubeconfig("https://c.example:6443", "three", Some("three"))).unwrap();
+        let missing = dir.path().join("missing");
+        let merged = KubeconfigSource::Merged(vec![missing.clone(), a, b, c]).read().unwrap();
+        assert_eq!(merged.current_context.as_deref(), Some("one"), "the first file that sets it");
+        let server = |name: &str| {
+            merged
+                .clusters
+                .iter()
+                .find(|x| x.name == name)
+                .and_then(|x| x.cluster.as_ref())
+                .and_then(|x| x.server.clone())
+        };
+        assert_eq!(
+            server("one").as_deref(),
+            Some("https://a.example:6443"),
+            "the first file wins a name"
+        );
+        assert_eq!(server("two").as_deref(), Some("https://two.example"));
+        assert_eq!(server("three").as_deref(), Some("https://c.example:6443"));
+        assert_eq!(merged.contexts.len(), 2);
+
+        let e = KubeconfigSource::Merged(vec![missing.clone(), missing]).read().unwrap_err();
+        assert!(e.message.contains("none of the KUBECONFIG files exists"), "{}", e.message);
+        let secret = KubeconfigSource::Content("token: s3cr3t".into());
+        assert!(!format!("{secret:?}").contains("s3cr3t"));
     }
 
     fn configure_error(config: Value) -> ProviderError {

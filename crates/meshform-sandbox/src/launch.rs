@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::asm::{self, Account, AsmEmulator, AsmOptions, EmulatedCluster, FaultSettings};
 use crate::cs::{self, CsCluster, CsEmulator};
+use crate::envfile;
 use crate::dataplane::{ClusterView, DataPlane};
 use crate::kms::{self, KmsEmulator, KmsOptions};
 use crate::kube::{self, ClusterOptions, KubeApiServer};
@@ -328,6 +329,14 @@ impl Sandbox {
         };
         let admin =
             crate::admin::serve(admin_listener, Arc::clone(&asm), views, description.clone());
+        // Written before sandbox.json, whose appearance says the sandbox is up. The AccessKey
+        // secret is in it: readable by the owner only.
+        meshform_core::fsio::write_atomic(
+            &dir.join(envfile::ENV_FILE),
+            envfile::render(&description).as_bytes(),
+            Some(0o600),
+        )
+        .map_err(|e| SandboxError::Io { path: dir.join(envfile::ENV_FILE), source: e })?;
         write_atomic(
             &dir.join(DESCRIPTION_FILE),
             &serde_json::to_vec_pretty(&description).unwrap_or_default(),
@@ -364,5 +373,6 @@ impl Sandbox {
             let _ = asm.shutdown().await;
         }
         let _ = std::fs::remove_file(Path::new(&self.description.dir).join(DESCRIPTION_FILE));
+        let _ = std::fs::remove_file(Path::new(&self.description.dir).join(envfile::ENV_FILE));
     }
 }

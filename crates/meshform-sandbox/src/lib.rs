@@ -6,7 +6,8 @@
 //! - [`cs`]: the Container Service (ACK) OpenAPI for those clusters (ROA, signed): details, lists,
 //!   user kubeconfigs (temporary ones expire).
 //! - [`kms`]: the Key Management Service (`GenerateDataKey`, `Decrypt`) for state encryption.
-//! - [`launch`]: starting everything, the account identity and `sandbox.json`; [`admin`]: the admin
+//! - [`launch`]: starting everything, the account identity and `sandbox.json`; [`envfile`]:
+//!   `sandbox.env`, the same as variables for a shell to source; [`admin`]: the admin
 //!   endpoint (`/status`, `/faults`).
 //! - [`process`]: the sandbox as a background process: started detached, found, stopped by signal.
 //! - [`dataplane`]: the mesh data plane model (sidecars, workload certificates, routing over mTLS).
@@ -17,6 +18,7 @@ pub mod admin;
 pub mod asm;
 pub mod cs;
 pub mod dataplane;
+pub mod envfile;
 pub mod kms;
 pub mod kube;
 pub mod launch;

@@ -78,6 +78,7 @@ pub async fn start_detached(opts: &DetachOptions) -> Result<Description, DetachE
         .open(&log_path)
         .map_err(|source| DetachError::OpenLog { log: log_path.clone(), source })?;
     let _ = std::fs::remove_file(dir.join(DESCRIPTION_FILE));
+    let _ = std::fs::remove_file(dir.join(crate::envfile::ENV_FILE));
     let mut cmd = Command::new(&opts.program);
     cmd.args(&opts.args);
     cmd.stdin(Stdio::null());
@@ -117,6 +118,7 @@ pub enum Stopped {
 pub async fn stop(dir: &Path, grace: Duration) -> Stopped {
     let Some(d) = running(dir) else {
         let _ = std::fs::remove_file(dir.join(DESCRIPTION_FILE));
+        let _ = std::fs::remove_file(dir.join(crate::envfile::ENV_FILE));
         return Stopped::NotRunning;
     };
     signal(d.pid, Signal::Terminate);
@@ -128,6 +130,7 @@ pub async fn stop(dir: &Path, grace: Duration) -> Stopped {
         signal(d.pid, Signal::Kill);
     }
     let _ = std::fs::remove_file(dir.join(DESCRIPTION_FILE));
+    let _ = std::fs::remove_file(dir.join(crate::envfile::ENV_FILE));
     Stopped::Stopped { pid: d.pid }
 }
 

@@ -20,6 +20,7 @@ use std::sync::Arc;
 use meshform_config::vars::VarInputs;
 use meshform_engine::ops::{self, Parsed, Workspace};
 use meshform_provider::Registry;
+use meshform_provider_ack::AckProvider;
 use meshform_provider_asm::AsmProvider;
 use meshform_provider_kubernetes::KubernetesProvider;
 use meshform_provider_local::LocalProvider;
@@ -92,6 +93,7 @@ pub fn registry(settings: &Settings) -> Registry {
     r.register(Arc::new(LocalProvider::new(base)));
     r.register(Arc::new(PkiProvider));
     r.register(Arc::new(AsmProvider::new(settings.provider_env.clone())));
+    r.register(Arc::new(AckProvider::new(settings.provider_env.clone())));
     r.register(Arc::new(KubernetesProvider::new(settings.kube_env.clone())));
     r
 }

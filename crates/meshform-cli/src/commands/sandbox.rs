@@ -75,6 +75,9 @@ fn print_summary_marked(d: &Description, dir: &Path, down: &[String]) {
         "  ASM API      {}  (access key {})",
         d.asm.endpoint, d.asm.access_key_id
     ));
+    if let Some(cs) = &d.cs {
+        Output.line(format_args!("  ACK (CS) API {}", cs.endpoint));
+    }
     for c in &d.clusters {
         let api = c.api_server.as_deref().unwrap_or("-");
         let mark = if down.contains(&c.name) { "  DOWN" } else { "" };
@@ -85,6 +88,19 @@ fn print_summary_marked(d: &Description, dir: &Path, down: &[String]) {
         if let Some(k) = &c.kubeconfig {
             Output.line(format_args!("               kubeconfig {k}"));
         }
+    }
+    let env_file = dir.join(meshform_sandbox::envfile::ENV_FILE);
+    if env_file.exists() {
+        let names: Vec<String> = d
+            .clusters
+            .iter()
+            .map(|c| meshform_sandbox::envfile::cluster_id_variable(&c.name))
+            .collect();
+        Output.line(format_args!(
+            "To run meshform against it, in your shell: . {}\n  (the endpoints and AccessKey as ALIBABA_CLOUD_* variables, the cluster ids as {})",
+            env_file.display(),
+            names.join(", ")
+        ));
     }
 }
 

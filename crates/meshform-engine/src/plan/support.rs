@@ -5,12 +5,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use meshform_config::model::{Config, ResourceDef};
-use meshform_core::{Diagnostic, InstanceAddr, PathStep, ResourceAddr, Schema, Value};
+use meshform_core::{Diagnostic, Diagnostics, InstanceAddr, PathStep, ResourceAddr, Schema, Value};
 use meshform_provider::ProviderError;
 use meshform_state::State;
 
 use super::walk::PlanOptions;
-use super::PlanMode;
+use super::{PlanFailure, PlanMode};
 use crate::graph::{ConfigGraph, Node, ResourceDependencies};
 
 pub(crate) fn unknown_repetition(
@@ -57,6 +57,25 @@ pub(crate) fn provider_plan_error(
     Diagnostic::error("meshform::plan::provider_rejected", format!("{addr}: {e}"))
         .with_span(span, "rejected by the provider")
         .with_help("change the configuration so that the provider accepts it")
+}
+
+/// A data source that could not be read: a configuration error on the argument the provider names
+/// (an unknown id, a value it refuses), or else — unreachable, or nothing to point at — an instance
+/// failure of the plan.
+pub(crate) fn data_read_failed(
+    r: &ResourceDef,
+    addr: &InstanceAddr,
+    provider: &str,
+    e: &ProviderError,
+    diags: &mut Diagnostics,
+    failures: &mut Vec<PlanFailure>,
+) {
+    if e.attribute.is_some() && !e.retryable() {
+        diags.push(provider_plan_error(r, addr, e));
+    } else {
+        let (address, provider, message) = (addr.to_string(), provider.to_owned(), e.to_string());
+        failures.push(PlanFailure { address, provider, message });
+    }
 }
 
 pub(crate) fn problem_diag(

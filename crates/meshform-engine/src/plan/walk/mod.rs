@@ -22,7 +22,7 @@ mod removal;
 use outage::{config_changed, Unavailable};
 
 use super::support::{
-    allowed_resources, apply_ignore_changes, prevent_destroy_diag, problem_diag,
+    allowed_resources, apply_ignore_changes, data_read_failed, prevent_destroy_diag, problem_diag,
     provider_plan_error, unknown_computed, Allowed,
 };
 pub use super::support::{base_dir, remark};
@@ -523,7 +523,7 @@ impl<'a> Planner<'a> {
                 continue;
             };
             let after = if addr.mode == Mode::Data {
-                self.plan_data(&iaddr, &key, provider, &proposed, &deps, &schema).await
+                self.plan_data(&iaddr, r, &key, provider, &proposed, &deps, &schema).await
             } else {
                 let prior = match self.prior(&iaddr, &schema).await {
                     Ok(p) => p,
@@ -593,9 +593,11 @@ impl<'a> Planner<'a> {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn plan_data(
         &mut self,
         addr: &InstanceAddr,
+        r: &ResourceDef,
         key: &str,
         provider: &Arc<dyn ConfiguredProvider>,
         config: &Value,
@@ -628,11 +630,7 @@ impl<'a> Planner<'a> {
         match result {
             Ok(v) => Some(remark(v, config, schema)),
             Err(e) => {
-                self.plan.failures.push(PlanFailure {
-                    address: addr.to_string(),
-                    provider: key.to_owned(),
-                    message: e.to_string(),
-                });
+                data_read_failed(r, addr, key, &e, &mut self.diags, &mut self.plan.failures);
                 None
             }
         }
