@@ -99,7 +99,7 @@ pub fn open(
 impl Console {
     /// Evaluates one expression; the error says what is wrong with it.
     pub fn eval(&self, text: &str) -> Result<Value, Diagnostic> {
-        let file = SourceFile::new("<console>", text);
+        let file = SourceFile::new(meshform_config::functions::CONSOLE_SOURCE, text);
         let expr: Expression = text.trim().parse().map_err(|e: hcl::edit::parser::Error| {
             Diagnostic::error(
                 "meshform::console::syntax",

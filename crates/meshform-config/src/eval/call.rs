@@ -131,6 +131,30 @@ impl Evaluator<'_> {
             }
             "templatefile" => return self.templatefile(e, &args, values),
             "templatestring" => return self.templatestring(e, &args, values),
+            "type" if self.file.name == functions::CONSOLE_SOURCE => {
+                let [v] = values.as_slice() else {
+                    return Err(self.error(
+                        e,
+                        "meshform::config::function_arity",
+                        "type takes exactly one argument",
+                        "wrong number of arguments",
+                    ));
+                };
+                let marked = v.contains_sensitive();
+                return Ok(Value::String(functions::type_string(v)).with_mark(marked));
+            }
+            "type" => {
+                return Err(self
+                    .error(
+                        &call.name.name,
+                        "meshform::config::unknown_function",
+                        "unknown function \"type\"",
+                        "available only in the console",
+                    )
+                    .with_help(
+                        "type() shows a value's type in `meshform console` only, as in Terraform",
+                    ))
+            }
             _ => {}
         }
         if values.iter().any(Value::contains_unknown) {
@@ -291,7 +315,7 @@ impl Evaluator<'_> {
 }
 
 /// The functions the evaluator implements itself, for "did you mean".
-const EVALUATOR_FUNCTIONS: [&str; 8] = [
+const EVALUATOR_FUNCTIONS: [&str; 9] = [
     "try",
     "can",
     "templatefile",
@@ -300,6 +324,7 @@ const EVALUATOR_FUNCTIONS: [&str; 8] = [
     "nonsensitive",
     "issensitive",
     "ephemeralasnull",
+    "type",
 ];
 
 /// Why an expression may not be `templatestring`'s template (Terraform's messages), or `None`.

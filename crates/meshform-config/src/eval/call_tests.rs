@@ -129,6 +129,18 @@ fn templatestring_refuses_what_terraform_refuses() {
 }
 
 #[test]
+fn type_is_a_console_function() {
+    let file = SourceFile::new(crate::functions::CONSOLE_SOURCE, "type([\"a\", 1])".to_string());
+    let expr: hcl::edit::expr::Expression = file.text.parse().expect("parses");
+    let s = scope();
+    let v = Evaluator::new(&s, &file, Path::new(".")).eval(&expr).unwrap();
+    assert_eq!(v, Value::string("tuple([\n    string,\n    number,\n])"));
+    let d = eval("type(\"a\")").unwrap_err();
+    assert_eq!(d.summary, "unknown function \"type\"");
+    assert!(d.help.as_deref().unwrap_or("").contains("meshform console"), "{d}");
+}
+
+#[test]
 fn unknown_functions_suggest_evaluator_functions_too() {
     let d = eval("issensitiv(local.password)").unwrap_err();
     assert_eq!(d.summary, "unknown function \"issensitiv\"");

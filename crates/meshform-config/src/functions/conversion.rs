@@ -67,6 +67,49 @@ pub(crate) fn unify(items: Vec<Value>) -> Result<Vec<Value>, Mismatch> {
         .collect())
 }
 
+/// The type of a value as Terraform's console `type()` writes it: `string`, `tuple([…])`,
+/// `object({…})` over several lines, four spaces a level. meshform values carry no static type, so
+/// a list is the tuple of its elements' types and a map the object of its attributes', as for a
+/// literal in Terraform; null and unknown values are `dynamic`.
+pub(crate) fn type_string(v: &Value) -> String {
+    fn write(v: &Value, out: &mut String, level: usize) {
+        let pad = |l: usize| "    ".repeat(l);
+        match v.unmarked() {
+            Value::String(_) => out.push_str("string"),
+            Value::Number(_) => out.push_str("number"),
+            Value::Bool(_) => out.push_str("bool"),
+            Value::List(items) if items.is_empty() => out.push_str("tuple([])"),
+            Value::List(items) => {
+                out.push_str("tuple([\n");
+                for item in items {
+                    out.push_str(&pad(level + 1));
+                    write(item, out, level + 1);
+                    out.push_str(",\n");
+                }
+                out.push_str(&pad(level));
+                out.push_str("])");
+            }
+            Value::Map(m) if m.is_empty() => out.push_str("object({})"),
+            Value::Map(m) => {
+                out.push_str("object({\n");
+                for (k, item) in m {
+                    out.push_str(&pad(level + 1));
+                    out.push_str(k);
+                    out.push_str(": ");
+                    write(item, out, level + 1);
+                    out.push_str(",\n");
+                }
+                out.push_str(&pad(level));
+                out.push_str("})");
+            }
+            Value::Null | Value::Unknown | Value::Sensitive(_) => out.push_str("dynamic"),
+        }
+    }
+    let mut out = String::new();
+    write(v, &mut out, 0);
+    out
+}
+
 /// `list(…)` and `map(…)`, removed in Terraform v0.15: Terraform's error, naming the replacement.
 pub(super) fn removed(a: &Args) -> FnResult {
     let (name, example) = if a.name == "list" {
@@ -166,6 +209,19 @@ pub(super) fn coalesce(a: &Args) -> FnResult {
 mod tests {
     use super::super::test_support::*;
     use meshform_core::Value;
+
+    #[test]
+    fn type_strings_like_terraforms_console() {
+        use super::type_string;
+        assert_eq!(type_string(&s("a")), "string");
+        assert_eq!(type_string(&Value::Null), "dynamic");
+        assert_eq!(type_string(&list([])), "tuple([])");
+        assert_eq!(type_string(&Value::map::<&str>([])), "object({})");
+        assert_eq!(
+            type_string(&list([s("a"), n(1.0), Value::map([("b", Value::Bool(true))])])),
+            "tuple([\n    string,\n    number,\n    object({\n        b: bool,\n    }),\n])"
+        );
+    }
 
     #[test]
     fn list_and_map_give_terraforms_removal_error() {

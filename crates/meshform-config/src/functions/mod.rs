@@ -2,7 +2,14 @@
 //!
 //! Each group of functions lives in its own file; `args.rs` holds the argument-checking helpers
 //! they share. The expression evaluator guarantees that arguments are fully known and carry no sensitive
-//! marks, and implements `try`, `can` and `templatefile` itself.
+//! marks, and implements `try`, `can`, `templatefile`, `templatestring`, `sensitive`,
+//! `nonsensitive`, `issensitive`, `ephemeralasnull` and the console's `type` itself.
+//!
+//! Functions Terraform has but meshform refuses (with a "not supported" error saying why and what
+//! to do instead) stay in the table so that they are listed and suggested: `timestamp`,
+//! `plantimestamp`, `uuid` and `bcrypt` (their results change on every run, and meshform's plans
+//! must be the same for the same inputs), `base64gzip` and `rsadecrypt` (no compressor or RSA in
+//! the dependency tree); `list` and `map` give Terraform's own removal error.
 
 use std::path::Path;
 use std::sync::OnceLock;
@@ -30,6 +37,11 @@ mod yaml;
 mod yaml_emit;
 
 use args::Args;
+pub(crate) use conversion::type_string;
+
+/// The source name of an expression typed into `meshform console`: `type()` is available only
+/// there, as in Terraform.
+pub const CONSOLE_SOURCE: &str = "<console>";
 
 /// What a function call may use besides its arguments.
 #[derive(Debug, Clone, Copy)]
