@@ -52,6 +52,12 @@ variable "helloworld_v2_replicas" {
   default     = 1
 }
 
+variable "istio_version" {
+  description = "The ASM (Istio) version of both meshes. A new value upgrades them in place, one at a time: cluster-2 first, checked, then cluster-1 (the meshes' rollout block)"
+  type        = string
+  default     = "v1.22.6.71-g7d67a80b-aliyun"
+}
+
 variable "restart_token" {
   description = "Restart every Deployment (after a mesh upgrade, so that pods get the new sidecar): a new value, e.g. a timestamp, sets the pod templates' kubectl.kubernetes.io/restartedAt annotation, as `kubectl rollout restart` does. Unset (\"\"), the runbook's YAML is applied as it is"
   type        = string
@@ -194,7 +200,7 @@ resource "asm_service_mesh" "mesh" {
 
   name          = local.mesh[each.key]
   region        = each.value.region
-  istio_version = "v1.22.6.71-g7d67a80b-aliyun"
+  istio_version = var.istio_version
   vpc_id        = each.value.vpc_id
   vswitches     = [each.value.vswitch_id]
   cluster_id    = each.value.id
@@ -204,6 +210,16 @@ resource "asm_service_mesh" "mesh" {
     key        = pki_intermediate_ca.mesh[each.key].key_pem
     root_cert  = pki_root_ca.shared.cert_pem
     cert_chain = pki_intermediate_ca.mesh[each.key].cert_chain_pem
+  }
+
+  # An upgrade (or any in-place change of both meshes) never touches both control planes at once:
+  # cluster-2 is the canary; both directions of traffic must work before cluster-1 follows.
+  lifecycle {
+    rollout {
+      batch_size = 1
+      order      = ["cluster-2", "cluster-1"]
+      checks     = [check.from_cluster_1, check.from_cluster_2]
+    }
   }
 }
 
