@@ -266,6 +266,17 @@ mod tests {
     }
 
     #[test]
+    fn the_language_page_lists_every_function() {
+        let page =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/configuration.md");
+        let text = std::fs::read_to_string(&page).expect("docs/configuration.md is readable");
+        let section = text.split("## Built-in functions").nth(1).unwrap_or("");
+        for name in names() {
+            assert!(section.contains(&format!("`{name}`")), "docs/configuration.md lacks `{name}`");
+        }
+    }
+
+    #[test]
     fn evaluator_builtins_are_not_here() {
         for name in ["try", "can", "templatefile", "templatestring", "issensitive"] {
             assert_eq!(run(name, &[]), Err(FunctionError::Unknown));
