@@ -3,6 +3,7 @@
 //! themselves); every other built-in in `crate::functions`, with unknown and sensitive arguments
 //! handled once for all.
 
+use std::cell::Cell;
 use std::sync::Arc;
 
 use hcl::edit::expr::{Expression, FuncCall, TraversalOperator};
@@ -128,6 +129,17 @@ impl Evaluator<'_> {
                 };
                 // meshform has no ephemeral values, so nothing is replaced by null.
                 return Ok(v.clone());
+            }
+            "templatefile" | "templatestring" if RENDERING.with(Cell::get) > 0 => {
+                // As Terraform: a template may not render another, which could recurse forever.
+                return Err(self.error(
+                    e,
+                    "meshform::config::function_failed",
+                    format!(
+                        "{name}: cannot recursively call {name} from inside another template function"
+                    ),
+                    "call failed",
+                ));
             }
             "templatefile" => return self.templatefile(e, &args, values),
             "templatestring" => return self.templatestring(e, &args, values),
@@ -301,6 +313,7 @@ impl Evaluator<'_> {
             .map_err(|err| crate::load::syntax_error(tfile, &err))?;
         let scope = MapScope(vars.as_map().cloned().unwrap_or_default());
         let ev = Evaluator::new(&scope, tfile, self.base_dir);
+        let _rendering = Rendering::enter();
         let mut acc = TemplateAcc::default();
         ev.template_into(
             &template,
@@ -311,6 +324,27 @@ impl Evaluator<'_> {
         )?;
         let marked = acc.marked || vars.contains_sensitive();
         Ok(if acc.unknown { Value::Unknown } else { Value::String(acc.text) }.with_mark(marked))
+    }
+}
+
+thread_local! {
+    /// How many `templatefile`/`templatestring` renders are under way on this thread.
+    static RENDERING: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Counts one render for as long as it lives (also when the render fails).
+struct Rendering;
+
+impl Rendering {
+    fn enter() -> Rendering {
+        RENDERING.with(|r| r.set(r.get() + 1));
+        Rendering
+    }
+}
+
+impl Drop for Rendering {
+    fn drop(&mut self) {
+        RENDERING.with(|r| r.set(r.get().saturating_sub(1)));
     }
 }
 

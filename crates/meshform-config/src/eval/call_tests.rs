@@ -20,6 +20,7 @@ fn scope() -> MapScope {
             ("number", Value::number(5)),
             ("templates", Value::map([("a", Value::string("A=${name}"))])),
             ("broken", Value::string("${")),
+            ("recursive", Value::string("${templatestring(t, { t = t })}")),
         ]),
     )]))
 }
@@ -126,6 +127,27 @@ fn templatestring_refuses_what_terraform_refuses() {
     let d = eval("templatestring(local.greeting, { other = 1 })").unwrap_err();
     assert!(d.to_string().contains("name"), "{d}");
     assert!(eval("templatestring(local.broken, {})").is_err());
+}
+
+#[test]
+fn templates_may_not_render_templates() {
+    let e = message("templatestring(local.recursive, { t = local.recursive })");
+    assert_eq!(
+        e,
+        "templatestring: cannot recursively call templatestring from inside another template function"
+    );
+    // The guard is released after a failed render.
+    assert_eq!(ok("templatestring(local.greeting, { name = \"x\" })"), Value::string("Hello, x!"));
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("self.tpl"), "${templatefile(\"self.tpl\", {})}").unwrap();
+    let file = SourceFile::new("test.hcl", "templatefile(\"self.tpl\", {})".to_string());
+    let expr: hcl::edit::expr::Expression = file.text.parse().expect("parses");
+    let s = scope();
+    let d = Evaluator::new(&s, &file, dir.path()).eval(&expr).unwrap_err();
+    assert_eq!(
+        d.summary,
+        "templatefile: cannot recursively call templatefile from inside another template function"
+    );
 }
 
 #[test]
