@@ -4,18 +4,24 @@
 //! id — never a parameter or an answer field) at `kms.REGION.aliyuncs.com` or the block's
 //! `endpoint` (the sandbox's emulator, a VPC endpoint).
 //!
-//! Credentials come from the same chain as the asm provider's: `ALIBABA_CLOUD_ACCESS_KEY_ID`,
-//! `ALIBABA_CLOUD_ACCESS_KEY_SECRET` (and `ALIBABA_CLOUD_SECURITY_TOKEN`), else a profile of
-//! `~/.aliyun/config.json`. The state layer calls this synchronously, possibly from inside the
-//! run's tokio runtime: each call therefore runs on a thread of its own with a small runtime of its
-//! own, never blocking on the caller's.
+//! Credentials come from the Alibaba Cloud credential chain, as for the asm provider: the
+//! `ALIBABA_CLOUD_*` variables, OIDC (RRSA), a profile of `~/.aliyun/config.json`, the ECS instance
+//! RAM role — resolved once, temporary ones refreshed before they expire.
+//!
+//! The state layer calls this synchronously, possibly from inside the run's tokio runtime. The
+//! calls therefore run on one worker thread of their own, started on first use, with a runtime of its
+//! own that keeps the credentials and the clients (and their connections) for the whole run; the
+//! caller waits for the answer on a channel and never blocks on a runtime.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::mpsc;
+use std::sync::Mutex;
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 use meshform_acs::client::{regional_endpoint, AcsClient};
-use meshform_acs::credentials::{resolve, CredentialProvider, ExplicitCredentials, ProviderEnv};
+use meshform_acs::credentials::{chain, CredentialProvider, ExplicitCredentials, ProviderEnv};
+use meshform_core::sync::lock;
 use meshform_state::encryption::{
     DataKey, DataKeyService, GeneratedDataKey, KmsError, KmsKeySettings,
 };
@@ -23,57 +29,126 @@ use meshform_state::encryption::{
 /// KMS's API version.
 const VERSION: &str = "2016-01-20";
 
+/// One call for the worker, and where its answer goes.
+struct Job {
+    key: KmsKeySettings,
+    action: &'static str,
+    params: Vec<(String, String)>,
+    reply: mpsc::Sender<Result<serde_json::Value, KmsError>>,
+}
+
 /// Alibaba Cloud KMS, with the user's credentials.
-#[derive(Debug)]
 pub struct AlibabaKms {
     env: ProviderEnv,
+    /// The worker's queue, once started.
+    jobs: Mutex<Option<mpsc::Sender<Job>>>,
+}
+
+impl std::fmt::Debug for AlibabaKms {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AlibabaKms").finish_non_exhaustive()
+    }
+}
+
+fn error(key: &KmsKeySettings, action: &str, code: &str, message: String) -> KmsError {
+    KmsError {
+        action: action.to_owned(),
+        key_id: key.key_id.clone(),
+        code: code.to_owned(),
+        message,
+        request_id: None,
+    }
 }
 
 impl AlibabaKms {
     pub fn new(env: ProviderEnv) -> AlibabaKms {
-        AlibabaKms { env }
+        AlibabaKms { env, jobs: Mutex::new(None) }
     }
 
-    /// One action (retried by the client's policy), on a thread of its own.
+    /// One action (retried by the client's policy), run by the worker.
     fn call(
         &self,
         key: &KmsKeySettings,
-        action: &str,
+        action: &'static str,
         params: Vec<(String, String)>,
     ) -> Result<serde_json::Value, KmsError> {
-        let fail = |code: &str, message: String| KmsError {
-            action: action.to_owned(),
-            key_id: key.key_id.clone(),
-            code: code.to_owned(),
-            message,
-            request_id: None,
+        let fail = |code: &str, message: &str| error(key, action, code, message.to_owned());
+        let (reply, answer) = mpsc::channel();
+        let job = Job { key: key.clone(), action, params, reply };
+        {
+            let mut jobs = lock(&self.jobs);
+            let queue = match &*jobs {
+                Some(q) => q.clone(),
+                None => {
+                    let q = start_worker(self.env.clone()).map_err(|e| {
+                        fail("Runtime", &format!("cannot start the KMS worker: {e}"))
+                    })?;
+                    *jobs = Some(q.clone());
+                    q
+                }
+            };
+            queue.send(job).map_err(|_| fail("Internal", "the KMS worker has stopped"))?;
+        }
+        answer.recv().unwrap_or_else(|_| Err(fail("Internal", "the KMS worker has stopped")))
+    }
+}
+
+/// Starts the worker thread: its runtime, then one job at a time until the queue is dropped.
+fn start_worker(env: ProviderEnv) -> std::io::Result<mpsc::Sender<Job>> {
+    let (queue, jobs) = mpsc::channel::<Job>();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    std::thread::Builder::new().name("meshform-kms".to_owned()).spawn(move || {
+        let mut worker = Worker { env, credentials: None, clients: HashMap::new() };
+        while let Ok(job) = jobs.recv() {
+            let answer = runtime.block_on(worker.run(&job));
+            // The caller may have gone (a second Ctrl-C): nothing to answer then.
+            let _ = job.reply.send(answer);
+        }
+    })?;
+    Ok(queue)
+}
+
+/// What the worker keeps between calls.
+struct Worker {
+    env: ProviderEnv,
+    credentials: Option<CredentialProvider>,
+    /// One client per endpoint.
+    clients: HashMap<String, AcsClient>,
+}
+
+impl Worker {
+    async fn run(&mut self, job: &Job) -> Result<serde_json::Value, KmsError> {
+        let (key, action) = (&job.key, job.action);
+        let credentials = match &self.credentials {
+            Some(c) => c.clone(),
+            None => {
+                let c = chain(&ExplicitCredentials::default(), &self.env)
+                    .await
+                    .map_err(|e| error(key, action, &e.code, e.message))?;
+                self.credentials = Some(c.clone());
+                c
+            }
         };
-        let creds = resolve(&ExplicitCredentials::default(), &self.env)
-            .map_err(|m| fail("Credentials", m))?;
         let endpoint =
             key.endpoint.clone().unwrap_or_else(|| regional_endpoint("kms", &key.region));
-        let client = AcsClient::new(&endpoint, VERSION, CredentialProvider::fixed(creds))
-            .map_err(|m| fail("InvalidEndpoint", m))?;
-        std::thread::scope(|s| {
-            s.spawn(|| {
-                let runtime = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .map_err(|e| fail("Runtime", format!("cannot start an I/O runtime: {e}")))?;
-                runtime.block_on(client.rpc(action, &params)).map_err(|e| KmsError {
-                    action: action.to_owned(),
-                    key_id: key.key_id.clone(),
-                    code: e.code.clone(),
-                    message: e
-                        .message
-                        .strip_prefix(&format!("{action}: "))
-                        .unwrap_or(&e.message)
-                        .to_owned(),
-                    request_id: e.request_id.clone(),
-                })
-            })
-            .join()
-            .unwrap_or_else(|_| Err(fail("Internal", "the KMS call panicked".to_owned())))
+        let client = match self.clients.get(&endpoint) {
+            Some(c) => c.clone(),
+            None => {
+                let c = AcsClient::new(&endpoint, VERSION, credentials)
+                    .map_err(|m| error(key, action, "InvalidEndpoint", m))?;
+                self.clients.insert(endpoint, c.clone());
+                c
+            }
+        };
+        client.rpc(action, &job.params).await.map_err(|e| {
+            let message = e.message.strip_prefix(&format!("{action}: ")).unwrap_or(&e.message);
+            KmsError {
+                action: action.to_owned(),
+                key_id: key.key_id.clone(),
+                code: e.code.clone(),
+                message: message.to_owned(),
+                request_id: e.request_id.clone(),
+            }
         })
     }
 }
@@ -137,5 +212,68 @@ impl DataKeyService for AlibabaKms {
         params.extend(context_param(encryption_context));
         let v = self.call(key, "Decrypt", params)?;
         plaintext(&v, "Decrypt", key)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// As the state layer calls it: synchronously, from inside a runtime (a naive `block_on` here
+    /// would panic), against the sandbox's KMS on a runtime of its own.
+    #[test]
+    fn calls_from_inside_a_runtime_generate_and_decrypt_data_keys() {
+        let server = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("a runtime for the emulator");
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let emulator = server.block_on(async {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+            let opts = meshform_sandbox::kms::KmsOptions {
+                state_file: dir.path().join("kms.json"),
+                region: "cn-hangzhou".to_owned(),
+                access_key_id: "LTAI5tKmsTest".to_owned(),
+                access_key_secret: "kms-test-secret".to_owned(),
+            };
+            meshform_sandbox::kms::start(listener, opts).await.expect("the emulator starts")
+        });
+        let vars = BTreeMap::from([
+            ("ALIBABA_CLOUD_ACCESS_KEY_ID".to_owned(), "LTAI5tKmsTest".to_owned()),
+            ("ALIBABA_CLOUD_ACCESS_KEY_SECRET".to_owned(), "kms-test-secret".to_owned()),
+        ]);
+        let kms = AlibabaKms::new(ProviderEnv { vars, home: None });
+        let key = KmsKeySettings {
+            name: "state".to_owned(),
+            key_id: meshform_sandbox::kms::DEFAULT_ALIAS.to_owned(),
+            key_spec: "AES_256".to_owned(),
+            region: "cn-hangzhou".to_owned(),
+            endpoint: Some(emulator.endpoint()),
+            encryption_context: BTreeMap::from([("purpose".to_owned(), "test".to_owned())]),
+        };
+        let caller = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("the caller's runtime");
+        let (generated, decrypted) = caller.block_on(async {
+            let g = kms.generate_data_key(&key).expect("a data key");
+            let d = kms
+                .decrypt_data_key(&key, &g.ciphertext_blob, &key.encryption_context)
+                .expect("decrypted");
+            (g, d)
+        });
+        assert_eq!(generated.plaintext.expose().len(), 32);
+        assert_eq!(generated.plaintext, decrypted);
+        assert_eq!(generated.key_id, emulator.default_key_id());
+        let e = kms
+            .decrypt_data_key(&key, &generated.ciphertext_blob, &BTreeMap::new())
+            .expect_err("another context");
+        assert_eq!(e.code, "InvalidParameter");
+        assert!(e.request_id.is_some(), "{e}");
+        let unknown = KmsKeySettings { key_id: "alias/none".to_owned(), ..key };
+        let e = kms.generate_data_key(&unknown).expect_err("no such alias");
+        assert_eq!((e.code.as_str(), e.key_id.as_str()), ("Forbidden.AliasNotFound", "alias/none"));
+        server.block_on(emulator.shutdown());
     }
 }
