@@ -17,6 +17,7 @@ mod machine_output;
 mod pg_backend;
 mod pki;
 mod refusals;
+mod rollout;
 mod runbook;
 mod sandboxed;
 mod saved_plan;

@@ -1,0 +1,249 @@
+//! Upgrading both meshes of the runbook (`examples/multi-master`, drill mode: sleep in both
+//! clusters, both checks on) through their `lifecycle { rollout { … } }` on the sandbox: one mesh at
+//! a time, cluster-2 first, gated by both directions of traffic; a check that fails after the canary,
+//! an upgrade that fails in the emulator, and a run killed with -9 in the middle of the rollout.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::process::Stdio;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::sandboxed::{check, example_main, verify_report, Sandboxed};
+use crate::support::Workdir;
+
+const OLD: &str = "v1.22.6.71-g7d67a80b-aliyun";
+const NEW: &str = "v1.24.6.69-gb4cd1ba2-aliyun";
+const UPGRADE: &str = "istio_version=v1.24.6.69-gb4cd1ba2-aliyun";
+
+fn args<'a>(cmd: &[&'a str], vars: &[&'a str]) -> Vec<&'a str> {
+    let mut all = cmd.to_vec();
+    for v in ["drill=true"].iter().chain(vars) {
+        all.extend(["--var", v]);
+    }
+    all
+}
+
+/// The runbook in drill mode, applied and verified in both directions, on a sandbox whose ASM
+/// transitions take `delay` (long enough for a sampler to see a mesh `upgrading`).
+fn deployed(delay: &str) -> Sandboxed {
+    let work = Workdir::new();
+    work.write("main.hcl", &example_main());
+    let apps = crate::sandboxed::example_dir().join("apps");
+    for entry in std::fs::read_dir(&apps).expect("the example's apps directory") {
+        let entry = entry.expect("an app manifest");
+        let text = std::fs::read_to_string(entry.path()).expect("read an app manifest");
+        work.write(&format!("apps/{}", entry.file_name().to_string_lossy()), &text);
+    }
+    work.ok(&["sandbox", "up", "--detach", "--transition-delay", delay])
+        .stdout_has("Sandbox running");
+    let sandbox = Sandboxed { work };
+    sandbox.ok(&args(&["apply", "--auto-approve"], &[])).stdout_has("Apply complete!");
+    sandbox.wait_ready(&[
+        ("cluster-1", "default/sleep"),
+        ("cluster-1", "default/helloworld-v1"),
+        ("cluster-2", "default/helloworld-v2"),
+        ("cluster-2", "default/sleep"),
+    ]);
+    let run = sandbox.run_until(&args(&["verify", "--json"], &[]), |r| r.status == Some(0));
+    let report = verify_report(&run);
+    for name in ["from_cluster_1", "from_cluster_2"] {
+        assert_eq!(check(&report, name)["passed"], Value::Bool(true), "{report:#}");
+    }
+    sandbox
+}
+
+/// `(name, state, istio_version)` of each mesh in the emulator, sorted by name.
+fn meshes(status: &Value) -> Vec<(String, String, String)> {
+    let mut out: Vec<(String, String, String)> = status["asm"]["meshes"]
+        .as_array()
+        .expect("sandbox status lists the meshes")
+        .iter()
+        .map(|m| {
+            let s = |k: &str| m[k].as_str().unwrap_or_default().to_owned();
+            (s("name"), s("state"), s("istio_version"))
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+fn versions(sandbox: &Sandboxed) -> Vec<(String, String)> {
+    meshes(&sandbox.status()).into_iter().map(|(n, _, v)| (n, v)).collect()
+}
+
+fn pair(a: &str, b: &str) -> Vec<(String, String)> {
+    vec![("mesh-1".to_owned(), a.to_owned()), ("mesh-2".to_owned(), b.to_owned())]
+}
+
+/// `POST /faults` on the sandbox's admin endpoint (its address is `admin` in sandbox.json).
+fn post_faults(sandbox: &Sandboxed, body: &str) {
+    let desc: Value = serde_json::from_str(&sandbox.work.read(".meshform/sandbox/sandbox.json"))
+        .expect("sandbox.json is JSON");
+    let admin = desc["admin"].as_str().expect("sandbox.json names the admin endpoint");
+    let host = admin.trim_start_matches("http://").trim_end_matches('/');
+    let mut conn = std::net::TcpStream::connect(host).expect("connect to the admin endpoint");
+    write!(
+        conn,
+        "POST /faults HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .expect("send the faults");
+    let mut reply = String::new();
+    conn.read_to_string(&mut reply).expect("read the admin reply");
+    assert!(reply.starts_with("HTTP/1.1 200"), "POST /faults: {reply}");
+}
+
+#[test]
+fn an_upgrade_rolls_out_one_mesh_at_a_time_while_traffic_keeps_flowing() {
+    let sandbox = deployed("1500ms");
+    sandbox
+        .ok(&args(&["plan"], &[UPGRADE]))
+        .stdout_has("Plan: 0 to add, 2 to change, 0 to destroy.")
+        .stdout_has("Rollout: 2 batches (cluster-2, then cluster-1), gated by check.from_cluster_1, check.from_cluster_2")
+        .stdout_has("  batch 1: asm_service_mesh.mesh[\"cluster-2\"]");
+
+    // The emulator is sampled for as long as the apply runs.
+    let done = Arc::new(AtomicBool::new(false));
+    let sampler = {
+        let (done, dir) = (Arc::clone(&done), sandbox.work.path().to_path_buf());
+        std::thread::spawn(move || {
+            let mut samples = Vec::new();
+            while !done.load(Ordering::SeqCst) {
+                let out = std::process::Command::new(crate::support::binary())
+                    .args(["sandbox", "status", "--json"])
+                    .current_dir(&dir)
+                    .output()
+                    .expect("sandbox status runs");
+                if let Ok(status) = serde_json::from_slice::<Value>(&out.stdout) {
+                    samples.push(meshes(&status));
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            samples
+        })
+    };
+    let run = sandbox.run(&args(&["apply", "--auto-approve"], &[UPGRADE]));
+    done.store(true, Ordering::SeqCst);
+    let samples = sampler.join().expect("the sampler");
+    let run = run.code(0).stdout_has("Apply complete! Resources: 0 added, 2 changed, 0 destroyed.");
+
+    assert!(samples.len() > 5, "the emulator was sampled during the apply: {samples:?}");
+    for s in &samples {
+        assert!(s.iter().any(|(_, state, _)| state == "running"), "no mesh was running: {s:?}");
+    }
+    // The sampler saw the canary upgrading while the other mesh served, and never the reverse order.
+    let upgrading = |name: &str| {
+        samples.iter().position(|s| s.iter().any(|(n, st, _)| n == name && st == "upgrading"))
+    };
+    let (one, two) = (upgrading("mesh-1"), upgrading("mesh-2"));
+    assert!(two.is_some(), "mesh-2 was seen upgrading: {samples:?}");
+    if let (Some(one), Some(two)) = (one, two) {
+        assert!(two < one, "mesh-2 (the canary) upgraded before mesh-1: {samples:?}");
+    }
+
+    // Both directions of traffic were checked after each batch, cluster-2's first.
+    let err = run.stderr_unwrapped();
+    let at = |needle: &str| err.find(needle).unwrap_or_else(|| panic!("{needle:?} in\n{err}"));
+    let canary = at("batch 1 of 2 (cluster-2): check.from_cluster_2 passed");
+    at("batch 1 of 2 (cluster-2): check.from_cluster_1 passed");
+    let second = at("asm_service_mesh.mesh[\"cluster-1\"]: Modifying...");
+    at("batch 2 of 2 (cluster-1): check.from_cluster_1 passed");
+    at("batch 2 of 2 (cluster-1): check.from_cluster_2 passed");
+    assert!(canary < second, "cluster-1 waited for the canary's checks\n{err}");
+
+    assert_eq!(versions(&sandbox), pair(NEW, NEW));
+    sandbox.run(&args(&["plan", "--detailed-exitcode"], &[UPGRADE])).code(0);
+}
+
+#[test]
+fn a_check_failing_after_the_canary_leaves_the_other_mesh_on_its_version() {
+    let sandbox = deployed("200ms");
+    // helloworld-v2 (cluster-2) goes away: both directions expect an answer from it.
+    sandbox.ok(&args(&["apply", "--auto-approve"], &["helloworld_v2_replicas=0"]));
+    sandbox.wait_replicas("cluster-2", "default/helloworld-v2", 0);
+    let run =
+        sandbox.run(&args(&["apply", "--auto-approve"], &["helloworld_v2_replicas=0", UPGRADE]));
+    let run = run.code(1);
+    let err = run.stderr_unwrapped();
+    for needle in [
+        "rollout of asm_service_mesh.mesh stopped after batch 1 of 2 (cluster-2)",
+        "check.from_cluster_1 failed: no response from helloworld v2 (cluster-2)",
+        "the later batches (cluster-1) were not changed",
+        "Not attempted",
+    ] {
+        assert!(err.contains(needle), "{needle:?} in\n{err}");
+    }
+    assert_eq!(versions(&sandbox), pair(OLD, NEW), "mesh-1 is still on the old version");
+
+    // The next plan covers exactly what is left: mesh-1 alone, so no rollout.
+    let plan = sandbox.ok(&args(&["plan"], &["helloworld_v2_replicas=0", UPGRADE]));
+    let plan = plan.stdout_has("Plan: 0 to add, 1 to change, 0 to destroy.");
+    assert!(plan.stdout.contains("asm_service_mesh.mesh[\"cluster-1\"] will be updated in-place"));
+    assert!(!plan.stdout.contains("Rollout:"), "{}", plan.stdout);
+}
+
+#[test]
+fn an_upgrade_failing_in_the_canary_stops_the_rollout_and_a_retry_finishes_it() {
+    let sandbox = deployed("200ms");
+    post_faults(
+        &sandbox,
+        r#"{"upgrade_failure": {"mesh": "mesh-2", "message": "istiod did not become ready"}}"#,
+    );
+    let run = sandbox.run(&args(&["apply", "--auto-approve"], &[UPGRADE])).code(1);
+    let err = run.stderr_unwrapped();
+    assert!(err.contains("istiod did not become ready"), "{err}");
+    assert!(err.contains("- asm_service_mesh.mesh[\"cluster-1\"]"), "not attempted\n{err}");
+    assert!(!err.contains("asm_service_mesh.mesh[\"cluster-1\"]: Modifying"), "{err}");
+    assert_eq!(versions(&sandbox), pair(OLD, OLD), "the failed upgrade left mesh-2 on its version");
+
+    post_faults(&sandbox, "{}");
+    sandbox
+        .ok(&args(&["apply", "--auto-approve"], &[UPGRADE]))
+        .stdout_has("Rollout: 2 batches (cluster-2, then cluster-1)")
+        .stdout_has("Apply complete! Resources: 0 added, 2 changed, 0 destroyed.");
+    assert_eq!(versions(&sandbox), pair(NEW, NEW));
+}
+
+#[test]
+fn a_rollout_killed_mid_batch_is_finished_by_the_next_apply() {
+    let sandbox = deployed("1500ms");
+    let mut child = sandbox
+        .work
+        .std_command(&args(&["apply", "--auto-approve"], &[UPGRADE]))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("meshform apply starts");
+    let stderr = child.stderr.take().expect("stderr");
+    let (tx, rx) = mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        let mut seen = Vec::new();
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if line.contains("asm_service_mesh.mesh[\"cluster-2\"]: Modifying...") {
+                let _ = tx.send(());
+            }
+            seen.push(line);
+        }
+        seen.join("\n")
+    });
+    rx.recv_timeout(Duration::from_secs(120)).expect("the canary's upgrade starts");
+    std::thread::sleep(Duration::from_millis(300));
+    child.kill().expect("kill -9 the apply");
+    let _ = child.wait();
+    let err = reader.join().expect("stderr reader");
+    assert!(!err.contains("mesh[\"cluster-1\"]: Modifying"), "killed during batch 1\n{err}");
+    let mid = meshes(&sandbox.status());
+    assert_eq!(mid[0].2, OLD, "mesh-1 untouched when the run died: {mid:?}");
+
+    // The next apply resumes: whatever of the rollout is left, in order, and then nothing.
+    let run = sandbox.ok(&args(&["apply", "--auto-approve"], &[UPGRADE]));
+    run.stdout_has("Apply complete!");
+    assert_eq!(versions(&sandbox), pair(NEW, NEW));
+    let listed = sandbox.work.state_list();
+    assert_eq!(listed.iter().filter(|a| a.starts_with("asm_service_mesh.mesh[")).count(), 2);
+    assert_eq!(meshes(&sandbox.status()).len(), 2, "no mesh was duplicated");
+    sandbox.run(&args(&["plan", "--detailed-exitcode"], &[UPGRADE])).code(0);
+}
