@@ -220,6 +220,11 @@ impl Reader<'_> {
 
 fn parse_rfc3339(text: &str) -> Result<Timestamp, Bad> {
     let mut r = Reader(text);
+    // Go takes four bytes for the year once the first is a digit, and reports what follows them.
+    let b = text.as_bytes();
+    if b.len() >= 4 && b[0].is_ascii_digit() && !b[..4].iter().all(u8::is_ascii_digit) {
+        return Err(Bad::Field("year", String::from_utf8_lossy(&b[4..]).into_owned()));
+    }
     let year = r.digits("year", 4, false)?;
     r.separator("-")?;
     let month = r.digits("month", 2, false)?;

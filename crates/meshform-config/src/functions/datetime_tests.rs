@@ -22,6 +22,15 @@ fn formatdate_documented_examples() {
         ("Z ZZZZ ZZZZZ", "2018-01-02T23:12:01+05:30", "+05:30 +0530 +05:30"),
         ("Z ZZZ ZZZZ ZZZZZ", "2018-01-02T23:12:01Z", "Z UTC +0000 +00:00"),
         ("'o''clock' '' YYYY", "2018-01-02T23:12:01Z", "o'clock ' 2018"),
+        // go-cty's own test vectors, at 2006-01-02T15:04:05Z.
+        ("", "2006-01-02T15:04:05Z", ""),
+        ("EEE, MMM D ''YY", "2006-01-02T15:04:05Z", "Mon, Jan 2 '06"),
+        ("H 'o''clock' AA", "2006-01-02T15:04:05Z", "3 o'clock PM"),
+        ("H 'o''clock'", "2006-01-02T15:04:05Z", "3 o'clock"),
+        ("hh:mm:ssZZZZ", "2006-01-02T15:04:05Z", "15:04:05+0000"),
+        ("hh:mm:ssZZZZZ", "2006-01-02T15:04:05Z", "15:04:05+00:00"),
+        ("EEEE, DD-MMM-YY hh:mm:ss ZZZ", "2006-01-02T15:04:05Z", "Monday, 02-Jan-06 15:04:05 UTC"),
+        ("aa", "2006-01-02T15:04:05Z", "pm"),
         ("YYYY-MM-DD'T'hh:mm:ssZ", "2018-01-02T23:12:01.123456Z", "2018-01-02T23:12:01Z"),
     ];
     for (format, ts, want) in cases {
@@ -45,6 +54,9 @@ fn formatdate_errors() {
         ("ZZ", "invalid date format verb \"ZZ\": timezone must be Z, ZZZZ, or ZZZZZ"),
         ("x", "invalid date format verb \"x\""),
         ("'abc", "unterminated literal '"),
+        ("'", "unterminated literal '"),
+        ("Y", "invalid date format verb \"Y\": year must either be \"YY\" or \"YYYY\""),
+        ("A", "invalid date format verb \"A\": must be \"AA\""),
     ];
     for (format, want) in cases {
         assert_eq!(err("formatdate", &[s(format), ts.clone()]), format!("formatdate: {want}"));
@@ -58,6 +70,20 @@ fn formatdate_errors() {
 #[test]
 fn timestamps_are_parsed_as_go_parses_rfc3339() {
     let bad = [
+        // go-cty's own test vectors first.
+        ("", "end of string before year"),
+        ("2017-01-02", "missing required time introducer 'T'"),
+        ("2017-12-02t00:00:00Z", "missing required time introducer 'T'"),
+        ("2017:01:02", "found \":01:02\" where \"-\" is expected"),
+        ("2017", "end of string where \"-\" is expected"),
+        ("2017-01-02T", "end of string before hour"),
+        ("2017-01-02T00", "end of string where \":\" is expected"),
+        ("2017-01-02T00:00:00", "end of string before UTC offset"),
+        ("2017-01-02T26:00:00Z", "cannot use \":00:00Z\" as hour"),
+        ("2017-13-02T00:00:00Z", "cannot use \"-02T00:00:00Z\" as month"),
+        ("2017-02-31T00:00:00Z", "day out of range"),
+        ("\"2017-12-02T00:00:00Z\"", "cannot use \"\\\"2017-12-02T00:00:00Z\\\"\" as year"),
+        ("2-12-02T00:00:00Z", "cannot use \"-02T00:00:00Z\" as year"),
         ("bloop", "cannot use \"bloop\" as year"),
         ("2017-11-22 00:00:00Z", "missing required time introducer 'T'"),
         ("2017/11/22T00:00:00Z", "found \"/11/22T00:00:00Z\" where \"-\" is expected"),
