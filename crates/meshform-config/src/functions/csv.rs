@@ -163,6 +163,24 @@ mod tests {
             ])
         );
         assert_eq!(ok("csvdecode", &[s("a,b,c\n")]), list([]));
+        // go-cty's test vectors.
+        assert_eq!(
+            ok(
+                "csvdecode",
+                &[s("\"name\",\"size\",\"type\"\n\"foo\",\"100\",\"tiny\"\n\"bar\",\"\",\"huge\"\n\"baz\",\"50\",\"weedy\"\n")]
+            ),
+            list([
+                row(&[("name", "foo"), ("size", "100"), ("type", "tiny")]),
+                row(&[("name", "bar"), ("size", ""), ("type", "huge")]),
+                row(&[("name", "baz"), ("size", "50"), ("type", "weedy")]),
+            ])
+        );
+        assert_eq!(ok("csvdecode", &[s("\"just\",\"header\",\"line\"")]), list([]));
+        assert_eq!(ok("csvdecode", &[s("not csv at all")]), list([]));
+        assert_eq!(
+            err("csvdecode", &[s("invalid\"thing\"")]),
+            "csvdecode: CSV parse error on line 1: bare \" in non-quoted-field"
+        );
         assert_eq!(
             ok("csvdecode", &[s("name,note\r\n\r\n\"x, y\",\"say \"\"hi\"\"\nthere\"\r\n z ,\n")]),
             list([
