@@ -1,6 +1,7 @@
 //! Starting the whole sandbox: the emulated account's identity (kept in the sandbox directory so that
 //! credentials and cluster ids survive restarts), the ASM emulator, one Kubernetes API server per
-//! emulated ACK cluster, the CS (ACK) API emulator, the description file `sandbox.json`, and a small
+//! emulated ACK cluster, the CS (ACK) API emulator, STS and an instance metadata service
+//! (`sts::start_identity_services`), the description file `sandbox.json`, and a small
 //! admin endpoint that reports what the sandbox holds and switches faults and outages.
 
 use std::path::{Path, PathBuf};
@@ -15,6 +16,8 @@ use crate::envfile;
 use crate::dataplane::{ClusterView, DataPlane};
 use crate::kms::{self, KmsEmulator, KmsOptions};
 use crate::kube::{self, ClusterOptions, KubeApiServer};
+use crate::metadata::MetadataService;
+use crate::sts::{MetadataDescription, StsDescription, StsEmulator};
 
 /// The description file's name in the sandbox directory.
 pub const DESCRIPTION_FILE: &str = "sandbox.json";
@@ -136,6 +139,12 @@ pub struct Description {
     /// The KMS emulator and its master key, for a `key_provider "alicloud_kms"` (same access key).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kms: Option<KmsDescription>,
+    /// STS and the account's roles, for `assume_role` and RRSA (same access key).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sts: Option<StsDescription>,
+    /// The ECS instance metadata service, for the instance RAM role.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<MetadataDescription>,
 }
 
 /// The KMS emulator (`kms::KmsEmulator`) and the master key it starts with.
@@ -211,6 +220,8 @@ pub struct Sandbox {
     pub cs: CsEmulator,
     pub dataplane: Arc<DataPlane>,
     pub kms: KmsEmulator,
+    pub sts: StsEmulator,
+    pub metadata: MetadataService,
     description: Description,
     admin: tokio::task::JoinHandle<()>,
     reconciler: tokio::task::JoinHandle<()>,
@@ -304,6 +315,14 @@ impl Sandbox {
         )
         .await
         .map_err(|e| SandboxError::Other(e.to_string()))?;
+        let (sts, metadata, sts_description, metadata_description) =
+            crate::sts::start_identity_services(
+                &dir,
+                &identity.access_key_id,
+                &identity.access_key_secret,
+            )
+            .await
+            .map_err(|e| SandboxError::Other(e.to_string()))?;
         let (dataplane, reconciler) = DataPlane::start(Arc::clone(&asm), views.clone());
         let admin_listener = bind().await?;
         let admin_addr = admin_listener
@@ -326,6 +345,8 @@ impl Sandbox {
                 key_id: kms.default_key_id().to_owned(),
                 alias: kms::DEFAULT_ALIAS.to_owned(),
             }),
+            sts: Some(sts_description),
+            metadata: Some(metadata_description),
         };
         let admin =
             crate::admin::serve(admin_listener, Arc::clone(&asm), views, description.clone());
@@ -348,6 +369,8 @@ impl Sandbox {
             cs,
             dataplane,
             kms,
+            sts,
+            metadata,
             description,
             admin,
             reconciler,
@@ -363,6 +386,8 @@ impl Sandbox {
         self.admin.abort();
         self.reconciler.abort();
         self.kms.shutdown().await;
+        self.sts.shutdown().await;
+        self.metadata.shutdown().await;
         self.cs.shutdown().await;
         for c in self.clusters {
             let _ = c.shutdown().await;

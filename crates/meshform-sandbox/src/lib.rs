@@ -6,6 +6,8 @@
 //! - [`cs`]: the Container Service (ACK) OpenAPI for those clusters (ROA, signed): details, lists,
 //!   user kubeconfigs (temporary ones expire).
 //! - [`kms`]: the Key Management Service (`GenerateDataKey`, `Decrypt`) for state encryption.
+//! - [`sts`]: the Security Token Service (`AssumeRole`, `AssumeRoleWithOIDC`) and the account's
+//!   roles; [`metadata`]: an ECS instance metadata service (hardened mode, the instance's RAM role).
 //! - [`launch`]: starting everything, the account identity and `sandbox.json`; [`envfile`]:
 //!   `sandbox.env`, the same as variables for a shell to source; [`admin`]: the admin
 //!   endpoint (`/status`, `/faults`).
@@ -22,6 +24,8 @@ pub mod envfile;
 pub mod kms;
 pub mod kube;
 pub mod launch;
+pub mod metadata;
 pub mod process;
+pub mod sts;
 
 pub use launch::{Description, Sandbox, SandboxError, SandboxOptions};

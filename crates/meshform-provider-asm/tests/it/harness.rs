@@ -40,6 +40,15 @@ fn cluster(id: &str, name: &str, region: &str, n: u8) -> EmulatedCluster {
 
 impl World {
     pub async fn start(faults: FaultSettings) -> World {
+        World::start_with(faults, ProviderEnv::default(), Duration::from_millis(300)).await
+    }
+
+    /// With the environment the asm provider sees, and how long ASM's transitions take.
+    pub async fn start_with(
+        faults: FaultSettings,
+        env: ProviderEnv,
+        transition: Duration,
+    ) -> World {
         // kube-rs (the kubernetes provider) needs a process-wide crypto provider, as the CLI installs.
         let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
         let dir = tempfile::tempdir().expect("tempdir");
@@ -53,12 +62,12 @@ impl World {
             ],
         };
         let mut opts = AsmOptions::new(dir.path().join("asm.json"));
-        opts.transition_delay = Duration::from_millis(300);
+        opts.transition_delay = transition;
         opts.faults = faults;
         let emulator = asm::start(listener, account, opts).await.expect("emulator starts");
         let mut registry = Registry::new();
         registry.register(Arc::new(PkiProvider));
-        registry.register(Arc::new(AsmProvider::new(ProviderEnv::default())));
+        registry.register(Arc::new(AsmProvider::new(env)));
         registry.register(Arc::new(KubernetesProvider::new(KubeEnv::default())));
         let config_dir = dir.path().join("config");
         std::fs::create_dir_all(&config_dir).expect("config dir");

@@ -8,8 +8,9 @@
 //! - V2 (RPC `HMAC-SHA1`): the `Signature` parameter over every other parameter, query and form.
 //!
 //! Both check the access key, the timestamp (15 minutes either way) and the nonce (no replay within
-//! 15 minutes; nonces are remembered in memory only, so a restart forgets them). The emulator knows
-//! no STS tokens: a request that carries one is refused with `InvalidSecurityToken.Expired`.
+//! 15 minutes; nonces are remembered in memory only, so a restart forgets them). Temporary
+//! credentials the account was issued (`crate::sts`, `crate::metadata`) are accepted with their
+//! security token until it expires (`InvalidSecurityToken.Expired` after).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -92,11 +93,35 @@ impl Verifier {
         }
     }
 
-    fn secret_for(&self, access_key_id: &str) -> Result<&str, ApiError> {
-        if acs::signatures_equal(access_key_id, &self.access_key_id) {
-            Ok(&self.access_key_secret)
-        } else {
-            Err(ApiError::access_key_not_found())
+    /// The secret of the AccessKey a request is signed with: the account's own, or temporary
+    /// credentials the account was issued (by the STS emulator or the metadata service), which
+    /// must come with their security token and are refused once expired.
+    fn secret_for(
+        &self,
+        access_key_id: &str,
+        token: Option<&str>,
+        now_ms: i64,
+    ) -> Result<String, ApiError> {
+        use crate::sts::token::{open, secret_of, TokenProblem};
+        match token {
+            None if acs::signatures_equal(access_key_id, &self.access_key_id) => {
+                Ok(self.access_key_secret.clone())
+            }
+            None => Err(ApiError::access_key_not_found()),
+            Some(t) => match open(&self.access_key_secret, access_key_id, t, now_ms) {
+                Ok(_) => Ok(secret_of(&self.access_key_secret, access_key_id)),
+                Err(TokenProblem::Expired) => Err(ApiError::security_token_expired()),
+                Err(TokenProblem::Mismatch) => Err(ApiError::new(
+                    400,
+                    "InvalidSecurityToken.MismatchWithAccessKey",
+                    "Specified SecurityToken mismatch with the AccessKey.",
+                )),
+                Err(TokenProblem::Invalid) => Err(ApiError::new(
+                    400,
+                    "InvalidSecurityToken.Malformed",
+                    "Specified SecurityToken is malformed.",
+                )),
+            },
         }
     }
 
@@ -107,10 +132,8 @@ impl Verifier {
                 "the Authorization header is not \"ACS3-HMAC-SHA256 Credential=…,SignedHeaders=…,Signature=…\"",
             )
         })?;
-        if req.header("x-acs-security-token").is_some() {
-            return Err(ApiError::security_token_expired());
-        }
-        let secret = self.secret_for(&auth.access_key_id)?;
+        let token = req.header("x-acs-security-token");
+        let secret = self.secret_for(&auth.access_key_id, token, now_ms)?;
         let signed: Vec<String> =
             auth.signed_headers.iter().map(|h| h.trim().to_ascii_lowercase()).collect();
         for required in ["x-acs-date", "x-acs-signature-nonce"] {
@@ -139,7 +162,7 @@ impl Verifier {
             &body_hash,
         );
         let string_to_sign = acs::string_to_sign_v3(&canonical);
-        let expected = acs::sign_v3(secret, &string_to_sign);
+        let expected = acs::sign_v3(&secret, &string_to_sign);
         if !acs::signatures_equal(&expected, auth.signature.trim()) {
             return Err(ApiError::signature_mismatch(format!(
                 "Specified signature is not matched with our calculation. server string to sign is:{string_to_sign} (canonical request: {canonical:?})"
@@ -150,16 +173,13 @@ impl Verifier {
     }
 
     fn verify_v2(&self, req: &WireRequest, now_ms: i64) -> Result<(), ApiError> {
-        if req.param("SecurityToken").is_some() {
-            return Err(ApiError::security_token_expired());
-        }
         let param = |name: &str| {
             req.param(name).ok_or_else(|| {
                 ApiError::incomplete_signature(format!("the parameter {name} is missing"))
             })
         };
         let access_key_id = param("AccessKeyId")?;
-        let secret = self.secret_for(access_key_id)?;
+        let secret = self.secret_for(access_key_id, req.param("SecurityToken"), now_ms)?;
         if param("SignatureMethod")? != "HMAC-SHA1" {
             return Err(ApiError::incomplete_signature("SignatureMethod must be HMAC-SHA1"));
         }
@@ -176,7 +196,7 @@ impl Verifier {
             .cloned()
             .collect();
         let string_to_sign = acs::string_to_sign_v2(&req.method, &signed);
-        let expected = acs::sign_v2(secret, &string_to_sign);
+        let expected = acs::sign_v2(&secret, &string_to_sign);
         if !acs::signatures_equal(&expected, param("Signature")?) {
             return Err(ApiError::signature_mismatch(format!(
                 "Specified signature is not matched with our calculation. server string to sign is:{string_to_sign}"

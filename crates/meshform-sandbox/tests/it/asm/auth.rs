@@ -83,7 +83,7 @@ async fn refused_requests_carry_the_gateway_codes() {
 
     let mut sts = c.v3("DescribeVersions", &[]);
     sts.set_header("x-acs-security-token", "CAIS-token");
-    refuse(c.send(&sts).await, 400, "InvalidSecurityToken.Expired");
+    refuse(c.send(&sts).await, 400, "InvalidSecurityToken.Malformed");
 
     let unsigned = RawRequest {
         method: "POST".into(),
