@@ -499,3 +499,42 @@ fn a_wrong_kms_key_or_missing_credentials_are_clear_errors_that_change_nothing()
     r.code(1).stderr_has("SignatureDoesNotMatch").stderr_has("kms:Decrypt on the key");
     assert_eq!(before, bytes(w, "meshform.state.json"), "a refused run changed the state");
 }
+
+/// With the state in PostgreSQL and KMS keys, the rows (current and previous) hold envelopes only:
+/// no private key, no AccessKey secret.
+#[test]
+fn postgresql_rows_under_kms_hold_no_private_key_nor_the_secret() {
+    let Some(server) = meshform_pgtest::server_or_skip() else { return };
+    let Some(psql) = meshform_pgtest::bin_dir().map(|b| b.join("psql")) else { return };
+    let conn = server.conn_str();
+    let schema = format!("cli_kms{}", std::process::id());
+    let kms = SandboxKms::start();
+    let w = kms.work();
+    kms.configure(&kms.alias, KMS_TARGETS);
+    w.write(
+        "backend.hcl",
+        &format!("meshform {{\n  backend \"pg\" {{\n    schema_name = \"{schema}\"\n  }}\n}}\n"),
+    );
+    let env = [
+        ("ALIBABA_CLOUD_ACCESS_KEY_ID", kms.access_key_id.as_str()),
+        ("ALIBABA_CLOUD_ACCESS_KEY_SECRET", kms.access_key_secret.as_str()),
+        ("MESHFORM_PG_CONN_STR", conn.as_str()),
+        (VAR, PASS),
+    ];
+    w.run_with(&["init"], &env).code(0);
+    w.run_with(&["apply", "--auto-approve"], &env).code(0);
+    std::fs::remove_file(w.join("cluster-1/ca-cert.pem")).expect("remove a bundle file");
+    w.run_with(&["apply", "--auto-approve"], &env).code(0);
+    let rows = std::process::Command::new(psql)
+        .args([&conn, "-At", "-c"])
+        .arg(format!("SELECT data, previous FROM \"{schema}\".states"))
+        .output()
+        .expect("run psql");
+    assert!(rows.status.success(), "{}", String::from_utf8_lossy(&rows.stderr));
+    let text = String::from_utf8_lossy(&rows.stdout);
+    assert_eq!(text.matches("\"encryption_version\": \"v0\"").count(), 2, "{text}");
+    assert_eq!(text.matches("key_provider.alicloud_kms.kms").count(), 2, "{text}");
+    assert!(!text.contains("PRIVATE KEY") && !text.contains(&kms.access_key_secret), "{text}");
+    w.run_with(&["plan", "--detailed-exitcode"], &env).code(0);
+    kms.sweep();
+}
