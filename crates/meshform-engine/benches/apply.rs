@@ -10,6 +10,8 @@
 //! is `local`, `pg` or both (default `local,pg`). Peak memory is the process's, so measure one size
 //! per process to attribute it. See docs/performance.md.
 
+#![allow(clippy::print_stdout)] // a benchmark reports its figures on stdout
+
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};

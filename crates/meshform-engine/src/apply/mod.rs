@@ -134,13 +134,11 @@ impl<'a> Executor<'a> {
         loop {
             // An operation is started only once it holds a parallelism slot, so that nothing waits
             // for one and starts after a cancellation; configuration steps need none.
-            let startable = |(kind, _): &(StepKind, usize)| {
-                matches!(kind, StepKind::Config(_) | StepKind::Gate(_))
-                    || semaphore.available_permits() > 0
-            };
-            while let Some(item) =
-                if cancelled || fatal { None } else { ready.iter().copied().find(startable) }
-            {
+            while let Some(item) = if cancelled || fatal {
+                None
+            } else {
+                next_startable(&ready, semaphore.available_permits() > 0)
+            } {
                 ready.remove(&item);
                 let s = item.1;
                 match steps.kinds[s] {

@@ -5,6 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use meshform_state::State;
 
+use meshform_core::ResourceAddr;
+
 use crate::graph::{ConfigGraph, Node};
 use crate::plan::{Action, Plan};
 
@@ -74,11 +76,30 @@ pub(super) fn build_steps(graph: &ConfigGraph, plan: &Plan, state: &State) -> St
     // are added last, each only when it closes no cycle: the first list before the second.
     let mut delete_after: Vec<(usize, usize)> = Vec::new();
     let mut move_off_first: Vec<(usize, usize)> = Vec::new();
+    // Indexes by resource address, so that ordering n deletes costs about n, not n².
+    let mut deleted_dependents: BTreeMap<&ResourceAddr, Vec<(usize, usize)>> = BTreeMap::new();
+    for (&j, &sj) in &del_step {
+        for d in &plan.changes[j].dependencies {
+            deleted_dependents.entry(d).or_default().push((j, sj));
+        }
+    }
+    let mut changing_dependents: BTreeMap<&str, Vec<(usize, usize)>> = BTreeMap::new();
+    for (&j, &sj) in &inst_step {
+        let y = &plan.changes[j];
+        if y.action == Action::DeleteThenCreate {
+            continue;
+        }
+        if let Some((_, inst)) = state.instance(&y.addr) {
+            for d in &inst.dependencies {
+                changing_dependents.entry(d.as_str()).or_default().push((j, sj));
+            }
+        }
+    }
     for (&i, &s) in &del_step {
         let x = &plan.changes[i];
         // Dependents are deleted first.
-        for (&j, &sj) in &del_step {
-            if i != j && plan.changes[j].dependencies.contains(&x.addr.resource) {
+        for &(j, sj) in deleted_dependents.get(&x.addr.resource).into_iter().flatten() {
+            if i != j {
                 delete_after.push((s, sj));
             }
         }
@@ -86,15 +107,9 @@ pub(super) fn build_steps(graph: &ConfigGraph, plan: &Plan, state: &State) -> St
             deps[s].insert(inst_step[&i]);
         }
         // Whatever depended on it (per the last apply) and is still changing moves off it first.
-        for (&j, &sj) in &inst_step {
-            let y = &plan.changes[j];
-            if i == j {
-                continue;
-            }
-            let was_dependent = state.instance(&y.addr).is_some_and(|(_, inst)| {
-                inst.dependencies.iter().any(|d| d == &x.addr.resource.to_string())
-            });
-            if was_dependent && y.action != Action::DeleteThenCreate {
+        let resource = x.addr.resource.to_string();
+        for &(j, sj) in changing_dependents.get(resource.as_str()).into_iter().flatten() {
+            if i != j {
                 move_off_first.push((s, sj));
             }
         }
@@ -129,6 +144,20 @@ pub(super) fn depends_on(deps: &[BTreeSet<usize>], from: usize, to: usize) -> bo
         }
     }
     false
+}
+
+/// The first ready step that can start now: any (in step order) while an operation slot is free,
+/// else the first configuration step or rollout gate, which need none. Found in O(log n): the
+/// kinds that need no slot sort after the operations.
+pub(super) fn next_startable(
+    ready: &BTreeSet<(StepKind, usize)>,
+    slot_free: bool,
+) -> Option<(StepKind, usize)> {
+    if slot_free {
+        ready.first().copied()
+    } else {
+        ready.range((StepKind::Config(0), 0)..).next().copied()
+    }
 }
 
 pub(super) fn release(
