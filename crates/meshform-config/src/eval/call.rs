@@ -80,36 +80,15 @@ impl Evaluator<'_> {
         }
         match name {
             "sensitive" => {
-                let [v] = values.as_slice() else {
-                    return Err(self.error(
-                        e,
-                        "meshform::config::function_arity",
-                        "sensitive takes exactly one argument",
-                        "wrong number of arguments",
-                    ));
-                };
+                let v = self.single("sensitive", e, &values)?;
                 return Ok(v.clone().sensitive());
             }
             "nonsensitive" => {
-                let [v] = values.as_slice() else {
-                    return Err(self.error(
-                        e,
-                        "meshform::config::function_arity",
-                        "nonsensitive takes exactly one argument",
-                        "wrong number of arguments",
-                    ));
-                };
+                let v = self.single("nonsensitive", e, &values)?;
                 return Ok(v.clone().into_unmarked_deep());
             }
             "issensitive" => {
-                let [v] = values.as_slice() else {
-                    return Err(self.error(
-                        e,
-                        "meshform::config::function_arity",
-                        "issensitive takes exactly one argument",
-                        "wrong number of arguments",
-                    ));
-                };
+                let v = self.single("issensitive", e, &values)?;
                 // As Terraform: a sensitive value is sensitive even when unknown; an unknown
                 // value that is not marked may turn out either way.
                 return Ok(match v {
@@ -119,14 +98,7 @@ impl Evaluator<'_> {
                 });
             }
             "ephemeralasnull" => {
-                let [v] = values.as_slice() else {
-                    return Err(self.error(
-                        e,
-                        "meshform::config::function_arity",
-                        "ephemeralasnull takes exactly one argument",
-                        "wrong number of arguments",
-                    ));
-                };
+                let v = self.single("ephemeralasnull", e, &values)?;
                 // meshform has no ephemeral values, so nothing is replaced by null.
                 return Ok(v.clone());
             }
@@ -144,14 +116,7 @@ impl Evaluator<'_> {
             "templatefile" => return self.templatefile(e, &args, values),
             "templatestring" => return self.templatestring(e, &args, values),
             "type" if self.file.name == functions::CONSOLE_SOURCE => {
-                let [v] = values.as_slice() else {
-                    return Err(self.error(
-                        e,
-                        "meshform::config::function_arity",
-                        "type takes exactly one argument",
-                        "wrong number of arguments",
-                    ));
-                };
+                let v = self.single("type", e, &values)?;
                 let marked = v.contains_sensitive();
                 return Ok(Value::String(functions::type_string(v)).with_mark(marked));
             }
@@ -203,6 +168,24 @@ impl Evaluator<'_> {
                     "call failed",
                 ))
             }
+        }
+    }
+
+    /// The only argument of a one-argument function, or an arity error.
+    fn single<'v>(
+        &self,
+        name: &str,
+        e: &Expression,
+        values: &'v [Value],
+    ) -> Result<&'v Value, Diagnostic> {
+        match values {
+            [v] => Ok(v),
+            _ => Err(self.error(
+                e,
+                "meshform::config::function_arity",
+                format!("{name} takes exactly one argument"),
+                "wrong number of arguments",
+            )),
         }
     }
 
