@@ -39,7 +39,7 @@ pub struct KmsKeySettings {
     pub encryption_context: BTreeMap<String, String>,
 }
 
-/// A data key in clear: never shown.
+/// A data key in clear: never shown, overwritten when dropped.
 #[derive(Clone, PartialEq, Eq)]
 pub struct DataKey(Vec<u8>);
 
@@ -51,6 +51,14 @@ impl DataKey {
     /// The raw key, for sealing and opening only.
     pub fn expose(&self) -> &[u8] {
         &self.0
+    }
+}
+
+impl Drop for DataKey {
+    /// Overwrites the key before its memory is freed (`black_box` keeps the writes).
+    fn drop(&mut self) {
+        self.0.fill(0);
+        std::hint::black_box(&self.0);
     }
 }
 
