@@ -97,6 +97,8 @@ fixtures! {
     many_errors,
     null_attribute,
     validate_json,
+    rollout_mistakes,
+    rollout_unknown_key,
 }
 
 /// A fixture directory nobody runs would be a test that cannot fail.

@@ -247,3 +247,84 @@ fn a_rollout_killed_mid_batch_is_finished_by_the_next_apply() {
     assert_eq!(meshes(&sandbox.status()).len(), 2, "no mesh was duplicated");
     sandbox.run(&args(&["plan", "--detailed-exitcode"], &[UPGRADE])).code(0);
 }
+
+/// Three pages written with the same text, rolled out two at a time (`c` first), gated by a check
+/// that the pages agree (unless mixed texts are allowed).
+const PAGES: &str = r#"
+variable "text" {
+  type    = string
+  default = "one"
+}
+variable "allow_mixed" {
+  type    = bool
+  default = true
+}
+check "pages" {
+  assert {
+    condition     = var.allow_mixed || length(distinct([for p in local_file.page : p.content])) == 1
+    error_message = "the pages disagree"
+  }
+}
+resource "local_file" "page" {
+  for_each = toset(["a", "b", "c"])
+  filename = "${each.key}.txt"
+  content  = var.text
+
+  lifecycle {
+    rollout {
+      batch_size = 2
+      order      = ["c"]
+      checks     = [check.pages]
+    }
+  }
+}
+"#;
+
+#[test]
+fn a_saved_plan_keeps_its_rollout_and_apply_reports_each_batch_as_json() {
+    let w = Workdir::with_main(PAGES);
+    w.ok(&["apply", "--auto-approve"]);
+    w.ok(&["plan", "--out", "two.plan", "--var", "text=two"])
+        .stdout_has("Rollout: 2 batches (c and a, then b), gated by check.pages")
+        .stdout_has("  batch 1: local_file.page[\"a\"], local_file.page[\"c\"]");
+    let shown: Value =
+        serde_json::from_str(&w.ok(&["show", "--json", "two.plan"]).stdout).expect("JSON");
+    let r = &shown["rollouts"][0];
+    assert_eq!(r["resource"], "local_file.page");
+    assert_eq!(r["checks"], serde_json::json!(["check.pages"]));
+    assert_eq!(r["batches"][0]["keys"], serde_json::json!(["c", "a"]));
+    assert_eq!(r["batches"][1]["instances"], serde_json::json!(["local_file.page[\"b\"]"]));
+    w.ok(&["show", "--markdown", "two.plan"])
+        .stdout_has("1. `local_file.page[\"a\"]`, `local_file.page[\"c\"]`");
+
+    let run = w.ok(&["apply", "--json", "two.plan"]);
+    let events: Vec<Value> =
+        run.stdout.lines().map(|l| serde_json::from_str(l).expect("a JSON line")).collect();
+    let of = |t: &str| events.iter().filter(|e| e["type"] == t).cloned().collect::<Vec<_>>();
+    let started = of("rollout_batch_start");
+    assert_eq!(started.len(), 2, "{}", run.stdout);
+    assert_eq!(started[1]["rollout"]["keys"], "b");
+    let complete = of("rollout_batch_complete");
+    assert_eq!(complete.len(), 2, "{}", run.stdout);
+    assert_eq!(complete[0]["checks"][0]["name"], "pages");
+    assert_eq!(complete[0]["checks"][0]["passed"], true);
+    for k in ["a", "b", "c"] {
+        assert_eq!(w.read(&format!("{k}.txt")), "two");
+    }
+}
+
+#[test]
+fn a_failing_gate_leaves_the_last_batch_as_it_was() {
+    let w = Workdir::with_main(PAGES);
+    w.ok(&["apply", "--auto-approve"]);
+    let run = w
+        .run(&["apply", "--auto-approve", "--var", "text=two", "--var", "allow_mixed=false"])
+        .code(1)
+        .stderr_has("rollout of local_file.page stopped after batch 1 of 2 (c and a): check.pages failed: the pages disagree");
+    assert!(run.stderr.contains("- local_file.page[\"b\"]"), "{}", run.stderr);
+    assert_eq!(
+        (w.read("a.txt"), w.read("b.txt"), w.read("c.txt")),
+        ("two".into(), "one".into(), "two".into())
+    );
+    w.ok(&["plan", "--var", "text=two"]).stdout_has("Plan: 0 to add, 1 to change, 0 to destroy.");
+}

@@ -527,10 +527,12 @@ impl<'a> Executor<'a> {
     }
 
     /// Runs the checks after a rollout batch, as `meshform verify` runs them, against the values
-    /// applied so far; an error naming the batch and each failed check when one fails.
+    /// applied so far (the later batches' instances as they were); an error naming the batch and
+    /// each failed check when one fails.
     fn gate_future(&self, gate: Gate) -> OpFuture<'a> {
         let r: &'a Rollout = gate.rollout(self.plan);
-        let ctx = self.ctx.clone();
+        let mut ctx = self.ctx.clone();
+        gate.as_deployed(self.plan, &mut ctx.values);
         let config = self.config;
         let reporter = self.reporter;
         Box::pin(async move {

@@ -15,6 +15,7 @@ use super::steps::{StepKind, Steps};
 use crate::graph::{ConfigGraph, Node};
 use crate::plan::{Plan, Rollout};
 use crate::reporter::BatchRef;
+use crate::scope::Values;
 
 /// A gate: after batch `batch` (0-based) of `plan.rollouts[rollout]`.
 #[derive(Clone, Copy, Debug)]
@@ -26,6 +27,18 @@ pub(super) struct Gate {
 impl Gate {
     pub fn rollout<'p>(&self, plan: &'p Plan) -> &'p Rollout {
         &plan.rollouts[self.rollout]
+    }
+
+    /// Gives the instances of the later batches, which have not been changed, their prior values in
+    /// `values` (which hold the planned ones), so that the checks see what is deployed.
+    pub fn as_deployed(&self, plan: &Plan, values: &mut Values) {
+        let r = self.rollout(plan);
+        for a in r.batches[self.batch + 1..].iter().flat_map(|b| &b.instances) {
+            let change = plan.changes.iter().find(|c| &c.addr == a && !c.deposed);
+            if let Some(before) = change.and_then(|c| c.before.clone()) {
+                values.set_instance(&a.resource, &a.key, before);
+            }
+        }
     }
 }
 
