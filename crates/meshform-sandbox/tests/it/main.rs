@@ -4,3 +4,4 @@
 mod asm;
 mod cs;
 mod dataplane;
+mod identity;

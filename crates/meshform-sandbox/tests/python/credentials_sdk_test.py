@@ -1,0 +1,59 @@
+#!/usr/bin/env python3
+"""The official Alibaba Cloud credentials SDK (`alibabacloud-credentials`) against the sandbox.
+
+Its default chain, with no keys, profile or OIDC settings in the environment, ends at the ECS RAM
+role: the metadata service at 100.100.100.200, which the Rust test `identity::python_sdk` points at
+the sandbox's metadata emulator through HTTP_PROXY. The emulator enforces the hardened mode (a
+session token on every read), so this also checks the SDK's token dance. The credentials found then
+sign a servicemesh SDK call that the ASM emulator must accept (an STS AccessKey id with its token).
+
+Input: MESHFORM_ASM_ENDPOINT (http://127.0.0.1:PORT). Exits non-zero on the first failed check.
+"""
+
+import os
+import sys
+
+from alibabacloud_credentials.client import Client as CredentialClient
+from alibabacloud_servicemesh20200111.client import Client
+from alibabacloud_tea_openapi import models as open_api_models
+
+CHECKS = []
+
+
+def check(cond, what):
+    if not cond:
+        raise AssertionError(what)
+    CHECKS.append(what)
+    print(f"ok - {what}", flush=True)
+
+
+def main():
+    endpoint = os.environ["MESHFORM_ASM_ENDPOINT"]
+    chain = CredentialClient()
+    cred = chain.get_credential()
+    check(cred.access_key_id.startswith("STS."), "the default chain yields STS credentials")
+    check(bool(cred.security_token), "with a security token")
+    check("ecs_ram_role" in (cred.provider_name or ""), f"from the ECS RAM role ({cred.provider_name})")
+    config = open_api_models.Config(
+        credential=chain,
+        endpoint=endpoint.split("://", 1)[-1],
+        protocol="http",
+        region_id="cn-hangzhou",
+        read_timeout=10000,
+        connect_timeout=5000,
+    )
+    # HTTP_PROXY stands for the route to 100.100.100.200 only, and the SDK's HTTP layer (Tea) does
+    # not honour NO_PROXY: drop it now that the credentials are cached (their refresh is hours away).
+    for k in ("HTTP_PROXY", "http_proxy"):
+        os.environ.pop(k, None)
+    versions = Client(config).describe_versions()
+    check(versions.status_code == 200, "the ASM emulator accepts calls signed with them")
+    print(f"{len(CHECKS)} passed, 0 failed")
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except Exception as e:  # noqa: BLE001 - report any failure as the test's
+        print(f"FAILED: {type(e).__name__}: {e}", file=sys.stderr)
+        sys.exit(1)
