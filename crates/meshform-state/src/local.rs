@@ -245,7 +245,7 @@ impl LocalStore {
         }
         atomic_write(&self.path, &bytes)?;
         // The snapshot holds everything journalled: the journal starts again, empty.
-        self.journal.truncate_after_snapshot(&out.lineage, out.serial);
+        self.journal.truncate_after_snapshot(&self.path, &out.lineage, out.serial);
         *state = out;
         Ok(())
     }
@@ -257,7 +257,9 @@ impl LocalStore {
         changes: &[StateChange],
     ) -> Result<Appended, StateError> {
         let mut cursor = meshform_core::sync::lock(&self.journal.cursor);
-        let continues = cursor.as_ref().is_some_and(|c| c.lineage == lineage && c.serial == serial);
+        let continues = cursor.as_ref().is_some_and(|c| {
+            c.lineage == lineage && c.serial == serial && c.still_current(&self.path)
+        });
         if !continues {
             *cursor = None;
             // Check what is stored (the serial with its journal) as a write would, and find
@@ -283,7 +285,7 @@ impl LocalStore {
                 // Entries must follow the stored serial without a gap.
                 return Ok(Appended::NeedsSnapshot);
             }
-            *cursor = Some(self.journal.open(valid, lineage, serial)?);
+            *cursor = Some(self.journal.open(&self.path, valid, lineage, serial)?);
         }
         let Some(c) = cursor.as_mut() else { return Ok(Appended::NeedsSnapshot) };
         let entry = JournalEntry::next(lineage, serial, changes.to_vec());

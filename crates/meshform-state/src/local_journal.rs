@@ -27,6 +27,33 @@ pub(crate) struct Cursor {
     /// The lineage and serial the state has with every entry so far applied.
     pub(crate) lineage: String,
     pub(crate) serial: u64,
+    /// The identity of the state file the journal follows.
+    snapshot: Option<FileId>,
+}
+
+/// A file's device and inode: a state file replaced by another writer has another.
+type FileId = (u64, u64);
+
+fn file_id(path: &Path) -> Option<FileId> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+    }
+    #[cfg(not(unix))]
+    {
+        std::fs::metadata(path).ok().map(|m| (m.len(), 0))
+    }
+}
+
+impl Cursor {
+    /// Whether this cursor still describes the files: nobody else appended to the journal, emptied
+    /// it or replaced the state file since (two cheap `stat`s, not a read). Under the run lock that
+    /// is always so; without it (a forced write by another process) the append is checked again.
+    pub(crate) fn still_current(&self, snapshot: &Path) -> bool {
+        self.file.metadata().is_ok_and(|m| m.len() == self.len)
+            && file_id(snapshot) == self.snapshot
+    }
 }
 
 /// `<file>.journal` and the cursor of this store's appends.
@@ -67,6 +94,7 @@ impl JournalFile {
     /// record), at the state's `lineage` and `serial`.
     pub(crate) fn open(
         &self,
+        snapshot: &Path,
         valid: u64,
         lineage: &str,
         serial: u64,
@@ -89,7 +117,8 @@ impl JournalFile {
         if !existed {
             fsio::sync_dir(fsio::parent_dir(&self.path)).map_err(io_err)?;
         }
-        Ok(Cursor { file, len: valid, lineage: lineage.to_owned(), serial })
+        let snapshot = file_id(snapshot);
+        Ok(Cursor { file, len: valid, lineage: lineage.to_owned(), serial, snapshot })
     }
 
     /// Appends `entry` (the next serial of the cursor) and flushes it to disk.
@@ -115,7 +144,7 @@ impl JournalFile {
     /// Empties the journal once a snapshot at `serial` that holds all of it is durable. A journal
     /// that cannot be emptied is harmless (its entries are older than the snapshot and skipped);
     /// the next append then reads it again.
-    pub(crate) fn truncate_after_snapshot(&self, lineage: &str, serial: u64) {
+    pub(crate) fn truncate_after_snapshot(&self, snapshot: &Path, lineage: &str, serial: u64) {
         let mut cursor = meshform_core::sync::lock(&self.cursor);
         *cursor = None;
         let file = match OpenOptions::new().write(true).open(&self.path) {
@@ -123,7 +152,8 @@ impl JournalFile {
             Err(_) => return,
         };
         if file.set_len(0).and_then(|()| file.sync_data()).is_ok() {
-            *cursor = Some(Cursor { file, len: 0, lineage: lineage.to_owned(), serial });
+            let snapshot = file_id(snapshot);
+            *cursor = Some(Cursor { file, len: 0, lineage: lineage.to_owned(), serial, snapshot });
         }
     }
 }

@@ -2,6 +2,7 @@
 //! of writes. One test binary, so the crate is linked once.
 
 mod encryption;
+mod journal;
 mod local;
 mod lock;
 mod pg;
