@@ -134,6 +134,10 @@ impl Evaluator<'_> {
             }
             _ => {}
         }
+        if functions::is_refused(name) {
+            // Refused whatever the arguments, so that an unknown one does not hide the error.
+            values.clear();
+        }
         if values.iter().any(Value::contains_unknown) {
             if !functions::names().contains(&name) {
                 return Err(self.unknown_function(call, name));
@@ -151,22 +155,22 @@ impl Evaluator<'_> {
                     Some(a) => *a,
                     None => e,
                 };
-                let msg = if marked { redact_message(&message) } else { message };
-                Err(Diagnostic::error(
-                    "meshform::config::function_argument",
-                    format!("{name}: {msg}"),
-                )
-                .with_span(Span::new(self.file, node.span().unwrap_or(0..0)), "invalid argument"))
-            }
-            Err(other) => {
-                let msg =
-                    if marked { redact_message(&other.to_string()) } else { other.to_string() };
-                Err(self.error(
-                    e,
-                    "meshform::config::function_failed",
-                    format!("{name}: {msg}"),
-                    "call failed",
+                // Every function message already starts with the function's name.
+                let msg = if marked { redact_message(name) } else { message };
+                Err(Diagnostic::error("meshform::config::function_argument", msg).with_span(
+                    Span::new(self.file, node.span().unwrap_or(0..0)),
+                    "invalid argument",
                 ))
+            }
+            Err(FunctionError::Arity(message)) => Err(self.error(
+                e,
+                "meshform::config::function_arity",
+                message,
+                "wrong number of arguments",
+            )),
+            Err(other) => {
+                let msg = if marked { redact_message(name) } else { other.to_string() };
+                Err(self.error(e, "meshform::config::function_failed", msg, "call failed"))
             }
         }
     }
@@ -397,8 +401,8 @@ fn is_identifier(s: &str) -> bool {
 }
 
 /// A function error message about sensitive arguments must not quote them.
-fn redact_message(_message: &str) -> String {
-    format!("invalid argument ({})", meshform_core::REDACTED)
+fn redact_message(name: &str) -> String {
+    format!("{name}: invalid argument {}", meshform_core::REDACTED)
 }
 
 #[cfg(test)]

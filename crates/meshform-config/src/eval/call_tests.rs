@@ -151,6 +151,28 @@ fn templates_may_not_render_templates() {
 }
 
 #[test]
+fn refused_functions_fail_even_with_unknown_arguments() {
+    assert!(message("list(local.later)").starts_with("list: the \"list\" function was deprecated"));
+    assert!(message("bcrypt(local.later)").contains("not supported"));
+    assert!(message("timestamp()").contains("it reads the clock"));
+}
+
+#[test]
+fn function_errors_name_the_function_once_and_hide_sensitive_arguments() {
+    assert_eq!(
+        message("cidrhost(\"10.0.0.0/30\", 9)"),
+        "cidrhost: prefix of 30 does not accommodate a host numbered 9"
+    );
+    assert_eq!(message("upper()"), "upper takes 1 argument, got 0");
+    assert_eq!(
+        message("timeadd(local.password, \"1h\")"),
+        "timeadd: invalid argument (sensitive value)"
+    );
+    let d = eval("cidrnetmask(\"1::/64\")").unwrap_err();
+    assert_eq!(d.code, "meshform::config::function_argument");
+}
+
+#[test]
 fn type_is_a_console_function() {
     let file = SourceFile::new(crate::functions::CONSOLE_SOURCE, "type([\"a\", 1])".to_string());
     let expr: hcl::edit::expr::Expression = file.text.parse().expect("parses");

@@ -189,6 +189,16 @@ const TABLE: &[(&str, Builtin)] = &[
     ("zipmap", maps::zipmap),
 ];
 
+/// The functions that are listed but always refused (see the module comment): their error does
+/// not depend on their arguments, so it is given even while an argument is unknown.
+const REFUSED: &[&str] =
+    &["base64gzip", "bcrypt", "list", "map", "plantimestamp", "rsadecrypt", "timestamp", "uuid"];
+
+/// Whether `name` is a function meshform lists but always refuses.
+pub fn is_refused(name: &str) -> bool {
+    REFUSED.contains(&name)
+}
+
 /// Calls the built-in function `name`.
 pub fn call(name: &str, args: &[Value], ctx: &FunctionContext) -> Result<Value, FunctionError> {
     let idx =
@@ -280,6 +290,21 @@ mod tests {
     fn evaluator_builtins_are_not_here() {
         for name in ["try", "can", "templatefile", "templatestring", "issensitive"] {
             assert_eq!(run(name, &[]), Err(FunctionError::Unknown));
+        }
+    }
+
+    #[test]
+    fn refused_functions_fail_whatever_their_arguments() {
+        for name in REFUSED {
+            assert!(names().contains(name), "{name} is listed");
+            for args in [vec![], vec![s("x")], vec![s("x"), n(1.0)]] {
+                match run(name, &args) {
+                    Err(FunctionError::Failed(m)) => {
+                        assert!(m.starts_with(&format!("{name}: ")), "{m}")
+                    }
+                    other => panic!("{name}{args:?}: {other:?}"),
+                }
+            }
         }
     }
 
