@@ -29,17 +29,7 @@ fn args<'a>(cmd: &[&'a str], vars: &[&'a str]) -> Vec<&'a str> {
 /// The runbook in drill mode, applied and verified in both directions, on a sandbox whose ASM
 /// transitions take `delay` (long enough for a sampler to see a mesh `upgrading`).
 fn deployed(delay: &str) -> Sandboxed {
-    let work = Workdir::new();
-    work.write("main.hcl", &example_main());
-    let apps = crate::sandboxed::example_dir().join("apps");
-    for entry in std::fs::read_dir(&apps).expect("the example's apps directory") {
-        let entry = entry.expect("an app manifest");
-        let text = std::fs::read_to_string(entry.path()).expect("read an app manifest");
-        work.write(&format!("apps/{}", entry.file_name().to_string_lossy()), &text);
-    }
-    work.ok(&["sandbox", "up", "--detach", "--transition-delay", delay])
-        .stdout_has("Sandbox running");
-    let sandbox = Sandboxed { work };
+    let sandbox = Sandboxed::runbook_with_delay(&example_main(), delay);
     sandbox.ok(&args(&["apply", "--auto-approve"], &[])).stdout_has("Apply complete!");
     sandbox.wait_ready(&[
         ("cluster-1", "default/sleep"),
@@ -246,6 +236,51 @@ fn a_rollout_killed_mid_batch_is_finished_by_the_next_apply() {
     assert_eq!(listed.iter().filter(|a| a.starts_with("asm_service_mesh.mesh[")).count(), 2);
     assert_eq!(meshes(&sandbox.status()).len(), 2, "no mesh was duplicated");
     sandbox.run(&args(&["plan", "--detailed-exitcode"], &[UPGRADE])).code(0);
+}
+
+#[test]
+fn sigterm_during_the_canary_finishes_its_batch_and_starts_no_other() {
+    let sandbox = deployed("1500ms");
+    let mut child = sandbox
+        .work
+        .std_command(&args(&["apply", "--auto-approve"], &[UPGRADE]))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("meshform apply starts");
+    let pid = child.id();
+    let stderr = child.stderr.take().expect("stderr");
+    let (tx, rx) = mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        let mut seen = Vec::new();
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if line.contains("asm_service_mesh.mesh[\"cluster-2\"]: Modifying...") {
+                let _ = tx.send(());
+            }
+            seen.push(line);
+        }
+        seen.join("\n")
+    });
+    rx.recv_timeout(Duration::from_secs(120)).expect("the canary's upgrade starts");
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
+    let out = child.wait_with_output().expect("meshform ends");
+    let err = reader.join().expect("stderr reader");
+    assert_eq!(out.status.code(), Some(1), "an interrupted apply ends in error\n{err}");
+    assert!(err.contains("Apply interrupted"), "{err}");
+    assert!(err.contains("asm_service_mesh.mesh[\"cluster-2\"]: Modifications complete"), "{err}");
+    assert!(!err.contains("batch 2 of 2 (cluster-1): starting"), "{err}");
+    assert!(!err.contains("mesh[\"cluster-1\"]: Modifying"), "{err}");
+    assert_eq!(
+        versions(&sandbox),
+        pair(OLD, NEW),
+        "the canary's batch finished, nothing else began"
+    );
+    let plan = sandbox.ok(&args(&["plan"], &[UPGRADE]));
+    plan.stdout_has("Plan: 0 to add, 1 to change, 0 to destroy.");
 }
 
 /// Three pages written with the same text, rolled out two at a time (`c` first), gated by a check

@@ -35,6 +35,12 @@ impl Sandboxed {
     /// A copy of `examples/multi-master` (its `apps/` verbatim) with `main_hcl` as its `main.hcl`,
     /// and a sandbox started in its `.meshform/sandbox`.
     pub fn runbook_with(main_hcl: &str) -> Sandboxed {
+        Sandboxed::runbook_with_delay(main_hcl, "200ms")
+    }
+
+    /// [`Sandboxed::runbook_with`] on a sandbox whose ASM transitions (creating, upgrading) take
+    /// `delay`: long enough for a test to watch a mesh in the middle of one.
+    pub fn runbook_with_delay(main_hcl: &str, delay: &str) -> Sandboxed {
         let work = Workdir::new();
         work.write("main.hcl", main_hcl);
         let apps = example_dir().join("apps");
@@ -45,7 +51,7 @@ impl Sandboxed {
             let text = std::fs::read_to_string(entry.path()).expect("read an app manifest");
             work.write(&format!("apps/{name}"), &text);
         }
-        Sandboxed::start(work)
+        Sandboxed::start_with_delay(work, delay)
     }
 
     /// The runbook's configuration, unchanged.
@@ -55,10 +61,14 @@ impl Sandboxed {
 
     /// Starts a sandbox in `work`; from here on it is stopped when the guard is dropped.
     pub fn start(work: Workdir) -> Sandboxed {
+        Sandboxed::start_with_delay(work, "200ms")
+    }
+
+    fn start_with_delay(work: Workdir, delay: &str) -> Sandboxed {
         let sandbox = Sandboxed { work };
         sandbox
             .work
-            .ok(&["sandbox", "up", "--detach", "--transition-delay", "200ms"])
+            .ok(&["sandbox", "up", "--detach", "--transition-delay", delay])
             .stdout_has("Sandbox running");
         sandbox
     }
