@@ -211,7 +211,9 @@ struct Walk {
 }
 
 impl Walk {
-    fn entries(&mut self, dir: &Path) -> Vec<(String, PathBuf)> {
+    /// The entries of `dir`, sorted: name, path, and whether it is a directory itself (not a
+    /// symbolic link to one, which `**` does not follow, so a link loop cannot recurse forever).
+    fn entries(&mut self, dir: &Path) -> Vec<(String, PathBuf, bool)> {
         let Ok(read) = std::fs::read_dir(dir) else { return Vec::new() };
         let mut out = Vec::new();
         for entry in read.flatten() {
@@ -219,8 +221,9 @@ impl Walk {
             if self.seen > MAX_ENTRIES {
                 break;
             }
+            let real_dir = entry.file_type().is_ok_and(|t| t.is_dir());
             if let Some(name) = entry.file_name().to_str() {
-                out.push((name.to_string(), entry.path()));
+                out.push((name.to_string(), entry.path(), real_dir));
             }
         }
         out.sort();
@@ -235,8 +238,8 @@ impl Walk {
         if segment.iter().collect::<String>() == "**" {
             // Zero directories, then one more level for each subdirectory.
             self.walk(dir, rest)?;
-            for (_, path) in self.entries(dir) {
-                if path.is_dir() && self.seen <= MAX_ENTRIES {
+            for (_, path, real_dir) in self.entries(dir) {
+                if real_dir && self.seen <= MAX_ENTRIES {
                     self.walk(&path, segments)?;
                 } else if rest.is_empty() {
                     // A final `**` matches files at every depth too.
@@ -245,7 +248,7 @@ impl Walk {
             }
             return Ok(());
         }
-        for (name, path) in self.entries(dir) {
+        for (name, path, _) in self.entries(dir) {
             let name: Vec<char> = name.chars().collect();
             if segment_matches(segment, &name)? {
                 self.walk(&path, rest)?;
@@ -380,6 +383,16 @@ mod tests {
         assert_eq!(run("missing", "*"), Ok(list([])));
         let abs = d.join("files").display().to_string();
         assert_eq!(run(&abs, "w*"), Ok(strs(&["world.txt"])));
+        // A link back up the tree is not followed by `**`.
+        #[cfg(unix)]
+        {
+            std::os::unix::fs::symlink(d.join("files"), d.join("files/sub/loop")).unwrap();
+            assert_eq!(
+                run("files", "**/*.txt"),
+                Ok(strs(&["hello.txt", "sub/deep.txt", "world.txt"]))
+            );
+            assert_eq!(run("files", "sub/loop/h*"), Ok(strs(&["sub/loop/hello.txt"])));
+        }
         let e = run("files", "[a-").unwrap_err();
         assert!(e.starts_with("fileset: failed to glob pattern ("), "{e}");
         assert!(e.ends_with("/files/[a-): syntax error in pattern"), "{e}");
