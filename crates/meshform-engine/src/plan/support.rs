@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use meshform_config::model::{Config, ResourceDef};
+use meshform_config::model::{Config, ProviderDef, ResourceDef};
 use meshform_core::{Diagnostic, Diagnostics, InstanceAddr, PathStep, ResourceAddr, Schema, Value};
 use meshform_provider::ProviderError;
 use meshform_state::State;
@@ -57,6 +57,38 @@ pub(crate) fn provider_plan_error(
     Diagnostic::error("meshform::plan::provider_rejected", format!("{addr}: {e}"))
         .with_span(span, "rejected by the provider")
         .with_help("change the configuration so that the provider accepts it")
+}
+
+/// A provider block refused at one of its arguments when configured (a malformed `role_arn`, a
+/// profile that does not exist): one diagnostic at that argument — nested blocks followed along the
+/// error's path — else at the block.
+pub(crate) fn provider_config_error(
+    key: &str,
+    def: Option<&ProviderDef>,
+    e: &ProviderError,
+) -> Diagnostic {
+    let d = Diagnostic::error(
+        "meshform::plan::provider_config",
+        format!("provider \"{key}\": cannot configure it: {e}"),
+    )
+    .with_help(
+        "change the provider block (or the environment it reads) so that the provider accepts it",
+    );
+    let Some(def) = def else { return d };
+    let mut body = &def.body;
+    let mut span = def.span.clone();
+    for step in e.attribute.iter().flatten() {
+        let PathStep::Key(k) = step else { continue };
+        if let Some(a) = body.attrs.get(k) {
+            span = a.expr.span.clone();
+            break;
+        }
+        match body.blocks.iter().find(|b| &b.kind == k) {
+            Some(b) => (span, body) = (b.span.clone(), &b.body),
+            None => break,
+        }
+    }
+    d.with_span(span, "rejected by the provider")
 }
 
 /// A data source that could not be read: a configuration error on the argument the provider names

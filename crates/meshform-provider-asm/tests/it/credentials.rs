@@ -304,14 +304,27 @@ provider "asm" {
 data "asm_versions" "v" {}
 "#,
     );
-    let text = match world.try_plan(&Default::default()).await {
-        Err(diags) => diags.join("\n"),
-        Ok(p) => p.plan.failures.iter().map(|f| f.message.clone()).collect::<Vec<_>>().join("\n"),
+    let diags = match meshform_engine::ops::plan(
+        &world.ws,
+        &meshform_config::vars::VarInputs::default(),
+        &Default::default(),
+        &meshform_engine::SilentReporter,
+    )
+    .await
+    {
+        Err(meshform_engine::ops::PlanError::Diagnostics(d)) => d,
+        Err(other) => panic!("{other:?}"),
+        Ok(_) => panic!("a malformed role_arn must stop the plan"),
     };
-    assert_eq!(text.matches("assume_role.role_arn").count(), 1, "{text}");
-    assert!(
-        text.contains("is not a RAM role ARN: expected acs:ram::<account id>:role/<role name>"),
-        "{text}"
+    let errors: Vec<_> = diags.iter().filter(|d| d.is_error()).collect();
+    assert_eq!(errors.len(), 1, "one diagnostic: {errors:#?}");
+    let d = errors[0];
+    assert!(d.summary.contains("assume_role.role_arn: \"arn:aws:iam::123456789012:role/meshform\" is not a RAM role ARN: expected acs:ram::<account id>:role/<role name>"), "{}", d.summary);
+    let span = d.span.as_ref().expect("a span");
+    assert_eq!(
+        span.text(),
+        "\"arn:aws:iam::123456789012:role/meshform\"",
+        "points at the argument"
     );
 }
 

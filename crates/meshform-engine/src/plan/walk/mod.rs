@@ -23,7 +23,7 @@ use outage::{config_changed, Unavailable};
 
 use super::support::{
     allowed_resources, apply_ignore_changes, data_read_failed, prevent_destroy_diag, problem_diag,
-    provider_plan_error, unknown_computed, Allowed,
+    provider_config_error, provider_plan_error, unknown_computed, Allowed,
 };
 pub use super::support::{base_dir, remark};
 use super::{Action, Adoption, ChangeReason, Drift, Plan, PlanFailure, PlanMode, ResourceChange};
@@ -316,6 +316,7 @@ impl<'a> Planner<'a> {
                     self.start_refreshes(key, configured);
                 }
             }
+            Err(e) if e.attribute.is_some() => self.diags.push(provider_config_error(key, def, &e)),
             Err(e) => self.fail_provider(key, &format!("cannot configure provider: {e}")),
         }
     }
