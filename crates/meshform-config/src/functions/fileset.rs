@@ -16,82 +16,126 @@ const MAX_ENTRIES: usize = 200_000;
 #[derive(Debug, PartialEq)]
 struct BadPattern;
 
-/// Whether `name` (one path segment) matches the glob `pattern` (one segment).
-fn segment_matches(pattern: &[char], name: &[char]) -> Result<bool, BadPattern> {
-    let Some((&p, rest)) = pattern.split_first() else {
-        return Ok(name.is_empty());
-    };
-    match p {
-        '*' => {
-            // Consecutive stars are one star within a segment.
-            let rest = match rest.iter().position(|c| *c != '*') {
-                Some(i) => &rest[i..],
-                None => &[][..],
-            };
-            for skip in 0..=name.len() {
-                if segment_matches(rest, &name[skip..])? {
-                    return Ok(true);
-                }
-            }
-            // A malformed remainder is an error even when nothing matched.
-            check_syntax(rest)?;
-            Ok(false)
-        }
-        '?' => match name.split_first() {
-            Some((_, tail)) => segment_matches(rest, tail),
-            None => check_syntax(rest).map(|_| false),
-        },
-        '[' => {
-            let (class, after) = parse_class(rest)?;
-            match name.split_first() {
-                Some((c, tail)) if class.matches(*c) => segment_matches(after, tail),
-                _ => check_syntax(after).map(|_| false),
-            }
-        }
-        '{' => {
-            let (alternatives, after) = parse_alternatives(rest)?;
-            for alt in alternatives {
-                let mut candidate = alt;
-                candidate.extend_from_slice(after);
-                if segment_matches(&candidate, name)? {
-                    return Ok(true);
-                }
-            }
-            Ok(false)
-        }
-        '\\' => {
-            let Some((&literal, after)) = rest.split_first() else {
-                return Err(BadPattern);
-            };
-            match name.split_first() {
-                Some((c, tail)) if *c == literal => segment_matches(after, tail),
-                _ => check_syntax(after).map(|_| false),
-            }
-        }
-        c => match name.split_first() {
-            Some((n, tail)) if *n == c => segment_matches(rest, tail),
-            _ => check_syntax(rest).map(|_| false),
-        },
-    }
+/// The most patterns one `{a,b}` expansion may produce.
+const MAX_ALTERNATIVES: usize = 1024;
+
+/// One element of a brace-free segment pattern.
+enum Token {
+    Star,
+    AnyChar,
+    Class(Class),
+    Literal(char),
 }
 
-/// Checks that the rest of a pattern is well formed (by matching it against nothing).
-fn check_syntax(pattern: &[char]) -> Result<(), BadPattern> {
+/// Expands `{a,b}` alternatives into brace-free patterns (escapes kept for [`tokens`]).
+fn expand_braces(p: &[char]) -> Result<Vec<Vec<char>>, BadPattern> {
     let mut i = 0;
-    while i < pattern.len() {
-        match pattern[i] {
-            '[' => {
-                let (_, after) = parse_class(&pattern[i + 1..])?;
-                i = pattern.len() - after.len();
-            }
-            '{' => {
-                let (_, after) = parse_alternatives(&pattern[i + 1..])?;
-                i = pattern.len() - after.len();
-            }
-            '\\' if i + 1 == pattern.len() => return Err(BadPattern),
+    while i < p.len() {
+        match p[i] {
             '\\' => i += 2,
+            '{' => {
+                let (alternatives, after) = parse_alternatives(&p[i + 1..])?;
+                let rests = expand_braces(after)?;
+                let mut out = Vec::new();
+                for alt in alternatives {
+                    let mut head = p[..i].to_vec();
+                    head.extend(alt);
+                    for middle in expand_braces(&head)? {
+                        for rest in &rests {
+                            let mut full = middle.clone();
+                            full.extend_from_slice(rest);
+                            out.push(full);
+                            if out.len() > MAX_ALTERNATIVES {
+                                return Err(BadPattern);
+                            }
+                        }
+                    }
+                }
+                return Ok(out);
+            }
             _ => i += 1,
         }
+    }
+    Ok(vec![p.to_vec()])
+}
+
+/// A brace-free segment pattern as tokens.
+fn tokens(p: &[char]) -> Result<Vec<Token>, BadPattern> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < p.len() {
+        match p[i] {
+            '*' => {
+                if !matches!(out.last(), Some(Token::Star)) {
+                    out.push(Token::Star);
+                }
+                i += 1;
+            }
+            '?' => {
+                out.push(Token::AnyChar);
+                i += 1;
+            }
+            '[' => {
+                let (class, after) = parse_class(&p[i + 1..])?;
+                out.push(Token::Class(class));
+                i = p.len() - after.len();
+            }
+            '\\' => {
+                out.push(Token::Literal(*p.get(i + 1).ok_or(BadPattern)?));
+                i += 2;
+            }
+            c => {
+                out.push(Token::Literal(c));
+                i += 1;
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Whether `name` matches brace-free tokens: the classic wildcard walk that returns to the last
+/// star, in time proportional to the product of the lengths (no exponential backtracking).
+fn tokens_match(toks: &[Token], name: &[char]) -> bool {
+    let one = |t: &Token, c: char| match t {
+        Token::AnyChar => true,
+        Token::Class(class) => class.matches(c),
+        Token::Literal(l) => *l == c,
+        Token::Star => false,
+    };
+    let (mut p, mut n) = (0, 0);
+    let mut last_star: Option<(usize, usize)> = None;
+    while n < name.len() {
+        if p < toks.len() && one(&toks[p], name[n]) {
+            p += 1;
+            n += 1;
+        } else if p < toks.len() && matches!(toks[p], Token::Star) {
+            last_star = Some((p, n));
+            p += 1;
+        } else if let Some((sp, sn)) = last_star {
+            p = sp + 1;
+            n = sn + 1;
+            last_star = Some((sp, sn + 1));
+        } else {
+            return false;
+        }
+    }
+    toks[p..].iter().all(|t| matches!(t, Token::Star))
+}
+
+/// Whether `name` (one path segment) matches the glob `pattern` (one segment).
+fn segment_matches(pattern: &[char], name: &[char]) -> Result<bool, BadPattern> {
+    for alternative in expand_braces(pattern)? {
+        if tokens_match(&tokens(&alternative)?, name) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// Checks that a segment pattern is well formed.
+fn check_syntax(pattern: &[char]) -> Result<(), BadPattern> {
+    for alternative in expand_braces(pattern)? {
+        tokens(&alternative)?;
     }
     Ok(())
 }
@@ -351,6 +395,13 @@ mod tests {
         assert_eq!(matches("{a,b", "a"), Err(BadPattern));
         assert_eq!(matches("x\\", "x"), Err(BadPattern));
         assert_eq!(matches("a[", "b"), Err(BadPattern));
+        assert_eq!(matches("{a,{b,c}}x", "cx"), Ok(true));
+        assert_eq!(matches("\\{a\\}", "{a}"), Ok(true));
+        // Many stars against a long name that almost matches: answered at once, not after an
+        // exponential search.
+        let name = "a".repeat(250);
+        assert_eq!(matches("*a*a*a*a*a*a*a*a*a*a*a*a*b", &name), Ok(false));
+        assert_eq!(matches("*a*a*a*a*a*a*a*a*a*a*a*a*", &name), Ok(true));
     }
 
     #[test]
