@@ -9,6 +9,10 @@
 //!   byte what the local backend would store, and the version the last write replaced (the
 //!   equivalent of `meshform.state.json.backup`). With [`PgStore::with_encryption`] both are
 //!   [`crate::encryption`] envelopes; `lineage` and `serial` stay in their clear columns.
+//! - `journal(workspace, serial, data)`: the changes appended since the row's snapshot
+//!   ([`StateStore::append`], [`crate::journal`]), one row per append, `data` encrypted like the
+//!   state. A read returns the snapshot with them replayed (both in one statement, so one
+//!   snapshot of the database); a write folds them in and deletes them in its transaction.
 //! - `locks(workspace, lock_id, info, backend_pid, created_at)`: who holds each workspace's lock, so
 //!   that a run that cannot get it can say who is in its way.
 //!
@@ -28,7 +32,10 @@
 //! # Writes
 //!
 //! Every write is one transaction: the workspace's row is read `FOR UPDATE`, its lineage and serial
-//! are checked exactly as the local backend checks them, and the row is replaced. Two writers can
+//! (the row's, or its last journal entry's) are checked exactly as the local backend checks them,
+//! and the row is replaced. An append is one transaction too, under the same row lock and checks,
+//! that inserts one journal row: its commit is its flush, shared by the changes of every operation
+//! the engine batched into it. Two writers can
 //! therefore never lose each other's update, even if locking were bypassed.
 //!
 //! # Connections
@@ -40,6 +47,7 @@
 
 mod connect;
 mod conninfo;
+mod journal;
 mod tls;
 
 use std::path::PathBuf;
@@ -55,8 +63,10 @@ use connect::{describe_target, pg_config, pg_message, Session};
 
 use crate::encryption::{Encryption, Target};
 use crate::format::{State, STATE_FORMAT_VERSION};
-use crate::local::{decode_stored, encode_stored};
-use crate::store::{LockInfo, StateError, StateLock, StateStore};
+use crate::journal::StateChange;
+use crate::local::encode_stored;
+use crate::store::{Appended, LockInfo, StateError, StateLock, StateStore};
+use journal::{holds_lock, last_journalled};
 
 /// The schema used when the configuration names none.
 pub const DEFAULT_SCHEMA: &str = "meshform";
@@ -149,9 +159,15 @@ impl PgStore {
     /// Deletes this workspace's state row (`meshform workspace delete`); run it holding the lock
     /// taken through this store, so that it goes through the locking session.
     pub fn delete_workspace(&self) -> Result<(), StateError> {
-        let sql = format!("DELETE FROM {} WHERE workspace = $1", self.table("states"));
+        let states = format!("DELETE FROM {} WHERE workspace = $1", self.table("states"));
+        let journal = format!("DELETE FROM {} WHERE workspace = $1", self.table("journal"));
         let workspace = self.workspace.clone();
-        self.with_session(move |c, _| c.execute(sql.as_str(), &[&workspace]).map(|_| ()))
+        self.with_session(move |c, _| {
+            let mut tx = c.transaction()?;
+            tx.execute(journal.as_str(), &[&workspace])?;
+            tx.execute(states.as_str(), &[&workspace])?;
+            tx.commit()
+        })
     }
 
     fn table(&self, name: &str) -> String {
@@ -207,6 +223,7 @@ impl PgStore {
 
     fn write_inner(&self, state: &mut State, checked: bool) -> Result<(), StateError> {
         let states = self.table("states");
+        let journal = self.table("journal");
         let workspace = self.workspace.clone();
         let (hi, lo) = key_halves(self.key);
         let path = self.pseudo_path();
@@ -214,18 +231,8 @@ impl PgStore {
         let encryption = Arc::clone(&self.encryption);
         let outcome = self.with_session(move |c, locked| {
             let mut tx = c.transaction()?;
-            if locked {
-                let still: bool = tx
-                    .query_one(
-                        "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' \
-                         AND granted AND pid = pg_backend_pid() AND classid::bigint = $1 \
-                         AND objid::bigint = $2 AND objsubid = 1)",
-                        &[&hi, &lo],
-                    )?
-                    .get(0);
-                if !still {
-                    return Ok(Err(LostLock));
-                }
+            if locked && !holds_lock(&mut tx, hi, lo)? {
+                return Ok(Err(LostLock));
             }
             let row = tx.query_opt(
                 format!(
@@ -240,8 +247,9 @@ impl PgStore {
                 // A row that cannot be decrypted (no configuration, wrong passphrase) is never
                 // overwritten; plaintext replaced by an encrypted write is kept encrypted.
                 let lineage: String = row.get(0);
-                let serial = u64::try_from(row.get::<_, i64>(1)).unwrap_or(0);
                 let data: String = row.get(2);
+                let row_serial = u64::try_from(row.get::<_, i64>(1)).unwrap_or(0);
+                let serial = row_serial.max(last_journalled(&mut tx, &journal, &workspace)?);
                 let refused =
                     |source| Refused(StateError::Encryption { path: path.clone(), source });
                 let stored = match encryption.decrypt(data.as_bytes()) {
@@ -249,7 +257,7 @@ impl PgStore {
                     Err(e) => return Ok(Err(refused(e))),
                 };
                 previous = Some(if encryption.encrypts() && !stored.was_encrypted {
-                    match encryption.encrypt(&stored.plaintext, Some(serial), Some(&lineage)) {
+                    match encryption.encrypt(&stored.plaintext, Some(row_serial), Some(&lineage)) {
                         Ok(b) => String::from_utf8_lossy(&b).into_owned(),
                         Err(e) => return Ok(Err(refused(e))),
                     }
@@ -293,6 +301,11 @@ impl PgStore {
                     .as_str(),
                     &[&workspace, &out.lineage, &serial, &data, &previous],
                 )?;
+                // The snapshot holds everything journalled.
+                tx.execute(
+                    format!("DELETE FROM {journal} WHERE workspace = $1").as_str(),
+                    &[&workspace],
+                )?;
             } else {
                 let inserted = tx.execute(
                     format!(
@@ -320,13 +333,17 @@ impl PgStore {
                 Ok(())
             }
             Err(Refused(e)) => Err(e),
-            Err(LostLock) => Err(StateError::Backend {
-                backend: self.describe(),
-                message: "this run no longer holds the state lock (its database session was \
-                          ended, e.g. by force-unlock or a dropped connection), so nothing was \
-                          written. Run the command again"
-                    .to_owned(),
-            }),
+            Err(LostLock) => Err(self.lost_lock()),
+        }
+    }
+
+    fn lost_lock(&self) -> StateError {
+        StateError::Backend {
+            backend: self.describe(),
+            message: "this run no longer holds the state lock (its database session was ended, \
+                      e.g. by force-unlock or a dropped connection), so nothing was written. Run \
+                      the command again"
+                .to_owned(),
         }
     }
 
@@ -389,23 +406,16 @@ impl StateStore for PgStore {
     }
 
     fn read(&self) -> Result<Option<State>, StateError> {
-        let sql = format!("SELECT data FROM {} WHERE workspace = $1", self.table("states"));
-        let workspace = self.workspace.clone();
-        let data: Option<String> = self.with_session(move |c, _| {
-            Ok(c.query_opt(sql.as_str(), &[&workspace])?.map(|r| r.get(0)))
-        })?;
-        let Some(data) = data else { return Ok(None) };
-        match decode_stored(&self.encryption, &self.pseudo_path(), data.as_bytes()) {
-            Ok(s) => Ok(Some(s.state)),
-            Err(StateError::Corrupt { message, .. }) => Err(StateError::Backend {
-                backend: self.describe(),
-                message: format!(
-                    "the stored state is corrupt: {message}. It was left untouched; the column \
-                     `previous` of the same row holds the version before the last write"
-                ),
-            }),
-            Err(e) => Err(e),
-        }
+        self.read_replayed()
+    }
+
+    fn append(
+        &self,
+        lineage: &str,
+        serial: u64,
+        changes: &[StateChange],
+    ) -> Result<Appended, StateError> {
+        self.append_entry(lineage, serial, changes)
     }
 
     fn write(&self, state: &mut State) -> Result<(), StateError> {
@@ -599,6 +609,12 @@ fn setup_sql(schema: &str) -> String {
              previous text,
              updated_at timestamptz NOT NULL DEFAULT now()
          );
+         CREATE TABLE IF NOT EXISTS \"{schema}\".journal (
+             workspace text NOT NULL,
+             serial bigint NOT NULL,
+             data text NOT NULL,
+             PRIMARY KEY (workspace, serial)
+         );
          CREATE TABLE IF NOT EXISTS \"{schema}\".locks (
              workspace text PRIMARY KEY,
              lock_id text NOT NULL,
@@ -616,9 +632,11 @@ fn create_tables(c: &mut Client, schema: &str, setup: &str) -> Result<(), postgr
     let exists = |c: &mut Client| -> Result<bool, postgres::Error> {
         let states = format!("\"{schema}\".states");
         let locks = format!("\"{schema}\".locks");
+        let journal = format!("\"{schema}\".journal");
         let row = c.query_one(
-            "SELECT to_regclass($1) IS NOT NULL AND to_regclass($2) IS NOT NULL",
-            &[&states, &locks],
+            "SELECT to_regclass($1) IS NOT NULL AND to_regclass($2) IS NOT NULL \
+             AND to_regclass($3) IS NOT NULL",
+            &[&states, &locks, &journal],
         )?;
         Ok(row.get(0))
     };

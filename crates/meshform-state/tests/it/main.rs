@@ -6,6 +6,7 @@ mod journal;
 mod local;
 mod lock;
 mod pg;
+mod pg_journal;
 mod pg_tls;
 mod props;
 mod schema;
