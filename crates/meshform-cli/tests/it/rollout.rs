@@ -86,6 +86,42 @@ fn post_faults(sandbox: &Sandboxed, body: &str) {
     assert!(reply.starts_with("HTTP/1.1 200"), "POST /faults: {reply}");
 }
 
+/// A configuration of its own with only the runbook's two checks (ten requests from sleep in each
+/// cluster, every one answered, both versions seen), for `verify` to send traffic while an apply
+/// runs in the sandbox's directory.
+fn traffic_checker(sandbox: &Sandboxed) -> Workdir {
+    let w = Workdir::new();
+    let check = |from: &str, alias: &str| {
+        format!(
+            r#"
+check "from_{from}" {{
+  data "kubernetes_exec" "curl" {{
+    provider   = kubernetes.{alias}
+    deployment = "sleep"
+    command    = ["curl", "-s", "helloworld:5000/hello"]
+    repeat     = 10
+  }}
+  assert {{
+    condition     = alltrue([for o in data.kubernetes_exec.curl.outputs : startswith(o, "Hello version: ")])
+    error_message = "every response must come from helloworld"
+  }}
+  assert {{
+    condition     = anytrue([for o in data.kubernetes_exec.curl.outputs : strcontains(o, "version: v1,")]) && anytrue([for o in data.kubernetes_exec.curl.outputs : strcontains(o, "version: v2,")])
+    error_message = "both versions of helloworld must answer"
+  }}
+}}
+provider "kubernetes" {{
+  alias      = "{alias}"
+  kubeconfig = "{}"
+}}
+"#,
+            sandbox.kubeconfig(&from.replace('_', "-")).display()
+        )
+    };
+    w.write("main.hcl", &(check("cluster_1", "cluster_1") + &check("cluster_2", "cluster_2")));
+    w
+}
+
 #[test]
 fn an_upgrade_rolls_out_one_mesh_at_a_time_while_traffic_keeps_flowing() {
     let sandbox = deployed("1500ms");
@@ -95,7 +131,8 @@ fn an_upgrade_rolls_out_one_mesh_at_a_time_while_traffic_keeps_flowing() {
         .stdout_has("Rollout: 2 batches (cluster-2, then cluster-1), gated by check.from_cluster_1, check.from_cluster_2")
         .stdout_has("  batch 1: asm_service_mesh.mesh[\"cluster-2\"]");
 
-    // The emulator is sampled for as long as the apply runs.
+    // The emulator is sampled for as long as the apply runs, and both directions of traffic are
+    // verified over and over meanwhile (`verify` reads the state, it does not lock it).
     let done = Arc::new(AtomicBool::new(false));
     let sampler = {
         let (done, dir) = (Arc::clone(&done), sandbox.work.path().to_path_buf());
@@ -115,9 +152,27 @@ fn an_upgrade_rolls_out_one_mesh_at_a_time_while_traffic_keeps_flowing() {
             samples
         })
     };
+    let traffic = {
+        let done = Arc::clone(&done);
+        let checker = traffic_checker(&sandbox);
+        std::thread::spawn(move || {
+            let mut runs = Vec::new();
+            while !done.load(Ordering::SeqCst) {
+                let run = checker.run(&["verify"]);
+                runs.push((run.status, format!("{}{}", run.stdout, run.stderr)));
+            }
+            runs
+        })
+    };
     let run = sandbox.run(&args(&["apply", "--auto-approve"], &[UPGRADE]));
     done.store(true, Ordering::SeqCst);
     let samples = sampler.join().expect("the sampler");
+    let traffic = traffic.join().expect("the traffic checker");
+    assert!(traffic.len() >= 2, "traffic was checked during the apply: {traffic:?}");
+    for (code, report) in &traffic {
+        assert_eq!(*code, Some(0), "requests from both clusters kept succeeding: {report}");
+        assert!(report.contains("Verification passed: 2 of 2 checks (0 skipped)"), "{report}");
+    }
     let run = run.code(0).stdout_has("Apply complete! Resources: 0 added, 2 changed, 0 destroyed.");
 
     assert!(samples.len() > 5, "the emulator was sampled during the apply: {samples:?}");
@@ -319,6 +374,12 @@ resource "local_file" "page" {
 fn a_saved_plan_keeps_its_rollout_and_apply_reports_each_batch_as_json() {
     let w = Workdir::with_main(PAGES);
     w.ok(&["apply", "--auto-approve"]);
+    let events = w.ok(&["plan", "--json", "--var", "text=two"]).stdout;
+    assert!(
+        events.lines().any(|l| l.contains("\"type\":\"planned_rollout\"")
+            && l.contains("Rollout: 2 batches (c and a, then b), gated by check.pages")),
+        "{events}"
+    );
     w.ok(&["plan", "--out", "two.plan", "--var", "text=two"])
         .stdout_has("Rollout: 2 batches (c and a, then b), gated by check.pages")
         .stdout_has("  batch 1: local_file.page[\"a\"], local_file.page[\"c\"]");

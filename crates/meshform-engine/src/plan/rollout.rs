@@ -130,7 +130,8 @@ pub fn compute(
             .filter(|c| c.action != Action::Delete)
             .map(|c| c.addr.key.clone())
             .collect();
-        if !keys.is_empty() {
+        // Only a whole plan knows every instance (one that failed to plan has no change).
+        if !keys.is_empty() && plan.complete() && !diags.has_errors() {
             diags.extend(unknown_order_keys(addr, def, &keys));
         }
         let mut changing: Vec<InstanceKey> = mine
