@@ -467,7 +467,7 @@ pub(super) fn formatdate(a: &Args) -> FnResult {
             continue;
         }
         let text = match (first, tok.len()) {
-            (b'Y', 2) => format!("{:02}", c.year.rem_euclid(100)),
+            (b'Y', 2) => format!("{:02}", c.year % 100),
             (b'Y', 4) => year_text(c.year),
             (b'Y', _) => return Err(verb(": year must either be \"YY\" or \"YYYY\"")),
             (b'M', 1) => c.month.to_string(),

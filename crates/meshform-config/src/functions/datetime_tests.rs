@@ -107,6 +107,10 @@ fn timestamps_are_parsed_as_go_parses_rfc3339() {
     }
     // A one-digit hour, a fraction and a leap day are accepted, as by Go.
     assert_eq!(ok("timeadd", &[s("2017-11-22T1:00:00Z"), s("0s")]), s("2017-11-22T01:00:00Z"));
+    // Before year 0, as Go writes it (`%02d` of a negative remainder keeps its sign).
+    let early = ok("timeadd", &[s("0000-01-01T00:00:00Z"), s("-8760h")]);
+    assert_eq!(early, s("-0001-01-01T00:00:00Z"));
+    assert_eq!(ok("formatdate", &[s("YY YYYY"), s("0000-03-01T00:00:00Z")]), s("00 0000"));
     assert_eq!(
         ok("timeadd", &[s("2024-02-29T00:00:00.5Z"), s("500ms")]),
         s("2024-02-29T00:00:01Z")
