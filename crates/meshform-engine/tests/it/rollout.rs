@@ -242,3 +242,24 @@ fn span_text(d: &meshform_core::Diagnostic) -> String {
     let span = d.span.as_ref().expect("the diagnostic has a span");
     span.file.text[span.range.clone()].to_owned()
 }
+
+#[tokio::test]
+async fn replacements_are_batched_too_each_deleted_and_recreated_before_the_next_batch() {
+    let h = deployed().await;
+    // `name` cannot change in place: every mesh is replaced (delete, then create).
+    h.set_config(
+        &config("1").replace("name     = \"m-${each.key}\"", "name     = \"n-${each.key}\""),
+    );
+    let plan = h.plan_default().await;
+    assert_eq!(action(&plan, "test_thing.m[\"c1\"]"), Some(Action::DeleteThenCreate));
+    assert_eq!(
+        plan.rollouts[0].summary(),
+        "3 batches (c2, then c1, then c3), gated by check.healthy"
+    );
+    h.apply_ok().await;
+    let (del, create) =
+        (|n: &str| h.cloud.op(OpKind::Delete, n), |n: &str| h.cloud.op(OpKind::Create, n));
+    assert!(create("n-c2").end() < del("m-c1").start, "{:?}", h.cloud.ops());
+    assert!(create("n-c1").end() < del("m-c3").start, "{:?}", h.cloud.ops());
+    assert_eq!(h.cloud.names(), ["app-c1", "app-c2", "app-c3", "health", "n-c1", "n-c2", "n-c3"]);
+}
