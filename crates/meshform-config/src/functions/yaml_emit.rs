@@ -343,6 +343,27 @@ mod tests {
     }
 
     #[test]
+    fn folds_where_opentofu_folded_in_issue_4433() {
+        // `tofu console` output quoted in opentofu/opentofu#4433 (same emitter as Terraform).
+        let command = "mkdir -p /app/storage/database /app/storage/framework/cache/data \
+                       /app/storage/framework/sessions /app/storage/framework/views /app/storage/logs \
+                       /app/bootstrap/cache && touch /app/storage/database/database.sqlite && chown -R \
+                       www-data:www-data /app/storage  /app/bootstrap/cache && /command/s6-setuidgid \
+                       www-data php artisan migrate --force";
+        let text = encode(&Value::map([("command", s(command))]));
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines[0],
+            "\"command\": \"mkdir -p /app/storage/database /app/storage/framework/cache/data \
+             /app/storage/framework/sessions"
+        );
+        assert!(lines[1].starts_with("  /app/storage/framewor"), "{text}");
+        assert!(lines.iter().all(|l| !l.ends_with(' ')), "{text}");
+        // Folding loses nothing, the doubled space included.
+        assert_eq!(ok("yamldecode", &[s(&text)]), Value::map([("command", s(command))]));
+    }
+
+    #[test]
     fn long_strings_fold_past_column_80_and_long_keys_are_complex() {
         let words = vec!["word"; 30].join(" ");
         let folded = encode(&Value::map([("k", s(&words))]));
