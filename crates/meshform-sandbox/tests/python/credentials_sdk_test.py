@@ -1,13 +1,20 @@
 #!/usr/bin/env python3
 """The official Alibaba Cloud credentials SDK (`alibabacloud-credentials`) against the sandbox.
 
-Its default chain, with no keys, profile or OIDC settings in the environment, ends at the ECS RAM
-role: the metadata service at 100.100.100.200, which the Rust test `identity::python_sdk` points at
-the sandbox's metadata emulator through HTTP_PROXY. The emulator enforces the hardened mode (a
-session token on every read), so this also checks the SDK's token dance. The credentials found then
-sign a servicemesh SDK call that the ASM emulator must accept (an STS AccessKey id with its token).
+Its default chain, run by the Rust test `identity::python_sdk` in one of two environments
+(MESHFORM_CREDENTIAL_MODE):
 
-Input: MESHFORM_ASM_ENDPOINT (http://127.0.0.1:PORT). Exits non-zero on the first failed check.
+- `ecs`: no keys, profile or OIDC settings, so the chain ends at the ECS RAM role: the metadata
+  service at 100.100.100.200, reached through HTTP_PROXY at the sandbox's metadata emulator. The
+  emulator enforces the hardened mode (a session token on every read): the SDK's token dance.
+- `oidc`: ALIBABA_CLOUD_ROLE_ARN, ALIBABA_CLOUD_OIDC_PROVIDER_ARN, ALIBABA_CLOUD_OIDC_TOKEN_FILE as
+  ACK sets them for RRSA, so the chain calls AssumeRoleWithOIDC on https://sts.aliyuncs.com, reached
+  through HTTPS_PROXY (a TLS-terminating proxy whose CA the test adds to certifi's bundle) at the
+  STS emulator.
+
+Either way the credentials found then sign a servicemesh SDK call that the ASM emulator must accept
+(an STS AccessKey id with its token). Input: MESHFORM_ASM_ENDPOINT (http://127.0.0.1:PORT).
+Exits non-zero on the first failed check.
 """
 
 import os
@@ -29,11 +36,13 @@ def check(cond, what):
 
 def main():
     endpoint = os.environ["MESHFORM_ASM_ENDPOINT"]
+    mode = os.environ["MESHFORM_CREDENTIAL_MODE"]
+    expected = {"ecs": "ecs_ram_role", "oidc": "oidc_role_arn"}[mode]
     chain = CredentialClient()
     cred = chain.get_credential()
     check(cred.access_key_id.startswith("STS."), "the default chain yields STS credentials")
     check(bool(cred.security_token), "with a security token")
-    check("ecs_ram_role" in (cred.provider_name or ""), f"from the ECS RAM role ({cred.provider_name})")
+    check(expected in (cred.provider_name or ""), f"from {expected} ({cred.provider_name})")
     config = open_api_models.Config(
         credential=chain,
         endpoint=endpoint.split("://", 1)[-1],
@@ -42,9 +51,9 @@ def main():
         read_timeout=10000,
         connect_timeout=5000,
     )
-    # HTTP_PROXY stands for the route to 100.100.100.200 only, and the SDK's HTTP layer (Tea) does
-    # not honour NO_PROXY: drop it now that the credentials are cached (their refresh is hours away).
-    for k in ("HTTP_PROXY", "http_proxy"):
+    # The proxies stand for the routes to 100.100.100.200 and sts.aliyuncs.com only, and the SDK's
+    # HTTP layer (Tea) does not honour NO_PROXY: drop them now that the credentials are cached.
+    for k in ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy"):
         os.environ.pop(k, None)
     versions = Client(config).describe_versions()
     check(versions.status_code == 200, "the ASM emulator accepts calls signed with them")
