@@ -278,6 +278,35 @@ mod tests {
     use super::encode;
     use crate::functions::test_support::*;
     use meshform_core::Value;
+    use proptest::prelude::*;
+
+    fn any_value() -> impl Strategy<Value = Value> {
+        let text = "[a é\"\\\\#:\\-\n\t😀]{0,12}|[a ]{70,120}";
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            prop_oneof![Just(0.5), Just(-3.0), Just(1e16), (0i32..1000).prop_map(f64::from)]
+                .prop_map(Value::number),
+            text.prop_map(Value::String),
+        ];
+        leaf.prop_recursive(3, 24, 4, move |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::List),
+                prop::collection::btree_map(text, inner, 0..4).prop_map(Value::Map),
+            ]
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(500))]
+
+        /// Whatever the value, the text is YAML that reads back as the same value.
+        #[test]
+        fn encoded_text_decodes_to_the_same_value(v in any_value()) {
+            let text = encode(&v);
+            prop_assert_eq!(ok("yamldecode", &[s(&text)]), v, "{}", text);
+        }
+    }
 
     #[test]
     fn go_cty_yaml_test_vectors() {
