@@ -30,7 +30,7 @@ pub fn plan_document(file: &PlanFile, plan: &Plan) -> serde_json::Value {
         .collect();
     let outputs: serde_json::Map<String, serde_json::Value> =
         plan.outputs.iter().map(|o| (o.name.clone(), output_change(o))).collect();
-    serde_json::json!({
+    let mut doc = serde_json::json!({
         "format_version": FORMAT_VERSION,
         // First, so that a reader sees at once whether the plan is whole (`apply --allow-incomplete`
         // applies only what was planned).
@@ -54,10 +54,13 @@ pub fn plan_document(file: &PlanFile, plan: &Plan) -> serde_json::Value {
         "output_changes": outputs,
         "failures": plan.failures.iter().map(|f| serde_json::json!({"address": f.address, "provider": f.provider, "message": f.message})).collect::<Vec<_>>(),
         "skipped": plan.skipped,
-        // An extension of Terraform's format: the batches of staged rollouts.
-        "rollouts": plan.rollouts.iter().map(super::rollout::json).collect::<Vec<_>>(),
         "errored": false,
-    })
+    });
+    // An extension of Terraform's format, present when the plan has staged rollouts: their batches.
+    if !plan.rollouts.is_empty() {
+        doc["rollouts"] = plan.rollouts.iter().map(super::rollout::json).collect();
+    }
+    doc
 }
 
 fn identity(

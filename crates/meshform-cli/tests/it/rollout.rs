@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::harness::{assert_valid, json_lines, schema};
 use crate::sandboxed::{check, example_main, verify_report, Sandboxed};
 use crate::support::Workdir;
 
@@ -375,6 +376,10 @@ fn a_saved_plan_keeps_its_rollout_and_apply_reports_each_batch_as_json() {
     let w = Workdir::with_main(PAGES);
     w.ok(&["apply", "--auto-approve"]);
     let events = w.ok(&["plan", "--json", "--var", "text=two"]).stdout;
+    let lines_schema = schema("events.schema.json");
+    for l in json_lines(&events) {
+        assert_valid(&lines_schema, &l);
+    }
     assert!(
         events.lines().any(|l| l.contains("\"type\":\"planned_rollout\"")
             && l.contains("Rollout: 2 batches (c and a, then b), gated by check.pages")),
@@ -385,6 +390,7 @@ fn a_saved_plan_keeps_its_rollout_and_apply_reports_each_batch_as_json() {
         .stdout_has("  batch 1: local_file.page[\"a\"], local_file.page[\"c\"]");
     let shown: Value =
         serde_json::from_str(&w.ok(&["show", "--json", "two.plan"]).stdout).expect("JSON");
+    assert_valid(&schema("plan.schema.json"), &shown);
     let r = &shown["rollouts"][0];
     assert_eq!(r["resource"], "local_file.page");
     assert_eq!(r["checks"], serde_json::json!(["check.pages"]));
@@ -394,8 +400,10 @@ fn a_saved_plan_keeps_its_rollout_and_apply_reports_each_batch_as_json() {
         .stdout_has("1. `local_file.page[\"a\"]`, `local_file.page[\"c\"]`");
 
     let run = w.ok(&["apply", "--json", "two.plan"]);
-    let events: Vec<Value> =
-        run.stdout.lines().map(|l| serde_json::from_str(l).expect("a JSON line")).collect();
+    let events = json_lines(&run.stdout);
+    for l in &events {
+        assert_valid(&lines_schema, l);
+    }
     let of = |t: &str| events.iter().filter(|e| e["type"] == t).cloned().collect::<Vec<_>>();
     let started = of("rollout_batch_start");
     assert_eq!(started.len(), 2, "{}", run.stdout);
