@@ -366,3 +366,52 @@ async fn a_state_write_that_fails_after_a_failed_create_is_reported_not_ignored(
     assert!(errors.iter().all(|e| e.contains("saving state failed: ")), "{errors:?}");
     assert!(errors[0].contains("disk full"), "{errors:?}");
 }
+
+/// A run killed while one create hangs, after the others completed: their results were appended
+/// to the state's journal (the snapshot file alone does not have them), the next reader replays
+/// them, and the next apply adopts the one in flight and makes nothing twice.
+#[tokio::test]
+async fn a_killed_runs_journalled_creates_are_kept_and_not_made_again() {
+    let h = Harness::new(
+        r#"
+resource "test_thing" "f" {
+  count = 30
+  name  = "f${count.index}"
+}
+"#,
+    );
+    h.cloud.respond_slowly("f7", Duration::from_secs(30));
+    let others_saved = async {
+        loop {
+            let s = h.state();
+            if state_addrs(&s).len() == 29 && h.cloud.names().len() == 30 {
+                return s;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    };
+    let state = tokio::select! {
+        _ = h.apply() => panic!("the run should still be waiting for f7"),
+        s = others_saved => s,
+    };
+    assert_eq!(state.pending.len(), 1, "f7's intent was recorded before its call");
+    assert_eq!(state.pending[0].address, "test_thing.f[7]");
+    let snapshot = std::fs::read(h.path().join("meshform.state.json")).expect("snapshot");
+    let snapshot = meshform_state::decode_state(std::path::Path::new("s"), &snapshot).expect("ok");
+    assert!(
+        state_addrs(&snapshot).len() < 29,
+        "the completed creates were journalled, not each written whole: {:?}",
+        state_addrs(&snapshot)
+    );
+
+    h.cloud.clear_faults();
+    let plan = h.plan_default().await;
+    assert_eq!(plan.adoptions.len(), 1, "f7 is adopted");
+    assert!(plan.changes.iter().all(|c| c.action != Action::Create), "{:?}", summary(&plan));
+    h.apply_ok().await;
+    assert_eq!(h.cloud.ops_of(OpKind::Create).len(), 30, "nothing was made twice");
+    let after = h.state();
+    assert_eq!(state_addrs(&after).len(), 30);
+    assert!(after.pending.is_empty());
+    assert!(!h.plan_default().await.has_changes());
+}

@@ -9,6 +9,7 @@ mod dag;
 mod drift;
 mod failures;
 mod graph;
+mod journal;
 mod outage;
 mod replace;
 mod rollout;
