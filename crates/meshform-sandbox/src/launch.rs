@@ -12,8 +12,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::asm::{self, Account, AsmEmulator, AsmOptions, EmulatedCluster, FaultSettings};
 use crate::cs::{self, CsCluster, CsEmulator};
-use crate::envfile;
 use crate::dataplane::{ClusterView, DataPlane};
+use crate::envfile;
 use crate::kms::{self, KmsEmulator, KmsOptions};
 use crate::kube::{self, ClusterOptions, KubeApiServer};
 use crate::metadata::MetadataService;
