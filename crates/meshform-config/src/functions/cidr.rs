@@ -37,11 +37,11 @@ impl std::fmt::Display for Prefix {
 
 /// A mask of the top `len` bits of a `width`-bit address.
 fn mask(len: u32, width: u32) -> u128 {
-    let all = if width == 128 { u128::MAX } else { (1u128 << width) - 1 };
-    if len == 0 {
-        0
-    } else {
-        all & !(all >> len)
+    let all = ones(width);
+    match len {
+        0 => 0,
+        l if l >= width => all,
+        l => all & !(all >> l),
     }
 }
 
@@ -225,7 +225,10 @@ pub(super) fn cidrsubnets(a: &Args) -> FnResult {
         let size_mask = ones(prefix.width - len);
         // Round the cursor up to the subnet's own alignment.
         let start = cursor.and_then(|c| c.checked_add(size_mask)).map(|c| c & !size_mask);
-        let fits = start.filter(|s| s & mask(prefix.len, prefix.width) == prefix.network);
+        // Aligned to its own size, which is no larger than the prefix, a subnet that starts inside
+        // the prefix ends inside it too.
+        let last = prefix.network | ones(prefix.host_bits());
+        let fits = start.filter(|s| (prefix.network..=last).contains(s));
         let Some(start) = fits else {
             let after = previous.map(|p| p.to_string()).unwrap_or_else(|| prefix.to_string());
             return Err(a.error(
@@ -246,6 +249,49 @@ pub(super) fn cidrsubnets(a: &Args) -> FnResult {
 #[cfg(test)]
 mod tests {
     use super::super::test_support::*;
+    use super::{parse_prefix, Prefix};
+    use proptest::prelude::*;
+
+    proptest! {
+        /// `cidrsubnets` packs aligned, disjoint subnets of the asked sizes, in order, inside the
+        /// prefix; each is the `cidrsubnet` of its own size and number.
+        #[test]
+        fn cidrsubnets_packs_disjoint_aligned_subnets(
+            v6 in any::<bool>(),
+            len in 0u32..28,
+            host in any::<u32>(),
+            extra in prop::collection::vec(1u32..7, 1..8),
+        ) {
+            let base = if v6 {
+                format!("fd00:{:x}:{:x}::/{}", host >> 16, host & 0xffff, len + 96)
+            } else {
+                format!("{}/{len}", std::net::Ipv4Addr::from(host))
+            };
+            let mut args = vec![s(&base)];
+            args.extend(extra.iter().map(|b| n(f64::from(*b))));
+            let parent = parse_prefix(&base).unwrap();
+            match run("cidrsubnets", &args) {
+                Ok(v) => {
+                    let mut next = parent.network;
+                    for (item, bits) in v.as_list().unwrap().iter().zip(&extra) {
+                        let text = item.as_str().unwrap();
+                        let p: Prefix = parse_prefix(text).unwrap();
+                        prop_assert_eq!(p.len, parent.len + bits);
+                        prop_assert!(p.network >= next, "{} overlaps the previous one", text);
+                        let number = (p.network - parent.network) >> (p.width - p.len);
+                        let again = ok("cidrsubnet", &[s(&base), n(f64::from(*bits)), n(number as f64)]);
+                        prop_assert_eq!(again.as_str(), Some(text));
+                        next = p.network + (1u128 << (p.width - p.len));
+                    }
+                }
+                Err(e) => {
+                    let e = e.to_string();
+                    prop_assert!(e.contains("not enough remaining address space")
+                        || e.contains("which is too long for an"), "{}", e);
+                }
+            }
+        }
+    }
 
     #[test]
     fn cidrhost_like_terraform() {
@@ -261,6 +307,12 @@ mod tests {
         assert_eq!(ok("cidrhost", &[s("010.001.0.0/24"), n(6.0)]), s("10.1.0.6"));
         assert_eq!(ok("cidrhost", &[s("10.0.0.9/8"), s("1")]), s("10.0.0.1"));
         assert_eq!(ok("cidrhost", &[s("::/0"), n(1.0)]), s("::1"));
+        assert_eq!(ok("cidrhost", &[s("fe80::1/128"), n(0.0)]), s("fe80::1"));
+        assert_eq!(ok("cidrhost", &[s("10.0.0.1/32"), n(-1.0)]), s("10.0.0.1"));
+        assert_eq!(
+            err("cidrhost", &[s("fe80::1/128"), n(1.0)]),
+            "cidrhost: prefix of 128 does not accommodate a host numbered 1"
+        );
         assert_eq!(
             err("cidrhost", &[s("192.168.1.0/30"), n(255.0)]),
             "cidrhost: prefix of 30 does not accommodate a host numbered 255"
@@ -385,6 +437,11 @@ mod tests {
         assert_eq!(
             ok("cidrsubnets", &[s("0.0.0.0/0"), n(1.0), n(1.0)]),
             strs(&["0.0.0.0/1", "128.0.0.0/1"])
+        );
+        assert_eq!(
+            err("cidrsubnets", &[s("0.0.0.0/0"), n(1.0), n(1.0), n(1.0)]),
+            "cidrsubnets: not enough remaining address space for a subnet with a prefix of 1 bits \
+             after 128.0.0.0/1"
         );
         assert_eq!(
             err("cidrsubnets", &[s("10.0.0.0/30"), n(1.0), n(3.0)]),
