@@ -216,7 +216,7 @@ impl Evaluator<'_> {
         args: &[&Expression],
         values: Vec<Value>,
     ) -> EvalResult {
-        if values.len() != 2 {
+        if values.len() != 2 || args.len() != 2 {
             return Err(self.error(
                 e,
                 "meshform::config::function_arity",
@@ -265,7 +265,7 @@ impl Evaluator<'_> {
         args: &[&Expression],
         values: Vec<Value>,
     ) -> EvalResult {
-        if values.len() != 2 {
+        if values.len() != 2 || args.len() != 2 {
             return Err(self.error(
                 e,
                 "meshform::config::function_arity",

@@ -119,6 +119,12 @@ fn templatestring_refuses_what_terraform_refuses() {
             "templatestring(local.greeting)",
             "templatestring takes 2 arguments (template, variables)",
         ),
+        // Arguments expanded from a list cannot be checked one by one.
+        (
+            "templatestring([local.greeting, {}]...)",
+            "templatestring takes 2 arguments (template, variables)",
+        ),
+        ("templatefile([\"x.tpl\", {}]...)", "templatefile takes 2 arguments (path, variables)"),
     ];
     for (src, want) in cases {
         assert_eq!(message(src), want, "{src}");
