@@ -146,3 +146,38 @@ fn a_killed_destroy_is_finished_by_the_next_destroy() {
     assert!(w.state_list().is_empty(), "files removed by the killed run leave the state too");
     assert!(files_on_disk(&w).is_empty(), "{:?}", files_on_disk(&w));
 }
+
+/// The operations a killed apply completed are in the state's journal, not yet in the state file:
+/// `state list`, `state pull` and `show` read through the store, which replays it.
+#[test]
+fn state_commands_see_what_a_killed_apply_journalled() {
+    let w = Workdir::with_main(&many_files(COUNT));
+    let mut apply = spawn_slow_apply(&w, "tester");
+    wait_until("the apply has journalled a few operations", || {
+        files_on_disk(&w).iter().filter(|f| f.ends_with(".txt")).count() >= 20
+            && std::fs::metadata(w.join("meshform.state.json.journal")).is_ok_and(|m| m.len() > 0)
+    });
+    assert!(apply.try_wait().expect("poll").is_none(), "the apply finished; raise COUNT");
+    apply.kill().expect("SIGKILL the apply");
+    apply.wait().expect("reap the apply");
+
+    let listed = w.state_list();
+    assert!(listed.len() >= 19, "completed creates are listed: {listed:?}");
+    let file: serde_json::Value =
+        serde_json::from_str(&w.read("meshform.state.json")).expect("the state file is JSON");
+    let in_file = file["resources"]
+        .as_array()
+        .map_or(0, |r| r.iter().map(|r| r["instances"].as_array().map_or(0, Vec::len)).sum());
+    assert!(in_file < listed.len(), "the state file alone has {in_file} of {}", listed.len());
+
+    let pulled: serde_json::Value =
+        serde_json::from_str(&w.ok(&["state", "pull"]).stdout).expect("state pull prints JSON");
+    let pulled_count: usize = pulled["resources"]
+        .as_array()
+        .map_or(0, |r| r.iter().map(|r| r["instances"].as_array().map_or(0, Vec::len)).sum());
+    assert_eq!(pulled_count, listed.len(), "state pull shows what state list lists");
+    let show = w.ok(&["show"]).stdout;
+    for addr in [&listed[0], &listed[listed.len() - 1]] {
+        assert!(show.contains(addr.as_str()), "show lacks {addr}:\n{show}");
+    }
+}
