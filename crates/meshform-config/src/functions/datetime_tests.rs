@@ -188,3 +188,40 @@ fn calendar_arithmetic_round_trips() {
     assert_eq!(days_from_civil(1970, 1, 1), 0);
     assert_eq!(civil_from_days(19_782), (2024, 2, 29));
 }
+
+mod properties {
+    use super::super::super::test_support::*;
+    use proptest::prelude::*;
+
+    fn timestamp() -> impl Strategy<Value = String> {
+        (0i64..=9000, 1u32..=12, 1u32..=28, 0u32..24, 0u32..60, 0u32..60, -1439i32..=1439).prop_map(
+            |(y, mo, d, h, mi, s, off)| {
+                let zone = if off == 0 {
+                    "Z".to_string()
+                } else {
+                    let sign = if off < 0 { '-' } else { '+' };
+                    format!("{sign}{:02}:{:02}", off.abs() / 60, off.abs() % 60)
+                };
+                format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}{zone}")
+            },
+        )
+    }
+
+    proptest! {
+        /// formatdate with the RFC 3339 layout gives the timestamp back; moving it forth and back
+        /// by the same duration lands on the same text (years stay below 10000, which Go cannot
+        /// read back); timecmp orders by the move.
+        #[test]
+        fn formatting_and_arithmetic_agree(ts in timestamp(), secs in 0i64..9_000_000_000) {
+            prop_assert_eq!(
+                ok("formatdate", &[s("YYYY-MM-DD'T'hh:mm:ssZ"), s(&ts)]),
+                s(&ts)
+            );
+            let later = ok("timeadd", &[s(&ts), s(&format!("{secs}s"))]);
+            let back = ok("timeadd", &[later.clone(), s(&format!("-{secs}s"))]);
+            prop_assert_eq!(back, s(&ts));
+            let order = if secs == 0 { 0.0 } else { 1.0 };
+            prop_assert_eq!(ok("timecmp", &[later, s(&ts)]), n(order));
+        }
+    }
+}
