@@ -5,10 +5,28 @@ meshform {
   required_version = ">= 0.1"
 }
 
-variable "sandbox_file" {
-  description = "Where the environment is described: the sandbox's sandbox.json (meshform sandbox up)"
+# The two ACK clusters, by id: the only environment-specific input. Everything else about them —
+# region, VPC, vSwitch, API server, kubeconfig — is read from ACK (data "ack_cluster" below), and
+# the endpoints and credentials come from the environment (ALIBABA_CLOUD_*). On the sandbox,
+# `. .meshform/sandbox/sandbox.env` sets all of it; on Alibaba Cloud see docs/alibaba-cloud.md.
+variable "cluster_1_id" {
+  description = "The ACK cluster of cluster-1 (mesh-1's own cluster), e.g. c0123456789abcdef0123456789abcdef (MESHFORM_VAR_cluster_1_id)"
   type        = string
-  default     = ".meshform/sandbox/sandbox.json"
+
+  validation {
+    condition     = can(regex("^c[0-9a-z]{8,}$", var.cluster_1_id))
+    error_message = "cluster_1_id is an ACK cluster id: c followed by letters and digits (the ACK console's Cluster ID)"
+  }
+}
+
+variable "cluster_2_id" {
+  description = "The ACK cluster of cluster-2 (mesh-2's own cluster) (MESHFORM_VAR_cluster_2_id)"
+  type        = string
+
+  validation {
+    condition     = can(regex("^c[0-9a-z]{8,}$", var.cluster_2_id))
+    error_message = "cluster_2_id is an ACK cluster id: c followed by letters and digits (the ACK console's Cluster ID)"
+  }
 }
 
 variable "cross_network" {
@@ -65,9 +83,15 @@ variable "restart_token" {
 }
 
 locals {
-  # The target environment is chosen here, explicitly: the sandbox's description file.
-  env      = jsondecode(file(var.sandbox_file))
-  clusters = { for c in local.env.clusters : c.name => c }
+  # The clusters as ACK describes them: region, VPC and the first vSwitch of each.
+  clusters = {
+    for name, c in data.ack_cluster.cluster : name => {
+      id         = c.cluster_id
+      region     = c.region
+      vpc_id     = c.vpc_id
+      vswitch_id = c.vswitch_ids[0]
+    }
+  }
   peer     = { "cluster-1" = "cluster-2", "cluster-2" = "cluster-1" }
   mesh     = { "cluster-1" = "mesh-1", "cluster-2" = "mesh-2" }
   network  = { "cluster-1" = "network1", "cluster-2" = "network2" }
@@ -151,20 +175,28 @@ locals {
   }
 }
 
-provider "asm" {
-  endpoint          = local.env.asm.endpoint
-  access_key_id     = local.env.asm.access_key_id
-  access_key_secret = local.env.asm.access_key_secret
+# Alibaba Cloud: endpoints and credentials from the environment (ALIBABA_CLOUD_*), so the same
+# blocks serve the sandbox and a real account.
+provider "asm" {}
+
+provider "ack" {}
+
+# The runbook's two ACK clusters, found by id in whichever region they are.
+data "ack_cluster" "cluster" {
+  for_each = { "cluster-1" = var.cluster_1_id, "cluster-2" = var.cluster_2_id }
+
+  cluster_id = each.value
+}
+
+# Each cluster's API server, through the user kubeconfig ACK issues for it.
+provider "kubernetes" {
+  alias              = "cluster_1"
+  kubeconfig_content = data.ack_cluster.cluster["cluster-1"].kubeconfig
 }
 
 provider "kubernetes" {
-  alias      = "cluster_1"
-  kubeconfig = local.clusters["cluster-1"].kubeconfig
-}
-
-provider "kubernetes" {
-  alias      = "cluster_2"
-  kubeconfig = local.clusters["cluster-2"].kubeconfig
+  alias              = "cluster_2"
+  kubeconfig_content = data.ack_cluster.cluster["cluster-2"].kubeconfig
 }
 
 # Each mesh's own control-plane Kubernetes API, where ASM keeps its Istio configuration. The
@@ -350,9 +382,9 @@ check "from_cluster_2" {
   }
 }
 
-# Plans say which environment they act on: here, the sandbox described by var.sandbox_file.
+# Which clusters the meshes were built on (the plan's first lines name the endpoints).
 output "environment" {
-  value = "sandbox described by ${var.sandbox_file}"
+  value = { for name, c in data.ack_cluster.cluster : name => "${c.cluster_id} (${c.name}, ${c.region})" }
 }
 
 output "meshes" {

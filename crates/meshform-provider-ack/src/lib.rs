@@ -19,11 +19,11 @@ use std::sync::{Arc, LazyLock};
 
 use async_trait::async_trait;
 use meshform_acs::client::{regional_endpoint, AcsClient};
-use meshform_acs::credentials::{self, CredentialProvider, ExplicitCredentials, ProviderEnv};
+use meshform_acs::credentials::{self, ProviderEnv};
 use meshform_core::{Mode, ProviderSchema, Value};
 use meshform_provider::{
-    AttributeProblem, ConfiguredProvider, ErrorKind, Provider, ProviderError, ProviderResult,
-    RetryPolicy, TypeTable,
+    AttributeProblem, ConfiguredProvider, Provider, ProviderError, ProviderResult, RetryPolicy,
+    TypeTable,
 };
 
 use crate::client::{CsClient, CENTRAL_ENDPOINT, VERSION};
@@ -85,23 +85,14 @@ impl Provider for AckProvider {
     async fn configure(&self, config: &Value) -> ProviderResult<Arc<dyn ConfiguredProvider>> {
         let s = |k: &str| config.get(k).and_then(Value::as_str).map(str::to_owned);
         let region = s("region").filter(|r| !r.trim().is_empty());
-        let explicit = ExplicitCredentials {
-            access_key_id: s("access_key_id"),
-            access_key_secret: s("access_key_secret"),
-            security_token: s("security_token"),
-            profile: s("profile"),
-            config_file: s("config_file").map(Into::into),
-            ..ExplicitCredentials::default()
-        };
-        let creds = credentials::resolve(&explicit, &self.env)
-            .map_err(|e| ProviderError::new(ErrorKind::Unauthorized, "NoCredentials", e))?;
+        let creds = credentials::chain(&credentials::block::explicit(config)?, &self.env).await?;
         let max_retries = config
             .get("max_retries")
             .and_then(Value::as_number)
             .map(|n| n.clamp(0.0, 30.0) as u32)
             .unwrap_or(8);
         let endpoint = self.endpoint(config, region.as_deref());
-        let acs = AcsClient::new(&endpoint, VERSION, CredentialProvider::fixed(creds))
+        let acs = AcsClient::new(&endpoint, VERSION, creds)
             .map_err(|e| ProviderError::invalid_config("endpoint", e))?
             .with_policy(RetryPolicy::default().with_max_retries(max_retries));
         Ok(TYPES.bind(Arc::new(CsClient { acs, region }), CONCURRENCY))

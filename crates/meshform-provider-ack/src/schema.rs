@@ -14,14 +14,9 @@ fn list_s() -> Type {
 }
 
 pub fn provider() -> Schema {
-    Schema::new("Alibaba Cloud Container Service for Kubernetes (ACK) over the CS OpenAPI: clusters as data sources.")
+    meshform_acs::credentials::block::schema(Schema::new("Alibaba Cloud Container Service for Kubernetes (ACK) over the CS OpenAPI: clusters as data sources."))
         .attr("region", Attribute::optional(s(), "Region id, e.g. cn-hangzhou: where name lookups and ack_clusters search, and the region every ack_cluster must be in (default: none — a cluster is found by id in any region). Also picks the endpoint cs.<region>.aliyuncs.com."))
         .attr("endpoint", Attribute::optional(s(), "API endpoint (else ALIBABA_CLOUD_CS_ENDPOINT, else cs.<region>.aliyuncs.com, else cs.aliyuncs.com, over HTTPS); e.g. the sandbox's http://127.0.0.1:PORT."))
-        .attr("access_key_id", Attribute::optional(s(), "AccessKey id (else the credential chain: ALIBABA_CLOUD_ACCESS_KEY_ID, the aliyun CLI profile, …)."))
-        .attr("access_key_secret", Attribute::optional(s(), "AccessKey secret.").sensitive())
-        .attr("security_token", Attribute::optional(s(), "STS token.").sensitive())
-        .attr("profile", Attribute::optional(s(), "aliyun CLI profile name (else ALIBABA_CLOUD_PROFILE, else the current one)."))
-        .attr("config_file", Attribute::optional(s(), "aliyun CLI config file (default ~/.aliyun/config.json)."))
         .attr("max_retries", Attribute::optional(Type::Number, "Retries of throttled or failed calls (default 8)."))
 }
 

@@ -32,10 +32,14 @@ use meshform_provider::{
 };
 
 use crate::client::AsmClient;
-use crate::credentials::{AssumeRoleSettings, ExplicitCredentials, ProviderEnv};
+use crate::credentials::ProviderEnv;
 
 /// The default API endpoint.
 pub const DEFAULT_ENDPOINT: &str = "servicemesh.aliyuncs.com";
+
+/// The environment variable that gives the endpoint when the provider block names none (the
+/// sandbox's `sandbox.env` sets it).
+pub const ENDPOINT_VARIABLE: &str = "ALIBABA_CLOUD_SERVICEMESH_ENDPOINT";
 
 /// How many operations one configured instance runs at once (ASM meshes accept one change at a time).
 const CONCURRENCY: usize = 4;
@@ -81,7 +85,9 @@ impl Provider for AsmProvider {
     async fn configure(&self, config: &Value) -> ProviderResult<Arc<dyn ConfiguredProvider>> {
         let s = |k: &str| config.get(k).and_then(Value::as_str).map(str::to_owned);
         let creds = credentials::chain(&explicit_credentials(config)?, &self.env).await?;
-        let endpoint = s("endpoint").unwrap_or_else(|| DEFAULT_ENDPOINT.to_owned());
+        let endpoint = s("endpoint")
+            .or_else(|| self.env.vars.get(ENDPOINT_VARIABLE).filter(|e| !e.is_empty()).cloned())
+            .unwrap_or_else(|| DEFAULT_ENDPOINT.to_owned());
         let max_retries = config
             .get("max_retries")
             .and_then(Value::as_number)
@@ -93,37 +99,6 @@ impl Provider for AsmProvider {
     }
 }
 
-/// The credential settings of an Alibaba Cloud provider block ([`schema::credentials`]).
-pub fn explicit_credentials(config: &Value) -> ProviderResult<ExplicitCredentials> {
-    let s = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned);
-    let assume_role = match config.get("assume_role").filter(|v| !v.is_null()) {
-        None => None,
-        Some(b) => Some(AssumeRoleSettings {
-            role_arn: s(b, "role_arn").unwrap_or_default(),
-            session_name: s(b, "session_name"),
-            duration: match b.get("duration").and_then(Value::as_number) {
-                None => None,
-                Some(n) if n.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&n) => {
-                    Some(n as u32)
-                }
-                Some(n) => {
-                    return Err(ProviderError::invalid_config(
-                        "assume_role",
-                        format!("assume_role.duration: {n} is not a whole number of seconds"),
-                    ))
-                }
-            },
-            policy: s(b, "policy"),
-            external_id: s(b, "external_id"),
-        }),
-    };
-    Ok(ExplicitCredentials {
-        access_key_id: s(config, "access_key_id"),
-        access_key_secret: s(config, "access_key_secret"),
-        security_token: s(config, "security_token"),
-        profile: s(config, "profile"),
-        config_file: s(config, "config_file").map(Into::into),
-        assume_role,
-        sts_endpoint: s(config, "sts_endpoint"),
-    })
-}
+/// The credential settings of an Alibaba Cloud provider block ([`schema::credentials`]), read as
+/// every Alibaba provider reads them.
+pub use meshform_acs::credentials::block::explicit as explicit_credentials;

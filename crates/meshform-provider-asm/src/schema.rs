@@ -26,40 +26,8 @@ fn timeouts(ops: &[&str]) -> NestedBlock {
 }
 
 /// The credential settings every Alibaba Cloud provider block accepts (docs/alibaba-cloud.md,
-/// "Credentials"), added to `schema`.
-pub fn credentials(schema: Schema) -> Schema {
-    let assume_role = Schema::new(
-        "A RAM role to assume (STS AssumeRole) with the credentials found.",
-    )
-    .attr("role_arn", Attribute::required(s(), "acs:ram::<account id>:role/<role name>."))
-    .attr(
-        "session_name",
-        Attribute::optional(
-            s(),
-            "Role session name (default ALIBABA_CLOUD_ROLE_SESSION_NAME, else meshform).",
-        ),
-    )
-    .attr(
-        "duration",
-        Attribute::optional(
-            Type::Number,
-            "Session lifetime in seconds, 900 to 43200 (default 3600); refreshed before it ends.",
-        ),
-    )
-    .attr("policy", Attribute::optional(s(), "A policy (JSON) narrowing what the session may do."))
-    .attr(
-        "external_id",
-        Attribute::optional(s(), "The external id the role's trust policy requires."),
-    );
-    schema
-        .attr("access_key_id", Attribute::optional(s(), "AccessKey id (else the environment, OIDC/RRSA, the aliyun CLI profile, the ECS instance RAM role: see docs/alibaba-cloud.md)."))
-        .attr("access_key_secret", Attribute::optional(s(), "AccessKey secret.").sensitive())
-        .attr("security_token", Attribute::optional(s(), "STS token issued with that AccessKey.").sensitive())
-        .attr("profile", Attribute::optional(s(), "aliyun CLI profile name (else ALIBABA_CLOUD_PROFILE, else the current one)."))
-        .attr("config_file", Attribute::optional(s(), "aliyun CLI config file (default ALIBABA_CLOUD_CONFIG_FILE, else ~/.aliyun/config.json)."))
-        .attr("sts_endpoint", Attribute::optional(s(), "STS endpoint, a host or a URL (default ALIBABA_CLOUD_STS_ENDPOINT, else sts.aliyuncs.com or sts.<ALIBABA_CLOUD_STS_REGION>.aliyuncs.com)."))
-        .block("assume_role", NestedBlock { nesting: BlockNesting::Single, schema: assume_role, min_items: 0, max_items: Some(1), force_new: false })
-}
+/// "Credentials"), added to a schema: defined once, in `meshform-acs`.
+pub use meshform_acs::credentials::block::schema as credentials;
 
 pub fn provider() -> Schema {
     credentials(Schema::new("Alibaba Cloud Service Mesh (ASM) over its OpenAPI."))

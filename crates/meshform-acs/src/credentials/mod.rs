@@ -2,8 +2,10 @@
 //! `Debug` output, errors, logs or state) and where they come from ([`CredentialProvider`]: a fixed
 //! AccessKey, or temporary credentials — [`sts`] AssumeRole / AssumeRoleWithOIDC, the ECS instance
 //! RAM role from [`imds`] — fetched again before they expire). [`chain`]: the order in which a
-//! provider block, the environment and [`profile`]s of the aliyun CLI are looked at.
+//! provider block, the environment and [`profile`]s of the aliyun CLI are looked at; [`block`]: the
+//! credential settings of a provider block.
 
+pub mod block;
 pub mod chain;
 pub mod imds;
 pub mod profile;

@@ -3,6 +3,7 @@
 pub mod backend;
 mod completions;
 mod console;
+mod environment;
 mod fmt;
 mod init;
 mod inspect;

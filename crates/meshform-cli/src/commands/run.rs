@@ -5,7 +5,6 @@ use std::path::Path;
 
 use meshform_core::{AddrPattern, Diagnostics};
 use meshform_engine::apply::ApplyOptions;
-use meshform_engine::environment::provider_environments;
 use meshform_engine::ops::{self, Planned, Workspace};
 use meshform_engine::plan::walk::PlanOptions;
 use meshform_engine::plan::{Plan, PlanMode};
@@ -13,7 +12,8 @@ use meshform_engine::planfile::PlanFile;
 use meshform_engine::Reporter;
 use tokio::sync::watch;
 
-use super::{parse_duration, usage_error, var_inputs, workspace, ENVIRONMENT_SETTINGS};
+use super::environment::environments;
+use super::{parse_duration, usage_error, var_inputs, workspace};
 use crate::args::PlanArgs;
 use crate::output::Output;
 use crate::render::json::{apply_summary, left_out_event, plan_events, version_line};
@@ -197,7 +197,7 @@ pub async fn plan(settings: &Settings, args: &PlanArgs, out: Option<&Path>, mark
             if !planned.plan.drift.is_empty() || planned.plan.actionable().next().is_some() {
                 Output.blank();
             }
-            Output.print(environment_lines(&provider_environments(&planned, ENVIRONMENT_SETTINGS)));
+            Output.print(environment_lines(&environments(&planned, settings)));
             Output.print(render_plan(&planned.plan, Style { color: settings.color }));
             if let Some(path) = saved {
                 let rule = "─".repeat(77);
@@ -271,7 +271,7 @@ pub async fn apply(settings: &Settings, args: &PlanArgs, approval: Approval, des
         Some(j) => plan_events(&planned.plan).into_iter().for_each(|e| j.emit(e)),
         None => {
             Output.blank();
-            Output.print(environment_lines(&provider_environments(&planned, ENVIRONMENT_SETTINGS)));
+            Output.print(environment_lines(&environments(&planned, settings)));
             Output.print(render_plan(&planned.plan, style));
         }
     }

@@ -87,14 +87,26 @@ fn plan_shows_every_runbook_step_and_apply_converges() {
     let sandbox = Sandboxed::runbook();
 
     let plan = sandbox.ok(&["plan"]);
-    // The plan says which environment it acts on: the sandbox's endpoints, chosen in the configuration.
+    // The plan says which environment it acts on: the sandbox's endpoints, from the environment
+    // its sandbox.env sets (the configuration names only the clusters' ids).
     let asm_endpoint = sandbox.status()["asm"]["endpoint"].as_str().unwrap_or("?").to_owned();
     assert!(
-        plan.stdout.contains(&format!("Provider asm: endpoint {asm_endpoint}")),
+        plan.stdout.contains(&format!(
+            "Provider asm: endpoint {asm_endpoint} (from ALIBABA_CLOUD_SERVICEMESH_ENDPOINT)"
+        )),
         "{}",
         plan.stdout
     );
-    assert!(plan.stdout.contains("Provider kubernetes.cluster_1: kubeconfig "), "{}", plan.stdout);
+    let described: serde_json::Value =
+        serde_json::from_str(&sandbox.work.read(".meshform/sandbox/sandbox.json")).expect("JSON");
+    let cs_endpoint = described["cs"]["endpoint"].as_str().unwrap_or("?");
+    assert!(
+        plan.stdout.contains(&format!(
+            "Provider ack: endpoint {cs_endpoint} (from ALIBABA_CLOUD_CS_ENDPOINT)"
+        )),
+        "{}",
+        plan.stdout
+    );
     let steps = [
         // Step 1: the shared root, an intermediate and a mesh per cluster.
         "pki_root_ca.shared",

@@ -26,6 +26,22 @@ fn pin_environment(cmd: &mut std::process::Command) {
     cmd.env("NO_COLOR", "1").env("USER", "tester");
 }
 
+/// What a user who ran `. .meshform/sandbox/sandbox.env` has in their environment: the sandbox's
+/// endpoints, AccessKey and cluster ids (`export NAME='value'` lines), when a sandbox runs in `dir`.
+fn source_sandbox_env(cmd: &mut std::process::Command, dir: &Path) {
+    let Ok(text) = std::fs::read_to_string(dir.join(".meshform/sandbox/sandbox.env")) else {
+        return;
+    };
+    for line in text.lines() {
+        let Some((name, value)) = line.strip_prefix("export ").and_then(|l| l.split_once('='))
+        else {
+            continue;
+        };
+        let value = value.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')).unwrap_or(value);
+        cmd.env(name, value.replace("'\\''", "'"));
+    }
+}
+
 /// A configuration directory in a fresh temporary directory, removed when dropped.
 pub struct Workdir {
     dir: tempfile::TempDir,
@@ -91,6 +107,7 @@ impl Workdir {
     pub fn std_command(&self, args: &[&str]) -> std::process::Command {
         let mut cmd = std::process::Command::new(binary());
         pin_environment(&mut cmd);
+        source_sandbox_env(&mut cmd, self.path());
         cmd.arg("-C").arg(self.path()).args(args);
         cmd
     }

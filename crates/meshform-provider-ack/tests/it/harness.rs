@@ -10,6 +10,7 @@ use meshform_config::vars::VarInputs;
 use meshform_engine::apply::{ApplyOptions, ApplyOutcome};
 use meshform_engine::ops::{self, Planned, Workspace};
 use meshform_engine::plan::walk::PlanOptions;
+use meshform_engine::plan::PlanMode;
 use meshform_engine::SilentReporter;
 use meshform_provider::Registry;
 use meshform_provider_ack::AckProvider;
@@ -78,8 +79,20 @@ impl World {
 
     /// A plan, or its error diagnostics rendered with their source lines.
     pub async fn try_plan(&self) -> Result<Planned, Vec<String>> {
-        let opts = PlanOptions::default();
-        match ops::plan(&self.ws, &VarInputs::default(), &opts, &SilentReporter).await {
+        self.try_plan_with(&PlanOptions::default()).await
+    }
+
+    /// A destroy plan.
+    pub async fn plan_destroy(&self) -> Planned {
+        let opts = PlanOptions { mode: PlanMode::Destroy, ..PlanOptions::default() };
+        match self.try_plan_with(&opts).await {
+            Ok(p) => p,
+            Err(d) => panic!("destroy plan failed: {d:#?}"),
+        }
+    }
+
+    async fn try_plan_with(&self, opts: &PlanOptions) -> Result<Planned, Vec<String>> {
+        match ops::plan(&self.ws, &VarInputs::default(), opts, &SilentReporter).await {
             Ok(p) => Ok(p),
             Err(ops::PlanError::Diagnostics(d)) => Err(d
                 .iter()

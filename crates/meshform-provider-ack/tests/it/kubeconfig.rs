@@ -1,5 +1,6 @@
 //! `data.ack_cluster.x.kubeconfig` configures a `kubernetes` provider that manages the cluster —
-//! long-lived, or temporary (`temporary_duration_minutes`) — and never shows in a plan.
+//! long-lived, or temporary (`temporary_duration_minutes`) — and never shows in a plan; a destroy
+//! plan reads it again to delete what that provider manages.
 
 use meshform_engine::plan::Action;
 
@@ -56,5 +57,16 @@ async fn the_kubeconfig_manages_the_cluster() {
         "{:?}",
         again.plan.changes
     );
+
+    // Destroy: the data source is read again, so the provider it configures can delete the object.
+    let destroy = w.plan_destroy().await;
+    assert!(destroy.plan.complete(), "{:?}", destroy.plan.failures);
+    w.apply(destroy).await;
+    let gone = w.sandbox.clusters[0].handle().get(
+        &meshform_sandbox::kube::Gvk::new("", "v1", "ConfigMap"),
+        Some("default"),
+        "from-ack",
+    );
+    assert!(gone.is_none(), "destroyed through the kubeconfig of data.ack_cluster");
     w.shutdown().await;
 }
