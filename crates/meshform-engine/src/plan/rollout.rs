@@ -7,10 +7,10 @@
 //! - Those instances are sorted by `order` first (keys it names, in its order), then by key order,
 //!   and cut into batches of `batch_size`.
 //! - A *failure domain* is an instance key. Every change (create, update, replace or read) of another
-//!   resource that depends on the rollout's resource, directly or through locals or other resources,
-//!   and has the **same key** as a batched instance (`app.x["cluster-2"]` after `mesh.m["cluster-2"]`)
-//!   goes in that instance's batch. Such a dependent reads its
-//!   own key's instance; what it reads of the instances of later batches is their planned value.
+//!   resource that depends on the rollout's resource and has the **same key** as a batched instance (`app.x["cluster-2"]` after `mesh.m["cluster-2"]`)
+//!   goes in that instance's batch — when it depends on the resource only through resources that
+//!   join too, and names them only with its own key (`[each.key]`, `[count.index]`; a `depends_on`
+//!   entry naming the rollout's resource names the instance of its key).
 //!   A dependent resource that has a rollout of its own keeps it, and an instance belongs to at most
 //!   one rollout (the first by resource address).
 //! - Everything else is ordered by dependencies alone: changes that depend on the rollout's resource
@@ -20,7 +20,8 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use meshform_config::model::{Config, RolloutDef};
+use meshform_config::model::{BlockBody, Config, Expr, Repetition, ResourceDef, RolloutDef};
+use meshform_config::refs::{references, Target};
 use meshform_core::{Diagnostic, Diagnostics, InstanceAddr, InstanceKey, ResourceAddr};
 
 use super::{Action, Plan, PlanMode, ResourceChange};
@@ -107,11 +108,23 @@ pub fn unknown_order_keys(
     diags
 }
 
-/// The rollouts of a normal plan (none for destroy and refresh-only plans), with an error for each
-/// `order` key that is not an instance.
-pub fn compute(
+/// Sets the plan's rollouts (none for destroy and refresh-only plans), with an error for each
+/// `order` key that is not an instance. `whole`: every instance was in the run (no `-target` or
+/// `-exclude`), so that a missing key is a mistake rather than an instance left out.
+pub fn attach(
     config: &Config,
     graph: &ConfigGraph,
+    whole: bool,
+    plan: &mut Plan,
+    diags: &mut Diagnostics,
+) {
+    plan.rollouts = compute(config, graph, whole, plan, diags);
+}
+
+fn compute(
+    config: &Config,
+    graph: &ConfigGraph,
+    whole: bool,
     plan: &Plan,
     diags: &mut Diagnostics,
 ) -> Vec<Rollout> {
@@ -130,8 +143,9 @@ pub fn compute(
             .filter(|c| c.action != Action::Delete)
             .map(|c| c.addr.key.clone())
             .collect();
-        // Only a whole plan knows every instance (one that failed to plan has no change).
-        if !keys.is_empty() && plan.complete() && !diags.has_errors() {
+        // Only a whole plan knows every instance (one that failed to plan, or that -target left
+        // out, has no change).
+        if whole && !keys.is_empty() && plan.complete() && !diags.has_errors() {
             diags.extend(unknown_order_keys(addr, def, &keys));
         }
         let mut changing: Vec<InstanceKey> = mine
@@ -164,9 +178,10 @@ pub fn compute(
             .enumerate()
             .flat_map(|(i, b)| b.keys.iter().map(move |k| (k.clone(), i)))
             .collect();
-        let dependents = dependent_resources(graph, addr);
+        let dependents = same_key_dependents(config, graph, addr);
         for c in changes {
             let joins = dependents.contains(&c.addr.resource)
+                && depends_on_own_key(config, &c.addr, addr)
                 && !c.deposed
                 && c.action != Action::NoOp
                 && c.action != Action::Delete
@@ -192,23 +207,78 @@ pub fn compute(
     out
 }
 
-/// The resources that depend on `addr`, directly or through other nodes.
-fn dependent_resources(graph: &ConfigGraph, addr: &ResourceAddr) -> BTreeSet<ResourceAddr> {
+/// The resources whose instances join their key's batch: those that depend on `addr` only through
+/// resources that join too (not through a local, an output or a provider configured from it), and
+/// whose every reference to those resources names their own key (`[each.key]`, `[count.index]`), as
+/// does a `depends_on` entry naming the rollout's resource.
+fn same_key_dependents(
+    config: &Config,
+    graph: &ConfigGraph,
+    addr: &ResourceAddr,
+) -> BTreeSet<ResourceAddr> {
     let target = Node::Resource(addr.clone());
     let mut reaches: HashMap<&Node, bool> = HashMap::new();
+    let mut joined: BTreeSet<ResourceAddr> = BTreeSet::from([addr.clone()]);
     // The order lists dependencies first, so one pass decides every node.
     for n in &graph.order {
-        let r = graph
-            .dependencies(n)
-            .into_iter()
-            .any(|d| d == &target || reaches.get(d) == Some(&true));
-        reaches.insert(n, r);
+        let deps = graph.dependencies(n);
+        let via: Vec<&Node> =
+            deps.into_iter().filter(|d| *d == &target || reaches.get(d) == Some(&true)).collect();
+        reaches.insert(n, !via.is_empty());
+        let (Node::Resource(d), false) = (n, via.is_empty()) else { continue };
+        let Some(def) = config.resources.get(d) else { continue };
+        let through_joined =
+            via.iter().all(|v| matches!(v, Node::Resource(x) if joined.contains(x)));
+        if through_joined && own_key_only(def, &joined) {
+            joined.insert(d.clone());
+        }
     }
-    reaches
-        .into_iter()
-        .filter_map(|(n, r)| match n {
-            Node::Resource(a) if r => Some(a.clone()),
-            _ => None,
+    joined.remove(addr);
+    joined
+}
+
+/// Whether every reference `def` makes to one of `joined` is indexed by its own instance key.
+fn own_key_only(def: &ResourceDef, joined: &BTreeSet<ResourceAddr>) -> bool {
+    let mut exprs: Vec<&Expr> = Vec::new();
+    if let Repetition::Count(e) | Repetition::ForEach(e) = &def.repetition {
+        exprs.push(e);
+    }
+    collect_exprs(&def.body, &mut exprs);
+    let by_key = |rest: &str| {
+        let Some(inner) = rest.strip_prefix('[').and_then(|r| r.split_once(']')) else {
+            return false;
+        };
+        matches!(
+            (inner.0.trim(), &def.repetition),
+            ("each.key", Repetition::ForEach(_)) | ("count.index", Repetition::Count(_))
+        )
+    };
+    let refs_ok = exprs.iter().all(|e| {
+        references(&e.node, &e.span.file).iter().all(|r| match &r.target {
+            Target::Resource(a) if joined.contains(a) => {
+                by_key(&r.span.file.text[r.span.range.end..])
+            }
+            _ => true,
         })
-        .collect()
+    });
+    // `depends_on` naming a joined resource must name one instance; which one is checked per
+    // instance by the caller (only the instance of its own key can be meant).
+    refs_ok && def.depends_on.iter().all(|d| !joined.contains(&d.addr) || d.key.is_some())
+}
+
+fn collect_exprs<'b>(body: &'b BlockBody, out: &mut Vec<&'b Expr>) {
+    out.extend(body.attrs.values().map(|a| &a.expr));
+    for b in &body.blocks {
+        collect_exprs(&b.body, out);
+    }
+}
+
+/// Whether an instance's `depends_on` entries naming `rollout` name its own key.
+fn depends_on_own_key(config: &Config, inst: &InstanceAddr, rollout: &ResourceAddr) -> bool {
+    config.resources.get(&inst.resource).is_none_or(|d| {
+        d.depends_on
+            .iter()
+            .filter(|x| &x.addr == rollout)
+            .all(|x| x.key.as_ref() == Some(&inst.key))
+    })
 }

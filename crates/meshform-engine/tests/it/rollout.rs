@@ -11,7 +11,7 @@ use meshform_engine::{ops, Action};
 use tokio::sync::watch;
 
 use crate::fake::OpKind;
-use crate::harness::{action, diag, Harness};
+use crate::harness::{action, diag, pattern, Harness};
 
 /// Three "meshes" updated together when `v` changes; an app per key reading its own mesh; a check
 /// reading the `health` object, which the tests set to anything but "ok" to make it fail.
@@ -262,4 +262,46 @@ async fn replacements_are_batched_too_each_deleted_and_recreated_before_the_next
     assert!(create("n-c2").end() < del("m-c1").start, "{:?}", h.cloud.ops());
     assert!(create("n-c1").end() < del("m-c3").start, "{:?}", h.cloud.ops());
     assert_eq!(h.cloud.names(), ["app-c1", "app-c2", "app-c3", "health", "n-c1", "n-c2", "n-c3"]);
+}
+
+#[tokio::test]
+async fn a_dependent_reading_every_instance_waits_for_every_batch() {
+    let extra = r#"
+resource "test_thing" "summary" {
+  for_each = local.keys
+  name     = "sum-${each.key}"
+  value    = join(",", [for m in test_thing.m : m.value])
+}
+"#;
+    let h = Harness::new(&(config("1") + extra));
+    h.cloud.insert_outside("health", Some("ok"));
+    h.apply_ok().await;
+    h.set_config(&(config("2") + extra));
+    h.cloud.clear_log();
+    let plan = h.plan_default().await;
+    let batched: Vec<String> = plan.rollouts[0]
+        .batches
+        .iter()
+        .flat_map(|b| &b.instances)
+        .map(ToString::to_string)
+        .collect();
+    assert!(!batched.iter().any(|a| a.starts_with("test_thing.summary")), "{batched:?}");
+    assert_eq!(batched.len(), 6, "meshes and apps: {batched:?}");
+    h.apply_ok().await;
+    let last_mesh = h.cloud.op(OpKind::Update, "m-c3").end();
+    for k in ["c1", "c2", "c3"] {
+        assert!(h.cloud.op(OpKind::Update, &format!("sum-{k}")).start > last_mesh);
+        assert_eq!(value_of(&h, &format!("sum-{k}")).as_deref(), Some("2,2,2"));
+    }
+}
+
+#[tokio::test]
+async fn a_targeted_plan_does_not_take_the_keys_it_leaves_out_for_mistakes() {
+    let h = deployed().await;
+    let opts =
+        PlanOptions { targets: vec![pattern("test_thing.m[\"c1\"]")], ..PlanOptions::default() };
+    // `order` names c2, which this run does not plan.
+    let plan = h.plan_ok(&opts).await;
+    assert_eq!(action(&plan, "test_thing.m[\"c1\"]"), Some(Action::Update));
+    assert!(plan.rollouts.is_empty(), "one instance changes: {:?}", plan.rollouts);
 }

@@ -250,8 +250,8 @@ impl<'a> Planner<'a> {
         self.plan.outputs.sort_by(|a, b| a.name.cmp(&b.name));
         self.plan.skipped.sort();
         self.plan.skipped.dedup();
-        let (config, graph) = (self.config, self.graph);
-        self.plan.rollouts = super::rollout::compute(config, graph, &self.plan, &mut self.diags);
+        let (config, graph, whole) = (self.config, self.graph, self.allowed.is_none());
+        super::rollout::attach(config, graph, whole, &mut self.plan, &mut self.diags);
         (self.plan, self.ctx, self.diags)
     }
 
@@ -447,10 +447,8 @@ impl<'a> Planner<'a> {
                 return;
             }
         };
-        // Destroy plans delete everything in `plan_orphans`; here they only need the prior values,
-        // and data sources read afresh (a provider configured from one needs its value).
-        let destroy = self.opts.mode == PlanMode::Destroy && addr.mode != Mode::Data;
-        if !self.is_allowed(addr) || destroy {
+        // Destroy plans delete everything in `plan_orphans`; here they only need the prior values.
+        if !self.is_allowed(addr) || self.opts.mode == PlanMode::Destroy {
             self.use_prior_values(addr);
             return;
         }
@@ -608,7 +606,7 @@ impl<'a> Planner<'a> {
         schema: &Schema,
     ) -> Option<Value> {
         let deferred = config.contains_unknown() || deps.iter().any(|d| self.changed.contains(d));
-        if deferred {
+        if deferred || self.opts.mode == PlanMode::Destroy {
             let after = unknown_computed(config, schema);
             if self.opts.mode != PlanMode::Destroy {
                 self.plan.changes.push(ResourceChange {
