@@ -122,17 +122,29 @@ fn prefix_arg(a: &Args) -> Result<Prefix, FunctionError> {
     parse_prefix(&text).map_err(|e| a.error(0, format!("invalid CIDR expression: {e}")))
 }
 
+/// A host or network number: any whole number an IPv6 address can hold, not only those below
+/// 2^53 (a number like 2^64 is exact in the value even where its neighbours are not).
+fn address_number(a: &Args, i: usize, what: &str) -> Result<i128, FunctionError> {
+    let n = a.number(i, what)?;
+    if n.fract() != 0.0 || !n.is_finite() || n.abs() >= 2f64.powi(127) {
+        return Err(a.error(i, format!("{what} must be a whole number, got {n}")));
+    }
+    // A whole number below 2^127 converts exactly.
+    Ok(n as i128)
+}
+
 /// `cidrhost(prefix, hostnum)`: the address of host number `hostnum` in the prefix; a negative
 /// number counts back from the last address.
 pub(super) fn cidrhost(a: &Args) -> FnResult {
     a.exactly(2)?;
     let prefix = prefix_arg(a)?;
-    let num = a.integer(1, "the host number")?;
+    let num = address_number(a, 1, "the host number")?;
     let max = ones(prefix.host_bits());
     let offset = if num < 0 {
-        let back = u128::from(num.unsigned_abs()) - 1;
+        let back = num.unsigned_abs() - 1;
         if back > max {
-            // go-cidr reports the number it computed, `max - back`.
+            // go-cidr reports the number it computed, `max - back` (here `back` > `max`, and
+            // `back` < 2^127, so both fit).
             let shown = max as i128 - back as i128;
             return Err(a.error(
                 1,
@@ -170,7 +182,7 @@ pub(super) fn cidrsubnet(a: &Args) -> FnResult {
     a.exactly(3)?;
     let prefix = prefix_arg(a)?;
     let newbits = a.integer(1, "newbits")?;
-    let num = a.integer(2, "the network number")?;
+    let num = address_number(a, 2, "the network number")?;
     if newbits < 0 {
         return Err(a.error(1, format!("newbits must not be negative, got {newbits}")));
     }
@@ -309,6 +321,8 @@ mod tests {
         assert_eq!(ok("cidrhost", &[s("::/0"), n(1.0)]), s("::1"));
         assert_eq!(ok("cidrhost", &[s("fe80::1/128"), n(0.0)]), s("fe80::1"));
         assert_eq!(ok("cidrhost", &[s("10.0.0.1/32"), n(-1.0)]), s("10.0.0.1"));
+        assert_eq!(ok("cidrhost", &[s("fd00::/64"), n(2f64.powi(60))]), s("fd00::1000:0:0:0"));
+        assert_eq!(ok("cidrsubnet", &[s("fd00::/8"), n(64.0), n(2f64.powi(62))]), s("fd40::/72"));
         assert_eq!(
             err("cidrhost", &[s("fe80::1/128"), n(1.0)]),
             "cidrhost: prefix of 128 does not accommodate a host numbered 1"
