@@ -447,8 +447,10 @@ impl<'a> Planner<'a> {
                 return;
             }
         };
-        // Destroy plans delete everything in `plan_orphans`; here they only need the prior values.
-        if !self.is_allowed(addr) || self.opts.mode == PlanMode::Destroy {
+        // Destroy plans delete everything in `plan_orphans`; here they only need the prior values,
+        // and data sources read afresh (a provider configured from one needs its value).
+        let destroy = self.opts.mode == PlanMode::Destroy && addr.mode != Mode::Data;
+        if !self.is_allowed(addr) || destroy {
             self.use_prior_values(addr);
             return;
         }
@@ -606,7 +608,7 @@ impl<'a> Planner<'a> {
         schema: &Schema,
     ) -> Option<Value> {
         let deferred = config.contains_unknown() || deps.iter().any(|d| self.changed.contains(d));
-        if deferred || self.opts.mode == PlanMode::Destroy {
+        if deferred {
             let after = unknown_computed(config, schema);
             if self.opts.mode != PlanMode::Destroy {
                 self.plan.changes.push(ResourceChange {
