@@ -55,7 +55,7 @@ use std::time::{Duration, Instant};
 
 use meshform_core::fsio::{self, parent_dir};
 
-use crate::encryption::{Encryption, Target};
+use crate::encryption::{is_encrypted, Encryption, Target};
 use crate::format::{State, STATE_FORMAT_VERSION};
 use crate::journal::{replay, JournalEntry, StateChange};
 use crate::local_journal::JournalFile;
@@ -208,46 +208,85 @@ impl LocalStore {
 
     fn write_inner(&self, state: &mut State, checked: bool) -> Result<(), StateError> {
         self.ensure_dir()?;
-        let current = self.read_current()?;
-        let mut out = state.clone();
-        if let Some((Stored { state: stored, .. }, _, _)) = &current {
-            if checked {
-                if stored.lineage != state.lineage {
-                    return Err(StateError::LineageMismatch {
-                        path: self.path.clone(),
-                        stored: stored.lineage.clone(),
-                        ours: state.lineage.clone(),
-                    });
-                }
-                if stored.serial > state.serial {
-                    return Err(StateError::SerialConflict {
-                        path: self.path.clone(),
-                        stored: stored.serial,
-                        ours: state.serial,
-                    });
-                }
-            } else {
-                out.serial = out.serial.max(stored.serial);
+        let original_serial = state.serial;
+        // What this store last wrote or appended, unchanged since (a run compacting its own
+        // journal): the stored lineage and serial are known, and the snapshot need not be decoded
+        // again, only kept as the backup.
+        let known = checked && {
+            let cursor = meshform_core::sync::lock(&self.journal.cursor);
+            cursor.as_ref().is_some_and(|c| {
+                c.lineage == state.lineage
+                    && c.serial == state.serial
+                    && c.still_current(&self.path)
+            })
+        };
+        let backup = match known.then(|| self.read_bytes()).transpose()?.flatten() {
+            // Migrating to encryption needs the stored document decrypted: the slow way.
+            Some(previous) if !self.encryption.encrypts() || is_encrypted(&previous) => {
+                Some(previous)
             }
+            _ => match self.checked_backup(state, checked) {
+                Ok(b) => b,
+                Err(e) => {
+                    state.serial = original_serial;
+                    return Err(e);
+                }
+            },
+        };
+        // The document is encoded from `state` itself (no copy of it), restored if the write fails.
+        let before = (state.version, std::mem::take(&mut state.meshform_version));
+        state.serial += 1;
+        state.version = STATE_FORMAT_VERSION;
+        state.meshform_version = env!("CARGO_PKG_VERSION").to_owned();
+        let written = encode_stored(&self.encryption, &self.path, state).and_then(|bytes| {
+            if let Some(backup) = &backup {
+                atomic_write(&self.backup_path(), backup)?;
+            }
+            atomic_write(&self.path, &bytes)
+        });
+        if let Err(e) = written {
+            state.serial = original_serial;
+            (state.version, state.meshform_version) = before;
+            return Err(e);
         }
-        out.serial += 1;
-        out.version = STATE_FORMAT_VERSION;
-        out.meshform_version = env!("CARGO_PKG_VERSION").to_owned();
-        let bytes = encode_stored(&self.encryption, &self.path, &out)?;
-        if let Some((stored, previous, _)) = &current {
-            // Migrating to encryption: the replaced plaintext is kept encrypted too.
-            let backup = if self.encryption.encrypts() && !stored.was_encrypted {
-                encrypt_stored(&self.encryption, &self.path, previous, &stored.state)?
-            } else {
-                previous.clone()
-            };
-            atomic_write(&self.backup_path(), &backup)?;
-        }
-        atomic_write(&self.path, &bytes)?;
         // The snapshot holds everything journalled: the journal starts again, empty.
-        self.journal.truncate_after_snapshot(&self.path, &out.lineage, out.serial);
-        *state = out;
+        self.journal.truncate_after_snapshot(&self.path, &state.lineage, state.serial);
         Ok(())
+    }
+
+    /// Reads and checks the stored state (with its journal) as a write must: lineage and serial
+    /// when `checked`, else the serial to write is raised above the stored one. Returns the bytes
+    /// to keep as the backup (the replaced plaintext encrypted when migrating to encryption).
+    fn checked_backup(
+        &self,
+        state: &mut State,
+        checked: bool,
+    ) -> Result<Option<Vec<u8>>, StateError> {
+        let Some((stored, previous, _)) = self.read_current()? else { return Ok(None) };
+        if checked {
+            if stored.state.lineage != state.lineage {
+                return Err(StateError::LineageMismatch {
+                    path: self.path.clone(),
+                    stored: stored.state.lineage,
+                    ours: state.lineage.clone(),
+                });
+            }
+            if stored.state.serial > state.serial {
+                return Err(StateError::SerialConflict {
+                    path: self.path.clone(),
+                    stored: stored.state.serial,
+                    ours: state.serial,
+                });
+            }
+        } else {
+            state.serial = state.serial.max(stored.state.serial);
+        }
+        // Migrating to encryption: the replaced plaintext is kept encrypted too.
+        Ok(Some(if self.encryption.encrypts() && !stored.was_encrypted {
+            encrypt_stored(&self.encryption, &self.path, &previous, &stored.state)?
+        } else {
+            previous
+        }))
     }
 
     fn append_inner(
