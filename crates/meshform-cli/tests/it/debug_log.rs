@@ -1,5 +1,5 @@
-//! The debug log (`MESHFORM_LOG`, `MESHFORM_LOG_PATH`): structured lines for every ASM call — action,
-//! outcome, request id, timing — and never a secret.
+//! The debug log (`MESHFORM_LOG`, `MESHFORM_LOG_PATH`): structured lines for every Alibaba Cloud call
+//! (target `meshform::acs`, the shared client) — action, outcome, request id, timing — and never a secret.
 
 use crate::sandboxed::{example_main, Sandboxed};
 
@@ -16,7 +16,7 @@ fn the_debug_log_shows_each_call_and_never_a_secret() {
         )
         .code(0);
     let text = std::fs::read_to_string(&log).expect("the log file is written");
-    let calls: Vec<&str> = text.lines().filter(|l| l.contains("meshform::asm")).collect();
+    let calls: Vec<&str> = text.lines().filter(|l| l.contains("meshform::acs")).collect();
     assert!(
         calls.iter().any(|l| l.contains("action=\"CreateServiceMesh\"")
             || l.contains("action=CreateServiceMesh")),
