@@ -277,13 +277,13 @@ impl AcsClient {
         // The debug log (MESHFORM_LOG=debug): action, outcome, request id, attempt and timing — never
         // the parameters (they may carry a CA's private key), a header or a credential.
         match &result {
-            Ok((status, v)) => tracing::debug!(
+            Ok((status, _, id)) => tracing::debug!(
                 target: "meshform::acs",
                 action = %request.action,
                 endpoint = %self.endpoint,
                 attempt,
                 status,
-                request_id = request_id(v).unwrap_or(""),
+                request_id = id.as_deref().unwrap_or(""),
                 duration_ms,
                 "call"
             ),
@@ -298,11 +298,15 @@ impl AcsClient {
                 "call failed"
             ),
         }
-        result.map(|(_, v)| v)
+        result.map(|(_, v, _)| v)
     }
 
-    /// One signed request, unlogged: the HTTP status and the JSON answer, or the error.
-    async fn send(&self, request: &Request) -> Result<(u16, serde_json::Value), ProviderError> {
+    /// One signed request, unlogged: the HTTP status, the JSON answer and its request id, or the
+    /// error.
+    async fn send(
+        &self,
+        request: &Request,
+    ) -> Result<(u16, serde_json::Value, Option<String>), ProviderError> {
         let creds = self.credentials.get().await?;
         let (body, content_type) = match &request.body {
             Body::Empty => (String::new(), None),
@@ -353,15 +357,22 @@ impl AcsClient {
         let resp = req.send().await.map_err(transport)?;
         let status = resp.status().as_u16();
         let retry_after = retry_hint(resp.headers());
+        // ROA answers carry it in a header; RPC ones (and ROA errors) in the body.
+        let header_id =
+            resp.headers().get("x-acs-request-id").and_then(|v| v.to_str().ok()).map(str::to_owned);
         let text = resp.text().await.map_err(transport)?;
         let json: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(
             |_| serde_json::json!({ "Message": text.chars().take(300).collect::<String>() }),
         );
+        let id = request_id(&json).map(str::to_owned).or(header_id);
         if (200..300).contains(&status) {
-            return Ok((status, json));
+            return Ok((status, json, id));
         }
-        Err(answer_error(&request.action, status, &json, self.classifier)
-            .with_retry_after(retry_after))
+        let mut e = answer_error(&request.action, status, &json, self.classifier);
+        if e.request_id.is_none() {
+            e.request_id = id;
+        }
+        Err(e.with_retry_after(retry_after))
     }
 }
 

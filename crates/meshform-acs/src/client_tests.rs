@@ -194,6 +194,21 @@ async fn an_error_says_its_code_message_and_request_id_and_is_not_retried_when_f
 }
 
 #[tokio::test]
+async fn a_request_id_in_a_header_is_kept_when_the_body_has_none() {
+    let (endpoint, _seen) = server(vec![(
+        403,
+        "x-acs-request-id: HDR-REQ-1",
+        r#"{"code":"ErrorCheckAcl","message":"denied"}"#,
+    )])
+    .await;
+    let e = client(&endpoint, None)
+        .roa(Method::GET, "DescribeClusterDetail", "/clusters/c-1", &[])
+        .await
+        .unwrap_err();
+    assert_eq!((e.kind, e.request_id.as_deref()), (ErrorKind::Unauthorized, Some("HDR-REQ-1")));
+}
+
+#[tokio::test]
 async fn a_server_hint_sets_the_wait_before_the_retry() {
     let (endpoint, _seen) = server(vec![
         (
