@@ -192,6 +192,22 @@ pub async fn find_by_name(
     Ok(found)
 }
 
+/// Adopts the mesh an interrupted create made: waits (within the create timeout) until it is
+/// running, as that create would have, then reads it.
+pub async fn adopt(
+    client: &AsmClient,
+    mesh_id: &str,
+    planned: &Value,
+) -> Result<Option<Value>, ProviderError> {
+    let timeout = timeout(planned, "create", DEFAULT_CREATE_TIMEOUT);
+    match wait::until_running(client, mesh_id, timeout, &meshform_provider::NoProgress).await {
+        Ok(_) => {}
+        Err(e) if e.kind == ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    }
+    read(client, mesh_id, planned, Retry::Read).await
+}
+
 /// Creates the mesh (or adopts it when a retried create already made it) and waits until running.
 pub async fn create(
     client: &AsmClient,

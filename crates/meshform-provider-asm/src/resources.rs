@@ -177,7 +177,9 @@ impl ResourceType<AsmClient> for ServiceMesh {
             return Ok(None);
         };
         match mesh::find_by_name(client, name, region).await? {
-            Some(id) => mesh::read(client, &id, planned, Retry::Read).await,
+            // The interrupted create's own wait: a mesh still being created is adopted once it
+            // runs, so the state never records a mesh in `initial` that the next refresh changes.
+            Some(id) => mesh::adopt(client, &id, planned).await,
             None => Ok(None),
         }
     }
