@@ -97,19 +97,20 @@ fn short_id(id: &str) -> String {
 }
 
 /// A kubeconfig for the cluster's user: the cluster's CA inline, `server` the public or intranet
-/// endpoint, and a bearer token (the long-lived one, or a temporary token).
+/// endpoint, and a bearer token (the long-lived one, or a temporary token). Its cluster and context
+/// are named after the cluster (`cluster-1`), which is how errors about it name it; the user after
+/// the cluster id.
 pub fn user_kubeconfig(c: &CsCluster, private: bool, token: &str) -> String {
     let ca = base64::engine::general_purpose::STANDARD.encode(c.ca_pem.as_bytes());
     let server = if private { intranet_endpoint(c) } else { public_endpoint(c) };
-    let user = format!("{}-user", c.id);
-    let context = format!("{}-context", c.id);
-    // The names are the cluster id and fixed suffixes: plain YAML scalars.
+    // JSON strings are YAML scalars: any name is quoted safely.
+    let quote = |s: &str| serde_json::Value::String(s.to_owned()).to_string();
+    let (name, user) = (quote(&c.name), quote(&format!("{}-user", c.id)));
     format!(
-        "apiVersion: v1\nkind: Config\nclusters:\n- name: {id}\n  cluster:\n    server: {server}\n    certificate-authority-data: {ca}\n\
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: {name}\n  cluster:\n    server: {server}\n    certificate-authority-data: {ca}\n\
          users:\n- name: {user}\n  user:\n    token: {token}\n\
-         contexts:\n- name: {context}\n  context:\n    cluster: {id}\n    user: {user}\n\
-         current-context: {context}\npreferences: {{}}\n",
-        id = c.id,
+         contexts:\n- name: {name}\n  context:\n    cluster: {name}\n    user: {user}\n\
+         current-context: {name}\npreferences: {{}}\n",
     )
 }
 
