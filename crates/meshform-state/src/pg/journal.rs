@@ -65,6 +65,28 @@ impl PgStore {
         let entry = JournalEntry::next(lineage, serial, changes.to_vec());
         let data = String::from_utf8_lossy(&entry.encode(&self.encryption, &path)?).into_owned();
         let outcome = self.with_session(move |c, locked| {
+            // The usual case in one statement (one round trip, its own transaction): the row
+            // locked, lineage, serial (the row's or its last entry's) and the run lock checked, the
+            // entry inserted. When it inserts nothing, the transaction below finds out why.
+            let next = i64::try_from(entry.serial).unwrap_or(i64::MAX);
+            let base = i64::try_from(serial).unwrap_or(i64::MAX);
+            let inserted = c.execute(
+                format!(
+                    "WITH s AS (SELECT lineage, serial FROM {states} WHERE workspace = $1 \
+                     FOR UPDATE), j AS (SELECT coalesce(max(serial), 0) AS m FROM {journal} \
+                     WHERE workspace = $1) \
+                     INSERT INTO {journal} (workspace, serial, data) SELECT $1, $2, $3 FROM s, j \
+                     WHERE s.lineage = $4 AND greatest(s.serial, j.m) = $5 AND (NOT $6 OR EXISTS \
+                     (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted \
+                     AND pid = pg_backend_pid() AND classid::bigint = $7 \
+                     AND objid::bigint = $8 AND objsubid = 1))"
+                )
+                .as_str(),
+                &[&workspace, &next, &data, &entry.lineage, &base, &locked, &hi, &lo],
+            )?;
+            if inserted == 1 {
+                return Ok(Ok(Appended::Journalled { serial: entry.serial }));
+            }
             let mut tx = c.transaction()?;
             if locked && !holds_lock(&mut tx, hi, lo)? {
                 return Ok(Err(LostLock));
@@ -92,7 +114,6 @@ impl PgStore {
                 // Entries must follow the stored serial without a gap.
                 return Ok(Ok(Appended::NeedsSnapshot));
             }
-            let next = i64::try_from(entry.serial).unwrap_or(i64::MAX);
             tx.execute(
                 format!("INSERT INTO {journal} (workspace, serial, data) VALUES ($1, $2, $3)")
                     .as_str(),
