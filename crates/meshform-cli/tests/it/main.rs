@@ -4,6 +4,7 @@
 //! and what CI pipelines use: saved plans, machine-readable and Markdown output, the PostgreSQL
 //! backend and the workflow of docs/ci.md.
 
+mod ack_clusters;
 mod ci_workflow;
 mod concurrency;
 mod debug_log;
