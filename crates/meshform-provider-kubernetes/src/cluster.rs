@@ -56,6 +56,9 @@ impl Cluster {
                         msg.push_str(&format!(" ({})", causes.join("; ")));
                     }
                 }
+                if status.code == 401 {
+                    msg.push_str(": the API server did not accept the kubeconfig's credentials (expired or revoked; a temporary kubeconfig stops working when its duration ends): get a new kubeconfig");
+                }
                 let code = if status.reason.is_empty() {
                     format!("HTTP{}", status.code)
                 } else {

@@ -2,6 +2,7 @@
 //! long-lived, or temporary (`temporary_duration_minutes`) — and never shows in a plan; a destroy
 //! plan reads it again to delete what that provider manages.
 
+use base64::Engine as _;
 use meshform_engine::plan::Action;
 
 use crate::harness::World;
@@ -68,5 +69,52 @@ async fn the_kubeconfig_manages_the_cluster() {
         "from-ack",
     );
     assert!(gone.is_none(), "destroyed through the kubeconfig of data.ack_cluster");
+    w.shutdown().await;
+}
+
+/// A temporary kubeconfig past its expiry (one ACK issued, shaped as `data.ack_cluster.x.kubeconfig`
+/// is) is refused by the cluster's API server: the plan says the credentials were not accepted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_temporary_kubeconfig_is_refused() {
+    let w = World::start().await;
+    let server = &w.sandbox.clusters[0];
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or_default();
+    let expired = meshform_sandbox::kube::issue_temporary_token(server.token(), now - 60);
+    let kubeconfig = format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: cluster-1\n  cluster:\n    server: {}\n    certificate-authority-data: {}\nusers:\n- name: u\n  user:\n    token: {expired}\ncontexts:\n- name: cluster-1\n  context:\n    cluster: cluster-1\n    user: u\ncurrent-context: cluster-1\n",
+        server.url(),
+        base64::engine::general_purpose::STANDARD.encode(server.ca_pem()),
+    );
+    std::fs::write(w.ws.dir.join("expired.kubeconfig"), kubeconfig).expect("write");
+    w.write(
+        r#"
+provider "kubernetes" {
+  kubeconfig_content = file("expired.kubeconfig")
+}
+
+resource "kubernetes_manifest" "marker" {
+  manifest = {
+    apiVersion = "v1"
+    kind       = "ConfigMap"
+    metadata   = { name = "expired", namespace = "default" }
+  }
+}
+"#,
+    );
+    let refused = match w.try_plan().await {
+        Err(errors) => errors.join("\n"),
+        Ok(planned) => format!("{:?}", planned.plan.failures),
+    };
+    #[allow(clippy::print_stderr)] // what a user reads, for whoever runs the test
+    {
+        eprintln!("{refused}");
+    }
+    assert!(refused.contains("Unauthorized"), "{refused}");
+    assert!(refused.contains("did not accept the kubeconfig's credentials"), "{refused}");
+    assert!(refused.contains("get a new kubeconfig"), "says what to do: {refused}");
+    assert!(!refused.contains(&expired), "the token is never shown: {refused}");
     w.shutdown().await;
 }
