@@ -236,3 +236,7 @@ pub fn parse_iso8601(s: &str) -> Option<OffsetDateTime> {
         time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
     time::PrimitiveDateTime::parse(s, format).ok().map(|t| t.assume_utc())
 }
+
+#[cfg(test)]
+#[path = "refresh_tests.rs"]
+mod refresh_tests;
