@@ -111,8 +111,9 @@ impl ResourceType<AsmClient> for ServiceMesh {
         mesh::create(client, planned, progress).await
     }
 
-    /// A change of `istio_version` is an in-place upgrade, checked here against the one ASM allows;
-    /// what ASM cannot change on an existing mesh replaces it, and the plan says why.
+    /// A change of `istio_version` is an in-place upgrade, checked here against the one ASM allows
+    /// and an upgrade already in flight (which the plan notes, as it notes one already over); what
+    /// ASM cannot change on an existing mesh replaces it, and the plan says why.
     async fn plan(
         &self,
         client: &AsmClient,
@@ -134,11 +135,20 @@ impl ResourceType<AsmClient> for ServiceMesh {
             return Ok(p);
         }
         if let Some(to) = to.as_str() {
-            upgrade::check(client, id, from, to).await?;
+            // The mesh as it is now: an upgrade may be in flight, or over since the state was saved.
+            let step = upgrade::check(client, id, to).await?;
+            if let Some(note) = step.note(id, to) {
+                p.warnings.push(AttributeProblem {
+                    path: vec![PathStep::Key("istio_version".into())],
+                    message: note,
+                    is_error: false,
+                });
+            }
         }
-        // The running version after apply is the target (unknown when the target is).
+        // After apply the mesh runs the target (unknown when the target is), and is running again.
         if let Value::Map(m) = &mut p.planned {
             m.insert("version".into(), to);
+            m.insert("state".into(), Value::string("running"));
         }
         Ok(p)
     }

@@ -42,10 +42,22 @@ fn state_of(d: &serde_json::Value) -> String {
     info(d, "State").unwrap_or("unknown").to_owned()
 }
 
-/// Waits until the mesh is `running`; returns its detail.
+/// Waits until the mesh is `running`; returns its detail. A timeout names `timeouts { create }`.
 pub async fn until_running(
     client: &AsmClient,
     mesh_id: &str,
+    timeout: Duration,
+    progress: &dyn Progress,
+) -> Result<serde_json::Value, ProviderError> {
+    until_running_for(client, mesh_id, "create", timeout, progress).await
+}
+
+/// [`until_running`] within the timeout of operation `op` (`create`, `update`), which a timeout's
+/// message tells the user to raise.
+pub async fn until_running_for(
+    client: &AsmClient,
+    mesh_id: &str,
+    op: &str,
     timeout: Duration,
     progress: &dyn Progress,
 ) -> Result<serde_json::Value, ProviderError> {
@@ -76,7 +88,7 @@ pub async fn until_running(
         Ok(Poll::Pending(format!("mesh state: {state}")))
     };
     wait_until(policy(timeout), progress, check, |_| {
-        format!("mesh {mesh_id} was not running after {}s (last state {}); raise timeouts {{ create = \"…\" }} or check the mesh in the console", timeout.as_secs(), lock(&last))
+        format!("mesh {mesh_id} was not running after {}s (last state {}); raise timeouts {{ {op} = \"…\" }} or check the mesh in the console", timeout.as_secs(), lock(&last))
     })
     .await
 }

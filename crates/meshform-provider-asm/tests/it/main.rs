@@ -6,5 +6,6 @@
 mod credentials;
 mod cycle;
 mod harness;
+mod in_flight;
 mod kubeconfig;
 mod upgrade;
