@@ -432,3 +432,81 @@ fn a_failing_gate_leaves_the_last_batch_as_it_was() {
     );
     w.ok(&["plan", "--var", "text=two"]).stdout_has("Plan: 0 to add, 1 to change, 0 to destroy.");
 }
+
+/// `stdout` and `stderr` of a run as one line of words (miette wraps and frames long messages).
+fn words(run: &crate::support::Run) -> String {
+    let text = format!("{}\n{}", run.stdout, run.stderr).replace('│', " ");
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[test]
+fn plan_and_verify_during_an_upgrade_see_it_in_progress_and_apply_finishes_it() {
+    // Upgrades last 10 s: long enough to plan, refuse and verify while mesh-2's runs.
+    let sandbox = deployed("10s");
+    let mut child = sandbox
+        .work
+        .std_command(&args(&["apply", "--auto-approve"], &[UPGRADE]))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("meshform apply starts");
+    let stderr = child.stderr.take().expect("stderr");
+    let (tx, rx) = mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if line.contains("asm_service_mesh.mesh[\"cluster-2\"]: Modifying...") {
+                let _ = tx.send(());
+            }
+        }
+    });
+    rx.recv_timeout(Duration::from_secs(120)).expect("the canary's upgrade starts");
+    // The run dies mid-upgrade (a cancelled CI job): the upgrade goes on, the state lock is free.
+    std::thread::sleep(Duration::from_millis(300));
+    child.kill().expect("kill -9 the apply");
+    let _ = child.wait();
+    let _ = reader.join();
+    let upgrading = |sandbox: &Sandboxed| {
+        meshes(&sandbox.status())
+            .iter()
+            .any(|(n, st, v)| n == "mesh-2" && st == "upgrading" && v == OLD)
+    };
+    assert!(upgrading(&sandbox), "mesh-2 is upgrading: {:?}", meshes(&sandbox.status()));
+
+    // The plan shows the upgrade in flight and exits cleanly.
+    let plan = sandbox.ok(&args(&["plan"], &[UPGRADE]));
+    let said = words(&plan);
+    assert!(
+        said.contains(&format!("is already upgrading from {OLD} to {NEW}")),
+        "the plan says mesh-2's upgrade is in progress:\n{said}"
+    );
+    assert!(said.contains("Plan: 0 to add, 2 to change, 0 to destroy."), "{said}");
+
+    // Another version while that upgrade runs is refused, naming both and what to do.
+    const NEWEST: &str = "v1.25.3.30-g3f7c0b4e-aliyun";
+    let other = format!("istio_version={NEWEST}");
+    // (mesh-1, on the old version, refuses it as a skip: only mesh-2 is planned.)
+    let mesh_2 = ["plan", "--target", "asm_service_mesh.mesh[\"cluster-2\"]"];
+    let refused = sandbox.run(&args(&mesh_2, &[&other])).code(1);
+    let said = words(&refused);
+    for needle in [
+        format!("is upgrading from {OLD} to {NEW} right now"),
+        format!("Set istio_version to {NEW}"),
+        NEWEST.to_owned(),
+    ] {
+        assert!(said.contains(&needle), "{needle:?} in\n{said}");
+    }
+
+    // verify plans first: its checks run and pass while the mesh upgrades.
+    let verified = sandbox.run(&args(&["verify"], &[UPGRADE]));
+    let said = words(&verified);
+    assert_eq!(verified.status, Some(0), "{said}");
+    assert!(said.contains("Verification passed: 2 of 2 checks (0 skipped)"), "{said}");
+    assert!(upgrading(&sandbox), "all of the above ran during the upgrade (make it last longer)");
+
+    // The next apply waits for that upgrade, then rolls out the rest; nothing is left after it.
+    sandbox
+        .ok(&args(&["apply", "--auto-approve"], &[UPGRADE]))
+        .stdout_has("Apply complete! Resources: 0 added, 2 changed, 0 destroyed.");
+    assert_eq!(versions(&sandbox), pair(NEW, NEW));
+    sandbox.run(&args(&["plan", "--detailed-exitcode"], &[UPGRADE])).code(0);
+}

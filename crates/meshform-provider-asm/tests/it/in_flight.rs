@@ -143,6 +143,12 @@ async fn an_upgrade_already_over_when_the_update_runs_is_recorded_without_anothe
         assert!(start.elapsed() < Duration::from_secs(30), "the outside upgrade finishes");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    // A plan from the saved state alone (as `verify` plans) notes it instead of refusing the
+    // version after it as a skip.
+    let stale = world.plan(&PlanOptions { refresh: false, ..PlanOptions::default() }).await;
+    let notes: Vec<String> = stale.diags.iter().map(|d| d.to_string()).collect();
+    assert!(notes.iter().any(|n| n.contains(&format!("already runs {next}"))), "{notes:?}");
+
     let out = world.apply(planned).await;
     assert_eq!((out.added, out.changed, out.destroyed), (0, 1, 0));
     let snap = world.emulator.snapshot();
