@@ -61,8 +61,10 @@ impl CsClient {
         name: Option<&str>,
     ) -> Result<Vec<ClusterInfo>, ProviderError> {
         const PAGE_SIZE: usize = 100;
+        // 100 000 clusters: far more than an account has; an answer that never ends stops here.
+        const MAX_PAGES: usize = 1000;
         let mut out = Vec::new();
-        for page in 1usize.. {
+        for page in 1..=MAX_PAGES {
             let mut query = vec![
                 ("region_id".to_owned(), region.to_owned()),
                 ("page_number".to_owned(), page.to_string()),
