@@ -148,29 +148,36 @@ impl Drop for StateWriter {
 impl Shared {
     fn run_committer(&self) {
         let mut g = lock(&self.inner);
+        // After a failed save, the changes put back are tried again only with the next commit (or
+        // a whole write), not in a loop against a store that keeps failing; a closing writer tries
+        // once more, then gives up (what is lost is what was reported failed).
+        let mut retry_after: Option<u64> = None;
         loop {
-            if g.queue.is_empty() {
-                if g.closing {
+            let waiting = retry_after.is_some_and(|seq| g.queued == seq);
+            if g.queue.is_empty() || waiting {
+                if g.closing && (g.queue.is_empty() || retry_after.is_some()) {
                     return;
                 }
                 g = self.wake.wait(g).unwrap_or_else(std::sync::PoisonError::into_inner);
                 continue;
             }
+            let seq = g.queued;
             drop(g);
-            self.commit_queued();
+            let saved = self.commit_queued();
             g = lock(&self.inner);
+            retry_after = (!saved).then_some(seq);
         }
     }
 
     /// Appends everything queued as one journal entry, settles the commits it holds, and writes
     /// the whole state when enough has been journalled since the last time.
-    fn commit_queued(&self) {
+    fn commit_queued(&self) -> bool {
         let mut g = lock(&self.inner);
         while g.appending {
             g = self.wake.wait(g).unwrap_or_else(std::sync::PoisonError::into_inner);
         }
         if g.queue.is_empty() {
-            return;
+            return true;
         }
         let changes = std::mem::take(&mut g.queue);
         let last = g.queued;
@@ -193,17 +200,23 @@ impl Shared {
                     Ok(())
                 }
             }
-            Ok(Appended::NeedsSnapshot) => self.write_whole(&mut g),
+            Ok(Appended::NeedsSnapshot) => {
+                let written = self.write_whole(&mut g);
+                if written.is_err() {
+                    requeue(&mut g, changes);
+                }
+                written
+            }
             Err(e) => {
-                // Still made in memory: they are saved with the next append or write.
-                let later = std::mem::replace(&mut g.queue, changes);
-                g.queue.extend(later);
+                requeue(&mut g, changes);
                 Err(e)
             }
         };
+        let saved = result.is_ok();
         self.settle(first, last, result.err().map(|e| e.to_string()));
         drop(g);
         self.wake.notify_all();
+        saved
     }
 
     /// Waits until no append is running, and returns the locked state.
@@ -235,6 +248,13 @@ impl Shared {
             }
         });
     }
+}
+
+/// Puts back in front of the queue changes that could not be saved: they are made in memory, and
+/// are saved with the next append or write.
+fn requeue(g: &mut Inner, changes: Vec<StateChange>) {
+    let later = std::mem::replace(&mut g.queue, changes);
+    g.queue.extend(later);
 }
 
 /// The number of instances in the state (a snapshot costs about as much).
