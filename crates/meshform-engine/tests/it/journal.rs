@@ -12,12 +12,14 @@ use meshform_state::{
     StateStore,
 };
 
-/// A local store whose appends take `delay`, counted; the first `fail_first` of them fail.
+/// A local store whose appends take `delay`, counted; the first `fail_first` of them fail, and
+/// every whole write too when `fail_writes`.
 struct SlowJournal {
     inner: LocalStore,
     delay: Duration,
     appends: AtomicUsize,
     fail_first: usize,
+    fail_writes: bool,
 }
 
 impl StateStore for SlowJournal {
@@ -28,6 +30,12 @@ impl StateStore for SlowJournal {
         self.inner.read()
     }
     fn write(&self, state: &mut State) -> Result<(), StateError> {
+        if self.fail_writes {
+            return Err(StateError::Io {
+                path: "state".into(),
+                source: std::io::Error::other("key not found"),
+            });
+        }
         self.inner.write(state)
     }
     fn append(
@@ -66,7 +74,13 @@ fn setup(delay: Duration, fail_first: usize) -> (tempfile::TempDir, Arc<SlowJour
     let inner = LocalStore::new(dir.path().join("meshform.state.json"));
     let mut state = State::new();
     inner.write(&mut state).expect("a first snapshot");
-    let store = Arc::new(SlowJournal { inner, delay, appends: AtomicUsize::new(0), fail_first });
+    let store = Arc::new(SlowJournal {
+        inner,
+        delay,
+        appends: AtomicUsize::new(0),
+        fail_first,
+        fail_writes: false,
+    });
     (dir, store, state)
 }
 
@@ -102,4 +116,26 @@ async fn a_failed_append_fails_its_operations_and_the_next_saves_their_changes()
     let journal = std::fs::metadata(store.inner.journal_path()).expect("journal").len();
     assert_eq!(journal, 0);
     assert_eq!(store.read().expect("read").expect("state").instances().count(), 2);
+}
+
+#[tokio::test]
+async fn a_store_that_keeps_failing_is_not_retried_in_a_loop_and_the_writer_closes() {
+    let (_dir, store, state) = setup(Duration::ZERO, usize::MAX);
+    let store = Arc::new(SlowJournal {
+        inner: LocalStore::new(store.inner.path().to_owned()),
+        delay: Duration::ZERO,
+        appends: AtomicUsize::new(0),
+        fail_first: usize::MAX,
+        fail_writes: true,
+    });
+    let writer = StateWriter::new(Arc::clone(&store) as Arc<dyn StateStore>, state);
+    writer.commit(vec![set(0)]).await.expect_err("the append fails");
+    writer.update(|_| {}).expect_err("and so does the whole write");
+    std::thread::sleep(Duration::from_millis(50));
+    assert_eq!(store.appends.load(Ordering::SeqCst), 1, "no retry without a new commit");
+    writer.commit(vec![set(1)]).await.expect_err("the next fails too");
+    let closed = std::thread::spawn(move || drop(writer));
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(closed.is_finished(), "the writer closes instead of retrying forever");
+    assert!(store.appends.load(Ordering::SeqCst) <= 3);
 }
