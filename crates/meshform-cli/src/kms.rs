@@ -1,8 +1,9 @@
 //! The Alibaba Cloud KMS client behind `key_provider "alicloud_kms"`: `GenerateDataKey` and
 //! `Decrypt` (product Kms, API version 2016-01-20) through `meshform_acs`'s [`AcsClient`] (signed
 //! RPC, retries of throttling, server and transport errors, a debug line per attempt with the request
-//! id — never a parameter or an answer field) at `kms.REGION.aliyuncs.com` or the block's
-//! `endpoint` (the sandbox's emulator, a VPC endpoint).
+//! id — never a parameter or an answer field) at the block's `endpoint`, else
+//! `ALIBABA_CLOUD_KMS_ENDPOINT`, else `kms.REGION.aliyuncs.com` (the sandbox's emulator and VPC
+//! endpoints are given by one of the first two).
 //!
 //! Credentials come from the Alibaba Cloud credential chain, as for the asm provider: the
 //! `ALIBABA_CLOUD_*` variables, OIDC (RRSA), a profile of `~/.aliyun/config.json`, the ECS instance
@@ -28,6 +29,9 @@ use meshform_state::encryption::{
 
 /// KMS's API version.
 const VERSION: &str = "2016-01-20";
+/// The endpoint used when a key provider sets none (before `kms.REGION.aliyuncs.com`), as
+/// `ALIBABA_CLOUD_SERVICEMESH_ENDPOINT` is for the asm provider; the sandbox's `sandbox.env` sets it.
+pub const ENDPOINT_VARIABLE: &str = "ALIBABA_CLOUD_KMS_ENDPOINT";
 
 /// One call for the worker, and where its answer goes.
 struct Job {
@@ -129,8 +133,13 @@ impl Worker {
                 c
             }
         };
-        let endpoint =
-            key.endpoint.clone().unwrap_or_else(|| regional_endpoint("kms", &key.region));
+        let endpoint = key
+            .endpoint
+            .clone()
+            .or_else(|| {
+                self.env.vars.get(ENDPOINT_VARIABLE).filter(|e| !e.trim().is_empty()).cloned()
+            })
+            .unwrap_or_else(|| regional_endpoint("kms", &key.region));
         let client = match self.clients.get(&endpoint) {
             Some(c) => c.clone(),
             None => {

@@ -30,6 +30,9 @@ pub fn variables(d: &Description) -> Vec<(String, String)> {
     if let Some(cs) = &d.cs {
         vars.push(("ALIBABA_CLOUD_CS_ENDPOINT".to_owned(), cs.endpoint.clone()));
     }
+    if let Some(kms) = &d.kms {
+        vars.push(("ALIBABA_CLOUD_KMS_ENDPOINT".to_owned(), kms.endpoint.clone()));
+    }
     for c in &d.clusters {
         vars.push((cluster_id_variable(&c.name), c.id.clone()));
     }

@@ -309,14 +309,22 @@ impl SandboxKms {
         &self.sandbox.work
     }
 
-    /// The `key_provider "alicloud_kms" "kms"` block for `key_id`, and its method.
+    /// The `key_provider "alicloud_kms" "kms"` block for `key_id`, and its method. An alias
+    /// names the sandbox's key and the endpoint comes from `sandbox.env`
+    /// (`ALIBABA_CLOUD_KMS_ENDPOINT`), as the same file would on Alibaba Cloud; other keys name the
+    /// endpoint in the block.
     fn provider(&self, key_id: &str) -> String {
+        let endpoint = if key_id == self.alias {
+            String::new()
+        } else {
+            format!("      endpoint   = \"{}\"\n", self.endpoint)
+        };
         format!(
             "    key_provider \"alicloud_kms\" \"kms\" {{\n      kms_key_id = \"{key_id}\"\n      \
-             region     = \"{}\"\n      endpoint   = \"{}\"\n      encryption_context = {{ \
-             purpose = \"meshform-state\" }}\n    }}\n    method \"aes_gcm\" \"kms\" {{\n      \
-             keys = key_provider.alicloud_kms.kms\n    }}\n",
-            self.region, self.endpoint
+             region     = \"{}\"\n{endpoint}      encryption_context = {{ purpose = \
+             \"meshform-state\" }}\n    }}\n    method \"aes_gcm\" \"kms\" {{\n      keys = \
+             key_provider.alicloud_kms.kms\n    }}\n",
+            self.region
         )
     }
 
@@ -339,6 +347,7 @@ impl SandboxKms {
             &[
                 ("ALIBABA_CLOUD_ACCESS_KEY_ID", &self.access_key_id),
                 ("ALIBABA_CLOUD_ACCESS_KEY_SECRET", &self.access_key_secret),
+                ("ALIBABA_CLOUD_KMS_ENDPOINT", &self.endpoint),
                 (VAR, PASS),
             ],
         );
@@ -423,6 +432,7 @@ fn kms_encrypts_every_write_with_a_fresh_data_key_and_rotates_through_fallbacks(
         ("ALIBABA_CLOUD_ACCESS_KEY_SECRET", kms.access_key_secret.as_str()),
         ("MESHFORM_LOG", "trace"),
         ("MESHFORM_LOG_PATH", log_path.as_str()),
+        ("ALIBABA_CLOUD_KMS_ENDPOINT", kms.endpoint.as_str()),
         (VAR, PASS),
     ];
     w.run_with(&["plan", "--detailed-exitcode"], &env).code(0);
@@ -484,6 +494,7 @@ fn a_wrong_kms_key_or_missing_credentials_are_clear_errors_that_change_nothing()
         &[
             ("ALIBABA_CLOUD_ACCESS_KEY_ID", "LTAI5tNoSuchAccessKey"),
             ("ALIBABA_CLOUD_ACCESS_KEY_SECRET", &kms.access_key_secret),
+            ("ALIBABA_CLOUD_KMS_ENDPOINT", &kms.endpoint),
             (VAR, PASS),
         ],
     );
@@ -495,6 +506,7 @@ fn a_wrong_kms_key_or_missing_credentials_are_clear_errors_that_change_nothing()
         &[
             ("ALIBABA_CLOUD_ACCESS_KEY_ID", &kms.access_key_id),
             ("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "not the secret"),
+            ("ALIBABA_CLOUD_KMS_ENDPOINT", &kms.endpoint),
             (VAR, PASS),
         ],
     );
@@ -521,6 +533,7 @@ fn postgresql_rows_under_kms_hold_no_private_key_nor_the_secret() {
         ("ALIBABA_CLOUD_ACCESS_KEY_ID", kms.access_key_id.as_str()),
         ("ALIBABA_CLOUD_ACCESS_KEY_SECRET", kms.access_key_secret.as_str()),
         ("MESHFORM_PG_CONN_STR", conn.as_str()),
+        ("ALIBABA_CLOUD_KMS_ENDPOINT", kms.endpoint.as_str()),
         (VAR, PASS),
     ];
     w.run_with(&["init"], &env).code(0);
