@@ -9,6 +9,7 @@ use tokio::sync::{watch, Notify};
 
 use super::commands::ExecHandler;
 use super::kinds::{Catalogue, ResourceType};
+use super::requests::RequestCounter;
 use super::status::ApiError;
 use super::store::Store;
 
@@ -40,6 +41,8 @@ pub struct Cluster {
     exec: RwLock<Arc<dyn ExecHandler>>,
     pub wake_controllers: Notify,
     pub wake_persister: Notify,
+    /// The requests the API server has answered.
+    pub requests: RequestCounter,
     /// Set to true when the server shuts down; long-running tasks watch it.
     pub stop: watch::Sender<bool>,
 }
@@ -69,6 +72,7 @@ impl Cluster {
             exec: RwLock::new(exec),
             wake_controllers: Notify::new(),
             wake_persister: Notify::new(),
+            requests: RequestCounter::default(),
             stop: watch::channel(false).0,
         }
     }

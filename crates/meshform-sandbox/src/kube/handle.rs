@@ -13,6 +13,7 @@ use super::commands::{ExecHandler, ExecOutput, ExecRequest};
 use super::deletion::DeleteOptions;
 use super::kinds::{guess_plural, Gvk, ResourceType};
 use super::objects::{PatchKind, WriteOptions};
+use super::requests::RequestCounts;
 use super::selectors::{FieldSelector, LabelSelector};
 use super::status::ApiError;
 use super::store::{Change, ChangeType};
@@ -87,6 +88,11 @@ impl ClusterHandle {
     /// The cluster's name.
     pub fn name(&self) -> &str {
         &self.cluster.name
+    }
+
+    /// The requests the API server has answered so far, by method and resource.
+    pub fn requests(&self) -> RequestCounts {
+        self.cluster.requests.snapshot()
     }
 
     /// The last resourceVersion handed out.

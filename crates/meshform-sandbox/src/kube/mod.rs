@@ -18,7 +18,8 @@
 //! change feed) ← `controllers` (deployments, replica sets, kubelet, endpoints, namespaces, GC).
 //! `watch`, `table`, `discovery`, `openapi`, `exec` and `subresources` serve what kubectl asks for;
 //! `persist` and `tls` keep the state directory; `temporary`: the expiring tokens of temporary
-//! kubeconfigs (ACK's `TemporaryDurationMinutes`).
+//! kubeconfigs (ACK's `TemporaryDurationMinutes`); `requests`: how many requests the server
+//! answered, by verb and resource ([`ClusterHandle::requests`]).
 
 mod apply;
 mod cluster;
@@ -40,6 +41,7 @@ mod objects;
 mod openapi;
 mod patch;
 mod persist;
+mod requests;
 mod router;
 mod selectors;
 mod server;
@@ -69,6 +71,7 @@ pub use commands::{
 pub use handle::{ChangeFeed, ChangeKind, ClusterHandle, FeedError, ObjectChange};
 pub use injection::{INJECTION_LABEL, INJECTOR_CONFIG_MAP};
 pub use kinds::{Gvk, KindSet};
+pub use requests::{RequestCounts, RequestKind};
 pub use server::Availability;
 pub use shell::run_sh;
 pub use status::ApiError;

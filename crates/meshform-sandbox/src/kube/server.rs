@@ -26,6 +26,7 @@ use super::discovery;
 use super::handlers;
 use super::http::{self, Body};
 use super::openapi;
+use super::requests::RequestKind;
 use super::router::{route, Route};
 use super::status::ApiError;
 use super::temporary::{check_temporary_token, TemporaryToken};
@@ -255,6 +256,7 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 async fn dispatch(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
     let Some(r) = route(req.uri().path()) else { return http::error(&ApiError::no_route()) };
+    count(shared, &req, &r);
     if r == Route::Health {
         return http::with_type(200, "text/plain", "ok");
     }
@@ -285,4 +287,21 @@ async fn dispatch(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
         Route::Health => http::with_type(200, "text/plain", "ok"),
         Route::Object(p) => handlers::handle(c, req, p).await,
     }
+}
+
+/// Counts the request by method and resource (`Cluster::requests`).
+fn count(shared: &Shared, req: &Request<Incoming>, r: &Route) {
+    let watch_query = req.uri().query().is_some_and(|q| {
+        form_urlencoded::parse(q.as_bytes()).any(|(k, v)| k == "watch" && (v == "true" || v == "1"))
+    });
+    let (plural, named, watch) = match r {
+        Route::Object(p) => (p.plural.clone(), p.name.is_some(), p.watch || watch_query),
+        _ => (String::new(), false, false),
+    };
+    shared.cluster.requests.record(RequestKind {
+        method: req.method().as_str().to_owned(),
+        plural,
+        named,
+        watch,
+    });
 }
