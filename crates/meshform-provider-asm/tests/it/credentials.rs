@@ -35,8 +35,33 @@ fn env(vars: &[(&str, &str)], home: Option<&std::path::Path>) -> ProviderEnv {
     ProviderEnv { vars, home: home.map(Into::into) }
 }
 
+/// An environment with only the ECS instance metadata service at `endpoint` enabled.
+fn metadata_env(endpoint: &str) -> ProviderEnv {
+    env(
+        &[
+            ("ALIBABA_CLOUD_ECS_METADATA_DISABLED", "false"),
+            ("ALIBABA_CLOUD_ECS_METADATA_ENDPOINT", endpoint),
+        ],
+        None,
+    )
+}
+
 fn operator(sts: &StsEmulator) -> String {
     roles::role_arn(sts.account_id(), roles::OPERATOR_ROLE)
+}
+
+/// The provider block's AccessKey, assuming `role_arn` through the STS at `sts_endpoint`.
+fn assume_role(role_arn: String, sts_endpoint: String) -> ExplicitCredentials {
+    ExplicitCredentials {
+        access_key_id: Some(KEY_ID.into()),
+        access_key_secret: Some(SECRET.into()),
+        assume_role: Some(meshform_acs::credentials::AssumeRoleSettings {
+            role_arn,
+            ..Default::default()
+        }),
+        sts_endpoint: Some(sts_endpoint),
+        ..Default::default()
+    }
 }
 
 /// One call to the ASM emulator signed with `creds`.
@@ -56,16 +81,7 @@ async fn assume_role_oidc_and_the_instance_role_sign_calls_the_emulators_accept(
     let sts = sts_emulator(None).await;
     let md = metadata_service(MetadataOptions::new(KEY_ID, SECRET)).await;
     // assume_role in the provider block, with the block's AccessKey.
-    let explicit = ExplicitCredentials {
-        access_key_id: Some(KEY_ID.into()),
-        access_key_secret: Some(SECRET.into()),
-        assume_role: Some(meshform_acs::credentials::AssumeRoleSettings {
-            role_arn: operator(&sts),
-            ..Default::default()
-        }),
-        sts_endpoint: Some(sts.endpoint()),
-        ..Default::default()
-    };
+    let explicit = assume_role(operator(&sts), sts.endpoint());
     let p = chain(&explicit, &env(&[], None)).await.expect("role assumed");
     let c = p.get().await.unwrap();
     assert!(
@@ -104,13 +120,7 @@ async fn assume_role_oidc_and_the_instance_role_sign_calls_the_emulators_accept(
     let e = chain(&ExplicitCredentials::default(), &rrsa).await.unwrap_err();
     assert!(e.message.contains("3. OIDC (RRSA): AuthenticationFail.OIDCToken.Expired"), "{e}");
     // The ECS instance RAM role, in the enforced hardened mode (a session token on every read).
-    let ecs = env(
-        &[
-            ("ALIBABA_CLOUD_ECS_METADATA_DISABLED", "false"),
-            ("ALIBABA_CLOUD_ECS_METADATA_ENDPOINT", &md.endpoint()),
-        ],
-        None,
-    );
+    let ecs = metadata_env(&md.endpoint());
     let p = chain(&ExplicitCredentials::default(), &ecs).await.expect("instance role");
     assert_eq!(
         p.source(),
@@ -125,16 +135,7 @@ async fn every_cli_profile_mode_resolves_against_the_emulators() {
     let sts = sts_emulator(None).await;
     let md = metadata_service(MetadataOptions::new(KEY_ID, SECRET)).await;
     // A real STS token for the StsToken profile.
-    let base = ExplicitCredentials {
-        access_key_id: Some(KEY_ID.into()),
-        access_key_secret: Some(SECRET.into()),
-        assume_role: Some(meshform_acs::credentials::AssumeRoleSettings {
-            role_arn: operator(&sts),
-            ..Default::default()
-        }),
-        sts_endpoint: Some(sts.endpoint()),
-        ..Default::default()
-    };
+    let base = assume_role(operator(&sts), sts.endpoint());
     let issued = chain(&base, &env(&[], None)).await.unwrap().get().await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let token_file = dir.path().join("oidc-token");
@@ -222,16 +223,7 @@ resource "asm_service_mesh" "m" {{
     assert_eq!(world.emulator.snapshot().meshes.len(), 1);
 
     // Credentials that are not refreshed stop working when they expire.
-    let explicit = ExplicitCredentials {
-        access_key_id: Some(KEY_ID.into()),
-        access_key_secret: Some(SECRET.into()),
-        assume_role: Some(meshform_acs::credentials::AssumeRoleSettings {
-            role_arn: operator(&sts),
-            ..Default::default()
-        }),
-        sts_endpoint: Some(sts.endpoint()),
-        ..Default::default()
-    };
+    let explicit = assume_role(operator(&sts), sts.endpoint());
     let stale = chain(&explicit, &env(&[], None)).await.unwrap().get().await.unwrap();
     tokio::time::sleep(Duration::from_millis(2100)).await;
     let e = describe_versions(&world, CredentialProvider::fixed(stale)).await.unwrap_err();
@@ -248,16 +240,7 @@ async fn a_role_that_cannot_be_assumed_is_one_clear_error_about_role_arn() {
     let attempt = |role: String| {
         let sts_endpoint = sts.endpoint();
         async move {
-            let explicit = ExplicitCredentials {
-                access_key_id: Some(KEY_ID.into()),
-                access_key_secret: Some(SECRET.into()),
-                assume_role: Some(meshform_acs::credentials::AssumeRoleSettings {
-                    role_arn: role,
-                    ..Default::default()
-                }),
-                sts_endpoint: Some(sts_endpoint),
-                ..Default::default()
-            };
+            let explicit = assume_role(role, sts_endpoint);
             chain(&explicit, &env(&[], None)).await.unwrap_err()
         }
     };
@@ -334,13 +317,7 @@ async fn a_metadata_service_that_is_down_or_refuses_plain_reads_is_reported() {
     let md = metadata_service(MetadataOptions::new(KEY_ID, SECRET)).await;
     let endpoint = md.endpoint();
     md.shutdown().await;
-    let down = env(
-        &[
-            ("ALIBABA_CLOUD_ECS_METADATA_DISABLED", "false"),
-            ("ALIBABA_CLOUD_ECS_METADATA_ENDPOINT", &endpoint),
-        ],
-        None,
-    );
+    let down = metadata_env(&endpoint);
     let e = chain(&ExplicitCredentials::default(), &down).await.unwrap_err();
     assert_eq!(e.code, "NoCredentials");
     assert!(e.message.contains(&format!("5. the ECS instance RAM role: EcsRamRole: the metadata service at {endpoint}: could not be reached")), "{e}");
@@ -350,13 +327,7 @@ async fn a_metadata_service_that_is_down_or_refuses_plain_reads_is_reported() {
         ..MetadataOptions::new(KEY_ID, SECRET)
     })
     .await;
-    let none = env(
-        &[
-            ("ALIBABA_CLOUD_ECS_METADATA_DISABLED", "false"),
-            ("ALIBABA_CLOUD_ECS_METADATA_ENDPOINT", &md.endpoint()),
-        ],
-        None,
-    );
+    let none = metadata_env(&md.endpoint());
     let e = chain(&ExplicitCredentials::default(), &none).await.unwrap_err();
     assert!(e.message.contains("not found (is the role attached to this instance?)"), "{e}");
 }

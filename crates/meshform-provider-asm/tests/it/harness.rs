@@ -28,6 +28,29 @@ pub struct World {
 pub const KEY_ID: &str = "LTAI-test-key";
 pub const SECRET: &str = "test-secret-never-printed";
 
+/// A provider block with the test AccessKey and one `asm_service_mesh` "m" on `version`, `extra`
+/// written into the resource block.
+pub fn mesh_config(version: &str, extra: &str) -> String {
+    format!(
+        r#"
+provider "asm" {{
+  endpoint          = "ENDPOINT"
+  access_key_id     = "KEY_ID"
+  access_key_secret = "SECRET"
+}}
+resource "asm_service_mesh" "m" {{
+  name          = "mesh-1"
+  region        = "cn-hangzhou"
+  istio_version = "{version}"
+  vpc_id        = "vpc-1"
+  vswitches     = ["vsw-1"]
+  cluster_id    = "c-1"
+  {extra}
+}}
+"#
+    )
+}
+
 fn cluster(id: &str, name: &str, region: &str, n: u8) -> EmulatedCluster {
     EmulatedCluster {
         id: id.into(),

@@ -11,35 +11,15 @@ use meshform_provider_asm::client::{AsmClient, Retry};
 use meshform_provider_asm::credentials::{Credentials, ProviderEnv};
 use meshform_sandbox::asm::{self, FaultSettings, MeshState};
 
-use crate::harness::{World, KEY_ID, SECRET};
+use crate::harness::{mesh_config, World, KEY_ID, SECRET};
 
 const V22: &str = "v1.22.6.71-g7d67a80b-aliyun";
-
-fn config(version: &str) -> String {
-    format!(
-        r#"
-provider "asm" {{
-  endpoint          = "ENDPOINT"
-  access_key_id     = "KEY_ID"
-  access_key_secret = "SECRET"
-}}
-resource "asm_service_mesh" "m" {{
-  name          = "mesh-1"
-  region        = "cn-hangzhou"
-  istio_version = "{version}"
-  vpc_id        = "vpc-1"
-  vswitches     = ["vsw-1"]
-  cluster_id    = "c-1"
-}}
-"#
-    )
-}
 
 /// A world whose ASM transitions (an upgrade among them) take `transition`, with one mesh on V22.
 async fn mesh_on_v22(transition: Duration) -> (World, String) {
     let world =
         World::start_with(FaultSettings::default(), ProviderEnv::default(), transition).await;
-    world.write(&config(V22));
+    world.write(&mesh_config(V22, ""));
     let p = world.plan(&PlanOptions::default()).await;
     world.apply(p).await;
     let id = world.emulator.snapshot().meshes.keys().next().cloned().expect("a mesh");
@@ -98,7 +78,7 @@ async fn an_upgrade_in_flight_to_the_target_is_planned_as_in_progress_and_waited
     assert_eq!(live(&world, &id).await.0, "upgrading");
 
     // Another target while the upgrade runs: refused, naming both versions and what to do.
-    world.write(&config(skip));
+    world.write(&mesh_config(skip, ""));
     let errors = world.try_plan(&PlanOptions::default()).await.err().expect("the plan is refused");
     let text = errors.join("\n");
     for needle in [V22, next, skip, "is upgrading from", "Set istio_version to"] {
@@ -106,7 +86,7 @@ async fn an_upgrade_in_flight_to_the_target_is_planned_as_in_progress_and_waited
     }
 
     // The target of the upgrade in flight: an update the plan says is already under way.
-    world.write(&config(next));
+    world.write(&mesh_config(next, ""));
     let planned = world.plan(&PlanOptions::default()).await;
     let changes: Vec<_> = planned.plan.actionable().collect();
     assert_eq!(changes.iter().map(|c| c.action).collect::<Vec<_>>(), vec![Action::Update]);
@@ -132,7 +112,7 @@ async fn an_upgrade_in_flight_to_the_target_is_planned_as_in_progress_and_waited
 async fn an_upgrade_already_over_when_the_update_runs_is_recorded_without_another() {
     let (world, id) = mesh_on_v22(Duration::from_millis(300)).await;
     let next = asm::next_istio_version(V22).expect("a newer version");
-    world.write(&config(next));
+    world.write(&mesh_config(next, ""));
     let planned = world.plan(&PlanOptions::default()).await;
     assert!(planned.diags.is_empty(), "an ordinary upgrade, nothing noted");
 

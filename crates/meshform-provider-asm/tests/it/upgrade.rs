@@ -6,30 +6,9 @@ use meshform_engine::plan::walk::PlanOptions;
 use meshform_engine::plan::{Action, ChangeReason};
 use meshform_sandbox::asm::{self, FaultSettings, MeshState, UpgradeFailure};
 
-use crate::harness::World;
+use crate::harness::{mesh_config, World};
 
 const V22: &str = "v1.22.6.71-g7d67a80b-aliyun";
-
-fn config(version: &str, extra: &str) -> String {
-    format!(
-        r#"
-provider "asm" {{
-  endpoint          = "ENDPOINT"
-  access_key_id     = "KEY_ID"
-  access_key_secret = "SECRET"
-}}
-resource "asm_service_mesh" "m" {{
-  name          = "mesh-1"
-  region        = "cn-hangzhou"
-  istio_version = "{version}"
-  vpc_id        = "vpc-1"
-  vswitches     = ["vsw-1"]
-  cluster_id    = "c-1"
-  {extra}
-}}
-"#
-    )
-}
 
 fn opts() -> PlanOptions {
     PlanOptions::default()
@@ -38,7 +17,7 @@ fn opts() -> PlanOptions {
 /// A world with one mesh on V22, applied.
 async fn mesh_on_v22() -> (World, String) {
     let world = World::start(FaultSettings::default()).await;
-    world.write(&config(V22, ""));
+    world.write(&mesh_config(V22, ""));
     let p = world.plan(&opts()).await;
     world.apply(p).await;
     let id = world.emulator.snapshot().meshes.keys().next().cloned().expect("a mesh");
@@ -58,7 +37,7 @@ fn state_version(world: &World) -> String {
 async fn a_version_change_upgrades_the_mesh_in_place() {
     let (world, id) = mesh_on_v22().await;
     let next = asm::next_istio_version(V22).expect("a newer version");
-    world.write(&config(next, "upgrade_gateways = true"));
+    world.write(&mesh_config(next, "upgrade_gateways = true"));
     let planned = world.plan(&opts()).await;
     let changes: Vec<_> = planned.plan.actionable().collect();
     assert_eq!(changes.len(), 1);
@@ -86,7 +65,7 @@ async fn a_skip_or_a_downgrade_is_refused_at_plan_time_naming_the_allowed_versio
         asm::istio_versions().iter().copied().find(|v| asm::next_istio_version(v) == Some(V22));
     let older = older.expect("an older version");
     for (target, says) in [(skip, "one version at a time"), (older, "cannot downgrade")] {
-        world.write(&config(target, ""));
+        world.write(&mesh_config(target, ""));
         let errors = world.try_plan(&opts()).await.err().expect("the plan is refused");
         let text = errors.join("\n");
         assert!(text.contains(says) && text.contains(next), "{target}: {text}");
@@ -96,7 +75,7 @@ async fn a_skip_or_a_downgrade_is_refused_at_plan_time_naming_the_allowed_versio
     assert_eq!((mesh.state, mesh.istio_version.as_str()), (MeshState::Running, V22));
 
     // What ASM cannot change still replaces the mesh, and the plan says why.
-    world.write(&config(V22, "").replace("vsw-1", "vsw-9"));
+    world.write(&mesh_config(V22, "").replace("vsw-1", "vsw-9"));
     let planned = world.plan(&opts()).await;
     let change = planned.plan.actionable().next().expect("a change");
     assert_eq!(change.action, Action::DeleteThenCreate);
@@ -110,7 +89,7 @@ async fn a_skip_or_a_downgrade_is_refused_at_plan_time_naming_the_allowed_versio
 async fn a_failed_upgrade_is_an_error_and_the_old_version_stays() {
     let (world, id) = mesh_on_v22().await;
     let next = asm::next_istio_version(V22).expect("a newer version");
-    world.write(&config(next, ""));
+    world.write(&mesh_config(next, ""));
     let planned = world.plan(&opts()).await;
     // Decided when the upgrade would complete: the upgrade starts, then fails.
     world.emulator.set_upgrade_failure(Some(UpgradeFailure {
