@@ -16,6 +16,7 @@
 //!
 //! The sandbox speaks the real wire protocols; it never links provider code.
 
+pub(crate) mod acs_api;
 pub mod admin;
 pub mod asm;
 pub mod cs;

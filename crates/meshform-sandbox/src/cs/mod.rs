@@ -100,15 +100,7 @@ pub async fn start(
         verifier: Verifier::new(access_key_id.to_owned(), access_key_secret.to_owned()),
         clusters,
     });
-    let (stop, mut stop_rx) = watch::channel(false);
-    let app = server::router(shared);
-    let server = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = stop_rx.wait_for(|stopped| *stopped).await;
-            })
-            .await
-    });
+    let (stop, server) = crate::acs_api::serve_until_stopped(listener, server::router(shared));
     Ok(CsEmulator { local_addr, stop, server })
 }
 

@@ -11,13 +11,14 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::Response;
 use axum::Router;
 use serde_json::{json, Value};
 
 use super::render;
 use super::{CsCluster, API_VERSION};
+use crate::acs_api::{self, now_unix_ms};
 use crate::asm::auth::{Scheme, Verifier, WireRequest};
 use crate::kube::issue_temporary_token;
 
@@ -64,7 +65,7 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let request_id = uuid::Uuid::new_v4().hyphenated().to_string().to_ascii_uppercase();
+    let request_id = acs_api::request_id();
     let (status, body) = match serve(&shared, method, &uri, &headers, body) {
         Ok(v) => (StatusCode::OK, v),
         Err(e) => (
@@ -72,13 +73,7 @@ async fn handle(
             json!({"code": e.code, "message": e.message, "requestId": request_id, "status": e.status}),
         ),
     };
-    let mut response = (status, body.to_string()).into_response();
-    let h = response.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json;charset=utf-8"));
-    if let Ok(v) = HeaderValue::from_str(&request_id) {
-        h.insert(HeaderName::from_static("x-acs-request-id"), v);
-    }
-    response
+    acs_api::json_reply(status, &body, Some(&request_id))
 }
 
 /// What a request asks for.
@@ -259,29 +254,9 @@ fn user_config(c: &CsCluster, req: &WireRequest, now_unix: i64) -> Result<Value,
     }))
 }
 
-fn now_unix_ms() -> i64 {
-    let since =
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-    i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
-}
-
+/// As the verifier reads it; a ROA API reads no form body.
 fn wire_request(method: &Method, uri: &Uri, headers: &HeaderMap, body: Bytes) -> WireRequest {
-    WireRequest {
-        method: method.as_str().to_owned(),
-        path: uri.path().to_owned(),
-        query: uri.query().map(meshform_acs::parse_form).unwrap_or_default(),
-        form: Vec::new(),
-        headers: headers
-            .iter()
-            .map(|(k, v)| {
-                (
-                    k.as_str().to_ascii_lowercase(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
-            })
-            .collect(),
-        body: body.to_vec(),
-    }
+    WireRequest { form: Vec::new(), ..acs_api::wire_request(method, uri, headers, &body) }
 }
 
 #[cfg(test)]

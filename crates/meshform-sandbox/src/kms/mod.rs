@@ -15,17 +15,17 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::Response;
 use meshform_core::sync::lock;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::asm::auth::{Scheme, Verifier, WireRequest};
+use crate::acs_api::{self, now_unix_ms, wire_request};
+use crate::asm::auth::{Scheme, Verifier};
 use api::KmsApiError;
 use keys::KeyRing;
 
@@ -89,14 +89,7 @@ pub async fn start(
         host_id: format!("kms.{}.aliyuncs.com", opts.region),
     });
     let app = axum::Router::new().fallback(handle).with_state(shared);
-    let (stop, mut stopped) = watch::channel(false);
-    let server = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = stopped.wait_for(|s| *s).await;
-            })
-            .await
-    });
+    let (stop, server) = acs_api::serve_until_stopped(listener, app);
     Ok(KmsEmulator { local_addr, default_key_id, region: opts.region, stop, server })
 }
 
@@ -129,7 +122,7 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let request_id = uuid::Uuid::new_v4().hyphenated().to_string().to_ascii_uppercase();
+    let request_id = acs_api::request_id();
     let (status, body) = match serve(&shared, method, &uri, &headers, &body) {
         Ok(mut fields) => {
             if let Some(o) = fields.as_object_mut() {
@@ -142,13 +135,7 @@ async fn handle(
             e.body(&request_id, &shared.host_id),
         ),
     };
-    let mut response = (status, body.to_string()).into_response();
-    let h = response.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json;charset=utf-8"));
-    if let Ok(v) = HeaderValue::from_str(&request_id) {
-        h.insert(HeaderName::from_static("x-acs-request-id"), v);
-    }
-    response
+    acs_api::json_reply(status, &body, Some(&request_id))
 }
 
 /// Order of checks: path and method → action and version → signature → the action.
@@ -197,33 +184,4 @@ fn serve(
     let param = |name: &str| req.param(name).map(str::to_owned);
     let ring = lock(&shared.ring);
     api::run(action, &param, &ring)
-}
-
-fn now_unix_ms() -> i64 {
-    let since = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
-    i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
-}
-
-/// The request as the verifier reads it (as the ASM emulator builds it).
-fn wire_request(method: &Method, uri: &Uri, headers: &HeaderMap, body: &Bytes) -> WireRequest {
-    let headers: Vec<(String, String)> = headers
-        .iter()
-        .map(|(k, v)| {
-            (k.as_str().to_ascii_lowercase(), String::from_utf8_lossy(v.as_bytes()).into_owned())
-        })
-        .collect();
-    let is_form = headers.iter().any(|(k, v)| {
-        k == "content-type"
-            && v.trim().to_ascii_lowercase().starts_with("application/x-www-form-urlencoded")
-    });
-    let form =
-        if is_form { meshform_acs::parse_form(&String::from_utf8_lossy(body)) } else { Vec::new() };
-    WireRequest {
-        method: method.as_str().to_owned(),
-        path: uri.path().to_owned(),
-        query: uri.query().map(meshform_acs::parse_form).unwrap_or_default(),
-        form,
-        headers,
-        body: body.to_vec(),
-    }
 }

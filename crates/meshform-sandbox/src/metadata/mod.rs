@@ -19,7 +19,8 @@ use meshform_core::sync::lock;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::sts::{now_unix_ms, roles};
+use crate::acs_api::{self, now_unix_ms};
+use crate::sts::roles;
 
 /// How to start the service.
 #[derive(Clone, Debug)]
@@ -79,14 +80,7 @@ pub async fn start(
         .route("/latest/meta-data/ram/security-credentials/", get(role_name))
         .route("/latest/meta-data/ram/security-credentials/{role}", get(role_credentials))
         .with_state(shared);
-    let (stop, mut stopped) = watch::channel(false);
-    let server = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = stopped.wait_for(|s| *s).await;
-            })
-            .await
-    });
+    let (stop, server) = acs_api::serve_until_stopped(listener, app);
     Ok(MetadataService { local_addr, stop, server })
 }
 

@@ -15,16 +15,17 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::Response;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::asm::auth::{Scheme, Verifier, WireRequest};
+use crate::acs_api::{self, now_unix_ms, wire_request};
+use crate::asm::auth::{Scheme, Verifier};
 use roles::{Caller, RoleError};
 
 /// The API version the emulator speaks.
@@ -79,14 +80,7 @@ pub async fn start(
         issued: AtomicUsize::new(0),
     });
     let app = axum::Router::new().fallback(handle).with_state(Arc::clone(&shared));
-    let (stop, mut stopped) = watch::channel(false);
-    let server = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = stopped.wait_for(|s| *s).await;
-            })
-            .await
-    });
+    let (stop, server) = acs_api::serve_until_stopped(listener, app);
     Ok(StsEmulator { local_addr, shared, stop, server })
 }
 
@@ -120,7 +114,7 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let request_id = uuid::Uuid::new_v4().hyphenated().to_string().to_ascii_uppercase();
+    let request_id = acs_api::request_id();
     let (status, body) = match serve(&shared, &method, &uri, &headers, &body) {
         Ok(mut fields) => {
             shared.issued.fetch_add(1, Ordering::SeqCst);
@@ -138,11 +132,7 @@ async fn handle(
             }),
         ),
     };
-    let mut response = (status, body.to_string()).into_response();
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json;charset=utf-8"));
-    response
+    acs_api::json_reply(status, &body, None)
 }
 
 /// Order of checks: method → action and version → signature (AssumeRole) → parameters → the role.
@@ -210,35 +200,6 @@ fn serve(
     };
     let param = |name: &str| req.param(name).map(str::to_owned);
     roles::assume(&shared.opts, &shared.account_id, &caller, &param, now_ms)
-}
-
-pub(crate) fn now_unix_ms() -> i64 {
-    let since = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
-    i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
-}
-
-/// The request as the verifier reads it: query, form body (when form-encoded), lower-case headers.
-fn wire_request(method: &Method, uri: &Uri, headers: &HeaderMap, body: &Bytes) -> WireRequest {
-    let headers: Vec<(String, String)> = headers
-        .iter()
-        .map(|(k, v)| {
-            (k.as_str().to_ascii_lowercase(), String::from_utf8_lossy(v.as_bytes()).into_owned())
-        })
-        .collect();
-    let is_form = headers.iter().any(|(k, v)| {
-        k == "content-type"
-            && v.trim().to_ascii_lowercase().starts_with("application/x-www-form-urlencoded")
-    });
-    let form =
-        if is_form { meshform_acs::parse_form(&String::from_utf8_lossy(body)) } else { Vec::new() };
-    WireRequest {
-        method: method.as_str().to_owned(),
-        path: uri.path().to_owned(),
-        query: uri.query().map(meshform_acs::parse_form).unwrap_or_default(),
-        form,
-        headers,
-        body: body.to_vec(),
-    }
 }
 
 /// The identity services of the sandbox (`sandbox.json` `sts`): where STS is, and what a user of
