@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use meshform_core::Value;
 
 use super::args::Args;
+use super::filesystem::clean;
 use super::FnResult;
 
 /// The most directory entries one call looks at: a pattern like `**` over a huge tree is a mistake.
@@ -221,31 +222,6 @@ fn parse_alternatives(p: &[char]) -> Result<(Vec<Vec<char>>, &[char]), BadPatter
 
 fn has_meta(segment: &str) -> bool {
     segment.contains(['*', '?', '[', '{', '\\'])
-}
-
-/// Go's `filepath.Clean` for `/`-separated paths.
-fn clean(path: &str) -> String {
-    let rooted = path.starts_with('/');
-    let mut parts: Vec<&str> = Vec::new();
-    for part in path.split('/') {
-        match part {
-            "" | "." => {}
-            ".." => match parts.last() {
-                Some(&p) if p != ".." => {
-                    parts.pop();
-                }
-                _ if rooted => {}
-                _ => parts.push(".."),
-            },
-            p => parts.push(p),
-        }
-    }
-    let joined = parts.join("/");
-    match (rooted, joined.is_empty()) {
-        (true, _) => format!("/{joined}"),
-        (false, true) => ".".into(),
-        (false, false) => joined,
-    }
 }
 
 /// Walks the filesystem for the segments of a pattern, collecting matching paths.

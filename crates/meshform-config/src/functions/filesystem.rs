@@ -71,8 +71,8 @@ pub(super) fn fileexists(a: &Args) -> FnResult {
     }
 }
 
-/// Go's `path.Clean`: the shortest equivalent path, lexically.
-fn clean(path: &str) -> String {
+/// Go's `path.Clean`: the shortest equivalent path, lexically (`fileset` cleans with it too).
+pub(super) fn clean(path: &str) -> String {
     let rooted = path.starts_with('/');
     let mut parts: Vec<&str> = Vec::new();
     for part in path.split('/') {
