@@ -1,6 +1,7 @@
 //! What the loopback Alibaba Cloud API emulators (KMS, STS, CS, instance metadata) share: reading a
 //! request as the verifier does (`crate::asm::auth::WireRequest`), request ids, the JSON reply with
-//! `x-acs-request-id`, the clock, and serving until stopped.
+//! `x-acs-request-id`, the error answer's status, code and message ([`AcsError`]), the clock, and
+//! serving until stopped.
 
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
@@ -80,4 +81,48 @@ pub(crate) fn serve_until_stopped(
             .await
     });
     (stop, server)
+}
+
+/// An error answer of an emulated API: HTTP status, code and message (each API writes its body);
+/// a signature the verifier refused converts into one (`From<ApiError>`, in `crate::asm::errors`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct AcsError {
+    pub status: u16,
+    pub code: String,
+    pub message: String,
+}
+
+impl AcsError {
+    pub fn new(status: u16, code: &str, message: impl Into<String>) -> AcsError {
+        AcsError { status, code: code.to_owned(), message: message.into() }
+    }
+
+    pub fn missing(name: &str) -> AcsError {
+        AcsError::new(
+            400,
+            "MissingParameter",
+            format!(
+                "The input parameter \"{name}\" that is mandatory for processing this request is \
+                 not supplied."
+            ),
+        )
+    }
+
+    /// An RPC API's answer to a method other than GET or POST.
+    pub fn unsupported_method(method: &Method) -> AcsError {
+        AcsError::new(
+            405,
+            "UnsupportedHTTPMethod",
+            format!("This http method {method} is not supported."),
+        )
+    }
+
+    /// An RPC API's answer to an action it does not have.
+    pub fn action_not_found(action: &str) -> AcsError {
+        AcsError::new(
+            404,
+            "InvalidAction.NotFound",
+            format!("Specified api {action} is not found, please check your url and method."),
+        )
+    }
 }

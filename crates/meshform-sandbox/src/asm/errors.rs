@@ -232,3 +232,10 @@ impl ApiError {
         )
     }
 }
+
+/// A refusal of the verifier (`super::auth`), as the error of another emulated API (KMS, STS).
+impl From<ApiError> for crate::acs_api::AcsError {
+    fn from(e: ApiError) -> Self {
+        crate::acs_api::AcsError::new(e.status, &e.code, e.message)
+    }
+}

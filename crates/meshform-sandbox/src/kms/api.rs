@@ -16,19 +16,10 @@ use serde_json::{json, Value};
 
 use super::keys::KeyRing;
 
-/// An error answer of the emulated API.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct KmsApiError {
-    pub status: u16,
-    pub code: String,
-    pub message: String,
-}
+/// An error answer of the emulated API (body: [`KmsApiError::body`]).
+pub(crate) use crate::acs_api::AcsError as KmsApiError;
 
 impl KmsApiError {
-    pub fn new(status: u16, code: &str, message: impl Into<String>) -> KmsApiError {
-        KmsApiError { status, code: code.to_owned(), message: message.into() }
-    }
-
     pub fn key_not_found() -> KmsApiError {
         KmsApiError::new(404, "Forbidden.KeyNotFound", "The specified Key is not found.")
     }
@@ -47,17 +38,6 @@ impl KmsApiError {
 
     pub fn invalid_ciphertext(detail: &str) -> KmsApiError {
         KmsApiError::invalid_parameter(format!("CiphertextBlob: {detail}"))
-    }
-
-    pub fn missing(name: &str) -> KmsApiError {
-        KmsApiError::new(
-            400,
-            "MissingParameter",
-            format!(
-                "The input parameter \"{name}\" that is mandatory for processing this request is \
-                 not supplied."
-            ),
-        )
     }
 
     pub fn internal(what: &str) -> KmsApiError {
@@ -146,11 +126,7 @@ pub(crate) fn run(
                 "PrimaryKeyVersion": key.key_version_id,
             }}))
         }
-        other => Err(KmsApiError::new(
-            404,
-            "InvalidAction.NotFound",
-            format!("Specified api {other} is not found, please check your url and method."),
-        )),
+        other => Err(KmsApiError::action_not_found(other)),
     }
 }
 

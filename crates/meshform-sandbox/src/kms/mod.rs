@@ -147,14 +147,10 @@ fn serve(
     body: &Bytes,
 ) -> Result<serde_json::Value, KmsApiError> {
     if method != Method::GET && method != Method::POST {
-        return Err(KmsApiError::new(
-            405,
-            "UnsupportedHTTPMethod",
-            format!("This http method {method} is not supported."),
-        ));
+        return Err(KmsApiError::unsupported_method(&method));
     }
     let req = wire_request(&method, uri, headers, body);
-    let scheme = Scheme::of(&req).map_err(|e| KmsApiError::new(e.status, &e.code, e.message))?;
+    let scheme = Scheme::of(&req).map_err(KmsApiError::from)?;
     let (action, version) = match scheme {
         Scheme::V3 => (req.header("x-acs-action"), req.header("x-acs-version")),
         Scheme::V2 => (req.param("Action"), req.param("Version")),
@@ -171,16 +167,9 @@ fn serve(
         ));
     }
     if req.path != "/" || !api::is_action(action) {
-        return Err(KmsApiError::new(
-            404,
-            "InvalidAction.NotFound",
-            format!("Specified api {action} is not found, please check your url and method."),
-        ));
+        return Err(KmsApiError::action_not_found(action));
     }
-    shared
-        .verifier
-        .verify(&req, scheme, now_unix_ms())
-        .map_err(|e| KmsApiError::new(e.status, &e.code, e.message))?;
+    shared.verifier.verify(&req, scheme, now_unix_ms()).map_err(KmsApiError::from)?;
     let param = |name: &str| req.param(name).map(str::to_owned);
     let ring = lock(&shared.ring);
     api::run(action, &param, &ring)

@@ -144,11 +144,7 @@ fn serve(
     body: &Bytes,
 ) -> Result<serde_json::Value, RoleError> {
     if method != Method::GET && method != Method::POST {
-        return Err(RoleError::new(
-            405,
-            "UnsupportedHTTPMethod",
-            format!("This http method {method} is not supported."),
-        ));
+        return Err(RoleError::unsupported_method(method));
     }
     let req = wire_request(method, uri, headers, body);
     let action = req.header("x-acs-action").or_else(|| req.param("Action"));
@@ -167,12 +163,8 @@ fn serve(
     let now_ms = now_unix_ms();
     let caller = match action {
         "AssumeRole" => {
-            let scheme =
-                Scheme::of(&req).map_err(|e| RoleError::new(e.status, &e.code, e.message))?;
-            shared
-                .verifier
-                .verify(&req, scheme, now_ms)
-                .map_err(|e| RoleError::new(e.status, &e.code, e.message))?;
+            let scheme = Scheme::of(&req).map_err(RoleError::from)?;
+            shared.verifier.verify(&req, scheme, now_ms).map_err(RoleError::from)?;
             let ak = match scheme {
                 Scheme::V3 => meshform_acs::parse_authorization_v3(
                     req.header("authorization").unwrap_or_default(),
@@ -191,11 +183,7 @@ fn serve(
             Caller::Oidc { provider_arn: provider.to_owned(), token: token.to_owned() }
         }
         other => {
-            return Err(RoleError::new(
-                404,
-                "InvalidAction.NotFound",
-                format!("Specified api {other} is not found, please check your url and method."),
-            ));
+            return Err(RoleError::action_not_found(other));
         }
     };
     let param = |name: &str| req.param(name).map(str::to_owned);

@@ -46,22 +46,9 @@ pub(crate) enum Caller {
 }
 
 /// An STS error answer.
-#[derive(Debug)]
-pub(crate) struct RoleError {
-    pub status: u16,
-    pub code: String,
-    pub message: String,
-}
+pub(crate) use crate::acs_api::AcsError as RoleError;
 
 impl RoleError {
-    pub fn new(status: u16, code: &str, message: impl Into<String>) -> RoleError {
-        RoleError { status, code: code.to_owned(), message: message.into() }
-    }
-
-    pub fn missing(name: &str) -> RoleError {
-        RoleError::new(400, "MissingParameter", format!("The input parameter \"{name}\" that is mandatory for processing this request is not supplied."))
-    }
-
     fn invalid(name: &str, message: String) -> RoleError {
         RoleError::new(400, &format!("InvalidParameter.{name}"), message)
     }
