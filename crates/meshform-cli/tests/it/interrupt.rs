@@ -1,11 +1,10 @@
 //! A CI runner cancelling a job: SIGTERM (and SIGINT) to a real apply on the sandbox stops scheduling,
 //! lets the operations in flight finish and be recorded, exits 1, and the next apply converges.
 
-use std::io::{BufRead, BufReader};
 use std::process::Stdio;
-use std::sync::mpsc;
 
 use crate::sandboxed::{example_main, Sandboxed};
+use crate::support::{Mark, Watched};
 
 /// Sends `signal` (`TERM`, `INT`) to a process.
 fn send(signal: &str, pid: u32) {
@@ -16,35 +15,26 @@ fn send(signal: &str, pid: u32) {
     assert!(status.success(), "kill -{signal} {pid}");
 }
 
+/// A line saying the first mesh is being created (a long operation).
+fn creating(line: &str) -> bool {
+    line.contains("asm_service_mesh.mesh") && line.contains("Creating...")
+}
+
+/// `apply --auto-approve` of the runbook, spawned with its stderr marked by `marks`.
+fn apply(sandbox: &Sandboxed, marks: &[Mark]) -> Watched {
+    sandbox.work.spawn_watching(&["apply", "--auto-approve"], Stdio::piped(), marks)
+}
+
 #[test]
 fn sigterm_during_apply_finishes_what_is_in_flight_and_loses_nothing() {
     let sandbox = Sandboxed::runbook_with(&example_main());
-    let mut child = sandbox
-        .work
-        .std_command(&["apply", "--auto-approve"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("meshform apply starts");
-    let pid = child.id();
     // Progress lines come on stderr: signal once the first mesh is being created (a long operation).
-    let stderr = child.stderr.take().expect("stderr");
-    let (tx, rx) = mpsc::channel();
-    let reader = std::thread::spawn(move || {
-        let mut seen = Vec::new();
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if line.contains("asm_service_mesh.mesh") && line.contains("Creating...") {
-                let _ = tx.send(());
-            }
-            seen.push(line);
-        }
-        seen.join("\n")
-    });
-    rx.recv().expect("apply starts creating a mesh");
+    let run = apply(&sandbox, &[("creating", creating)]);
+    let pid = run.child.id();
+    run.marks.recv().expect("apply starts creating a mesh");
     send("TERM", pid);
-    let out = child.wait_with_output().expect("meshform ends");
-    let stderr = reader.join().expect("stderr reader");
-    assert_eq!(out.status.code(), Some(1), "an interrupted apply ends in error\n{stderr}");
+    let (code, stderr) = run.wait();
+    assert_eq!(code, Some(1), "an interrupted apply ends in error\n{stderr}");
     assert!(stderr.contains("Termination signal (SIGTERM) received"), "{stderr}");
     assert!(stderr.contains("Apply interrupted"), "{stderr}");
     // What was in flight finished and was recorded: the mesh is in state, nothing is pending.
@@ -62,36 +52,15 @@ fn sigterm_during_apply_finishes_what_is_in_flight_and_loses_nothing() {
 #[test]
 fn a_second_interrupt_exits_at_once_and_the_next_apply_converges() {
     let sandbox = Sandboxed::runbook_with(&example_main());
-    let mut child = sandbox
-        .work
-        .std_command(&["apply", "--auto-approve"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("meshform apply starts");
-    let pid = child.id();
-    let stderr = child.stderr.take().expect("stderr");
-    let (tx, rx) = mpsc::channel();
-    let reader = std::thread::spawn(move || {
-        let mut seen = Vec::new();
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if line.contains("asm_service_mesh.mesh") && line.contains("Creating...") {
-                let _ = tx.send("creating");
-            }
-            if line.contains("Interrupt received") {
-                let _ = tx.send("interrupted");
-            }
-            seen.push(line);
-        }
-        seen.join("\n")
-    });
-    assert_eq!(rx.recv().expect("apply starts creating a mesh"), "creating");
+    let interrupted = |line: &str| line.contains("Interrupt received");
+    let run = apply(&sandbox, &[("creating", creating), ("interrupted", interrupted)]);
+    let pid = run.child.id();
+    assert_eq!(run.marks.recv().expect("apply starts creating a mesh"), "creating");
     send("INT", pid);
-    while rx.recv().expect("the first interrupt is acknowledged") != "interrupted" {}
+    while run.marks.recv().expect("the first interrupt is acknowledged") != "interrupted" {}
     send("INT", pid);
-    let out = child.wait_with_output().expect("meshform ends");
-    let stderr = reader.join().expect("stderr reader");
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let (code, stderr) = run.wait();
+    assert_eq!(code, Some(1), "{stderr}");
     assert!(stderr.contains("Two interrupts received. Exiting immediately."), "{stderr}");
     // State was saved per operation: the next apply adopts or finishes what was in flight.
     sandbox.ok(&["apply", "--auto-approve"]).stdout_has("Apply complete!");

@@ -3,17 +3,17 @@
 //! a time, cluster-2 first, gated by both directions of traffic; a check that fails after the canary,
 //! an upgrade that fails in the emulator, and a run killed with -9 in the middle of the rollout.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc, Arc};
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
 
 use crate::harness::{assert_valid, json_lines, schema};
 use crate::sandboxed::{check, example_main, verify_report, Sandboxed};
-use crate::support::Workdir;
+use crate::support::{Watched, Workdir};
 
 const OLD: &str = "v1.22.6.71-g7d67a80b-aliyun";
 const NEW: &str = "v1.24.6.69-gb4cd1ba2-aliyun";
@@ -44,6 +44,17 @@ fn deployed(delay: &str) -> Sandboxed {
         assert_eq!(check(&report, name)["passed"], Value::Bool(true), "{report:#}");
     }
     sandbox
+}
+
+/// The upgrade's `apply`, spawned with its stderr watched, once the canary's upgrade has started
+/// (`mesh["cluster-2"]: Modifying...` on stderr).
+fn apply_until_the_canary_upgrades(sandbox: &Sandboxed, stdout: Stdio) -> Watched {
+    let modifying =
+        |line: &str| line.contains("asm_service_mesh.mesh[\"cluster-2\"]: Modifying...");
+    let args = args(&["apply", "--auto-approve"], &[UPGRADE]);
+    let run = sandbox.work.spawn_watching(&args, stdout, &[("modifying", modifying)]);
+    run.marks.recv_timeout(Duration::from_secs(120)).expect("the canary's upgrade starts");
+    run
 }
 
 /// `(name, state, istio_version)` of each mesh in the emulator, sorted by name.
@@ -256,30 +267,9 @@ fn an_upgrade_failing_in_the_canary_stops_the_rollout_and_a_retry_finishes_it() 
 #[test]
 fn a_rollout_killed_mid_batch_is_finished_by_the_next_apply() {
     let sandbox = deployed("1500ms");
-    let mut child = sandbox
-        .work
-        .std_command(&args(&["apply", "--auto-approve"], &[UPGRADE]))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("meshform apply starts");
-    let stderr = child.stderr.take().expect("stderr");
-    let (tx, rx) = mpsc::channel();
-    let reader = std::thread::spawn(move || {
-        let mut seen = Vec::new();
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if line.contains("asm_service_mesh.mesh[\"cluster-2\"]: Modifying...") {
-                let _ = tx.send(());
-            }
-            seen.push(line);
-        }
-        seen.join("\n")
-    });
-    rx.recv_timeout(Duration::from_secs(120)).expect("the canary's upgrade starts");
+    let run = apply_until_the_canary_upgrades(&sandbox, Stdio::piped());
     std::thread::sleep(Duration::from_millis(300));
-    child.kill().expect("kill -9 the apply");
-    let _ = child.wait();
-    let err = reader.join().expect("stderr reader");
+    let err = run.kill().expect("stderr reader");
     assert!(!err.contains("mesh[\"cluster-1\"]: Modifying"), "killed during batch 1\n{err}");
     let mid = meshes(&sandbox.status());
     assert_eq!(mid[0].2, OLD, "mesh-1 untouched when the run died: {mid:?}");
@@ -297,35 +287,15 @@ fn a_rollout_killed_mid_batch_is_finished_by_the_next_apply() {
 #[test]
 fn sigterm_during_the_canary_finishes_its_batch_and_starts_no_other() {
     let sandbox = deployed("1500ms");
-    let mut child = sandbox
-        .work
-        .std_command(&args(&["apply", "--auto-approve"], &[UPGRADE]))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("meshform apply starts");
-    let pid = child.id();
-    let stderr = child.stderr.take().expect("stderr");
-    let (tx, rx) = mpsc::channel();
-    let reader = std::thread::spawn(move || {
-        let mut seen = Vec::new();
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if line.contains("asm_service_mesh.mesh[\"cluster-2\"]: Modifying...") {
-                let _ = tx.send(());
-            }
-            seen.push(line);
-        }
-        seen.join("\n")
-    });
-    rx.recv_timeout(Duration::from_secs(120)).expect("the canary's upgrade starts");
+    let run = apply_until_the_canary_upgrades(&sandbox, Stdio::piped());
+    let pid = run.child.id();
     let status = std::process::Command::new("kill")
         .args(["-TERM", &pid.to_string()])
         .status()
         .expect("kill runs");
     assert!(status.success());
-    let out = child.wait_with_output().expect("meshform ends");
-    let err = reader.join().expect("stderr reader");
-    assert_eq!(out.status.code(), Some(1), "an interrupted apply ends in error\n{err}");
+    let (code, err) = run.wait();
+    assert_eq!(code, Some(1), "an interrupted apply ends in error\n{err}");
     assert!(err.contains("Apply interrupted"), "{err}");
     assert!(err.contains("asm_service_mesh.mesh[\"cluster-2\"]: Modifications complete"), "{err}");
     assert!(!err.contains("batch 2 of 2 (cluster-1): starting"), "{err}");
@@ -443,28 +413,10 @@ fn words(run: &crate::support::Run) -> String {
 fn plan_and_verify_during_an_upgrade_see_it_in_progress_and_apply_finishes_it() {
     // Upgrades last 10 s: long enough to plan, refuse and verify while mesh-2's runs.
     let sandbox = deployed("10s");
-    let mut child = sandbox
-        .work
-        .std_command(&args(&["apply", "--auto-approve"], &[UPGRADE]))
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("meshform apply starts");
-    let stderr = child.stderr.take().expect("stderr");
-    let (tx, rx) = mpsc::channel();
-    let reader = std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if line.contains("asm_service_mesh.mesh[\"cluster-2\"]: Modifying...") {
-                let _ = tx.send(());
-            }
-        }
-    });
-    rx.recv_timeout(Duration::from_secs(120)).expect("the canary's upgrade starts");
+    let run = apply_until_the_canary_upgrades(&sandbox, Stdio::null());
     // The run dies mid-upgrade (a cancelled CI job): the upgrade goes on, the state lock is free.
     std::thread::sleep(Duration::from_millis(300));
-    child.kill().expect("kill -9 the apply");
-    let _ = child.wait();
-    let _ = reader.join();
+    let _ = run.kill();
     let upgrading = |sandbox: &Sandboxed| {
         meshes(&sandbox.status())
             .iter()

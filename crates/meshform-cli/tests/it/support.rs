@@ -1,8 +1,10 @@
 //! What every end-to-end test needs: a scratch configuration directory and a `meshform` process run in it
 //! with a deterministic environment (no colour, no `MESHFORM_*` or `CI` from the developer's shell).
 
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::Output;
+use std::process::{Child, Output, Stdio};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 /// The repository's `tests/fixtures` directory.
@@ -112,6 +114,33 @@ impl Workdir {
         cmd
     }
 
+    /// Spawns `meshform ARGS…` with `stdout` and stderr piped, and reads its stderr lines as they
+    /// come: for each line, the name of every mark whose test it passes is sent on `marks`.
+    pub fn spawn_watching(&self, args: &[&str], stdout: Stdio, marks: &[Mark]) -> Watched {
+        let mut child = self
+            .std_command(args)
+            .stdout(stdout)
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("meshform apply starts");
+        let stderr = child.stderr.take().expect("stderr");
+        let marks = marks.to_vec();
+        let (tx, rx) = mpsc::channel();
+        let reader = std::thread::spawn(move || {
+            let mut seen = Vec::new();
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                for (name, test) in &marks {
+                    if test(&line) {
+                        let _ = tx.send(*name);
+                    }
+                }
+                seen.push(line);
+            }
+            seen.join("\n")
+        });
+        Watched { child, marks: rx, reader }
+    }
+
     /// Runs `meshform ARGS…` to completion with stdin closed.
     pub fn run(&self, args: &[&str]) -> Run {
         self.run_with(args, &[])
@@ -147,6 +176,32 @@ impl Workdir {
         let real = std::fs::canonicalize(self.path()).unwrap_or_else(|_| self.path().into());
         text.replace(&real.display().to_string(), "[DIR]")
             .replace(&self.path().display().to_string(), "[DIR]")
+    }
+}
+
+/// A mark on a watched run's stderr: its name, and the test a line passes to earn it.
+pub type Mark = (&'static str, fn(&str) -> bool);
+
+/// A run spawned by [`Workdir::spawn_watching`]: the process, the names of the marks its stderr
+/// lines passed (in order), and the thread reading that stderr.
+pub struct Watched {
+    pub child: Child,
+    pub marks: mpsc::Receiver<&'static str>,
+    reader: std::thread::JoinHandle<String>,
+}
+
+impl Watched {
+    /// Waits for the run to end: its exit code and its stderr.
+    pub fn wait(self) -> (Option<i32>, String) {
+        let out = self.child.wait_with_output().expect("meshform ends");
+        (out.status.code(), self.reader.join().expect("stderr reader"))
+    }
+
+    /// Kills the run (`kill -9`), reaps it, and returns what the stderr reader returned.
+    pub fn kill(mut self) -> std::thread::Result<String> {
+        self.child.kill().expect("kill -9 the apply");
+        let _ = self.child.wait();
+        self.reader.join()
     }
 }
 
