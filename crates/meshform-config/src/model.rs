@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use hcl::edit::expr::Expression;
-use meshform_core::{ResourceAddr, SourceFile, Span, Type};
+use meshform_core::{InstanceKey, ModulePath, ResourceAddr, SourceFile, Span, Type, Value};
 
 /// An unevaluated expression and where it was written.
 #[derive(Clone, Debug)]
@@ -216,6 +216,63 @@ pub struct Settings {
     pub encryption: Option<NestedBlockDef>,
 }
 
+/// `module "NAME" { source = "./dir" … }`: a call of the module in another directory.
+#[derive(Clone, Debug)]
+pub struct ModuleCallDef {
+    pub name: String,
+    /// The block header.
+    pub span: Span,
+    /// The `source` path as written (`./modules/x`) and its span.
+    pub source: (String, Span),
+    pub repetition: Repetition,
+    pub depends_on: Vec<DependsOn>,
+    /// `providers = { CHILD = PARENT }`: which of the caller's provider configurations the module's
+    /// configurations are (`kubernetes = kubernetes.cluster_1`), with the entry's span.
+    pub providers: Vec<ProviderPass>,
+    /// Every other argument: the module's input variables.
+    pub args: BTreeMap<String, AttrDef>,
+}
+
+/// One entry of a module call's `providers` map.
+#[derive(Clone, Debug)]
+pub struct ProviderPass {
+    /// The configuration key inside the module (`kubernetes`, `kubernetes.peer`).
+    pub child: String,
+    /// The caller's configuration key (`kubernetes.cluster_1`).
+    pub parent: String,
+    pub span: Span,
+}
+
+/// One instance of a module call after expansion: what is evaluated in its own scope.
+#[derive(Clone, Debug)]
+pub struct ModuleInstanceDef {
+    /// The module's directory (`path.module`).
+    pub dir: PathBuf,
+    pub call: Arc<ModuleCallDef>,
+    /// `each`/`count` of this instance, seen by the call's arguments.
+    pub repetition_values: BTreeMap<String, Value>,
+    pub variables: BTreeMap<String, VariableDef>,
+    pub locals: BTreeMap<String, AttrDef>,
+    pub outputs: BTreeMap<String, OutputDef>,
+}
+
+/// What a module instance calls: each call's repetition and output names, so that `module.NAME`
+/// has a value (an empty map for a `for_each` over nothing) and references to outputs are checked.
+#[derive(Clone, Debug)]
+pub struct CallSummary {
+    pub span: Span,
+    pub kind: CallKind,
+    pub outputs: std::collections::BTreeSet<String>,
+}
+
+/// How `module.NAME` is shaped: one object, a list (`count`) or a map (`for_each`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CallKind {
+    Single,
+    Count,
+    ForEach,
+}
+
 /// A whole configuration directory, lowered.
 #[derive(Clone, Debug, Default)]
 pub struct Config {
@@ -228,9 +285,60 @@ pub struct Config {
     pub resources: BTreeMap<ResourceAddr, ResourceDef>,
     pub outputs: BTreeMap<String, OutputDef>,
     pub checks: BTreeMap<String, CheckDef>,
+    /// The `module` blocks of this directory.
+    pub module_calls: BTreeMap<String, Arc<ModuleCallDef>>,
+    /// The loaded configuration of each call's source (by call name), when it could be loaded.
+    pub module_sources: BTreeMap<String, Arc<Config>>,
+    /// After expansion ([`crate::modules::expand`]): every module instance below the root. Their
+    /// resources are in `resources` under module addresses.
+    pub modules: BTreeMap<ModulePath, ModuleInstanceDef>,
+    /// After expansion: the calls each module instance (the root included) makes.
+    pub calls: BTreeMap<ModulePath, BTreeMap<String, CallSummary>>,
 }
 
 impl Config {
+    /// The variables declared in a module instance (the root's for the root path).
+    pub fn variables_in(&self, m: &ModulePath) -> Option<&BTreeMap<String, VariableDef>> {
+        if m.is_root() {
+            Some(&self.variables)
+        } else {
+            self.modules.get(m).map(|i| &i.variables)
+        }
+    }
+
+    /// The locals of a module instance.
+    pub fn locals_in(&self, m: &ModulePath) -> Option<&BTreeMap<String, AttrDef>> {
+        if m.is_root() {
+            Some(&self.locals)
+        } else {
+            self.modules.get(m).map(|i| &i.locals)
+        }
+    }
+
+    /// The outputs of a module instance.
+    pub fn outputs_in(&self, m: &ModulePath) -> Option<&BTreeMap<String, OutputDef>> {
+        if m.is_root() {
+            Some(&self.outputs)
+        } else {
+            self.modules.get(m).map(|i| &i.outputs)
+        }
+    }
+
+    /// `path.module` of a module instance.
+    pub fn dir_of(&self, m: &ModulePath) -> &std::path::Path {
+        self.modules.get(m).map_or(&self.dir, |i| &i.dir)
+    }
+
+    /// Whether the configuration calls any module.
+    pub fn has_modules(&self) -> bool {
+        !self.module_calls.is_empty()
+    }
+
+    /// The key of a module instance from its path's last step.
+    pub fn instance_key(m: &ModulePath) -> InstanceKey {
+        m.last().map_or(InstanceKey::None, |s| s.key.clone())
+    }
+
     /// A digest of the configuration's source text, for saved-plan staleness checks.
     pub fn source_digest(&self) -> String {
         use sha2::{Digest, Sha256};
@@ -240,6 +348,11 @@ impl Config {
             h.update([0]);
             h.update(f.text.as_bytes());
             h.update([0]);
+        }
+        for (name, m) in &self.module_sources {
+            h.update(name.as_bytes());
+            h.update([0]);
+            h.update(m.source_digest().as_bytes());
         }
         meshform_core::hex::encode(&h.finalize())
     }

@@ -4,7 +4,7 @@
 use hcl::edit::expr::{Expression, ObjectKey, TraversalOperator};
 use hcl::edit::template::{Directive, Element, Template};
 use hcl::edit::Span as _;
-use meshform_core::{ResourceAddr, SourceFile, Span};
+use meshform_core::{InstanceKey, ResourceAddr, SourceFile, Span};
 use std::sync::Arc;
 
 /// What a reference points at.
@@ -13,6 +13,12 @@ pub enum Target {
     Var(String),
     Local(String),
     Resource(ResourceAddr),
+    /// A resource by its absolute address (`depends_on` after module expansion), not resolved
+    /// in the referring module.
+    Absolute(ResourceAddr),
+    /// `module.NAME` (the whole call), `module.NAME.OUTPUT`, or `module.NAME[KEY].OUTPUT` (with
+    /// the key when it is a literal).
+    Module(String, Option<InstanceKey>, Option<String>),
     Count,
     Each,
     Path,
@@ -82,6 +88,32 @@ impl Collector<'_> {
             "data" => match (attr(0), attr(1)) {
                 (Some(t), Some(n)) => (Target::Resource(ResourceAddr::data(t, n)), span_to(2)),
                 _ => (Target::Other("data".into()), whole.clone()),
+            },
+            "module" => match attr(0) {
+                Some(call) => {
+                    // `module.NAME.OUTPUT`, or `module.NAME[KEY].OUTPUT` for one instance.
+                    let keyed = matches!(
+                        ops.get(1).map(|o| o.value()),
+                        Some(TraversalOperator::Index(_) | TraversalOperator::LegacyIndex(_))
+                    );
+                    let at = if keyed { 2 } else { 1 };
+                    let key = match ops.get(1).map(|o| o.value()) {
+                        Some(TraversalOperator::Index(Expression::String(s))) => {
+                            Some(InstanceKey::Str(s.value().clone()))
+                        }
+                        Some(TraversalOperator::Index(Expression::Number(n))) => {
+                            n.value().as_i64().map(InstanceKey::Int)
+                        }
+                        Some(TraversalOperator::LegacyIndex(i)) => {
+                            i64::try_from(*i.value()).ok().map(InstanceKey::Int)
+                        }
+                        _ => None,
+                    };
+                    let output = attr(at).map(str::to_owned);
+                    let span = if output.is_some() { span_to(at + 1) } else { span_to(at) };
+                    (Target::Module(call.to_owned(), key, output), span)
+                }
+                None => (Target::Other("module".into()), whole.clone()),
             },
             "count" => (Target::Count, whole.clone()),
             "each" => (Target::Each, whole.clone()),

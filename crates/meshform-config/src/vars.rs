@@ -10,7 +10,7 @@ use meshform_core::{Diagnostic, Diagnostics, SourceFile, Span, Type, Value};
 
 use crate::eval::{EmptyScope, Evaluator, MapScope};
 use crate::load::syntax_error;
-use crate::model::Config;
+use crate::model::{Config, VariableDef};
 use crate::suggest::did_you_mean;
 
 /// Variable values given from outside the configuration. The CLI fills this (libraries never read the
@@ -33,6 +33,8 @@ enum Origin {
     Env(String),
     Cli,
     Saved,
+    /// A module call's argument.
+    Module(Span),
 }
 
 impl Origin {
@@ -43,6 +45,7 @@ impl Origin {
             Origin::Env(n) => format!("the environment variable MESHFORM_VAR_{n}"),
             Origin::Cli => "--var".into(),
             Origin::Saved => "the saved plan".into(),
+            Origin::Module(s) => format!("the module call's argument at {}", s.location()),
         }
     }
 }
@@ -159,89 +162,127 @@ pub fn resolve_variables(
                 }
             },
         };
-        let value = match decl.ty.convert(&value) {
-            Ok(v) => v,
-            Err(e) => {
-                let mut d = Diagnostic::error(
-                    "meshform::vars::type_mismatch",
-                    format!(
-                        "invalid value for variable \"{name}\" (from {}): {e}",
-                        origin.describe()
-                    ),
-                )
-                .with_help(format!("the variable's type is {}", decl.ty));
-                d = match (&origin, &decl.default) {
-                    (Origin::File(span), _) => {
-                        d.with_span(span.clone(), format!("expected {}", decl.ty))
-                    }
-                    (Origin::Default, Some(e)) => {
-                        d.with_span(e.span.clone(), format!("expected {}", decl.ty))
-                    }
-                    _ => d.with_span(decl.span.clone(), format!("declared as {}", decl.ty)),
-                };
-                diags.push(d);
-                continue;
-            }
-        };
-        if value.is_null() && !decl.nullable {
-            diags.push(
-                Diagnostic::error(
-                    "meshform::vars::null",
-                    format!("variable \"{name}\" must not be null"),
-                )
-                .with_span(decl.span.clone(), "declared with nullable = false")
-                .with_help("give it a value"),
-            );
-            continue;
+        if let Some(value) = settle(name, decl, value, &origin, &config.dir, &mut diags) {
+            values.insert(name.clone(), value);
         }
-        let value = value.with_mark(decl.sensitive);
-        for validation in &decl.validations {
-            let scope = MapScope(BTreeMap::from([(
-                "var".to_owned(),
-                Value::map([(name.clone(), value.clone())]),
-            )]));
-            let ev = Evaluator::new(&scope, &validation.condition.span.file, &config.dir);
-            match ev.eval(&validation.condition.node) {
-                Ok(v) if v.as_bool() == Some(true) || v.is_unknown() => {}
-                Ok(v) if v.as_bool() == Some(false) => {
-                    let msg =
-                        Evaluator::new(&scope, &validation.error_message.span.file, &config.dir)
-                            .eval(&validation.error_message.node)
-                            .ok()
-                            .and_then(|m| {
-                                if m.is_sensitive() {
-                                    None
-                                } else {
-                                    m.as_str().map(str::to_owned)
-                                }
-                            })
-                            .unwrap_or_else(|| "the value is not valid".into());
-                    diags.push(
-                        Diagnostic::error(
-                            "meshform::vars::validation",
-                            format!("invalid value for variable \"{name}\": {msg}"),
-                        )
-                        .with_span(validation.condition.span.clone(), "this condition is false")
-                        .with_help(format!(
-                            "the value came from {}; change it to satisfy the condition",
-                            origin.describe()
-                        )),
-                    );
-                }
-                Ok(v) => diags.push(
-                    Diagnostic::error(
-                        "meshform::vars::validation",
-                        format!("a validation condition must be a bool, got {}", v.kind()),
-                    )
-                    .with_span(validation.condition.span.clone(), "not a bool")
-                    .with_help("write a condition such as length(var.name) > 0"),
-                ),
-                Err(d) => diags.push(d),
-            }
-        }
-        values.insert(name.clone(), value);
     }
     (values, diags)
+}
+
+/// A module input variable's value from the call's argument (or `None` when the call leaves it
+/// out: the default, or null): converted to its type and validated, with errors at the argument.
+pub fn module_input(
+    name: &str,
+    decl: &VariableDef,
+    given: Option<(Value, Span)>,
+    dir: &Path,
+) -> Result<Value, Diagnostics> {
+    let mut diags = Diagnostics::default();
+    let (value, origin) = match given {
+        Some((v, span)) => (v, Origin::Module(span)),
+        None => match &decl.default {
+            Some(e) => match Evaluator::new(&EmptyScope, &e.span.file, dir).eval(&e.node) {
+                Ok(v) => (v, Origin::Default),
+                Err(d) => {
+                    diags.push(d.with_help("a variable's default must be a constant"));
+                    return Err(diags);
+                }
+            },
+            None => (Value::Null, Origin::Default),
+        },
+    };
+    match settle(name, decl, value, &origin, dir, &mut diags) {
+        Some(v) if !diags.has_errors() => Ok(v),
+        _ => Err(diags),
+    }
+}
+
+/// Converts a variable's value to its type, checks nullability and runs its validations.
+fn settle(
+    name: &str,
+    decl: &VariableDef,
+    value: Value,
+    origin: &Origin,
+    dir: &Path,
+    diags: &mut Diagnostics,
+) -> Option<Value> {
+    let config_dir = dir;
+    let value = match decl.ty.convert(&value) {
+        Ok(v) => v,
+        Err(e) => {
+            let mut d = Diagnostic::error(
+                "meshform::vars::type_mismatch",
+                format!("invalid value for variable \"{name}\" (from {}): {e}", origin.describe()),
+            )
+            .with_help(format!("the variable's type is {}", decl.ty));
+            d = match (origin, &decl.default) {
+                (Origin::File(span) | Origin::Module(span), _) => {
+                    d.with_span(span.clone(), format!("expected {}", decl.ty))
+                }
+                (Origin::Default, Some(e)) => {
+                    d.with_span(e.span.clone(), format!("expected {}", decl.ty))
+                }
+                _ => d.with_span(decl.span.clone(), format!("declared as {}", decl.ty)),
+            };
+            diags.push(d);
+            return None;
+        }
+    };
+    if value.is_null() && !decl.nullable {
+        diags.push(
+            Diagnostic::error(
+                "meshform::vars::null",
+                format!("variable \"{name}\" must not be null"),
+            )
+            .with_span(decl.span.clone(), "declared with nullable = false")
+            .with_help("give it a value"),
+        );
+        return None;
+    }
+    let value = value.with_mark(decl.sensitive);
+    for validation in &decl.validations {
+        let scope =
+            MapScope(BTreeMap::from([("var".to_owned(), Value::map([(name, value.clone())]))]));
+        let ev = Evaluator::new(&scope, &validation.condition.span.file, config_dir);
+        match ev.eval(&validation.condition.node) {
+            Ok(v) if v.as_bool() == Some(true) || v.is_unknown() => {}
+            Ok(v) if v.as_bool() == Some(false) => {
+                let msg =
+                    Evaluator::new(&scope, &validation.error_message.span.file, config_dir)
+                        .eval(&validation.error_message.node)
+                        .ok()
+                        .and_then(|m| {
+                            if m.is_sensitive() {
+                                None
+                            } else {
+                                m.as_str().map(str::to_owned)
+                            }
+                        })
+                        .unwrap_or_else(|| "the value is not valid".into());
+                diags.push(
+                    Diagnostic::error(
+                        "meshform::vars::validation",
+                        format!("invalid value for variable \"{name}\": {msg}"),
+                    )
+                    .with_span(validation.condition.span.clone(), "this condition is false")
+                    .with_help(format!(
+                        "the value came from {}; change it to satisfy the condition",
+                        origin.describe()
+                    )),
+                );
+            }
+            Ok(v) => diags.push(
+                Diagnostic::error(
+                    "meshform::vars::validation",
+                    format!("a validation condition must be a bool, got {}", v.kind()),
+                )
+                .with_span(validation.condition.span.clone(), "not a bool")
+                .with_help("write a condition such as length(var.name) > 0"),
+            ),
+            Err(d) => diags.push(d),
+        }
+    }
+    Some(value)
 }
 
 /// Checks what `validate` can know about variables without their values: every default is a constant

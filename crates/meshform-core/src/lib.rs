@@ -26,7 +26,10 @@ pub mod types;
 pub mod value;
 pub mod yaml;
 
-pub use addr::{implied_provider, AddrPattern, InstanceAddr, InstanceKey, Mode, ResourceAddr};
+pub use addr::{
+    implied_provider, AddrPattern, InstanceAddr, InstanceKey, Mode, ModulePath, ModulePattern,
+    ModuleStep, ResourceAddr, Selector,
+};
 pub use diag::{Diagnostic, Diagnostics, Severity, SourceFile, Span};
 pub use schema::{Attribute, BlockNesting, NestedBlock, ProviderSchema, Schema};
 pub use types::Type;

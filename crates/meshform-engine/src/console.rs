@@ -15,7 +15,7 @@ use meshform_state::StateError;
 use crate::graph::Node;
 use crate::ops::{self, Parsed, Workspace};
 use crate::plan::walk::remark;
-use crate::scope::Values;
+use crate::scope::{evaluate_node, Values};
 
 /// Why a console session could not start.
 #[derive(Debug, thiserror::Error)]
@@ -52,9 +52,10 @@ pub fn open(
     diags.extend(others);
     let state = ws.store.read()?.unwrap_or_default();
     let config = &loaded.config;
-    let mut values = Values::new(&config.dir);
+    let mut values = Values::for_config(config);
+    let root = meshform_core::ModulePath::root();
     for name in config.variables.keys() {
-        values.set_var(name, var_values.get(name).cloned().unwrap_or(Value::Unknown));
+        values.set_var(&root, name, var_values.get(name).cloned().unwrap_or(Value::Unknown));
     }
     for addr in config.resources.keys() {
         if state.resource(addr).is_none() {
@@ -83,15 +84,12 @@ pub fn open(
         }
     }
     for node in &loaded.graph.order {
-        let Node::Local(name) = node else { continue };
-        let Some(l) = config.locals.get(name) else { continue };
-        let v = Evaluator::new(&values, &l.expr.span.file, &config.dir)
-            .eval(&l.expr.node)
-            .unwrap_or_else(|d| {
-                diags.push(Diagnostic { severity: meshform_core::Severity::Warning, ..d });
-                Value::Unknown
-            });
-        values.set_local(name, v);
+        if !matches!(node, Node::Local(..) | Node::Var(..) | Node::Output(..)) {
+            continue;
+        }
+        for d in evaluate_node(config, &mut values, node) {
+            diags.push(Diagnostic { severity: meshform_core::Severity::Warning, ..d });
+        }
     }
     Ok((Console { values, dir: config.dir.clone() }, diags))
 }

@@ -8,30 +8,58 @@ use std::sync::Arc;
 use meshform_config::model::{Config, Repetition};
 use meshform_config::refs::{references, Reference, Target};
 use meshform_config::suggest::did_you_mean;
-use meshform_core::{Diagnostic, Diagnostics, Mode, ResourceAddr, Span};
+use meshform_core::{Diagnostic, Diagnostics, Mode, ModulePath, ResourceAddr, Span};
 use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::Direction;
 
 /// A node of the configuration graph.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Node {
-    Var(String),
-    Local(String),
+    /// An input variable of a module instance (the root's for the root path).
+    Var(ModulePath, String),
+    Local(ModulePath, String),
     /// A provider instance by configuration key (`local`, `kubernetes.cluster_1`).
     Provider(String),
     Resource(ResourceAddr),
-    Output(String),
+    Output(ModulePath, String),
     Check(String),
+}
+
+impl Node {
+    /// The module instance the node belongs to (providers and checks: the root).
+    pub fn module(&self) -> ModulePath {
+        match self {
+            Node::Var(m, _) | Node::Local(m, _) | Node::Output(m, _) => m.clone(),
+            Node::Resource(a) => a.module.clone(),
+            Node::Provider(_) | Node::Check(_) => ModulePath::root(),
+        }
+    }
 }
 
 impl fmt::Display for Node {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let prefix = |f: &mut fmt::Formatter<'_>, m: &ModulePath| {
+            if m.is_root() {
+                Ok(())
+            } else {
+                write!(f, "{m}.")
+            }
+        };
         match self {
-            Node::Var(n) => write!(f, "var.{n}"),
-            Node::Local(n) => write!(f, "local.{n}"),
+            Node::Var(m, n) => {
+                prefix(f, m)?;
+                write!(f, "var.{n}")
+            }
+            Node::Local(m, n) => {
+                prefix(f, m)?;
+                write!(f, "local.{n}")
+            }
             Node::Provider(k) => write!(f, "provider.{k}"),
             Node::Resource(a) => write!(f, "{a}"),
-            Node::Output(n) => write!(f, "output.{n}"),
+            Node::Output(m, n) => {
+                prefix(f, m)?;
+                write!(f, "output.{n}")
+            }
             Node::Check(n) => write!(f, "check.{n}"),
         }
     }
@@ -152,20 +180,41 @@ impl ResourceDependencies {
     }
 }
 
-/// The references of every expression, by node.
-fn node_references(config: &Config) -> BTreeMap<Node, Vec<Reference>> {
-    let mut out: BTreeMap<Node, Vec<Reference>> = BTreeMap::new();
+/// The references of every expression, by node, with the module instance they are resolved in
+/// (a module variable's value is its call's argument, written in the caller).
+type NodeRefs = BTreeMap<Node, (ModulePath, Vec<Reference>)>;
+
+fn node_references(config: &Config) -> NodeRefs {
+    let mut out: NodeRefs = BTreeMap::new();
     let file_refs = |e: &meshform_config::model::Expr| references(&e.node, &e.span.file);
-    for (name, v) in &config.variables {
-        out.insert(Node::Var(name.clone()), Vec::new());
+    let root = ModulePath::root();
+    for name in config.variables.keys() {
         // Validation conditions may only refer to the variable itself; checked at evaluation.
-        let _ = v;
+        out.insert(Node::Var(root.clone(), name.clone()), (root.clone(), Vec::new()));
+    }
+    for (m, inst) in &config.modules {
+        let parent = m.parent();
+        for name in inst.variables.keys() {
+            let refs = inst.call.args.get(name).map(|a| file_refs(&a.expr)).unwrap_or_default();
+            out.insert(Node::Var(m.clone(), name.clone()), (parent.clone(), refs));
+        }
+        for (name, l) in &inst.locals {
+            out.insert(Node::Local(m.clone(), name.clone()), (m.clone(), file_refs(&l.expr)));
+        }
+        for (name, o) in &inst.outputs {
+            let mut refs = file_refs(&o.value);
+            refs.extend(o.depends_on.iter().map(|d| Reference {
+                target: Target::Resource(d.addr.clone()),
+                span: d.span.clone(),
+            }));
+            out.insert(Node::Output(m.clone(), name.clone()), (m.clone(), refs));
+        }
     }
     for (name, l) in &config.locals {
-        out.insert(Node::Local(name.clone()), file_refs(&l.expr));
+        out.insert(Node::Local(root.clone(), name.clone()), (root.clone(), file_refs(&l.expr)));
     }
     for (key, p) in &config.providers {
-        out.insert(Node::Provider(key.clone()), body_refs(&p.body));
+        out.insert(Node::Provider(key.clone()), (root.clone(), body_refs(&p.body)));
     }
     for (addr, r) in &config.resources {
         let mut refs = body_refs(&r.body);
@@ -173,17 +222,21 @@ fn node_references(config: &Config) -> BTreeMap<Node, Vec<Reference>> {
             Repetition::Count(e) | Repetition::ForEach(e) => refs.extend(file_refs(e)),
             Repetition::Single => {}
         }
-        for d in &r.depends_on {
-            refs.push(Reference { target: Target::Resource(d.addr.clone()), span: d.span.clone() });
-        }
-        out.insert(Node::Resource(addr.clone()), refs);
+        // `depends_on` addresses are already absolute (a module call's own are its caller's).
+        let deps: Vec<Reference> = r
+            .depends_on
+            .iter()
+            .map(|d| Reference { target: Target::Absolute(d.addr.clone()), span: d.span.clone() })
+            .collect();
+        refs.extend(deps);
+        out.insert(Node::Resource(addr.clone()), (addr.module.clone(), refs));
     }
     for (name, o) in &config.outputs {
         let mut refs = file_refs(&o.value);
         for d in &o.depends_on {
             refs.push(Reference { target: Target::Resource(d.addr.clone()), span: d.span.clone() });
         }
-        out.insert(Node::Output(name.clone()), refs);
+        out.insert(Node::Output(root.clone(), name.clone()), (root.clone(), refs));
     }
     for (name, c) in &config.checks {
         // References to the check's own data sources are internal to it.
@@ -197,7 +250,7 @@ fn node_references(config: &Config) -> BTreeMap<Node, Vec<Reference>> {
             refs.extend(file_refs(e));
         }
         refs.retain(|r| !matches!(&r.target, Target::Resource(a) if scoped.contains(a)));
-        out.insert(Node::Check(name.clone()), refs);
+        out.insert(Node::Check(name.clone()), (root.clone(), refs));
     }
     out
 }
@@ -239,9 +292,9 @@ pub fn build(config: &Config) -> (ConfigGraph, Diagnostics) {
             edges.push((a, b));
         }
     };
-    for (node, rs) in &refs {
+    for (node, (ctx, rs)) in &refs {
         for r in rs {
-            if let Some(dep) = resolve(config, node, r, &mut diags) {
+            for dep in resolve(config, node, ctx, r, &mut diags) {
                 edge(&g, &dep, node);
             }
         }
@@ -298,8 +351,15 @@ pub fn build(config: &Config) -> (ConfigGraph, Diagnostics) {
     (g, diags)
 }
 
-/// The node a reference points at; reports references to undeclared things.
-fn resolve(config: &Config, from: &Node, r: &Reference, diags: &mut Diagnostics) -> Option<Node> {
+/// The nodes a reference points at (several for a whole module call), resolved in module
+/// instance `ctx`; reports references to undeclared things.
+fn resolve(
+    config: &Config,
+    from: &Node,
+    ctx: &ModulePath,
+    r: &Reference,
+    diags: &mut Diagnostics,
+) -> Vec<Node> {
     let unknown = |what: &str, name: &str, candidates: Vec<String>, span: &Span| {
         let mut d = Diagnostic::error(
             "meshform::config::unknown_reference",
@@ -314,37 +374,87 @@ fn resolve(config: &Config, from: &Node, r: &Reference, diags: &mut Diagnostics)
     };
     match &r.target {
         Target::Var(n) => {
-            if config.variables.contains_key(n) {
-                Some(Node::Var(n.clone()))
+            let declared = config.variables_in(ctx);
+            if declared.is_some_and(|v| v.contains_key(n)) {
+                vec![Node::Var(ctx.clone(), n.clone())]
             } else {
-                let c = config.variables.keys().map(|k| format!("var.{k}")).collect();
+                let c = declared
+                    .into_iter()
+                    .flat_map(|v| v.keys())
+                    .map(|k| format!("var.{k}"))
+                    .collect();
                 diags.push(unknown("input variable", &format!("var.{n}"), c, &r.span));
-                None
+                Vec::new()
             }
         }
         Target::Local(n) => {
-            if config.locals.contains_key(n) {
-                Some(Node::Local(n.clone()))
+            let declared = config.locals_in(ctx);
+            if declared.is_some_and(|l| l.contains_key(n)) {
+                vec![Node::Local(ctx.clone(), n.clone())]
             } else {
-                let c = config.locals.keys().map(|k| format!("local.{k}")).collect();
+                let c = declared
+                    .into_iter()
+                    .flat_map(|l| l.keys())
+                    .map(|k| format!("local.{k}"))
+                    .collect();
                 diags.push(unknown("local value", &format!("local.{n}"), c, &r.span));
-                None
+                Vec::new()
             }
         }
-        Target::Resource(a) => {
-            if config.resources.contains_key(a) {
-                Some(Node::Resource(a.clone()))
+        Target::Resource(a) | Target::Absolute(a) => {
+            let a = match &r.target {
+                Target::Resource(_) => a.clone().in_module(ctx),
+                _ => a.clone(),
+            };
+            if config.resources.contains_key(&a) {
+                vec![Node::Resource(a)]
             } else {
                 let c = config
                     .resources
                     .keys()
-                    .filter(|k| k.mode == a.mode)
-                    .map(|k| k.to_string())
+                    .filter(|k| k.mode == a.mode && k.module == a.module)
+                    .map(|k| k.local())
                     .collect();
                 let what = if a.mode == Mode::Data { "data source" } else { "resource" };
-                diags.push(unknown(what, &a.to_string(), c, &r.span));
-                None
+                diags.push(unknown(what, &a.local(), c, &r.span));
+                Vec::new()
             }
+        }
+        Target::Module(call, key, output) => {
+            let calls = config.calls.get(ctx);
+            let Some(summary) = calls.and_then(|c| c.get(call)) else {
+                let c = calls
+                    .into_iter()
+                    .flat_map(|c| c.keys())
+                    .map(|k| format!("module.{k}"))
+                    .collect();
+                diags.push(unknown("module", &format!("module.{call}"), c, &r.span));
+                return Vec::new();
+            };
+            if let Some(o) = output {
+                if !summary.outputs.contains(o) {
+                    let c = summary.outputs.iter().cloned().collect();
+                    diags.push(unknown(&format!("output value of module.{call}"), o, c, &r.span));
+                    return Vec::new();
+                }
+            }
+            config
+                .modules
+                .range(ctx.child(call, meshform_core::InstanceKey::None)..)
+                // The call's instances and their descendants sort together.
+                .take_while(|(m, _)| {
+                    m.starts_with(ctx) && m.0.get(ctx.0.len()).is_some_and(|s| s.name == *call)
+                })
+                .filter(|(m, _)| m.0.len() == ctx.0.len() + 1)
+                .filter(|(m, _)| key.as_ref().is_none_or(|k| m.last().is_some_and(|s| s.key == *k)))
+                .flat_map(|(m, inst)| {
+                    inst.outputs
+                        .keys()
+                        .filter(|k| output.as_ref().is_none_or(|o| o == *k))
+                        .map(|k| Node::Output(m.clone(), k.clone()))
+                        .collect::<Vec<_>>()
+                })
+                .collect()
         }
         Target::Count | Target::Each => {
             let ok = match from {
@@ -352,6 +462,13 @@ fn resolve(config: &Config, from: &Node, r: &Reference, diags: &mut Diagnostics)
                     (&config.resources[a].repetition, &r.target),
                     (Repetition::Count(_), Target::Count) | (Repetition::ForEach(_), Target::Each)
                 ),
+                Node::Var(m, _) if !m.is_root() => config.modules.get(m).is_some_and(|i| {
+                    matches!(
+                        (&i.call.repetition, &r.target),
+                        (Repetition::Count(_), Target::Count)
+                            | (Repetition::ForEach(_), Target::Each)
+                    )
+                }),
                 _ => false,
             };
             if !ok {
@@ -363,15 +480,15 @@ fn resolve(config: &Config, from: &Node, r: &Reference, diags: &mut Diagnostics)
                 diags.push(
                     Diagnostic::error(
                         "meshform::config::invalid_reference",
-                        format!("\"{name}\" is only available in a resource with {arg}"),
+                        format!("\"{name}\" is only available in a resource or module with {arg}"),
                     )
                     .with_span(r.span.clone(), "not available here")
                     .with_help(format!("set {arg} on this resource, or remove the reference")),
                 );
             }
-            None
+            Vec::new()
         }
-        Target::Path => None,
+        Target::Path => Vec::new(),
         Target::Other(name) => {
             diags.push(
                 Diagnostic::error(
@@ -380,15 +497,15 @@ fn resolve(config: &Config, from: &Node, r: &Reference, diags: &mut Diagnostics)
                 )
                 .with_span(r.span.clone(), "incomplete or unsupported reference")
                 .with_help(
-                    "references look like var.NAME, local.NAME, TYPE.NAME.ATTR, data.TYPE.NAME.ATTR, path.module",
+                    "references look like var.NAME, local.NAME, TYPE.NAME.ATTR, data.TYPE.NAME.ATTR, module.NAME.OUTPUT, path.module",
                 ),
             );
-            None
+            Vec::new()
         }
     }
 }
 
-fn report_cycles(g: &ConfigGraph, refs: &BTreeMap<Node, Vec<Reference>>, diags: &mut Diagnostics) {
+fn report_cycles(g: &ConfigGraph, refs: &NodeRefs, diags: &mut Diagnostics) {
     for scc in petgraph::algo::tarjan_scc(&g.graph) {
         let self_loop = scc.len() == 1 && g.graph.contains_edge(scc[0], scc[0]);
         if scc.len() < 2 && !self_loop {
@@ -401,11 +518,17 @@ fn report_cycles(g: &ConfigGraph, refs: &BTreeMap<Node, Vec<Reference>>, diags: 
         // Point at the reference that closes the cycle (from the last node back to the first).
         let last = &g.graph[*path.last().unwrap_or(&start)];
         let first = &g.graph[start];
-        let span = refs.get(first).and_then(|rs| {
+        let span = refs.get(first).and_then(|(ctx, rs)| {
             rs.iter()
-                .find(|r| {
-                    matches!((&r.target, last), (Target::Resource(a), Node::Resource(b)) if a == b)
-                        || matches!((&r.target, last), (Target::Local(a), Node::Local(b)) if a == b)
+                .find(|r| match (&r.target, last) {
+                    (Target::Resource(a), Node::Resource(b)) => a.clone().in_module(ctx) == *b,
+                    (Target::Absolute(a), Node::Resource(b)) => a == b,
+                    (Target::Local(a), Node::Local(_, b)) => a == b,
+                    (Target::Var(a), Node::Var(_, b)) => a == b,
+                    (Target::Module(c, _, _), Node::Output(m, _)) => {
+                        m.last().is_some_and(|s| s.name == *c)
+                    }
+                    _ => false,
                 })
                 .map(|r| r.span.clone())
         });

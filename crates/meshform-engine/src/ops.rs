@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use meshform_config::load::load_dir;
 use meshform_config::model::Config;
+use meshform_config::modules::expand;
 use meshform_config::vars::{resolve_variables, VarInputs};
 use meshform_core::{Diagnostic, Diagnostics, InstanceAddr, Mode, Value};
 use meshform_provider::Registry;
@@ -42,10 +43,13 @@ pub fn parse(dir: &Path) -> Parsed {
     Parsed { config, diags }
 }
 
-/// A configuration loaded and checked: the graph built, schemas checked.
+/// A configuration loaded and checked: modules expanded, the graph built, schemas checked.
 pub struct Loaded {
     pub config: Config,
     pub graph: ConfigGraph,
+    /// The configuration as parsed, when a module's `count`/`for_each` waits for the variables'
+    /// values: planning expands it again with them.
+    pub unexpanded: Option<Config>,
 }
 
 /// Loads and statically checks the configuration. `None` when it has errors (all in the diagnostics).
@@ -56,17 +60,48 @@ pub fn load(ws: &Workspace) -> (Option<Loaded>, Diagnostics) {
 /// [`load`] of a configuration already parsed.
 pub fn load_parsed(ws: &Workspace, parsed: Parsed) -> (Option<Loaded>, Diagnostics) {
     let Parsed { config, mut diags } = parsed;
-    let (graph, gdiags) = graph::build(&config);
-    diags.extend(gdiags);
-    diags.extend(meshform_config::vars::check_defaults(&config));
-    diags.extend(check_schemas(&config, &ws.registry));
-    diags.extend(meshform_config::load::check_rollouts(&config));
-    check_required_version(&config, &mut diags);
+    let (config, unexpanded) = if config.has_modules() {
+        let e = expand(&config, None);
+        diags.extend(e.diags);
+        (e.config, e.incomplete.then_some(config))
+    } else {
+        (config, None)
+    };
+    let graph = check_loaded(ws, &config, &mut diags);
     diags.sort();
     if diags.has_errors() {
         return (None, diags);
     }
-    (Some(Loaded { config, graph }), diags)
+    (Some(Loaded { config, graph, unexpanded }), diags)
+}
+
+/// The graph and static checks of an expanded configuration.
+fn check_loaded(ws: &Workspace, config: &Config, diags: &mut Diagnostics) -> ConfigGraph {
+    let (graph, gdiags) = graph::build(config);
+    diags.extend(gdiags);
+    diags.extend(meshform_config::vars::check_defaults(config));
+    diags.extend(check_schemas(config, &ws.registry));
+    diags.extend(meshform_config::load::check_rollouts(config));
+    check_required_version(config, diags);
+    graph
+}
+
+/// A loaded configuration whose module instances waited for the variables' values, expanded
+/// with them (the others as they are).
+pub fn expand_with(
+    ws: &Workspace,
+    mut loaded: Loaded,
+    vars: &BTreeMap<String, Value>,
+) -> Result<Loaded, Diagnostics> {
+    let Some(source) = loaded.unexpanded.take() else { return Ok(loaded) };
+    let e = expand(&source, Some(vars));
+    let mut diags = e.diags;
+    let graph = check_loaded(ws, &e.config, &mut diags);
+    diags.sort();
+    if diags.has_errors() {
+        return Err(diags);
+    }
+    Ok(Loaded { config: e.config, graph, unexpanded: None })
 }
 
 fn check_required_version(config: &Config, diags: &mut Diagnostics) {
@@ -257,7 +292,9 @@ pub async fn plan_loaded(
     if diags.has_errors() {
         return Err(PlanError::Diagnostics(diags));
     }
+    let loaded = expand_with(ws, loaded, &values).map_err(PlanError::Diagnostics)?;
     let state = read_state(ws)?;
+    let opts = &module_selections(&loaded.config, &state, opts, &mut diags);
     check_targets(&loaded.config, &state, opts, &mut diags);
     if diags.has_errors() {
         return Err(PlanError::Diagnostics(diags));
@@ -270,6 +307,44 @@ pub async fn plan_loaded(
         return Err(PlanError::Diagnostics(diags));
     }
     Ok(Planned { plan, ctx, loaded, state, vars: values, diags })
+}
+
+/// `--target`/`--exclude` naming modules, as patterns for every resource inside them (in the
+/// configuration or the state); a module that holds nothing is an error.
+fn module_selections(
+    config: &Config,
+    state: &State,
+    opts: &PlanOptions,
+    diags: &mut Diagnostics,
+) -> PlanOptions {
+    let mut out = opts.clone();
+    let known: std::collections::BTreeSet<meshform_core::ResourceAddr> =
+        config.resources.keys().cloned().chain(state.resources.iter().map(|r| r.addr())).collect();
+    for (flag, list, into) in [
+        ("--target", &opts.module_targets, &mut out.targets),
+        ("--exclude", &opts.module_excludes, &mut out.excludes),
+    ] {
+        for m in list {
+            let inside: Vec<_> = known.iter().filter(|a| m.contains(&a.module)).collect();
+            if inside.is_empty() {
+                diags.push(
+                    Diagnostic::error(
+                        "meshform::cli::unknown_target",
+                        format!("{flag} {m}: no such module instance in the configuration or the state"),
+                    )
+                    .with_help("list addresses with `meshform state list`, or check the module's name and keys"),
+                );
+            }
+            into.extend(
+                inside
+                    .into_iter()
+                    .map(|a| meshform_core::AddrPattern { resource: a.clone(), key: None }),
+            );
+        }
+    }
+    out.module_targets.clear();
+    out.module_excludes.clear();
+    out
 }
 
 fn check_targets(config: &Config, state: &State, opts: &PlanOptions, diags: &mut Diagnostics) {

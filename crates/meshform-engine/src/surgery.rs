@@ -2,7 +2,7 @@
 //! The pure edits are `meshform_state::surgery`; these read the state, apply them and write the
 //! result. The caller holds the state lock for the ones that write ([`remove`], [`move_`], [`push`]).
 
-use meshform_core::{AddrPattern, InstanceAddr, Value};
+use meshform_core::{InstanceAddr, Selector, Value};
 use meshform_state::{surgery, State, StateError, SurgeryError};
 
 use crate::ops::{read_state, Workspace};
@@ -20,7 +20,7 @@ pub enum SurgeryOpError {
 
 /// The addresses of the state's instances, sorted, those matching one of `patterns` (all when
 /// there are none).
-pub fn list(ws: &Workspace, patterns: &[AddrPattern]) -> Result<Vec<String>, StateError> {
+pub fn list(ws: &Workspace, patterns: &[Selector]) -> Result<Vec<String>, StateError> {
     let state = read_state(ws)?;
     Ok(surgery::list(&state)
         .into_iter()
@@ -55,7 +55,7 @@ pub fn show(ws: &Workspace, addr: &InstanceAddr) -> Result<Option<ShownInstance>
 }
 
 /// Forgets the instances matching `patterns` (the objects stay); returns their addresses.
-pub fn remove(ws: &Workspace, patterns: &[AddrPattern]) -> Result<Vec<String>, SurgeryOpError> {
+pub fn remove(ws: &Workspace, patterns: &[Selector]) -> Result<Vec<String>, SurgeryOpError> {
     let mut state = read_state(ws)?;
     let removed = surgery::remove(&mut state, patterns)?;
     ws.store.write(&mut state)?;

@@ -11,7 +11,7 @@ use meshform_provider::Registry;
 use crate::body::{check_body, eval_body};
 use crate::graph::{ConfigGraph, Node};
 use crate::plan::rollout::unknown_order_keys;
-use crate::scope::Values;
+use crate::scope::{evaluate_node, Values};
 
 /// Checks every provider block and resource body against the registered providers' schemas.
 pub fn check_schemas(config: &Config, registry: &Registry) -> Diagnostics {
@@ -99,11 +99,12 @@ fn unknown_provider(name: &str, span: meshform_core::Span, known: &[&str]) -> Di
 /// `validate` without any provider call.
 pub fn check_values(config: &Config, graph: &ConfigGraph, registry: &Registry) -> Diagnostics {
     let mut diags = Diagnostics::default();
-    let mut values = Values::new(&config.dir);
+    let mut values = Values::for_config(config);
     let mut schemas: BTreeMap<&str, ProviderSchema> = BTreeMap::new();
+    let root = meshform_core::ModulePath::root();
     for node in &graph.order {
         match node {
-            Node::Var(name) => {
+            Node::Var(m, name) if m.is_root() => {
                 let v = &config.variables[name];
                 let value = v
                     .default
@@ -113,17 +114,10 @@ pub fn check_values(config: &Config, graph: &ConfigGraph, registry: &Registry) -
                     })
                     .and_then(|x| v.ty.convert(&x).ok())
                     .unwrap_or(Value::Unknown);
-                values.set_var(name, value.with_mark(v.sensitive));
+                values.set_var(&root, name, value.with_mark(v.sensitive));
             }
-            Node::Local(name) => {
-                let l = &config.locals[name];
-                let v = Evaluator::new(&values, &l.expr.span.file, &config.dir)
-                    .eval(&l.expr.node)
-                    .unwrap_or_else(|d| {
-                        diags.push(d);
-                        Value::Unknown
-                    });
-                values.set_local(name, v);
+            Node::Var(..) | Node::Local(..) => {
+                diags.extend(evaluate_node(config, &mut values, node));
             }
             Node::Provider(key) => {
                 let name = key.split('.').next().unwrap_or(key);
@@ -145,7 +139,8 @@ pub fn check_values(config: &Config, graph: &ConfigGraph, registry: &Registry) -
                 match &r.repetition {
                     Repetition::Single => {}
                     Repetition::Count(e) | Repetition::ForEach(e) => {
-                        match Evaluator::new(&values, &e.span.file, &config.dir).eval(&e.node) {
+                        let scope = values.scope(&addr.module);
+                        match Evaluator::new(scope, &e.span.file, &config.dir).eval(&e.node) {
                             Err(d) => diags.push(d),
                             Ok(v) => {
                                 if let (Some(def), Some(keys)) =
@@ -164,7 +159,7 @@ pub fn check_values(config: &Config, graph: &ConfigGraph, registry: &Registry) -
                 }
                 let mut shape = Value::Unknown;
                 if let Some(schema) = schema {
-                    let scope = Overlay { base: &values, extra: &overlay };
+                    let scope = Overlay { base: values.scope(&addr.module), extra: &overlay };
                     eval_body(&r.body, &schema, &scope, &config.dir, &mut diags);
                     // A single instance gets its attribute names, so that a reference to an attribute
                     // the type does not have is caught here.
@@ -175,7 +170,7 @@ pub fn check_values(config: &Config, graph: &ConfigGraph, registry: &Registry) -
                 }
                 values.set_resource(addr, shape);
             }
-            Node::Output(name) => {
+            Node::Output(m, name) if m.is_root() => {
                 let o = &config.outputs[name];
                 if let Err(d) =
                     Evaluator::new(&values, &o.value.span.file, &config.dir).eval(&o.value.node)
@@ -183,6 +178,7 @@ pub fn check_values(config: &Config, graph: &ConfigGraph, registry: &Registry) -
                     diags.push(d);
                 }
             }
+            Node::Output(..) => diags.extend(evaluate_node(config, &mut values, node)),
             Node::Check(_) => {}
         }
     }

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use meshform_core::{InstanceAddr, InstanceKey, Mode, PathStep, ResourceAddr, Value};
+use meshform_core::{InstanceAddr, InstanceKey, Mode, ModulePath, PathStep, ResourceAddr, Value};
 use serde::{Deserialize, Serialize};
 
 use crate::store::now_rfc3339;
@@ -92,6 +92,9 @@ impl OutputState {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ResourceState {
+    /// The module instance holding it (`module.dr["prod"]`), absent in the root module.
+    #[serde(default, skip_serializing_if = "ModulePath::is_root")]
+    pub module: ModulePath,
     pub mode: Mode,
     #[serde(rename = "type")]
     pub ty: String,
@@ -103,7 +106,12 @@ pub struct ResourceState {
 
 impl ResourceState {
     pub fn addr(&self) -> ResourceAddr {
-        ResourceAddr { mode: self.mode, ty: self.ty.clone(), name: self.name.clone() }
+        ResourceAddr {
+            module: self.module.clone(),
+            mode: self.mode,
+            ty: self.ty.clone(),
+            name: self.name.clone(),
+        }
     }
 
     /// Where the instance with `key` is (or would be inserted) in `instances`, kept sorted by key.
@@ -251,7 +259,8 @@ impl State {
     /// binary search, so that one operation's bookkeeping does not grow with the state.
     fn resource_index(&self, addr: &ResourceAddr) -> Result<usize, usize> {
         self.resources.binary_search_by(|r| {
-            (r.mode, r.ty.as_str(), r.name.as_str()).cmp(&(
+            (&r.module, r.mode, r.ty.as_str(), r.name.as_str()).cmp(&(
+                &addr.module,
                 addr.mode,
                 addr.ty.as_str(),
                 addr.name.as_str(),
@@ -294,6 +303,7 @@ impl State {
                 self.resources.insert(
                     i,
                     ResourceState {
+                        module: addr.resource.module.clone(),
                         mode: addr.resource.mode,
                         ty: addr.resource.ty.clone(),
                         name: addr.resource.name.clone(),

@@ -5,7 +5,7 @@
 //! these, and writes the result back through its [`StateStore`](crate::StateStore).
 
 use meshform_core::addr::AddrParseError;
-use meshform_core::{AddrPattern, InstanceAddr, InstanceKey};
+use meshform_core::{AddrPattern, InstanceAddr, InstanceKey, Selector};
 
 use crate::format::{InstanceStatus, State};
 
@@ -83,7 +83,7 @@ pub fn list(state: &State) -> Vec<String> {
 /// Removes every instance matching one of `patterns` (a resource address matches all its instances)
 /// and returns the removed addresses, sorted. When any pattern matches nothing, nothing is removed
 /// and the error names every such pattern.
-pub fn remove(state: &mut State, patterns: &[AddrPattern]) -> Result<Vec<String>, SurgeryError> {
+pub fn remove(state: &mut State, patterns: &[Selector]) -> Result<Vec<String>, SurgeryError> {
     let all: Vec<InstanceAddr> = state.instances().map(|(a, _, _)| a).collect();
     let unmatched: Vec<String> = patterns
         .iter()
@@ -178,6 +178,7 @@ pub fn move_(
             })
             .collect();
         r.name = dp.resource.name.clone();
+        r.module = dp.resource.module.clone();
         state.resources.sort_by_key(|r| r.addr());
         let (old, new) = (sp.resource.to_string(), dp.resource.to_string());
         for r in &mut state.resources {
@@ -284,7 +285,7 @@ mod tests {
         s
     }
 
-    fn pats(p: &[&str]) -> Vec<AddrPattern> {
+    fn pats(p: &[&str]) -> Vec<Selector> {
         p.iter().map(|p| p.parse().unwrap()).collect()
     }
 

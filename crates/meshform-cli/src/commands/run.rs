@@ -3,7 +3,7 @@
 use std::io::BufRead;
 use std::path::Path;
 
-use meshform_core::{AddrPattern, Diagnostics};
+use meshform_core::{AddrPattern, Diagnostics, ModulePattern, Selector};
 use meshform_engine::apply::ApplyOptions;
 use meshform_engine::ops::{self, Planned, Workspace};
 use meshform_engine::plan::walk::PlanOptions;
@@ -32,11 +32,35 @@ fn patterns(settings: &Settings, flag: &str, list: &[String]) -> Result<Vec<Addr
                 usage_error(
                     settings,
                     &format!("{flag}: {e}"),
-                    "addresses look like local_file.a, local_file.a[0] or local_file.a[\"key\"]",
+                    "--replace takes resource instances: local_file.a, local_file.a[0] or module.NAME.local_file.a[\"key\"]",
                 )
             })
         })
         .collect()
+}
+
+/// `--target`/`--exclude` values: resources and instances, and modules (all they hold).
+fn selectors(
+    settings: &Settings,
+    flag: &str,
+    list: &[String],
+) -> Result<(Vec<AddrPattern>, Vec<ModulePattern>), u8> {
+    let mut resources = Vec::new();
+    let mut modules = Vec::new();
+    for s in list {
+        match s.parse::<Selector>() {
+            Ok(Selector::Resource(p)) => resources.push(p),
+            Ok(Selector::Module(m)) => modules.push(m),
+            Err(e) => {
+                return Err(usage_error(
+                    settings,
+                    &format!("{flag}: {e}"),
+                    "addresses look like local_file.a, local_file.a[0], local_file.a[\"key\"], module.NAME or module.NAME[\"key\"].local_file.a",
+                ))
+            }
+        }
+    }
+    Ok((resources, modules))
 }
 
 pub(super) fn plan_options(
@@ -58,12 +82,16 @@ pub(super) fn plan_options(
     } else {
         PlanMode::Normal
     };
+    let (targets, module_targets) = selectors(settings, "--target", &args.targets)?;
+    let (excludes, module_excludes) = selectors(settings, "--exclude", &args.excludes)?;
     Ok(PlanOptions {
         mode,
         refresh: args.refresh,
-        targets: patterns(settings, "--target", &args.targets)?,
-        excludes: patterns(settings, "--exclude", &args.excludes)?,
+        targets,
+        excludes,
         replace: patterns(settings, "--replace", &args.replace)?,
+        module_targets,
+        module_excludes,
         parallelism: args.parallelism as usize,
     })
 }

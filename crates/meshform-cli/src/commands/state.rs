@@ -1,7 +1,7 @@
 //! `state …`, `import`, `taint`/`untaint` and `force-unlock`: state surgery, always under the state
 //! lock.
 
-use meshform_core::{AddrPattern, InstanceAddr};
+use meshform_core::{InstanceAddr, Selector};
 use meshform_engine::ops::{self, Workspace};
 use meshform_engine::surgery::{self, PullError, SurgeryOpError};
 use meshform_state::StateLock;
@@ -36,16 +36,10 @@ fn fail_state(settings: &Settings, e: &meshform_state::StateError) -> u8 {
 }
 
 /// Parses addresses given on the command line (`e.g.` shows the command in the help line).
-fn patterns(
-    settings: &Settings,
-    addresses: &[String],
-    example: &str,
-) -> Result<Vec<AddrPattern>, u8> {
+fn patterns(settings: &Settings, addresses: &[String], example: &str) -> Result<Vec<Selector>, u8> {
     addresses
         .iter()
-        .map(|a| {
-            a.parse::<AddrPattern>().map_err(|e| usage_error(settings, &e.to_string(), example))
-        })
+        .map(|a| a.parse::<Selector>().map_err(|e| usage_error(settings, &e.to_string(), example)))
         .collect()
 }
 

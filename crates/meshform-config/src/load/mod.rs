@@ -11,20 +11,32 @@ use meshform_core::{Diagnostic, Diagnostics, ResourceAddr, SourceFile, Span, Typ
 use crate::eval::{EmptyScope, Evaluator};
 
 mod meta;
+mod module_call;
 
 use crate::model::*;
 use crate::suggest::did_you_mean;
 use crate::typeexpr::parse_type;
 pub use meta::check_rollouts;
 use meta::provider_ref;
+pub use module_call::{load_modules, normalize};
 
 /// Whether a file name is a variables file rather than configuration.
 pub fn is_vars_file(name: &str) -> bool {
     name.ends_with(".vars.hcl")
 }
 
-/// Loads every `*.hcl` file of `dir` (not recursive, in name order, variable files excluded).
+/// Loads every `*.hcl` file of `dir` (not recursive, in name order, variable files excluded), then
+/// the modules it calls.
 pub fn load_dir(dir: &Path) -> (Config, Diagnostics) {
+    let (mut config, mut diags) = load_dir_named(dir, "");
+    if config.has_modules() {
+        diags.extend(load_modules(&mut config, dir));
+    }
+    (config, diags)
+}
+
+/// Loads the `*.hcl` files of one directory, naming them `PREFIX` + file name in diagnostics.
+pub(crate) fn load_dir_named(dir: &Path, prefix: &str) -> (Config, Diagnostics) {
     let mut diags = Diagnostics::default();
     let mut config = Config { dir: dir.to_path_buf(), ..Config::default() };
     let mut names: Vec<String> = match std::fs::read_dir(dir) {
@@ -50,7 +62,7 @@ pub fn load_dir(dir: &Path) -> (Config, Diagnostics) {
         let path = dir.join(&name);
         match std::fs::read_to_string(&path) {
             Ok(text) => {
-                let file = SourceFile::new(name, text);
+                let file = SourceFile::new(format!("{prefix}{name}"), text);
                 diags.extend(load_source(&mut config, &file));
             }
             Err(e) => diags.push(Diagnostic::error(
@@ -102,8 +114,9 @@ pub(crate) struct Lowerer {
     pub(crate) diags: Diagnostics,
 }
 
-const TOP_LEVEL: &[&str] =
-    &["variable", "locals", "provider", "resource", "data", "output", "meshform", "check"];
+const TOP_LEVEL: &[&str] = &[
+    "variable", "locals", "provider", "resource", "data", "output", "meshform", "check", "module",
+];
 
 impl Lowerer {
     pub(crate) fn span(&self, node: &impl hcl::edit::Span) -> Span {
@@ -264,6 +277,21 @@ impl Lowerer {
                 }
                 let check = self.lower_check(name.clone(), header, b);
                 config.checks.insert(name, check);
+            }
+            "module" => {
+                let Some(l) = self.labels(b, 1, "module \"NAME\" { source = \"./DIR\" … }")
+                else {
+                    return;
+                };
+                let name = l[0].clone();
+                if let Some(first) = config.module_calls.get(&name) {
+                    let first = first.span.clone();
+                    self.duplicate("module", &name, header, &first);
+                    return;
+                }
+                if let Some(call) = self.lower_module_call(name.clone(), header, b) {
+                    config.module_calls.insert(name, Arc::new(call));
+                }
             }
             "meshform" => {
                 let body = self.lower_body(&b.body, self.span(b));

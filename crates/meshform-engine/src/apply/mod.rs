@@ -26,6 +26,7 @@ use crate::graph::{ConfigGraph, Node};
 use crate::plan::walk::{provider_state_key, PlanContext};
 use crate::plan::{Action, Plan, PlanMode, ResourceChange, Rollout};
 use crate::reporter::Reporter;
+use crate::scope::evaluate_node;
 use crate::verify::{run_check, CheckResult};
 
 mod operation;
@@ -328,15 +329,7 @@ impl<'a> Executor<'a> {
     }
 
     fn config_step(&mut self, node: &Node, out: &mut ApplyOutcome) {
-        if let Node::Local(name) = node {
-            let l = &self.config.locals[name];
-            match Evaluator::new(&self.ctx.values, &l.expr.span.file, &self.config.dir)
-                .eval(&l.expr.node)
-            {
-                Ok(v) => self.ctx.values.set_local(name, v),
-                Err(d) => out.diags.push(d),
-            }
-        }
+        out.diags.extend(evaluate_node(self.config, &mut self.ctx.values, node));
     }
 
     /// Re-evaluates an instance's configuration with the values applied so far and builds its operation.
@@ -360,8 +353,9 @@ impl<'a> Executor<'a> {
                 format!("{}: provider {} is not configured", c.addr, c.provider),
             )
         })?;
-        let overlay = self.instance_overlay(&r.repetition, &c.addr.key);
-        let scope = Overlay { base: &self.ctx.values, extra: &overlay };
+        let overlay = self.instance_overlay(&r.repetition, &c.addr.resource.module, &c.addr.key);
+        let scope =
+            Overlay { base: self.ctx.values.scope(&c.addr.resource.module), extra: &overlay };
         let mut diags = Diagnostics::default();
         let proposed = eval_body(&r.body, &schema, &scope, &self.config.dir, &mut diags);
         if let Some(d) = diags.into_iter().find(|d| d.is_error()) {
@@ -462,15 +456,20 @@ impl<'a> Executor<'a> {
 
     /// The `count`/`each` names an instance's expressions see; `for_each` is re-evaluated so that
     /// `each.value` reflects values applied so far.
-    fn instance_overlay(&self, rep: &Repetition, key: &InstanceKey) -> BTreeMap<String, Value> {
+    fn instance_overlay(
+        &self,
+        rep: &Repetition,
+        module: &meshform_core::ModulePath,
+        key: &InstanceKey,
+    ) -> BTreeMap<String, Value> {
         match (rep, key) {
             (Repetition::Count(_), InstanceKey::Int(i)) => BTreeMap::from([(
                 "count".to_owned(),
                 Value::map([("index", Value::number(*i as f64))]),
             )]),
             (Repetition::ForEach(e), InstanceKey::Str(k)) => {
-                let all =
-                    Evaluator::new(&self.ctx.values, &e.span.file, &self.config.dir).eval(&e.node);
+                let scope = self.ctx.values.scope(module);
+                let all = Evaluator::new(scope, &e.span.file, &self.config.dir).eval(&e.node);
                 let value = match all.ok().as_ref().map(Value::unmarked) {
                     Some(Value::Map(m)) => m.get(k).cloned().unwrap_or(Value::Unknown),
                     _ => Value::string(k.clone()),

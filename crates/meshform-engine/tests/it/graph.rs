@@ -3,7 +3,7 @@
 
 use meshform_config::load::load_source;
 use meshform_config::model::Config;
-use meshform_core::{ResourceAddr, SourceFile};
+use meshform_core::{ModulePath, ResourceAddr, SourceFile};
 use meshform_engine::graph::{self, Node};
 
 fn config(src: &str) -> Config {
@@ -48,10 +48,13 @@ fn edges_come_from_references_depends_on_and_providers() {
         |n: &Node| -> Vec<String> { g.dependencies(n).iter().map(|d| d.to_string()).collect() };
     assert_eq!(deps(&res("c")), ["provider.local", "local_file.a", "local_file.b"]);
     assert_eq!(deps(&res("a")), ["local.name", "provider.local"]);
-    assert_eq!(deps(&Node::Local("name".into())), ["local.dir"]);
-    assert_eq!(deps(&Node::Output("c".into())), ["local_file.c"]);
-    let through_locals: Vec<String> =
-        g.resource_dependencies(&Node::Output("c".into())).iter().map(|a| a.to_string()).collect();
+    assert_eq!(deps(&Node::Local(ModulePath::root(), "name".into())), ["local.dir"]);
+    assert_eq!(deps(&Node::Output(ModulePath::root(), "c".into())), ["local_file.c"]);
+    let through_locals: Vec<String> = g
+        .resource_dependencies(&Node::Output(ModulePath::root(), "c".into()))
+        .iter()
+        .map(|a| a.to_string())
+        .collect();
     assert_eq!(through_locals, ["local_file.c"]);
     assert_eq!(g.graph.edge_count(), 11);
 }

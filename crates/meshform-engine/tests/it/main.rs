@@ -10,6 +10,7 @@ mod drift;
 mod failures;
 mod graph;
 mod journal;
+mod modules;
 mod outage;
 mod replace;
 mod rollout;

@@ -4,11 +4,11 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
-use meshform_config::eval::{Evaluator, Overlay};
-use meshform_config::model::{Config, Repetition, ResourceDef};
+use meshform_config::eval::Overlay;
+use meshform_config::model::{Config, Repetition};
 use meshform_core::{
-    AddrPattern, Diagnostics, InstanceAddr, InstanceKey, Mode, PathStep, ProviderSchema,
-    ResourceAddr, Schema, Value,
+    AddrPattern, Diagnostics, InstanceAddr, InstanceKey, Mode, ProviderSchema, ResourceAddr,
+    Schema, Value,
 };
 use meshform_provider::{ConfiguredProvider, ErrorKind, ProviderError, Registry};
 use meshform_state::{InstanceStatus, State};
@@ -16,15 +16,13 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 
 mod expand;
+mod instance;
 mod outage;
 mod removal;
 
 use outage::{config_changed, Unavailable};
 
-use super::support::{
-    allowed_resources, apply_ignore_changes, data_read_failed, prevent_destroy_diag, problem_diag,
-    provider_config_error, provider_plan_error, unknown_computed, Allowed,
-};
+use super::support::{allowed_resources, problem_diag, provider_config_error, Allowed};
 pub use super::support::{base_dir, remark};
 use super::{Action, Adoption, ChangeReason, Drift, Plan, PlanFailure, PlanMode, ResourceChange};
 use crate::body::eval_body;
@@ -41,6 +39,10 @@ pub struct PlanOptions {
     pub targets: Vec<AddrPattern>,
     pub excludes: Vec<AddrPattern>,
     pub replace: Vec<AddrPattern>,
+    /// `--target module.NAME…` / `--exclude module.NAME…`: every resource inside; planning turns
+    /// them into resource patterns in `targets` and `excludes` once the modules are expanded.
+    pub module_targets: Vec<meshform_core::ModulePattern>,
+    pub module_excludes: Vec<meshform_core::ModulePattern>,
     /// At most this many provider operations at once.
     pub parallelism: usize,
 }
@@ -53,6 +55,8 @@ impl Default for PlanOptions {
             targets: Vec::new(),
             excludes: Vec::new(),
             replace: Vec::new(),
+            module_targets: Vec::new(),
+            module_excludes: Vec::new(),
             parallelism: 10,
         }
     }
@@ -125,9 +129,10 @@ impl<'a> Planner<'a> {
         opts: &'a PlanOptions,
         reporter: &'a dyn Reporter,
     ) -> Planner<'a> {
-        let mut values = Values::new(&config.dir);
+        let mut values = Values::for_config(config);
+        let root = meshform_core::ModulePath::root();
         for (k, v) in vars {
-            values.set_var(k, v.clone());
+            values.set_var(&root, k, v.clone());
         }
         let schemas = registry
             .names()
@@ -221,20 +226,12 @@ impl<'a> Planner<'a> {
                 continue;
             }
             match node {
-                Node::Var(_) | Node::Check(_) => {}
-                Node::Local(name) => {
-                    let l = &self.config.locals[name];
-                    let v = Evaluator::new(&self.ctx.values, &l.expr.span.file, &self.config.dir)
-                        .eval(&l.expr.node)
-                        .unwrap_or_else(|d| {
-                            self.diags.push(d);
-                            Value::Unknown
-                        });
-                    self.set_local_value(name, v);
-                }
+                Node::Check(_) => {}
+                Node::Var(m, _) if m.is_root() => {}
+                Node::Output(m, name) if m.is_root() => self.plan_output(name),
+                Node::Var(..) | Node::Local(..) | Node::Output(..) => self.evaluate(node),
                 Node::Provider(key) => self.configure_provider(key).await,
                 Node::Resource(addr) => self.plan_resource(node, addr).await,
-                Node::Output(name) => self.plan_output(name),
             }
         }
         self.plan_orphans().await;
@@ -264,11 +261,23 @@ impl<'a> Planner<'a> {
                     .push(format!("{addr} (depends on {because}, which could not be planned)"));
                 self.set_resource_value(addr, Value::Unknown);
             }
-            Node::Local(n) => {
+            Node::Local(m, n) => {
                 if let Some(probe) = &mut self.probe {
-                    probe.set_local(n, Value::Unknown);
+                    probe.set_local(m, n, Value::Unknown);
                 }
-                self.ctx.values.set_local(n, Value::Unknown);
+                self.ctx.values.set_local(m, n, Value::Unknown);
+            }
+            Node::Var(m, n) if !m.is_root() => {
+                if let Some(probe) = &mut self.probe {
+                    probe.set_var(m, n, Value::Unknown);
+                }
+                self.ctx.values.set_var(m, n, Value::Unknown);
+            }
+            Node::Output(m, n) if !m.is_root() => {
+                if let Some(probe) = &mut self.probe {
+                    probe.set_output(m, n, Value::Unknown);
+                }
+                self.ctx.values.set_output(m, n, Value::Unknown);
             }
             _ => {}
         }
@@ -490,7 +499,7 @@ impl<'a> Planner<'a> {
                 put_instance(&mut whole, &ikey, after);
                 continue;
             }
-            let scope = Overlay { base: &self.ctx.values, extra: &overlay };
+            let scope = Overlay { base: self.ctx.values.scope(&addr.module), extra: &overlay };
             let before = self.diags.error_count();
             let proposed = eval_body(&r.body, &schema, &scope, &config.dir, &mut self.diags);
             for problem in self.registry_validate(addr, &proposed) {
@@ -593,195 +602,6 @@ impl<'a> Planner<'a> {
         };
         for inst in &rs.instances {
             self.set_instance_value(addr, &inst.index_key, inst.value());
-        }
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    async fn plan_data(
-        &mut self,
-        addr: &InstanceAddr,
-        r: &ResourceDef,
-        key: &str,
-        provider: &Arc<dyn ConfiguredProvider>,
-        config: &Value,
-        deps: &[ResourceAddr],
-        schema: &Schema,
-    ) -> Option<Value> {
-        let deferred = config.contains_unknown() || deps.iter().any(|d| self.changed.contains(d));
-        if deferred {
-            let after = unknown_computed(config, schema);
-            if self.opts.mode != PlanMode::Destroy {
-                self.plan.changes.push(ResourceChange {
-                    addr: addr.clone(),
-                    provider: key.to_owned(),
-                    action: Action::Read,
-                    before: None,
-                    after: Some(after.clone()),
-                    replace_paths: Vec::new(),
-                    reason: Some(ChangeReason::ReadAfterApply),
-                    dependencies: deps.to_vec(),
-                    create_before_destroy: false,
-                    deposed: false,
-                });
-            }
-            return Some(after);
-        }
-        let permit = self.semaphore.acquire().await;
-        let result =
-            provider.read_data(&addr.resource.ty, &config.clone().into_unmarked_deep()).await;
-        drop(permit);
-        match result {
-            Ok(v) => Some(remark(v, config, schema)),
-            Err(e) => {
-                data_read_failed(r, addr, key, &e, &mut self.diags, &mut self.plan.failures);
-                None
-            }
-        }
-    }
-
-    /// Asks the provider to plan a new object (a create, or the create half of a replacement).
-    async fn plan_create(
-        &mut self,
-        provider: &Arc<dyn ConfiguredProvider>,
-        r: &ResourceDef,
-        addr: &InstanceAddr,
-        proposed: &Value,
-        schema: &Schema,
-    ) -> Option<Value> {
-        match provider.plan(&addr.resource.ty, None, &proposed.clone().into_unmarked_deep()).await {
-            Ok(p) => {
-                for w in p.warnings {
-                    self.diags.push(problem_diag(r, addr, w));
-                }
-                Some(remark(p.planned, proposed, schema))
-            }
-            // An unreachable remote side is an instance failure, not a configuration error.
-            Err(e) if e.retryable() => {
-                let message = format!("could not be planned: {e}");
-                Some(self.instance_failed(addr, &r.provider_key(), message, None, true))
-            }
-            Err(e) => {
-                self.diags.push(provider_plan_error(r, addr, &e));
-                None
-            }
-        }
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    async fn plan_managed(
-        &mut self,
-        addr: &InstanceAddr,
-        r: &ResourceDef,
-        key: &str,
-        provider: &Arc<dyn ConfiguredProvider>,
-        prior: Option<(Value, bool)>,
-        proposed: Value,
-        deps: &[ResourceAddr],
-        schema: &Schema,
-    ) -> Option<Value> {
-        let cbd = r.lifecycle.create_before_destroy;
-        let mut change = ResourceChange {
-            addr: addr.clone(),
-            provider: key.to_owned(),
-            action: Action::NoOp,
-            before: prior.as_ref().map(|(v, _)| v.clone()),
-            after: None,
-            replace_paths: Vec::new(),
-            reason: None,
-            dependencies: deps.to_vec(),
-            create_before_destroy: cbd,
-            deposed: false,
-        };
-        match self.opts.mode {
-            // Destroy plans never reach here: plan_resource only evaluates values in that mode.
-            PlanMode::Destroy => return prior.map(|(v, _)| v),
-            PlanMode::RefreshOnly => {
-                let v = prior.map(|(v, _)| v);
-                change.after = v.clone();
-                self.plan.changes.push(change);
-                // Not created yet: unknown (as in a normal plan), not null, so that what refers to it
-                // still evaluates.
-                return Some(v.unwrap_or(Value::Unknown));
-            }
-            PlanMode::Normal => {}
-        }
-        let replace_requested = self.opts.replace.iter().any(|p| p.matches(addr));
-        match prior {
-            None => {
-                let after = self.plan_create(provider, r, addr, &proposed, schema).await?;
-                change.action = Action::Create;
-                change.after = Some(after.clone());
-                self.changed.insert(addr.resource.clone());
-                self.plan.changes.push(change);
-                Some(after)
-            }
-            Some((prior_v, tainted)) => {
-                let proposed = apply_ignore_changes(proposed, &prior_v, r, schema);
-                let resp = match provider
-                    .plan(
-                        &addr.resource.ty,
-                        Some(&prior_v.clone().into_unmarked_deep()),
-                        &proposed.clone().into_unmarked_deep(),
-                    )
-                    .await
-                {
-                    Ok(p) => p,
-                    Err(e) if e.retryable() => {
-                        let pending = config_changed(r, schema, Some(&prior_v), &proposed);
-                        let message = format!("could not be planned: {e}");
-                        return Some(self.instance_failed(
-                            addr,
-                            key,
-                            message,
-                            Some(prior_v),
-                            pending,
-                        ));
-                    }
-                    Err(e) => {
-                        self.diags.push(provider_plan_error(r, addr, &e));
-                        return None;
-                    }
-                };
-                for w in &resp.warnings {
-                    self.diags.push(problem_diag(r, addr, w.clone()));
-                }
-                let planned = remark(resp.planned, &proposed, schema);
-                let forced: Vec<Vec<PathStep>> = resp.requires_replace;
-                let reason = if tainted {
-                    Some(ChangeReason::Tainted)
-                } else if replace_requested {
-                    Some(ChangeReason::ReplaceRequested)
-                } else if let (false, Some(why)) = (forced.is_empty(), resp.replace_reason) {
-                    Some(ChangeReason::Provider(why))
-                } else if !forced.is_empty() {
-                    Some(ChangeReason::CannotUpdate)
-                } else {
-                    None
-                };
-                if let Some(reason) = reason {
-                    if let Some(span) = &r.lifecycle.prevent_destroy {
-                        self.diags.push(prevent_destroy_diag(addr, span, "replace"));
-                        return None;
-                    }
-                    let after = self.plan_create(provider, r, addr, &proposed, schema).await?;
-                    change.action =
-                        if cbd { Action::CreateThenDelete } else { Action::DeleteThenCreate };
-                    change.after = Some(after.clone());
-                    change.replace_paths = forced;
-                    change.reason = Some(reason);
-                    self.changed.insert(addr.resource.clone());
-                    self.plan.changes.push(change);
-                    return Some(after);
-                }
-                change.action =
-                    if planned.same_as(&prior_v) { Action::NoOp } else { Action::Update };
-                if change.action == Action::Update {
-                    self.changed.insert(addr.resource.clone());
-                }
-                change.after = Some(planned.clone());
-                self.plan.changes.push(change);
-                Some(planned)
-            }
         }
     }
 }

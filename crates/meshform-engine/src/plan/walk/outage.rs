@@ -9,13 +9,15 @@
 
 use std::collections::BTreeMap;
 
-use meshform_config::eval::{Evaluator, Overlay, Scope};
+use meshform_config::eval::{Overlay, Scope};
 use meshform_config::model::ResourceDef;
 use meshform_core::{Diagnostics, InstanceAddr, InstanceKey, ResourceAddr, Schema, Value};
 
 use super::{Action, ChangeReason, PlanFailure, Planner, ResourceChange};
 use crate::body::eval_body;
+use crate::graph::Node;
 use crate::plan::support::{apply_ignore_changes, unknown_computed};
+use crate::scope::evaluate_node;
 
 /// An instance that could not be planned in this run.
 #[derive(Clone, Debug)]
@@ -122,16 +124,14 @@ impl Planner<'_> {
         self.ctx.values.set_instance(addr, key, value);
     }
 
-    /// Sets a local's value; during an outage its probe value is evaluated from the probe values.
-    pub(super) fn set_local_value(&mut self, name: &str, value: Value) {
+    /// Evaluates a local, module variable or module output; during an outage its probe value is
+    /// evaluated from the probe values too.
+    pub(super) fn evaluate(&mut self, node: &Node) {
         if let Some(probe) = &mut self.probe {
-            let l = &self.config.locals[name];
-            let probed = Evaluator::new(&*probe, &l.expr.span.file, &self.config.dir)
-                .eval(&l.expr.node)
-                .unwrap_or(Value::Unknown);
-            probe.set_local(name, probed);
+            let _ = evaluate_node(self.config, probe, node);
         }
-        self.ctx.values.set_local(name, value);
+        let diags = evaluate_node(self.config, &mut self.ctx.values, node);
+        self.diags.extend(diags);
     }
 
     /// Why the instance `addr` of `r`, whose configuration evaluates to `proposed`, cannot be planned
@@ -159,7 +159,7 @@ impl Planner<'_> {
         if let Some((u, _)) = hit.iter().find(|(_, why)| !why.known) {
             return Some(format!("depends on {u}, which could not be planned"));
         }
-        let scope = Overlay { base: probe as &dyn Scope, extra: each };
+        let scope = Overlay { base: probe.scope(&r.addr.module) as &dyn Scope, extra: each };
         let probed =
             eval_body(&r.body, schema, &scope, &self.config.dir, &mut Diagnostics::default());
         if !probed.same_as(proposed) {
