@@ -69,6 +69,10 @@ fn identity(
 ) -> serde_json::Map<String, serde_json::Value> {
     let mut m = serde_json::Map::new();
     m.insert("address".into(), addr.to_string().into());
+    // As Terraform: the module instance, left out in the root module.
+    if !addr.resource.module.is_root() {
+        m.insert("module_address".into(), addr.resource.module.to_string().into());
+    }
     m.insert(
         "mode".into(),
         if addr.resource.mode == Mode::Data { "data" } else { "managed" }.into(),

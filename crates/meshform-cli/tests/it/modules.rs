@@ -1,0 +1,95 @@
+//! Modules through the binary: a `for_each` module call planned, applied and shown with module
+//! addresses in text, `show --json` (Terraform's `module_address`), the state (`module`), `state
+//! list module.…`, `--target module.…`, `graph` (one cluster per module instance), and a missing
+//! source reported at `main.hcl`.
+
+use crate::harness::{assert_valid, schema, Workdir};
+
+const ROOT: &str = r#"
+module "site" {
+  source   = "./modules/site"
+  for_each = toset(["eu", "us"])
+  region   = each.key
+}
+
+output "files" {
+  value = { for k, s in module.site : k => s.file }
+}
+"#;
+
+const SITE: &str = r#"
+variable "region" {
+  type = string
+}
+
+resource "local_file" "index" {
+  filename = "out/${var.region}/index.txt"
+  content  = "served from ${var.region} by ${basename(path.module)}"
+}
+
+output "file" {
+  value = local_file.index.filename
+}
+"#;
+
+fn workdir() -> Workdir {
+    let w = Workdir::with_main(ROOT);
+    w.write("modules/site/main.hcl", SITE);
+    w
+}
+
+#[test]
+fn a_module_called_per_region_is_planned_applied_and_addressed() {
+    let w = workdir();
+    w.ok(&["plan", "--out", "plan.bin"])
+        .stdout_has("# module.site[\"eu\"].local_file.index will be created")
+        .stdout_has("# module.site[\"us\"].local_file.index will be created");
+    let doc: serde_json::Value =
+        serde_json::from_str(&w.ok(&["show", "--json", "plan.bin"]).stdout).expect("one document");
+    assert_valid(&schema("plan.schema.json"), &doc);
+    let modules: Vec<&str> = doc["resource_changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["module_address"].as_str().unwrap_or("(root)"))
+        .collect();
+    assert_eq!(modules, ["module.site[\"eu\"]", "module.site[\"us\"]"]);
+
+    w.ok(&["apply", "plan.bin"]);
+    assert_eq!(w.read("out/eu/index.txt"), "served from eu by site");
+    let listed = w.ok(&["state", "list"]).stdout;
+    assert_eq!(
+        listed.lines().collect::<Vec<_>>(),
+        ["module.site[\"eu\"].local_file.index", "module.site[\"us\"].local_file.index"]
+    );
+    let state: serde_json::Value =
+        serde_json::from_str(&w.ok(&["state", "pull"]).stdout).expect("state JSON");
+    assert_valid(&schema("state.schema.json"), &state);
+    assert_eq!(state["resources"][0]["module"], "module.site[\"eu\"]");
+    w.ok(&["output", "--json"]).stdout_has("out/us/index.txt");
+    let listed = w.ok(&["state", "list", "module.site[\"us\"]"]).stdout;
+    assert_eq!(listed.trim(), "module.site[\"us\"].local_file.index");
+
+    // A change in one instance, targeted by module: only that instance is planned.
+    w.write("modules/site/main.hcl", &SITE.replace("served from", "now served from"));
+    let run = w.ok(&["plan", "--target", "module.site[\"us\"]"]);
+    let text = run.stdout;
+    assert!(text.contains("# module.site[\"us\"].local_file.index will be updated in-place"), "{text}");
+    assert!(!text.contains("module.site[\"eu\"]"), "{text}");
+
+    let dot = w.ok(&["graph"]).stdout;
+    assert!(dot.contains("subgraph \"cluster_"), "{dot}");
+    assert!(dot.contains("label = \"module.site[\\\"eu\\\"]\";"), "{dot}");
+    let mermaid = w.ok(&["graph", "--format", "mermaid"]).stdout;
+    assert!(mermaid.contains("[\"module.site[#quot;us#quot;]\"]"), "{mermaid}");
+}
+
+#[test]
+fn a_missing_module_source_is_reported_where_it_is_written() {
+    let w = Workdir::with_main("module \"net\" {\n  source = \"./modules/net\"\n}\n");
+    w.run(&["validate"])
+        .code(1)
+        .stderr_has("main.hcl:2:12")
+        .stderr_has("module \"net\": source directory")
+        .stderr_has("does not exist");
+}
