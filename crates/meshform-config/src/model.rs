@@ -32,6 +32,38 @@ pub struct NestedBlockDef {
     pub body: BlockBody,
 }
 
+/// A `dynamic "NAME" { for_each = …  iterator = IT  content { … } }` block read from a nested
+/// block: one `NAME` block per element of `for_each`, its content seeing `IT.key` and `IT.value`.
+#[derive(Clone, Copy, Debug)]
+pub struct DynamicBlock<'a> {
+    /// The block type generated.
+    pub name: &'a str,
+    pub for_each: Option<&'a AttrDef>,
+    /// The iterator's name: `iterator = IT`, else the block type's name.
+    pub iterator: &'a str,
+    pub content: Option<&'a NestedBlockDef>,
+}
+
+impl NestedBlockDef {
+    /// This block as a `dynamic` block, when it is one (with exactly one label).
+    pub fn dynamic(&self) -> Option<DynamicBlock<'_>> {
+        if self.kind != "dynamic" {
+            return None;
+        }
+        let [name] = self.labels.as_slice() else { return None };
+        let iterator = match self.body.attrs.get("iterator").map(|a| &a.expr.node) {
+            Some(Expression::Variable(v)) => v.as_str(),
+            _ => name.as_str(),
+        };
+        Some(DynamicBlock {
+            name,
+            for_each: self.body.attrs.get("for_each"),
+            iterator,
+            content: self.body.blocks.iter().find(|b| b.kind == "content"),
+        })
+    }
+}
+
 /// The attributes and nested blocks of a block, in source order for blocks.
 #[derive(Clone, Debug)]
 pub struct BlockBody {

@@ -261,7 +261,22 @@ fn body_refs(body: &meshform_config::model::BlockBody) -> Vec<Reference> {
         out.extend(references(&a.expr.node, &a.expr.span.file));
     }
     for b in &body.blocks {
-        out.extend(body_refs(&b.body));
+        match b.dynamic() {
+            // `for_each` is read in the enclosing scope; the content's references to the
+            // iterator are bound by the block.
+            Some(d) => {
+                if let Some(f) = d.for_each {
+                    out.extend(references(&f.expr.node, &f.expr.span.file));
+                }
+                if let Some(c) = d.content {
+                    out.extend(body_refs(&c.body).into_iter().filter(|r| {
+                        !matches!(&r.target, Target::Resource(a) if a.ty == d.iterator)
+                            && !matches!(&r.target, Target::Other(n) if n == d.iterator)
+                    }));
+                }
+            }
+            None => out.extend(body_refs(&b.body)),
+        }
     }
     out
 }
