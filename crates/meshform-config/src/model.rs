@@ -265,6 +265,14 @@ pub struct ModuleCallDef {
     pub args: BTreeMap<String, AttrDef>,
 }
 
+/// `moved { from = …  to = … }`: objects recorded at `from` now belong at `to`.
+#[derive(Clone, Debug)]
+pub struct MovedDef {
+    pub span: Span,
+    pub from: (meshform_core::Selector, Span),
+    pub to: (meshform_core::Selector, Span),
+}
+
 /// One entry of a module call's `providers` map.
 #[derive(Clone, Debug)]
 pub struct ProviderPass {
@@ -317,6 +325,8 @@ pub struct Config {
     pub resources: BTreeMap<ResourceAddr, ResourceDef>,
     pub outputs: BTreeMap<String, OutputDef>,
     pub checks: BTreeMap<String, CheckDef>,
+    /// `moved` blocks, in source order.
+    pub moved: Vec<MovedDef>,
     /// The `module` blocks of this directory.
     pub module_calls: BTreeMap<String, Arc<ModuleCallDef>>,
     /// The loaded configuration of each call's source (by call name), when it could be loaded.

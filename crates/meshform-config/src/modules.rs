@@ -207,6 +207,16 @@ impl Expander {
                 .with_help("configure providers in the root module and pass them to the module with `providers = { NAME = NAME.ALIAS }` in the module block"),
             );
         }
+        for m in &child.moved {
+            self.diags.push(
+                Diagnostic::error(
+                    "meshform::config::module_moved",
+                    "moved blocks inside a module are not supported yet",
+                )
+                .with_span(m.span.clone(), "declared in a module")
+                .with_help("write the move in the root module with full addresses: from = module.NAME.TYPE.OLD, to = module.NAME.TYPE.NEW"),
+            );
+        }
         for c in child.checks.values() {
             self.diags.push(
                 Diagnostic::error(

@@ -293,7 +293,8 @@ pub async fn plan_loaded(
         return Err(PlanError::Diagnostics(diags));
     }
     let loaded = expand_with(ws, loaded, &values).map_err(PlanError::Diagnostics)?;
-    let state = read_state(ws)?;
+    let mut state = read_state(ws)?;
+    let moves = crate::plan::moved::apply_moves(&loaded.config, &mut state, &mut diags);
     let opts = &module_selections(&loaded.config, &state, opts, &mut diags);
     check_targets(&loaded.config, &state, opts, &mut diags);
     if diags.has_errors() {
@@ -301,7 +302,8 @@ pub async fn plan_loaded(
     }
     let planner =
         Planner::new(&loaded.config, &loaded.graph, &ws.registry, &state, &values, opts, reporter);
-    let (plan, ctx, pdiags) = planner.run().await;
+    let (mut plan, ctx, pdiags) = planner.run().await;
+    plan.moves = moves;
     diags.extend(pdiags);
     if diags.has_errors() {
         return Err(PlanError::Diagnostics(diags));
@@ -379,6 +381,21 @@ pub async fn apply(
 ) -> ApplyOutcome {
     let Planned { plan, ctx, loaded, state, .. } = planned;
     let writer = StateWriter::new(Arc::clone(&ws.store), state);
+    // `moved` blocks: the renamed state (planned against) is saved whole before any operation,
+    // so that every later journal record applies to it.
+    if !plan.moves.is_empty() {
+        if let Err(e) = writer.update(|_| {}) {
+            let mut out = ApplyOutcome::default();
+            out.diags.push(
+                Diagnostic::error(
+                    "meshform::apply::state_save",
+                    format!("cannot save the moved addresses: {e}"),
+                )
+                .with_help("nothing was changed; fix the state backend and apply again"),
+            );
+            return out;
+        }
+    }
     let exec = Executor {
         config: &loaded.config,
         registry: &ws.registry,

@@ -50,7 +50,7 @@ pub fn plan_document(file: &PlanFile, plan: &Plan) -> serde_json::Value {
         "prior_state": {"lineage": plan.lineage, "serial": plan.serial},
         "configuration": {"digest": file.config.digest, "files": file.config.files.keys().collect::<Vec<_>>()},
         "resource_drift": plan.drift.iter().map(drift).collect::<Vec<_>>(),
-        "resource_changes": plan.changes.iter().map(resource_change).collect::<Vec<_>>(),
+        "resource_changes": plan.changes.iter().map(|c| resource_change(c, plan.moved_from(&c.addr))).collect::<Vec<_>>(),
         "output_changes": outputs,
         "failures": plan.failures.iter().map(|f| serde_json::json!({"address": f.address, "provider": f.provider, "message": f.message})).collect::<Vec<_>>(),
         "skipped": plan.skipped,
@@ -104,8 +104,14 @@ fn change_json(
     })
 }
 
-fn resource_change(c: &ResourceChange) -> serde_json::Value {
+fn resource_change(
+    c: &ResourceChange,
+    moved_from: Option<&meshform_core::InstanceAddr>,
+) -> serde_json::Value {
     let mut m = identity(&c.addr, &c.provider);
+    if let Some(from) = moved_from {
+        m.insert("previous_address".into(), from.to_string().into());
+    }
     if c.deposed {
         m.insert("deposed".into(), "deposed".into());
     }

@@ -71,7 +71,12 @@ pub fn render_plan(plan: &Plan, style: Style) -> String {
             "  # {p}: an interrupted create left no object; its pending record will be dropped\n"
         );
     }
-    let actionable: Vec<&ResourceChange> = plan.actionable().collect();
+    // What changes, and what only moved (a `moved` block): shown as "has moved to".
+    let actionable: Vec<&ResourceChange> = plan
+        .changes
+        .iter()
+        .filter(|c| c.action != Action::NoOp || plan.moved_from(&c.addr).is_some())
+        .collect();
     let outputs: Vec<&OutputChange> =
         plan.outputs.iter().filter(|o| o.action() != Action::NoOp).collect();
     if plan.mode == PlanMode::RefreshOnly {
@@ -94,7 +99,7 @@ pub fn render_plan(plan: &Plan, style: Style) -> String {
     if !actionable.is_empty() {
         out.push_str("meshform will perform the following actions:\n\n");
         for c in &actionable {
-            render_change(c, style, &mut out);
+            render_moved_change(c, plan.moved_from(&c.addr), style, &mut out);
             out.push('\n');
         }
         let (add, change, destroy) = plan.summary();
@@ -199,7 +204,29 @@ fn block_open(addr: &InstanceAddr) -> String {
 
 /// One change: header, block, attribute diff.
 pub fn render_change(c: &ResourceChange, style: Style, out: &mut String) {
-    let _ = writeln!(out, "  {}", style.bold(&header(c)));
+    render_moved_change(c, None, style, out);
+}
+
+/// One change of an object a `moved` block renamed from `from` (Terraform's layout: a move alone
+/// reads "has moved to", a move with a change adds "(moved from …)" under the header).
+fn render_moved_change(
+    c: &ResourceChange,
+    from: Option<&InstanceAddr>,
+    style: Style,
+    out: &mut String,
+) {
+    match from {
+        Some(f) if c.action == Action::NoOp => {
+            let _ = writeln!(out, "  {}", style.bold(&format!("# {f} has moved to {}", c.addr)));
+        }
+        Some(f) => {
+            let _ = writeln!(out, "  {}", style.bold(&header(c)));
+            let _ = writeln!(out, "  # (moved from {f})");
+        }
+        None => {
+            let _ = writeln!(out, "  {}", style.bold(&header(c)));
+        }
+    }
     let sym = c.action.symbol();
     let _ =
         writeln!(out, "{}{} {}", " ".repeat(3 - sym.len()), style.paint(sym), block_open(&c.addr));

@@ -74,7 +74,10 @@ fn a_module_called_per_region_is_planned_applied_and_addressed() {
     w.write("modules/site/main.hcl", &SITE.replace("served from", "now served from"));
     let run = w.ok(&["plan", "--target", "module.site[\"us\"]"]);
     let text = run.stdout;
-    assert!(text.contains("# module.site[\"us\"].local_file.index will be updated in-place"), "{text}");
+    assert!(
+        text.contains("# module.site[\"us\"].local_file.index will be updated in-place"),
+        "{text}"
+    );
     assert!(!text.contains("module.site[\"eu\"]"), "{text}");
 
     let dot = w.ok(&["graph"]).stdout;
@@ -92,4 +95,33 @@ fn a_missing_module_source_is_reported_where_it_is_written() {
         .stderr_has("main.hcl:2:12")
         .stderr_has("module \"net\": source directory")
         .stderr_has("does not exist");
+}
+
+#[test]
+fn moving_a_resource_into_a_module_shows_the_move_and_destroys_nothing() {
+    let w = Workdir::with_main(
+        "resource \"local_file\" \"index\" {\n  filename = \"out/eu/index.txt\"\n  content  = \"served from eu by site\"\n}\n",
+    );
+    w.ok(&["apply", "--auto-approve"]);
+    w.write("modules/site/main.hcl", SITE);
+    w.write(
+        "main.hcl",
+        "module \"site\" {\n  source = \"./modules/site\"\n  region = \"eu\"\n}\n\nmoved {\n  from = local_file.index\n  to   = module.site.local_file.index\n}\n",
+    );
+    let plan = w.ok(&["plan", "--out", "plan.bin"]).stdout;
+    assert!(
+        plan.contains("# local_file.index has moved to module.site.local_file.index"),
+        "{plan}"
+    );
+    assert!(plan.contains("Plan: 0 to add, 0 to change, 0 to destroy."), "{plan}");
+    let doc: serde_json::Value =
+        serde_json::from_str(&w.ok(&["show", "--json", "plan.bin"]).stdout).expect("one document");
+    assert_valid(&schema("plan.schema.json"), &doc);
+    assert_eq!(doc["resource_changes"][0]["previous_address"], "local_file.index");
+    assert_eq!(doc["resource_changes"][0]["change"]["actions"], serde_json::json!(["no-op"]));
+    w.ok(&["apply", "plan.bin"]).stdout_has("0 added, 0 changed, 0 destroyed");
+    let listed = w.ok(&["state", "list"]).stdout;
+    assert_eq!(listed.trim(), "module.site.local_file.index");
+    assert_eq!(w.read("out/eu/index.txt"), "served from eu by site");
+    w.ok(&["plan"]).stdout_has("No changes.");
 }

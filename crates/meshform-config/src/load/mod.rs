@@ -12,6 +12,7 @@ use crate::eval::{EmptyScope, Evaluator};
 
 mod meta;
 mod module_call;
+mod refactor;
 
 use crate::model::*;
 use crate::suggest::did_you_mean;
@@ -116,6 +117,7 @@ pub(crate) struct Lowerer {
 
 const TOP_LEVEL: &[&str] = &[
     "variable", "locals", "provider", "resource", "data", "output", "meshform", "check", "module",
+    "moved",
 ];
 
 impl Lowerer {
@@ -291,6 +293,11 @@ impl Lowerer {
                 }
                 if let Some(call) = self.lower_module_call(name.clone(), header, b) {
                     config.module_calls.insert(name, Arc::new(call));
+                }
+            }
+            "moved" => {
+                if let Some(m) = self.lower_moved(header, b) {
+                    config.moved.push(m);
                 }
             }
             "meshform" => {

@@ -1,5 +1,6 @@
 //! Plans: what would change, why, and what drifted, as computed by [`walk`].
 
+pub mod moved;
 pub mod rollout;
 mod support;
 pub mod walk;
@@ -224,6 +225,8 @@ pub struct Plan {
     pub abandoned: Vec<String>,
     /// Staged rollouts: the batches some changes apply in, each gated by checks ([`rollout`]).
     pub rollouts: Vec<Rollout>,
+    /// Objects `moved` blocks renamed in the prior state ([`moved`]); apply saves the new addresses.
+    pub moves: Vec<moved::Move>,
     /// The state the plan was made against.
     pub lineage: String,
     pub serial: u64,
@@ -261,9 +264,15 @@ impl Plan {
             || (self.mode != PlanMode::RefreshOnly
                 && self.outputs.iter().any(|o| o.action() != Action::NoOp))
             || !self.adoptions.is_empty()
+            || !self.moves.is_empty()
             || !self.abandoned.is_empty()
             || self.drift.iter().any(|d| d.after.is_none())
             || (self.mode == PlanMode::RefreshOnly && !self.drift.is_empty())
+    }
+
+    /// Where the object at `addr` was before a `moved` block renamed it.
+    pub fn moved_from(&self, addr: &InstanceAddr) -> Option<&InstanceAddr> {
+        self.moves.iter().find(|m| m.to == *addr).map(|m| &m.from)
     }
 
     /// Changes that do something.

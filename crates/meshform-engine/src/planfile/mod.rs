@@ -163,6 +163,9 @@ pub struct SavedPlan {
     pub abandoned: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rollouts: Vec<SavedRollout>,
+    /// `moved` blocks' renames: (from, to) instance addresses.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub moves: Vec<(String, String)>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -290,6 +293,7 @@ impl SavedPlan {
                 .collect(),
             abandoned: plan.abandoned.clone(),
             rollouts: plan.rollouts.iter().map(SavedRollout::from_rollout).collect(),
+            moves: plan.moves.iter().map(|m| (m.from.to_string(), m.to.to_string())).collect(),
         }
     }
 
@@ -337,8 +341,13 @@ impl SavedPlan {
                 value: a.value.decode(),
             });
         }
+        let mut moves = Vec::new();
+        for (from, to) in &self.moves {
+            moves.push(crate::plan::moved::Move { from: addr(from)?, to: addr(to)? });
+        }
         Ok(Plan {
             mode: self.mode,
+            moves,
             changes,
             drift,
             outputs: self

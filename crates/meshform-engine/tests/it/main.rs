@@ -11,6 +11,7 @@ mod failures;
 mod graph;
 mod journal;
 mod modules;
+mod moved;
 mod outage;
 mod replace;
 mod rollout;

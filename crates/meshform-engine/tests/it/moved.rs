@@ -1,0 +1,176 @@
+//! `moved` blocks: renames, chains, moves into a module, and the refusals (a loop, a source still
+//! declared) and the warning (a destination already taken); a move plans no destroy and apply keeps
+//! the object.
+
+use meshform_engine::plan::walk::PlanOptions;
+use meshform_engine::Action;
+
+use crate::fake::OpKind;
+use crate::harness::{assert_success, diag, show, state_addrs, summary, Harness};
+
+const BEFORE: &str = r#"
+resource "test_thing" "a" {
+  name = "a"
+}
+
+resource "test_thing" "n" {
+  count = 2
+  name  = "n${count.index}"
+}
+"#;
+
+fn moved_pairs(plan: &meshform_engine::Plan) -> Vec<(String, String)> {
+    plan.moves.iter().map(|m| (m.from.to_string(), m.to.to_string())).collect()
+}
+
+#[tokio::test]
+async fn a_renamed_resource_moves_without_destroy() {
+    let h = Harness::new(BEFORE);
+    h.apply_ok().await;
+    h.cloud.clear_log();
+    h.set_config(&format!(
+        "{}\nmoved {{\n  from = test_thing.a\n  to   = test_thing.b\n}}\n",
+        BEFORE.replace("\"test_thing\" \"a\"", "\"test_thing\" \"b\"")
+    ));
+    let plan = h.plan_default().await;
+    assert_eq!(moved_pairs(&plan), [("test_thing.a".to_owned(), "test_thing.b".to_owned())]);
+    assert_eq!(summary(&plan).iter().filter(|(_, a)| *a != Action::NoOp).count(), 0);
+    assert!(plan.has_changes(), "a move alone still needs an apply to be saved");
+    let applied = h.apply().await;
+    assert_success(&applied.outcome);
+    assert!(h.cloud.ops().is_empty(), "{:?}", h.cloud.ops());
+    assert_eq!(state_addrs(&h.state()), ["test_thing.b", "test_thing.n[0]", "test_thing.n[1]"]);
+    // The block may stay: nothing is left at the old address.
+    let again = h.plan_default().await;
+    assert!(!again.has_changes(), "{:?}", summary(&again));
+}
+
+#[tokio::test]
+async fn resources_move_into_a_module_and_chains_are_followed() {
+    let h = Harness::new(BEFORE);
+    h.apply_ok().await;
+    h.cloud.clear_log();
+    let module = h.path().join("modules/n");
+    std::fs::create_dir_all(&module).unwrap();
+    std::fs::write(
+        module.join("main.hcl"),
+        "resource \"test_thing\" \"n\" {\n  count = 2\n  name  = \"n${count.index}\"\n}\n",
+    )
+    .unwrap();
+    h.set_config(
+        r#"
+resource "test_thing" "c" {
+  name = "a"
+}
+
+module "m" {
+  source = "./modules/n"
+}
+
+moved {
+  from = test_thing.a
+  to   = test_thing.b
+}
+
+moved {
+  from = test_thing.b
+  to   = test_thing.c
+}
+
+moved {
+  from = test_thing.n
+  to   = module.m.test_thing.n
+}
+"#,
+    );
+    let plan = h.plan_default().await;
+    assert_eq!(
+        moved_pairs(&plan),
+        [
+            ("test_thing.a".to_owned(), "test_thing.c".to_owned()),
+            ("test_thing.n[0]".to_owned(), "module.m.test_thing.n[0]".to_owned()),
+            ("test_thing.n[1]".to_owned(), "module.m.test_thing.n[1]".to_owned()),
+        ]
+    );
+    let applied = h.apply().await;
+    assert_success(&applied.outcome);
+    assert!(h.cloud.ops_of(OpKind::Delete).is_empty() && h.cloud.ops_of(OpKind::Create).is_empty());
+    assert_eq!(
+        state_addrs(&h.state()),
+        ["test_thing.c", "module.m.test_thing.n[0]", "module.m.test_thing.n[1]"]
+    );
+}
+
+#[tokio::test]
+async fn a_loop_of_moves_and_a_source_still_declared_are_refused() {
+    let h = Harness::new(
+        "resource \"test_thing\" \"a\" {\n  name = \"a\"\n}\nmoved {\n  from = test_thing.x\n  to   = test_thing.y\n}\nmoved {\n  from = test_thing.y\n  to   = test_thing.x\n}\n",
+    );
+    let d = h.plan_err(&PlanOptions::default()).await;
+    let cycle = diag(&d, "meshform::config::moved_cycle");
+    assert!(
+        cycle.detail.as_deref().unwrap_or("").contains("main.hcl:4:1: test_thing.x → test_thing.y"),
+        "{}",
+        show(&d)
+    );
+
+    h.set_config(
+        "resource \"test_thing\" \"a\" {\n  name = \"a\"\n}\nresource \"test_thing\" \"b\" {\n  name = \"b\"\n}\nmoved {\n  from = test_thing.a\n  to   = test_thing.b\n}\n",
+    );
+    let d = h.plan_err(&PlanOptions::default()).await;
+    let still = diag(&d, "meshform::config::moved_still_declared");
+    assert!(
+        still.summary.contains("test_thing.a is still declared at main.hcl:1:1"),
+        "{}",
+        show(&d)
+    );
+}
+
+#[tokio::test]
+async fn a_move_onto_an_existing_object_is_left_undone_with_a_warning() {
+    let h = Harness::new(
+        BEFORE
+            .replace(
+                "\"n${count.index}\"",
+                "\"n${count.index}\"\n}\nresource \"test_thing\" \"b\" {\n  name = \"b\"",
+            )
+            .as_str(),
+    );
+    h.apply_ok().await;
+    h.set_config(
+        "resource \"test_thing\" \"b\" {\n  name = \"b\"\n}\nmoved {\n  from = test_thing.a\n  to   = test_thing.b\n}\n",
+    );
+    let planned = h.plan(&PlanOptions::default()).await.expect("plans");
+    let w = diag(&planned.diags, "meshform::plan::unresolved_move");
+    assert!(
+        w.summary.contains("test_thing.a could not move to test_thing.b"),
+        "{}",
+        show(&planned.diags)
+    );
+    let deleted: Vec<String> = summary(&planned.plan)
+        .into_iter()
+        .filter(|(_, a)| *a == Action::Delete)
+        .map(|(a, _)| a)
+        .collect();
+    assert_eq!(deleted, ["test_thing.a", "test_thing.n[0]", "test_thing.n[1]"]);
+}
+
+#[tokio::test]
+async fn wrong_moved_blocks_are_reported_at_their_addresses() {
+    let h = Harness::new(
+        "moved {\n  from = test_thing.a\n  to   = module.m\n}\nmoved {\n  from = test_thing.a\n  to   = other_thing.a\n}\nmoved {\n  from = \"test_thing.a\"\n  to   = test_thing.b\n}\n",
+    );
+    let d = h.plan_err(&PlanOptions::default()).await;
+    let text = show(&d);
+    assert!(
+        text.contains("main.hcl:3:10 [meshform::config::moved] invalid \"moved\" addresses"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "main.hcl:7:10 [meshform::config::moved] cannot move test_thing.a to other_thing.a"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("main.hcl:10:10 [meshform::config::moved] moved from"), "{text}");
+}
