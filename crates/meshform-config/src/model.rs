@@ -100,12 +100,26 @@ pub struct ProviderDef {
     pub alias: Option<String>,
     pub span: Span,
     pub body: BlockBody,
+    /// `for_each = …` (OpenTofu 1.9): one provider instance per element.
+    pub for_each: Option<Expr>,
+    /// After expansion, for a block with `for_each`: this instance's key and `each`.
+    pub instance: Option<(InstanceKey, BTreeMap<String, Value>)>,
 }
 
 impl ProviderDef {
-    /// The configuration address (`local`, `kubernetes.cluster_1`).
+    /// The configuration address (`local`, `kubernetes.cluster_1`, and for one instance of a block
+    /// with `for_each`, `kubernetes.by_cluster["cluster-1"]`).
     pub fn key(&self) -> String {
-        provider_key(&self.name, self.alias.as_deref())
+        let block = provider_key(&self.name, self.alias.as_deref());
+        match &self.instance {
+            Some((k, _)) => format!("{block}{k}"),
+            None => block,
+        }
+    }
+
+    /// The names its body sees besides the module's (`each` for an instance of a `for_each`).
+    pub fn each(&self) -> BTreeMap<String, Value> {
+        self.instance.as_ref().map(|(_, e)| e.clone()).unwrap_or_default()
     }
 }
 
@@ -162,6 +176,9 @@ pub struct ResourceDef {
     pub repetition: Repetition,
     /// The provider configuration key (`kubernetes.cluster_1`) given with `provider = …`, if any.
     pub provider: Option<(String, Span)>,
+    /// `provider = NAME.ALIAS[KEY]`: the key expression, evaluated per instance, selecting one
+    /// instance of a provider block with `for_each`.
+    pub provider_index: Option<Expr>,
     pub depends_on: Vec<DependsOn>,
     pub lifecycle: Lifecycle,
     pub body: BlockBody,
@@ -280,6 +297,9 @@ pub struct ProviderPass {
     pub child: String,
     /// The caller's configuration key (`kubernetes.cluster_1`).
     pub parent: String,
+    /// `kubernetes.by_cluster[each.key]`: the key of an instance of a block with `for_each`,
+    /// evaluated per module instance.
+    pub index: Option<Expr>,
     pub span: Span,
 }
 
@@ -374,6 +394,12 @@ impl Config {
     /// Whether the configuration calls any module.
     pub fn has_modules(&self) -> bool {
         !self.module_calls.is_empty()
+    }
+
+    /// Whether [`crate::modules::expand`] has anything to do: module calls, or provider blocks
+    /// with `for_each`.
+    pub fn needs_expansion(&self) -> bool {
+        self.has_modules() || self.providers.values().any(|p| p.for_each.is_some())
     }
 
     /// The key of a module instance from its path's last step.

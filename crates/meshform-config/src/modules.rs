@@ -11,7 +11,7 @@ use meshform_core::{
     implied_provider, Diagnostic, Diagnostics, InstanceKey, ModulePath, Span, Value,
 };
 
-use crate::eval::{Evaluator, MapScope, Overlay};
+use crate::eval::{Evaluator, MapScope, Overlay, Scope};
 use crate::model::*;
 use crate::repetition::{count_instances, for_each_instances, Instance, RepetitionError};
 use crate::suggest::did_you_mean;
@@ -25,7 +25,7 @@ pub struct Expansion {
     pub incomplete: bool,
 }
 
-/// Flattens `root`'s module calls. With `vars` (the root variables' values) every `count` and
+/// Flattens `root`'s module calls and provider blocks with `for_each`. With `vars` (the root variables' values) every `count` and
 /// `for_each` must be known; without, unknown ones give a single instance, for `validate`.
 pub fn expand(root: &Config, vars: Option<&BTreeMap<String, Value>>) -> Expansion {
     let mut out = root.clone();
@@ -38,13 +38,17 @@ pub fn expand(root: &Config, vars: Option<&BTreeMap<String, Value>>) -> Expansio
         strict: vars.is_some(),
         reported: BTreeSet::new(),
     };
+    let root_vars: BTreeMap<String, Value> = root
+        .variables
+        .keys()
+        .map(|k| (k.clone(), vars.and_then(|v| v.get(k)).cloned().unwrap_or(Value::Unknown)))
+        .collect();
+    if root.providers.values().any(|p| p.for_each.is_some()) {
+        let scope = static_scope(root, &root.dir, &root.dir, root_vars.clone());
+        x.expand_providers(root, &scope);
+    }
     if root.has_modules() {
-        let root_vars: BTreeMap<String, Value> = root
-            .variables
-            .keys()
-            .map(|k| (k.clone(), vars.and_then(|v| v.get(k)).cloned().unwrap_or(Value::Unknown)))
-            .collect();
-        let providers = ProviderMap::default();
+        let providers = ProviderMap { passed: BTreeMap::new(), root: true };
         x.expand_calls(root, &ModulePath::root(), root_vars, &providers, &[]);
     }
     Expansion { config: x.out, diags: x.diags, incomplete: x.incomplete }
@@ -55,6 +59,8 @@ pub fn expand(root: &Config, vars: Option<&BTreeMap<String, Value>>) -> Expansio
 struct ProviderMap {
     /// Keys passed by the call (or inherited default keys), to root keys.
     passed: BTreeMap<String, String>,
+    /// The root module's own map: every key is itself.
+    root: bool,
 }
 
 impl ProviderMap {
@@ -64,17 +70,21 @@ impl ProviderMap {
     fn resolve(&self, key: &str) -> Option<String> {
         match self.passed.get(key) {
             Some(k) => Some(k.clone()),
+            None if self.root => Some(key.to_owned()),
             None if key.contains('.') => None,
             None => Some(key.to_owned()),
         }
     }
 
-    /// A call's map: its `providers` entries resolved in the caller; without any, the caller's
-    /// default configurations, inherited.
+    /// A call instance's map: its `providers` entries resolved in the caller (a keyed entry,
+    /// `kubernetes.by_cluster[each.key]`, with the key evaluated for this instance); without any,
+    /// the caller's default configurations, inherited.
     fn for_call(
         &self,
         call: &ModuleCallDef,
         path: &ModulePath,
+        scope: &dyn Scope,
+        dir: &Path,
         diags: &mut Diagnostics,
     ) -> ProviderMap {
         if call.providers.is_empty() {
@@ -84,18 +94,28 @@ impl ProviderMap {
                 .filter(|(k, _)| !k.contains('.'))
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect();
-            return ProviderMap { passed };
+            return ProviderMap { passed, root: false };
         }
         let mut passed = BTreeMap::new();
         for p in &call.providers {
-            match self.resolve(&p.parent) {
+            let parent = match &p.index {
+                None => p.parent.clone(),
+                Some(e) => match instance_key(scope, e, dir) {
+                    Ok(k) => format!("{}{k}", p.parent),
+                    Err(d) => {
+                        diags.push(d);
+                        continue;
+                    }
+                },
+            };
+            match self.resolve(&parent) {
                 Some(root_key) => {
                     passed.insert(p.child.clone(), root_key);
                 }
-                None => diags.push(missing_provider(&p.parent, &p.span, path)),
+                None => diags.push(missing_provider(&parent, &p.span, path)),
             }
         }
-        ProviderMap { passed }
+        ProviderMap { passed, root: false }
     }
 }
 
@@ -108,7 +128,81 @@ struct Expander {
     reported: BTreeSet<std::path::PathBuf>,
 }
 
+/// The key `[KEY]` of a provider instance reference, as written after `NAME.ALIAS`: a string (a
+/// number or bool is converted, as OpenTofu does), known before planning.
+pub fn instance_key(scope: &dyn Scope, e: &Expr, dir: &Path) -> Result<InstanceKey, Diagnostic> {
+    let invalid = |why: &str| {
+        Diagnostic::error(
+            "meshform::config::provider_instance_key",
+            format!("invalid provider instance key: {why}"),
+        )
+        .with_span(e.span.clone(), "instance key")
+        .with_help("the key selects one instance of a provider block with for_each: a string known before planning, such as each.key")
+    };
+    let v = Evaluator::new(scope, &e.span.file, dir).eval(&e.node)?;
+    if v.contains_unknown() {
+        return Err(invalid("it is not known before planning"));
+    }
+    if v.is_sensitive() {
+        return Err(invalid("it is sensitive"));
+    }
+    match v {
+        Value::String(s) => Ok(InstanceKey::Str(s)),
+        Value::Bool(b) => Ok(InstanceKey::Str(b.to_string())),
+        Value::Number(_) => Ok(InstanceKey::Str(v.to_string())),
+        other => Err(invalid(&format!("a string is required, got {}", other.kind()))),
+    }
+}
+
 impl Expander {
+    /// Root provider blocks with `for_each`: one configuration per element, keyed
+    /// `NAME.ALIAS["KEY"]`, each evaluated with its `each`.
+    fn expand_providers(&mut self, root: &Config, scope: &MapScope) {
+        for (block_key, def) in &root.providers {
+            let Some(e) = &def.for_each else { continue };
+            self.out.providers.remove(block_key);
+            let result = match Evaluator::new(scope, &e.span.file, &root.dir).eval(&e.node) {
+                Ok(v) => for_each_instances(&v),
+                Err(d) => {
+                    self.diags.push(d);
+                    continue;
+                }
+            };
+            let instances = match result {
+                Ok(i) => i,
+                Err(RepetitionError::Unknown) if !self.strict => {
+                    // Checked as one instance until the variables are known.
+                    self.incomplete = true;
+                    vec![(InstanceKey::None, BTreeMap::from([("each".to_owned(), Value::Unknown)]))]
+                }
+                Err(RepetitionError::Unknown) => {
+                    self.diags.push(
+                        Diagnostic::error(
+                            "meshform::config::provider_for_each",
+                            format!("provider \"{block_key}\": for_each must be known before planning"),
+                        )
+                        .with_span(e.span.clone(), "depends on values known only during the run")
+                        .with_help("a provider's for_each is evaluated before the plan: it may use variables, locals and path.*, not resources, data sources or module outputs"),
+                    );
+                    continue;
+                }
+                Err(RepetitionError::Invalid(msg)) => {
+                    self.diags.push(
+                        Diagnostic::error("meshform::config::provider_for_each", format!("provider \"{block_key}\": {msg}"))
+                            .with_span(e.span.clone(), "invalid for_each")
+                            .with_help("for_each takes a map, or a set of strings: for_each = toset([\"a\", \"b\"])"),
+                    );
+                    continue;
+                }
+            };
+            for (key, each) in instances {
+                let mut p = def.clone();
+                p.instance = Some((key, each));
+                self.out.providers.insert(p.key(), p);
+            }
+        }
+    }
+
     fn expand_calls(
         &mut self,
         src: &Config,
@@ -146,9 +240,11 @@ impl Expander {
                 key: d.key.clone(),
                 span: d.span.clone(),
             }));
-            let child_providers = providers.for_call(call, path, &mut self.diags);
             for (key, rep) in instances {
                 let child_path = path.child(&call.name, key);
+                let over = Overlay { base: &scope, extra: &rep };
+                let child_providers =
+                    providers.for_call(call, path, &over, &self.out.dir, &mut self.diags);
                 let child_vars = self.static_inputs(call, child, &scope, &rep);
                 self.add_instance(call, child, &child_path, rep, &child_providers, &call_deps);
                 self.expand_calls(child, &child_path, child_vars, &child_providers, &call_deps);

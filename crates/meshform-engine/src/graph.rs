@@ -281,15 +281,30 @@ fn body_refs(body: &meshform_config::model::BlockBody) -> Vec<Reference> {
     out
 }
 
+/// The instances of a provider block with `for_each` (`NAME.ALIAS["k"]` keys), by block key.
+pub fn provider_instances(config: &Config, block: &str) -> Vec<String> {
+    let prefix = format!("{block}[");
+    config
+        .providers
+        .range(prefix.clone()..)
+        .take_while(|(k, _)| k.starts_with(&prefix))
+        .map(|(k, _)| k.clone())
+        .chain(config.providers.get(block).filter(|p| p.instance.is_some()).map(|p| p.key()))
+        .collect()
+}
+
 /// Builds the graph, reporting unknown references and cycles.
 pub fn build(config: &Config) -> (ConfigGraph, Diagnostics) {
     let mut diags = Diagnostics::default();
     let refs = node_references(config);
     let mut g = ConfigGraph::default();
     let mut nodes: BTreeSet<Node> = refs.keys().cloned().collect();
-    // Every provider instance resources use, declared or implied.
+    // Every provider instance resources use, declared or implied (a resource choosing an instance
+    // per key, `provider = NAME.ALIAS[each.key]`, uses the block's declared instances).
     for r in config.resources.values() {
-        nodes.insert(Node::Provider(r.provider_key()));
+        if r.provider_index.is_none() {
+            nodes.insert(Node::Provider(r.provider_key()));
+        }
     }
     for c in config.checks.values() {
         for d in &c.data {
@@ -316,8 +331,36 @@ pub fn build(config: &Config) -> (ConfigGraph, Diagnostics) {
         if let Node::Resource(addr) = node {
             let r = &config.resources[addr];
             let key = r.provider_key();
+            let instances = provider_instances(config, &key);
+            if let (Some(_), Some((k, span))) = (&r.provider_index, &r.provider) {
+                if instances.is_empty() {
+                    let why = if config.providers.contains_key(k) {
+                        format!("provider \"{k}\" has no for_each: there is no instance to choose")
+                    } else {
+                        format!("no provider configuration \"{k}\" with for_each")
+                    };
+                    diags.push(
+                        Diagnostic::error("meshform::config::unknown_provider", format!("{addr}: {why}"))
+                            .with_span(span.clone(), "invalid provider instance")
+                            .with_help("select an instance of a provider block with for_each, or write provider = NAME.ALIAS without a key"),
+                    );
+                }
+                for p in instances {
+                    edge(&g, &Node::Provider(p), node);
+                }
+                continue;
+            }
             if let Some((k, span)) = &r.provider {
-                if !config.providers.contains_key(k) {
+                if !config.providers.contains_key(k) && !instances.is_empty() {
+                    diags.push(
+                        Diagnostic::error(
+                            "meshform::config::unknown_provider",
+                            format!("{addr}: provider \"{k}\" has for_each: name one of its instances"),
+                        )
+                        .with_span(span.clone(), "which instance?")
+                        .with_help(format!("write provider = {k}[each.key] (or a literal key): every instance of the resource chooses one")),
+                    );
+                } else if !config.providers.contains_key(k) {
                     let names: Vec<&str> = config.providers.keys().map(String::as_str).collect();
                     let mut d = Diagnostic::error(
                         "meshform::config::unknown_provider",
@@ -477,6 +520,10 @@ fn resolve(
                     (&config.resources[a].repetition, &r.target),
                     (Repetition::Count(_), Target::Count) | (Repetition::ForEach(_), Target::Each)
                 ),
+                Node::Provider(k) => {
+                    r.target == Target::Each
+                        && config.providers.get(k).is_some_and(|p| p.instance.is_some())
+                }
                 Node::Var(m, _) if !m.is_root() => config.modules.get(m).is_some_and(|i| {
                     matches!(
                         (&i.call.repetition, &r.target),

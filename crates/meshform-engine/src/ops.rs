@@ -60,7 +60,7 @@ pub fn load(ws: &Workspace) -> (Option<Loaded>, Diagnostics) {
 /// [`load`] of a configuration already parsed.
 pub fn load_parsed(ws: &Workspace, parsed: Parsed) -> (Option<Loaded>, Diagnostics) {
     let Parsed { config, mut diags } = parsed;
-    let (config, unexpanded) = if config.has_modules() {
+    let (config, unexpanded) = if config.needs_expansion() {
         let e = expand(&config, None);
         diags.extend(e.diags);
         (e.config, e.incomplete.then_some(config))

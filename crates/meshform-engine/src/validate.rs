@@ -122,7 +122,9 @@ pub fn check_values(config: &Config, graph: &ConfigGraph, registry: &Registry) -
             Node::Provider(key) => {
                 let name = key.split('.').next().unwrap_or(key);
                 if let (Some(def), Some(p)) = (config.providers.get(key), registry.get(name)) {
-                    eval_body(&def.body, &p.schema().provider, &values, &config.dir, &mut diags);
+                    let each = def.each();
+                    let scope = Overlay { base: &values, extra: &each };
+                    eval_body(&def.body, &p.schema().provider, &scope, &config.dir, &mut diags);
                 }
             }
             Node::Resource(addr) => {

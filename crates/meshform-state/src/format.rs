@@ -105,6 +105,20 @@ pub struct ResourceState {
 }
 
 impl ResourceState {
+    /// The provider instance (state key) managing instance `i` of this resource.
+    pub fn provider_of<'a>(&'a self, i: &'a InstanceState) -> &'a str {
+        i.provider.as_deref().unwrap_or(&self.provider)
+    }
+
+    /// When every instance names the same provider of its own, it becomes the resource's.
+    fn hoist_provider(&mut self) {
+        let Some(first) = self.instances.first().and_then(|i| i.provider.clone()) else { return };
+        if self.instances.iter().all(|i| i.provider.as_deref() == Some(first.as_str())) {
+            self.provider = first;
+            self.instances.iter_mut().for_each(|i| i.provider = None);
+        }
+    }
+
     pub fn addr(&self) -> ResourceAddr {
         ResourceAddr {
             module: self.module.clone(),
@@ -136,6 +150,10 @@ pub enum InstanceStatus {
 pub struct InstanceState {
     #[serde(default = "no_key", skip_serializing_if = "InstanceKey::is_none")]
     pub index_key: InstanceKey,
+    /// The provider instance managing this instance when it is not its resource's (a resource
+    /// choosing a provider instance per key: `provider.kubernetes.by_cluster["cluster-1"]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
     #[serde(default, skip_serializing_if = "is_ready")]
     pub status: InstanceStatus,
     /// Attribute values in cleartext JSON.
@@ -164,6 +182,7 @@ impl InstanceState {
     pub fn new(index_key: InstanceKey) -> InstanceState {
         InstanceState {
             index_key,
+            provider: None,
             status: InstanceStatus::Ready,
             attributes: serde_json::Value::Null,
             sensitive_attributes: Vec::new(),
@@ -315,12 +334,19 @@ impl State {
             }
         };
         let r = &mut self.resources[idx];
-        if r.provider != provider {
+        let alone = r.instances.iter().all(|i| i.index_key == addr.key);
+        if alone {
+            // The resource's provider is its only instance's.
             r.provider = provider.to_owned();
         }
+        instance.provider = (r.provider != provider).then(|| provider.to_owned());
+        let own = instance.provider.is_some();
         match r.instance_index(&addr.key) {
             Ok(i) => r.instances[i] = instance,
             Err(i) => r.instances.insert(i, instance),
+        }
+        if own {
+            r.hoist_provider();
         }
     }
 

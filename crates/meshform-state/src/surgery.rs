@@ -119,7 +119,7 @@ pub fn set_tainted(
     if inst.status == want {
         return Ok(false);
     }
-    let (provider, mut inst) = (r.provider.clone(), inst.clone());
+    let (provider, mut inst) = (r.provider_of(inst).to_owned(), inst.clone());
     inst.status = want;
     state.set_instance(addr, &provider, inst);
     Ok(true)
@@ -268,6 +268,7 @@ mod tests {
     fn inst() -> InstanceState {
         InstanceState {
             index_key: InstanceKey::None,
+            provider: None,
             status: InstanceStatus::Ready,
             attributes: serde_json::json!({"id": "x"}),
             sensitive_attributes: vec![],

@@ -44,8 +44,23 @@ impl Lowerer {
                         .unwrap_or_else(|| header.clone());
                     let mut body = self.lower_body(&inner.body, self.span(inner));
                     let provider = body.attrs.remove("provider").and_then(|p| {
-                        match provider_ref(&p.expr.node) {
-                            Some(k) => Some((k, p.expr.span.clone())),
+                        match provider_instance_ref(&p.expr.node) {
+                            Some((k, None)) => Some((k, p.expr.span.clone())),
+                            // One instance of a provider with for_each, by a literal key.
+                            Some((k, Some(Expression::String(key)))) => Some((
+                                format!("{k}{}", InstanceKey::Str(key.value().clone())),
+                                p.expr.span.clone(),
+                            )),
+                            Some((_, Some(_))) => {
+                                self.err(
+                                    "meshform::config::invalid_provider_ref",
+                                    "a check's data source selects a provider instance by a literal key",
+                                    p.expr.span.clone(),
+                                    "not a literal key",
+                                    "write provider = NAME.ALIAS[\"key\"]",
+                                );
+                                None
+                            }
                             None => {
                                 self.err(
                                 "meshform::config::invalid_provider_ref",
@@ -391,6 +406,25 @@ pub fn check_rollouts(config: &Config) -> Diagnostics {
         }
     }
     diags
+}
+
+/// `NAME.ALIAS[KEY]` as written in `provider = …` or a module's `providers`: the block's key and
+/// the key expression; `NAME` and `NAME.ALIAS` have none.
+pub(super) fn provider_instance_ref(e: &Expression) -> Option<(String, Option<Expression>)> {
+    if let Some(k) = provider_ref(e) {
+        return Some((k, None));
+    }
+    let Expression::Traversal(t) = e else { return None };
+    let Expression::Variable(root) = &t.expr else { return None };
+    match t.operators.as_slice() {
+        [alias, index] => match (alias.value(), index.value()) {
+            (TraversalOperator::GetAttr(a), TraversalOperator::Index(k)) => {
+                Some((provider_key(root.as_str(), Some(a.as_str())), Some(k.clone())))
+            }
+            _ => None,
+        },
+        _ => None,
+    }
 }
 
 /// `NAME` or `NAME.ALIAS` as written in `provider = …`.

@@ -18,7 +18,7 @@ use crate::model::*;
 use crate::suggest::did_you_mean;
 use crate::typeexpr::parse_type;
 pub use meta::check_rollouts;
-use meta::provider_ref;
+use meta::provider_instance_ref;
 pub use module_call::{load_modules, normalize};
 
 /// Whether a file name is a variables file rather than configuration.
@@ -225,7 +225,33 @@ impl Lowerer {
                 let Some(l) = self.labels(b, 1, "provider \"NAME\" { … }") else { return };
                 let mut body = self.lower_body(&b.body, self.span(b));
                 let alias = body.attrs.remove("alias").and_then(|a| self.const_string(&a.expr));
-                let p = ProviderDef { name: l[0].clone(), alias, span: header.clone(), body };
+                let for_each = body.attrs.remove("for_each");
+                if let (Some(f), None) = (&for_each, &alias) {
+                    self.err(
+                        "meshform::config::provider_for_each",
+                        "alias required when using for_each",
+                        f.name_span.clone(),
+                        "needs an alias",
+                        "name the instances: alias = \"by_cluster\"; resources then select one with provider = NAME.ALIAS[KEY]",
+                    );
+                }
+                if let Some(c) = body.attrs.remove("count") {
+                    self.err(
+                        "meshform::config::provider_for_each",
+                        "a provider block takes for_each, not count",
+                        c.name_span,
+                        "count is not supported here",
+                        "use for_each = a map or set of strings, with an alias",
+                    );
+                }
+                let p = ProviderDef {
+                    name: l[0].clone(),
+                    alias,
+                    span: header.clone(),
+                    body,
+                    for_each: for_each.map(|f| f.expr),
+                    instance: None,
+                };
                 let key = p.key();
                 match config.providers.entry(key) {
                     std::collections::btree_map::Entry::Occupied(e) => {
@@ -451,6 +477,7 @@ impl Lowerer {
             type_span,
             repetition: Repetition::Single,
             provider: None,
+            provider_index: None,
             depends_on: Vec::new(),
             lifecycle: Lifecycle::default(),
             body: BlockBody { span: body.span.clone(), attrs: BTreeMap::new(), blocks: Vec::new() },
@@ -473,14 +500,17 @@ impl Lowerer {
             (None, None) => {}
         }
         if let Some(p) = body.attrs.remove("provider") {
-            match provider_ref(&p.expr.node) {
-                Some(key) => r.provider = Some((key, p.expr.span.clone())),
+            match provider_instance_ref(&p.expr.node) {
+                Some((key, index)) => {
+                    r.provider = Some((key, p.expr.span.clone()));
+                    r.provider_index = index.map(|node| Expr { node, span: p.expr.span.clone() });
+                }
                 None => self.err(
                     "meshform::config::invalid_provider_ref",
                     "provider must be a provider reference",
                     p.expr.span,
                     "not a provider reference",
-                    "write `provider = NAME` or `provider = NAME.ALIAS` (no quotes)",
+                    "write `provider = NAME`, `provider = NAME.ALIAS` or `provider = NAME.ALIAS[each.key]` (no quotes)",
                 ),
             }
         }

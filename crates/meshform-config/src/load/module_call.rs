@@ -10,7 +10,7 @@ use hcl::edit::expr::{Expression, ObjectKey};
 use hcl::edit::structure::Block;
 use meshform_core::{Diagnostic, Diagnostics, Span};
 
-use super::{load_dir_named, meta::provider_ref, Lowerer};
+use super::{load_dir_named, meta::provider_instance_ref, meta::provider_ref, Lowerer};
 use crate::model::*;
 
 /// Arguments of a `module` block that are not input variables.
@@ -120,9 +120,9 @@ impl Lowerer {
                 ObjectKey::Ident(i) => Some(i.as_str().to_owned()),
                 ObjectKey::Expression(x) => provider_ref(x),
             };
-            let parent = provider_ref(v.expr());
+            let parent = provider_instance_ref(v.expr());
             match (child, parent) {
-                (Some(child), Some(parent)) => {
+                (Some(child), Some((parent, index))) => {
                     if out.iter().any(|p| p.child == child) {
                         self.err(
                             "meshform::config::module_providers",
@@ -133,7 +133,8 @@ impl Lowerer {
                         );
                         continue;
                     }
-                    out.push(ProviderPass { child, parent, span });
+                    let index = index.map(|node| Expr { node, span: span.clone() });
+                    out.push(ProviderPass { child, parent, index, span });
                 }
                 _ => self.err(
                     "meshform::config::module_providers",

@@ -305,7 +305,9 @@ impl<'a> Executor<'a> {
             ));
         };
         let mut diags = Diagnostics::default();
-        let value = eval_body(&def.body, &schema, &self.ctx.values, &self.config.dir, &mut diags);
+        let each = def.each();
+        let scope = Overlay { base: &self.ctx.values, extra: &each };
+        let value = eval_body(&def.body, &schema, &scope, &self.config.dir, &mut diags);
         if let Some(d) = diags.into_iter().find(|d| d.is_error()) {
             return Err(d);
         }

@@ -638,7 +638,7 @@ pub(crate) fn fingerprint(salt: &str, state: &State, address: &str) -> String {
     let instance = address
         .parse::<InstanceAddr>()
         .ok()
-        .and_then(|a| state.instance(&a).map(|(r, i)| (r.provider.clone(), i.clone())));
+        .and_then(|a| state.instance(&a).map(|(r, i)| (r.provider_of(i).to_owned(), i.clone())));
     let pending: Vec<_> = state.pending.iter().filter(|p| p.address == address).collect();
     let deposed: Vec<_> = state.deposed.iter().filter(|d| d.address == address).collect();
     if instance.is_none() && pending.is_empty() && deposed.is_empty() {

@@ -13,6 +13,7 @@ mod journal;
 mod modules;
 mod moved;
 mod outage;
+mod provider_for_each;
 mod replace;
 mod rollout;
 mod scheduling;

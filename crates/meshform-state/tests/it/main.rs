@@ -32,6 +32,7 @@ pub fn path_of(store: &LocalStore) -> PathBuf {
 pub fn instance(attrs: serde_json::Value) -> InstanceState {
     InstanceState {
         index_key: InstanceKey::None,
+        provider: None,
         status: InstanceStatus::Ready,
         attributes: attrs,
         sensitive_attributes: vec![],

@@ -197,9 +197,8 @@ impl<'a> Planner<'a> {
             .collect();
         let mut state_only: BTreeSet<String> = self
             .state
-            .resources
-            .iter()
-            .map(|r| provider_key_from_state(&r.provider).to_owned())
+            .instances()
+            .map(|(_, r, i)| provider_key_from_state(r.provider_of(i)).to_owned())
             .filter(|k| !in_graph.contains(k))
             .collect();
         state_only.extend(
@@ -295,13 +294,9 @@ impl<'a> Planner<'a> {
         let def = self.config.providers.get(key);
         let value = match def {
             Some(def) => {
-                let v = eval_body(
-                    &def.body,
-                    &schema,
-                    &self.ctx.values,
-                    &self.config.dir,
-                    &mut self.diags,
-                );
+                let each = def.each();
+                let scope = Overlay { base: &self.ctx.values, extra: &each };
+                let v = eval_body(&def.body, &schema, &scope, &self.config.dir, &mut self.diags);
                 if v.contains_unknown() {
                     // Configured during apply, once what it reads exists; its objects are planned
                     // as creations until then.
@@ -309,6 +304,26 @@ impl<'a> Planner<'a> {
                     return;
                 }
                 v
+            }
+            None if key.contains('[') => {
+                // A key removed from a provider's for_each while objects it manages remain.
+                self.failed.insert(node);
+                let skey = provider_state_key(key);
+                let held: Vec<String> = self
+                    .state
+                    .instances()
+                    .filter(|(_, r, i)| r.provider_of(i) == skey)
+                    .map(|(a, _, _)| a.to_string())
+                    .collect();
+                let (block, k) = key.split_once('[').unwrap_or((key, ""));
+                self.diags.push(
+                    meshform_core::Diagnostic::error(
+                        "meshform::plan::provider_instance_gone",
+                        format!("provider instance {key} is not present, but it manages {}", held.join(", ")),
+                    )
+                    .with_help(format!("add [{k} back to the for_each of provider {block} so that meshform can destroy them, or first remove them from the resources' for_each and apply; remove the key afterwards")),
+                );
+                return;
             }
             None if key.contains('.') => {
                 self.fail_provider(key, "its configuration block was removed; add the `provider` block back so meshform can manage (or destroy) its objects");
@@ -337,7 +352,7 @@ impl<'a> Planner<'a> {
             .state
             .resources
             .iter()
-            .filter(|r| r.provider == skey)
+            .filter(|r| r.provider == skey || r.instances.iter().any(|i| r.provider_of(i) == skey))
             .map(|r| r.addr().to_string())
             .collect();
         self.plan.failures.push(PlanFailure {
@@ -354,7 +369,10 @@ impl<'a> Planner<'a> {
     fn start_refreshes(&mut self, key: &str, provider: Arc<dyn ConfiguredProvider>) {
         let skey = provider_state_key(key);
         for (addr, r, inst) in self.state.instances() {
-            if r.provider != skey || r.mode != Mode::Managed || !self.is_allowed(&addr.resource) {
+            if r.provider_of(inst) != skey
+                || r.mode != Mode::Managed
+                || !self.is_allowed(&addr.resource)
+            {
                 continue;
             }
             let p = Arc::clone(&provider);
@@ -398,13 +416,13 @@ impl<'a> Planner<'a> {
         match &refreshed {
             None => self.plan.drift.push(Drift {
                 addr: addr.clone(),
-                provider: provider_key_from_state(&r.provider).to_owned(),
+                provider: provider_key_from_state(r.provider_of(inst)).to_owned(),
                 before: stored,
                 after: None,
             }),
             Some(v) if !v.same_as(&stored) => self.plan.drift.push(Drift {
                 addr: addr.clone(),
-                provider: provider_key_from_state(&r.provider).to_owned(),
+                provider: provider_key_from_state(r.provider_of(inst)).to_owned(),
                 before: stored,
                 after: Some(v.clone()),
             }),
@@ -463,15 +481,13 @@ impl<'a> Planner<'a> {
             self.use_prior_values(addr);
             return;
         }
-        let provider = match self.ctx.providers.get(&key).cloned() {
-            Some(p) => Some(p),
-            None if self.ctx.deferred_providers.contains(&key) => None,
-            None => {
-                self.failed.insert(node.clone());
-                self.plan.skipped.push(format!("{addr} (its provider {key} is not available)"));
-                self.set_resource_value(addr, Value::Unknown);
-                return;
-            }
+        // One provider for every instance, or (`provider = NAME.ALIAS[KEY]`) one per instance.
+        let provider = match &r.provider_index {
+            Some(_) => None,
+            None => match self.provider_for(node, addr, &key) {
+                Some(p) => p,
+                None => return,
+            },
         };
         let deps: Vec<ResourceAddr> = self.resource_deps.of(self.graph, node).into_iter().collect();
         let Some(instances) = self.instance_keys(r) else {
@@ -499,6 +515,20 @@ impl<'a> Planner<'a> {
                 put_instance(&mut whole, &ikey, after);
                 continue;
             }
+            let (key, provider) = match &r.provider_index {
+                None => (key.clone(), provider.clone()),
+                Some(e) => {
+                    let Some(k) = self.instance_provider_key(r, e, &overlay) else {
+                        self.failed.insert(node.clone());
+                        self.set_resource_value(addr, Value::Unknown);
+                        return;
+                    };
+                    match self.provider_for(node, addr, &k) {
+                        Some(p) => (k, p),
+                        None => return,
+                    }
+                }
+            };
             let scope = Overlay { base: self.ctx.values.scope(&addr.module), extra: &overlay };
             let before = self.diags.error_count();
             let proposed = eval_body(&r.body, &schema, &scope, &config.dir, &mut self.diags);
@@ -573,6 +603,12 @@ impl<'a> Planner<'a> {
                 })
                 .unwrap_or_default();
             for k in stale {
+                // Deleted by the provider instance that manages it.
+                let key = self
+                    .state
+                    .instance(&addr.instance(k.clone()))
+                    .map(|(rs, i)| provider_key_from_state(rs.provider_of(i)).to_owned())
+                    .unwrap_or_else(|| key.clone());
                 let reason = match k {
                     InstanceKey::Int(_) => ChangeReason::CountIndexGone,
                     InstanceKey::Str(_) => ChangeReason::EachKeyGone,
@@ -582,6 +618,61 @@ impl<'a> Planner<'a> {
             }
         }
         self.set_resource_value(addr, whole);
+    }
+
+    /// The configured provider instance `key` (`None` while it waits to be configured during
+    /// apply); `None` outside when it is not available, the resource then skipped.
+    #[allow(clippy::option_option)]
+    fn provider_for(
+        &mut self,
+        node: &Node,
+        addr: &ResourceAddr,
+        key: &str,
+    ) -> Option<Option<Arc<dyn ConfiguredProvider>>> {
+        match self.ctx.providers.get(key).cloned() {
+            Some(p) => Some(Some(p)),
+            None if self.ctx.deferred_providers.contains(key) => Some(None),
+            None => {
+                self.failed.insert(node.clone());
+                self.plan.skipped.push(format!("{addr} (its provider {key} is not available)"));
+                self.set_resource_value(addr, Value::Unknown);
+                None
+            }
+        }
+    }
+
+    /// `provider = NAME.ALIAS[KEY]` for one instance: the provider instance's key.
+    fn instance_provider_key(
+        &mut self,
+        r: &meshform_config::model::ResourceDef,
+        index: &meshform_config::model::Expr,
+        overlay: &BTreeMap<String, Value>,
+    ) -> Option<String> {
+        let scope = Overlay { base: self.ctx.values.scope(&r.addr.module), extra: overlay };
+        let k = match meshform_config::modules::instance_key(&scope, index, &self.config.dir) {
+            Ok(k) => k,
+            Err(d) => {
+                self.diags.push(d);
+                return None;
+            }
+        };
+        let key = format!("{}{k}", r.provider_key());
+        if self.config.providers.contains_key(&key) {
+            return Some(key);
+        }
+        let known = crate::graph::provider_instances(self.config, &r.provider_key());
+        self.diags.push(
+            meshform_core::Diagnostic::error(
+                "meshform::config::provider_instance_key",
+                format!("{}: provider {} has no instance {k}", r.addr, r.provider_key()),
+            )
+            .with_span(index.span.clone(), "no such instance")
+            .with_help(format!(
+                "its for_each gives the instances {}; add the key there, or choose one of them",
+                known.join(", ")
+            )),
+        );
+        None
     }
 
     fn registry_validate(

@@ -81,7 +81,7 @@ impl Planner<'_> {
                     && (destroy || !self.config.resources.contains_key(&a.resource))
             })
             .filter(|(a, _, _)| self.is_allowed(&a.resource) && self.instance_selected(a))
-            .map(|(a, r, _)| (a, provider_key_from_state(&r.provider).to_owned()))
+            .map(|(a, r, i)| (a, provider_key_from_state(r.provider_of(i)).to_owned()))
             .collect();
         // Pending creates of removed resources: adopt them so they get destroyed.
         for p in &self.state.pending {
