@@ -214,6 +214,9 @@ pub struct DependsOn {
     /// The instance, when the entry names one.
     pub key: Option<meshform_core::InstanceKey>,
     pub span: Span,
+    /// `module.NAME`: every resource of that call (of the module instance `addr.module`), which
+    /// module expansion turns into one entry per resource.
+    pub module: Option<String>,
 }
 
 /// `check "name" { … }`: data sources read and assertions evaluated by `meshform verify`.

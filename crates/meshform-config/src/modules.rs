@@ -51,7 +51,45 @@ pub fn expand(root: &Config, vars: Option<&BTreeMap<String, Value>>) -> Expansio
         let providers = ProviderMap { passed: BTreeMap::new(), root: true };
         x.expand_calls(root, &ModulePath::root(), root_vars, &providers, &[]);
     }
+    resolve_module_dependencies(&mut x.out);
     Expansion { config: x.out, diags: x.diags, incomplete: x.incomplete }
+}
+
+/// `depends_on = [module.NAME]`: one entry per resource of the call's instances (a call with no
+/// instances adds nothing). A call that does not exist stays, for the graph to report.
+fn resolve_module_dependencies(config: &mut Config) {
+    let all: Vec<meshform_core::ResourceAddr> = config.resources.keys().cloned().collect();
+    let inside = |ctx: &ModulePath, call: &str| -> Vec<meshform_core::ResourceAddr> {
+        all.iter()
+            .filter(|a| a.module.starts_with(ctx))
+            .filter(|a| a.module.0.get(ctx.0.len()).is_some_and(|s| s.name == call))
+            .cloned()
+            .collect()
+    };
+    for r in config.resources.values_mut() {
+        if r.depends_on.iter().all(|d| d.module.is_none()) {
+            continue;
+        }
+        let mut out = Vec::new();
+        for d in std::mem::take(&mut r.depends_on) {
+            let Some(call) = &d.module else {
+                out.push(d);
+                continue;
+            };
+            let known = config.calls.get(&d.addr.module).is_some_and(|c| c.contains_key(call));
+            if !known {
+                out.push(d);
+                continue;
+            }
+            out.extend(inside(&d.addr.module, call).into_iter().map(|addr| DependsOn {
+                addr,
+                key: None,
+                span: d.span.clone(),
+                module: None,
+            }));
+        }
+        r.depends_on = out;
+    }
 }
 
 /// Which root configuration key each of a module instance's provider keys means.
@@ -239,6 +277,7 @@ impl Expander {
                 addr: d.addr.clone().in_module(path),
                 key: d.key.clone(),
                 span: d.span.clone(),
+                module: d.module.clone(),
             }));
             for (key, rep) in instances {
                 let child_path = path.child(&call.name, key);

@@ -226,7 +226,14 @@ fn node_references(config: &Config) -> NodeRefs {
         let deps: Vec<Reference> = r
             .depends_on
             .iter()
-            .map(|d| Reference { target: Target::Absolute(d.addr.clone()), span: d.span.clone() })
+            .map(|d| {
+                let target = match &d.module {
+                    // Left by expansion only when the call does not exist: reported as such.
+                    Some(call) => Target::Module(call.clone(), None, None),
+                    None => Target::Absolute(d.addr.clone()),
+                };
+                Reference { target, span: d.span.clone() }
+            })
             .collect();
         refs.extend(deps);
         out.insert(Node::Resource(addr.clone()), (addr.module.clone(), refs));

@@ -328,14 +328,19 @@ impl Lowerer {
         };
         for item in items.iter() {
             let span = self.span(item);
+            if let Some(call) = module_ref(item) {
+                let addr = ResourceAddr::managed("module", &call);
+                out.push(DependsOn { addr, key: None, span, module: Some(call) });
+                continue;
+            }
             match depends_on_ref(item) {
-                Some((addr, key)) => out.push(DependsOn { addr, key, span }),
+                Some((addr, key)) => out.push(DependsOn { addr, key, span, module: None }),
                 None => self.err(
                     "meshform::config::invalid_depends_on",
                     "depends_on entries must be resource references",
                     span,
                     "not a resource reference",
-                    "write TYPE.NAME, data.TYPE.NAME, or one instance as TYPE.NAME[\"key\"] or TYPE.NAME[0], without quotes around the reference",
+                    "write TYPE.NAME, data.TYPE.NAME, module.NAME, or one instance as TYPE.NAME[\"key\"] or TYPE.NAME[0], without quotes around the reference",
                 ),
             }
         }
@@ -421,6 +426,19 @@ pub(super) fn provider_instance_ref(e: &Expression) -> Option<(String, Option<Ex
             (TraversalOperator::GetAttr(a), TraversalOperator::Index(k)) => {
                 Some((provider_key(root.as_str(), Some(a.as_str())), Some(k.clone())))
             }
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// `module.NAME` as written in `depends_on`.
+fn module_ref(e: &Expression) -> Option<String> {
+    let Expression::Traversal(t) = e else { return None };
+    let Expression::Variable(root) = &t.expr else { return None };
+    match (root.as_str(), t.operators.as_slice()) {
+        ("module", [op]) => match op.value() {
+            TraversalOperator::GetAttr(a) => Some(a.as_str().to_owned()),
             _ => None,
         },
         _ => None,
