@@ -218,6 +218,9 @@ fn settings(dir: &Path, sandbox: &Sandbox) -> Settings {
 
 /// One run's figures.
 struct Run {
+    /// The plan before the apply (refresh of the data sources included), not part of the ratio.
+    plan_time: Duration,
+    /// `ops::apply`, from the call to its return (its final state write included).
     wall: Duration,
     chain: Chain<Operation>,
     /// From the call of `ops::apply` to the first operation's start, and from the last
@@ -261,6 +264,7 @@ fn run_once(sandbox_rt: &Runtime, client: &Runtime, scratch: &Path) -> Run {
     let vars = VarInputs { env: settings.env_vars.clone(), ..VarInputs::default() };
     let timeline = Timeline::new();
     let run = client.block_on(async {
+        let planning = Instant::now();
         let planned =
             match ops::plan_parsed(&ws, parsed, &vars, &PlanOptions::default(), &SilentReporter)
                 .await
@@ -273,6 +277,7 @@ fn run_once(sandbox_rt: &Runtime, client: &Runtime, scratch: &Path) -> Run {
                 Err(ops::PlanError::State(e)) => panic!("the state must read: {e}"),
             };
         assert!(planned.plan.failures.is_empty(), "the plan read everything");
+        let plan_time = planning.elapsed();
         let plan = planned.plan.clone();
         let edges = operation_dependencies(&planned.loaded.graph, &plan, &planned.state)
             .unwrap_or_else(|d| panic!("the operations can be ordered: {d}"));
@@ -319,6 +324,7 @@ fn run_once(sandbox_rt: &Runtime, client: &Runtime, scratch: &Path) -> Run {
             ));
         }
         Run {
+            plan_time,
             wall,
             chain,
             lead_in: first,
@@ -367,8 +373,9 @@ fn main() {
         let load_before = load_average();
         let run = run_once(&sandbox_rt, &client, &dir);
         println!(
-            "run {i}/{runs}: apply {} wall, critical path {} ({} operations in the chain), ratio {:.3}; \
+            "run {i}/{runs}: (plan {}) apply {} wall, critical path {} ({} operations in the chain), ratio {:.3}; \
              first operation started after {}, apply returned {} after the last ended; load average {} → {}",
+            secs(run.plan_time),
             secs(run.wall),
             secs(run.chain.length),
             run.chain.ops.len(),
