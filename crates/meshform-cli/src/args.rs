@@ -210,6 +210,10 @@ pub enum SandboxCommand {
         /// How long the emulated ASM's asynchronous transitions take (e.g. 1500ms, 2s)
         #[arg(long, value_name = "DURATION", default_value = "1500ms")]
         transition_delay: String,
+        /// How many clusters, named cluster-1 … cluster-N, spread over regions, one VPC each
+        /// (default: as many as this directory's sandbox had, 2 for a new one)
+        #[arg(long, value_name = "N")]
+        clusters: Option<usize>,
     },
     /// Stop a sandbox started with --detach (its state stays in the directory)
     Down {

@@ -49,38 +49,111 @@ fn random_hex(n: usize) -> String {
     s
 }
 
-impl Identity {
-    /// A new account with the runbook's two clusters, in two regions with separate VPCs.
-    pub fn generate() -> Identity {
-        let cluster = |name: &str, region: &str| ClusterIdentity {
-            name: name.to_owned(),
+/// The clusters a new sandbox has unless told otherwise: the runbook's two.
+pub const DEFAULT_CLUSTERS: usize = 2;
+
+/// The most clusters a sandbox runs (each is an API server with its own listener, certificates and
+/// state directory, all in one process).
+pub const MAX_CLUSTERS: usize = 200;
+
+/// The regions clusters are spread over, in order (real Alibaba Cloud region ids): cluster `i`
+/// (1-based) is in `REGIONS[(i - 1) % REGIONS.len()]`, so the runbook's two are in Hangzhou and
+/// Shanghai, and every region gets a cluster before any gets a second.
+pub const REGIONS: &[&str] = &[
+    "cn-hangzhou",
+    "cn-shanghai",
+    "cn-beijing",
+    "cn-shenzhen",
+    "cn-zhangjiakou",
+    "cn-qingdao",
+    "cn-huhehaote",
+    "cn-wulanchabu",
+    "cn-chengdu",
+    "cn-guangzhou",
+    "cn-heyuan",
+    "cn-hongkong",
+    "ap-southeast-1",
+    "ap-southeast-3",
+    "ap-southeast-5",
+    "ap-northeast-1",
+    "ap-northeast-2",
+    "eu-central-1",
+    "eu-west-1",
+    "us-west-1",
+    "us-east-1",
+    "me-east-1",
+];
+
+impl ClusterIdentity {
+    /// Cluster `i` (1-based): `cluster-<i>`, in its region of [`REGIONS`], in a VPC of its own.
+    fn generate(i: usize) -> ClusterIdentity {
+        ClusterIdentity {
+            name: format!("cluster-{i}"),
             id: format!("c{}", random_hex(32)),
-            region: region.to_owned(),
+            region: REGIONS[(i - 1) % REGIONS.len()].to_owned(),
             vpc_id: format!("vpc-{}", random_hex(20)),
             vswitch_id: format!("vsw-{}", random_hex(20)),
-        };
+        }
+    }
+}
+
+impl Identity {
+    /// A new account with `clusters` clusters (see [`ClusterIdentity::generate`]).
+    pub fn generate(clusters: usize) -> Identity {
         Identity {
             access_key_id: format!("LTAI5t{}", random_hex(18)),
             access_key_secret: random_hex(30),
-            clusters: vec![
-                cluster("cluster-1", "cn-hangzhou"),
-                cluster("cluster-2", "cn-shanghai"),
-            ],
+            clusters: (1..=clusters).map(ClusterIdentity::generate).collect(),
         }
     }
 
-    /// Loads `identity.json` from the directory, creating it on first use.
-    pub fn load_or_create(dir: &Path) -> Result<Identity, SandboxError> {
+    /// Loads `identity.json` from the directory, creating it on first use with `clusters` clusters
+    /// (default [`DEFAULT_CLUSTERS`]). Asked for more clusters than it has, it adds them (the
+    /// existing ones keep their ids, so state made against them stays valid); asked for fewer, it
+    /// refuses, as the clusters past N may hold what was deployed.
+    pub fn load_or_create(dir: &Path, clusters: Option<usize>) -> Result<Identity, SandboxError> {
         let path = dir.join("identity.json");
-        match std::fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes)
-                .map_err(|e| SandboxError::Corrupt { path, message: e.to_string() }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                let id = Identity::generate();
+        let Some(mut id) = Identity::check_clusters(dir, clusters)? else {
+            let id = Identity::generate(clusters.unwrap_or(DEFAULT_CLUSTERS));
+            write_atomic(&path, &serde_json::to_vec_pretty(&id).unwrap_or_default())?;
+            return Ok(id);
+        };
+        let have = id.clusters.len();
+        match clusters {
+            Some(n) if n > have => {
+                id.clusters.extend((have + 1..=n).map(ClusterIdentity::generate));
                 write_atomic(&path, &serde_json::to_vec_pretty(&id).unwrap_or_default())?;
                 Ok(id)
             }
-            Err(e) => Err(SandboxError::Io { path, source: e }),
+            _ => Ok(id),
+        }
+    }
+
+    /// Whether a sandbox with `clusters` clusters can start in `dir` (see
+    /// [`Identity::load_or_create`]), and the identity stored there, if any.
+    pub fn check_clusters(
+        dir: &Path,
+        clusters: Option<usize>,
+    ) -> Result<Option<Identity>, SandboxError> {
+        if let Some(n) = clusters {
+            check_cluster_count(n)?;
+        }
+        let path = dir.join("identity.json");
+        let id: Identity = match std::fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| SandboxError::Corrupt {
+                path: path.clone(),
+                message: e.to_string(),
+            })?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(SandboxError::Io { path, source: e }),
+        };
+        match clusters {
+            Some(n) if n < id.clusters.len() => Err(SandboxError::FewerClusters {
+                dir: dir.to_path_buf(),
+                have: id.clusters.len(),
+                asked: n,
+            }),
+            _ => Ok(Some(id)),
         }
     }
 
@@ -112,8 +185,23 @@ pub enum SandboxError {
     Corrupt { path: PathBuf, message: String },
     #[error("the ASM emulator failed: {0}")]
     Asm(#[from] asm::AsmError),
+    #[error("a sandbox runs from 1 to {MAX_CLUSTERS} clusters, not {asked}")]
+    ClusterCount { asked: usize },
+    #[error(
+        "the sandbox in {dir} has {have} clusters, more than the {asked} asked for: the others may hold what was deployed"
+    )]
+    FewerClusters { dir: PathBuf, have: usize, asked: usize },
     #[error("{0}")]
     Other(String),
+}
+
+/// Refuses a cluster count a sandbox cannot run.
+pub fn check_cluster_count(n: usize) -> Result<(), SandboxError> {
+    if (1..=MAX_CLUSTERS).contains(&n) {
+        Ok(())
+    } else {
+        Err(SandboxError::ClusterCount { asked: n })
+    }
 }
 
 /// Writes a file atomically ([`meshform_core::fsio::write_atomic`]), creating its directory first.
@@ -200,6 +288,9 @@ pub struct SandboxOptions {
     /// How long ASM's asynchronous transitions take.
     pub transition_delay: Duration,
     pub faults: FaultSettings,
+    /// How many clusters (`cluster-1` … `cluster-N`); `None`: as many as the directory's sandbox
+    /// had, or [`DEFAULT_CLUSTERS`] for a new one.
+    pub clusters: Option<usize>,
 }
 
 impl SandboxOptions {
@@ -208,6 +299,7 @@ impl SandboxOptions {
             dir: dir.into(),
             transition_delay: Duration::from_millis(1500),
             faults: FaultSettings::default(),
+            clusters: None,
         }
     }
 }
@@ -246,7 +338,7 @@ impl Sandbox {
             .map_err(|e| SandboxError::Io { path: opts.dir.clone(), source: e })?;
         let dir = std::fs::canonicalize(&opts.dir)
             .map_err(|e| SandboxError::Io { path: opts.dir.clone(), source: e })?;
-        let identity = Identity::load_or_create(&dir)?;
+        let identity = Identity::load_or_create(&dir, opts.clusters)?;
         let mut asm_opts = AsmOptions::new(dir.join("asm.json"));
         asm_opts.transition_delay = opts.transition_delay;
         asm_opts.faults = opts.faults.clone();
@@ -399,5 +491,59 @@ impl Sandbox {
         }
         let _ = std::fs::remove_file(Path::new(&self.description.dir).join(DESCRIPTION_FILE));
         let _ = std::fs::remove_file(Path::new(&self.description.dir).join(envfile::ENV_FILE));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clusters_are_numbered_and_spread_over_regions_and_vpcs() {
+        let id = Identity::generate(25);
+        let names: Vec<&str> = id.clusters.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names[..3], ["cluster-1", "cluster-2", "cluster-3"]);
+        assert_eq!(names[24], "cluster-25");
+        let regions: Vec<&str> = id.clusters.iter().map(|c| c.region.as_str()).collect();
+        // The runbook's two where they always were; every region used before any is used twice.
+        assert_eq!(regions[..3], ["cn-hangzhou", "cn-shanghai", "cn-beijing"]);
+        let distinct: std::collections::BTreeSet<&str> = regions.iter().copied().collect();
+        assert_eq!(distinct.len(), REGIONS.len());
+        assert_eq!(regions[REGIONS.len()], "cn-hangzhou");
+        let vpcs: std::collections::BTreeSet<&str> =
+            id.clusters.iter().map(|c| c.vpc_id.as_str()).collect();
+        let ids: std::collections::BTreeSet<&str> =
+            id.clusters.iter().map(|c| c.id.as_str()).collect();
+        assert_eq!((vpcs.len(), ids.len()), (25, 25), "one VPC and one id per cluster");
+    }
+
+    #[test]
+    fn a_directory_keeps_its_clusters_grows_on_request_and_never_shrinks() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let first = Identity::load_or_create(dir.path(), None).expect("created");
+        assert_eq!(first.clusters.len(), DEFAULT_CLUSTERS);
+        // Unspecified: as many as before.
+        assert_eq!(Identity::load_or_create(dir.path(), None).expect("loaded"), first);
+        // More: the existing clusters keep their ids and the account its keys.
+        let grown = Identity::load_or_create(dir.path(), Some(4)).expect("grown");
+        assert_eq!(grown.clusters.len(), 4);
+        assert_eq!(grown.clusters[..2], first.clusters[..]);
+        assert_eq!(grown.access_key_id, first.access_key_id);
+        assert_eq!(grown.clusters[3].name, "cluster-4");
+        assert_eq!(Identity::load_or_create(dir.path(), None).expect("reloaded"), grown);
+        // Fewer: refused, naming what the directory has.
+        let err = Identity::load_or_create(dir.path(), Some(3)).expect_err("fewer is refused");
+        assert!(matches!(err, SandboxError::FewerClusters { have: 4, asked: 3, .. }), "{err}");
+        assert!(err.to_string().contains("has 4 clusters, more than the 3 asked for"), "{err}");
+        for bad in [0, MAX_CLUSTERS + 1] {
+            let err = Identity::load_or_create(dir.path(), Some(bad)).expect_err("refused");
+            assert!(
+                err.to_string().contains(&format!("from 1 to {MAX_CLUSTERS} clusters, not {bad}")),
+                "{err}"
+            );
+        }
+        let fresh = tempfile::tempdir().expect("tempdir");
+        let big = Identity::load_or_create(fresh.path(), Some(MAX_CLUSTERS)).expect("the largest");
+        assert_eq!(big.clusters.len(), MAX_CLUSTERS);
     }
 }

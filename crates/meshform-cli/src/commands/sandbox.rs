@@ -4,8 +4,9 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use meshform_sandbox::launch::{check_cluster_count, Identity};
 use meshform_sandbox::process::{self, running, DetachError, DetachOptions, Stopped};
-use meshform_sandbox::{Description, Sandbox, SandboxOptions};
+use meshform_sandbox::{Description, Sandbox, SandboxError, SandboxOptions};
 
 use super::{parse_duration, usage_error};
 use crate::args::{OutageTargetArgs, SandboxCommand, SandboxDir};
@@ -19,21 +20,40 @@ fn dir_of(settings: &Settings, d: &SandboxDir) -> PathBuf {
 
 pub async fn sandbox(settings: &Settings, cmd: SandboxCommand) -> u8 {
     match cmd {
-        SandboxCommand::Up { dir, detach, transition_delay } => {
+        SandboxCommand::Up { dir, detach, transition_delay, clusters } => {
             let dir = dir_of(settings, &dir);
             let delay = match parse_duration(&transition_delay) {
                 Ok(d) => d,
                 Err(m) => return usage_error(settings, &m, "e.g. --transition-delay 2s"),
             };
+            if let Some(Err(e)) = clusters.map(check_cluster_count) {
+                return usage_error(settings, &format!("--clusters: {e}"), "e.g. --clusters 3");
+            }
             if let Some(d) = running(&dir) {
+                if let Some(n) = clusters.filter(|n| *n != d.clusters.len()) {
+                    return usage_error(
+                        settings,
+                        &format!(
+                            "a sandbox with {} clusters is already running in {}, not {n}",
+                            d.clusters.len(),
+                            dir.display()
+                        ),
+                        &format!(
+                            "stop it with `meshform sandbox down`, then `meshform sandbox up --clusters {n}` (more clusters are added; the existing ones are kept)"
+                        ),
+                    );
+                }
                 print_summary(&d, &dir);
                 println_out("The sandbox was already running.");
                 return exit::OK;
             }
+            if let Err(e) = Identity::check_clusters(&dir, clusters) {
+                return start_error(settings, &e);
+            }
             if detach {
-                up_detached(settings, &dir, &transition_delay).await
+                up_detached(settings, &dir, &transition_delay, clusters).await
             } else {
-                up_foreground(settings, &dir, delay).await
+                up_foreground(settings, &dir, delay, clusters).await
             }
         }
         SandboxCommand::Down { dir } => down(&dir_of(settings, &dir)).await,
@@ -91,11 +111,17 @@ fn print_summary_marked(d: &Description, dir: &Path, down: &[String]) {
     }
     let env_file = dir.join(meshform_sandbox::envfile::ENV_FILE);
     if env_file.exists() {
-        let names: Vec<String> = d
+        let mut names: Vec<String> = d
             .clusters
             .iter()
             .map(|c| meshform_sandbox::envfile::cluster_id_variable(&c.name))
             .collect();
+        // Many clusters: the first two and the last are enough to show the pattern.
+        if names.len() > 4 {
+            let last = names.pop().unwrap_or_default();
+            names.truncate(2);
+            names.extend(["…".to_owned(), last]);
+        }
         Output.line(format_args!(
             "To run meshform against it, in your shell: . {}\n  (the endpoints and AccessKey as ALIBABA_CLOUD_* variables, the cluster ids as {})",
             env_file.display(),
@@ -104,18 +130,18 @@ fn print_summary_marked(d: &Description, dir: &Path, down: &[String]) {
     }
 }
 
-async fn up_foreground(settings: &Settings, dir: &Path, delay: Duration) -> u8 {
+async fn up_foreground(
+    settings: &Settings,
+    dir: &Path,
+    delay: Duration,
+    clusters: Option<usize>,
+) -> u8 {
     let mut opts = SandboxOptions::new(dir);
     opts.transition_delay = delay;
+    opts.clusters = clusters;
     let sandbox = match Sandbox::start(opts).await {
         Ok(s) => s,
-        Err(e) => {
-            return usage_error(
-                settings,
-                &format!("the sandbox did not start: {e}"),
-                "check the sandbox directory, or remove it to start afresh",
-            )
-        }
+        Err(e) => return start_error(settings, &e),
     };
     print_summary(sandbox.description(), dir);
     println_out("Press Ctrl-C to stop (state is kept in the directory).");
@@ -123,6 +149,18 @@ async fn up_foreground(settings: &Settings, dir: &Path, delay: Duration) -> u8 {
     sandbox.shutdown().await;
     println_out("Sandbox stopped.");
     exit::OK
+}
+
+/// Why the sandbox cannot start, and what to do.
+fn start_error(settings: &Settings, e: &SandboxError) -> u8 {
+    let help = match e {
+        SandboxError::FewerClusters { have, .. } => format!(
+            "start it with --clusters {have} (or more), or remove the directory to start afresh"
+        ),
+        SandboxError::ClusterCount { .. } => "e.g. --clusters 3".to_owned(),
+        _ => "check the sandbox directory, or remove it to start afresh".to_owned(),
+    };
+    usage_error(settings, &format!("the sandbox did not start: {e}"), &help)
 }
 
 async fn wait_for_stop() {
@@ -140,7 +178,7 @@ async fn wait_for_stop() {
     let _ = tokio::signal::ctrl_c().await;
 }
 
-async fn up_detached(settings: &Settings, dir: &Path, delay: &str) -> u8 {
+async fn up_detached(settings: &Settings, dir: &Path, delay: &str, clusters: Option<usize>) -> u8 {
     let exe = match std::env::current_exe() {
         Ok(e) => e,
         Err(e) => {
@@ -153,6 +191,9 @@ async fn up_detached(settings: &Settings, dir: &Path, delay: &str) -> u8 {
     };
     let mut args: Vec<OsString> = vec!["sandbox".into(), "up".into(), "--dir".into()];
     args.extend([dir.as_os_str().to_owned(), "--transition-delay".into(), delay.into()]);
+    if let Some(n) = clusters {
+        args.extend(["--clusters".into(), n.to_string().into()]);
+    }
     let opts = DetachOptions {
         program: exe,
         args,

@@ -21,6 +21,7 @@ mod pki;
 mod refusals;
 mod rollout;
 mod runbook;
+mod sandbox_clusters;
 mod sandboxed;
 mod saved_plan;
 mod secrets;

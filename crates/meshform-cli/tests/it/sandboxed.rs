@@ -65,11 +65,15 @@ impl Sandboxed {
     }
 
     fn start_with_delay(work: Workdir, delay: &str) -> Sandboxed {
+        Sandboxed::start_with(work, &["--transition-delay", delay])
+    }
+
+    /// Starts a sandbox in `work` with `sandbox up --detach ARGS…`.
+    pub fn start_with(work: Workdir, args: &[&str]) -> Sandboxed {
         let sandbox = Sandboxed { work };
-        sandbox
-            .work
-            .ok(&["sandbox", "up", "--detach", "--transition-delay", delay])
-            .stdout_has("Sandbox running");
+        let mut up = vec!["sandbox", "up", "--detach"];
+        up.extend(args);
+        sandbox.work.ok(&up).stdout_has("Sandbox running");
         sandbox
     }
 

@@ -36,8 +36,22 @@ mod writer;
 
 use operation::*;
 use rollout::{batch_ref, Gate};
+pub use steps::Operation;
 use steps::*;
 pub use writer::StateWriter;
+
+/// The operations applying `plan` runs and, for each, the operations it waits for (directly or
+/// through configuration steps), exactly as the executor orders them: for tools that study a run,
+/// such as the critical-path benchmark. `state` is the state the plan was made against.
+pub fn operation_dependencies(
+    graph: &ConfigGraph,
+    plan: &Plan,
+    state: &meshform_state::State,
+) -> Result<Vec<(Operation, Vec<Operation>)>, Diagnostic> {
+    let mut steps = build_steps(graph, plan, state);
+    let gates = rollout::stage(&mut steps, plan, graph)?;
+    Ok(steps::operation_dependencies(&steps, |g| (gates[g].rollout, gates[g].batch)))
+}
 
 /// How to apply.
 #[derive(Clone, Debug)]

@@ -174,3 +174,82 @@ pub(super) fn release(
         }
     }
 }
+
+/// One thing the executor runs that takes time: an operation on an instance or a rollout gate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Operation {
+    /// The create, update or read of `plan.changes[change]`.
+    Apply { change: usize },
+    /// The deletion of `plan.changes[change]` (a deleted, replaced or deposed object).
+    Delete { change: usize },
+    /// The checks after batch `batch` (0-based) of `plan.rollouts[rollout]`.
+    Gate { rollout: usize, batch: usize },
+}
+
+/// The operations of an apply and, for each, the operations it waits for: the executor's step
+/// graph with the configuration steps between operations (locals, providers, resources as a
+/// whole) passed through, so that an edge means "may start only once that one has finished".
+pub(super) fn operation_dependencies(
+    steps: &Steps,
+    gate_of: impl Fn(usize) -> (usize, usize),
+) -> Vec<(Operation, Vec<Operation>)> {
+    let op = |s: usize| match steps.kinds[s] {
+        StepKind::Instance(change) => Some(Operation::Apply { change }),
+        StepKind::Delete(change) => Some(Operation::Delete { change }),
+        StepKind::Gate(g) => {
+            let (rollout, batch) = gate_of(g);
+            Some(Operation::Gate { rollout, batch })
+        }
+        StepKind::Config(_) => None,
+    };
+    // The operations each configuration step leads back to, found once per step (children first).
+    let mut through: Vec<Option<BTreeSet<usize>>> = vec![None; steps.kinds.len()];
+    let mut out = Vec::new();
+    for s in 0..steps.kinds.len() {
+        let Some(me) = op(s) else { continue };
+        let mut waits = BTreeSet::new();
+        for &d in &steps.deps[s] {
+            if op(d).is_some() {
+                waits.insert(d);
+            } else {
+                waits.extend(operations_behind(steps, d, &op, &mut through).iter().copied());
+            }
+        }
+        let mut waits: Vec<Operation> = waits.into_iter().filter_map(op).collect();
+        waits.sort();
+        out.push((me, waits));
+    }
+    out
+}
+
+/// The operations configuration step `s` waits for, directly or through other configuration steps.
+fn operations_behind<'m>(
+    steps: &Steps,
+    s: usize,
+    op: &impl Fn(usize) -> Option<Operation>,
+    memo: &'m mut [Option<BTreeSet<usize>>],
+) -> &'m BTreeSet<usize> {
+    let mut stack = vec![(s, false)];
+    while let Some((t, expanded)) = stack.pop() {
+        if memo[t].is_some() {
+            continue;
+        }
+        let configs: Vec<usize> =
+            steps.deps[t].iter().copied().filter(|&d| op(d).is_none()).collect();
+        if !expanded {
+            stack.push((t, true));
+            stack.extend(configs.iter().filter(|&&d| memo[d].is_none()).map(|&d| (d, false)));
+            continue;
+        }
+        let mut set: BTreeSet<usize> =
+            steps.deps[t].iter().copied().filter(|&d| op(d).is_some()).collect();
+        for d in configs {
+            if let Some(behind) = &memo[d] {
+                set.extend(behind.iter().copied());
+            }
+        }
+        memo[t] = Some(set);
+    }
+    static NONE: BTreeSet<usize> = BTreeSet::new();
+    memo[s].as_ref().unwrap_or(&NONE)
+}

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use meshform_engine::apply::ApplyOptions;
+use meshform_engine::apply::{operation_dependencies, ApplyOptions, Operation};
 use meshform_engine::plan::walk::PlanOptions;
 use meshform_state::InstanceStatus;
 use tokio::sync::watch;
@@ -143,4 +143,58 @@ async fn a_run_whose_cancel_sender_is_gone_is_not_cancelled() {
     let a = h.apply_with(&PlanOptions::default(), &ApplyOptions::default(), rx).await;
     assert_success(&a.outcome);
     assert_eq!(h.cloud.names(), ["x0", "x1", "x2"]);
+}
+
+/// The operations' dependencies as the executor orders them (what the runbook's critical-path
+/// benchmark measures against): through locals and whole resources (so an operation may also list
+/// what another it waits for waits for), one entry per operation, none between independent ones.
+#[tokio::test]
+async fn operation_dependencies_pass_through_configuration_steps() {
+    let h = Harness::new(
+        r#"
+resource "test_thing" "a" {
+  count = 2
+  name  = "a${count.index}"
+}
+locals {
+  joined = join(",", test_thing.a[*].id)
+}
+resource "test_thing" "b" {
+  name  = "b"
+  value = local.joined
+}
+resource "test_thing" "c" { name = "c" }
+resource "test_thing" "d" {
+  name       = "d"
+  depends_on = [test_thing.b]
+}
+"#,
+    );
+    let planned = match h.plan(&PlanOptions::default()).await {
+        Ok(p) => p,
+        Err(e) => panic!("plan failed: {}", crate::harness::describe_error(&e)),
+    };
+    let plan = &planned.plan;
+    let deps = operation_dependencies(&planned.loaded.graph, plan, &planned.state)
+        .expect("the operations can be ordered");
+    let name = |op: &Operation| match op {
+        Operation::Apply { change } => plan.changes[*change].addr.to_string(),
+        other => panic!("only creates in this plan, got {other:?}"),
+    };
+    let mut seen: Vec<(String, Vec<String>)> =
+        deps.iter().map(|(op, waits)| (name(op), waits.iter().map(name).collect())).collect();
+    seen.sort();
+    let expected = [
+        ("test_thing.a[0]", vec![]),
+        ("test_thing.a[1]", vec![]),
+        ("test_thing.b", vec!["test_thing.a[0]", "test_thing.a[1]"]),
+        ("test_thing.c", vec![]),
+        // Through `test_thing.b` as a whole, which also waits for what b reads.
+        ("test_thing.d", vec!["test_thing.a[0]", "test_thing.a[1]", "test_thing.b"]),
+    ];
+    let expected: Vec<(String, Vec<String>)> = expected
+        .iter()
+        .map(|(op, waits)| (op.to_string(), waits.iter().map(|w| w.to_string()).collect()))
+        .collect();
+    assert_eq!(seen, expected);
 }

@@ -20,6 +20,7 @@ pub fn zone_of(region: &str) -> String {
         "cn-beijing" => "a",
         "cn-shenzhen" => "a",
         "cn-hongkong" => "b",
+        "cn-qingdao" => "b",
         "ap-southeast-1" => "a",
         _ => "a",
     };

@@ -5,7 +5,7 @@
 use meshform_sandbox::kube::{check_temporary_token, TemporaryToken};
 use serde_json::Value;
 
-use super::roa::{sandbox, Signer};
+use super::roa::{sandbox, sandbox_with, Signer};
 use crate::asm::client::send;
 
 fn code(body: &Value) -> &str {
@@ -62,6 +62,57 @@ async fn clusters_are_described_as_ack_describes_them() {
     let r = api.get("DescribeClustersV1", "/api/v1/clusters", &[("page_size", "1000")]).await;
     assert_eq!((r.status, code(&r.body)), (400, "ErrorParamInvalid"));
     s.shutdown().await;
+}
+
+/// The names of the clusters a `DescribeClustersV1` answer lists.
+fn listed(body: &Value) -> Vec<String> {
+    body["clusters"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no clusters in {body}"))
+        .iter()
+        .map(|c| c["name"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+/// `--clusters 3`: three clusters in three regions, each listed and described by CS, each with an
+/// API server that answers its kubeconfig's credentials over TLS; the default stays two.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sandbox_of_three_clusters_lists_describes_and_serves_each() {
+    let s = sandbox_with(Some(3)).await;
+    let api = s.signer();
+    let described = s.sandbox.description().clusters.clone();
+    let names: Vec<&str> = described.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, ["cluster-1", "cluster-2", "cluster-3"]);
+    let regions: Vec<&str> = described.iter().map(|c| c.region.as_str()).collect();
+    assert_eq!(regions, ["cn-hangzhou", "cn-shanghai", "cn-beijing"]);
+
+    let r = api.get("DescribeClustersV1", "/api/v1/clusters", &[("page_size", "100")]).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(listed(&r.body), ["cluster-1", "cluster-2", "cluster-3"]);
+    let r = api.get("DescribeClustersV1", "/api/v1/clusters", &[("region_id", "cn-beijing")]).await;
+    assert_eq!(listed(&r.body), ["cluster-3"]);
+    let third = &described[2];
+    let r = api.get("DescribeClusterDetail", &format!("/clusters/{}", third.id), &[]).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(
+        (r.body["name"].as_str(), r.body["vpc_id"].as_str()),
+        (Some("cluster-3"), Some(third.vpc_id.as_str()))
+    );
+
+    for server in &s.sandbox.clusters {
+        let ca = reqwest::Certificate::from_pem(server.ca_pem().as_bytes()).expect("the CA");
+        let client = reqwest::Client::builder().add_root_certificate(ca).build().expect("a client");
+        let url = format!("{}/api/v1/namespaces/default", server.url());
+        let r = client.get(&url).bearer_auth(server.token()).send().await.expect("reachable");
+        assert_eq!(r.status(), 200, "{}: {url}", server.name());
+        let body: Value = serde_json::from_str(&r.text().await.expect("a body")).expect("JSON");
+        assert_eq!(body["metadata"]["name"], "default", "{}", server.name());
+    }
+    s.shutdown().await;
+
+    let default = sandbox().await;
+    assert_eq!(default.sandbox.description().clusters.len(), 2, "two unless told otherwise");
+    default.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -13,9 +13,15 @@ pub struct Started {
 }
 
 pub async fn sandbox() -> Started {
+    sandbox_with(None).await
+}
+
+/// A sandbox of `clusters` clusters (`None`: the default).
+pub async fn sandbox_with(clusters: Option<usize>) -> Started {
     let dir = tempfile::tempdir().unwrap();
-    let sandbox =
-        Sandbox::start(SandboxOptions::new(dir.path())).await.expect("the sandbox starts");
+    let mut opts = SandboxOptions::new(dir.path());
+    opts.clusters = clusters;
+    let sandbox = Sandbox::start(opts).await.expect("the sandbox starts");
     Started { sandbox, dir }
 }
 
