@@ -293,6 +293,16 @@ pub struct MovedDef {
     pub to: (meshform_core::Selector, Span),
 }
 
+/// `removed { from = …  lifecycle { destroy = false } }`: a resource or module no longer in the
+/// configuration, destroyed as usual or (with `destroy = false`) forgotten: dropped from the state,
+/// the object left alone.
+#[derive(Clone, Debug)]
+pub struct RemovedDef {
+    pub span: Span,
+    pub from: (meshform_core::Selector, Span),
+    pub destroy: bool,
+}
+
 /// One entry of a module call's `providers` map.
 #[derive(Clone, Debug)]
 pub struct ProviderPass {
@@ -350,6 +360,8 @@ pub struct Config {
     pub checks: BTreeMap<String, CheckDef>,
     /// `moved` blocks, in source order.
     pub moved: Vec<MovedDef>,
+    /// `removed` blocks.
+    pub removed: Vec<RemovedDef>,
     /// The `module` blocks of this directory.
     pub module_calls: BTreeMap<String, Arc<ModuleCallDef>>,
     /// The loaded configuration of each call's source (by call name), when it could be loaded.

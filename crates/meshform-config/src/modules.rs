@@ -342,6 +342,16 @@ impl Expander {
                 .with_help("configure providers in the root module and pass them to the module with `providers = { NAME = NAME.ALIAS }` in the module block"),
             );
         }
+        for r in &child.removed {
+            self.diags.push(
+                Diagnostic::error(
+                    "meshform::config::module_removed",
+                    "removed blocks inside a module are not supported yet",
+                )
+                .with_span(r.span.clone(), "declared in a module")
+                .with_help("write it in the root module with the full address: from = module.NAME.TYPE.NAME"),
+            );
+        }
         for m in &child.moved {
             self.diags.push(
                 Diagnostic::error(

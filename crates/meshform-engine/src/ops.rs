@@ -295,6 +295,7 @@ pub async fn plan_loaded(
     let loaded = expand_with(ws, loaded, &values).map_err(PlanError::Diagnostics)?;
     let mut state = read_state(ws)?;
     let moves = crate::plan::moved::apply_moves(&loaded.config, &mut state, &mut diags);
+    crate::plan::removed::check(&loaded.config, &mut diags);
     let opts = &module_selections(&loaded.config, &state, opts, &mut diags);
     check_targets(&loaded.config, &state, opts, &mut diags);
     if diags.has_errors() {

@@ -50,7 +50,12 @@ pub fn plan_document(file: &PlanFile, plan: &Plan) -> serde_json::Value {
         "prior_state": {"lineage": plan.lineage, "serial": plan.serial},
         "configuration": {"digest": file.config.digest, "files": file.config.files.keys().collect::<Vec<_>>()},
         "resource_drift": plan.drift.iter().map(drift).collect::<Vec<_>>(),
-        "resource_changes": plan.changes.iter().map(|c| resource_change(c, plan.moved_from(&c.addr))).collect::<Vec<_>>(),
+        "resource_changes": plan
+            .changes
+            .iter()
+            .map(|c| resource_change(c, plan.moved_from(&c.addr)))
+            .chain(plan.forgotten.iter().map(forget))
+            .collect::<Vec<_>>(),
         "output_changes": outputs,
         "failures": plan.failures.iter().map(|f| serde_json::json!({"address": f.address, "provider": f.provider, "message": f.message})).collect::<Vec<_>>(),
         "skipped": plan.skipped,
@@ -127,6 +132,13 @@ fn resource_change(
     if let Some(reason) = &c.reason {
         m.insert("action_reason".into(), action_reason(reason).into());
     }
+    serde_json::Value::Object(m)
+}
+
+/// An object a `removed` block forgets: Terraform's `["forget"]`.
+fn forget(f: &meshform_engine::plan::Forget) -> serde_json::Value {
+    let mut m = identity(&f.addr, &f.provider);
+    m.insert("change".into(), change_json(&["forget"], Some(&f.before), None, &[]));
     serde_json::Value::Object(m)
 }
 

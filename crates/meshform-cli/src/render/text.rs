@@ -65,6 +65,13 @@ pub fn render_plan(plan: &Plan, style: Style) -> String {
             a.addr
         );
     }
+    for f in &plan.forgotten {
+        let _ = writeln!(
+            out,
+            "  # {} will no longer be managed by meshform, but will not be destroyed\n  # (destroy = false is set in the configuration)\n",
+            f.addr
+        );
+    }
     for p in &plan.abandoned {
         let _ = writeln!(
             out,
@@ -103,9 +110,13 @@ pub fn render_plan(plan: &Plan, style: Style) -> String {
             out.push('\n');
         }
         let (add, change, destroy) = plan.summary();
+        let forget = match plan.forgotten.len() {
+            0 => String::new(),
+            n => format!(", {n} to forget"),
+        };
         let _ = writeln!(
             out,
-            "{} {add} to add, {change} to change, {destroy} to destroy.",
+            "{} {add} to add, {change} to change, {destroy} to destroy{forget}.",
             style.bold("Plan:")
         );
         out.push_str(&super::rollout::text(plan));

@@ -117,7 +117,7 @@ pub(crate) struct Lowerer {
 
 const TOP_LEVEL: &[&str] = &[
     "variable", "locals", "provider", "resource", "data", "output", "meshform", "check", "module",
-    "moved",
+    "moved", "removed",
 ];
 
 impl Lowerer {
@@ -324,6 +324,11 @@ impl Lowerer {
             "moved" => {
                 if let Some(m) = self.lower_moved(header, b) {
                     config.moved.push(m);
+                }
+            }
+            "removed" => {
+                if let Some(r) = self.lower_removed(header, b) {
+                    config.removed.push(r);
                 }
             }
             "meshform" => {

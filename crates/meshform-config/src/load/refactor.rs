@@ -1,11 +1,13 @@
-//! `moved { from = …  to = … }` blocks: reading the two addresses and the rules that need no
-//! state (both resources or both modules, same type, managed resources only, not the same).
+//! `moved { from = …  to = … }` and `removed { from = …  lifecycle { destroy = … } }` blocks:
+//! reading their addresses and the rules that need no state (for `moved`: both resources or both
+//! modules, same type, managed resources only, not the same; for `removed`: a managed resource or
+//! a module call, without instance keys).
 
 use hcl::edit::structure::Block;
 use meshform_core::{Mode, Selector, Span};
 
 use super::Lowerer;
-use crate::model::{AttrDef, MovedDef};
+use crate::model::{AttrDef, MovedDef, RemovedDef};
 
 impl Lowerer {
     pub(super) fn lower_moved(&mut self, span: Span, b: &Block) -> Option<MovedDef> {
@@ -75,6 +77,70 @@ impl Lowerer {
             return None;
         }
         Some(MovedDef { span, from, to })
+    }
+
+    pub(super) fn lower_removed(&mut self, span: Span, b: &Block) -> Option<RemovedDef> {
+        let mut body = self.lower_body(&b.body, self.span(b));
+        let from = self.moved_endpoint(body.attrs.remove("from"), "from", &span)?;
+        for (name, a) in body.attrs {
+            self.err(
+                "meshform::config::removed",
+                format!("unsupported argument \"{name}\" in removed"),
+                a.name_span,
+                "not a removed argument",
+                "removed takes from and a lifecycle { destroy = … } block",
+            );
+        }
+        let mut destroy = true;
+        for n in body.blocks {
+            if n.kind != "lifecycle" {
+                self.err(
+                    "meshform::config::removed",
+                    format!("unexpected block \"{}\" in removed", n.kind),
+                    n.span,
+                    "removed takes a lifecycle block only",
+                    "write lifecycle { destroy = false } to forget without destroying",
+                );
+                continue;
+            }
+            for (name, a) in n.body.attrs {
+                match (name.as_str(), &a.expr.node) {
+                    ("destroy", hcl::edit::expr::Expression::Bool(v)) => destroy = *v.value(),
+                    _ => self.err(
+                        "meshform::config::removed",
+                        format!("invalid lifecycle argument \"{name}\" in removed"),
+                        a.name_span,
+                        "not destroy = true|false",
+                        "write lifecycle { destroy = false } (a literal bool)",
+                    ),
+                }
+            }
+        }
+        let keyed = match &from.0 {
+            Selector::Resource(p) => p.key.is_some(),
+            Selector::Module(m) => m.0.iter().any(|(_, k)| k.is_some()),
+        };
+        if keyed {
+            self.err(
+                "meshform::config::removed",
+                "instance keys are not allowed in removed",
+                from.1.clone(),
+                "names one instance",
+                "name the whole resource or module call (no [key]): every instance recorded is removed",
+            );
+            return None;
+        }
+        if matches!(&from.0, Selector::Resource(p) if p.resource.mode == Mode::Data) {
+            self.err(
+                "meshform::config::removed",
+                "a removed block cannot name a data source",
+                from.1.clone(),
+                "data source",
+                "data sources are not kept in a way that needs removing: delete the block",
+            );
+            return None;
+        }
+        Some(RemovedDef { span, from, destroy })
     }
 
     /// An address written as a reference (`module.a["k"].TYPE.NAME`, no quotes).

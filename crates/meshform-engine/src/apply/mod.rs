@@ -259,18 +259,27 @@ impl<'a> Executor<'a> {
         out
     }
 
-    /// Adopted objects and abandoned pending creates found by the plan, and objects it found deleted
+    /// Adopted objects and abandoned pending creates found by the plan, objects `removed` blocks
+    /// forget, and objects it found deleted
     /// outside meshform: those leave the state (a planned create records them again), or a destroy
     /// after they vanished, or a killed destroy, would leave them in state forever.
     fn record_bookkeeping(&self) -> Result<(), StateError> {
         let gone: Vec<&InstanceAddr> =
             self.plan.drift.iter().filter(|d| d.after.is_none()).map(|d| &d.addr).collect();
-        if self.plan.adoptions.is_empty() && self.plan.abandoned.is_empty() && gone.is_empty() {
+        if self.plan.adoptions.is_empty()
+            && self.plan.abandoned.is_empty()
+            && gone.is_empty()
+            && self.plan.forgotten.is_empty()
+        {
             return Ok(());
         }
         self.writer.update(|s| {
             for addr in &gone {
                 s.remove_instance(addr);
+            }
+            // `removed { lifecycle { destroy = false } }`: the object stays; meshform lets go.
+            for f in &self.plan.forgotten {
+                s.remove_instance(&f.addr);
             }
             for a in &self.plan.adoptions {
                 let mut inst = InstanceState::new(a.addr.key.clone());

@@ -1,6 +1,7 @@
 //! Plans: what would change, why, and what drifted, as computed by [`walk`].
 
 pub mod moved;
+pub mod removed;
 pub mod rollout;
 mod support;
 pub mod walk;
@@ -198,6 +199,15 @@ pub struct Adoption {
     pub value: Value,
 }
 
+/// An object a `removed` block with `destroy = false` drops from the state; it is not destroyed.
+#[derive(Clone, Debug)]
+pub struct Forget {
+    pub addr: InstanceAddr,
+    pub provider: String,
+    /// Its last recorded value.
+    pub before: Value,
+}
+
 /// Which kind of plan.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -227,6 +237,8 @@ pub struct Plan {
     pub rollouts: Vec<Rollout>,
     /// Objects `moved` blocks renamed in the prior state ([`moved`]); apply saves the new addresses.
     pub moves: Vec<moved::Move>,
+    /// Objects `removed` blocks forget ([`removed`]): apply drops them from the state.
+    pub forgotten: Vec<Forget>,
     /// The state the plan was made against.
     pub lineage: String,
     pub serial: u64,
@@ -265,6 +277,7 @@ impl Plan {
                 && self.outputs.iter().any(|o| o.action() != Action::NoOp))
             || !self.adoptions.is_empty()
             || !self.moves.is_empty()
+            || !self.forgotten.is_empty()
             || !self.abandoned.is_empty()
             || self.drift.iter().any(|d| d.after.is_none())
             || (self.mode == PlanMode::RefreshOnly && !self.drift.is_empty())

@@ -218,6 +218,9 @@ fn projection(plan: &Plan) -> BTreeMap<String, serde_json::Value> {
     for a in &plan.abandoned {
         out.insert(format!("{a} (abandon)"), serde_json::json!({"abandon": true}));
     }
+    for f in &plan.forgotten {
+        out.insert(format!("{} (forget)", f.addr), serde_json::json!({"forget": true}));
+    }
     for m in &plan.moves {
         out.insert(format!("{} (moved)", m.to), serde_json::json!({"from": m.from.to_string()}));
     }

@@ -166,6 +166,9 @@ pub struct SavedPlan {
     /// `moved` blocks' renames: (from, to) instance addresses.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub moves: Vec<(String, String)>,
+    /// Objects `removed` blocks forget (same shape as an adoption: address, provider, value).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub forgotten: Vec<SavedAdoption>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -294,6 +297,15 @@ impl SavedPlan {
             abandoned: plan.abandoned.clone(),
             rollouts: plan.rollouts.iter().map(SavedRollout::from_rollout).collect(),
             moves: plan.moves.iter().map(|m| (m.from.to_string(), m.to.to_string())).collect(),
+            forgotten: plan
+                .forgotten
+                .iter()
+                .map(|f| SavedAdoption {
+                    address: f.addr.to_string(),
+                    provider: f.provider.clone(),
+                    value: enc(&f.before),
+                })
+                .collect(),
         }
     }
 
@@ -345,9 +357,18 @@ impl SavedPlan {
         for (from, to) in &self.moves {
             moves.push(crate::plan::moved::Move { from: addr(from)?, to: addr(to)? });
         }
+        let mut forgotten = Vec::new();
+        for f in &self.forgotten {
+            forgotten.push(crate::plan::Forget {
+                addr: addr(&f.address)?,
+                provider: f.provider.clone(),
+                before: f.value.decode(),
+            });
+        }
         Ok(Plan {
             mode: self.mode,
             moves,
+            forgotten,
             changes,
             drift,
             outputs: self

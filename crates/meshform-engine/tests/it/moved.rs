@@ -174,3 +174,41 @@ async fn wrong_moved_blocks_are_reported_at_their_addresses() {
     );
     assert!(text.contains("main.hcl:10:10 [meshform::config::moved] moved from"), "{text}");
 }
+
+#[tokio::test]
+async fn a_removed_block_with_destroy_false_forgets_without_destroying() {
+    let h = Harness::new(BEFORE);
+    h.apply_ok().await;
+    h.cloud.clear_log();
+    h.set_config(
+        "resource \"test_thing\" \"a\" {\n  name = \"a\"\n}\nremoved {\n  from = test_thing.n\n  lifecycle {\n    destroy = false\n  }\n}\n",
+    );
+    let plan = h.plan_default().await;
+    let forgotten: Vec<String> = plan.forgotten.iter().map(|f| f.addr.to_string()).collect();
+    assert_eq!(forgotten, ["test_thing.n[0]", "test_thing.n[1]"]);
+    assert!(summary(&plan).iter().all(|(_, a)| *a == Action::NoOp), "{:?}", summary(&plan));
+    let applied = h.apply().await;
+    assert_success(&applied.outcome);
+    assert!(h.cloud.ops().is_empty(), "nothing destroyed: {:?}", h.cloud.ops());
+    assert!(h.cloud.names().contains(&"n0".to_owned()));
+    assert_eq!(state_addrs(&h.state()), ["test_thing.a"]);
+
+    // destroy = true (the default) is a normal destroy; a removed block naming what is still
+    // configured, or one instance, is refused.
+    h.set_config("removed {\n  from = test_thing.a\n}\n");
+    let plan = h.plan_default().await;
+    assert_eq!(summary(&plan), [("test_thing.a".to_owned(), Action::Delete)]);
+    h.set_config(
+        "resource \"test_thing\" \"a\" {\n  name = \"a\"\n}\nremoved {\n  from = test_thing.a\n}\n",
+    );
+    let text = show(&h.plan_err(&PlanOptions::default()).await);
+    assert!(text.contains("main.hcl:5:10 [meshform::config::removed_still_declared] removed test_thing.a is still declared at main.hcl:1:1"), "{text}");
+    h.set_config("removed {\n  from = test_thing.b[0]\n}\n");
+    let text = show(&h.plan_err(&PlanOptions::default()).await);
+    assert!(
+        text.contains(
+            "main.hcl:2:10 [meshform::config::removed] instance keys are not allowed in removed"
+        ),
+        "{text}"
+    );
+}

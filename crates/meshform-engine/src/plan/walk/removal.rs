@@ -97,6 +97,19 @@ impl Planner<'_> {
         }
         orphans.sort();
         orphans.dedup();
+        // `removed { … lifecycle { destroy = false } }`: forgotten, not destroyed.
+        if !destroy && !self.config.removed.is_empty() {
+            let (forget, keep): (Vec<_>, Vec<_>) = orphans
+                .into_iter()
+                .partition(|(a, _)| crate::plan::removed::forgets(self.config, a));
+            orphans = keep;
+            for (addr, provider) in forget {
+                if let Some((_, inst)) = self.state.instance(&addr) {
+                    let before = inst.value();
+                    self.plan.forgotten.push(super::super::Forget { addr, provider, before });
+                }
+            }
+        }
         for (addr, key) in orphans {
             if self.failed.contains(&Node::Provider(key.clone()))
                 || !self.ctx.providers.contains_key(&key)
