@@ -303,6 +303,16 @@ pub struct RemovedDef {
     pub destroy: bool,
 }
 
+/// `import { to = ADDRESS  id = "…" }`: an existing object brought under management by the next
+/// apply (planned like Terraform 1.5's import blocks).
+#[derive(Clone, Debug)]
+pub struct ImportDef {
+    pub span: Span,
+    pub to: (meshform_core::InstanceAddr, Span),
+    /// The object's import id; evaluated before planning (variables, locals).
+    pub id: Expr,
+}
+
 /// One entry of a module call's `providers` map.
 #[derive(Clone, Debug)]
 pub struct ProviderPass {
@@ -362,6 +372,8 @@ pub struct Config {
     pub moved: Vec<MovedDef>,
     /// `removed` blocks.
     pub removed: Vec<RemovedDef>,
+    /// `import` blocks.
+    pub imports: Vec<ImportDef>,
     /// The `module` blocks of this directory.
     pub module_calls: BTreeMap<String, Arc<ModuleCallDef>>,
     /// The loaded configuration of each call's source (by call name), when it could be loaded.

@@ -342,6 +342,18 @@ impl Expander {
                 .with_help("configure providers in the root module and pass them to the module with `providers = { NAME = NAME.ALIAS }` in the module block"),
             );
         }
+        for i in &child.imports {
+            self.diags.push(
+                Diagnostic::error(
+                    "meshform::config::module_import",
+                    "import blocks are only allowed in the root module",
+                )
+                .with_span(i.span.clone(), "declared in a module")
+                .with_help(
+                    "write it in the root module with the full address: to = module.NAME.TYPE.NAME",
+                ),
+            );
+        }
         for r in &child.removed {
             self.diags.push(
                 Diagnostic::error(
@@ -536,6 +548,12 @@ fn static_scope(src: &Config, dir: &Path, root: &Path, vars: BTreeMap<String, Va
         }
     }
     MapScope(roots)
+}
+
+/// The values expressions of the root module can use before planning: variables as given,
+/// locals as far as they do not read resources, `path.*` (for `import` ids).
+pub fn root_static_scope(root: &Config, vars: &BTreeMap<String, Value>) -> MapScope {
+    static_scope(root, &root.dir, &root.dir, vars.clone())
 }
 
 /// `path` in a module: `path.module` its directory, `path.root` the root module's, `path.cwd`.

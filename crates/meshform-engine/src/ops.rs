@@ -301,8 +301,13 @@ pub async fn plan_loaded(
     if diags.has_errors() {
         return Err(PlanError::Diagnostics(diags));
     }
-    let planner =
+    let imports = crate::plan::import::import_ids(&loaded.config, &values, &state, &mut diags);
+    if diags.has_errors() {
+        return Err(PlanError::Diagnostics(diags));
+    }
+    let mut planner =
         Planner::new(&loaded.config, &loaded.graph, &ws.registry, &state, &values, opts, reporter);
+    planner.imports = imports;
     let (mut plan, ctx, pdiags) = planner.run().await;
     plan.moves = moves;
     diags.extend(pdiags);

@@ -53,7 +53,7 @@ pub fn plan_document(file: &PlanFile, plan: &Plan) -> serde_json::Value {
         "resource_changes": plan
             .changes
             .iter()
-            .map(|c| resource_change(c, plan.moved_from(&c.addr)))
+            .map(|c| resource_change(c, plan.moved_from(&c.addr), plan.imported_id(&c.addr)))
             .chain(plan.forgotten.iter().map(forget))
             .collect::<Vec<_>>(),
         "output_changes": outputs,
@@ -112,6 +112,7 @@ fn change_json(
 fn resource_change(
     c: &ResourceChange,
     moved_from: Option<&meshform_core::InstanceAddr>,
+    imported: Option<&str>,
 ) -> serde_json::Value {
     let mut m = identity(&c.addr, &c.provider);
     if let Some(from) = moved_from {
@@ -125,10 +126,11 @@ fn resource_change(
         Action::Delete => (c.before.as_ref(), None),
         _ => (c.before.as_ref(), c.after.as_ref()),
     };
-    m.insert(
-        "change".into(),
-        change_json(c.action.json_actions(), before, after, &c.replace_paths),
-    );
+    let mut change = change_json(c.action.json_actions(), before, after, &c.replace_paths);
+    if let Some(id) = imported {
+        change["importing"] = serde_json::json!({ "id": id });
+    }
+    m.insert("change".into(), change);
     if let Some(reason) = &c.reason {
         m.insert("action_reason".into(), action_reason(reason).into());
     }

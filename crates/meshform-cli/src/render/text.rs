@@ -82,7 +82,11 @@ pub fn render_plan(plan: &Plan, style: Style) -> String {
     let actionable: Vec<&ResourceChange> = plan
         .changes
         .iter()
-        .filter(|c| c.action != Action::NoOp || plan.moved_from(&c.addr).is_some())
+        .filter(|c| {
+            c.action != Action::NoOp
+                || plan.moved_from(&c.addr).is_some()
+                || plan.imported_id(&c.addr).is_some()
+        })
         .collect();
     let outputs: Vec<&OutputChange> =
         plan.outputs.iter().filter(|o| o.action() != Action::NoOp).collect();
@@ -106,7 +110,9 @@ pub fn render_plan(plan: &Plan, style: Style) -> String {
     if !actionable.is_empty() {
         out.push_str("meshform will perform the following actions:\n\n");
         for c in &actionable {
-            render_moved_change(c, plan.moved_from(&c.addr), style, &mut out);
+            let notes =
+                Notes { moved_from: plan.moved_from(&c.addr), imported: plan.imported_id(&c.addr) };
+            render_noted_change(c, notes, style, &mut out);
             out.push('\n');
         }
         let (add, change, destroy) = plan.summary();
@@ -114,9 +120,13 @@ pub fn render_plan(plan: &Plan, style: Style) -> String {
             0 => String::new(),
             n => format!(", {n} to forget"),
         };
+        let import = match plan.imports.len() {
+            0 => String::new(),
+            n => format!("{n} to import, "),
+        };
         let _ = writeln!(
             out,
-            "{} {add} to add, {change} to change, {destroy} to destroy{forget}.",
+            "{} {import}{add} to add, {change} to change, {destroy} to destroy{forget}.",
             style.bold("Plan:")
         );
         out.push_str(&super::rollout::text(plan));
@@ -215,28 +225,32 @@ fn block_open(addr: &InstanceAddr) -> String {
 
 /// One change: header, block, attribute diff.
 pub fn render_change(c: &ResourceChange, style: Style, out: &mut String) {
-    render_moved_change(c, None, style, out);
+    render_noted_change(c, Notes::default(), style, out);
 }
 
-/// One change of an object a `moved` block renamed from `from` (Terraform's layout: a move alone
-/// reads "has moved to", a move with a change adds "(moved from …)" under the header).
-fn render_moved_change(
-    c: &ResourceChange,
-    from: Option<&InstanceAddr>,
-    style: Style,
-    out: &mut String,
-) {
-    match from {
-        Some(f) if c.action == Action::NoOp => {
-            let _ = writeln!(out, "  {}", style.bold(&format!("# {f} has moved to {}", c.addr)));
-        }
-        Some(f) => {
-            let _ = writeln!(out, "  {}", style.bold(&header(c)));
-            let _ = writeln!(out, "  # (moved from {f})");
-        }
-        None => {
-            let _ = writeln!(out, "  {}", style.bold(&header(c)));
-        }
+/// What a plan says about a change besides its action: a `moved` block's old address, an
+/// `import` block's id.
+#[derive(Clone, Copy, Default)]
+struct Notes<'a> {
+    moved_from: Option<&'a InstanceAddr>,
+    imported: Option<&'a str>,
+}
+
+/// One change with its notes, in Terraform's layout: a move alone reads "has moved to", an import
+/// alone "will be imported"; with a change, "(moved from …)" / "(imported from …)" under the header.
+fn render_noted_change(c: &ResourceChange, notes: Notes<'_>, style: Style, out: &mut String) {
+    let alone = c.action == Action::NoOp;
+    let head = match (notes.moved_from, notes.imported) {
+        (Some(f), _) if alone => format!("# {f} has moved to {}", c.addr),
+        (None, Some(_)) if alone => format!("# {} will be imported", c.addr),
+        _ => header(c),
+    };
+    let _ = writeln!(out, "  {}", style.bold(&head));
+    if let (Some(f), false) = (notes.moved_from, alone) {
+        let _ = writeln!(out, "  # (moved from {f})");
+    }
+    if let (Some(id), false) = (notes.imported, alone && notes.moved_from.is_none()) {
+        let _ = writeln!(out, "  # (imported from {})", meshform_core::value::quote(id));
     }
     let sym = c.action.symbol();
     let _ =

@@ -1,7 +1,8 @@
 //! Modules through the binary: a `for_each` module call planned, applied and shown with module
 //! addresses in text, `show --json` (Terraform's `module_address`), the state (`module`), `state
 //! list module.…`, `--target module.…`, `graph` (one cluster per module instance), and a missing
-//! source reported at `main.hcl`.
+//! source reported at `main.hcl`; a resource moved into a module with a `moved` block; an `import`
+//! block planned, shown and applied.
 
 use crate::harness::{assert_valid, schema, Workdir};
 
@@ -123,5 +124,23 @@ fn moving_a_resource_into_a_module_shows_the_move_and_destroys_nothing() {
     let listed = w.ok(&["state", "list"]).stdout;
     assert_eq!(listed.trim(), "module.site.local_file.index");
     assert_eq!(w.read("out/eu/index.txt"), "served from eu by site");
+    w.ok(&["plan"]).stdout_has("No changes.");
+}
+
+#[test]
+fn an_import_block_is_planned_shown_and_applied() {
+    let w = Workdir::with_main(
+        "import {\n  to = local_file.motd\n  id = \"out/motd.txt\"\n}\n\nresource \"local_file\" \"motd\" {\n  filename = \"out/motd.txt\"\n  content  = \"hello\"\n}\n",
+    );
+    w.write("out/motd.txt", "hello");
+    let plan = w.ok(&["plan", "--out", "plan.bin"]).stdout;
+    assert!(plan.contains("# local_file.motd will be imported"), "{plan}");
+    assert!(plan.contains("Plan: 1 to import, 0 to add, 0 to change, 0 to destroy."), "{plan}");
+    let doc: serde_json::Value =
+        serde_json::from_str(&w.ok(&["show", "--json", "plan.bin"]).stdout).expect("one document");
+    assert_valid(&schema("plan.schema.json"), &doc);
+    assert_eq!(doc["resource_changes"][0]["change"]["importing"]["id"], "out/motd.txt");
+    w.ok(&["apply", "plan.bin"]);
+    assert_eq!(w.ok(&["state", "list"]).stdout.trim(), "local_file.motd");
     w.ok(&["plan"]).stdout_has("No changes.");
 }

@@ -117,7 +117,7 @@ pub(crate) struct Lowerer {
 
 const TOP_LEVEL: &[&str] = &[
     "variable", "locals", "provider", "resource", "data", "output", "meshform", "check", "module",
-    "moved", "removed",
+    "moved", "removed", "import",
 ];
 
 impl Lowerer {
@@ -330,6 +330,15 @@ impl Lowerer {
                 if let Some(r) = self.lower_removed(header, b) {
                     config.removed.push(r);
                 }
+            }
+            "import" => {
+                let Some(i) = self.lower_import(header.clone(), b) else { return };
+                if let Some(first) = config.imports.iter().find(|x| x.to.0 == i.to.0) {
+                    let first = first.span.clone();
+                    self.duplicate("import of", &i.to.0.to_string(), header, &first);
+                    return;
+                }
+                config.imports.push(i);
             }
             "meshform" => {
                 let body = self.lower_body(&b.body, self.span(b));

@@ -1,4 +1,5 @@
-//! `moved { from = …  to = … }` and `removed { from = …  lifecycle { destroy = … } }` blocks:
+//! `moved { from = …  to = … }`, `removed { from = …  lifecycle { destroy = … } }` and
+//! `import { to = …  id = … }` blocks:
 //! reading their addresses and the rules that need no state (for `moved`: both resources or both
 //! modules, same type, managed resources only, not the same; for `removed`: a managed resource or
 //! a module call, without instance keys).
@@ -7,7 +8,7 @@ use hcl::edit::structure::Block;
 use meshform_core::{Mode, Selector, Span};
 
 use super::Lowerer;
-use crate::model::{AttrDef, MovedDef, RemovedDef};
+use crate::model::{AttrDef, ImportDef, MovedDef, RemovedDef};
 
 impl Lowerer {
     pub(super) fn lower_moved(&mut self, span: Span, b: &Block) -> Option<MovedDef> {
@@ -141,6 +142,53 @@ impl Lowerer {
             return None;
         }
         Some(RemovedDef { span, from, destroy })
+    }
+
+    pub(super) fn lower_import(&mut self, span: Span, b: &Block) -> Option<ImportDef> {
+        let mut body = self.lower_body(&b.body, self.span(b));
+        let to = self.moved_endpoint(body.attrs.remove("to"), "to", &span);
+        let id = body.attrs.remove("id");
+        for (name, a) in body.attrs {
+            let help = if name == "for_each" || name == "provider" {
+                "import takes to and id here: write one block per object (import for_each and provider are not supported yet)"
+            } else {
+                "import takes to and id"
+            };
+            self.err(
+                "meshform::config::import",
+                format!("unsupported argument \"{name}\" in import"),
+                a.name_span,
+                "not an import argument",
+                help,
+            );
+        }
+        let Some(id) = id else {
+            self.err(
+                "meshform::config::import",
+                "import has no id",
+                span,
+                "id missing",
+                "write id = \"…\": the object's import id (each resource type's documentation says what it is)",
+            );
+            return None;
+        };
+        let (to, to_span) = to?;
+        let addr = match &to {
+            Selector::Resource(p) if p.resource.mode == Mode::Managed => {
+                p.resource.instance(p.key.clone().unwrap_or(meshform_core::InstanceKey::None))
+            }
+            _ => {
+                self.err(
+                    "meshform::config::import",
+                    format!("invalid import address {to}"),
+                    to_span,
+                    "not a managed resource instance",
+                    "import into a managed resource instance: TYPE.NAME, TYPE.NAME[\"key\"] or module.NAME.TYPE.NAME",
+                );
+                return None;
+            }
+        };
+        Some(ImportDef { span, to: (addr, to_span), id: id.expr })
     }
 
     /// An address written as a reference (`module.a["k"].TYPE.NAME`, no quotes).

@@ -270,6 +270,7 @@ impl<'a> Executor<'a> {
             && self.plan.abandoned.is_empty()
             && gone.is_empty()
             && self.plan.forgotten.is_empty()
+            && self.plan.imports.is_empty()
         {
             return Ok(());
         }
@@ -280,6 +281,12 @@ impl<'a> Executor<'a> {
             // `removed { lifecycle { destroy = false } }`: the object stays; meshform lets go.
             for f in &self.plan.forgotten {
                 s.remove_instance(&f.addr);
+            }
+            // `import` blocks: the object as read; a planned change then applies to it.
+            for i in &self.plan.imports {
+                let mut inst = InstanceState::new(i.addr.key.clone());
+                inst.set_value(&i.value);
+                s.set_instance(&i.addr, &provider_state_key(&i.provider), inst);
             }
             for a in &self.plan.adoptions {
                 let mut inst = InstanceState::new(a.addr.key.clone());

@@ -1,5 +1,6 @@
 //! Plans: what would change, why, and what drifted, as computed by [`walk`].
 
+pub mod import;
 pub mod moved;
 pub mod removed;
 pub mod rollout;
@@ -199,6 +200,17 @@ pub struct Adoption {
     pub value: Value,
 }
 
+/// An object an `import` block brings under management: read by its id while planning, recorded
+/// by apply (its change, if any, then applies to it).
+#[derive(Clone, Debug)]
+pub struct Import {
+    pub addr: InstanceAddr,
+    pub id: String,
+    pub provider: String,
+    /// The object as the provider read it.
+    pub value: Value,
+}
+
 /// An object a `removed` block with `destroy = false` drops from the state; it is not destroyed.
 #[derive(Clone, Debug)]
 pub struct Forget {
@@ -239,6 +251,8 @@ pub struct Plan {
     pub moves: Vec<moved::Move>,
     /// Objects `removed` blocks forget ([`removed`]): apply drops them from the state.
     pub forgotten: Vec<Forget>,
+    /// Objects `import` blocks bring under management ([`import`]).
+    pub imports: Vec<Import>,
     /// The state the plan was made against.
     pub lineage: String,
     pub serial: u64,
@@ -278,6 +292,7 @@ impl Plan {
             || !self.adoptions.is_empty()
             || !self.moves.is_empty()
             || !self.forgotten.is_empty()
+            || !self.imports.is_empty()
             || !self.abandoned.is_empty()
             || self.drift.iter().any(|d| d.after.is_none())
             || (self.mode == PlanMode::RefreshOnly && !self.drift.is_empty())
@@ -286,6 +301,11 @@ impl Plan {
     /// Where the object at `addr` was before a `moved` block renamed it.
     pub fn moved_from(&self, addr: &InstanceAddr) -> Option<&InstanceAddr> {
         self.moves.iter().find(|m| m.to == *addr).map(|m| &m.from)
+    }
+
+    /// The import id of the object imported at `addr`, when an `import` block imports it.
+    pub fn imported_id(&self, addr: &InstanceAddr) -> Option<&str> {
+        self.imports.iter().find(|i| i.addr == *addr).map(|i| i.id.as_str())
     }
 
     /// Changes that do something.

@@ -218,6 +218,12 @@ fn projection(plan: &Plan) -> BTreeMap<String, serde_json::Value> {
     for a in &plan.abandoned {
         out.insert(format!("{a} (abandon)"), serde_json::json!({"abandon": true}));
     }
+    for i in &plan.imports {
+        out.insert(
+            format!("{} (import)", i.addr),
+            serde_json::json!({"id": i.id, "value": r.encode(&i.value)}),
+        );
+    }
     for f in &plan.forgotten {
         out.insert(format!("{} (forget)", f.addr), serde_json::json!({"forget": true}));
     }

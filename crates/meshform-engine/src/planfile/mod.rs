@@ -33,6 +33,7 @@
 //! make a plan stale.
 
 pub mod check;
+mod options;
 pub mod rollout;
 pub mod values;
 
@@ -169,6 +170,9 @@ pub struct SavedPlan {
     /// Objects `removed` blocks forget (same shape as an adoption: address, provider, value).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub forgotten: Vec<SavedAdoption>,
+    /// Objects `import` blocks import: (id, the object as read).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub imports: Vec<(String, SavedAdoption)>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -297,6 +301,19 @@ impl SavedPlan {
             abandoned: plan.abandoned.clone(),
             rollouts: plan.rollouts.iter().map(SavedRollout::from_rollout).collect(),
             moves: plan.moves.iter().map(|m| (m.from.to_string(), m.to.to_string())).collect(),
+            imports: plan
+                .imports
+                .iter()
+                .map(|i| {
+                    let value = enc(&i.value);
+                    let saved = SavedAdoption {
+                        address: i.addr.to_string(),
+                        provider: i.provider.clone(),
+                        value,
+                    };
+                    (i.id.clone(), saved)
+                })
+                .collect(),
             forgotten: plan
                 .forgotten
                 .iter()
@@ -365,10 +382,20 @@ impl SavedPlan {
                 before: f.value.decode(),
             });
         }
+        let mut imports = Vec::new();
+        for (id, i) in &self.imports {
+            imports.push(crate::plan::Import {
+                addr: addr(&i.address)?,
+                id: id.clone(),
+                provider: i.provider.clone(),
+                value: i.value.decode(),
+            });
+        }
         Ok(Plan {
             mode: self.mode,
             moves,
             forgotten,
+            imports,
             changes,
             drift,
             outputs: self
@@ -400,61 +427,6 @@ impl SavedPlan {
                 .collect::<Result<_, _>>()?,
             lineage: self.lineage.clone(),
             serial: self.serial,
-        })
-    }
-}
-
-/// Resource patterns and module patterns, as `--target`/`--exclude` hold them.
-type SplitSelectors = (Vec<meshform_core::AddrPattern>, Vec<meshform_core::ModulePattern>);
-
-impl SavedOptions {
-    pub fn from_options(opts: &PlanOptions) -> SavedOptions {
-        let strings =
-            |v: &[meshform_core::AddrPattern]| v.iter().map(ToString::to_string).collect();
-        let with_modules = |v: &[meshform_core::AddrPattern],
-                            m: &[meshform_core::ModulePattern]| {
-            v.iter().map(ToString::to_string).chain(m.iter().map(ToString::to_string)).collect()
-        };
-        SavedOptions {
-            mode: opts.mode,
-            refresh: opts.refresh,
-            targets: with_modules(&opts.targets, &opts.module_targets),
-            excludes: with_modules(&opts.excludes, &opts.module_excludes),
-            replace: strings(&opts.replace),
-        }
-    }
-
-    /// The options to plan with again (`parallelism` is the caller's).
-    pub fn to_options(&self, parallelism: usize) -> Result<PlanOptions, PlanFileError> {
-        let parse = |v: &[String]| -> Result<Vec<meshform_core::AddrPattern>, PlanFileError> {
-            v.iter()
-                .map(|s| {
-                    s.parse().map_err(|e| PlanFileError::Damaged(format!("invalid address: {e}")))
-                })
-                .collect()
-        };
-        let split = |v: &[String]| -> Result<SplitSelectors, PlanFileError> {
-            let mut out = (Vec::new(), Vec::new());
-            for s in v {
-                match s.parse() {
-                    Ok(meshform_core::Selector::Resource(p)) => out.0.push(p),
-                    Ok(meshform_core::Selector::Module(m)) => out.1.push(m),
-                    Err(e) => return Err(PlanFileError::Damaged(format!("invalid address: {e}"))),
-                }
-            }
-            Ok(out)
-        };
-        let (targets, module_targets) = split(&self.targets)?;
-        let (excludes, module_excludes) = split(&self.excludes)?;
-        Ok(PlanOptions {
-            mode: self.mode,
-            refresh: self.refresh,
-            targets,
-            excludes,
-            replace: parse(&self.replace)?,
-            module_targets,
-            module_excludes,
-            parallelism,
         })
     }
 }

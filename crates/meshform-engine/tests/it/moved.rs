@@ -1,6 +1,6 @@
-//! `moved` blocks: renames, chains, moves into a module, and the refusals (a loop, a source still
-//! declared) and the warning (a destination already taken); a move plans no destroy and apply keeps
-//! the object.
+//! `moved`, `removed` and `import` blocks: renames, chains, moves into a module, forgetting and
+//! importing, the refusals (a loop, a source still declared, an import that cannot work) and the
+//! warning (a destination already taken); a move plans no destroy and apply keeps the object.
 
 use meshform_engine::plan::walk::PlanOptions;
 use meshform_engine::Action;
@@ -208,6 +208,72 @@ async fn a_removed_block_with_destroy_false_forgets_without_destroying() {
     assert!(
         text.contains(
             "main.hcl:2:10 [meshform::config::removed] instance keys are not allowed in removed"
+        ),
+        "{text}"
+    );
+}
+
+/// An object the cloud has but the state does not: applied, then forgotten by the state.
+async fn unmanaged_object(h: &Harness) -> String {
+    h.set_config("resource \"test_thing\" \"a\" {\n  name  = \"a\"\n  value = \"old\"\n}\n");
+    h.apply_ok().await;
+    let mut state = h.state();
+    state.remove_instance(&"test_thing.a".parse().unwrap());
+    h.write_state(&mut state);
+    h.cloud.clear_log();
+    h.cloud.id_of("a")
+}
+
+#[tokio::test]
+async fn an_import_block_brings_an_existing_object_under_management() {
+    let h = Harness::new("");
+    let id = unmanaged_object(&h).await;
+    h.set_config(&format!(
+        "locals {{\n  id = \"{id}\"\n}}\nimport {{\n  to = test_thing.imported\n  id = local.id\n}}\nresource \"test_thing\" \"imported\" {{\n  name  = \"a\"\n  value = \"new\"\n}}\n"
+    ));
+    let plan = h.plan_default().await;
+    let imported: Vec<(String, String)> =
+        plan.imports.iter().map(|i| (i.addr.to_string(), i.id.clone())).collect();
+    assert_eq!(imported, [("test_thing.imported".to_owned(), id.clone())]);
+    assert_eq!(summary(&plan), [("test_thing.imported".to_owned(), Action::Update)]);
+    let applied = h.apply().await;
+    assert_success(&applied.outcome);
+    assert!(h.cloud.ops_of(OpKind::Create).is_empty(), "{:?}", h.cloud.ops());
+    assert_eq!(h.cloud.get("a").unwrap().1.value.as_deref(), Some("new"));
+    assert_eq!(state_addrs(&h.state()), ["test_thing.imported"]);
+    // The block may stay: what is in the state is not imported again.
+    let again = h.plan_default().await;
+    assert!(again.imports.is_empty() && !again.has_changes(), "{:?}", summary(&again));
+}
+
+#[tokio::test]
+async fn import_blocks_that_cannot_work_are_refused() {
+    let h = Harness::new("");
+    unmanaged_object(&h).await;
+    h.set_config("import {\n  to = test_thing.x\n  id = \"nope\"\n}\nresource \"test_thing\" \"x\" {\n  name = \"x\"\n}\n");
+    let d = h.plan_err(&PlanOptions::default()).await;
+    let e = diag(&d, "meshform::plan::import_not_found");
+    assert!(
+        e.summary.contains("test_thing.x: cannot import non-existent remote object (id \"nope\")"),
+        "{}",
+        show(&d)
+    );
+    h.set_config("import {\n  to = test_thing.y\n  id = \"\"\n}\n");
+    let text = show(&h.plan_err(&PlanOptions::default()).await);
+    assert!(text.contains("main.hcl:2:8 [meshform::config::import_target] configuration for import target test_thing.y does not exist"), "{text}");
+    h.set_config("import {\n  to = data.test_data.y\n  id = \"i\"\n}\n");
+    let text = show(&h.plan_err(&PlanOptions::default()).await);
+    assert!(
+        text.contains(
+            "main.hcl:2:8 [meshform::config::import] invalid import address data.test_data.y"
+        ),
+        "{text}"
+    );
+    h.set_config("resource \"test_thing\" \"z\" {\n  name = \"z\"\n}\nimport {\n  to = test_thing.z\n  id = test_thing.z.id\n}\n");
+    let text = show(&h.plan_err(&PlanOptions::default()).await);
+    assert!(
+        text.contains(
+            "[meshform::config::import_id] invalid import id: it is not known before planning"
         ),
         "{text}"
     );

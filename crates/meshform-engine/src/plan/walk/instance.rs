@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use meshform_config::model::ResourceDef;
 use meshform_core::{InstanceAddr, PathStep, ResourceAddr, Schema, Value};
-use meshform_provider::ConfiguredProvider;
+use meshform_provider::{ConfiguredProvider, ErrorKind, ProviderError};
 
 use super::super::support::{
     apply_ignore_changes, data_read_failed, prevent_destroy_diag, problem_diag,
@@ -15,6 +15,52 @@ use super::{config_changed, remark, Planner};
 use crate::plan::{Action, ChangeReason, PlanMode, ResourceChange};
 
 impl Planner<'_> {
+    /// An `import` block's object: read by its id, recorded in the plan, planned from as if it
+    /// were in the state. An id that finds nothing is an error.
+    pub(super) async fn import_prior(
+        &mut self,
+        addr: &InstanceAddr,
+        key: &str,
+        provider: &Arc<dyn ConfiguredProvider>,
+        id: &str,
+        schema: &Schema,
+    ) -> Result<Option<(Value, bool)>, ProviderError> {
+        let permit = self.semaphore.acquire().await;
+        let found = provider.import(&addr.resource.ty, id).await;
+        drop(permit);
+        let stop =
+            |message: String| ProviderError::new(ErrorKind::NotFound, "ImportFailed", message);
+        match found {
+            Ok(Some(v)) => {
+                let value = remark(v, &Value::Null, schema);
+                self.plan.imports.push(crate::plan::Import {
+                    addr: addr.clone(),
+                    id: id.to_owned(),
+                    provider: key.to_owned(),
+                    value: value.clone(),
+                });
+                Ok(Some((value, false)))
+            }
+            Ok(None) => {
+                self.diags.push(
+                    meshform_core::Diagnostic::error(
+                        "meshform::plan::import_not_found",
+                        format!("{addr}: cannot import non-existent remote object (id {id:?})"),
+                    )
+                    .with_help("check the import block's id: each resource type's documentation says what its import id is (a file's path, a mesh id, …)"),
+                );
+                Err(stop(format!("no object with id {id:?}")))
+            }
+            Err(e) => {
+                self.diags.push(meshform_core::Diagnostic::error(
+                    "meshform::plan::import_failed",
+                    format!("{addr}: import of {id:?} failed: {e}"),
+                ));
+                Err(stop(e.to_string()))
+            }
+        }
+    }
+
     #[allow(clippy::too_many_arguments)]
     pub(super) async fn plan_data(
         &mut self,

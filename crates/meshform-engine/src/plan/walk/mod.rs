@@ -117,6 +117,8 @@ pub(crate) struct Planner<'a> {
     unavailable: BTreeMap<InstanceAddr, Unavailable>,
     /// The walk's values with every unavailable instance unknown; `None` while nothing is.
     probe: Option<Values>,
+    /// Instances `import` blocks import, with their ids ([`crate::plan::import`]).
+    pub imports: BTreeMap<InstanceAddr, String>,
 }
 
 impl<'a> Planner<'a> {
@@ -169,6 +171,7 @@ impl<'a> Planner<'a> {
             resource_deps,
             unavailable: BTreeMap::new(),
             probe: None,
+            imports: BTreeMap::new(),
         }
     }
 
@@ -567,7 +570,11 @@ impl<'a> Planner<'a> {
             let after = if addr.mode == Mode::Data {
                 self.plan_data(&iaddr, r, &key, provider, &proposed, &deps, &schema).await
             } else {
-                let prior = match self.prior(&iaddr, &schema).await {
+                let prior = match self.imports.get(&iaddr).cloned() {
+                    Some(id) => self.import_prior(&iaddr, &key, provider, &id, &schema).await,
+                    None => self.prior(&iaddr, &schema).await,
+                };
+                let prior = match prior {
                     Ok(p) => p,
                     Err(e) => {
                         // The instance keeps its last known state; the rest of the walk goes on.
