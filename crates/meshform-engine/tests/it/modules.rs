@@ -271,3 +271,32 @@ async fn a_module_for_each_over_a_resource_is_refused_before_planning() {
     let e = diag(&d, "meshform::config::module_repetition_unknown");
     assert!(e.summary.contains("for_each must be known before planning"), "{}", show(&d));
 }
+
+#[tokio::test]
+async fn a_reference_cycle_through_a_module_is_reported_with_its_path() {
+    let h = Harness::new(
+        "locals {\n  a = module.m.out\n}\nmodule \"m\" {\n  source = \"./modules/m\"\n  x      = local.a\n}\n",
+    );
+    let dir = h.path().join("modules/m");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("main.hcl"),
+        "variable \"x\" {\n  type = string\n}\noutput \"out\" {\n  value = var.x\n}\n",
+    )
+    .unwrap();
+    let d = h.plan_err(&PlanOptions::default()).await;
+    let cycle = diag(&d, "meshform::config::cycle");
+    assert!(
+        cycle
+            .summary
+            .contains("module.m.var.x -> module.m.output.out -> local.a -> module.m.var.x"),
+        "{}",
+        show(&d)
+    );
+    assert_eq!(
+        cycle.span.as_ref().map(|s| s.location()).as_deref(),
+        Some("main.hcl:6:12"),
+        "{}",
+        show(&d)
+    );
+}
