@@ -22,10 +22,10 @@ pub fn count_instances(v: &Value) -> Result<Vec<Instance>, RepetitionError> {
     if v.contains_unknown() {
         return Err(RepetitionError::Unknown);
     }
-    match v.as_number() {
-        Some(n) if n >= 0.0 && n.fract() == 0.0 && n <= 100_000.0 => Ok((0..n as i64)
+    match v.as_number().and_then(|n| n.as_i64()) {
+        Some(n) if (0..=100_000).contains(&n) => Ok((0..n)
             .map(|i| {
-                let count = Value::map([("index", Value::number(i as f64))]);
+                let count = Value::map([("index", Value::number(i))]);
                 (InstanceKey::Int(i), BTreeMap::from([("count".to_owned(), count)]))
             })
             .collect()),
@@ -90,11 +90,14 @@ mod tests {
         let keys = |r: Result<Vec<Instance>, RepetitionError>| {
             r.unwrap().into_iter().map(|(k, _)| k.to_string()).collect::<Vec<_>>()
         };
-        assert_eq!(keys(count_instances(&Value::number(2.0))), ["[0]", "[1]"]);
+        assert_eq!(keys(count_instances(&Value::number(2))), ["[0]", "[1]"]);
         let set = Value::List(vec![Value::string("b"), Value::string("a"), Value::string("b")]);
         assert_eq!(keys(for_each_instances(&set)), ["[\"a\"]", "[\"b\"]"]);
         assert_eq!(count_instances(&Value::Unknown), Err(RepetitionError::Unknown));
-        assert!(matches!(count_instances(&Value::number(1.5)), Err(RepetitionError::Invalid(_))));
+        let one_and_a_half = Value::Number(meshform_core::Number::parse("1.5").expect("number"));
+        assert!(matches!(count_instances(&one_and_a_half), Err(RepetitionError::Invalid(_))));
+        let huge = Value::Number(meshform_core::Number::parse("1e30").expect("number"));
+        assert!(matches!(count_instances(&huge), Err(RepetitionError::Invalid(_))));
         assert!(matches!(for_each_instances(&Value::Null), Err(RepetitionError::Invalid(_))));
     }
 }

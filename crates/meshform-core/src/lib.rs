@@ -3,6 +3,7 @@
 //! - [`value`]: [`Value`], the dynamic value every stage passes around, with *unknown* ("known after
 //!   apply") and *sensitive* marks. Redaction is a property of the type: `Display`, `Debug` and
 //!   `Serialize` never show a sensitive value; only [`Value::expose_json`] does, for the state store.
+//! - [`number`]: [`Number`], exact numbers with Terraform's arithmetic and printing (`0.1 + 0.2` is `0.3`).
 //! - [`types`]: [`Type`], type constraints and conversion.
 //! - [`schema`]: resource, data source and provider schemas.
 //! - [`addr`]: resource and instance addresses (`local_file.a["k"]`).
@@ -19,6 +20,7 @@ pub mod diag;
 pub mod duration;
 pub mod fsio;
 pub mod hex;
+pub mod number;
 pub mod pem;
 pub mod schema;
 pub mod sync;
@@ -31,6 +33,7 @@ pub use addr::{
     ModuleStep, ResourceAddr, Selector,
 };
 pub use diag::{Diagnostic, Diagnostics, Severity, SourceFile, Span};
+pub use number::Number;
 pub use schema::{Attribute, BlockNesting, NestedBlock, ProviderSchema, Schema};
 pub use types::Type;
-pub use value::{Number, PathStep, Value, REDACTED};
+pub use value::{PathStep, Value, REDACTED};

@@ -3,7 +3,8 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use crate::value::{Number, Value};
+use crate::value::Value;
+use crate::Number;
 
 /// A type constraint, as written in `variable { type = … }` or declared by a provider schema.
 #[derive(Clone, Debug, PartialEq)]
@@ -97,9 +98,9 @@ impl Type {
             (Type::String, Value::Number(n)) => Ok(Value::String(n.to_string())),
             (Type::String, Value::Bool(b)) => Ok(Value::String(b.to_string())),
             (Type::Number, Value::Number(_)) => Ok(value.clone()),
-            (Type::Number, Value::String(s)) => match s.trim().parse::<f64>() {
-                Ok(n) if n.is_finite() => Ok(Value::Number(Number(n))),
-                _ => {
+            (Type::Number, Value::String(s)) => match Number::parse(s.trim()) {
+                Ok(n) => Ok(Value::Number(n)),
+                Err(_) => {
                     fail(format!("a number is required, got the string {}", crate::value::quote(s)))
                 }
             },

@@ -6,40 +6,10 @@ use std::fmt;
 use serde::ser::{SerializeMap, SerializeSeq};
 use serde::{Serialize, Serializer};
 
+use crate::Number;
+
 /// The text shown wherever a sensitive value would otherwise appear.
 pub const REDACTED: &str = "(sensitive value)";
-
-/// A number. HCL numbers are arbitrary precision; meshform uses `f64`, which is exact for the integers
-/// configurations use (ports, replica counts, indexes).
-#[derive(Clone, Copy, PartialEq, PartialOrd)]
-pub struct Number(pub f64);
-
-impl Number {
-    /// The value as an integer when it is one.
-    pub fn as_i64(self) -> Option<i64> {
-        let f = self.0;
-        if f.fract() == 0.0 && f.abs() < 9.0e15 {
-            Some(f as i64)
-        } else {
-            None
-        }
-    }
-}
-
-impl fmt::Display for Number {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.as_i64() {
-            Some(i) => write!(f, "{i}"),
-            None => write!(f, "{}", self.0),
-        }
-    }
-}
-
-impl fmt::Debug for Number {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(self, f)
-    }
-}
 
 /// A dynamic value: what expressions evaluate to and what providers receive and return.
 ///
@@ -64,8 +34,8 @@ impl Value {
         Value::String(s.into())
     }
 
-    pub fn number(n: impl Into<f64>) -> Value {
-        Value::Number(Number(n.into()))
+    pub fn number(n: impl Into<Number>) -> Value {
+        Value::Number(n.into())
     }
 
     pub fn map<K: Into<String>>(entries: impl IntoIterator<Item = (K, Value)>) -> Value {
@@ -169,9 +139,9 @@ impl Value {
         }
     }
 
-    pub fn as_number(&self) -> Option<f64> {
+    pub fn as_number(&self) -> Option<&Number> {
         match self.unmarked() {
-            Value::Number(n) => Some(n.0),
+            Value::Number(n) => Some(n),
             _ => None,
         }
     }
@@ -228,12 +198,12 @@ impl Value {
         }
     }
 
-    /// Converts from JSON. Integers and floats become numbers.
+    /// Converts from JSON. Integers become exact numbers, floats their shortest decimal (`0.3`).
     pub fn from_json(json: &serde_json::Value) -> Value {
         match json {
             serde_json::Value::Null => Value::Null,
             serde_json::Value::Bool(b) => Value::Bool(*b),
-            serde_json::Value::Number(n) => Value::number(n.as_f64().unwrap_or(0.0)),
+            serde_json::Value::Number(n) => Value::Number(number_from_json(n)),
             serde_json::Value::String(s) => Value::String(s.clone()),
             serde_json::Value::Array(a) => Value::List(a.iter().map(Value::from_json).collect()),
             serde_json::Value::Object(o) => {
@@ -254,7 +224,7 @@ impl Value {
         match self {
             Value::Null | Value::Unknown => serde_json::Value::Null,
             Value::Bool(b) => serde_json::Value::Bool(*b),
-            Value::Number(n) => number_json(*n),
+            Value::Number(n) => number_json(n),
             Value::String(s) => serde_json::Value::String(s.clone()),
             Value::List(items) => {
                 serde_json::Value::Array(items.iter().map(Value::expose_json).collect())
@@ -321,13 +291,29 @@ impl Value {
     }
 }
 
-fn number_json(n: Number) -> serde_json::Value {
-    match n.as_i64() {
-        Some(i) => serde_json::Value::from(i),
-        None => {
-            serde_json::Number::from_f64(n.0).map(serde_json::Value::Number).unwrap_or_default()
-        }
+/// A number as JSON: integers in the `i64`/`u64` range exactly; other numbers as the float whose
+/// shortest text they are (`0.3`, `1e100`), so they read back as themselves. serde_json's `Value` holds
+/// nothing else (its `arbitrary_precision` feature would, at the cost of breaking untagged enums and
+/// non-JSON serializers of JSON values across the workspace), so a number that needs more than 17
+/// significant digits and is not such an integer (`1 / 3`) is stored as its nearest float.
+fn number_json(n: &Number) -> serde_json::Value {
+    if let Some(i) = n.as_i64() {
+        return serde_json::Value::from(i);
     }
+    if let Some(u) = n.as_u64() {
+        return serde_json::Value::from(u);
+    }
+    serde_json::Number::from_f64(n.to_f64()).map(serde_json::Value::Number).unwrap_or_default()
+}
+
+fn number_from_json(n: &serde_json::Number) -> Number {
+    if let Some(i) = n.as_i64() {
+        return Number::from(i);
+    }
+    if let Some(u) = n.as_u64() {
+        return Number::from(u);
+    }
+    n.as_f64().and_then(Number::from_f64).unwrap_or(Number::ZERO)
 }
 
 fn collect_marks(
@@ -390,10 +376,7 @@ impl Serialize for Value {
         match self {
             Value::Null | Value::Unknown => s.serialize_unit(),
             Value::Bool(b) => s.serialize_bool(*b),
-            Value::Number(n) => match n.as_i64() {
-                Some(i) => s.serialize_i64(i),
-                None => s.serialize_f64(n.0),
-            },
+            Value::Number(n) => n.serialize(s),
             Value::String(v) => s.serialize_str(v),
             Value::List(items) => {
                 let mut seq = s.serialize_seq(Some(items.len()))?;
@@ -535,8 +518,20 @@ mod tests {
     #[test]
     fn numbers_render_as_integers_when_integral() {
         assert_eq!(Value::number(3).to_string(), "3");
-        assert_eq!(Value::number(1.5).to_string(), "1.5");
+        assert_eq!(Value::Number(Number::parse("1.5").unwrap()).to_string(), "1.5");
         assert_eq!(Value::number(3).expose_json(), serde_json::json!(3));
+    }
+
+    #[test]
+    fn numbers_survive_json() {
+        for text in
+            ["0.3", "9007199254740993", "9223372036854775808", "-9223372036854775808", "1e100"]
+        {
+            let v = Value::Number(Number::parse(text).unwrap());
+            let json = serde_json::to_string(&v.expose_json()).unwrap();
+            let back = Value::from_json(&serde_json::from_str(&json).unwrap());
+            assert_eq!(back, v, "{text} via {json}");
+        }
     }
 
     #[test]

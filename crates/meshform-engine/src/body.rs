@@ -217,7 +217,7 @@ fn eval_dynamic(
     let elements: Vec<(Value, Value)> = match v.unmarked() {
         Value::Map(m) => m.iter().map(|(k, v)| (Value::string(k.clone()), v.clone())).collect(),
         Value::List(items) => {
-            items.iter().enumerate().map(|(i, v)| (Value::number(i as f64), v.clone())).collect()
+            items.iter().enumerate().map(|(i, v)| (Value::number(i), v.clone())).collect()
         }
         Value::Null => Vec::new(),
         other => {

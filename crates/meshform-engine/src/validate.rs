@@ -194,8 +194,8 @@ fn known_keys(rep: &Repetition, v: &Value) -> Option<BTreeSet<InstanceKey>> {
     }
     match (rep, v.unmarked()) {
         (Repetition::Count(_), x) => {
-            let n = x.as_number().filter(|n| n.fract() == 0.0 && *n >= 0.0)?;
-            Some((0..n as i64).map(InstanceKey::Int).collect())
+            let n = x.as_number()?.as_i64().filter(|n| *n >= 0)?;
+            Some((0..n).map(InstanceKey::Int).collect())
         }
         (Repetition::ForEach(_), Value::Map(m)) => {
             Some(m.keys().map(|k| InstanceKey::Str(k.clone())).collect())

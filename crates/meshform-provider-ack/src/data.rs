@@ -14,7 +14,7 @@ use crate::client::{ClusterInfo, CsClient};
 use crate::schema;
 
 /// The range ACK accepts for `TemporaryDurationMinutes`.
-const TEMPORARY_MINUTES: std::ops::RangeInclusive<f64> = 15.0..=4320.0;
+const TEMPORARY_MINUTES: std::ops::RangeInclusive<i64> = 15..=4320;
 
 fn problem(attr: &str, message: impl Into<String>) -> AttributeProblem {
     AttributeProblem {
@@ -162,7 +162,7 @@ impl DataSourceType<CsClient> for Cluster {
             }
         }
         if let Some(m) = given(config, "temporary_duration_minutes").and_then(Value::as_number) {
-            if !TEMPORARY_MINUTES.contains(&m) || m.fract() != 0.0 {
+            if !m.as_i64().is_some_and(|m| TEMPORARY_MINUTES.contains(&m)) {
                 problems.push(problem(
                     "temporary_duration_minutes",
                     format!("temporary_duration_minutes is {m}: ACK issues temporary kubeconfigs for 15 to 4320 whole minutes"),
@@ -177,8 +177,9 @@ impl DataSourceType<CsClient> for Cluster {
         let private_ip = given(config, "private_ip").and_then(Value::as_bool).unwrap_or(false);
         let minutes = given(config, "temporary_duration_minutes")
             .and_then(Value::as_number)
+            .and_then(|m| m.as_i64())
             .filter(|m| TEMPORARY_MINUTES.contains(m))
-            .map(|m| m as u32);
+            .and_then(|m| u32::try_from(m).ok());
         let kubeconfig = client.user_kubeconfig(&cluster.id, private_ip, minutes).await?;
         let mut fields = cluster_fields(&cluster);
         fields.push(("zone_ids", strings(std::slice::from_ref(&cluster.zone_id))));

@@ -89,7 +89,7 @@ impl Provider for AckProvider {
         let max_retries = config
             .get("max_retries")
             .and_then(Value::as_number)
-            .map(|n| n.clamp(0.0, 30.0) as u32)
+            .map(|n| n.to_f64().clamp(0.0, 30.0) as u32)
             .unwrap_or(8);
         let endpoint = self.endpoint(config, region.as_deref());
         let acs = AcsClient::new(&endpoint, VERSION, creds)

@@ -91,7 +91,7 @@ impl Provider for AsmProvider {
         let max_retries = config
             .get("max_retries")
             .and_then(Value::as_number)
-            .map(|n| n.clamp(0.0, 30.0) as u32)
+            .map(|n| n.to_f64().clamp(0.0, 30.0) as u32)
             .unwrap_or(8);
         let client = AsmClient::new(&endpoint, creds, max_retries)
             .map_err(|e| ProviderError::invalid_config("endpoint", e))?;

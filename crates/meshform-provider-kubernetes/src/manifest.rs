@@ -402,9 +402,11 @@ impl DataSourceType<Cluster> for Exec {
         if command.is_empty() {
             return Err(ProviderError::invalid_config("command", "command must not be empty"));
         }
-        let repeat =
-            config.get("repeat").and_then(Value::as_number).unwrap_or(1.0).clamp(1.0, 1000.0)
-                as usize;
+        let repeat = config
+            .get("repeat")
+            .and_then(Value::as_number)
+            .map_or(1.0, |n| n.to_f64())
+            .clamp(1.0, 1000.0) as usize;
         let pod =
             exec::target_pod(cluster, &ns, config.get_str("pod"), config.get_str("deployment"))
                 .await?;
@@ -415,7 +417,7 @@ impl DataSourceType<Cluster> for Exec {
             let r = exec::run(cluster, &pod, config.get_str("container"), &command).await?;
             name = r.pod;
             outputs.push(Value::string(r.stdout));
-            codes.push(Value::number(r.exit_code as f64));
+            codes.push(Value::number(r.exit_code));
         }
         let mut out = config.clone();
         if let Value::Map(m) = &mut out {

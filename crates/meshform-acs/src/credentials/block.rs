@@ -59,8 +59,8 @@ pub fn explicit(config: &Value) -> ProviderResult<ExplicitCredentials> {
             session_name: s(b, "session_name"),
             duration: match b.get("duration").and_then(Value::as_number) {
                 None => None,
-                Some(n) if n.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&n) => {
-                    Some(n as u32)
+                Some(n) if n.as_u64().is_some_and(|u| u32::try_from(u).is_ok()) => {
+                    n.as_u64().and_then(|u| u32::try_from(u).ok())
                 }
                 Some(n) => {
                     return Err(ProviderError::invalid_config(

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use hcl::edit::expr::{
     BinaryOperator, Expression, ForExpr, ObjectKey, TraversalOperator, UnaryOperator,
 };
-use meshform_core::{Diagnostic, SourceFile, Span, Value};
+use meshform_core::{Diagnostic, Number, SourceFile, Span, Value};
 
 use crate::suggest::did_you_mean;
 
@@ -126,6 +126,23 @@ impl<'a> Evaluator<'a> {
         Span::new(self.file, node.span().unwrap_or(0..0))
     }
 
+    /// A number literal, exact: hcl-edit keeps only a float, so the digits are read again from the
+    /// source (`0.1` is one tenth, `9007199254740993` stays odd).
+    fn literal_number(&self, n: &hcl::edit::Formatted<hcl::Number>) -> Number {
+        let value = n.value();
+        let from_hcl = || match (value.as_i64(), value.as_u64(), value.as_f64()) {
+            (Some(i), _, _) => Number::from(i),
+            (_, Some(u), _) => Number::from(u),
+            (_, _, f) => f.and_then(Number::from_f64).unwrap_or(Number::ZERO),
+        };
+        let text = hcl::edit::Span::span(n).and_then(|r| self.file.text.get(r));
+        match text.map(Number::parse) {
+            // The same number as hcl-edit read (the span is this literal's), only exact.
+            Some(Ok(exact)) if Some(exact.to_f64()) == value.as_f64() => exact,
+            _ => from_hcl(),
+        }
+    }
+
     fn error(
         &self,
         node: &impl hcl::edit::Span,
@@ -149,7 +166,7 @@ impl<'a> Evaluator<'a> {
         match e {
             Expression::Null(_) => Ok(Value::Null),
             Expression::Bool(b) => Ok(Value::Bool(*b.value())),
-            Expression::Number(n) => Ok(Value::number(n.value().as_f64().unwrap_or(0.0))),
+            Expression::Number(n) => Ok(Value::Number(self.literal_number(n))),
             Expression::String(s) => Ok(Value::String(s.value().clone())),
             Expression::Array(items) => {
                 let mut out = Vec::with_capacity(items.len());
@@ -236,7 +253,7 @@ impl<'a> Evaluator<'a> {
                 let (v, marked) = v.split_mark();
                 let r = match (op.operator.value(), v) {
                     (_, Value::Unknown) => Value::Unknown,
-                    (UnaryOperator::Neg, Value::Number(n)) => Value::number(-n.0),
+                    (UnaryOperator::Neg, Value::Number(n)) => Value::Number(n.neg()),
                     (UnaryOperator::Not, Value::Bool(b)) => Value::Bool(!b),
                     (UnaryOperator::Neg, other) => {
                         return Err(self.type_error(&op.expr, "a number", &other))
@@ -356,7 +373,7 @@ impl<'a> Evaluator<'a> {
                     self.index(v, &key, ie)?.with_mark(kmarked)
                 }
                 TraversalOperator::LegacyIndex(n) => {
-                    self.index(v, &Value::number(*n.value() as f64), op)?
+                    self.index(v, &Value::number(*n.value()), op)?
                 }
                 TraversalOperator::AttrSplat(_) | TraversalOperator::FullSplat(_) => {
                     let items = match v {
@@ -422,9 +439,7 @@ impl<'a> Evaluator<'a> {
                         }
                     }
                 }
-                TraversalOperator::LegacyIndex(n) => {
-                    index_borrowed(v, &Value::number(*n.value() as f64))
-                }
+                TraversalOperator::LegacyIndex(n) => index_borrowed(v, &Value::number(*n.value())),
                 TraversalOperator::AttrSplat(_) | TraversalOperator::FullSplat(_) => None,
             };
             match next {
@@ -456,7 +471,7 @@ impl<'a> Evaluator<'a> {
             }
             (Value::List(items), Value::String(s)) if s.parse::<usize>().is_ok() => self.index(
                 Value::List(items),
-                &Value::number(s.parse::<u32>().unwrap_or(u32::MAX)),
+                &Value::number(s.parse::<u64>().unwrap_or(u64::MAX)),
                 node,
             ),
             (Value::Map(mut m), k) if matches!(k, Value::String(_) | Value::Number(_)) => {
@@ -536,19 +551,23 @@ impl<'a> Evaluator<'a> {
                 let a = self.as_number(&op.lhs_expr, &l)?;
                 let b = self.as_number(&op.rhs_expr, &r)?;
                 match oper {
-                    Plus => Value::number(a + b),
-                    Minus => Value::number(a - b),
-                    Mul => Value::number(a * b),
-                    Div | Mod if b == 0.0 => {
-                        return Err(self.error(
-                            &op.rhs_expr,
-                            "meshform::config::division_by_zero",
-                            "division by zero",
-                            "this is zero",
-                        ))
+                    Plus => Value::Number(a.add(&b)),
+                    Minus => Value::Number(a.sub(&b)),
+                    Mul => Value::Number(a.mul(&b)),
+                    Div | Mod => {
+                        let r = if oper == Div { a.checked_div(&b) } else { a.checked_rem(&b) };
+                        match r {
+                            Some(n) => Value::Number(n),
+                            None => {
+                                return Err(self.error(
+                                    &op.rhs_expr,
+                                    "meshform::config::division_by_zero",
+                                    "division by zero",
+                                    "this is zero",
+                                ))
+                            }
+                        }
                     }
-                    Div => Value::number(a / b),
-                    Mod => Value::number(a % b),
                     Less => Value::Bool(a < b),
                     LessEq => Value::Bool(a <= b),
                     Greater => Value::Bool(a > b),
@@ -568,13 +587,12 @@ impl<'a> Evaluator<'a> {
         }
     }
 
-    fn as_number(&self, node: &Expression, v: &Value) -> Result<f64, Diagnostic> {
+    fn as_number(&self, node: &Expression, v: &Value) -> Result<Number, Diagnostic> {
         match v {
-            Value::Number(n) => Ok(n.0),
-            Value::String(s) => match s.trim().parse::<f64>() {
-                Ok(n) if n.is_finite() => Ok(n),
-                _ => Err(self.type_error(node, "a number", v)),
-            },
+            Value::Number(n) => Ok(n.clone()),
+            Value::String(s) => {
+                Number::parse(s.trim()).map_err(|_| self.type_error(node, "a number", v))
+            }
             other => Err(self.type_error(node, "a number", other)),
         }
     }
@@ -585,7 +603,7 @@ impl<'a> Evaluator<'a> {
         let pairs: Vec<(Value, Value)> = match coll {
             Value::Unknown => return Ok(Value::Unknown.with_mark(marked)),
             Value::List(items) => {
-                items.into_iter().enumerate().map(|(i, v)| (Value::number(i as f64), v)).collect()
+                items.into_iter().enumerate().map(|(i, v)| (Value::number(i), v)).collect()
             }
             Value::Map(m) => m.into_iter().map(|(k, v)| (Value::String(k), v)).collect(),
             other => {
@@ -665,10 +683,7 @@ impl<'a> Evaluator<'a> {
 /// `None` where it would convert the key or fail.
 fn index_borrowed<'v>(v: &'v Value, key: &Value) -> Option<&'v Value> {
     match (v, key) {
-        (Value::List(items), Value::Number(n)) => {
-            let i = usize::try_from(n.as_i64()?).ok()?;
-            items.get(i)
-        }
+        (Value::List(items), Value::Number(n)) => items.get(n.as_usize()?),
         (Value::Map(m), Value::String(s)) => m.get(s),
         (Value::Map(m), Value::Number(_)) => m.get(&key.to_string()),
         _ => None,

@@ -99,7 +99,7 @@ impl Evaluator<'_> {
                             Value::List(items) => items
                                 .into_iter()
                                 .enumerate()
-                                .map(|(i, v)| (Value::number(i as f64), v))
+                                .map(|(i, v)| (Value::number(i), v))
                                 .collect(),
                             Value::Map(m) => {
                                 m.into_iter().map(|(k, v)| (Value::String(k), v)).collect()

@@ -4,7 +4,7 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
-use meshform_core::{Type, Value};
+use meshform_core::{Number, Type, Value};
 
 use super::{FunctionContext, FunctionError};
 
@@ -96,11 +96,11 @@ impl<'a> Args<'a> {
     }
 
     /// A number argument; numeric strings convert as in HCL.
-    pub fn number(&self, i: usize, what: &str) -> Result<f64, FunctionError> {
+    pub fn number(&self, i: usize, what: &str) -> Result<Number, FunctionError> {
         match self.get(i) {
-            Value::Number(n) => Ok(n.0),
+            Value::Number(n) => Ok(n.clone()),
             v @ Value::String(_) => match Type::Number.convert(v) {
-                Ok(Value::Number(n)) => Ok(n.0),
+                Ok(Value::Number(n)) => Ok(n),
                 _ => Err(self.error(i, format!("{what} must be a number, got {v}"))),
             },
             _ => Err(self.wrong(i, what, "a number")),
@@ -110,7 +110,12 @@ impl<'a> Args<'a> {
     /// A whole-number argument.
     pub fn integer(&self, i: usize, what: &str) -> Result<i64, FunctionError> {
         let n = self.number(i, what)?;
-        whole(n).ok_or_else(|| self.error(i, format!("{what} must be a whole number, got {n}")))
+        n.as_i64().ok_or_else(|| self.error(i, format!("{what} must be a whole number, got {n}")))
+    }
+
+    /// A number argument as the nearest float, for the functions Terraform computes in `float64`.
+    pub fn float(&self, i: usize, what: &str) -> Result<f64, FunctionError> {
+        Ok(self.number(i, what)?.to_f64())
     }
 
     /// A list, tuple or set argument.
@@ -183,11 +188,6 @@ pub(crate) fn primitive_string(v: &Value) -> Option<Cow<'_, str>> {
         Value::Bool(b) => Some(Cow::Borrowed(if *b { "true" } else { "false" })),
         _ => None,
     }
-}
-
-/// The number as an `i64` when it is a whole number within the exact range of `f64`.
-pub(crate) fn whole(n: f64) -> Option<i64> {
-    meshform_core::Number(n).as_i64()
 }
 
 #[cfg(test)]

@@ -122,15 +122,11 @@ fn prefix_arg(a: &Args) -> Result<Prefix, FunctionError> {
     parse_prefix(&text).map_err(|e| a.error(0, format!("invalid CIDR expression: {e}")))
 }
 
-/// A host or network number: any whole number an IPv6 address can hold, not only those below
-/// 2^53 (a number like 2^64 is exact in the value even where its neighbours are not).
+/// A host or network number: any whole number an IPv6 address can hold (numbers are exact, so
+/// 2^64 + 1 is itself).
 fn address_number(a: &Args, i: usize, what: &str) -> Result<i128, FunctionError> {
     let n = a.number(i, what)?;
-    if n.fract() != 0.0 || !n.is_finite() || n.abs() >= 2f64.powi(127) {
-        return Err(a.error(i, format!("{what} must be a whole number, got {n}")));
-    }
-    // A whole number below 2^127 converts exactly.
-    Ok(n as i128)
+    n.as_i128().ok_or_else(|| a.error(i, format!("{what} must be a whole number, got {n}")))
 }
 
 /// `cidrhost(prefix, hostnum)`: the address of host number `hostnum` in the prefix; a negative
@@ -321,8 +317,19 @@ mod tests {
         assert_eq!(ok("cidrhost", &[s("::/0"), n(1.0)]), s("::1"));
         assert_eq!(ok("cidrhost", &[s("fe80::1/128"), n(0.0)]), s("fe80::1"));
         assert_eq!(ok("cidrhost", &[s("10.0.0.1/32"), n(-1.0)]), s("10.0.0.1"));
-        assert_eq!(ok("cidrhost", &[s("fd00::/64"), n(2f64.powi(60))]), s("fd00::1000:0:0:0"));
-        assert_eq!(ok("cidrsubnet", &[s("fd00::/8"), n(64.0), n(2f64.powi(62))]), s("fd40::/72"));
+        assert_eq!(
+            ok("cidrhost", &[s("fd00::/64"), num("1152921504606846976")]),
+            s("fd00::1000:0:0:0")
+        );
+        // 2^64 + 1 is exact, not rounded to 2^64.
+        assert_eq!(
+            ok("cidrhost", &[s("fd00::/56"), num("18446744073709551617")]),
+            s("fd00:0:0:1::1")
+        );
+        assert_eq!(
+            ok("cidrsubnet", &[s("fd00::/8"), n(64.0), num("4611686018427387904")]),
+            s("fd40::/72")
+        );
         assert_eq!(
             err("cidrhost", &[s("fe80::1/128"), n(1.0)]),
             "cidrhost: prefix of 128 does not accommodate a host numbered 1"

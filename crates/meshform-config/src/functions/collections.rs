@@ -4,7 +4,7 @@
 
 use std::collections::HashSet;
 
-use meshform_core::Value;
+use meshform_core::{Number, Value};
 
 use super::args::{primitive_string, Args};
 use super::FnResult;
@@ -41,7 +41,7 @@ pub(super) fn length(a: &Args) -> FnResult {
             )
         }
     };
-    Ok(Value::number(len as f64))
+    Ok(Value::number(len))
 }
 
 /// `concat(lists…)`: the elements of every list, in order.
@@ -74,25 +74,31 @@ pub(super) fn flatten(a: &Args) -> FnResult {
 pub(super) fn range(a: &Args) -> FnResult {
     a.between(1, 3)?;
     let (start, limit) = match a.len() {
-        1 => (0.0, a.number(0, "the limit")?),
+        1 => (Number::ZERO, a.number(0, "the limit")?),
         _ => (a.number(0, "the start")?, a.number(1, "the limit")?),
     };
     let step = match a.len() {
         3 => a.number(2, "the step")?,
-        _ if limit < start => -1.0,
-        _ => 1.0,
+        _ if limit < start => Number::from(-1),
+        _ => Number::from(1),
     };
-    if step == 0.0 {
+    if step.is_zero() {
         return Err(a.error(a.len() - 1, "the step must not be zero"));
     }
-    let mut out = Vec::new();
+    // Exact steps: `range(0, 1, 0.1)` has ten elements and its last is 0.9. The count is known
+    // before any element is made.
+    let count = limit.sub(&start).checked_div(&step).unwrap_or(Number::ZERO).ceil();
+    let count = match count.as_usize() {
+        _ if count.is_negative() => 0,
+        Some(c) if c <= MAX_RANGE => c,
+        _ => return Err(a.fail(format!("the range would have more than {MAX_RANGE} elements"))),
+    };
+    let mut out = Vec::with_capacity(count);
     let mut n = start;
-    while (step > 0.0 && n < limit) || (step < 0.0 && n > limit) {
-        if out.len() == MAX_RANGE {
-            return Err(a.fail(format!("the range would have more than {MAX_RANGE} elements")));
-        }
-        out.push(Value::number(n));
-        n += step;
+    for _ in 0..count {
+        let next = n.add(&step);
+        out.push(Value::Number(n));
+        n = next;
     }
     Ok(Value::List(out))
 }
@@ -119,7 +125,7 @@ pub(super) fn index(a: &Args) -> FnResult {
     items
         .iter()
         .position(|v| loosely_equal(v, wanted))
-        .map(|i| Value::number(i as f64))
+        .map(Value::number)
         .ok_or_else(|| a.error(1, format!("{wanted} is not in the list")))
 }
 

@@ -49,12 +49,16 @@ fn range_like_terraform() {
     assert_eq!(ok("range", &[n(10.0), n(5.0), n(-2.0)]), nums(&[10.0, 8.0, 6.0]));
     assert_eq!(ok("range", &[n(-3.0)]), nums(&[0.0, -1.0, -2.0]));
     assert_eq!(ok("range", &[n(1.0), n(2.0), n(0.5)]), nums(&[1.0, 1.5]));
+    // Exact steps: ten elements, the last 0.9 (in floats the eleventh, 0.9999999999999999, sneaks in).
+    let tenths = ok("range", &[n(0.0), n(1.0), n(0.1)]);
+    assert_eq!(tenths.as_list().map(<[Value]>::len), Some(10));
+    assert_eq!(tenths.as_list().and_then(<[Value]>::last), Some(&n(0.9)));
     assert_eq!(ok("range", &[n(1.0), n(1.0)]), list([]));
     assert_eq!(ok("range", &[n(0.0), n(5.0), n(-1.0)]), list([]));
     assert_eq!(err("range", &[n(0.0), n(5.0), n(0.0)]), "range: the step must not be zero");
     assert_eq!(err("range", &[n(1e9)]), "range: the range would have more than 1000000 elements");
     assert_eq!(
-        err("range", &[n(1e300), n(f64::INFINITY), n(1.0)]),
+        err("range", &[n(1e300), n(1e301), n(1.0)]),
         "range: the range would have more than 1000000 elements"
     );
     assert_eq!(ok("range", &[n(1_000_000.0)]).as_list().map(<[Value]>::len), Some(1_000_000));

@@ -2,7 +2,7 @@
 //! (`%v %#v %t %s %q %d %b %o %x %X %e %E %f %g %G %%`), flags `- + # 0 space`, width, precision and
 //! explicit argument indexes (`%[2]s`).
 
-use meshform_core::Value;
+use meshform_core::{Number, Value};
 
 use super::args::{primitive_string, Args, MAX_OUTPUT_BYTES};
 use super::{encoding, FnResult, FunctionError};
@@ -181,8 +181,8 @@ fn format_arg(verb: char, sp: &Spec, arg: &Value) -> Result<String, String> {
             Value::String(s) if s == "true" || s == "false" => Ok(s.clone()),
             v => Err(format!("needs a bool, got {}", v.kind())),
         },
-        'd' | 'b' | 'o' | 'x' | 'X' => integer(verb, sp, number(arg)?),
-        'e' | 'E' | 'f' | 'F' | 'g' | 'G' => Ok(float(verb, sp, number(arg)?)),
+        'd' | 'b' | 'o' | 'x' | 'X' => integer(verb, sp, &number(arg)?),
+        'e' | 'E' | 'f' | 'F' | 'g' | 'G' => Ok(float(verb, sp, &number(arg)?)),
         _ => Err("is not a verb meshform knows".into()),
     }
 }
@@ -191,11 +191,11 @@ fn json(v: &Value) -> Result<String, String> {
     encoding::to_json(v).map_err(|e| format!("cannot encode the value: {e}"))
 }
 
-fn number(arg: &Value) -> Result<f64, String> {
+fn number(arg: &Value) -> Result<Number, String> {
     match arg {
-        Value::Number(n) => Ok(n.0),
+        Value::Number(n) => Ok(n.clone()),
         Value::String(s) => {
-            s.trim().parse::<f64>().map_err(|_| format!("needs a number, got {arg}"))
+            Number::parse(s.trim()).map_err(|_| format!("needs a number, got {arg}"))
         }
         v => Err(format!("needs a number, got {}", v.kind())),
     }
@@ -213,34 +213,40 @@ fn sign(negative: bool, sp: &Spec) -> &'static str {
     }
 }
 
-fn integer(verb: char, sp: &Spec, n: f64) -> Result<String, String> {
-    if n.fract() != 0.0 || !n.is_finite() || n.abs() >= 1e38 {
-        return Err(format!("needs a whole number, got {}", meshform_core::Number(n)));
+/// `%d` (any size, exact) and `%b %o %x %X` (up to 2^127).
+fn integer(verb: char, sp: &Spec, n: &Number) -> Result<String, String> {
+    if !n.is_integer() {
+        return Err(format!("needs a whole number, got {n}"));
     }
-    let magnitude = n.abs() as u128;
+    let magnitude = n.abs();
+    let binary = || {
+        magnitude
+            .as_i128()
+            .map(|m| m.unsigned_abs())
+            .ok_or_else(|| format!("needs a whole number below 2^127, got {n}"))
+    };
     let (digits, prefix) = match verb {
-        'b' => (format!("{magnitude:b}"), "0b"),
-        'o' => (format!("{magnitude:o}"), "0"),
-        'x' => (format!("{magnitude:x}"), "0x"),
-        'X' => (format!("{magnitude:X}"), "0X"),
+        'b' => (format!("{:b}", binary()?), "0b"),
+        'o' => (format!("{:o}", binary()?), "0"),
+        'x' => (format!("{:x}", binary()?), "0x"),
+        'X' => (format!("{:X}", binary()?), "0X"),
         _ => (magnitude.to_string(), ""),
     };
     let zeros = sp.precision.unwrap_or(0).saturating_sub(digits.len());
     let prefix = if sp.sharp { prefix } else { "" };
-    Ok(format!("{}{prefix}{}{digits}", sign(n < 0.0, sp), "0".repeat(zeros)))
+    Ok(format!("{}{prefix}{}{digits}", sign(n.is_negative(), sp), "0".repeat(zeros)))
 }
 
-fn float(verb: char, sp: &Spec, n: f64) -> String {
-    let s = sign(n.is_sign_negative() && n != 0.0, sp);
-    if n.is_nan() {
-        return "NaN".into();
+/// `%f` exactly (every digit of a large number, rounded half to even as Go's `big.Float`); `%e` and
+/// `%g` through the nearest float.
+fn float(verb: char, sp: &Spec, n: &Number) -> String {
+    let s = sign(n.is_negative(), sp);
+    let x = n.abs().to_f64();
+    if x.is_infinite() {
+        return if n.is_negative() { "-Inf" } else { "+Inf" }.into();
     }
-    if n.is_infinite() {
-        return if n < 0.0 { "-Inf" } else { "+Inf" }.into();
-    }
-    let x = n.abs();
     let body = match verb {
-        'f' | 'F' => format!("{x:.*}", sp.precision.unwrap_or(6)),
+        'f' | 'F' => n.abs().to_fixed(sp.precision.unwrap_or(6)),
         'e' | 'E' => {
             let (mantissa, exp) = split_exp(&format!("{x:.*e}", sp.precision.unwrap_or(6)));
             exp_form(&mantissa, exp, verb == 'E')

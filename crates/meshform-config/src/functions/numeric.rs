@@ -1,65 +1,67 @@
 //! Number functions: `abs`, `ceil`, `floor`, `signum`, `pow`, `log`, `min`, `max`, `sum` and
 //! `parseint`.
 
-use meshform_core::Value;
+use meshform_core::{Number, Value};
 
 use super::args::Args;
 use super::FnResult;
 
-fn unary(a: &Args, f: impl FnOnce(f64) -> f64) -> FnResult {
+/// The longest digit string `parseint` reads.
+const MAX_PARSEINT_DIGITS: usize = 1_000;
+
+fn unary(a: &Args, f: impl FnOnce(&Number) -> Number) -> FnResult {
     a.exactly(1)?;
-    Ok(Value::number(f(a.number(0, "the argument")?)))
+    Ok(Value::Number(f(&a.number(0, "the argument")?)))
 }
 
 pub(super) fn abs(a: &Args) -> FnResult {
-    unary(a, f64::abs)
+    unary(a, Number::abs)
 }
 
 pub(super) fn ceil(a: &Args) -> FnResult {
-    unary(a, f64::ceil)
+    unary(a, Number::ceil)
 }
 
 pub(super) fn floor(a: &Args) -> FnResult {
-    unary(a, f64::floor)
+    unary(a, Number::floor)
 }
 
 pub(super) fn signum(a: &Args) -> FnResult {
-    unary(a, |n| if n == 0.0 { 0.0 } else { n.signum() })
+    unary(a, |n| Number::from(n.signum()))
 }
 
-/// A result that left the range of finite numbers is an error, not a silent infinity.
+/// A float result (`pow` and `log` are computed in `float64`, as Terraform does) as the number with
+/// its shortest decimal; leaving the range of finite numbers is an error, not a silent infinity.
 fn finite(a: &Args, n: f64) -> FnResult {
-    if n.is_finite() {
-        Ok(Value::number(n))
-    } else {
-        Err(a.fail("the result is not a finite number"))
-    }
+    Number::from_f64(n)
+        .map(Value::Number)
+        .ok_or_else(|| a.fail("the result is not a finite number"))
 }
 
 pub(super) fn pow(a: &Args) -> FnResult {
     a.exactly(2)?;
-    let base = a.number(0, "the base")?;
-    let exp = a.number(1, "the exponent")?;
+    let base = a.float(0, "the base")?;
+    let exp = a.float(1, "the exponent")?;
     finite(a, base.powf(exp))
 }
 
 pub(super) fn log(a: &Args) -> FnResult {
     a.exactly(2)?;
-    let n = a.number(0, "the number")?;
-    let base = a.number(1, "the base")?;
+    let n = a.float(0, "the number")?;
+    let base = a.float(1, "the base")?;
     finite(a, n.ln() / base.ln())
 }
 
-fn extreme(a: &Args, pick_first: fn(f64, f64) -> bool) -> FnResult {
+fn extreme(a: &Args, pick_first: fn(&Number, &Number) -> bool) -> FnResult {
     a.at_least(1)?;
     let mut best = a.number(0, "each argument")?;
     for i in 1..a.len() {
         let n = a.number(i, "each argument")?;
-        if pick_first(n, best) {
+        if pick_first(&n, &best) {
             best = n;
         }
     }
-    Ok(Value::number(best))
+    Ok(Value::Number(best))
 }
 
 pub(super) fn min(a: &Args) -> FnResult {
@@ -70,29 +72,29 @@ pub(super) fn max(a: &Args) -> FnResult {
     extreme(a, |n, best| n > best)
 }
 
-/// `sum(list)`: the total of a non-empty list of numbers.
+/// `sum(list)`: the exact total of a non-empty list of numbers.
 pub(super) fn sum(a: &Args) -> FnResult {
     a.exactly(1)?;
     let items = a.list(0, "the argument")?;
     if items.is_empty() {
         return Err(a.error(0, "cannot sum an empty list"));
     }
-    let mut total = 0.0;
+    let mut total = Number::ZERO;
     for (i, item) in items.iter().enumerate() {
         match item.unmarked() {
-            Value::Number(n) => total += n.0,
-            Value::String(s) => match s.trim().parse::<f64>() {
-                Ok(n) if n.is_finite() => total += n,
+            Value::Number(n) => total = total.add(n),
+            Value::String(s) => match Number::parse(s.trim()) {
+                Ok(n) => total = total.add(&n),
                 _ => return Err(a.error(0, format!("element {i} must be a number, got {item}"))),
             },
             v => return Err(a.error(0, format!("element {i} must be a number, got {}", v.kind()))),
         }
     }
-    finite(a, total)
+    Ok(Value::Number(total))
 }
 
-/// `parseint(string, base)`: an integer written in base 2 to 62 (digits `0-9`, then `a-z`, then
-/// `A-Z`; up to base 36 letters are case-insensitive).
+/// `parseint(string, base)`: an integer of any size written in base 2 to 62 (digits `0-9`, then `a-z`,
+/// then `A-Z`; up to base 36 letters are case-insensitive).
 pub(super) fn parseint(a: &Args) -> FnResult {
     a.exactly(2)?;
     let s = a.string(0, "the string")?;
@@ -108,7 +110,17 @@ pub(super) fn parseint(a: &Args) -> FnResult {
     if digits.is_empty() {
         return Err(fail());
     }
-    let mut value: u128 = 0;
+    if digits.len() > MAX_PARSEINT_DIGITS {
+        return Err(a.error(
+            0,
+            format!(
+                "the string has {} digits; parseint reads at most {MAX_PARSEINT_DIGITS}",
+                digits.len()
+            ),
+        ));
+    }
+    let radix = Number::from(base);
+    let mut value = Number::ZERO;
     for c in digits.chars() {
         let d = match c {
             '0'..='9' => c as u32 - '0' as u32,
@@ -120,13 +132,9 @@ pub(super) fn parseint(a: &Args) -> FnResult {
         if i64::from(d) >= base {
             return Err(fail());
         }
-        value = value
-            .checked_mul(base as u128)
-            .and_then(|v| v.checked_add(u128::from(d)))
-            .ok_or_else(|| a.error(0, format!("{:?} is too large a number", s.as_ref())))?;
+        value = value.mul(&radix).add(&Number::from(d));
     }
-    let n = value as f64;
-    Ok(Value::number(if negative { -n } else { n }))
+    Ok(Value::Number(if negative { value.neg() } else { value }))
 }
 
 #[cfg(test)]
@@ -198,9 +206,14 @@ mod tests {
             "parseint: the base must be between 2 and 62, got 1"
         );
         let huge = "9".repeat(60);
+        assert_eq!(ok("parseint", &[s(&huge), n(10.0)]).to_string(), huge);
         assert_eq!(
-            err("parseint", &[s(&huge), n(10.0)]),
-            format!("parseint: {huge:?} is too large a number")
+            ok("parseint", &[s("8000000000000000"), n(16.0)]).to_string(),
+            "9223372036854775808"
+        );
+        assert_eq!(
+            err("parseint", &[s(&"1".repeat(1001)), n(2.0)]),
+            "parseint: the string has 1001 digits; parseint reads at most 1000"
         );
     }
 }

@@ -24,10 +24,9 @@ impl<'de> Deserialize<'de> for Decoded {
 struct DecodedVisitor;
 
 fn num<E: de::Error>(f: f64) -> Result<Decoded, E> {
-    if f.is_finite() {
-        Ok(Decoded(Value::number(f)))
-    } else {
-        Err(E::custom("infinite and NaN numbers are not supported"))
+    match meshform_core::Number::from_f64(f) {
+        Some(n) => Ok(Decoded(Value::Number(n))),
+        None => Err(E::custom("infinite and NaN numbers are not supported")),
     }
 }
 
@@ -43,19 +42,19 @@ impl<'de> Visitor<'de> for DecodedVisitor {
     }
 
     fn visit_i64<E: de::Error>(self, v: i64) -> Result<Decoded, E> {
-        num(v as f64)
+        Ok(Decoded(Value::number(v)))
     }
 
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<Decoded, E> {
-        num(v as f64)
+        Ok(Decoded(Value::number(v)))
     }
 
     fn visit_i128<E: de::Error>(self, v: i128) -> Result<Decoded, E> {
-        num(v as f64)
+        Ok(Decoded(Value::number(v)))
     }
 
     fn visit_u128<E: de::Error>(self, v: u128) -> Result<Decoded, E> {
-        num(v as f64)
+        Ok(Decoded(Value::number(v)))
     }
 
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<Decoded, E> {

@@ -286,7 +286,7 @@ mod tests {
             Just(Value::Null),
             any::<bool>().prop_map(Value::Bool),
             prop_oneof![Just(0.5), Just(-3.0), Just(1e16), (0i32..1000).prop_map(f64::from)]
-                .prop_map(Value::number),
+                .prop_map(|f| Value::Number(meshform_core::Number::from_f64(f).expect("finite"))),
             text.prop_map(Value::String),
         ];
         leaf.prop_recursive(3, 24, 4, move |inner| {

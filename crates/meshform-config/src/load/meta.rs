@@ -204,9 +204,9 @@ impl Lowerer {
                 "batch_size" => {
                     let span = a.expr.span.clone();
                     match self.const_value(&a.expr) {
-                        Some(v) => match v.as_number().filter(|n| n.fract() == 0.0) {
-                            Some(n) if n >= 1.0 && n <= i64::MAX as f64 => {
-                                r.batch_size = (n as i64, Some(span))
+                        Some(v) => match v.as_number().filter(|n| n.is_integer()) {
+                            Some(n) if n.as_i64().is_some_and(|n| n >= 1) => {
+                                r.batch_size = (n.as_i64().unwrap_or(1), Some(span))
                             }
                             Some(_) => self.err(
                                 "meshform::config::invalid_rollout",

@@ -216,3 +216,54 @@ fn borrowed_and_copied_traversals_agree() {
     assert!(run("r.secret.inner").unwrap().is_sensitive());
     assert!(run("r.m[sensitive(\"1\")]").unwrap().is_sensitive());
 }
+
+/// The text a value prints as (`tostring`, interpolation, the console).
+fn shown(src: &str) -> String {
+    match ok(src) {
+        Value::String(s) => s,
+        v => v.to_string(),
+    }
+}
+
+#[test]
+fn numbers_are_exact_as_in_terraform() {
+    assert_eq!(ok("0.1 + 0.2 == 0.3"), Value::Bool(true));
+    assert_eq!(shown("0.1 + 0.2"), "0.3");
+    assert_eq!(shown("\"${0.1 + 0.2}\""), "0.3");
+    assert_eq!(shown("9007199254740993 + 0"), "9007199254740993");
+    assert_eq!(ok("9007199254740993 == 9007199254740992"), Value::Bool(false));
+    assert_eq!(shown("9223372036854775807 + 1"), "9223372036854775808");
+    assert_eq!(shown("-9223372036854775808 - 1"), "-9223372036854775809");
+    assert_eq!(shown("1e100"), format!("1{}", "0".repeat(100)));
+    assert_eq!(shown("1.5 * 2"), "3");
+    assert_eq!(shown("7 / 2"), "3.5");
+    assert_eq!(shown("-7 % 3"), "-1");
+    assert_eq!(shown("7.5 % 2"), "1.5");
+    assert_eq!(shown("1 / 3 * 3"), "1");
+    assert_eq!(ok("0.30000000000000004 > 0.3"), Value::Bool(true));
+    assert_eq!(shown("\"0.1\" + \"0.2\""), "0.3");
+    assert_eq!(shown("-var.n"), "-3");
+    assert_eq!(
+        shown("jsonencode([9223372036854775808, 0.1 + 0.2, 1e21])"),
+        "[9223372036854775808,0.3,1000000000000000000000]"
+    );
+    assert_eq!(
+        shown("tostring(123456789012345678901234567890 * 10)"),
+        "1234567890123456789012345678900"
+    );
+    assert_eq!(shown("format(\"%d\", 9007199254740993)"), "9007199254740993");
+    assert_eq!(shown("floor(9007199254740993.5)"), "9007199254740993");
+    assert_eq!(shown("max(9007199254740993, 9007199254740992)"), "9007199254740993");
+    assert_eq!(shown("sum([0.1, 0.2, 0.3])"), "0.6");
+    assert_eq!(shown("[for i, v in [\"a\", \"b\"] : i * 0.1][1]"), "0.1");
+    assert_eq!(shown("tonumber(\"0.1\") * 3"), "0.3");
+    assert_eq!(shown("yamldecode(yamlencode({n = 9007199254740993})).n"), "9007199254740993");
+}
+
+#[test]
+fn division_by_zero_is_an_error() {
+    for src in ["1 / 0", "1 % 0", "1 / (0.1 - 0.1)"] {
+        let d = eval(src).expect_err(src);
+        assert!(d.to_string().contains("division by zero"), "{src}: {d}");
+    }
+}

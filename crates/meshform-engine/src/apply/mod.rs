@@ -495,10 +495,9 @@ impl<'a> Executor<'a> {
         key: &InstanceKey,
     ) -> BTreeMap<String, Value> {
         match (rep, key) {
-            (Repetition::Count(_), InstanceKey::Int(i)) => BTreeMap::from([(
-                "count".to_owned(),
-                Value::map([("index", Value::number(*i as f64))]),
-            )]),
+            (Repetition::Count(_), InstanceKey::Int(i)) => {
+                BTreeMap::from([("count".to_owned(), Value::map([("index", Value::number(*i))]))])
+            }
             (Repetition::ForEach(e), InstanceKey::Str(k)) => {
                 let scope = self.ctx.values.scope(module);
                 let all = Evaluator::new(scope, &e.span.file, &self.config.dir).eval(&e.node);

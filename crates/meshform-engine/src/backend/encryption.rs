@@ -309,11 +309,9 @@ impl Parser<'_> {
                     None => {}
                 },
                 "iterations" => {
-                    let n = self.eval(a).and_then(|v| v.unmarked().as_number());
-                    match n {
-                        Some(n) if n.fract() == 0.0 && n >= f64::from(MIN_ITERATIONS) && n <= 50e6 => {
-                            iterations = n as u32;
-                        }
+                    let n = self.eval(a).and_then(|v| v.as_number().and_then(|n| n.as_u64()));
+                    match n.and_then(|n| u32::try_from(n).ok()) {
+                        Some(n) if (MIN_ITERATIONS..=50_000_000).contains(&n) => iterations = n,
                         _ => self.diags.push(attr_error(
                             a,
                             format!("iterations must be a whole number from {MIN_ITERATIONS} to 50000000"),

@@ -80,7 +80,11 @@ resource "kubernetes_manifest" "apps" {
     assert!(names.iter().any(|n| n == pod), "{pod} is one of {names:?}");
     assert_eq!(output(&p, "stdout").as_str().map(str::trim), Some(pod));
     let codes = output(&p, "exit_codes");
-    let codes: Vec<f64> =
-        codes.as_list().expect("a list").iter().filter_map(Value::as_number).collect();
-    assert_eq!(codes, vec![3.0, 3.0]);
+    let codes: Vec<i64> = codes
+        .as_list()
+        .expect("a list")
+        .iter()
+        .filter_map(|c| c.as_number().and_then(|n| n.as_i64()))
+        .collect();
+    assert_eq!(codes, vec![3, 3]);
 }

@@ -32,6 +32,40 @@ fn round_trip_and_serial_bumps() {
 }
 
 #[test]
+fn numbers_read_back_exactly() {
+    use meshform_core::{Number, Value};
+    let (_d, store) = store();
+    let mut s = State::new();
+    let texts = [
+        "9223372036854775808",
+        "18446744073709551615",
+        "-9223372036854775808",
+        "9007199254740993",
+        "0.3",
+        "1e100",
+        "123456.789012345",
+    ];
+    let value = Value::map(
+        texts.iter().map(|t| (t.to_string(), Value::Number(Number::parse(t).expect("number")))),
+    );
+    let mut inst = crate::instance(serde_json::Value::Null);
+    inst.set_value(&value);
+    s.set_instance(&crate::addr("local_file.n"), "provider.local", inst);
+    store.write(&mut s).unwrap();
+    let text = fs::read_to_string(path_of(&store)).unwrap();
+    assert!(text.contains("9223372036854775808") && text.contains("9007199254740993"), "{text}");
+    let back = store.read().unwrap().unwrap();
+    let (_, i) = back.instance(&crate::addr("local_file.n")).unwrap();
+    assert_eq!(i.value(), value);
+    for t in texts {
+        assert_eq!(
+            i.value().get(t).map(ToString::to_string),
+            Some(Number::parse(t).unwrap().to_string())
+        );
+    }
+}
+
+#[test]
 fn file_is_pretty_deterministic_json_with_trailing_newline() {
     let (_d, store) = store();
     let mut s = rich_state();
