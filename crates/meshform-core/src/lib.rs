@@ -3,6 +3,7 @@
 //! - [`value`]: [`Value`], the dynamic value every stage passes around, with *unknown* ("known after
 //!   apply") and *sensitive* marks. Redaction is a property of the type: `Display`, `Debug` and
 //!   `Serialize` never show a sensitive value; only [`Value::expose_json`] does, for the state store.
+//! - [`json_text`]: JSON text into a [`Value`] with exact numbers (`jsondecode`).
 //! - [`number`]: [`Number`], exact numbers with Terraform's arithmetic and printing (`0.1 + 0.2` is `0.3`).
 //! - [`types`]: [`Type`], type constraints and conversion.
 //! - [`schema`]: resource, data source and provider schemas.
@@ -20,6 +21,7 @@ pub mod diag;
 pub mod duration;
 pub mod fsio;
 pub mod hex;
+pub mod json_text;
 pub mod number;
 pub mod pem;
 pub mod schema;

@@ -215,7 +215,9 @@ impl Value {
     /// A text that identifies the value (equal values, equal texts; sensitive parts included, unknown
     /// as `null`), for sorting and de-duplicating deterministically. Never for display.
     pub fn identity_key(&self) -> String {
-        self.expose_json().to_string()
+        let mut out = String::new();
+        write_identity(self, &mut out);
+        out
     }
 
     /// Converts to JSON **revealing sensitive values**. Only the state store and provider transports may
@@ -314,6 +316,40 @@ fn number_from_json(n: &serde_json::Number) -> Number {
         return Number::from(u);
     }
     n.as_f64().and_then(Number::from_f64).unwrap_or(Number::ZERO)
+}
+
+/// JSON text of a value with every number exact (`expose_json` would round long ones to a float, and
+/// make `1 / 3` and `0.3333333333333333` one set element).
+fn write_identity(v: &Value, out: &mut String) {
+    match v {
+        Value::Null | Value::Unknown => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Number(n) => out.push_str(&n.to_string()),
+        Value::String(s) => out.push_str(&serde_json::Value::String(s.clone()).to_string()),
+        Value::List(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_identity(item, out);
+            }
+            out.push(']');
+        }
+        Value::Map(m) => {
+            out.push('{');
+            for (i, (k, item)) in m.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&serde_json::Value::String(k.clone()).to_string());
+                out.push(':');
+                write_identity(item, out);
+            }
+            out.push('}');
+        }
+        Value::Sensitive(inner) => write_identity(inner, out),
+    }
 }
 
 fn collect_marks(
@@ -532,6 +568,18 @@ mod tests {
             let back = Value::from_json(&serde_json::from_str(&json).unwrap());
             assert_eq!(back, v, "{text} via {json}");
         }
+    }
+
+    #[test]
+    fn identity_keys_tell_close_numbers_apart() {
+        let third = Number::from(1).checked_div(&Number::from(3)).unwrap();
+        let float_third = Number::parse("0.3333333333333333").unwrap();
+        assert_ne!(Value::Number(third).identity_key(), Value::Number(float_third).identity_key());
+        assert_eq!(
+            Value::map([("k", Value::List(vec![Value::number(1), Value::string("a\"b")]))])
+                .identity_key(),
+            r#"{"k":[1,"a\"b"]}"#
+        );
     }
 
     #[test]

@@ -257,6 +257,11 @@ fn numbers_are_exact_as_in_terraform() {
     assert_eq!(shown("sum([0.1, 0.2, 0.3])"), "0.6");
     assert_eq!(shown("[for i, v in [\"a\", \"b\"] : i * 0.1][1]"), "0.1");
     assert_eq!(shown("tonumber(\"0.1\") * 3"), "0.3");
+    assert_eq!(shown(r#"jsondecode("[0.1000000000000000001]")[0] * 10"#), "1.000000000000000001");
+    assert_eq!(
+        shown("toset([1 / 3, 0.3333333333333333, 1 / 3])"),
+        format!("{}", ok("[0.3333333333333333, 1 / 3]"))
+    );
     assert_eq!(shown("yamldecode(yamlencode({n = 9007199254740993})).n"), "9007199254740993");
 }
 
