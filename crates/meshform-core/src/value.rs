@@ -571,6 +571,13 @@ mod tests {
     }
 
     #[test]
+    fn exact_numbers_do_not_make_values_bigger() {
+        // A plan holds millions of values: a number is an i64 or a pointer, as small as a String.
+        assert!(std::mem::size_of::<Number>() <= 16);
+        assert!(std::mem::size_of::<Value>() <= 32);
+    }
+
+    #[test]
     fn identity_keys_tell_close_numbers_apart() {
         let third = Number::from(1).checked_div(&Number::from(3)).unwrap();
         let float_third = Number::parse("0.3333333333333333").unwrap();
