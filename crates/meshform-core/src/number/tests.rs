@@ -36,6 +36,10 @@ fn prints_as_terraform() {
     assert_eq!(n("1e-7").to_string(), "0.0000001");
     assert_eq!(n("12e3").to_string(), "12000");
     assert_eq!(n("5").checked_div(&n("2")).unwrap().to_string(), "2.5");
+    assert_eq!(n("1").checked_div(&n("80")).unwrap().to_string(), "0.0125");
+    assert_eq!(n("3").checked_div(&n("625")).unwrap().to_string(), "0.0048");
+    assert_eq!(n("1e-10000").to_string(), format!("0.{}1", "0".repeat(9999)));
+    assert!(n("1").checked_div(&n("15")).unwrap().to_string().len() > 150);
     // Terraform's `1 / 3`: the shortest decimal of the 512-bit quotient.
     let third = Number::from(1).checked_div(&Number::from(3)).unwrap().to_string();
     assert!(third.starts_with("0.333333333333333333333"), "{third}");

@@ -66,20 +66,21 @@ impl Number {
     }
 }
 
-/// The `k` with `den` dividing `10^k`, when there is one (the fraction has a finite decimal).
+/// The `k` with `den` dividing `10^k`, when there is one (the fraction has a finite decimal): `den` is
+/// `2^a × 5^b`, and `k` is the larger exponent. Checked with one power, not digit by digit, so a
+/// `1e-10000` prints at once.
 fn decimal_scale(den: &BigInt) -> Option<u32> {
-    let mut d = den.clone();
-    let (mut twos, mut fives) = (0u32, 0u32);
-    let (two, five) = (BigInt::from(2), BigInt::from(5));
-    while d.is_even() {
-        d /= &two;
-        twos += 1;
+    let twos = den.trailing_zeros().unwrap_or(0);
+    let odd: BigInt = den >> twos;
+    let twos = u32::try_from(twos).ok()?;
+    if odd.is_one() {
+        return Some(twos);
     }
-    while (&d % &five).is_zero() {
-        d /= &five;
-        fives += 1;
-    }
-    d.is_one().then_some(twos.max(fives))
+    // log5(odd), from its bit length; a power of five is within one of the estimate.
+    let estimate = ((odd.bits() - 1) as f64 / 5f64.log2()) as u32;
+    (estimate.saturating_sub(1)..=estimate + 1)
+        .find(|&k| num_traits::pow(BigInt::from(5), k as usize) == odd)
+        .map(|fives| twos.max(fives))
 }
 
 /// `digits × 10^exp` as plain decimal text without trailing zeros after the point.
