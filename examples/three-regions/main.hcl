@@ -48,6 +48,11 @@ module "dr" {
   source = "../../modules/multi-master"
 
   clusters = { for name, id in local.ids : name => { id = id } }
+
+  # An upgrade (a new istio_version) reaches one mesh at a time, cluster-3's first; after each,
+  # every cluster must still reach every version before the next mesh is touched.
+  upgrade_order  = ["cluster-3"]
+  upgrade_checks = ["from_cluster_1", "from_cluster_2", "from_cluster_3"]
 }
 
 # One Kubernetes provider instance per cluster, from the kubeconfig ACK issues for it.

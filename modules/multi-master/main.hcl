@@ -63,6 +63,16 @@ resource "asm_service_mesh" "mesh" {
     root_cert  = pki_root_ca.shared.cert_pem
     cert_chain = pki_intermediate_ca.mesh[each.key].cert_chain_pem
   }
+
+  # An upgrade (or any in-place change of several meshes) never touches every control plane at
+  # once: one mesh at a time, var.upgrade_order first, each gated by the caller's checks.
+  lifecycle {
+    rollout {
+      batch_size = 1
+      order      = var.upgrade_order
+      checks     = var.upgrade_checks
+    }
+  }
 }
 
 # Step 2: every cluster added to every other mesh, for service discovery only. Keyed

@@ -40,3 +40,15 @@ variable "key_algorithm" {
   type        = string
   default     = "ecdsa_p256"
 }
+
+variable "upgrade_order" {
+  description = "Which meshes an in-place change (an istio_version upgrade) reaches first, by cluster name; the rest follow in name order. Every such change goes one mesh at a time, so the meshes are never all upgrading at once"
+  type        = list(string)
+  default     = []
+}
+
+variable "upgrade_checks" {
+  description = "Names of the caller's check blocks that must pass after each mesh's change before the next one starts (e.g. [\"from_cluster_1\", \"from_cluster_2\"]); a failing check stops the rollout"
+  type        = list(string)
+  default     = []
+}

@@ -155,6 +155,11 @@ pub struct RolloutDef {
     pub order: Vec<(meshform_core::InstanceKey, Span)>,
     /// The check blocks that must pass after each batch, by name.
     pub checks: Vec<(String, Span)>,
+    /// Inside a module, `order = var.…` / `checks = var.…` (strings: keys; check names, which
+    /// are the root module's checks): evaluated when the module is expanded, into `order` and
+    /// `checks`.
+    pub order_expr: Option<Expr>,
+    pub checks_expr: Option<Expr>,
 }
 
 /// How the instances of a resource are repeated.

@@ -286,6 +286,7 @@ impl Expander {
                     providers.for_call(call, path, &over, &self.out.dir, &mut self.diags);
                 let child_vars = self.static_inputs(call, child, &scope, &rep);
                 self.add_instance(call, child, &child_path, rep, &child_providers, &call_deps);
+                self.resolve_rollouts(child, &child_path, &child_vars);
                 self.expand_calls(child, &child_path, child_vars, &child_providers, &call_deps);
             }
         }
@@ -500,6 +501,85 @@ impl Expander {
             }
             self.out.resources.insert(r.addr.clone(), r);
         }
+    }
+}
+
+impl Expander {
+    /// A module resource's rollout with `order`/`checks` from the module's variables: evaluated for
+    /// this instance into instance keys and check names (the root module's checks).
+    fn resolve_rollouts(
+        &mut self,
+        child: &Config,
+        path: &ModulePath,
+        vars: &BTreeMap<String, Value>,
+    ) {
+        let wants = |r: &ResourceDef| {
+            r.lifecycle
+                .rollout
+                .as_ref()
+                .is_some_and(|o| o.order_expr.is_some() || o.checks_expr.is_some())
+        };
+        if !child.resources.values().any(wants) {
+            return;
+        }
+        let scope = static_scope(child, &child.dir, &self.out.dir, vars.clone());
+        let strict = self.strict;
+        let mut incomplete = false;
+        for addr in child.resources.iter().filter(|(_, d)| wants(d)).map(|(a, _)| a) {
+            let Some(r) = self.out.resources.get_mut(&addr.clone().in_module(path)) else {
+                continue;
+            };
+            let Some(rollout) = r.lifecycle.rollout.as_mut() else { continue };
+            let mut strings = |e: &Expr, diags: &mut Diagnostics| -> Option<Vec<String>> {
+                let v = match Evaluator::new(&scope, &e.span.file, &self.out.dir).eval(&e.node) {
+                    Ok(v) => v,
+                    Err(d) => {
+                        diags.push(d);
+                        return None;
+                    }
+                };
+                if v.contains_unknown() && !strict {
+                    // Known once the variables are: expanded again then.
+                    incomplete = true;
+                    return Some(Vec::new());
+                }
+                let items =
+                    v.as_list().map(<[Value]>::to_vec).or_else(|| v.is_null().then(Vec::new));
+                match items.and_then(|i| {
+                    i.iter().map(|x| x.as_str().map(str::to_owned)).collect::<Option<Vec<_>>>()
+                }) {
+                    Some(list) => Some(list),
+                    None => {
+                        diags.push(
+                            Diagnostic::error(
+                                "meshform::config::invalid_rollout",
+                                format!("{path}: a rollout's order and checks from variables are lists of strings known before planning, got {}", v.kind()),
+                            )
+                            .with_span(e.span.clone(), "not a list of strings")
+                            .with_help("pass keys (order = [\"cluster-2\", \"cluster-1\"]) and check names of the root module (checks = [\"from_cluster_1\"])"),
+                        );
+                        None
+                    }
+                }
+            };
+            if let Some(e) = rollout.order_expr.take() {
+                if let Some(keys) = strings(&e, &mut self.diags) {
+                    rollout.order =
+                        keys.into_iter().map(|k| (InstanceKey::Str(k), e.span.clone())).collect();
+                }
+            }
+            if let Some(e) = rollout.checks_expr.take() {
+                if let Some(names) = strings(&e, &mut self.diags) {
+                    rollout.checks = names
+                        .into_iter()
+                        .map(|n| {
+                            (n.strip_prefix("check.").unwrap_or(&n).to_owned(), e.span.clone())
+                        })
+                        .collect();
+                }
+            }
+        }
+        self.incomplete |= incomplete;
     }
 }
 

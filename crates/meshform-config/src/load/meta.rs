@@ -198,6 +198,8 @@ impl Lowerer {
             batch_size: (1, None),
             order: Vec::new(),
             checks: Vec::new(),
+            order_expr: None,
+            checks_expr: None,
         };
         for (k, a) in b.body.attrs {
             match k.as_str() {
@@ -234,6 +236,18 @@ impl Lowerer {
                 }
                 "order" => {
                     let Expression::Array(items) = &a.expr.node else {
+                        if !matches!(
+                            &a.expr.node,
+                            Expression::Object(_)
+                                | Expression::String(_)
+                                | Expression::Number(_)
+                                | Expression::Bool(_)
+                                | Expression::Null(_)
+                        ) {
+                            // An expression (a module's variable): evaluated at expansion.
+                            r.order_expr = Some(a.expr);
+                            continue;
+                        }
                         self.err(
                             "meshform::config::invalid_rollout",
                             "order must be a list of instance keys",
@@ -275,6 +289,18 @@ impl Lowerer {
                 }
                 "checks" => {
                     let Expression::Array(items) = &a.expr.node else {
+                        if matches!(
+                            &a.expr.node,
+                            Expression::Traversal(_)
+                                | Expression::Variable(_)
+                                | Expression::FuncCall(_)
+                                | Expression::Conditional(_)
+                        ) {
+                            // An expression (a module's variable of check names): evaluated at
+                            // expansion.
+                            r.checks_expr = Some(a.expr);
+                            continue;
+                        }
                         self.err(
                             "meshform::config::invalid_rollout",
                             "checks must be a list of check references",
@@ -376,6 +402,16 @@ pub fn check_rollouts(config: &Config) -> Diagnostics {
                 )
                 .with_span(rollout.span.clone(), "a rollout changes several instances in batches")
                 .with_help("give the resource for_each or count, or remove the rollout block"),
+            );
+        }
+        for e in [&rollout.order_expr, &rollout.checks_expr].into_iter().flatten() {
+            diags.push(
+                Diagnostic::error(
+                    "meshform::config::invalid_rollout",
+                    format!("{}: a rollout's order and checks are lists written in place", r.addr),
+                )
+                .with_span(e.span.clone(), "not a list")
+                .with_help("write order = [\"cluster-2\", …] and checks = [check.NAME, …]; only inside a module may they come from the module's variables (strings: keys and check names)"),
             );
         }
         for (name, span) in &rollout.checks {

@@ -300,3 +300,30 @@ async fn a_reference_cycle_through_a_module_is_reported_with_its_path() {
         show(&d)
     );
 }
+
+#[tokio::test]
+async fn a_rollout_inside_a_module_takes_its_order_and_checks_from_the_module_inputs() {
+    let module = |v: &str| {
+        format!(
+            "variable \"order\" {{\n  type = list(string)\n}}\nvariable \"checks\" {{\n  type = list(string)\n}}\nresource \"test_thing\" \"m\" {{\n  for_each = toset([\"c1\", \"c2\", \"c3\"])\n  name     = \"m-${{each.key}}\"\n  value    = \"{v}\"\n  lifecycle {{\n    rollout {{\n      batch_size = 1\n      order      = var.order\n      checks     = var.checks\n    }}\n  }}\n}}\n"
+        )
+    };
+    let root = "variable \"order\" {\n  type    = list(string)\n  default = [\"c3\", \"c1\"]\n}\nmodule \"mm\" {\n  source = \"./modules/mm\"\n  order  = var.order\n  checks = [\"healthy\"]\n}\ncheck \"healthy\" {\n  assert {\n    condition     = true\n    error_message = \"never\"\n  }\n}\n";
+    let h = Harness::new(root);
+    let dir = h.path().join("modules/mm");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("main.hcl"), module("1")).unwrap();
+    h.apply_ok().await;
+    std::fs::write(dir.join("main.hcl"), module("2")).unwrap();
+    let plan = h.plan_default().await;
+    let [rollout] = plan.rollouts.as_slice() else { panic!("{:?}", plan.rollouts) };
+    assert_eq!(rollout.resource.to_string(), "module.mm.test_thing.m");
+    assert_eq!(rollout.checks, ["healthy"]);
+    let keys: Vec<String> =
+        rollout.batches.iter().flat_map(|b| b.keys.iter().map(|k| k.to_string())).collect();
+    assert_eq!(keys, ["[\"c3\"]", "[\"c1\"]", "[\"c2\"]"]);
+    // A check the root does not have is reported at the module's argument.
+    h.set_config(&root.replace("[\"healthy\"]", "[\"helthy\"]"));
+    let d = h.plan_err(&PlanOptions::default()).await;
+    assert!(show(&d).contains("helthy"), "{}", show(&d));
+}
