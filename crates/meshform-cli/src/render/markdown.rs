@@ -162,6 +162,7 @@ fn render_with(plan: &Plan, opts: &MarkdownOptions, fold: Fold) -> String {
         }
         change_list(&others, details, false, fold, &mut folded, &mut out);
     }
+    refactoring_section(plan, &mut out);
     if !plan.drift.is_empty() {
         drift_section(plan, fold, &mut folded, &mut out);
     }
@@ -317,6 +318,30 @@ fn change_list(
         let _ = writeln!(out, "- … and {more} more\n");
         folded.push(format!("{more} change(s) not listed"));
     }
+}
+
+/// What `moved`, `import` and `removed` blocks do to the state: renames, imports, objects let go.
+fn refactoring_section(plan: &Plan, out: &mut String) {
+    if plan.moves.is_empty() && plan.imports.is_empty() && plan.forgotten.is_empty() {
+        return;
+    }
+    out.push_str("#### Moved, imported and forgotten\n\n");
+    for m in &plan.moves {
+        let (from, to) = (html(&m.from.to_string()), html(&m.to.to_string()));
+        let _ = writeln!(out, "- <code>{from}</code> has moved to <code>{to}</code>");
+    }
+    for i in &plan.imports {
+        let (addr, id) = (html(&i.addr.to_string()), html(&i.id));
+        let _ = writeln!(out, "- <code>{addr}</code> will be imported (id <code>{id}</code>)");
+    }
+    for f in &plan.forgotten {
+        let _ = writeln!(
+            out,
+            "- <code>{}</code> will no longer be managed by meshform, but will not be destroyed",
+            html(&f.addr.to_string())
+        );
+    }
+    out.push('\n');
 }
 
 fn drift_section(plan: &Plan, fold: Fold, folded: &mut Vec<String>, out: &mut String) {
