@@ -1,0 +1,161 @@
+//! The multi-master topology as a module (`modules/multi-master`) on the sandbox, end to end:
+//! `examples/three-regions` on three clusters (every cluster reaches every version, an outage takes
+//! one version away, destroy leaves nothing).
+
+use std::path::{Path, PathBuf};
+
+use crate::sandboxed::{check, cluster_entry, edit, verify_report, Sandboxed};
+use crate::support::{Run, Workdir};
+
+/// The repository's root.
+fn repo_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Copies the configuration files (`.hcl`, `.yaml`) under `src` into `rel` of `work`, keeping the
+/// layout (a user's run leaves `.meshform/` and state files in an example directory: not copied).
+fn copy_configuration(src: &Path, work: &Workdir, rel: &str) {
+    let entries = std::fs::read_dir(src).unwrap_or_else(|e| panic!("{}: {e}", src.display()));
+    for entry in entries {
+        let entry = entry.expect("read a configuration directory");
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let to = if rel.is_empty() { name.clone() } else { format!("{rel}/{name}") };
+        let kind = entry.file_type().expect("file type");
+        if kind.is_dir() && !name.starts_with('.') {
+            copy_configuration(&entry.path(), work, &to);
+        } else if kind.is_file() && (name.ends_with(".hcl") || name.ends_with(".yaml")) {
+            let text = std::fs::read_to_string(entry.path()).expect("read a configuration file");
+            work.write(&to, &text);
+        }
+    }
+}
+
+/// `modules/multi-master` copied into `work/modules/multi-master`, where the tests' configurations
+/// call it (`source = "./modules/multi-master"`).
+fn add_module(work: &Workdir) {
+    copy_configuration(&repo_dir().join("modules/multi-master"), work, "modules/multi-master");
+}
+
+/// `examples/three-regions` as it ships, with the module next to it: only its `source` changes,
+/// from the repository's layout to the copy's.
+fn three_regions() -> Workdir {
+    let work = Workdir::new();
+    copy_configuration(&repo_dir().join("examples/three-regions"), &work, "");
+    add_module(&work);
+    let main = work.read("main.hcl");
+    let main = edit(
+        &main,
+        r#"source = "../../modules/multi-master""#,
+        r#"source = "./modules/multi-master""#,
+    );
+    work.write("main.hcl", &main);
+    work
+}
+
+/// The response counts of one check's first data source, by version (`v1` → 10).
+fn counts(report: &serde_json::Value, name: &str) -> serde_json::Value {
+    check(report, name)["data"][0]["counts"].clone()
+}
+
+/// How many responses came from `version` in `counts` (0 when none did).
+fn answered(counts: &serde_json::Value, version: &str) -> u64 {
+    counts[version].as_u64().unwrap_or(0)
+}
+
+/// Asserts that every check of a verify run passed and that each saw every one of `versions`.
+#[track_caller]
+fn assert_every_direction(run: &Run, checks: &[String], versions: &[String]) {
+    let report = verify_report(run);
+    assert_eq!(report["passed"], true, "{report:#}");
+    for name in checks {
+        assert_eq!(check(&report, name)["passed"], true, "{report:#}");
+        let seen = counts(&report, name);
+        for v in versions {
+            assert!(answered(&seen, v) >= 1, "{name}: {v} answered: {seen:#}");
+        }
+    }
+}
+
+/// Asserts that the sandbox holds nothing meshform made: no mesh, no workload in `default`.
+#[track_caller]
+fn assert_nothing_left(sandbox: &Sandboxed, clusters: usize) {
+    assert!(sandbox.work.state_list().is_empty(), "the state is empty after destroy");
+    let status = sandbox.status();
+    let meshes = status["asm"]["meshes"].as_array().map(Vec::len).unwrap_or(0);
+    assert_eq!(meshes, 0, "no mesh left: {status:#}");
+    for i in 1..=clusters {
+        let left: Vec<String> = Sandboxed::workloads(&status, &format!("cluster-{i}"))
+            .into_iter()
+            .map(|(name, _, _)| name)
+            .filter(|name| name.starts_with("default/"))
+            .collect();
+        assert!(left.is_empty(), "cluster-{i} still runs {left:?}");
+    }
+}
+
+/// Every mesh has every cluster as a member: its own managed, the others for discovery only.
+#[track_caller]
+fn assert_full_discovery(status: &serde_json::Value, clusters: usize) {
+    let meshes = status["asm"]["meshes"].as_array().expect("meshes");
+    assert_eq!(meshes.len(), clusters, "a mesh per cluster: {status:#}");
+    for m in meshes {
+        let members = m["members"].as_array().expect("members");
+        let discovery = members.iter().filter(|c| c["discovery_only"] == true).count();
+        assert_eq!(
+            (members.len(), discovery),
+            (clusters, clusters - 1),
+            "one cluster managed, every other for discovery: {m:#}"
+        );
+    }
+}
+
+fn names(prefix: &str, n: usize) -> Vec<String> {
+    (1..=n).map(|i| format!("{prefix}{i}")).collect()
+}
+
+#[test]
+fn three_regions_reach_every_version_from_every_cluster_until_one_is_down() {
+    let sandbox =
+        Sandboxed::start_with(three_regions(), &["--clusters", "3", "--transition-delay", "200ms"]);
+    sandbox
+        .ok(&["apply", "--auto-approve"])
+        .stdout_has("Apply complete! Resources: 22 added, 0 changed, 0 destroyed.");
+    let status = sandbox.status();
+    assert_full_discovery(&status, 3);
+    for i in 1..=3 {
+        assert_eq!(cluster_entry(&status, &format!("cluster-{i}"))["name"], format!("cluster-{i}"));
+    }
+    sandbox.wait_ready(&[
+        ("cluster-1", "default/sleep"),
+        ("cluster-2", "default/sleep"),
+        ("cluster-3", "default/sleep"),
+        ("cluster-1", "default/helloworld-v1"),
+        ("cluster-2", "default/helloworld-v2"),
+        ("cluster-3", "default/helloworld-v3"),
+    ]);
+
+    // From every cluster, all three versions answer.
+    let checks = names("from_cluster_", 3);
+    let run = sandbox.run_until(&["verify", "--json"], |r| r.status == Some(0));
+    assert_every_direction(&run, &checks, &names("v", 3));
+    sandbox.run(&["plan", "--detailed-exitcode"]).code(0).stdout_has("No changes.");
+
+    // cluster-3 down: v3 no longer answers cluster-1 and cluster-2, whose own versions still do;
+    // cluster-3's own check cannot run.
+    sandbox.ok(&["sandbox", "outage", "--cluster", "cluster-3"]);
+    let run = sandbox.run(&["verify", "--json"]).code(1);
+    let report = verify_report(&run);
+    for name in ["from_cluster_1", "from_cluster_2"] {
+        let seen = counts(&report, name);
+        assert_eq!(answered(&seen, "v3"), 0, "{name}: cluster-3 is down: {seen:#}");
+        assert!(answered(&seen, "v1") >= 1 && answered(&seen, "v2") >= 1, "{name}: {seen:#}");
+        assert_eq!(check(&report, name)["passed"], false, "{name} asserts v3: {report:#}");
+    }
+    assert_eq!(check(&report, "from_cluster_3")["passed"], false, "{report:#}");
+    sandbox.ok(&["sandbox", "restore"]);
+
+    sandbox
+        .ok(&["destroy", "--auto-approve"])
+        .stdout_has("Destroy complete! Resources: 22 destroyed.");
+    assert_nothing_left(&sandbox, 3);
+}
