@@ -1,6 +1,7 @@
 //! The multi-master topology as a module (`modules/multi-master`) on the sandbox, end to end:
 //! `examples/three-regions` on three clusters (every cluster reaches every version, an outage takes
-//! one version away, destroy leaves nothing).
+//! one version away, destroy leaves nothing), and the module on five clusters, every direction
+//! verified.
 
 use std::path::{Path, PathBuf};
 
@@ -158,4 +159,106 @@ fn three_regions_reach_every_version_from_every_cluster_until_one_is_down() {
         .ok(&["destroy", "--auto-approve"])
         .stdout_has("Destroy complete! Resources: 22 destroyed.");
     assert_nothing_left(&sandbox, 3);
+}
+
+/// A configuration over the module for `n` clusters, as a user with `n` regions writes it: sleep and
+/// helloworld vN in cluster-N, one kubernetes provider block with `for_each`, and a check per
+/// cluster that every version answers (apps from `examples/three-regions`).
+fn n_clusters_config(n: usize) -> String {
+    let mut hcl = String::new();
+    for i in 1..=n {
+        hcl.push_str(&format!("variable \"cluster_{i}_id\" {{ type = string }}\n"));
+    }
+    let ids: Vec<String> =
+        (1..=n).map(|i| format!("    \"cluster-{i}\" = var.cluster_{i}_id\n")).collect();
+    let versions: Vec<String> = (1..=n).map(|i| format!("\"v{i}\"")).collect();
+    let versions = versions.join(", ");
+    hcl.push_str(&format!(
+        r#"
+locals {{
+  ids = {{
+{ids}  }}
+  apps = {{
+    for name in keys(local.ids) : name => concat(
+      [for d in split("\n---\n", file("${{path.module}}/apps/sleep.yaml")) : yamldecode(d)],
+      [for d in split("\n---\n", templatefile("${{path.module}}/apps/helloworld.yaml", {{ version = "v${{trimprefix(name, "cluster-")}}" }})) : yamldecode(d)],
+    )
+  }}
+}}
+
+provider "asm" {{}}
+provider "ack" {{}}
+
+module "dr" {{
+  source   = "./modules/multi-master"
+  clusters = {{ for name, id in local.ids : name => {{ id = id }} }}
+}}
+
+provider "kubernetes" {{
+  alias              = "cluster"
+  for_each           = local.ids
+  kubeconfig_content = module.dr.cluster_kubeconfigs[each.key]
+}}
+
+resource "kubernetes_manifest" "apps" {{
+  for_each   = local.ids
+  provider   = kubernetes.cluster[each.key]
+  manifest   = local.apps[each.key]
+  depends_on = [module.dr]
+}}
+"#,
+        ids = ids.concat()
+    ));
+    for i in 1..=n {
+        hcl.push_str(&format!(
+            r#"
+check "from_cluster_{i}" {{
+  data "kubernetes_exec" "curl" {{
+    provider   = kubernetes.cluster["cluster-{i}"]
+    deployment = "sleep"
+    command    = ["curl", "-s", "helloworld:5000/hello"]
+    repeat     = {repeat}
+  }}
+  assert {{
+    condition     = alltrue([for v in [{versions}] : anytrue([for o in data.kubernetes_exec.curl.outputs : strcontains(o, "version: ${{v}},")])])
+    error_message = "from cluster-{i}, not every helloworld version answered"
+  }}
+}}
+"#,
+            repeat = 6 * n,
+        ));
+    }
+    hcl
+}
+
+#[test]
+fn the_module_on_five_clusters_reaches_every_version_in_every_direction() {
+    const N: usize = 5;
+    let work = Workdir::with_main(&n_clusters_config(N));
+    add_module(&work);
+    copy_configuration(&repo_dir().join("examples/three-regions/apps"), &work, "apps");
+    let sandbox = Sandboxed::start_with(work, &["--clusters", "5", "--transition-delay", "200ms"]);
+
+    // 1 root, and per cluster an intermediate, a mesh, a network, an injection and its apps; N × (N − 1)
+    // discovery attachments.
+    let resources = 1 + 5 * N + N * (N - 1);
+    sandbox.ok(&["apply", "--auto-approve"]).stdout_has(&format!(
+        "Apply complete! Resources: {resources} added, 0 changed, 0 destroyed."
+    ));
+    assert_full_discovery(&sandbox.status(), N);
+    let mut ready = Vec::new();
+    for i in 1..=N {
+        ready.push((format!("cluster-{i}"), "default/sleep".to_owned()));
+        ready.push((format!("cluster-{i}"), format!("default/helloworld-v{i}")));
+    }
+    let ready: Vec<(&str, &str)> = ready.iter().map(|(c, w)| (c.as_str(), w.as_str())).collect();
+    sandbox.wait_ready(&ready);
+
+    let run = sandbox.run_until(&["verify", "--json"], |r| r.status == Some(0));
+    assert_every_direction(&run, &names("from_cluster_", N), &names("v", N));
+
+    sandbox
+        .ok(&["destroy", "--auto-approve"])
+        .stdout_has(&format!("Destroy complete! Resources: {resources} destroyed."));
+    assert_nothing_left(&sandbox, N);
 }
