@@ -1,12 +1,13 @@
 //! The multi-master topology as a module (`modules/multi-master`) on the sandbox, end to end:
 //! `examples/three-regions` on three clusters (every cluster reaches every version, an outage takes
-//! one version away, destroy leaves nothing), and the module on five clusters, every direction
-//! verified.
+//! one version away, destroy leaves nothing), the module on five clusters, every direction
+//! verified, and a deployment of `examples/multi-master`'s hand-written layout moved to the module
+//! layout (`tests/fixtures/multi_master_module`) by `moved` blocks, with no destroy.
 
 use std::path::{Path, PathBuf};
 
 use crate::sandboxed::{check, cluster_entry, edit, verify_report, Sandboxed};
-use crate::support::{Run, Workdir};
+use crate::support::{fixtures_dir, Run, Workdir};
 
 /// The repository's root.
 fn repo_dir() -> PathBuf {
@@ -261,4 +262,98 @@ fn the_module_on_five_clusters_reaches_every_version_in_every_direction() {
         .ok(&["destroy", "--auto-approve"])
         .stdout_has(&format!("Destroy complete! Resources: {resources} destroyed."));
     assert_nothing_left(&sandbox, N);
+}
+
+/// Each object of `examples/multi-master`'s hand-written topology, and its address in the module
+/// layout of `tests/fixtures/multi_master_module`.
+const MOVES: [(&str, &str); 11] = [
+    ("pki_root_ca.shared", "module.dr.pki_root_ca.shared"),
+    (
+        r#"pki_intermediate_ca.mesh["cluster-1"]"#,
+        r#"module.dr.pki_intermediate_ca.mesh["cluster-1"]"#,
+    ),
+    (
+        r#"pki_intermediate_ca.mesh["cluster-2"]"#,
+        r#"module.dr.pki_intermediate_ca.mesh["cluster-2"]"#,
+    ),
+    (r#"asm_service_mesh.mesh["cluster-1"]"#, r#"module.dr.asm_service_mesh.mesh["cluster-1"]"#),
+    (r#"asm_service_mesh.mesh["cluster-2"]"#, r#"module.dr.asm_service_mesh.mesh["cluster-2"]"#),
+    (
+        r#"asm_cluster_attachment.discovery["cluster-1"]"#,
+        r#"module.dr.asm_cluster_attachment.discovery["cluster-1/cluster-2"]"#,
+    ),
+    (
+        r#"asm_cluster_attachment.discovery["cluster-2"]"#,
+        r#"module.dr.asm_cluster_attachment.discovery["cluster-2/cluster-1"]"#,
+    ),
+    (
+        r#"asm_multi_cluster_network.net["cluster-1"]"#,
+        r#"module.dr.asm_multi_cluster_network.net["cluster-1"]"#,
+    ),
+    (
+        r#"asm_multi_cluster_network.net["cluster-2"]"#,
+        r#"module.dr.asm_multi_cluster_network.net["cluster-2"]"#,
+    ),
+    (
+        r#"asm_sidecar_injection.default["cluster-1"]"#,
+        r#"module.dr.asm_sidecar_injection.default["cluster-1"]"#,
+    ),
+    (
+        r#"asm_sidecar_injection.default["cluster-2"]"#,
+        r#"module.dr.asm_sidecar_injection.default["cluster-2"]"#,
+    ),
+];
+
+/// The ids of the sandbox's meshes, sorted.
+fn mesh_ids(sandbox: &Sandboxed) -> Vec<String> {
+    let status = sandbox.status();
+    let mut ids: Vec<String> = status["asm"]["meshes"]
+        .as_array()
+        .expect("meshes")
+        .iter()
+        .map(|m| m["id"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    ids.sort();
+    ids
+}
+
+#[test]
+fn moving_the_example_to_the_module_layout_plans_moves_and_no_destroy() {
+    let sandbox = Sandboxed::runbook();
+    sandbox.ok(&["apply", "--auto-approve"]).stdout_has("Apply complete!");
+    let meshes = mesh_ids(&sandbox);
+    assert_eq!(meshes.len(), 2, "{meshes:?}");
+    sandbox.wait_ready(&[
+        ("cluster-1", "default/sleep"),
+        ("cluster-1", "default/helloworld-v1"),
+        ("cluster-2", "default/helloworld-v2"),
+    ]);
+    sandbox.run_until(&["verify"], |r| r.status == Some(0));
+    let before = sandbox.work.state_list();
+    for (from, _) in MOVES {
+        assert!(before.iter().any(|a| a == from), "the example's state has {from}: {before:?}");
+    }
+
+    // The module layout: every topology object moves, nothing is destroyed or created.
+    let fixture = fixtures_dir().join("multi_master_module/main.hcl");
+    let main = std::fs::read_to_string(&fixture).expect("the module layout's main.hcl");
+    sandbox.work.write("main.hcl", &main);
+    add_module(&sandbox.work);
+    let plan = sandbox.ok(&["plan"]);
+    for (from, to) in MOVES {
+        let line = format!("# {from} has moved to {to}");
+        assert!(plan.stdout.contains(&line), "{line}\n--- plan\n{}", plan.stdout);
+    }
+    assert!(plan.stdout.contains("Plan: 0 to add, 0 to change, 0 to destroy."), "{}", plan.stdout);
+
+    sandbox.ok(&["apply", "--auto-approve"]).stdout_has("0 added, 0 changed, 0 destroyed.");
+    assert_eq!(mesh_ids(&sandbox), meshes, "the same two meshes");
+    let after = sandbox.work.state_list();
+    for (from, to) in MOVES {
+        assert!(after.iter().any(|a| a == to), "{to} in the state: {after:?}");
+        assert!(!after.iter().any(|a| a == from), "{from} left the state: {after:?}");
+    }
+    let run = sandbox.run_until(&["verify", "--json"], |r| r.status == Some(0));
+    assert_every_direction(&run, &["from_cluster_1".to_owned()], &names("v", 2));
+    sandbox.run(&["plan", "--detailed-exitcode"]).code(0).stdout_has("No changes.");
 }
