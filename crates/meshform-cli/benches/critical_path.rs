@@ -21,6 +21,8 @@
 
 #[path = "support/critical.rs"]
 mod critical;
+#[path = "support/sandbox_env.rs"]
+mod sandbox_env;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -28,7 +30,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use critical::{critical_path, Chain};
-use meshform_cli::settings::Settings;
 use meshform_config::vars::VarInputs;
 use meshform_core::InstanceAddr;
 use meshform_engine::apply::{operation_dependencies, ApplyOptions, Operation};
@@ -185,37 +186,6 @@ fn copy_example(dir: &Path) {
     }
 }
 
-/// The settings `meshform apply` would have in `dir` after `. .meshform/sandbox/sandbox.env`.
-fn settings(dir: &Path, sandbox: &Sandbox) -> Settings {
-    let mut env_vars = Vec::new();
-    let mut provider_vars = BTreeMap::new();
-    for (name, value) in meshform_sandbox::envfile::variables(sandbox.description()) {
-        match name.strip_prefix("MESHFORM_VAR_") {
-            Some(var) => env_vars.push((var.to_owned(), value)),
-            None => {
-                provider_vars.insert(name, value);
-            }
-        }
-    }
-    env_vars.sort();
-    Settings {
-        dir: dir.to_path_buf(),
-        color: false,
-        color_stderr: false,
-        interactive: false,
-        stderr_tty: false,
-        env_vars,
-        who: "bench@localhost".to_owned(),
-        provider_env: meshform_provider_asm::credentials::ProviderEnv {
-            vars: provider_vars,
-            home: None,
-        },
-        kube_env: meshform_provider_kubernetes::KubeEnv::default(),
-        workspace: meshform_state::DEFAULT_WORKSPACE.to_owned(),
-        pg: meshform_state::backend::PgEnvironment::default(),
-    }
-}
-
 /// One run's figures.
 struct Run {
     /// The plan before the apply (refresh of the data sources included), not part of the ratio.
@@ -256,7 +226,7 @@ fn run_once(sandbox_rt: &Runtime, client: &Runtime, scratch: &Path) -> Run {
         .block_on(Sandbox::start(SandboxOptions::new(scratch.join(".meshform/sandbox"))))
         .expect("the sandbox starts");
     copy_example(scratch);
-    let settings = settings(scratch, &sandbox);
+    let settings = sandbox_env::settings(scratch, &sandbox);
     let (mut ws, parsed) = meshform_cli::commands::workspace(&settings)
         .unwrap_or_else(|code| panic!("the local backend opens (exit {code})"));
     let store = Arc::new(TimedStore { inner: Arc::clone(&ws.store), saves: Mutex::default() });

@@ -15,6 +15,7 @@ mod harness;
 mod interrupt;
 mod lifecycle;
 mod machine_output;
+mod module_topology;
 mod modules;
 mod pg_backend;
 mod pki;
