@@ -1,5 +1,9 @@
 # The runbook "Multi-cluster disaster recovery with the ASM multi-master control plane" as
-# configuration. See README.md for the step each resource replaces.
+# configuration, over the reusable topology module modules/multi-master (the runbook's steps 1–3 and
+# the injection, for any number of clusters). See README.md for the step each block replaces.
+#
+# The `moved` blocks at the end take a deployment made with this example's earlier, hand-written
+# layout to the module's addresses without destroying anything; they do nothing on a new deployment.
 
 meshform {
   required_version = ">= 0.1"
@@ -83,19 +87,6 @@ variable "restart_token" {
 }
 
 locals {
-  # The clusters as ACK describes them: region, VPC and the first vSwitch of each.
-  clusters = {
-    for name, c in data.ack_cluster.cluster : name => {
-      id         = c.cluster_id
-      region     = c.region
-      vpc_id     = c.vpc_id
-      vswitch_id = c.vswitch_ids[0]
-    }
-  }
-  peer     = { "cluster-1" = "cluster-2", "cluster-2" = "cluster-1" }
-  mesh     = { "cluster-1" = "mesh-1", "cluster-2" = "mesh-2" }
-  network  = { "cluster-1" = "network1", "cluster-2" = "network2" }
-
   # Where sleep runs: cluster-1 until the runbook's second half moves it to cluster-2; a drill runs
   # it in both, so that each direction can be verified.
   sleep_in = {
@@ -181,129 +172,96 @@ provider "asm" {}
 
 provider "ack" {}
 
-# The runbook's two ACK clusters, found by id in whichever region they are.
-data "ack_cluster" "cluster" {
-  for_each = { "cluster-1" = var.cluster_1_id, "cluster-2" = var.cluster_2_id }
+# Steps 1–3 and the injection, for the two clusters: the module's defaults are the example's
+# names (mesh-1, mesh-2), networks (network1, network2, each mesh's own cluster first with its
+# cross-cluster mesh proxy), version and key algorithm.
+module "dr" {
+  source = "../../modules/multi-master"
 
-  cluster_id = each.value
+  clusters = {
+    "cluster-1" = { id = var.cluster_1_id }
+    "cluster-2" = { id = var.cluster_2_id }
+  }
+  istio_version = var.istio_version
+  cross_network = var.cross_network
+
+  upgrade_order  = ["cluster-2", "cluster-1"]
+  upgrade_checks = ["from_cluster_1", "from_cluster_2"]
 }
 
-# Each cluster's API server, through the user kubeconfig ACK issues for it.
+# Each cluster's API server, through the user kubeconfig ACK issues for it (read by the module).
 provider "kubernetes" {
   alias              = "cluster_1"
-  kubeconfig_content = data.ack_cluster.cluster["cluster-1"].kubeconfig
+  kubeconfig_content = module.dr.cluster_kubeconfigs["cluster-1"]
 }
 
 provider "kubernetes" {
   alias              = "cluster_2"
-  kubeconfig_content = data.ack_cluster.cluster["cluster-2"].kubeconfig
+  kubeconfig_content = module.dr.cluster_kubeconfigs["cluster-2"]
 }
 
-# Each mesh's own control-plane Kubernetes API, where ASM keeps its Istio configuration. The
-# kubeconfig is known once the mesh exists: on the first apply, this provider is configured then.
+# Each mesh's own control-plane Kubernetes API, where ASM keeps its Istio configuration.
 provider "kubernetes" {
   alias              = "mesh_1"
-  kubeconfig_content = asm_service_mesh.mesh["cluster-1"].kubeconfig
+  kubeconfig_content = module.dr.mesh_kubeconfigs["cluster-1"]
 }
 
 provider "kubernetes" {
   alias              = "mesh_2"
-  kubeconfig_content = asm_service_mesh.mesh["cluster-2"].kubeconfig
+  kubeconfig_content = module.dr.mesh_kubeconfigs["cluster-2"]
 }
 
-# Step 1: one root certificate shared by both meshes, one intermediate CA per mesh.
-resource "pki_root_ca" "shared" {
-  common_name   = "Root CA"
-  organization  = "Istio"
-  key_algorithm = "ecdsa_p256"
+# The hand-written layout's objects, at their addresses in the module. The CAs, meshes, networks
+# and injections keep their keys; a discovery attachment was keyed by the mesh's cluster alone
+# (its peer implied), in the module by "MESH'S CLUSTER/ADDED CLUSTER".
+moved {
+  from = pki_root_ca.shared
+  to   = module.dr.pki_root_ca.shared
 }
 
-resource "pki_intermediate_ca" "mesh" {
-  for_each = local.clusters
-
-  root_cert_pem = pki_root_ca.shared.cert_pem
-  root_key_pem  = pki_root_ca.shared.key_pem
-  locality      = each.key
+moved {
+  from = pki_intermediate_ca.mesh
+  to   = module.dr.pki_intermediate_ca.mesh
 }
 
-# Step 1: mesh-1 manages cluster-1, mesh-2 manages cluster-2; created in parallel.
-resource "asm_service_mesh" "mesh" {
-  for_each = local.clusters
-
-  name          = local.mesh[each.key]
-  region        = each.value.region
-  istio_version = var.istio_version
-  vpc_id        = each.value.vpc_id
-  vswitches     = [each.value.vswitch_id]
-  cluster_id    = each.value.id
-
-  ca {
-    cert       = pki_intermediate_ca.mesh[each.key].cert_pem
-    key        = pki_intermediate_ca.mesh[each.key].key_pem
-    root_cert  = pki_root_ca.shared.cert_pem
-    cert_chain = pki_intermediate_ca.mesh[each.key].cert_chain_pem
-  }
-
-  # An upgrade (or any in-place change of both meshes) never touches both control planes at once:
-  # cluster-2 is the canary; both directions of traffic must work before cluster-1 follows.
-  lifecycle {
-    rollout {
-      batch_size = 1
-      order      = ["cluster-2", "cluster-1"]
-      checks     = [check.from_cluster_1, check.from_cluster_2]
-    }
-  }
+moved {
+  from = asm_service_mesh.mesh
+  to   = module.dr.asm_service_mesh.mesh
 }
 
-# Step 2: each cluster added to the other mesh, for service discovery only.
-resource "asm_cluster_attachment" "discovery" {
-  for_each = local.clusters
-
-  mesh_id        = asm_service_mesh.mesh[each.key].id
-  cluster_id     = local.clusters[local.peer[each.key]].id
-  discovery_only = true
+moved {
+  from = asm_cluster_attachment.discovery["cluster-1"]
+  to   = module.dr.asm_cluster_attachment.discovery["cluster-1/cluster-2"]
 }
 
-# Step 3 (optional): the multi-cluster network, with cross-cluster mesh proxies.
-resource "asm_multi_cluster_network" "net" {
-  for_each = var.cross_network ? local.clusters : {}
-
-  mesh_id = asm_service_mesh.mesh[each.key].id
-
-  cluster {
-    cluster_id            = each.value.id
-    network               = local.network[each.key]
-    cross_cluster_gateway = true
-  }
-  cluster {
-    cluster_id            = local.clusters[local.peer[each.key]].id
-    network               = local.network[local.peer[each.key]]
-    cross_cluster_gateway = false
-  }
-
-  depends_on = [asm_cluster_attachment.discovery]
+moved {
+  from = asm_cluster_attachment.discovery["cluster-2"]
+  to   = module.dr.asm_cluster_attachment.discovery["cluster-2/cluster-1"]
 }
 
-# Step 4: sidecar injection for the default namespace in both meshes.
-resource "asm_sidecar_injection" "default" {
-  for_each = local.clusters
-
-  mesh_id   = asm_service_mesh.mesh[each.key].id
-  namespace = "default"
+moved {
+  from = asm_multi_cluster_network.net
+  to   = module.dr.asm_multi_cluster_network.net
 }
 
-# Step 4: sleep and helloworld v1 in cluster-1, helloworld v2 in cluster-2. Each cluster's pods
-# need only their own mesh's injection: when the other side is down, this side is still managed.
+moved {
+  from = asm_sidecar_injection.default
+  to   = module.dr.asm_sidecar_injection.default
+}
+
+# Step 4: sleep and helloworld v1 in cluster-1, helloworld v2 in cluster-2, once the module is done
+# (depends_on names a module call, not one of its instances: each cluster's pods now wait for both
+# meshes' injection, where the hand-written layout waited for their own mesh's only).
 resource "kubernetes_manifest" "cluster_1_apps" {
   provider   = kubernetes.cluster_1
   manifest   = local.apps.cluster_1
-  depends_on = [asm_sidecar_injection.default["cluster-1"]]
+  depends_on = [module.dr]
 }
 
 resource "kubernetes_manifest" "cluster_2_apps" {
   provider   = kubernetes.cluster_2
   manifest   = local.apps.cluster_2
-  depends_on = [asm_sidecar_injection.default["cluster-2"]]
+  depends_on = [module.dr]
 }
 
 # The runbook's second half (and a drill): sleep in cluster-2.
@@ -314,7 +272,7 @@ resource "kubernetes_manifest" "sleep_cluster_2" {
   # The runbook's file as it is, unless restarted (var.restart_token).
   source = (var.restart_token == "" ? file("${path.module}/apps/sleep-cluster-2.yaml")
     : join("\n---\n", [for d in local.apps.sleep_cluster_2 : yamlencode(d)]))
-  depends_on = [asm_sidecar_injection.default["cluster-2"]]
+  depends_on = [module.dr]
 }
 
 # The failover policy: helloworld's DestinationRule in each mesh's control plane.
@@ -384,13 +342,13 @@ check "from_cluster_2" {
 
 # Which clusters the meshes were built on (the plan's first lines name the endpoints).
 output "environment" {
-  value = { for name, c in data.ack_cluster.cluster : name => "${c.cluster_id} (${c.name}, ${c.region})" }
+  value = { for name, c in module.dr.clusters : name => "${c.id} (${c.name}, ${c.region})" }
 }
 
 output "meshes" {
-  value = { for k, m in asm_service_mesh.mesh : k => { id = m.id, state = m.state } }
+  value = { for k, m in module.dr.meshes : k => { id = m.id, state = m.state } }
 }
 
 output "root_fingerprint" {
-  value = pki_root_ca.shared.fingerprint_sha256
+  value = module.dr.root_fingerprint
 }

@@ -171,14 +171,25 @@ fn name(plan: &Plan, op: Operation) -> String {
     }
 }
 
-/// A copy of `examples/multi-master` (its `main.hcl` and `apps/`) in `dir`.
+/// A copy of `examples/multi-master` (its `main.hcl` and `apps/`) in `dir`, with the module it
+/// calls beside it.
 fn copy_example(dir: &Path) {
     let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/multi-master");
     let copy = |from: &Path, to: &Path| {
         std::fs::copy(from, to)
             .unwrap_or_else(|e| panic!("copy {} to {}: {e}", from.display(), to.display()));
     };
-    copy(&example.join("main.hcl"), &dir.join("main.hcl"));
+    let main = std::fs::read_to_string(example.join("main.hcl")).expect("read the example");
+    let main = main.replace("\"../../modules/multi-master\"", "\"./modules/multi-master\"");
+    std::fs::write(dir.join("main.hcl"), main).expect("write main.hcl");
+    let module = example.join("../../modules/multi-master");
+    std::fs::create_dir_all(dir.join("modules/multi-master")).expect("create modules/");
+    for entry in std::fs::read_dir(&module).expect("read the module") {
+        let entry = entry.expect("an entry of the module");
+        if entry.file_name().to_string_lossy().ends_with(".hcl") {
+            copy(&entry.path(), &dir.join("modules/multi-master").join(entry.file_name()));
+        }
+    }
     std::fs::create_dir_all(dir.join("apps")).expect("create apps/");
     for entry in std::fs::read_dir(example.join("apps")).expect("read the example's apps/") {
         let entry = entry.expect("an entry of apps/");

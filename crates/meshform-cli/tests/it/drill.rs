@@ -35,10 +35,10 @@ const APPS: [(&str, &str); 4] = [
 
 /// What cluster-2's side is made of, as planned when only cluster-1's side is unreachable.
 const CLUSTER_2_SIDE: [&str; 7] = [
-    "asm_service_mesh.mesh[\"cluster-2\"]",
-    "asm_cluster_attachment.discovery[\"cluster-2\"]",
-    "asm_multi_cluster_network.net[\"cluster-2\"]",
-    "asm_sidecar_injection.default[\"cluster-2\"]",
+    "module.dr.asm_service_mesh.mesh[\"cluster-2\"]",
+    "module.dr.asm_cluster_attachment.discovery[\"cluster-2/cluster-1\"]",
+    "module.dr.asm_multi_cluster_network.net[\"cluster-2\"]",
+    "module.dr.asm_sidecar_injection.default[\"cluster-2\"]",
     "kubernetes_manifest.cluster_2_apps",
     "kubernetes_manifest.sleep_cluster_2[0]",
     "kubernetes_manifest.failover_mesh_2[0]",
@@ -46,24 +46,24 @@ const CLUSTER_2_SIDE: [&str; 7] = [
 
 /// Shared by both sides, and readable during any outage: the certificates.
 const PKI: [&str; 3] = [
-    "pki_root_ca.shared",
-    "pki_intermediate_ca.mesh[\"cluster-1\"]",
-    "pki_intermediate_ca.mesh[\"cluster-2\"]",
+    "module.dr.pki_root_ca.shared",
+    "module.dr.pki_intermediate_ca.mesh[\"cluster-1\"]",
+    "module.dr.pki_intermediate_ca.mesh[\"cluster-2\"]",
 ];
 
 /// What reads mesh-1, held back when mesh-1 cannot be refreshed, with the cause the plan gives.
 const HELD_BACK_WITH_MESH_1: [(&str, &str); 3] = [
     (
-        "asm_cluster_attachment.discovery[\"cluster-1\"]",
-        "reads asm_service_mesh.mesh[\"cluster-1\"], which could not be planned",
+        "module.dr.asm_cluster_attachment.discovery[\"cluster-1/cluster-2\"]",
+        "reads module.dr.asm_service_mesh.mesh[\"cluster-1\"], which could not be planned",
     ),
     (
-        "asm_multi_cluster_network.net[\"cluster-1\"]",
-        "reads asm_cluster_attachment.discovery[\"cluster-1\"], which could not be planned",
+        "module.dr.asm_multi_cluster_network.net[\"cluster-1\"]",
+        "reads module.dr.asm_cluster_attachment.discovery[\"cluster-1/cluster-2\"], which could not be planned",
     ),
     (
-        "asm_sidecar_injection.default[\"cluster-1\"]",
-        "reads asm_service_mesh.mesh[\"cluster-1\"], which could not be planned",
+        "module.dr.asm_sidecar_injection.default[\"cluster-1\"]",
+        "reads module.dr.asm_service_mesh.mesh[\"cluster-1\"], which could not be planned",
     ),
 ];
 
@@ -351,14 +351,17 @@ fn mesh_1_down_plans_the_surviving_side_scales_it_verifies_and_converges_after_r
     planned.push("kubernetes_manifest.cluster_1_apps");
     plan.assert_planned(&planned, "kubernetes_manifest.cluster_2_apps");
     plan.assert_failed(&[
-        ("asm_service_mesh.mesh[\"cluster-1\"]", "ServiceUnavailable"),
+        ("module.dr.asm_service_mesh.mesh[\"cluster-1\"]", "ServiceUnavailable"),
         ("kubernetes_manifest.failover_mesh_1[0]", "ClusterUnreachable"),
     ]);
     plan.assert_held_back(&HELD_BACK_WITH_MESH_1);
 
     scale_surviving_side(
         &sandbox,
-        &["asm_service_mesh.mesh[\"cluster-1\"]", "kubernetes_manifest.failover_mesh_1[0]"],
+        &[
+            "module.dr.asm_service_mesh.mesh[\"cluster-1\"]",
+            "kubernetes_manifest.failover_mesh_1[0]",
+        ],
     );
 
     // A mesh outage leaves both clusters up, and the proxies keep the configuration they last
@@ -397,7 +400,7 @@ fn region_down_plans_the_surviving_side_scales_it_and_mesh_2_keeps_serving() {
     planned.extend(PKI);
     plan.assert_planned(&planned, "kubernetes_manifest.cluster_2_apps");
     plan.assert_failed(&[
-        ("asm_service_mesh.mesh[\"cluster-1\"]", "ServiceUnavailable"),
+        ("module.dr.asm_service_mesh.mesh[\"cluster-1\"]", "ServiceUnavailable"),
         ("kubernetes_manifest.failover_mesh_1[0]", "ClusterUnreachable"),
         ("kubernetes_manifest.cluster_1_apps", "ClusterUnreachable: cluster cluster-1"),
     ]);
@@ -406,7 +409,7 @@ fn region_down_plans_the_surviving_side_scales_it_and_mesh_2_keeps_serving() {
     scale_surviving_side(
         &sandbox,
         &[
-            "asm_service_mesh.mesh[\"cluster-1\"]",
+            "module.dr.asm_service_mesh.mesh[\"cluster-1\"]",
             "kubernetes_manifest.failover_mesh_1[0]",
             "kubernetes_manifest.cluster_1_apps",
         ],
@@ -460,10 +463,10 @@ fn cluster_1_down_holds_back_only_its_applications() {
     // Both meshes answer: everything but cluster-1's objects is planned, mesh-1's side included.
     let plan = PlanOutcome::during_outage(&sandbox, DRILL);
     let everything_else = [
-        "asm_service_mesh.mesh[\"cluster-1\"]",
-        "asm_cluster_attachment.discovery[\"cluster-1\"]",
-        "asm_multi_cluster_network.net[\"cluster-1\"]",
-        "asm_sidecar_injection.default[\"cluster-1\"]",
+        "module.dr.asm_service_mesh.mesh[\"cluster-1\"]",
+        "module.dr.asm_cluster_attachment.discovery[\"cluster-1/cluster-2\"]",
+        "module.dr.asm_multi_cluster_network.net[\"cluster-1\"]",
+        "module.dr.asm_sidecar_injection.default[\"cluster-1\"]",
         "kubernetes_manifest.failover_mesh_1[0]",
     ];
     let mut planned = CLUSTER_2_SIDE.to_vec();

@@ -17,7 +17,7 @@ fn send(signal: &str, pid: u32) {
 
 /// A line saying the first mesh is being created (a long operation).
 fn creating(line: &str) -> bool {
-    line.contains("asm_service_mesh.mesh") && line.contains("Creating...")
+    line.contains("module.dr.asm_service_mesh.mesh") && line.contains("Creating...")
 }
 
 /// `apply --auto-approve` of the runbook, spawned with its stderr marked by `marks`.
@@ -41,7 +41,7 @@ fn sigterm_during_apply_finishes_what_is_in_flight_and_loses_nothing() {
     let state = sandbox.work.state_json();
     assert_eq!(state["pending"].as_array().map(Vec::len).unwrap_or(0), 0, "{state:#}");
     let listed = sandbox.work.state_list();
-    assert!(listed.iter().any(|a| a.starts_with("asm_service_mesh.mesh[")), "{listed:?}");
+    assert!(listed.iter().any(|a| a.starts_with("module.dr.asm_service_mesh.mesh[")), "{listed:?}");
     // The next apply finishes the job without duplicating anything; then nothing is left to do.
     sandbox.ok(&["apply", "--auto-approve"]).stdout_has("Apply complete!");
     sandbox.run(&["plan", "--detailed-exitcode"]).code(0);

@@ -1,8 +1,9 @@
 //! The multi-master topology as a module (`modules/multi-master`) on the sandbox, end to end:
 //! `examples/three-regions` on three clusters (every cluster reaches every version, an outage takes
 //! one version away, destroy leaves nothing), the module on five clusters, every direction
-//! verified, and a deployment of `examples/multi-master`'s hand-written layout moved to the module
-//! layout (`tests/fixtures/multi_master_module`) by `moved` blocks, with no destroy.
+//! verified, and a deployment of `examples/multi-master`'s earlier hand-written layout
+//! (`tests/fixtures/multi_master_flat`) moved to the example as it ships (over the module) by its
+//! `moved` blocks, with no destroy.
 
 use std::path::{Path, PathBuf};
 
@@ -265,7 +266,7 @@ fn the_module_on_five_clusters_reaches_every_version_in_every_direction() {
 }
 
 /// Each object of `examples/multi-master`'s hand-written topology, and its address in the module
-/// layout of `tests/fixtures/multi_master_module`.
+/// layout (`examples/multi-master` over the module).
 const MOVES: [(&str, &str); 11] = [
     ("pki_root_ca.shared", "module.dr.pki_root_ca.shared"),
     (
@@ -319,7 +320,8 @@ fn mesh_ids(sandbox: &Sandboxed) -> Vec<String> {
 
 #[test]
 fn moving_the_example_to_the_module_layout_plans_moves_and_no_destroy() {
-    let sandbox = Sandboxed::runbook();
+    // The example's earlier, hand-written layout.
+    let sandbox = Sandboxed::runbook_with(&crate::sandboxed::flat_main());
     sandbox.ok(&["apply", "--auto-approve"]).stdout_has("Apply complete!");
     let meshes = mesh_ids(&sandbox);
     assert_eq!(meshes.len(), 2, "{meshes:?}");
@@ -334,11 +336,10 @@ fn moving_the_example_to_the_module_layout_plans_moves_and_no_destroy() {
         assert!(before.iter().any(|a| a == from), "the example's state has {from}: {before:?}");
     }
 
-    // The module layout: every topology object moves, nothing is destroyed or created.
-    let fixture = fixtures_dir().join("multi_master_module/main.hcl");
-    let main = std::fs::read_to_string(&fixture).expect("the module layout's main.hcl");
+    // The example as it ships now: every topology object moves, nothing is destroyed or created.
+    let main = crate::sandboxed::example_main()
+        .replace("\"../../modules/multi-master\"", "\"./modules/multi-master\"");
     sandbox.work.write("main.hcl", &main);
-    add_module(&sandbox.work);
     let plan = sandbox.ok(&["plan"]);
     for (from, to) in MOVES {
         let line = format!("# {from} has moved to {to}");

@@ -50,7 +50,7 @@ fn deployed(delay: &str) -> Sandboxed {
 /// (`mesh["cluster-2"]: Modifying...` on stderr).
 fn apply_until_the_canary_upgrades(sandbox: &Sandboxed, stdout: Stdio) -> Watched {
     let modifying =
-        |line: &str| line.contains("asm_service_mesh.mesh[\"cluster-2\"]: Modifying...");
+        |line: &str| line.contains("module.dr.asm_service_mesh.mesh[\"cluster-2\"]: Modifying...");
     let args = args(&["apply", "--auto-approve"], &[UPGRADE]);
     let run = sandbox.work.spawn_watching(&args, stdout, &[("modifying", modifying)]);
     run.marks.recv_timeout(Duration::from_secs(120)).expect("the canary's upgrade starts");
@@ -141,7 +141,7 @@ fn an_upgrade_rolls_out_one_mesh_at_a_time_while_traffic_keeps_flowing() {
         .ok(&args(&["plan"], &[UPGRADE]))
         .stdout_has("Plan: 0 to add, 2 to change, 0 to destroy.")
         .stdout_has("Rollout: 2 batches (cluster-2, then cluster-1), gated by check.from_cluster_1, check.from_cluster_2")
-        .stdout_has("  batch 1: asm_service_mesh.mesh[\"cluster-2\"]");
+        .stdout_has("  batch 1: module.dr.asm_service_mesh.mesh[\"cluster-2\"]");
 
     // The emulator is sampled for as long as the apply runs, and both directions of traffic are
     // verified over and over meanwhile (`verify` reads the state, it does not lock it).
@@ -206,7 +206,7 @@ fn an_upgrade_rolls_out_one_mesh_at_a_time_while_traffic_keeps_flowing() {
     let at = |needle: &str| err.find(needle).unwrap_or_else(|| panic!("{needle:?} in\n{err}"));
     let canary = at("batch 1 of 2 (cluster-2): check.from_cluster_2 passed");
     at("batch 1 of 2 (cluster-2): check.from_cluster_1 passed");
-    let second = at("asm_service_mesh.mesh[\"cluster-1\"]: Modifying...");
+    let second = at("module.dr.asm_service_mesh.mesh[\"cluster-1\"]: Modifying...");
     at("batch 2 of 2 (cluster-1): check.from_cluster_1 passed");
     at("batch 2 of 2 (cluster-1): check.from_cluster_2 passed");
     assert!(canary < second, "cluster-1 waited for the canary's checks\n{err}");
@@ -226,7 +226,7 @@ fn a_check_failing_after_the_canary_leaves_the_other_mesh_on_its_version() {
     let run = run.code(1);
     let err = run.stderr_unwrapped();
     for needle in [
-        "rollout of asm_service_mesh.mesh stopped after batch 1 of 2 (cluster-2)",
+        "rollout of module.dr.asm_service_mesh.mesh stopped after batch 1 of 2 (cluster-2)",
         "check.from_cluster_1 failed: no response from helloworld v2 (cluster-2)",
         "the later batches (cluster-1) were not changed",
         "Not attempted",
@@ -238,7 +238,9 @@ fn a_check_failing_after_the_canary_leaves_the_other_mesh_on_its_version() {
     // The next plan covers exactly what is left: mesh-1 alone, so no rollout.
     let plan = sandbox.ok(&args(&["plan"], &["helloworld_v2_replicas=0", UPGRADE]));
     let plan = plan.stdout_has("Plan: 0 to add, 1 to change, 0 to destroy.");
-    assert!(plan.stdout.contains("asm_service_mesh.mesh[\"cluster-1\"] will be updated in-place"));
+    assert!(plan
+        .stdout
+        .contains("module.dr.asm_service_mesh.mesh[\"cluster-1\"] will be updated in-place"));
     assert!(!plan.stdout.contains("Rollout:"), "{}", plan.stdout);
 }
 
@@ -252,8 +254,11 @@ fn an_upgrade_failing_in_the_canary_stops_the_rollout_and_a_retry_finishes_it() 
     let run = sandbox.run(&args(&["apply", "--auto-approve"], &[UPGRADE])).code(1);
     let err = run.stderr_unwrapped();
     assert!(err.contains("istiod did not become ready"), "{err}");
-    assert!(err.contains("- asm_service_mesh.mesh[\"cluster-1\"]"), "not attempted\n{err}");
-    assert!(!err.contains("asm_service_mesh.mesh[\"cluster-1\"]: Modifying"), "{err}");
+    assert!(
+        err.contains("- module.dr.asm_service_mesh.mesh[\"cluster-1\"]"),
+        "not attempted\n{err}"
+    );
+    assert!(!err.contains("module.dr.asm_service_mesh.mesh[\"cluster-1\"]: Modifying"), "{err}");
     assert_eq!(versions(&sandbox), pair(OLD, OLD), "the failed upgrade left mesh-2 on its version");
 
     post_faults(&sandbox, "{}");
@@ -279,7 +284,10 @@ fn a_rollout_killed_mid_batch_is_finished_by_the_next_apply() {
     run.stdout_has("Apply complete!");
     assert_eq!(versions(&sandbox), pair(NEW, NEW));
     let listed = sandbox.work.state_list();
-    assert_eq!(listed.iter().filter(|a| a.starts_with("asm_service_mesh.mesh[")).count(), 2);
+    assert_eq!(
+        listed.iter().filter(|a| a.starts_with("module.dr.asm_service_mesh.mesh[")).count(),
+        2
+    );
     assert_eq!(meshes(&sandbox.status()).len(), 2, "no mesh was duplicated");
     sandbox.run(&args(&["plan", "--detailed-exitcode"], &[UPGRADE])).code(0);
 }
@@ -297,7 +305,10 @@ fn sigterm_during_the_canary_finishes_its_batch_and_starts_no_other() {
     let (code, err) = run.wait();
     assert_eq!(code, Some(1), "an interrupted apply ends in error\n{err}");
     assert!(err.contains("Apply interrupted"), "{err}");
-    assert!(err.contains("asm_service_mesh.mesh[\"cluster-2\"]: Modifications complete"), "{err}");
+    assert!(
+        err.contains("module.dr.asm_service_mesh.mesh[\"cluster-2\"]: Modifications complete"),
+        "{err}"
+    );
     assert!(!err.contains("batch 2 of 2 (cluster-1): starting"), "{err}");
     assert!(!err.contains("mesh[\"cluster-1\"]: Modifying"), "{err}");
     assert_eq!(
@@ -437,7 +448,7 @@ fn plan_and_verify_during_an_upgrade_see_it_in_progress_and_apply_finishes_it() 
     const NEWEST: &str = "v1.25.3.30-g3f7c0b4e-aliyun";
     let other = format!("istio_version={NEWEST}");
     // (mesh-1, on the old version, refuses it as a skip: only mesh-2 is planned.)
-    let mesh_2 = ["plan", "--target", "asm_service_mesh.mesh[\"cluster-2\"]"];
+    let mesh_2 = ["plan", "--target", "module.dr.asm_service_mesh.mesh[\"cluster-2\"]"];
     let refused = sandbox.run(&args(&mesh_2, &[&other])).code(1);
     let said = words(&refused);
     for needle in [

@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::sandboxed::{check, cluster_entry, edit, example_main, verify_report, Sandboxed};
+use crate::sandboxed::{
+    check, cluster_entry, edit, example_main, flat_main, verify_report, Sandboxed,
+};
 use crate::support::Run;
 
 const SECOND_HALF: &str = "sleep_in_cluster_2=true";
@@ -109,20 +111,20 @@ fn plan_shows_every_runbook_step_and_apply_converges() {
     );
     let steps = [
         // Step 1: the shared root, an intermediate and a mesh per cluster.
-        "pki_root_ca.shared",
-        "pki_intermediate_ca.mesh[\"cluster-1\"]",
-        "pki_intermediate_ca.mesh[\"cluster-2\"]",
-        "asm_service_mesh.mesh[\"cluster-1\"]",
-        "asm_service_mesh.mesh[\"cluster-2\"]",
+        "module.dr.pki_root_ca.shared",
+        "module.dr.pki_intermediate_ca.mesh[\"cluster-1\"]",
+        "module.dr.pki_intermediate_ca.mesh[\"cluster-2\"]",
+        "module.dr.asm_service_mesh.mesh[\"cluster-1\"]",
+        "module.dr.asm_service_mesh.mesh[\"cluster-2\"]",
         // Step 2: each cluster in the other mesh, for discovery only.
-        "asm_cluster_attachment.discovery[\"cluster-1\"]",
-        "asm_cluster_attachment.discovery[\"cluster-2\"]",
+        "module.dr.asm_cluster_attachment.discovery[\"cluster-1/cluster-2\"]",
+        "module.dr.asm_cluster_attachment.discovery[\"cluster-2/cluster-1\"]",
         // Step 3: the multi-cluster network.
-        "asm_multi_cluster_network.net[\"cluster-1\"]",
-        "asm_multi_cluster_network.net[\"cluster-2\"]",
+        "module.dr.asm_multi_cluster_network.net[\"cluster-1\"]",
+        "module.dr.asm_multi_cluster_network.net[\"cluster-2\"]",
         // Step 4: injection, and the applications.
-        "asm_sidecar_injection.default[\"cluster-1\"]",
-        "asm_sidecar_injection.default[\"cluster-2\"]",
+        "module.dr.asm_sidecar_injection.default[\"cluster-1\"]",
+        "module.dr.asm_sidecar_injection.default[\"cluster-2\"]",
         "kubernetes_manifest.cluster_1_apps",
         "kubernetes_manifest.cluster_2_apps",
     ];
@@ -422,7 +424,7 @@ fn failures(report: &Value) -> Vec<String> {
 
 #[test]
 fn separate_roots_fail_certificate_verification() {
-    let hcl = edit(&example_main(), SHARED_ROOT, SEPARATE_ROOTS);
+    let hcl = edit(&flat_main(), SHARED_ROOT, SEPARATE_ROOTS);
     let hcl = edit(
         &hcl,
         "root_cert  = pki_root_ca.shared.cert_pem",
@@ -457,7 +459,7 @@ fn separate_roots_fail_certificate_verification() {
 fn without_a_discovery_link_only_the_local_version_answers() {
     // No step 2: neither cluster is attached to the other's mesh, so the multi-cluster network of
     // each mesh can list only its own cluster.
-    let hcl = example_main();
+    let hcl = flat_main();
     let step_2 = r#"# Step 2: each cluster added to the other mesh, for service discovery only.
 resource "asm_cluster_attachment" "discovery" {
   for_each = local.clusters
@@ -501,8 +503,7 @@ resource "asm_cluster_attachment" "discovery" {
 
 #[test]
 fn different_networks_without_gateways_fail_with_a_reason() {
-    let hcl =
-        edit(&example_main(), "cross_cluster_gateway = true", "cross_cluster_gateway = false");
+    let hcl = edit(&flat_main(), "cross_cluster_gateway = true", "cross_cluster_gateway = false");
     let sandbox = applied(Sandboxed::runbook_with(&format!("{hcl}{NO_RETRIES}")), &[NO_FAILOVER]);
     for m in sandbox.status()["asm"]["meshes"].as_array().expect("meshes") {
         let nets = m["networks"].as_object().expect("networks");
@@ -578,7 +579,13 @@ fn drill_mesh_1_control_plane_down() {
     assert!(plan.stdout.contains("ServiceUnavailable"), "{}", plan.stdout);
     // A plan that touches only mesh-2 succeeds.
     sandbox
-        .ok(&["plan", "--var", SECOND_HALF, "--target", "asm_service_mesh.mesh[\"cluster-2\"]"])
+        .ok(&[
+            "plan",
+            "--var",
+            SECOND_HALF,
+            "--target",
+            "module.dr.asm_service_mesh.mesh[\"cluster-2\"]",
+        ])
         .stdout_has("No changes.");
     sandbox.ok(&["sandbox", "restore"]);
     let plan = sandbox.run(&["plan", "--detailed-exitcode", "--var", SECOND_HALF]);

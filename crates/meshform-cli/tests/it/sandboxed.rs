@@ -12,6 +12,13 @@ pub fn example_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/multi-master")
 }
 
+/// The example's earlier, hand-written layout (`tests/fixtures/multi_master_flat`): the topology at
+/// the root, for tests that start from it or break the topology in ways the module does not offer.
+pub fn flat_main() -> String {
+    let p = crate::support::fixtures_dir().join("multi_master_flat/main.hcl");
+    std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("read {}: {e}", p.display()))
+}
+
 /// The example's `main.hcl`, as the runbook configuration ships it.
 pub fn example_main() -> String {
     let p = example_dir().join("main.hcl");
@@ -42,7 +49,21 @@ impl Sandboxed {
     /// `delay`: long enough for a test to watch a mesh in the middle of one.
     pub fn runbook_with_delay(main_hcl: &str, delay: &str) -> Sandboxed {
         let work = Workdir::new();
-        work.write("main.hcl", main_hcl);
+        // The example calls the repository's module; the copy calls a copy beside it.
+        let main_hcl =
+            main_hcl.replace("\"../../modules/multi-master\"", "\"./modules/multi-master\"");
+        work.write("main.hcl", &main_hcl);
+        let module = example_dir().join("../../modules/multi-master");
+        let entries =
+            std::fs::read_dir(&module).unwrap_or_else(|e| panic!("{}: {e}", module.display()));
+        for entry in entries {
+            let entry = entry.expect("read the module directory");
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.ends_with(".hcl") {
+                let text = std::fs::read_to_string(entry.path()).expect("read a module file");
+                work.write(&format!("modules/multi-master/{name}"), &text);
+            }
+        }
         let apps = example_dir().join("apps");
         for entry in std::fs::read_dir(&apps).unwrap_or_else(|e| panic!("{}: {e}", apps.display()))
         {
