@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::sandboxed::{check, cluster_entry, edit, verify_report, Sandboxed};
-use crate::support::{fixtures_dir, Run, Workdir};
+use crate::support::{Run, Workdir};
 
 /// The repository's root.
 fn repo_dir() -> PathBuf {
