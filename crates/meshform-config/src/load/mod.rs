@@ -496,23 +496,7 @@ impl Lowerer {
             lifecycle: Lifecycle::default(),
             body: BlockBody { span: body.span.clone(), attrs: BTreeMap::new(), blocks: Vec::new() },
         };
-        let count = body.attrs.remove("count");
-        let for_each = body.attrs.remove("for_each");
-        match (count, for_each) {
-            (Some(c), Some(f)) => {
-                self.err(
-                    "meshform::config::count_and_for_each",
-                    "count and for_each cannot both be set",
-                    f.name_span,
-                    "second repetition argument",
-                    "use count for N identical copies, or for_each for one instance per key",
-                );
-                r.repetition = Repetition::Count(c.expr);
-            }
-            (Some(c), None) => r.repetition = Repetition::Count(c.expr),
-            (None, Some(f)) => r.repetition = Repetition::ForEach(f.expr),
-            (None, None) => {}
-        }
+        r.repetition = self.repetition(&mut body);
         if let Some(p) = body.attrs.remove("provider") {
             match provider_instance_ref(&p.expr.node) {
                 Some((key, index)) => {
@@ -542,6 +526,25 @@ impl Lowerer {
         r.body.attrs = body.attrs;
         r.body.blocks = rest;
         r
+    }
+
+    /// Takes `count` and `for_each` out of a resource's or module call's body (one of them at most).
+    pub(crate) fn repetition(&mut self, body: &mut BlockBody) -> Repetition {
+        match (body.attrs.remove("count"), body.attrs.remove("for_each")) {
+            (Some(c), Some(f)) => {
+                self.err(
+                    "meshform::config::count_and_for_each",
+                    "count and for_each cannot both be set",
+                    f.name_span,
+                    "second repetition argument",
+                    "use count for N identical copies, or for_each for one instance per key",
+                );
+                Repetition::Count(c.expr)
+            }
+            (Some(c), None) => Repetition::Count(c.expr),
+            (None, Some(f)) => Repetition::ForEach(f.expr),
+            (None, None) => Repetition::Single,
+        }
     }
 
     fn lower_output(&mut self, name: String, span: Span, b: &Block) -> Option<OutputDef> {

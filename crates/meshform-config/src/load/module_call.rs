@@ -74,21 +74,7 @@ impl Lowerer {
             providers: Vec::new(),
             args: BTreeMap::new(),
         };
-        match (body.attrs.remove("count"), body.attrs.remove("for_each")) {
-            (Some(c), Some(f)) => {
-                self.err(
-                    "meshform::config::count_and_for_each",
-                    "count and for_each cannot both be set",
-                    f.name_span,
-                    "second repetition argument",
-                    "use count for N identical copies, or for_each for one instance per key",
-                );
-                call.repetition = Repetition::Count(c.expr);
-            }
-            (Some(c), None) => call.repetition = Repetition::Count(c.expr),
-            (None, Some(f)) => call.repetition = Repetition::ForEach(f.expr),
-            (None, None) => {}
-        }
+        call.repetition = self.repetition(&mut body);
         if let Some(d) = body.attrs.remove("depends_on") {
             call.depends_on = self.depends_on(&d.expr);
         }
