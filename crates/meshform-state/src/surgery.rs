@@ -317,6 +317,42 @@ mod tests {
     }
 
     #[test]
+    fn modules_are_moved_into_and_out_of_and_removed_whole() {
+        let mut s =
+            state(&["t.a[0]", "t.a[1]", "module.m[\"x\"].t.b", "module.m[\"y\"].t.b", "t.z"]);
+        let moved = move_(&mut s, "t.a", "module.n.t.a").unwrap();
+        assert_eq!(moved[0], ("t.a[0]".to_owned(), "module.n.t.a[0]".to_owned()));
+        move_(&mut s, "module.m[\"y\"].t.b", "t.y").unwrap();
+        assert_eq!(
+            list(&s),
+            ["t.y", "t.z", "module.m[\"x\"].t.b", "module.n.t.a[0]", "module.n.t.a[1]"]
+        );
+        // The state stays sorted: every lookup still finds what moved.
+        assert!(s.instance(&"module.n.t.a[1]".parse().unwrap()).is_some());
+        let removed = remove(&mut s, &pats(&["module.n"])).unwrap();
+        assert_eq!(removed, ["module.n.t.a[0]", "module.n.t.a[1]"]);
+        let e = remove(&mut s, &pats(&["module.gone"])).unwrap_err();
+        assert_eq!(e, SurgeryError::NoMatch(vec!["module.gone".into()]));
+    }
+
+    #[test]
+    fn an_instance_managed_by_another_provider_instance_keeps_its_own() {
+        let mut s = State::new();
+        let a: InstanceAddr = "t.a[\"eu\"]".parse().unwrap();
+        let b: InstanceAddr = "t.a[\"us\"]".parse().unwrap();
+        s.set_instance(&a, "provider.k.by[\"eu\"]", inst());
+        s.set_instance(&b, "provider.k.by[\"us\"]", inst());
+        let r = s.resource(&a.resource).unwrap();
+        let each: Vec<&str> = r.instances.iter().map(|i| r.provider_of(i)).collect();
+        assert_eq!(each, ["provider.k.by[\"eu\"]", "provider.k.by[\"us\"]"]);
+        // Both moved to one provider instance: the resource's provider again, none of their own.
+        s.set_instance(&a, "provider.k.by[\"us\"]", inst());
+        let r = s.resource(&a.resource).unwrap();
+        assert_eq!(r.provider, "provider.k.by[\"us\"]");
+        assert!(r.instances.iter().all(|i| i.provider.is_none()), "{r:?}");
+    }
+
+    #[test]
     fn move_resource_renames_and_follows_dependencies() {
         let mut s = state(&["t.a[0]", "t.a[1]", "t.z"]);
         let z: InstanceAddr = "t.z".parse().unwrap();
