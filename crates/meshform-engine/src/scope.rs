@@ -107,6 +107,11 @@ impl Values {
             for (name, c) in calls {
                 let empty = match c.kind {
                     CallKind::Single => Value::Map(BTreeMap::new()),
+                    // A call whose instances are not known yet (validate without the variables)
+                    // has one keyless placeholder instance: its value is unknown.
+                    _ if config.modules.contains_key(&m.child(name, InstanceKey::None)) => {
+                        Value::Unknown
+                    }
                     CallKind::Count => Value::List(Vec::new()),
                     CallKind::ForEach => Value::Map(BTreeMap::new()),
                 };
@@ -115,6 +120,14 @@ impl Values {
         }
         for m in config.modules.keys() {
             let (Some(step), parent) = (m.last(), m.parent()) else { continue };
+            if v.scope(&parent)
+                .roots
+                .get("module")
+                .and_then(|x| x.get(&step.name))
+                .is_some_and(Value::is_unknown)
+            {
+                continue;
+            }
             let module = entry(&mut v.scope_mut(&parent).roots, "module");
             put_keyed(module, &step.name, &step.key, Value::Map(BTreeMap::new()));
         }
@@ -148,6 +161,10 @@ impl Values {
     pub fn set_output(&mut self, m: &ModulePath, name: &str, value: Value) {
         let Some(step) = m.last() else { return };
         let module = entry(&mut self.scope_mut(&m.parent()).roots, "module");
+        if module.get(&step.name).is_some_and(Value::is_unknown) {
+            // The call's instances are not known yet: its value stays unknown.
+            return;
+        }
         let object = match &step.key {
             InstanceKey::None => entry(module, &step.name),
             InstanceKey::Int(i) => {

@@ -327,3 +327,26 @@ async fn a_rollout_inside_a_module_takes_its_order_and_checks_from_the_module_in
     let d = h.plan_err(&PlanOptions::default()).await;
     assert!(show(&d).contains("helthy"), "{}", show(&d));
 }
+
+#[tokio::test]
+async fn an_excluded_module_is_left_out_and_validate_needs_no_variables() {
+    let h = Harness::new(&ROOT.replace("default = [\"prod\", \"stage\"]\n", ""));
+    with_pair_module(&h);
+    // validate: the module's for_each waits for a variable that has no value; checked as one
+    // instance, without an error.
+    let d = meshform_engine::ops::validate(&h.ws);
+    assert!(!d.has_errors(), "{}", show(&d));
+    let h = Harness::new(ROOT);
+    with_pair_module(&h);
+    let opts = PlanOptions {
+        module_excludes: vec![ModulePattern(vec![(
+            "pair".into(),
+            Some(meshform_core::InstanceKey::Str("stage".into())),
+        )])],
+        ..PlanOptions::default()
+    };
+    let plan = h.plan_ok(&opts).await;
+    let planned: Vec<String> = summary(&plan).into_iter().map(|(a, _)| a).collect();
+    assert!(planned.iter().all(|a| !a.starts_with("module.pair[\"stage\"]")), "{planned:?}");
+    assert!(planned.contains(&"module.pair[\"prod\"].test_thing.t[0]".to_owned()), "{planned:?}");
+}

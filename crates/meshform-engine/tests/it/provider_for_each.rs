@@ -161,3 +161,37 @@ resource "test_thing" "missing" {
     let e = diag(&d, "meshform::config::provider_instance_key");
     assert!(e.summary.contains("provider test.by has no instance [\"b\"]"), "{}", show(&d));
 }
+
+#[tokio::test]
+async fn provider_instances_read_what_the_same_apply_creates() {
+    // Each instance is configured from a resource created in this apply: configured during apply.
+    let h = Harness::new(
+        r#"
+resource "test_thing" "endpoint" {
+  for_each = toset(["eu", "us"])
+  name     = "endpoint-${each.key}"
+}
+
+provider "test" {
+  alias    = "by_site"
+  for_each = toset(["eu", "us"])
+  endpoint = test_thing.endpoint[each.key].id
+}
+
+resource "test_thing" "t" {
+  for_each = toset(["eu", "us"])
+  provider = test.by_site[each.key]
+  name     = "t-${each.key}"
+}
+"#,
+    );
+    h.apply_ok().await;
+    let mut endpoints = h.cloud.lock().endpoints.clone();
+    endpoints.sort();
+    endpoints.dedup();
+    let mut ids = vec![h.cloud.id_of("endpoint-eu"), h.cloud.id_of("endpoint-us")];
+    ids.sort();
+    assert_eq!(endpoints, ids);
+    assert!(h.cloud.names().contains(&"t-us".to_owned()));
+    assert!(h.plan_default().await.actionable().next().is_none());
+}
