@@ -18,6 +18,8 @@
 
 #![allow(clippy::print_stdout)] // a benchmark reports its figures on stdout
 
+#[path = "../tests/shared/n_clusters.rs"]
+mod n_clusters;
 #[path = "support/sandbox_env.rs"]
 mod sandbox_env;
 
@@ -63,47 +65,7 @@ fn write_configuration(dir: &Path, n: usize) {
     };
     copy(&repo_dir().join("modules/multi-master"), &dir.join("modules/multi-master"));
     copy(&repo_dir().join("examples/three-regions/apps"), &dir.join("apps"));
-    let mut hcl = String::new();
-    for i in 1..=n {
-        hcl.push_str(&format!("variable \"cluster_{i}_id\" {{ type = string }}\n"));
-    }
-    let ids: String =
-        (1..=n).map(|i| format!("    \"cluster-{i}\" = var.cluster_{i}_id\n")).collect();
-    hcl.push_str(&format!(
-        r#"
-locals {{
-  ids = {{
-{ids}  }}
-  apps = {{
-    for name in keys(local.ids) : name => concat(
-      [for d in split("\n---\n", file("${{path.module}}/apps/sleep.yaml")) : yamldecode(d)],
-      [for d in split("\n---\n", templatefile("${{path.module}}/apps/helloworld.yaml", {{ version = "v${{trimprefix(name, "cluster-")}}" }})) : yamldecode(d)],
-    )
-  }}
-}}
-
-provider "asm" {{}}
-provider "ack" {{}}
-
-module "dr" {{
-  source   = "./modules/multi-master"
-  clusters = {{ for name, id in local.ids : name => {{ id = id }} }}
-}}
-
-provider "kubernetes" {{
-  alias              = "cluster"
-  for_each           = local.ids
-  kubeconfig_content = module.dr.cluster_kubeconfigs[each.key]
-}}
-
-resource "kubernetes_manifest" "apps" {{
-  for_each   = local.ids
-  provider   = kubernetes.cluster[each.key]
-  manifest   = local.apps[each.key]
-  depends_on = [module.dr]
-}}
-"#
-    ));
+    let hcl = n_clusters::topology(n);
     std::fs::write(dir.join("main.hcl"), hcl).expect("write main.hcl");
 }
 

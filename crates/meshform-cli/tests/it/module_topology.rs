@@ -10,6 +10,9 @@ use std::path::{Path, PathBuf};
 use crate::sandboxed::{check, cluster_entry, edit, verify_report, Sandboxed};
 use crate::support::{Run, Workdir};
 
+#[path = "../shared/n_clusters.rs"]
+mod n_clusters;
+
 /// The repository's root.
 fn repo_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -167,50 +170,9 @@ fn three_regions_reach_every_version_from_every_cluster_until_one_is_down() {
 /// helloworld vN in cluster-N, one kubernetes provider block with `for_each`, and a check per
 /// cluster that every version answers (apps from `examples/three-regions`).
 fn n_clusters_config(n: usize) -> String {
-    let mut hcl = String::new();
-    for i in 1..=n {
-        hcl.push_str(&format!("variable \"cluster_{i}_id\" {{ type = string }}\n"));
-    }
-    let ids: Vec<String> =
-        (1..=n).map(|i| format!("    \"cluster-{i}\" = var.cluster_{i}_id\n")).collect();
+    let mut hcl = n_clusters::topology(n);
     let versions: Vec<String> = (1..=n).map(|i| format!("\"v{i}\"")).collect();
     let versions = versions.join(", ");
-    hcl.push_str(&format!(
-        r#"
-locals {{
-  ids = {{
-{ids}  }}
-  apps = {{
-    for name in keys(local.ids) : name => concat(
-      [for d in split("\n---\n", file("${{path.module}}/apps/sleep.yaml")) : yamldecode(d)],
-      [for d in split("\n---\n", templatefile("${{path.module}}/apps/helloworld.yaml", {{ version = "v${{trimprefix(name, "cluster-")}}" }})) : yamldecode(d)],
-    )
-  }}
-}}
-
-provider "asm" {{}}
-provider "ack" {{}}
-
-module "dr" {{
-  source   = "./modules/multi-master"
-  clusters = {{ for name, id in local.ids : name => {{ id = id }} }}
-}}
-
-provider "kubernetes" {{
-  alias              = "cluster"
-  for_each           = local.ids
-  kubeconfig_content = module.dr.cluster_kubeconfigs[each.key]
-}}
-
-resource "kubernetes_manifest" "apps" {{
-  for_each   = local.ids
-  provider   = kubernetes.cluster[each.key]
-  manifest   = local.apps[each.key]
-  depends_on = [module.dr]
-}}
-"#,
-        ids = ids.concat()
-    ));
     for i in 1..=n {
         hcl.push_str(&format!(
             r#"
