@@ -21,8 +21,12 @@
 
 #[path = "support/critical.rs"]
 mod critical;
+#[path = "support/knobs.rs"]
+mod knobs;
 #[path = "support/sandbox_env.rs"]
 mod sandbox_env;
+
+use knobs::{env_number, load_average};
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -318,16 +322,6 @@ fn run_once(sandbox_rt: &Runtime, client: &Runtime, scratch: &Path) -> Run {
     });
     sandbox_rt.block_on(sandbox.shutdown());
     run
-}
-
-fn env_number<T: std::str::FromStr>(name: &str) -> Option<T> {
-    std::env::var(name).ok().and_then(|v| v.trim().parse().ok())
-}
-
-fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_else(|_| "unknown".to_owned())
 }
 
 fn main() {

@@ -18,10 +18,14 @@
 
 #![allow(clippy::print_stdout)] // a benchmark reports its figures on stdout
 
+#[path = "support/knobs.rs"]
+mod knobs;
 #[path = "../tests/shared/n_clusters.rs"]
 mod n_clusters;
 #[path = "support/sandbox_env.rs"]
 mod sandbox_env;
+
+use knobs::{env_number, load_average};
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -161,10 +165,6 @@ fn plan_once(client: &tokio::runtime::Runtime, dir: &Path, sandbox: &Sandbox, n:
     Figures { resources, parse, load, plan, rss_before, peak, peak_since_start: !peak_resettable }
 }
 
-fn env_number<T: std::str::FromStr>(name: &str) -> Option<T> {
-    std::env::var(name).ok().and_then(|v| v.trim().parse().ok())
-}
-
 fn env_list(name: &str) -> Option<Vec<usize>> {
     let v = std::env::var(name).ok()?;
     let sizes: Vec<usize> = v.split(',').filter_map(|s| s.trim().parse().ok()).collect();
@@ -173,12 +173,6 @@ fn env_list(name: &str) -> Option<Vec<usize>> {
 
 fn ms(d: Duration) -> String {
     format!("{:.0} ms", d.as_secs_f64() * 1000.0)
-}
-
-fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_else(|_| "unknown".to_owned())
 }
 
 fn main() {
