@@ -86,7 +86,7 @@ impl std::str::FromStr for ModulePath {
     /// Parses `module.a`, `module.a["k"].module.b[0]`, or `""` (the root).
     fn from_str(s: &str) -> Result<ModulePath, AddrParseError> {
         let mut rest = s;
-        let path = parse_module_steps(s, &mut rest)?;
+        let path = parse_module_steps(s, &mut rest)?.instance();
         if !rest.is_empty() {
             return Err(AddrParseError { input: s.to_owned(), reason: "not a module address" });
         }
@@ -149,11 +149,11 @@ fn parse_key(input: &str, rest: &mut &str) -> Result<InstanceKey, AddrParseError
 }
 
 /// Reads the leading `module.NAME[KEY].` steps of `input`, leaving the remainder (without its dot)
-/// in `rest`.
+/// in `rest`; each step's key is `None` when none is written.
 fn parse_module_steps<'a>(
     input: &'a str,
     rest: &mut &'a str,
-) -> Result<ModulePath, AddrParseError> {
+) -> Result<ModulePattern, AddrParseError> {
     let err = |reason| AddrParseError { input: input.to_owned(), reason };
     let mut steps = Vec::new();
     *rest = input;
@@ -164,15 +164,15 @@ fn parse_module_steps<'a>(
             return Err(err("a module step is module.NAME or module.NAME[KEY]"));
         }
         *rest = &after[end..];
-        let key = parse_key(input, rest)?;
-        steps.push(ModuleStep { name: name.to_owned(), key });
+        let key = if rest.starts_with('[') { Some(parse_key(input, rest)?) } else { None };
+        steps.push((name.to_owned(), key));
         match rest.strip_prefix('.') {
             Some(r) => *rest = r,
             None if rest.is_empty() => break,
             None => return Err(err("expected a `.` after a module step")),
         }
     }
-    Ok(ModulePath(steps))
+    Ok(ModulePattern(steps))
 }
 
 /// A resource block's address, before `count`/`for_each` expansion.
@@ -290,7 +290,7 @@ impl std::str::FromStr for InstanceAddr {
     fn from_str(s: &str) -> Result<InstanceAddr, AddrParseError> {
         let err = |reason| AddrParseError { input: s.to_owned(), reason };
         let mut rest = s;
-        let module = parse_module_steps(s, &mut rest)?;
+        let module = parse_module_steps(s, &mut rest)?.instance();
         let end = rest.find('[').unwrap_or(rest.len());
         let head = &rest[..end];
         let mut tail = &rest[end..];
@@ -341,6 +341,17 @@ impl std::str::FromStr for AddrPattern {
 pub struct ModulePattern(pub Vec<(String, Option<InstanceKey>)>);
 
 impl ModulePattern {
+    /// The module instance these steps name, a step without a key being the call's keyless
+    /// instance.
+    pub fn instance(self) -> ModulePath {
+        ModulePath(
+            self.0
+                .into_iter()
+                .map(|(name, key)| ModuleStep { name, key: key.unwrap_or(InstanceKey::None) })
+                .collect(),
+        )
+    }
+
     /// Whether a module instance is the one named or inside it.
     pub fn contains(&self, path: &ModulePath) -> bool {
         path.0.len() >= self.0.len()
@@ -390,40 +401,12 @@ impl std::str::FromStr for Selector {
     fn from_str(s: &str) -> Result<Selector, AddrParseError> {
         let mut rest = s;
         let module = parse_module_steps(s, &mut rest)?;
-        if rest.is_empty() && !module.is_root() {
+        if rest.is_empty() && !module.0.is_empty() {
             // Written keys select one instance; a bare step selects every instance of the call.
-            let mut steps = Vec::new();
-            let mut text = s;
-            for step in module.0 {
-                text = &text["module.".len() + step.name.len()..];
-                let keyed = text.starts_with('[');
-                if keyed {
-                    let close = closing_bracket(text).unwrap_or(text.len() - 1);
-                    text = &text[close + 1..];
-                }
-                text = text.strip_prefix('.').unwrap_or(text);
-                steps.push((step.name, keyed.then_some(step.key)));
-            }
-            return Ok(Selector::Module(ModulePattern(steps)));
+            return Ok(Selector::Module(module));
         }
         Ok(Selector::Resource(s.parse()?))
     }
-}
-
-/// The index of the `]` closing the `[` at the start of `text`, skipping quoted strings.
-fn closing_bracket(text: &str) -> Option<usize> {
-    let mut quoted = false;
-    let mut escaped = false;
-    for (i, c) in text.char_indices().skip(1) {
-        match c {
-            _ if escaped => escaped = false,
-            '\\' if quoted => escaped = true,
-            '"' => quoted = !quoted,
-            ']' if !quoted => return Some(i),
-            _ => {}
-        }
-    }
-    None
 }
 
 impl fmt::Display for Selector {
