@@ -6,9 +6,7 @@
 use std::collections::BTreeMap;
 
 use meshform_config::model::{Config, MovedDef};
-use meshform_core::{
-    Diagnostic, Diagnostics, InstanceAddr, ModulePath, ModulePattern, ModuleStep, Selector,
-};
+use meshform_core::{Diagnostic, Diagnostics, InstanceAddr, ModulePath, ModulePattern, Selector};
 use meshform_state::{surgery, State, SurgeryError};
 
 /// One instance the state held at `from` and now holds at `to`.
@@ -125,13 +123,7 @@ fn moved_module(path: &ModulePath, from: &ModulePattern, to: &ModulePattern) -> 
             return None;
         }
     }
-    let mut steps: Vec<ModuleStep> =
-        to.0.iter()
-            .map(|(name, key)| ModuleStep {
-                name: name.clone(),
-                key: key.clone().unwrap_or(meshform_core::InstanceKey::None),
-            })
-            .collect();
+    let mut steps = to.clone().instance().0;
     if whole {
         if let (Some(last), Some(src)) = (steps.last_mut(), path.0.get(n - 1)) {
             last.key = src.key.clone();
