@@ -2,7 +2,7 @@
 //! addresses in text, `show --json` (Terraform's `module_address`), the state (`module`), `state
 //! list module.…`, `--target module.…`, `graph` (one cluster per module instance), and a missing
 //! source reported at `main.hcl`; a resource moved into a module with a `moved` block; an `import`
-//! block planned, shown and applied.
+//! block planned, shown and applied; a `removed` block forgetting without destroying.
 
 use crate::harness::{assert_valid, schema, Workdir};
 
@@ -81,6 +81,14 @@ fn a_module_called_per_region_is_planned_applied_and_addressed() {
     );
     assert!(!text.contains("module.site[\"eu\"]"), "{text}");
 
+    let replace = w.ok(&["plan", "--replace", "module.site[\"eu\"].local_file.index"]).stdout;
+    assert!(
+        replace.contains("# module.site[\"eu\"].local_file.index will be replaced, as requested"),
+        "{replace}"
+    );
+    let shown = w.ok(&["state", "show", "module.site[\"us\"].local_file.index"]).stdout;
+    assert!(shown.contains("out/us/index.txt"), "{shown}");
+
     let dot = w.ok(&["graph"]).stdout;
     assert!(dot.contains("subgraph \"cluster_"), "{dot}");
     assert!(dot.contains("label = \"module.site[\\\"eu\\\"]\";"), "{dot}");
@@ -143,4 +151,30 @@ fn an_import_block_is_planned_shown_and_applied() {
     w.ok(&["apply", "plan.bin"]);
     assert_eq!(w.ok(&["state", "list"]).stdout.trim(), "local_file.motd");
     w.ok(&["plan"]).stdout_has("No changes.");
+}
+
+#[test]
+fn a_removed_block_forgets_without_destroying() {
+    let w = Workdir::with_main(
+        "resource \"local_file\" \"keep\" {\n  filename = \"out/keep.txt\"\n  content  = \"k\"\n}\n",
+    );
+    w.ok(&["apply", "--auto-approve"]);
+    w.write(
+        "main.hcl",
+        "removed {\n  from = local_file.keep\n  lifecycle {\n    destroy = false\n  }\n}\n",
+    );
+    let plan = w.ok(&["plan", "--out", "plan.bin"]).stdout;
+    assert!(
+        plan.contains(
+            "# local_file.keep will no longer be managed by meshform, but will not be destroyed"
+        ),
+        "{plan}"
+    );
+    let doc: serde_json::Value =
+        serde_json::from_str(&w.ok(&["show", "--json", "plan.bin"]).stdout).expect("one document");
+    assert_valid(&schema("plan.schema.json"), &doc);
+    assert_eq!(doc["resource_changes"][0]["change"]["actions"], serde_json::json!(["forget"]));
+    w.ok(&["apply", "plan.bin"]);
+    assert_eq!(w.ok(&["state", "list"]).stdout.trim(), "");
+    assert_eq!(w.read("out/keep.txt"), "k", "the file stays");
 }
