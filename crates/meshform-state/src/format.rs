@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use meshform_core::{InstanceAddr, InstanceKey, Mode, ModulePath, PathStep, ResourceAddr, Value};
 use serde::{Deserialize, Serialize};
 
+use crate::keyed::{Keyed, KeyedList};
 use crate::store::now_rfc3339;
 
 /// The state format version this build reads and writes.
@@ -27,8 +28,9 @@ pub struct State {
     pub lineage: String,
     #[serde(default)]
     pub outputs: BTreeMap<String, OutputState>,
+    /// Sorted by address; stored as a list.
     #[serde(default)]
-    pub resources: Vec<ResourceState>,
+    pub resources: KeyedList<ResourceState>,
     /// Creates that were sent (or about to be sent) to a provider but whose result was not yet saved.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pending: Vec<PendingCreate>,
@@ -101,7 +103,36 @@ pub struct ResourceState {
     pub name: String,
     /// The provider instance that manages it: `provider.local` or `provider.kubernetes.cluster_1`.
     pub provider: String,
-    pub instances: Vec<InstanceState>,
+    /// Sorted by key; stored as a list.
+    pub instances: KeyedList<InstanceState>,
+}
+
+impl Keyed for ResourceState {
+    type Key = ResourceAddr;
+
+    fn key(&self) -> ResourceAddr {
+        self.addr()
+    }
+
+    fn describe(key: &ResourceAddr) -> String {
+        format!("resource {key}")
+    }
+}
+
+impl Keyed for InstanceState {
+    type Key = InstanceKey;
+
+    fn key(&self) -> InstanceKey {
+        self.index_key.clone()
+    }
+
+    fn describe(key: &InstanceKey) -> String {
+        if key.is_none() {
+            "an instance without a key".to_owned()
+        } else {
+            format!("instance {key}")
+        }
+    }
 }
 
 impl ResourceState {
@@ -126,11 +157,6 @@ impl ResourceState {
             ty: self.ty.clone(),
             name: self.name.clone(),
         }
-    }
-
-    /// Where the instance with `key` is (or would be inserted) in `instances`, kept sorted by key.
-    fn instance_index(&self, key: &InstanceKey) -> Result<usize, usize> {
-        self.instances.binary_search_by(|i| i.index_key.cmp(key))
     }
 }
 
@@ -258,43 +284,19 @@ impl State {
             serial: 0,
             lineage: uuid::Uuid::new_v4().to_string(),
             outputs: BTreeMap::new(),
-            resources: Vec::new(),
+            resources: KeyedList::new(),
             pending: Vec::new(),
             deposed: Vec::new(),
         }
     }
 
     pub fn resource(&self, addr: &ResourceAddr) -> Option<&ResourceState> {
-        self.resource_index(addr).ok().map(|i| &self.resources[i])
+        self.resources.get(addr)
     }
 
     pub fn instance(&self, addr: &InstanceAddr) -> Option<(&ResourceState, &InstanceState)> {
         let r = self.resource(&addr.resource)?;
-        let i = r.instance_index(&addr.key).ok()?;
-        Some((r, &r.instances[i]))
-    }
-
-    /// Where the resource is (or would be inserted) in `resources`, kept sorted by address: a
-    /// binary search, so that one operation's bookkeeping does not grow with the state.
-    fn resource_index(&self, addr: &ResourceAddr) -> Result<usize, usize> {
-        self.resources.binary_search_by(|r| {
-            (&r.module, r.mode, r.ty.as_str(), r.name.as_str()).cmp(&(
-                &addr.module,
-                addr.mode,
-                addr.ty.as_str(),
-                addr.name.as_str(),
-            ))
-        })
-    }
-
-    /// Sorts resources by address and instances by key, the order every change keeps and every
-    /// lookup relies on. A state read from a document is normalised so (a document edited by hand
-    /// may not be sorted).
-    pub fn normalize(&mut self) {
-        self.resources.sort_by_key(ResourceState::addr);
-        for r in &mut self.resources {
-            r.instances.sort_by(|a, b| a.index_key.cmp(&b.index_key));
-        }
+        Some((r, r.instances.get(&addr.key)?))
     }
 
     /// Every instance with its address, in state order.
@@ -306,9 +308,8 @@ impl State {
         })
     }
 
-    /// Inserts or replaces an instance, creating its resource entry when needed. Keeps resources and
-    /// instances sorted so that the document is deterministic. The instance's `index_key` is set to
-    /// `addr.key`.
+    /// Inserts or replaces an instance, creating its resource entry when needed. The instance's
+    /// `index_key` is set to `addr.key`.
     pub fn set_instance(
         &mut self,
         addr: &InstanceAddr,
@@ -316,24 +317,14 @@ impl State {
         mut instance: InstanceState,
     ) {
         instance.index_key = addr.key.clone();
-        let idx = match self.resource_index(&addr.resource) {
-            Ok(i) => i,
-            Err(i) => {
-                self.resources.insert(
-                    i,
-                    ResourceState {
-                        module: addr.resource.module.clone(),
-                        mode: addr.resource.mode,
-                        ty: addr.resource.ty.clone(),
-                        name: addr.resource.name.clone(),
-                        provider: provider.to_owned(),
-                        instances: Vec::new(),
-                    },
-                );
-                i
-            }
-        };
-        let r = &mut self.resources[idx];
+        let r = self.resources.get_or_insert_with(addr.resource.clone(), || ResourceState {
+            module: addr.resource.module.clone(),
+            mode: addr.resource.mode,
+            ty: addr.resource.ty.clone(),
+            name: addr.resource.name.clone(),
+            provider: provider.to_owned(),
+            instances: KeyedList::new(),
+        });
         let alone = r.instances.iter().all(|i| i.index_key == addr.key);
         if alone {
             // The resource's provider is its only instance's.
@@ -341,10 +332,7 @@ impl State {
         }
         instance.provider = (r.provider != provider).then(|| provider.to_owned());
         let own = instance.provider.is_some();
-        match r.instance_index(&addr.key) {
-            Ok(i) => r.instances[i] = instance,
-            Err(i) => r.instances.insert(i, instance),
-        }
+        r.instances.insert(instance);
         if own {
             r.hoist_provider();
         }
@@ -352,12 +340,10 @@ impl State {
 
     /// Removes an instance (and its resource entry when it was the last); returns it.
     pub fn remove_instance(&mut self, addr: &InstanceAddr) -> Option<InstanceState> {
-        let ri = self.resource_index(&addr.resource).ok()?;
-        let r = &mut self.resources[ri];
-        let ii = r.instance_index(&addr.key).ok()?;
-        let inst = r.instances.remove(ii);
+        let r = self.resources.get_mut(&addr.resource)?;
+        let inst = r.instances.remove(&addr.key)?;
         if r.instances.is_empty() {
-            self.resources.remove(ri);
+            self.resources.remove(&addr.resource);
         }
         Some(inst)
     }

@@ -8,6 +8,7 @@
 //!   `schemas/state.schema.json`).
 //! - [`store`]: the [`StateStore`] trait every backend implements (read, atomic write with serial and
 //!   lineage checks, run locks), [`LockInfo`], the [`StateLock`] guard and [`StateError`].
+//! - [`keyed`]: [`keyed::KeyedList`], the state's sorted lists of resources and instances.
 //! - [`journal`]: the changes ([`StateChange`]) a run appends between two snapshots, their framing,
 //!   and their replay on read.
 //! - [`encryption`]: encryption at rest (OpenTofu's envelope, PBKDF2 + AES-256-GCM) of states and
@@ -24,6 +25,7 @@ pub mod backend;
 pub mod encryption;
 pub mod format;
 pub mod journal;
+pub mod keyed;
 pub mod local;
 mod local_journal;
 pub mod migrate;
@@ -36,6 +38,7 @@ pub use format::{
     STATE_FORMAT_VERSION,
 };
 pub use journal::StateChange;
+pub use keyed::KeyedList;
 pub use local::{decode_state, encode_state, LocalStore, DEFAULT_STATE_FILE, WORKSPACES_DIR};
 pub use pg::{PgSettings, PgStore};
 pub use store::{

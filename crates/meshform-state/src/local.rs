@@ -555,9 +555,7 @@ pub fn decode_state(path: &Path, bytes: &[u8]) -> Result<State, StateError> {
             supported: STATE_FORMAT_VERSION,
         });
     }
-    let mut state: State = serde_json::from_str(text).map_err(|e| corrupt(describe(&e)))?;
-    state.normalize();
-    Ok(state)
+    serde_json::from_str(text).map_err(|e| corrupt(describe(&e)))
 }
 
 /// A stored state, decrypted and decoded.
@@ -688,6 +686,31 @@ mod tests {
         assert!(matches!(e, Err(StateError::Corrupt { .. })));
         let e = decode_state(Path::new("s.json"), b"[1]");
         assert!(matches!(e, Err(StateError::Corrupt { .. })));
+    }
+
+    /// A document edited by hand: lists in any order are read sorted; an instance listed twice is
+    /// refused with where it is, never one copy silently dropped.
+    #[test]
+    fn decode_sorts_lists_and_refuses_an_instance_listed_twice() {
+        let doc = |keys: &str| {
+            format!(
+                r#"{{"version": 1, "meshform_version": "0", "serial": 1, "lineage": "l",
+  "resources": [
+    {{"mode": "managed", "type": "t", "name": "b", "provider": "provider.t",
+      "instances": [{{"attributes": {{}}}}]}},
+    {{"mode": "managed", "type": "t", "name": "a", "provider": "provider.t",
+      "instances": [{keys}]}}
+  ]}}"#
+            )
+        };
+        let two = r#"{"index_key": 2, "attributes": {}}, {"index_key": 1, "attributes": {}}"#;
+        let state = decode_state(Path::new("s.json"), doc(two).as_bytes()).unwrap();
+        let addrs: Vec<String> = state.instances().map(|(a, _, _)| a.to_string()).collect();
+        assert_eq!(addrs, ["t.a[1]", "t.a[2]", "t.b"]);
+
+        let twice = r#"{"index_key": 1, "attributes": {}}, {"index_key": 1, "attributes": {}}"#;
+        let m = decode_state(Path::new("s.json"), doc(twice).as_bytes()).unwrap_err().to_string();
+        assert!(m.contains("instance [1] is listed twice") && m.contains("line 6"), "{m}");
     }
 
     #[test]

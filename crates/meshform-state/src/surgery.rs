@@ -156,9 +156,9 @@ pub fn move_(
 
     if sp.key.is_none() && dp.key.is_none() {
         // The whole resource.
-        let Some(ri) = state.resources.iter().position(|r| r.addr() == sp.resource) else {
+        if state.resource(&sp.resource).is_none() {
             return Err(SurgeryError::SourceMissing { src: err_src() });
-        };
+        }
         let dst_taken = state.resource(&dp.resource).is_some()
             || state.pending.iter().any(|p| {
                 p.address.parse::<InstanceAddr>().is_ok_and(|a| a.resource == dp.resource)
@@ -166,7 +166,9 @@ pub fn move_(
         if dst_taken {
             return Err(SurgeryError::DestinationExists { src: err_src(), dst: err_dst() });
         }
-        let r = &mut state.resources[ri];
+        let Some(mut r) = state.resources.remove(&sp.resource) else {
+            return Err(SurgeryError::SourceMissing { src: err_src() });
+        };
         let moved: Vec<(String, String)> = r
             .instances
             .iter()
@@ -179,7 +181,7 @@ pub fn move_(
             .collect();
         r.name = dp.resource.name.clone();
         r.module = dp.resource.module.clone();
-        state.resources.sort_by_key(|r| r.addr());
+        state.resources.insert(r);
         let (old, new) = (sp.resource.to_string(), dp.resource.to_string());
         for r in &mut state.resources {
             for i in &mut r.instances {

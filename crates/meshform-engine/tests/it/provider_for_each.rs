@@ -45,7 +45,7 @@ async fn each_instance_uses_the_provider_instance_of_its_key() {
     assert_eq!(endpoints, ["https://eu.example", "https://us.example"]);
     // The state says which instance manages which object.
     let state = h.state();
-    let r = &state.resources[0];
+    let r = state.resources.first().expect("a resource");
     let recorded: Vec<&str> = r.instances.iter().map(|i| r.provider_of(i)).collect();
     assert_eq!(recorded, ["provider.test.by_site[\"eu\"]", "provider.test.by_site[\"us\"]"]);
     assert!(h.plan_default().await.actionable().next().is_none());

@@ -78,7 +78,7 @@ async fn a_mesh_kubeconfig_configures_a_provider_for_its_istio_resources() {
     let mesh = world.emulator.snapshot().meshes.keys().next().cloned().expect("a mesh");
     let api = world.emulator.mesh_api(&mesh).expect("the mesh's API server runs");
     let state = meshform_engine::ops::read_state(&world.ws).expect("state");
-    let instance = &state.resources[0].instances[0];
+    let instance = state.instances().next().expect("an instance").2;
     assert_eq!(
         instance.attributes["kubeconfig"].as_str(),
         Some(api.kubeconfig()),

@@ -110,6 +110,13 @@ impl Planner<'_> {
                 }
             }
         }
+        // What the walk already planned (a set: looking each orphan up in the list would cost the
+        // length of the plan per orphan).
+        let planned: std::collections::HashSet<InstanceAddr> = if destroy {
+            self.plan.changes.iter().map(|c| c.addr.clone()).collect()
+        } else {
+            std::collections::HashSet::new()
+        };
         for (addr, key) in orphans {
             if self.failed.contains(&Node::Provider(key.clone()))
                 || !self.ctx.providers.contains_key(&key)
@@ -134,7 +141,7 @@ impl Planner<'_> {
             let def = self.config.resources.get(&addr.resource);
             let reason =
                 if destroy { ChangeReason::DestroyMode } else { ChangeReason::NotInConfig };
-            if destroy && self.plan.changes.iter().any(|c| c.addr == addr) {
+            if planned.contains(&addr) {
                 continue;
             }
             self.plan_delete(&addr, &key, &schema, reason, def).await;
