@@ -101,6 +101,9 @@ pub fn render_plan(plan: &Plan, style: Style) -> String {
     if actionable.is_empty() && outputs.is_empty() {
         if plan.has_changes() {
             out.push_str("No resource changes; the state's bookkeeping will be updated.\n");
+        } else if !plan.complete() {
+            out.push_str(&style.bold("No changes in what could be planned."));
+            out.push_str(" Whether the parts left out match the configuration is not known.\n");
         } else {
             out.push_str(&style.bold("No changes."));
             out.push_str(" Your infrastructure matches the configuration.\n");
@@ -580,5 +583,24 @@ mod tests {
     fn no_changes_message() {
         let text = render_plan(&Plan::default(), Style::default());
         assert_eq!(text, "No changes. Your infrastructure matches the configuration.\n");
+    }
+
+    /// An incomplete plan with nothing to do in what it could plan does not claim that everything
+    /// matches the configuration.
+    #[test]
+    fn an_incomplete_plan_without_changes_does_not_say_everything_matches() {
+        let plan = Plan {
+            failures: vec![meshform_engine::plan::PlanFailure {
+                address: "asm_mesh.one".into(),
+                provider: "provider.asm.one".into(),
+                message: "connection refused".into(),
+            }],
+            ..Plan::default()
+        };
+        let text = render_plan(&plan, Style::default());
+        assert!(text.contains("Warning: this plan is incomplete"), "{text}");
+        assert!(text.contains("asm_mesh.one (provider provider.asm.one): connection refused"));
+        assert!(text.ends_with("No changes in what could be planned. Whether the parts left out match the configuration is not known.\n"), "{text}");
+        assert!(!text.contains("Your infrastructure matches"), "{text}");
     }
 }
