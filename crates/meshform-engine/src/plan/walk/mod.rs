@@ -96,6 +96,15 @@ pub fn provider_key_from_state(s: &str) -> &str {
     s.strip_prefix("provider.").unwrap_or(s)
 }
 
+/// A resource's provider instance as planning finds it.
+enum ProviderReach {
+    Configured(Arc<dyn ConfiguredProvider>),
+    /// Configured during apply, once the values it is configured from are known.
+    Deferred,
+    /// Not configured (it failed, or what it needs failed): the resource is skipped.
+    Unavailable,
+}
+
 pub(crate) struct Planner<'a> {
     pub config: &'a Config,
     pub graph: &'a ConfigGraph,
@@ -488,8 +497,9 @@ impl<'a> Planner<'a> {
         let provider = match &r.provider_index {
             Some(_) => None,
             None => match self.provider_for(node, addr, &key) {
-                Some(p) => p,
-                None => return,
+                ProviderReach::Configured(p) => Some(p),
+                ProviderReach::Deferred => None,
+                ProviderReach::Unavailable => return,
             },
         };
         let deps: Vec<ResourceAddr> = self.resource_deps.of(self.graph, node).into_iter().collect();
@@ -527,8 +537,9 @@ impl<'a> Planner<'a> {
                         return;
                     };
                     match self.provider_for(node, addr, &k) {
-                        Some(p) => (k, p),
-                        None => return,
+                        ProviderReach::Configured(p) => (k, Some(p)),
+                        ProviderReach::Deferred => (k, None),
+                        ProviderReach::Unavailable => return,
                     }
                 }
             };
@@ -627,23 +638,17 @@ impl<'a> Planner<'a> {
         self.set_resource_value(addr, whole);
     }
 
-    /// The configured provider instance `key` (`None` while it waits to be configured during
-    /// apply); `None` outside when it is not available, the resource then skipped.
-    #[allow(clippy::option_option)]
-    fn provider_for(
-        &mut self,
-        node: &Node,
-        addr: &ResourceAddr,
-        key: &str,
-    ) -> Option<Option<Arc<dyn ConfiguredProvider>>> {
+    /// Where the provider instance `key` stands; when it is not available, the resource is
+    /// skipped (recorded here).
+    fn provider_for(&mut self, node: &Node, addr: &ResourceAddr, key: &str) -> ProviderReach {
         match self.ctx.providers.get(key).cloned() {
-            Some(p) => Some(Some(p)),
-            None if self.ctx.deferred_providers.contains(key) => Some(None),
+            Some(p) => ProviderReach::Configured(p),
+            None if self.ctx.deferred_providers.contains(key) => ProviderReach::Deferred,
             None => {
                 self.failed.insert(node.clone());
                 self.plan.skipped.push(format!("{addr} (its provider {key} is not available)"));
                 self.set_resource_value(addr, Value::Unknown);
-                None
+                ProviderReach::Unavailable
             }
         }
     }
