@@ -8,7 +8,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use meshform_core::{
-    implied_provider, Diagnostic, Diagnostics, InstanceKey, ModulePath, Span, Value,
+    implied_provider, AddrPattern, Diagnostic, Diagnostics, InstanceKey, ModulePath, ModulePattern,
+    Selector, Span, Value,
 };
 
 use crate::eval::{Evaluator, MapScope, Overlay, Scope};
@@ -89,6 +90,27 @@ fn resolve_module_dependencies(config: &mut Config) {
             }));
         }
         r.depends_on = out;
+    }
+}
+
+/// An address written inside the module instance at `path` (`aws_x.a`, `module.inner`), as the
+/// root names it (`module.dr["k"].aws_x.a`).
+fn selector_in(selector: &Selector, path: &ModulePath) -> Selector {
+    match selector {
+        Selector::Resource(p) => {
+            let mut steps = path.0.clone();
+            steps.extend(p.resource.module.0.iter().cloned());
+            Selector::Resource(AddrPattern {
+                resource: p.resource.clone().in_module(&ModulePath(steps)),
+                key: p.key.clone(),
+            })
+        }
+        Selector::Module(m) => {
+            let mut steps: Vec<(String, Option<InstanceKey>)> =
+                path.0.iter().map(|s| (s.name.clone(), Some(s.key.clone()))).collect();
+            steps.extend(m.0.iter().cloned());
+            Selector::Module(ModulePattern(steps))
+        }
     }
 }
 
@@ -355,26 +377,6 @@ impl Expander {
                 ),
             );
         }
-        for r in &child.removed {
-            self.diags.push(
-                Diagnostic::error(
-                    "meshform::config::module_removed",
-                    "removed blocks inside a module are not supported yet",
-                )
-                .with_span(r.span.clone(), "declared in a module")
-                .with_help("write it in the root module with the full address: from = module.NAME.TYPE.NAME"),
-            );
-        }
-        for m in &child.moved {
-            self.diags.push(
-                Diagnostic::error(
-                    "meshform::config::module_moved",
-                    "moved blocks inside a module are not supported yet",
-                )
-                .with_span(m.span.clone(), "declared in a module")
-                .with_help("write the move in the root module with full addresses: from = module.NAME.TYPE.OLD, to = module.NAME.TYPE.NEW"),
-            );
-        }
         for c in child.checks.values() {
             self.diags.push(
                 Diagnostic::error(
@@ -481,6 +483,21 @@ impl Expander {
                 outputs: child.outputs.clone(),
             },
         );
+        // `moved` and `removed` blocks name addresses within the module: made absolute for this
+        // instance, they join the root's (a module author's refactoring, as in Terraform).
+        for m in &child.moved {
+            self.out.moved.push(MovedDef {
+                span: m.span.clone(),
+                from: (selector_in(&m.from.0, path), m.from.1.clone()),
+                to: (selector_in(&m.to.0, path), m.to.1.clone()),
+            });
+        }
+        for r in &child.removed {
+            self.out.removed.push(RemovedDef {
+                from: (selector_in(&r.from.0, path), r.from.1.clone()),
+                ..r.clone()
+            });
+        }
         for (addr, def) in &child.resources {
             let mut r = def.clone();
             r.addr = addr.clone().in_module(path);

@@ -98,7 +98,7 @@ pub fn render_plan(plan: &Plan, style: Style) -> String {
         }
         return out;
     }
-    if actionable.is_empty() && outputs.is_empty() {
+    if actionable.is_empty() && outputs.is_empty() && plan.forgotten.is_empty() {
         if plan.has_changes() {
             out.push_str("No resource changes; the state's bookkeeping will be updated.\n");
         } else if !plan.complete() {
@@ -118,6 +118,9 @@ pub fn render_plan(plan: &Plan, style: Style) -> String {
             render_noted_change(c, notes, style, &mut out);
             out.push('\n');
         }
+    }
+    // Forgetting is a change too (shown above, with the adoptions): the summary counts it.
+    if !actionable.is_empty() || !plan.forgotten.is_empty() {
         let (add, change, destroy) = plan.summary();
         let forget = match plan.forgotten.len() {
             0 => String::new(),

@@ -1,7 +1,8 @@
 //! Modules through the binary: a `for_each` module call planned, applied and shown with module
 //! addresses in text, `show --json` (Terraform's `module_address`), the state (`module`), `state
 //! list module.…`, `--target module.…`, `graph` (one cluster per module instance), and a missing
-//! source reported at `main.hcl`; a resource moved into a module with a `moved` block; an `import`
+//! source reported at `main.hcl`; a resource moved into a module with a `moved` block, and one
+//! renamed by the module's author with a `moved` block inside the module; an `import`
 //! block planned, shown and applied; a `removed` block forgetting without destroying.
 
 use crate::harness::{assert_valid, schema, Workdir};
@@ -135,6 +136,47 @@ fn moving_a_resource_into_a_module_shows_the_move_and_destroys_nothing() {
     w.ok(&["plan"]).stdout_has("No changes.");
 }
 
+/// A module's author renames a resource and says so in the module: every instance of every call
+/// keeps its object; a loop between the module's statements is reported where they are written.
+#[test]
+fn a_moved_block_inside_a_module_renames_in_every_instance() {
+    let w = workdir();
+    w.ok(&["apply", "--auto-approve"]);
+    w.write(
+        "modules/site/main.hcl",
+        &format!(
+            "{}\nmoved {{\n  from = local_file.index\n  to   = local_file.home\n}}\n",
+            SITE.replace("\"index\"", "\"home\"")
+                .replace("local_file.index.filename", "local_file.home.filename")
+        ),
+    );
+    let plan = w.ok(&["plan"]).stdout;
+    for k in ["eu", "us"] {
+        let line = format!(
+            "# module.site[\"{k}\"].local_file.index has moved to module.site[\"{k}\"].local_file.home"
+        );
+        assert!(plan.contains(&line), "{line} in\n{plan}");
+    }
+    assert!(plan.contains("Plan: 0 to add, 0 to change, 0 to destroy."), "{plan}");
+    w.ok(&["apply", "--auto-approve"]).stdout_has("0 added, 0 changed, 0 destroyed");
+    let listed = w.ok(&["state", "list"]).stdout;
+    assert_eq!(
+        listed.lines().collect::<Vec<_>>(),
+        ["module.site[\"eu\"].local_file.home", "module.site[\"us\"].local_file.home"]
+    );
+    assert_eq!(w.read("out/us/index.txt"), "served from us by site");
+
+    // Statements leading back to where they started, inside the module.
+    w.write(
+        "modules/site/moves.hcl",
+        "moved {\n  from = local_file.home\n  to   = local_file.x\n}\n\nmoved {\n  from = local_file.x\n  to   = local_file.home\n}\n",
+    );
+    w.run(&["plan"])
+        .code(1)
+        .stderr_has("cyclic dependency in move statements")
+        .stderr_has("moves.hcl:1:1");
+}
+
 #[test]
 fn an_import_block_is_planned_shown_and_applied() {
     let w = Workdir::with_main(
@@ -170,6 +212,7 @@ fn a_removed_block_forgets_without_destroying() {
         ),
         "{plan}"
     );
+    assert!(plan.contains("Plan: 0 to add, 0 to change, 0 to destroy, 1 to forget."), "{plan}");
     let doc: serde_json::Value =
         serde_json::from_str(&w.ok(&["show", "--json", "plan.bin"]).stdout).expect("one document");
     assert_valid(&schema("plan.schema.json"), &doc);
@@ -177,4 +220,25 @@ fn a_removed_block_forgets_without_destroying() {
     w.ok(&["apply", "plan.bin"]);
     assert_eq!(w.ok(&["state", "list"]).stdout.trim(), "");
     assert_eq!(w.read("out/keep.txt"), "k", "the file stays");
+}
+
+/// A `removed` block inside a module forgets the resource it names in every instance of the
+/// module, and only there.
+#[test]
+fn a_removed_block_inside_a_module_forgets_in_every_instance() {
+    let w = workdir();
+    w.ok(&["apply", "--auto-approve"]);
+    w.write(
+        "modules/site/main.hcl",
+        "variable \"region\" {\n  type = string\n}\n\noutput \"file\" {\n  value = \"gone\"\n}\n\nremoved {\n  from = local_file.index\n  lifecycle {\n    destroy = false\n  }\n}\n",
+    );
+    let plan = w.ok(&["plan"]).stdout;
+    for k in ["eu", "us"] {
+        let line = format!("# module.site[\"{k}\"].local_file.index will no longer be managed by meshform, but will not be destroyed");
+        assert!(plan.contains(&line), "{line} in\n{plan}");
+    }
+    assert!(plan.contains("0 to destroy, 2 to forget."), "{plan}");
+    w.ok(&["apply", "--auto-approve"]);
+    assert_eq!(w.ok(&["state", "list"]).stdout.trim(), "");
+    assert_eq!(w.read("out/eu/index.txt"), "served from eu by site", "the files stay");
 }

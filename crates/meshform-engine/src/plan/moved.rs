@@ -3,7 +3,7 @@
 //! followed, loops refused, a destination already taken leaves the object where it was, with a
 //! warning. Apply saves the renamed state before its first operation.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use meshform_config::model::{Config, MovedDef};
 use meshform_core::{Diagnostic, Diagnostics, InstanceAddr, ModulePath, ModulePattern, Selector};
@@ -136,13 +136,15 @@ fn moved_module(path: &ModulePath, from: &ModulePattern, to: &ModulePattern) -> 
 /// `a → b`, `b → a` (or longer loops) would never settle.
 fn check_cycles(moved: &[MovedDef], diags: &mut Diagnostics) {
     let next = |addr: &str| moved.iter().position(|m| m.from.0.to_string() == addr);
+    // A module's statements are repeated for each of its instances: one report per statement.
+    let mut reported = BTreeSet::new();
     for (i, m) in moved.iter().enumerate() {
         let mut chain = vec![i];
         let mut cur = m.to.0.to_string();
         while let Some(j) = next(&cur) {
             if j == i {
                 // Reported once, from the statement that comes first.
-                if chain.iter().min() == Some(&i) {
+                if chain.iter().min() == Some(&i) && reported.insert(m.span.location()) {
                     let steps: Vec<String> = chain
                         .iter()
                         .map(|&k| {
@@ -176,6 +178,7 @@ fn check_cycles(moved: &[MovedDef], diags: &mut Diagnostics) {
 /// A move whose source the configuration still declares would move an object away from what
 /// still manages it.
 fn check_still_declared(config: &Config, diags: &mut Diagnostics) {
+    let mut reported = BTreeSet::new();
     for m in &config.moved {
         let declared = match &m.from.0 {
             Selector::Resource(p) if p.key.is_none() => {
@@ -188,7 +191,7 @@ fn check_still_declared(config: &Config, diags: &mut Diagnostics) {
                 .map(|(_, i)| i.call.span.location()),
             Selector::Resource(_) => None,
         };
-        if let Some(at) = declared {
+        if let Some(at) = declared.filter(|_| reported.insert(m.from.1.location())) {
             diags.push(
                 Diagnostic::error(
                     "meshform::config::moved_still_declared",

@@ -12,6 +12,8 @@ pub fn forgets(config: &Config, addr: &InstanceAddr) -> bool {
 
 /// A `removed` block must name something no longer in the configuration.
 pub fn check(config: &Config, diags: &mut Diagnostics) {
+    // A module's blocks are repeated for each of its instances: one report per block.
+    let mut reported = std::collections::BTreeSet::new();
     for r in &config.removed {
         let declared = match &r.from.0 {
             Selector::Resource(p) => config.resources.get(&p.resource).map(|d| d.span.location()),
@@ -21,7 +23,7 @@ pub fn check(config: &Config, diags: &mut Diagnostics) {
                 .find(|(path, _)| m.contains(path))
                 .map(|(_, i)| i.call.span.location()),
         };
-        if let Some(at) = declared {
+        if let Some(at) = declared.filter(|_| reported.insert(r.from.1.location())) {
             diags.push(
                 Diagnostic::error(
                     "meshform::config::removed_still_declared",
