@@ -50,9 +50,18 @@ impl Run {
         self
     }
 
+    /// Asserts that stderr contains `part` (wherever a diagnostic wraps it).
     #[track_caller]
     pub fn stderr_has(self, part: &str) -> Run {
-        assert!(self.stderr.contains(part), "stderr lacks {part:?}:\n{}", self.stderr);
+        let unwrapped = || {
+            let lines = self.stderr.lines().map(|l| l.trim().trim_start_matches('│').trim());
+            lines.filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" ")
+        };
+        assert!(
+            self.stderr.contains(part) || unwrapped().contains(part),
+            "stderr lacks {part:?}:\n{}",
+            self.stderr
+        );
         self
     }
 

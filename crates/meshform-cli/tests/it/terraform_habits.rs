@@ -1,5 +1,6 @@
 //! Terraform habits: `workspace new | select | delete` (local and PostgreSQL), `providers schema
-//! --json` (checked against `schemas/providers.schema.json`), and `console` fed through a pipe.
+//! --json` (checked against `schemas/providers.schema.json`), `console` fed through a pipe, and
+//! Terraform's file names (`main.tf`) answered with what to rename.
 
 use std::io::Write;
 use std::process::Stdio;
@@ -177,4 +178,17 @@ fn completions_and_man_page_come_from_the_command_definition() {
     assert!(man.contains(".SH \"MESHFORM WORKSPACE DELETE\""), "{man}");
     assert!(man.contains(".SH \"MESHFORM STATE PUSH\""), "nested subcommands: {man}");
     assert!(man.contains("\\fB\\-\\-auto\\-approve\\fR"), "{man}");
+}
+
+/// A directory of `*.tf` files: the error says meshform reads `*.hcl` and what to rename.
+#[test]
+fn terraform_file_names_are_answered_with_what_to_rename() {
+    let w = Workdir::new();
+    w.write("main.tf", "resource \"local_file\" \"f\" {\n  filename = \"f\"\n}\n");
+    w.run(&["plan"])
+        .code(1)
+        .stderr_has("no configuration files (*.hcl)")
+        .stderr_has("there is main.tf here: rename it (e.g. main.tf to main.hcl)");
+    w.write("variables.tf", "");
+    w.run(&["validate"]).code(1).stderr_has("there are 2 *.tf files here: rename them");
 }

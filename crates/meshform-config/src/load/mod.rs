@@ -73,12 +73,32 @@ pub(crate) fn load_dir_named(dir: &Path, prefix: &str) -> (Config, Diagnostics) 
         }
     }
     if config.files.is_empty() && !diags.has_errors() {
+        // Terraform's file names, which a Terraform user will try first.
+        let mut terraform: Vec<String> = std::fs::read_dir(dir)
+            .map(|entries| {
+                entries
+                    .filter_map(Result::ok)
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .filter(|n| n.ends_with(".tf"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        terraform.sort();
+        let help = match terraform.first() {
+            Some(first) => format!(
+                "meshform reads *.hcl files (in Terraform's syntax), and {} here: rename {} (e.g. {first} to {}.hcl)",
+                if terraform.len() == 1 { format!("there is {first}") } else { format!("there are {} *.tf files", terraform.len()) },
+                if terraform.len() == 1 { "it" } else { "them" },
+                first.trim_end_matches(".tf"),
+            ),
+            None => "run meshform in a directory holding *.hcl files, or pass it with -C DIR".to_owned(),
+        };
         diags.push(
             Diagnostic::error(
                 "meshform::config::no_files",
                 format!("no configuration files (*.hcl) in {}", dir.display()),
             )
-            .with_help("run meshform in a directory holding *.hcl files, or pass it with -C DIR"),
+            .with_help(help),
         );
     }
     (config, diags)
