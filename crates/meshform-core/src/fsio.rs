@@ -10,7 +10,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// Replaces `target` with `bytes` atomically. `mode` sets the Unix permission bits of the new file
 /// (before it becomes visible under `target`); `None` leaves the process's default (0666 less umask).
 /// The parent directory must exist. On failure the temporary file is removed and `target` is untouched.
+///
+/// A target that exists and is neither a file nor a directory (`/dev/null`, `/dev/stdout`, a named
+/// pipe) is written through, never replaced: renaming over it would turn a device into a file.
 pub fn write_atomic(target: &Path, bytes: &[u8], mode: Option<u32>) -> io::Result<()> {
+    if fs::metadata(target).is_ok_and(|m| !m.is_file() && !m.is_dir()) {
+        return OpenOptions::new().write(true).open(target)?.write_all(bytes);
+    }
     let dir = parent_dir(target);
     let (tmp, mut file) = create_temporary(dir, target, mode)?;
     let written = file.write_all(bytes).and_then(|()| file.sync_all());
@@ -131,6 +137,28 @@ mod tests {
         let target = dir.join("absent").join("file");
         assert_eq!(write_atomic(&target, b"x", None).unwrap_err().kind(), io::ErrorKind::NotFound);
         assert!(!dir.join("absent").exists());
+    }
+
+    /// A named pipe (as `/dev/null` or `/dev/stdout`, not a file): written through and left a pipe.
+    #[cfg(unix)]
+    #[test]
+    fn a_device_or_pipe_is_written_through_not_replaced() {
+        use std::os::unix::fs::FileTypeExt;
+        let dir = tempdir();
+        let fifo = dir.join("pipe");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        if !made.is_ok_and(|s| s.success()) {
+            return; // no mkfifo here: nothing to test with
+        }
+        let reader = {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || fs::read(fifo).unwrap())
+        };
+        write_atomic(&fifo, b"through the pipe", Some(0o600)).unwrap();
+        // Checked before joining: a pipe replaced by a file would leave the reader waiting.
+        assert!(fs::symlink_metadata(&fifo).unwrap().file_type().is_fifo(), "still a pipe");
+        assert_eq!(reader.join().unwrap(), b"through the pipe");
+        assert_eq!(fs::read_dir(&dir).unwrap().count(), 1, "no temporary file left");
     }
 
     fn tempdir() -> PathBuf {

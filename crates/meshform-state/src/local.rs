@@ -142,13 +142,14 @@ impl LocalStore {
     /// moved to another backend, so that nobody mistakes it for the live state. Returns the new
     /// name, or `None` when there was no state file.
     pub fn retire(&self, suffix: &str) -> Result<Option<PathBuf>, StateError> {
-        if !self.path.exists() {
+        // Only a state file is renamed (never `-state=/dev/null`'s device).
+        if !self.path.is_file() {
             return Ok(None);
         }
         let to = with_suffix(&self.path, &format!(".{suffix}"));
         fs::rename(&self.path, &to).map_err(StateError::io(&self.path))?;
         for other in [self.backup_path(), self.journal_path()] {
-            if other.exists() {
+            if other.is_file() {
                 let other_to = with_suffix(&other, &format!(".{suffix}"));
                 fs::rename(&other, &other_to).map_err(StateError::io(&other))?;
             }
