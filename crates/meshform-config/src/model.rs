@@ -313,9 +313,14 @@ pub struct RemovedDef {
 #[derive(Clone, Debug)]
 pub struct ImportDef {
     pub span: Span,
+    /// The instance; with `for_each`, the resource (its key is [`ImportDef::to_key`]'s).
     pub to: (meshform_core::InstanceAddr, Span),
-    /// The object's import id; evaluated before planning (variables, locals).
+    /// The object's import id; evaluated before planning (variables, locals, `each`).
     pub id: Expr,
+    /// `for_each = …`: one import per element (Terraform 1.7), known before planning.
+    pub for_each: Option<Expr>,
+    /// With `for_each`: the index `to` ends with (`to = TYPE.NAME[each.key]`).
+    pub to_key: Option<Expr>,
 }
 
 /// One entry of a module call's `providers` map.

@@ -369,7 +369,10 @@ pub(super) async fn run_apply(
         Output.eline("\nApply interrupted: some operations were not started. State holds everything that finished; run apply again to continue.");
     }
     if failed {
-        Output.eline(format_args!("\nApply failed. Resources: {} added, {} changed, {} destroyed; state holds everything that succeeded.", outcome.added, outcome.changed, outcome.destroyed));
+        Output.eline(format_args!(
+            "\nApply failed. Resources: {}; state holds everything that succeeded.",
+            crate::render::text::resource_counts(&outcome)
+        ));
         return exit::ERROR;
     }
     if destroy {
@@ -377,8 +380,8 @@ pub(super) async fn run_apply(
             .line(format_args!("\nDestroy complete! Resources: {} destroyed.", outcome.destroyed));
     } else {
         Output.line(format_args!(
-            "\nApply complete! Resources: {} added, {} changed, {} destroyed.",
-            outcome.added, outcome.changed, outcome.destroyed
+            "\nApply complete! Resources: {}.",
+            crate::render::text::resource_counts(&outcome)
         ));
         print_outputs(ws);
     }

@@ -201,14 +201,14 @@ pub fn plan_events(plan: &Plan) -> Vec<serde_json::Value> {
     let message = if plan.mode == PlanMode::RefreshOnly {
         format!("Refresh: {} changed outside meshform.", plan.drift.len())
     } else {
-        format!("Plan: {add} to add, {change} to change, {remove} to destroy.")
+        format!("Plan: {}.", super::text::plan_counts(plan))
     };
     out.push(event(
         "change_summary",
         "info",
         message,
         serde_json::json!({
-            "changes": {"add": add, "change": change, "remove": remove, "operation": operation(plan)},
+            "changes": {"add": add, "change": change, "import": plan.imports.len(), "remove": remove, "operation": operation(plan)},
             "mode": plan.mode,
             "drifted": plan.drift.len(),
             "complete": plan.complete(),
@@ -231,24 +231,18 @@ pub fn left_out_event(left_out: &[String]) -> serde_json::Value {
 
 pub fn apply_summary(outcome: &ApplyOutcome, op: &str, failed: bool) -> serde_json::Value {
     let message = if failed {
-        format!(
-            "Apply failed! Resources: {} added, {} changed, {} destroyed.",
-            outcome.added, outcome.changed, outcome.destroyed
-        )
+        format!("Apply failed! Resources: {}.", super::text::resource_counts(outcome))
     } else if op == "destroy" {
         format!("Destroy complete! Resources: {} destroyed.", outcome.destroyed)
     } else {
-        format!(
-            "Apply complete! Resources: {} added, {} changed, {} destroyed.",
-            outcome.added, outcome.changed, outcome.destroyed
-        )
+        format!("Apply complete! Resources: {}.", super::text::resource_counts(outcome))
     };
     event(
         "change_summary",
         if failed { "error" } else { "info" },
         message,
         serde_json::json!({
-            "changes": {"add": outcome.added, "change": outcome.changed, "remove": outcome.destroyed, "operation": op},
+            "changes": {"add": outcome.added, "change": outcome.changed, "import": outcome.imported, "remove": outcome.destroyed, "operation": op},
             "skipped": outcome.skipped,
             "interrupted": outcome.interrupted,
             "errored": failed,

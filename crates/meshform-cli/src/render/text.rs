@@ -121,20 +121,7 @@ pub fn render_plan(plan: &Plan, style: Style) -> String {
     }
     // Forgetting is a change too (shown above, with the adoptions): the summary counts it.
     if !actionable.is_empty() || !plan.forgotten.is_empty() {
-        let (add, change, destroy) = plan.summary();
-        let forget = match plan.forgotten.len() {
-            0 => String::new(),
-            n => format!(", {n} to forget"),
-        };
-        let import = match plan.imports.len() {
-            0 => String::new(),
-            n => format!("{n} to import, "),
-        };
-        let _ = writeln!(
-            out,
-            "{} {import}{add} to add, {change} to change, {destroy} to destroy{forget}.",
-            style.bold("Plan:")
-        );
+        let _ = writeln!(out, "{} {}.", style.bold("Plan:"), plan_counts(plan));
         out.push_str(&super::rollout::text(plan));
     }
     if !outputs.is_empty() {
@@ -144,6 +131,34 @@ pub fn render_plan(plan: &Plan, style: Style) -> String {
         }
     }
     out
+}
+
+/// `N to add, N to change, N to destroy`, with `N to import, ` before and `, N to forget` after
+/// when there are any, as Terraform words the plan's summary.
+pub fn plan_counts(plan: &Plan) -> String {
+    let (add, change, destroy) = plan.summary();
+    let forget = match plan.forgotten.len() {
+        0 => String::new(),
+        n => format!(", {n} to forget"),
+    };
+    let import = match plan.imports.len() {
+        0 => String::new(),
+        n => format!("{n} to import, "),
+    };
+    format!("{import}{add} to add, {change} to change, {destroy} to destroy{forget}")
+}
+
+/// `N added, N changed, N destroyed`, after `N imported, ` when an import block imported any (as
+/// Terraform words it).
+pub fn resource_counts(outcome: &meshform_engine::apply::ApplyOutcome) -> String {
+    let imported = match outcome.imported {
+        0 => String::new(),
+        n => format!("{n} imported, "),
+    };
+    format!(
+        "{imported}{} added, {} changed, {} destroyed",
+        outcome.added, outcome.changed, outcome.destroyed
+    )
 }
 
 fn render_incomplete(plan: &Plan, out: &mut String) {

@@ -82,7 +82,7 @@ fn apply_json_lines_follow_the_schema() {
     let last = lines.last().unwrap();
     assert_eq!(
         last["changes"],
-        serde_json::json!({"add": 2, "change": 1, "remove": 2, "operation": "apply"})
+        serde_json::json!({"add": 2, "change": 1, "import": 0, "remove": 2, "operation": "apply"})
     );
     assert_eq!(last["@message"], "Apply complete! Resources: 2 added, 1 changed, 2 destroyed.");
     assert!(!run.stdout.contains("s3cr3t"));

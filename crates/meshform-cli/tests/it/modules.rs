@@ -3,7 +3,8 @@
 //! list module.…`, `--target module.…`, `graph` (one cluster per module instance), and a missing
 //! source reported at `main.hcl`; a resource moved into a module with a `moved` block, and one
 //! renamed by the module's author with a `moved` block inside the module; an `import`
-//! block planned, shown and applied; a `removed` block forgetting without destroying.
+//! block planned, shown and applied, and one with `for_each`; a `removed` block forgetting without
+//! destroying.
 
 use crate::harness::{assert_valid, schema, Workdir};
 
@@ -193,6 +194,57 @@ fn an_import_block_is_planned_shown_and_applied() {
     w.ok(&["apply", "plan.bin"]);
     assert_eq!(w.ok(&["state", "list"]).stdout.trim(), "local_file.motd");
     w.ok(&["plan"]).stdout_has("No changes.");
+}
+
+/// `import` with `for_each` (Terraform 1.7): one import per element, keyed by `each.key`; an
+/// element whose instance the configuration does not declare is an error at the block.
+#[test]
+fn an_import_block_with_for_each_imports_every_element() {
+    let config = |keys: &str| {
+        format!(
+            r#"variable "files" {{
+  type    = map(string)
+  default = {{ a = "out/a.txt", b = "out/b.txt" }}
+}}
+
+import {{
+  for_each = var.files
+  to       = local_file.f[each.key]
+  id       = each.value
+}}
+
+resource "local_file" "f" {{
+  for_each = {keys}
+  filename = each.value
+  content  = "hello"
+}}
+"#
+        )
+    };
+    let w = Workdir::with_main(&config("{ a = \"out/a.txt\" }"));
+    w.write("out/a.txt", "hello");
+    w.write("out/b.txt", "hello");
+    w.run(&["plan"])
+        .code(1)
+        .stderr_has("configuration for import target local_file.f[\"b\"] does not exist")
+        .stderr_has("main.hcl:8:14");
+
+    w.write("main.hcl", &config("var.files"));
+    let plan = w.ok(&["plan", "--out", "plan.bin"]).stdout;
+    assert!(plan.contains("# local_file.f[\"a\"] will be imported"), "{plan}");
+    assert!(plan.contains("# local_file.f[\"b\"] will be imported"), "{plan}");
+    assert!(plan.contains("Plan: 2 to import, 0 to add, 0 to change, 0 to destroy."), "{plan}");
+    w.ok(&["apply", "plan.bin"])
+        .stdout_has("Apply complete! Resources: 2 imported, 0 added, 0 changed, 0 destroyed.");
+    let listed = w.ok(&["state", "list"]).stdout;
+    assert_eq!(listed.lines().collect::<Vec<_>>(), ["local_file.f[\"a\"]", "local_file.f[\"b\"]"]);
+    w.ok(&["plan"]).stdout_has("No changes.");
+
+    // `to` without an index from each element would import every element into one address.
+    w.write("main.hcl", &config("var.files").replace("local_file.f[each.key]", "local_file.f"));
+    w.run(&["validate"])
+        .code(1)
+        .stderr_has("import with for_each into local_file.f, which has no index");
 }
 
 #[test]

@@ -1,14 +1,15 @@
 //! `moved { from = …  to = … }`, `removed { from = …  lifecycle { destroy = … } }` and
-//! `import { to = …  id = … }` blocks:
+//! `import { to = …  id = …  for_each = … }` blocks:
 //! reading their addresses and the rules that need no state (for `moved`: both resources or both
 //! modules, same type, managed resources only, not the same; for `removed`: a managed resource or
 //! a module call, without instance keys).
 
+use hcl::edit::expr::{Expression, TraversalOperator};
 use hcl::edit::structure::Block;
 use meshform_core::{Mode, Selector, Span};
 
 use super::Lowerer;
-use crate::model::{AttrDef, ImportDef, MovedDef, RemovedDef};
+use crate::model::{AttrDef, Expr, ImportDef, MovedDef, RemovedDef};
 
 impl Lowerer {
     pub(super) fn lower_moved(&mut self, span: Span, b: &Block) -> Option<MovedDef> {
@@ -146,13 +147,20 @@ impl Lowerer {
 
     pub(super) fn lower_import(&mut self, span: Span, b: &Block) -> Option<ImportDef> {
         let mut body = self.lower_body(&b.body, self.span(b));
-        let to = self.moved_endpoint(body.attrs.remove("to"), "to", &span);
+        let for_each = body.attrs.remove("for_each").map(|a| a.expr);
+        let mut to_attr = body.attrs.remove("to");
+        // With for_each, `to` ends with an index computed per element: kept as an expression.
+        let to_key = match (&for_each, &mut to_attr) {
+            (Some(_), Some(a)) => self.split_import_index(a),
+            _ => None,
+        };
+        let to = self.moved_endpoint(to_attr, "to", &span);
         let id = body.attrs.remove("id");
         for (name, a) in body.attrs {
-            let help = if name == "for_each" || name == "provider" {
-                "import takes to and id here: write one block per object (import for_each and provider are not supported yet)"
+            let help = if name == "provider" {
+                "import takes to, id and for_each here: the provider is the resource's (import provider is not supported yet)"
             } else {
-                "import takes to and id"
+                "import takes to, id and for_each"
             };
             self.err(
                 "meshform::config::import",
@@ -175,6 +183,16 @@ impl Lowerer {
         let (to, to_span) = to?;
         let addr = match &to {
             Selector::Resource(p) if p.resource.mode == Mode::Managed => {
+                if let (Some(fe), Some(_)) = (&for_each, &p.key) {
+                    self.err(
+                        "meshform::config::import",
+                        format!("import with for_each into the one instance {to}"),
+                        fe.span.clone(),
+                        "every element would import into the same address",
+                        "end `to` with an index from each element: to = TYPE.NAME[each.key]",
+                    );
+                    return None;
+                }
                 p.resource.instance(p.key.clone().unwrap_or(meshform_core::InstanceKey::None))
             }
             _ => {
@@ -188,7 +206,35 @@ impl Lowerer {
                 return None;
             }
         };
-        Some(ImportDef { span, to: (addr, to_span), id: id.expr })
+        if let (Some(fe), None) = (&for_each, &to_key) {
+            self.err(
+                "meshform::config::import",
+                format!("import with for_each into {addr}, which has no index"),
+                fe.span.clone(),
+                "every element would import into the same address",
+                "end `to` with an index from each element: to = TYPE.NAME[each.key]",
+            );
+            return None;
+        }
+        Some(ImportDef { span, to: (addr, to_span), id: id.expr, for_each, to_key })
+    }
+
+    /// `to = TYPE.NAME[EXPR]` with an index that is not a literal: `to` keeps `TYPE.NAME` and the
+    /// index is returned, to be evaluated for each element.
+    fn split_import_index(&mut self, a: &mut AttrDef) -> Option<Expr> {
+        let Expression::Traversal(t) = &a.expr.node else { return None };
+        let last = t.operators.last()?;
+        let TraversalOperator::Index(index) = last.value() else { return None };
+        if matches!(index, Expression::String(_) | Expression::Number(_)) {
+            return None;
+        }
+        let full = a.expr.span.text();
+        let op_text = self.span(last).text().to_owned();
+        let base = full.trim_end().strip_suffix(op_text.as_str())?.to_owned();
+        let key = Expr { node: index.clone(), span: self.span(index) };
+        let start = a.expr.span.range.start;
+        a.expr.span = Span::new(&a.expr.span.file, start..start + base.len());
+        Some(key)
     }
 
     /// An address written as a reference (`module.a["k"].TYPE.NAME`, no quotes).

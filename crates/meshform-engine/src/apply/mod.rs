@@ -70,6 +70,8 @@ impl Default for ApplyOptions {
 /// What an apply did.
 #[derive(Debug, Default)]
 pub struct ApplyOutcome {
+    /// Objects `import` blocks brought under management (recorded before the first operation).
+    pub imported: usize,
     pub added: usize,
     pub changed: usize,
     pub destroyed: usize,
@@ -118,6 +120,7 @@ impl<'a> Executor<'a> {
             out.diags.push(state_error(&e));
             return out;
         }
+        out.imported = self.plan.imports.len();
         if self.plan.mode == PlanMode::RefreshOnly {
             if let Err(e) = self.apply_refresh_only() {
                 out.diags.push(state_error(&e));

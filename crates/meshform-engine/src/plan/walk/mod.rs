@@ -245,6 +245,7 @@ impl<'a> Planner<'a> {
                 Node::Resource(addr) => self.plan_resource(node, addr).await,
             }
         }
+        self.check_import_targets();
         self.plan_orphans().await;
         if self.opts.mode != PlanMode::RefreshOnly {
             self.plan_deposed();
@@ -261,6 +262,37 @@ impl<'a> Planner<'a> {
         let (config, graph, whole) = (self.config, self.graph, self.allowed.is_none());
         super::rollout::attach(config, graph, whole, &mut self.plan, &mut self.diags);
         (self.plan, self.ctx, self.diags)
+    }
+
+    /// An `import` block's instance that the walk did not plan: its resource's `count` or
+    /// `for_each` has no such instance (a resource that failed, or was left out by `--target`,
+    /// is not reported).
+    fn check_import_targets(&mut self) {
+        if self.opts.mode != PlanMode::Normal {
+            return;
+        }
+        for addr in std::mem::take(&mut self.imports).into_keys() {
+            let node = Node::Resource(addr.resource.clone());
+            if self.failed.contains(&node)
+                || !self.is_allowed(&addr.resource)
+                || !self.instance_selected(&addr)
+            {
+                continue;
+            }
+            let mut d = meshform_core::Diagnostic::error(
+                "meshform::config::import_target",
+                format!("configuration for import target {addr} does not exist"),
+            );
+            if let Some(i) = self.config.imports.iter().find(|i| i.to.0.resource == addr.resource) {
+                d = d.with_span(i.to.1.clone(), "imported here");
+            }
+            self.diags.push(
+                d.with_help(format!(
+                    "the count or for_each of {} has no instance {}: add it, or leave it out of the import block",
+                    addr.resource, addr.key
+                )),
+            );
+        }
     }
 
     fn skip(&mut self, node: &Node, because: &Node) {
@@ -581,7 +613,8 @@ impl<'a> Planner<'a> {
             let after = if addr.mode == Mode::Data {
                 self.plan_data(&iaddr, r, &key, provider, &proposed, &deps, &schema).await
             } else {
-                let prior = match self.imports.get(&iaddr).cloned() {
+                // Taken out when planned: what is left after the walk has no configuration.
+                let prior = match self.imports.remove(&iaddr) {
                     Some(id) => self.import_prior(&iaddr, &key, provider, &id, &schema).await,
                     None => self.prior(&iaddr, &schema).await,
                 };
