@@ -23,8 +23,8 @@ impl Lowerer {
                 "write moved { from = OLD_ADDRESS  to = NEW_ADDRESS }",
             );
         }
-        let from = self.moved_endpoint(body.attrs.remove("from"), "from", &span)?;
-        let to = self.moved_endpoint(body.attrs.remove("to"), "to", &span)?;
+        let from = self.endpoint("moved", body.attrs.remove("from"), "from", &span)?;
+        let to = self.endpoint("moved", body.attrs.remove("to"), "to", &span)?;
         for (name, a) in body.attrs {
             self.err(
                 "meshform::config::moved",
@@ -83,7 +83,7 @@ impl Lowerer {
 
     pub(super) fn lower_removed(&mut self, span: Span, b: &Block) -> Option<RemovedDef> {
         let mut body = self.lower_body(&b.body, self.span(b));
-        let from = self.moved_endpoint(body.attrs.remove("from"), "from", &span)?;
+        let from = self.endpoint("removed", body.attrs.remove("from"), "from", &span)?;
         for (name, a) in body.attrs {
             self.err(
                 "meshform::config::removed",
@@ -154,7 +154,7 @@ impl Lowerer {
             (Some(_), Some(a)) => self.split_import_index(a),
             _ => None,
         };
-        let to = self.moved_endpoint(to_attr, "to", &span);
+        let to = self.endpoint("import", to_attr, "to", &span);
         let id = body.attrs.remove("id");
         for (name, a) in body.attrs {
             let help = if name == "provider" {
@@ -238,19 +238,26 @@ impl Lowerer {
     }
 
     /// An address written as a reference (`module.a["k"].TYPE.NAME`, no quotes).
-    fn moved_endpoint(
+    fn endpoint(
         &mut self,
+        kind: &str,
         attr: Option<AttrDef>,
         which: &str,
         block: &Span,
     ) -> Option<(Selector, Span)> {
+        let code = format!("meshform::config::{kind}");
         let Some(a) = attr else {
+            let example = match kind {
+                "moved" => "moved { from = OLD_ADDRESS  to = NEW_ADDRESS }",
+                "removed" => "removed { from = TYPE.NAME  lifecycle { destroy = false } }",
+                _ => "import { to = TYPE.NAME  id = \"…\" }",
+            };
             self.err(
-                "meshform::config::moved",
-                format!("moved has no {which}"),
+                &code,
+                format!("{kind} has no {which}"),
                 block.clone(),
                 "argument missing",
-                "write moved { from = OLD_ADDRESS  to = NEW_ADDRESS }",
+                &format!("write {example}"),
             );
             return None;
         };
@@ -259,8 +266,8 @@ impl Lowerer {
             Ok(s) => Some((s, a.expr.span)),
             Err(e) => {
                 self.err(
-                    "meshform::config::moved",
-                    format!("moved {which}: {e}"),
+                    &code,
+                    format!("{kind} {which}: {e}"),
                     a.expr.span,
                     "not a resource or module address",
                     "write the address as a reference, without quotes: TYPE.NAME, TYPE.NAME[\"key\"], module.NAME, module.NAME.TYPE.NAME",

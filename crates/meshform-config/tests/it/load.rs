@@ -99,3 +99,34 @@ fn reports_all_errors_with_spans() {
     let unknown_block = diags.iter().find(|d| d.code == "meshform::config::unknown_block").unwrap();
     assert_eq!(unknown_block.help.as_deref(), Some("did you mean `resource`?"));
 }
+
+/// `moved`, `removed` and `import` each name their own block in an address error, with the
+/// block's own example when an address is missing.
+#[test]
+fn refactoring_blocks_name_themselves_in_address_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "main.hcl",
+        "import {\n  to = local_file.f[each.key][0]\n  id = \"x\"\n}\n\nremoved {\n}\n\nmoved {\n  from = local_file.a\n}\n",
+    );
+    let (_, diags) = load_dir(dir.path());
+    let got: Vec<(String, String, String)> = diags
+        .iter()
+        .map(|d| {
+            let at = d.span.as_ref().map(|s| s.location()).unwrap_or_default();
+            (d.code.clone(), at, d.summary.clone())
+        })
+        .collect();
+    let has = |code: &str, at: &str, start: &str| {
+        got.iter().any(|(c, l, m)| c == code && l == at && m.starts_with(start))
+    };
+    assert!(
+        has("meshform::config::import", "main.hcl:2:8", "import to: invalid address"),
+        "{got:?}"
+    );
+    assert!(has("meshform::config::removed", "main.hcl:6:1", "removed has no from"), "{got:?}");
+    assert!(has("meshform::config::moved", "main.hcl:9:1", "moved has no to"), "{got:?}");
+    let removed = diags.iter().find(|d| d.code == "meshform::config::removed").unwrap();
+    assert!(removed.help.as_deref().is_some_and(|h| h.starts_with("write removed {")));
+}
