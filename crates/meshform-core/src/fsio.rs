@@ -13,10 +13,15 @@ use std::sync::atomic::{AtomicU64, Ordering};
 ///
 /// A target that exists and is neither a file nor a directory (`/dev/null`, `/dev/stdout`, a named
 /// pipe) is written through, never replaced: renaming over it would turn a device into a file.
+///
+/// A symbolic link is followed: the file it points to is replaced and the link stays (a state
+/// file linked to a shared location keeps being written there).
 pub fn write_atomic(target: &Path, bytes: &[u8], mode: Option<u32>) -> io::Result<()> {
     if fs::metadata(target).is_ok_and(|m| !m.is_file() && !m.is_dir()) {
         return OpenOptions::new().write(true).open(target)?.write_all(bytes);
     }
+    let linked = link_target(target);
+    let target = linked.as_deref().unwrap_or(target);
     let dir = parent_dir(target);
     let (tmp, mut file) = create_temporary(dir, target, mode)?;
     let written = file.write_all(bytes).and_then(|()| file.sync_all());
@@ -27,6 +32,17 @@ pub fn write_atomic(target: &Path, bytes: &[u8], mode: Option<u32>) -> io::Resul
         return Err(e);
     }
     sync_dir(dir)
+}
+
+/// Where the symbolic link `path` points (resolved, or joined to the link's directory when the
+/// link dangles); `None` when `path` is not a link.
+fn link_target(path: &Path) -> Option<PathBuf> {
+    if !fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
+        return None;
+    }
+    fs::canonicalize(path)
+        .ok()
+        .or_else(|| fs::read_link(path).ok().map(|to| parent_dir(path).join(to)))
 }
 
 /// Flushes a directory's entries (a rename, a removal) to disk. A no-op where directories cannot be
@@ -159,6 +175,27 @@ mod tests {
         assert!(fs::symlink_metadata(&fifo).unwrap().file_type().is_fifo(), "still a pipe");
         assert_eq!(reader.join().unwrap(), b"through the pipe");
         assert_eq!(fs::read_dir(&dir).unwrap().count(), 1, "no temporary file left");
+    }
+
+    /// A state or file reached through a symbolic link: the file it points to is replaced, the link
+    /// stays a link.
+    #[cfg(unix)]
+    #[test]
+    fn a_symbolic_link_is_followed_and_kept() {
+        let dir = tempdir();
+        fs::create_dir(dir.join("shared")).unwrap();
+        fs::write(dir.join("shared/state.json"), "old").unwrap();
+        let link = dir.join("state.json");
+        std::os::unix::fs::symlink("shared/state.json", &link).unwrap();
+        write_atomic(&link, b"new", None).unwrap();
+        assert!(fs::symlink_metadata(&link).unwrap().file_type().is_symlink(), "still a link");
+        assert_eq!(fs::read_to_string(dir.join("shared/state.json")).unwrap(), "new");
+        // A link to a file not created yet: the file appears where it points.
+        let dangling = dir.join("later.json");
+        std::os::unix::fs::symlink("shared/later.json", &dangling).unwrap();
+        write_atomic(&dangling, b"made", None).unwrap();
+        assert_eq!(fs::read_to_string(dir.join("shared/later.json")).unwrap(), "made");
+        assert!(fs::symlink_metadata(&dangling).unwrap().file_type().is_symlink());
     }
 
     fn tempdir() -> PathBuf {
