@@ -4,7 +4,7 @@
 //! every write uses, and fallback methods that reads try after it (key rotation, and migration from
 //! or to plaintext through [`Method::Unencrypted`]). The one encrypting method is AES-256-GCM
 //! ([`Method::AesGcm`]) with the key of a [`KeyProvider`]: derived from a passphrase by
-//! PBKDF2-HMAC-SHA512 ([`Pbkdf2Key`], aws-lc-rs), or a fresh data key per write from Alibaba Cloud
+//! PBKDF2-HMAC-SHA512 ([`Pbkdf2Key`], aws-lc-rs), or a fresh data key per run from Alibaba Cloud
 //! KMS ([`KmsKey`], see [`kms`]).
 //!
 //! # The envelope
@@ -69,6 +69,9 @@ pub const MIN_PASSPHRASE_LEN: usize = 16;
 /// The length of the salt drawn for new envelopes.
 pub const SALT_LEN: usize = 32;
 const KEY_LEN: usize = 32;
+/// Payloads sealed with one KMS data key before a new one is generated (random 96-bit nonces stay
+/// safe far beyond this).
+const MAX_PAYLOADS_PER_DATA_KEY: u64 = 1 << 20;
 
 /// What is encrypted: the words messages use and the associated data that binds a payload to it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -148,7 +151,7 @@ impl Pbkdf2Key {
 pub enum KeyProvider {
     /// `key_provider "pbkdf2"`: derived from a passphrase.
     Pbkdf2(Pbkdf2Key),
-    /// `key_provider "alicloud_kms"`: a fresh data key per write from Alibaba Cloud KMS.
+    /// `key_provider "alicloud_kms"`: a fresh data key per run from Alibaba Cloud KMS.
     AlicloudKms(KmsKey),
 }
 
@@ -306,6 +309,10 @@ pub struct Encryption {
     keys: Mutex<KeyCache>,
     /// KMS data keys by their encrypted form: what this run generated or decrypted.
     data_keys: Mutex<HashMap<String, DataKey>>,
+    /// The KMS data key sealing this run's payloads (its stored form, and how many it sealed):
+    /// one `GenerateDataKey` per run, not per write, as PBKDF2 derives one key per run — a
+    /// 10,000-operation apply appends thousands of journal entries.
+    kms_sealing: Mutex<Option<(KmsMeta, u64)>>,
 }
 
 impl fmt::Debug for Encryption {
@@ -333,6 +340,7 @@ impl Encryption {
             salt: Mutex::new(None),
             keys: Mutex::new(HashMap::new()),
             data_keys: Mutex::new(HashMap::new()),
+            kms_sealing: Mutex::new(None),
         }
     }
 
@@ -368,17 +376,7 @@ impl Encryption {
         let crypto = |what: &str| EncryptionError::Crypto { message: what.to_owned() };
         let (key, meta) = match provider {
             KeyProvider::Pbkdf2(p) => self.pbkdf2_sealing_key(p)?,
-            KeyProvider::AlicloudKms(k) => {
-                let (data_key, meta) =
-                    k.generate().map_err(|message| EncryptionError::KeyUnavailable {
-                        target: self.target,
-                        meta_key: k.meta_key(),
-                        message,
-                    })?;
-                let key = aes_key(data_key.expose())?;
-                lock(&self.data_keys).insert(meta.ciphertext_blob.clone(), data_key);
-                (key, serde_json::to_vec(&meta).map_err(|e| crypto(&e.to_string()))?)
-            }
+            KeyProvider::AlicloudKms(k) => self.kms_sealing_key(k)?,
         };
         let mut nonce = [0u8; NONCE_LEN];
         aws_lc_rs::rand::fill(&mut nonce).map_err(|_| crypto("no random bytes for the nonce"))?;
@@ -404,6 +402,37 @@ impl Encryption {
     }
 
     /// The key of this run's salt for `provider`, and the meta that records how it was derived.
+    /// This run's KMS data key (generated on first use, and again after
+    /// [`MAX_PAYLOADS_PER_DATA_KEY`] payloads, far below where random nonces could repeat) and its
+    /// stored form.
+    fn kms_sealing_key(&self, k: &KmsKey) -> Result<(LessSafeKey, Vec<u8>), EncryptionError> {
+        let crypto = |what: &str| EncryptionError::Crypto { message: what.to_owned() };
+        let mut slot = lock(&self.kms_sealing);
+        let reusable = slot.as_ref().and_then(|(meta, sealed)| {
+            let key = lock(&self.data_keys).get(&meta.ciphertext_blob).cloned()?;
+            (*sealed < MAX_PAYLOADS_PER_DATA_KEY).then(|| (meta.clone(), key))
+        });
+        let (meta, data_key) = match reusable {
+            Some(found) => found,
+            None => {
+                let (data_key, meta) =
+                    k.generate().map_err(|message| EncryptionError::KeyUnavailable {
+                        target: self.target,
+                        meta_key: k.meta_key(),
+                        message,
+                    })?;
+                lock(&self.data_keys).insert(meta.ciphertext_blob.clone(), data_key.clone());
+                *slot = Some((meta.clone(), 0));
+                (meta, data_key)
+            }
+        };
+        if let Some((_, sealed)) = slot.as_mut() {
+            *sealed += 1;
+        }
+        let key = aes_key(data_key.expose())?;
+        Ok((key, serde_json::to_vec(&meta).map_err(|e| crypto(&e.to_string()))?))
+    }
+
     fn pbkdf2_sealing_key(
         &self,
         provider: &Pbkdf2Key,

@@ -405,7 +405,7 @@ const KMS_TARGETS: &str =
      method.aes_gcm.kms\n    }";
 
 #[test]
-fn kms_encrypts_every_write_with_a_fresh_data_key_and_rotates_through_fallbacks() {
+fn kms_encrypts_each_run_with_a_fresh_data_key_and_rotates_through_fallbacks() {
     let kms = SandboxKms::start();
     let w = kms.work();
     kms.configure(&kms.alias, KMS_TARGETS);
@@ -414,7 +414,7 @@ fn kms_encrypts_every_write_with_a_fresh_data_key_and_rotates_through_fallbacks(
     let entry = &first["key_provider.alicloud_kms.kms"];
     assert_eq!(entry["key_id"], kms.key_id.as_str(), "the alias resolved to the sandbox's key");
     assert_eq!(entry["encryption_context"]["purpose"], "meshform-state");
-    // A second write (from a saved, encrypted plan) has its own data key; the first is the backup.
+    // Another run (applying a saved, encrypted plan) writes with a data key of its own.
     std::fs::remove_file(w.join("cluster-1/ca-cert.pem")).expect("remove a bundle file");
     kms.run(&["plan", "--out", "plan.bin"]).code(0);
     assert!(kms.meta("plan.bin").contains_key("key_provider.alicloud_kms.kms"));
@@ -422,8 +422,9 @@ fn kms_encrypts_every_write_with_a_fresh_data_key_and_rotates_through_fallbacks(
     let blob = |m: &serde_json::Map<String, serde_json::Value>| {
         m["key_provider.alicloud_kms.kms"]["ciphertext_blob"].as_str().expect("blob").to_owned()
     };
-    let (state, backup) = (kms.meta("meshform.state.json"), kms.meta("meshform.state.json.backup"));
-    assert_ne!(blob(&state), blob(&backup), "each write generates a fresh data key");
+    let state = kms.meta("meshform.state.json");
+    assert_ne!(blob(&state), blob(&first), "each run generates a fresh data key");
+    assert_ne!(blob(&state), blob(&kms.meta("plan.bin")), "the plan's run had its own");
     // The trace log shows the KMS call (action, request id) and no key material nor the secret.
     let log = w.join("trace.log");
     let log_path = log.to_string_lossy().into_owned();

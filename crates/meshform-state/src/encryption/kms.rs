@@ -1,7 +1,8 @@
 //! Key providers backed by a key management service: `key_provider "alicloud_kms" "NAME"`.
 //!
-//! As OpenTofu's KMS key providers do, every write asks the service for a fresh data key
-//! (`GenerateDataKey`), seals the payload with its plaintext and keeps only its encrypted form
+//! Every run asks the service for a fresh data key (`GenerateDataKey`, once per run, as a
+//! passphrase is derived once per run: an apply journals thousands of entries), seals each payload
+//! with its plaintext and a fresh nonce and keeps only its encrypted form
 //! (the `CiphertextBlob`) in the envelope's meta; a read asks the service to `Decrypt` that blob.
 //! The meta of `key_provider.alicloud_kms.NAME` is the base64 of
 //! `{"ciphertext_blob": "…", "key_id": "…", "encryption_context": {…}}`: the context a key was
@@ -330,15 +331,17 @@ pub(crate) mod tests {
             Method::AesGcm(k.into())
         }
 
+        /// One `GenerateDataKey` per run, as OpenTofu's key providers (and as a passphrase is
+        /// derived once per run): a 10,000-operation apply appends thousands of journal entries.
         #[test]
-        fn every_write_has_a_fresh_data_key_and_a_new_run_decrypts_it_once() {
+        fn a_run_seals_with_one_data_key_and_a_new_run_decrypts_it_once() {
             let kms = FakeKms::new("key-1");
             let enc =
                 Encryption::new(Target::State, Some(kms_method(&kms, "main", "key-1")), vec![]);
             let secret = b"-----BEGIN PRIVATE KEY-----\nMIIE";
             let first = enc.encrypt(secret, Some(1), Some("L")).expect("encrypted");
             let second = enc.encrypt(secret, Some(2), Some("L")).expect("encrypted");
-            assert_eq!(kms.generated.load(Ordering::SeqCst), 2, "one data key per write");
+            assert_eq!(kms.generated.load(Ordering::SeqCst), 1, "one data key per run");
             let blob = |out: &[u8]| {
                 let doc: serde_json::Value = serde_json::from_slice(out).expect("JSON");
                 let meta = doc["meta"]["key_provider.alicloud_kms.main"].as_str().expect("meta");
@@ -348,7 +351,12 @@ pub(crate) mod tests {
                 assert_eq!(meta["encryption_context"]["purpose"], "state");
                 meta["ciphertext_blob"].as_str().expect("blob").to_owned()
             };
-            assert_ne!(blob(&first), blob(&second));
+            assert_eq!(blob(&first), blob(&second));
+            let data = |out: &[u8]| {
+                let doc: serde_json::Value = serde_json::from_slice(out).expect("JSON");
+                doc["encrypted_data"].as_str().expect("data").to_owned()
+            };
+            assert_ne!(data(&first), data(&second), "a fresh nonce per payload");
             assert!(!String::from_utf8_lossy(&first).contains("PRIVATE KEY"));
             // Reading back what this run wrote needs no call; a new run decrypts each key once.
             assert_eq!(enc.decrypt(&second).expect("read back").plaintext, secret);
@@ -356,8 +364,12 @@ pub(crate) mod tests {
             let next =
                 Encryption::new(Target::State, Some(kms_method(&kms, "main", "key-1")), vec![]);
             assert_eq!(next.decrypt(&first).expect("new run").plaintext, secret);
-            assert_eq!(next.decrypt(&first).expect("again").plaintext, secret);
+            assert_eq!(next.decrypt(&second).expect("again").plaintext, secret);
             assert_eq!(kms.decrypted.load(Ordering::SeqCst), 1);
+            // The next run's writes use a data key of their own.
+            let third = next.encrypt(secret, Some(3), Some("L")).expect("encrypted");
+            assert_eq!(kms.generated.load(Ordering::SeqCst), 2);
+            assert_ne!(blob(&third), blob(&first));
         }
 
         #[test]
