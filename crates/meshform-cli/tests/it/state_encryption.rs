@@ -3,7 +3,7 @@
 //! without the configuration or with a wrong passphrase and left untouched, a plaintext state is
 //! migrated by `meshform init` through an `unencrypted` fallback, and a saved encrypted plan
 //! applies. Nothing printed holds the passphrase. With the sandbox's KMS as key provider: a fresh
-//! data key per write, rotation to a passphrase and back, clear refusals (unknown key, wrong
+//! data key per run, rotation to a passphrase and back, clear refusals (unknown key, wrong
 //! credentials), and no private key or AccessKey secret in any file, log or PostgreSQL row.
 
 use crate::support::{Run, Workdir};
