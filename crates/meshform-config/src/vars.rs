@@ -130,7 +130,7 @@ pub fn resolve_variables(
                     given.insert(name.clone(), (v, origin));
                 }
                 Err(msg) => diags.push(
-                    Diagnostic::error("meshform::vars::invalid_value", format!("invalid value for variable \"{name}\" from {}: {msg}", origin.describe()))
+                    Diagnostic::error("meshform::vars::invalid_value", format!("invalid value for variable \"{name}\" from {}: {}", origin.describe(), shown_error(decl, false, msg)))
                         .with_help(format!("the variable's type is {}; complex values are written in HCL syntax, e.g. '[\"a\", \"b\"]'", decl.ty)),
                 ),
             }
@@ -197,6 +197,16 @@ pub fn module_input(
     }
 }
 
+/// Why a value does not fit a variable, as shown: without the value (which conversion and parse
+/// errors quote) when the variable is declared sensitive or the value is.
+fn shown_error(decl: &VariableDef, secret_value: bool, message: String) -> String {
+    if decl.sensitive || secret_value {
+        format!("it is not a valid {} (the value is sensitive, so it is not shown)", decl.ty)
+    } else {
+        message
+    }
+}
+
 /// Converts a variable's value to its type, checks nullability and runs its validations.
 fn settle(
     name: &str,
@@ -212,7 +222,11 @@ fn settle(
         Err(e) => {
             let mut d = Diagnostic::error(
                 "meshform::vars::type_mismatch",
-                format!("invalid value for variable \"{name}\" (from {}): {e}", origin.describe()),
+                format!(
+                    "invalid value for variable \"{name}\" (from {}): {}",
+                    origin.describe(),
+                    shown_error(decl, value.contains_sensitive(), e.to_string())
+                ),
             )
             .with_help(format!("the variable's type is {}", decl.ty));
             d = match (origin, &decl.default) {
@@ -302,7 +316,10 @@ pub fn check_defaults(config: &Config) -> Diagnostics {
             diags.push(
                 Diagnostic::error(
                     "meshform::vars::type_mismatch",
-                    format!("invalid value for variable \"{name}\" (from its default): {err}"),
+                    format!(
+                        "invalid value for variable \"{name}\" (from its default): {}",
+                        shown_error(decl, value.contains_sensitive(), err.to_string())
+                    ),
                 )
                 .with_span(e.span.clone(), format!("expected {}", decl.ty))
                 .with_help(format!("the variable's type is {}", decl.ty)),

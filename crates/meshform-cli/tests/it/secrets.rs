@@ -115,3 +115,27 @@ fn secrets_are_redacted_everywhere_but_raw_output() {
     assert_hidden(&run(&w, ROTATED, &["show", "--json"]).code(0), &hidden);
     assert_hidden(&run(&w, ROTATED, &["destroy", "--auto-approve"]).code(0), &hidden);
 }
+
+/// A value that does not fit a sensitive variable, or a sensitive value used where an error would
+/// quote it (a map key, a template path), is refused without being shown.
+#[test]
+fn errors_about_sensitive_values_do_not_show_them() {
+    let w = Workdir::new();
+    w.write(
+        "main.hcl",
+        "variable \"port\" {\n  type      = number\n  sensitive = true\n}\n\nvariable \"token\" {\n  type      = string\n  sensitive = true\n}\n\noutput \"picked\" {\n  value     = { a = 1 }[var.token]\n  sensitive = true\n}\n",
+    );
+    let refused = w.run(&["plan", "--var", "port=hunter2-Zq8v", "--var", "token=x"]).code(1);
+    assert!(refused.stderr.contains("invalid value for variable \"port\""), "{}", refused.stderr);
+    assert_hidden(&refused, &[SECRET]);
+    let run = w.run_with(&["plan", "--var", "port=1"], &[("MESHFORM_VAR_token", SECRET)]).code(1);
+    assert!(run.stderr.contains("no element with key (sensitive value)"), "{}", run.stderr);
+    assert_hidden(&run, &[SECRET]);
+    w.write(
+        "tpl.hcl",
+        "output \"t\" {\n  value     = templatefile(var.token, {})\n  sensitive = true\n}\n",
+    );
+    let run = w.run_with(&["plan", "--var", "port=1"], &[("MESHFORM_VAR_token", SECRET)]).code(1);
+    assert!(run.stderr.contains("templatefile: cannot read the file at (sensitive value)"));
+    assert_hidden(&run, &[SECRET]);
+}

@@ -282,16 +282,19 @@ impl Evaluator<'_> {
         if values[1].as_map().is_none() {
             return Err(self.type_error(args[1], "an object of template variables", &values[1]));
         }
+        // A sensitive path is never shown (errors say so instead), and what it reads is sensitive.
+        let secret_path = values[0].contains_sensitive();
         let full = self.base_dir.join(path);
         let text = std::fs::read_to_string(&full).map_err(|err| {
-            self.error(
-                args[0],
-                "meshform::config::file_unreadable",
-                format!("templatefile: cannot read {}: {err}", full.display()),
-                "this file",
-            )
+            let what = if secret_path {
+                format!("templatefile: cannot read the file at {}: {err}", meshform_core::REDACTED)
+            } else {
+                format!("templatefile: cannot read {}: {err}", full.display())
+            };
+            self.error(args[0], "meshform::config::file_unreadable", what, "this file")
         })?;
-        self.render_template(&SourceFile::new(path, text), &values[1])
+        let name = if secret_path { meshform_core::REDACTED } else { path };
+        Ok(self.render_template(&SourceFile::new(name, text), &values[1])?.with_mark(secret_path))
     }
 
     /// Renders the template text of `tfile` with the variables of `vars` (a map).

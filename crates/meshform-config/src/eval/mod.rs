@@ -178,11 +178,15 @@ impl<'a> Evaluator<'a> {
             Expression::Object(obj) => {
                 let mut out = BTreeMap::new();
                 let mut unknown_key = false;
+                // A key made from a sensitive value makes the whole object sensitive: keys carry
+                // no marks of their own.
+                let mut secret_key = false;
                 for (k, v) in obj.iter() {
                     let key = match k {
                         ObjectKey::Ident(i) => i.as_str().to_owned(),
                         ObjectKey::Expression(ke) => {
                             let kv = self.eval_in(ke, frame, d)?;
+                            secret_key |= kv.is_sensitive();
                             match kv.unmarked() {
                                 Value::String(s) => s.clone(),
                                 Value::Number(n) => n.to_string(),
@@ -207,7 +211,7 @@ impl<'a> Evaluator<'a> {
                     };
                     out.insert(key, self.eval_in(v.expr(), frame, d)?);
                 }
-                Ok(if unknown_key { Value::Unknown } else { Value::Map(out) })
+                Ok(if unknown_key { Value::Unknown } else { Value::Map(out) }.with_mark(secret_key))
             }
             Expression::StringTemplate(t) => self.template(t, frame, d),
             Expression::HeredocTemplate(h) => {
@@ -370,10 +374,10 @@ impl<'a> Evaluator<'a> {
                     if matches!(key, Value::Unknown) {
                         return Ok(Value::Unknown.with_mark(marked || kmarked));
                     }
-                    self.index(v, &key, ie)?.with_mark(kmarked)
+                    self.index(v, &key, ie, marked || kmarked)?.with_mark(kmarked)
                 }
                 TraversalOperator::LegacyIndex(n) => {
-                    self.index(v, &Value::number(*n.value()), op)?
+                    self.index(v, &Value::number(*n.value()), op, marked)?
                 }
                 TraversalOperator::AttrSplat(_) | TraversalOperator::FullSplat(_) => {
                     let items = match v {
@@ -434,7 +438,9 @@ impl<'a> Evaluator<'a> {
                         }
                         None => {
                             // The key is evaluated once: finish this step as `traverse` does.
-                            let x = self.index(v.clone(), &key, ie)?.with_mark(kmarked);
+                            let x = self
+                                .index(v.clone(), &key, ie, marked || kmarked)?
+                                .with_mark(kmarked);
                             return self.traverse(x.with_mark(marked), &ops[i + 1..], frame, d);
                         }
                     }
@@ -453,12 +459,29 @@ impl<'a> Evaluator<'a> {
         Ok(cur.clone().with_mark(mark))
     }
 
-    fn index(&self, v: Value, key: &Value, node: &impl hcl::edit::Span) -> EvalResult {
+    /// `v[key]`. `secret`: the collection or the key is sensitive, so an error names neither the
+    /// key nor the keys present.
+    fn index(
+        &self,
+        v: Value,
+        key: &Value,
+        node: &impl hcl::edit::Span,
+        secret: bool,
+    ) -> EvalResult {
+        const HIDDEN: &str = "the key or the collection is sensitive, so neither is shown";
         match (v, key) {
             (Value::List(mut items), Value::Number(n)) => {
                 let len = items.len();
                 match n.as_i64() {
                     Some(i) if i >= 0 && (i as usize) < len => Ok(items.swap_remove(i as usize)),
+                    _ if secret => Err(self
+                        .error(
+                            node,
+                            "meshform::config::index_out_of_range",
+                            format!("index (sensitive value) is out of range for a list of {len} elements"),
+                            "invalid index",
+                        )
+                        .with_help(HIDDEN)),
                     _ => Err(self
                         .error(
                             node,
@@ -473,6 +496,7 @@ impl<'a> Evaluator<'a> {
                 Value::List(items),
                 &Value::number(s.parse::<u64>().unwrap_or(u64::MAX)),
                 node,
+                secret,
             ),
             (Value::Map(mut m), k) if matches!(k, Value::String(_) | Value::Number(_)) => {
                 let ks = match k {
@@ -481,6 +505,14 @@ impl<'a> Evaluator<'a> {
                 };
                 match m.remove(&ks) {
                     Some(x) => Ok(x),
+                    None if secret => Err(self
+                        .error(
+                            node,
+                            "meshform::config::missing_key",
+                            "no element with key (sensitive value)",
+                            "key not present",
+                        )
+                        .with_help(HIDDEN)),
                     None => {
                         let mut diag = self.error(
                             node,
@@ -599,7 +631,7 @@ impl<'a> Evaluator<'a> {
 
     fn for_expr(&self, f: &ForExpr, frame: &Frame, d: usize) -> EvalResult {
         let coll = self.eval_in(&f.intro.collection_expr, frame, d)?;
-        let (coll, marked) = coll.split_mark();
+        let (coll, mut marked) = coll.split_mark();
         let pairs: Vec<(Value, Value)> = match coll {
             Value::Unknown => return Ok(Value::Unknown.with_mark(marked)),
             Value::List(items) => {
@@ -636,6 +668,9 @@ impl<'a> Evaluator<'a> {
                 None => list.push(value),
                 Some(ke) => {
                     let key = self.eval_in(ke, &inner, d)?;
+                    // As in an object: a sensitive key makes the result sensitive.
+                    let secret_key = key.is_sensitive();
+                    marked |= secret_key;
                     let ks = match key.unmarked() {
                         Value::String(s) => s.clone(),
                         Value::Number(n) => n.to_string(),
@@ -660,7 +695,11 @@ impl<'a> Evaluator<'a> {
                             .error(
                                 ke,
                                 "meshform::config::duplicate_key",
-                                format!("duplicate key {} in for expression", meshform_core::value::quote(&ks)),
+                                if secret_key {
+                                    "duplicate key (sensitive value) in for expression".to_owned()
+                                } else {
+                                    format!("duplicate key {} in for expression", meshform_core::value::quote(&ks))
+                                },
                                 "produces a key twice",
                             )
                             .with_help("make the key unique, or add `...` after the value expression to group values by key"));

@@ -115,6 +115,31 @@ fn unknown_values_propagate() {
     );
 }
 
+/// Errors about a sensitive key, a collection keyed by one, or a sensitive template path name
+/// neither the value nor the keys; a key made from a sensitive value makes its object sensitive.
+#[test]
+fn errors_never_show_sensitive_keys_or_paths() {
+    let message = |src: &str| {
+        let d = eval(src).expect_err(src);
+        format!("{} {}", d.summary, d.help.unwrap_or_default())
+    };
+    for src in [
+        "{ a = 1 }[var.secret]",
+        "{ (var.secret) = 1 }[\"x\"]",
+        "{ for k in [var.secret, var.secret] : k => 1 }",
+        "[1][length(var.secret)]",
+        "templatefile(var.secret, {})",
+    ] {
+        let m = message(src);
+        assert!(!m.contains("hunter2") && !m.contains(" 7 "), "{src}: {m}");
+        assert!(m.contains("(sensitive value)"), "{src}: {m}");
+    }
+    assert!(ok("{ (var.secret) = 1 }").is_sensitive());
+    assert!(ok("{ for k in [var.secret] : k => 1 }").is_sensitive());
+    // Not sensitive: the keys help as before.
+    assert!(message("{ a = 1 }[\"b\"]").contains("keys present: a"));
+}
+
 #[test]
 fn sensitive_values_stay_sensitive() {
     assert!(ok("var.secret").is_sensitive());
