@@ -15,8 +15,8 @@ pub mod exit {
     pub const UNFORMATTED: u8 = 3;
 }
 
-fn handler(settings: &Settings) -> miette::GraphicalReportHandler {
-    let theme = if settings.color_stderr {
+fn handler(color: bool) -> miette::GraphicalReportHandler {
+    let theme = if color {
         miette::GraphicalTheme::unicode()
     } else {
         miette::GraphicalTheme::unicode_nocolor()
@@ -29,8 +29,12 @@ fn handler(settings: &Settings) -> miette::GraphicalReportHandler {
 
 /// Renders one diagnostic as a miette report (file:line:column, the span labelled, help).
 pub fn render_diagnostic(settings: &Settings, d: &Diagnostic) -> String {
+    render(settings.color_stderr, d)
+}
+
+fn render(color: bool, d: &Diagnostic) -> String {
     let mut out = String::new();
-    if handler(settings).render_report(&mut out, d).is_err() {
+    if handler(color).render_report(&mut out, d).is_err() {
         out = format!("{d}\n");
     }
     if let Some(span) = &d.span {
@@ -80,5 +84,32 @@ pub fn print_plan_error(settings: &Settings, e: &PlanError) {
     match e {
         PlanError::Diagnostics(d) => print_diagnostics(settings, d),
         PlanError::State(e) => print_diagnostics(settings, &Diagnostics(vec![state_diagnostic(e)])),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use meshform_core::{SourceFile, Span};
+
+    use super::*;
+
+    /// miette cannot pad a label past column 65,535 (it would panic): a line that long is
+    /// reported by its location, without the line.
+    #[test]
+    fn a_label_far_into_a_long_line_is_located_not_drawn() {
+        let text = format!("locals {{ a = {}nope }}\n", " ".repeat(70_000));
+        let at = text.find("nope").expect("nope");
+        let file = SourceFile::new("main.hcl", text);
+        let d = Diagnostic::error("meshform::config::invalid_reference", "invalid reference")
+            .with_span(Span::new(&file, at..at + 4), "here")
+            .with_help("write var.NAME");
+        let out = render(false, &d);
+        assert!(out.starts_with(&format!("main.hcl:1:{}: ", at + 1)), "{out}");
+        assert!(out.contains("invalid reference") && out.contains("write var.NAME"), "{out}");
+        // A short line is still drawn.
+        let file = SourceFile::new("ok.hcl", "locals { a = nope }\n".to_owned());
+        let d =
+            Diagnostic::error("x", "invalid reference").with_span(Span::new(&file, 13..17), "here");
+        assert!(render(false, &d).contains("╭─[ok.hcl:1:14]"));
     }
 }

@@ -99,7 +99,25 @@ pub struct Diagnostic {
     pub subject: Option<String>,
 }
 
+/// The longest source line a report shows. miette pads a label to its column with a format
+/// width, which Rust limits to 65,535: a label farther into a line would panic, and such a line
+/// (minified or generated) is unreadable anyway. The location is still given.
+const MAX_SHOWN_LINE: usize = 4096;
+
 impl Diagnostic {
+    /// The span, when the lines it is on are short enough to show.
+    fn shown_span(&self) -> Option<&Span> {
+        let span = self.span.as_ref()?;
+        let bytes = span.file.text.as_bytes();
+        let start = span.range.start.min(bytes.len());
+        let end = span.range.end.clamp(start, bytes.len());
+        let line_start = bytes[..start].iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        let line_end =
+            bytes[end..].iter().position(|&b| b == b'\n').map_or(bytes.len(), |i| end + i);
+        let lines = bytes[line_start..line_end].split(|&b| b == b'\n');
+        (lines.map(<[u8]>::len).max().unwrap_or(0) <= MAX_SHOWN_LINE).then_some(span)
+    }
+
     pub fn error(code: &str, summary: impl Into<String>) -> Diagnostic {
         Diagnostic {
             severity: Severity::Error,
@@ -205,11 +223,11 @@ impl miette::Diagnostic for Diagnostic {
     }
 
     fn source_code(&self) -> Option<&dyn SourceCode> {
-        self.span.as_ref().map(|s| &s.file.named as &dyn SourceCode)
+        self.shown_span().map(|s| &s.file.named as &dyn SourceCode)
     }
 
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
-        let span = self.span.as_ref()?;
+        let span = self.shown_span()?;
         let len = span.range.end.saturating_sub(span.range.start);
         Some(Box::new(std::iter::once(LabeledSpan::new(self.label.clone(), span.range.start, len))))
     }
