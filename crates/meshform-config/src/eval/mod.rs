@@ -608,6 +608,21 @@ impl<'a> Evaluator<'a> {
                 }
             }
         };
+        if let Value::Number(n) = &result {
+            if n.too_large() {
+                return Err(self
+                    .error(
+                        op,
+                        "meshform::config::number_too_large",
+                        "the result of this arithmetic is too large to compute exactly",
+                        "too large",
+                    )
+                    .with_help(format!(
+                        "numbers are exact up to {} bits (about 21,000 digits); a configuration needing more is probably squaring in a loop",
+                        meshform_core::number::MAX_RESULT_BITS
+                    )));
+            }
+        }
         Ok(result.with_mark(marked))
     }
 

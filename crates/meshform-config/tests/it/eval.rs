@@ -140,6 +140,17 @@ fn errors_never_show_sensitive_keys_or_paths() {
     assert!(message("{ a = 1 }[\"b\"]").contains("keys present: a"));
 }
 
+/// Exact arithmetic stops where results outgrow any configuration's need, instead of squaring its
+/// way into a hang.
+#[test]
+fn arithmetic_results_are_bounded() {
+    let big = "tonumber(\"1e10000\")";
+    assert!(ok(&format!("{big} * {big} > 1")) == Value::Bool(true));
+    let d = eval(&format!("({big} * {big}) * ({big} * {big})")).expect_err("too large");
+    assert_eq!(d.code, "meshform::config::number_too_large");
+    assert_eq!(ok("0.1 + 0.2 == 0.3"), Value::Bool(true), "small numbers stay exact");
+}
+
 #[test]
 fn sensitive_values_stay_sensitive() {
     assert!(ok("var.secret").is_sensitive());

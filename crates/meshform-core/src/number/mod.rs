@@ -22,6 +22,12 @@ mod text;
 /// of memory for nothing a configuration needs.
 pub const MAX_DECIMAL_EXPONENT: i64 = 10_000;
 
+/// The most bits an arithmetic result's numerator or denominator may have (about 21,000 decimal
+/// digits: twice the largest literal, `1e10000`, squared fits). Exact arithmetic on bigger numbers
+/// grows without bound (squaring again and again) and would hang a plan; Terraform stops at 512-bit
+/// floats.
+pub const MAX_RESULT_BITS: u64 = 70_000;
+
 /// An exact number. Equal numbers are equal values whatever their origin (`0.1 + 0.2 == 0.3`).
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct Number(Repr);
@@ -239,6 +245,19 @@ impl Number {
                 Number::from_fraction(-n, d)
             }
         }
+    }
+
+    /// The bits of the larger of numerator and denominator.
+    pub fn bits(&self) -> u64 {
+        match &self.0 {
+            Repr::Small(i) => u64::from(64 - i.unsigned_abs().leading_zeros()),
+            Repr::Big(f) => f.num.bits().max(f.den.bits()),
+        }
+    }
+
+    /// Whether an arithmetic result is past [`MAX_RESULT_BITS`].
+    pub fn too_large(&self) -> bool {
+        self.bits() > MAX_RESULT_BITS
     }
 
     #[allow(clippy::should_implement_trait)]
