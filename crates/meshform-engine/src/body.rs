@@ -241,7 +241,10 @@ fn eval_dynamic(
         elements
             .into_iter()
             .map(|(key, value)| {
-                let it = Value::map([("key", key), ("value", value.with_mark(sensitive))]);
+                let it = Value::map([
+                    ("key", key.with_mark(sensitive)),
+                    ("value", value.with_mark(sensitive)),
+                ]);
                 let extra = BTreeMap::from([(d.iterator.to_owned(), it)]);
                 let scope = Overlay { base: scope, extra: &extra };
                 eval_body(&content.body, schema, &scope, dir, diags)
@@ -283,7 +286,12 @@ pub fn eval_body(
                             diags.push(
                                 Diagnostic::error(
                                     "meshform::config::type_mismatch",
-                                    format!("invalid value for \"{name}\": {e}"),
+                                    if v.contains_sensitive() {
+                                        // The conversion error quotes the value.
+                                        format!("invalid value for \"{name}\": it is not a valid {} (the value is sensitive, so it is not shown)", attr.ty)
+                                    } else {
+                                        format!("invalid value for \"{name}\": {e}")
+                                    },
                                 )
                                 .with_span(a.expr.span.clone(), format!("expected {}", attr.ty))
                                 .with_help(format!(

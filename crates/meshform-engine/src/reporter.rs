@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use meshform_core::{Diagnostic, InstanceAddr, ResourceAddr};
+use meshform_core::{Diagnostic, InstanceAddr, ResourceAddr, Value};
 
 use crate::plan::Action;
 use crate::verify::CheckResult;
@@ -57,3 +57,13 @@ pub trait Reporter: Send + Sync {
 pub struct SilentReporter;
 
 impl Reporter for SilentReporter {}
+
+/// An object's `id` as progress lines show it (`[id=…]`): `(sensitive value)` when it is marked
+/// sensitive (an id made from a secret).
+pub fn shown_id(v: &Value) -> Option<&str> {
+    let id = v.get("id")?;
+    if id.is_sensitive() {
+        return Some(meshform_core::REDACTED);
+    }
+    id.as_str()
+}

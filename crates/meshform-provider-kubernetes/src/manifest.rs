@@ -106,7 +106,7 @@ async fn observe(
     if live.is_empty() {
         return Ok(None);
     }
-    Ok(Some(with_computed(known, &ids, &objects::to_yaml(&live))))
+    Ok(Some(with_computed(known, &ids, &objects::to_yaml(&live), holds_secrets(desired))))
 }
 
 /// Server-side apply (or its dry run) of one object. An object meshform applied before (one of
@@ -170,7 +170,14 @@ fn conflict_hint(mut e: ProviderError) -> ProviderError {
     e
 }
 
-fn with_computed(v: &Value, ids: &[String], yaml: &str) -> Value {
+/// Whether any object is a `Secret`: its data is then in `yaml`, which is marked sensitive.
+fn holds_secrets(objects: &[Json]) -> bool {
+    objects.iter().any(|o| o.get("kind").and_then(Json::as_str) == Some("Secret"))
+}
+
+/// The value with its computed attributes; `yaml` sensitive when `secret` (it shows a Secret's
+/// data).
+fn with_computed(v: &Value, ids: &[String], yaml: &str, secret: bool) -> Value {
     let mut out = v.clone();
     if let Value::Map(m) = &mut out {
         m.insert("id".into(), Value::string(ids.join(",")));
@@ -178,7 +185,8 @@ fn with_computed(v: &Value, ids: &[String], yaml: &str) -> Value {
             "objects".into(),
             Value::List(ids.iter().map(|i| Value::string(i.clone())).collect()),
         );
-        m.insert("yaml".into(), Value::string(yaml));
+        let yaml = Value::string(yaml);
+        m.insert("yaml".into(), if secret { yaml.sensitive() } else { yaml });
     }
     out
 }
@@ -271,7 +279,8 @@ impl ResourceType<Cluster> for Manifest {
         }
         let ids: Vec<String> =
             desired.iter().filter_map(|o| ObjectRef::of(o).ok()).map(|r| r.id()).collect();
-        let planned = with_computed(proposed, &ids, &objects::to_yaml(&desired));
+        let planned =
+            with_computed(proposed, &ids, &objects::to_yaml(&desired), holds_secrets(&desired));
         let mut p = PlannedState::new(planned);
         if let Some(why) = replace {
             p.requires_replace.push(vec![PathStep::Key(source_attr(proposed).into())]);
@@ -428,5 +437,26 @@ impl DataSourceType<Cluster> for Exec {
             m.insert("pod_name".into(), Value::string(name));
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A Secret's data is in the computed `yaml`: it is sensitive then, and only then.
+    #[test]
+    fn yaml_holding_a_secret_is_sensitive() {
+        let secret = serde_json::json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}, "stringData": {"password": "hunter2"}});
+        let map =
+            serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}});
+        let proposed = Value::map([("source", Value::string("…"))]);
+        let both = [map.clone(), secret];
+        let v = with_computed(&proposed, &[], &objects::to_yaml(&both), holds_secrets(&both));
+        assert!(v.get("yaml").is_some_and(Value::is_sensitive));
+        let only_map = [map];
+        let v =
+            with_computed(&proposed, &[], &objects::to_yaml(&only_map), holds_secrets(&only_map));
+        assert!(v.get("yaml").is_some_and(|y| !y.is_sensitive()));
     }
 }

@@ -139,3 +139,28 @@ fn errors_about_sensitive_values_do_not_show_them() {
     assert!(run.stderr.contains("templatefile: cannot read the file at (sensitive value)"));
     assert_hidden(&run, &[SECRET]);
 }
+
+/// A provider that echoes a secret into another attribute (`local_file`'s `id` is its filename):
+/// the echo is sensitive too, in the plan, the progress lines and the state's marks; a provider
+/// error quoting it does not show it either.
+#[test]
+fn a_secret_echoed_by_a_provider_stays_hidden() {
+    let w = Workdir::new();
+    w.write(
+        "main.hcl",
+        "variable \"token\" {\n  type      = string\n  sensitive = true\n}\n\nresource \"local_file\" \"f\" {\n  filename = \"out/${var.token}/f.txt\"\n  content  = \"x\"\n}\n",
+    );
+    let env = [("MESHFORM_VAR_token", SECRET)];
+    let plan = w.run_with(&["plan"], &env).code(0);
+    let id_hidden =
+        |l: &str| l.trim_start().starts_with("+ id ") && l.ends_with("= (sensitive value)");
+    assert!(plan.stdout.lines().any(id_hidden), "{}", plan.stdout);
+    assert_hidden(&plan, &[SECRET]);
+    let apply = w.run_with(&["apply", "--auto-approve"], &env).code(0);
+    assert!(apply.all_output().contains("[id=(sensitive value)]"), "{}", apply.all_output());
+    assert_hidden(&apply, &[SECRET]);
+    let again = w.run_with(&["apply", "--auto-approve"], &env).code(0);
+    assert_hidden(&again, &[SECRET]);
+    let shown = w.run_with(&["state", "show", "local_file.f"], &env).code(0);
+    assert_hidden(&shown, &[SECRET]);
+}

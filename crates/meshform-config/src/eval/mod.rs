@@ -335,8 +335,15 @@ impl<'a> Evaluator<'a> {
                                 format!("this object has no attribute \"{}\"", name.as_str()),
                                 "no such attribute",
                             );
-                            diag = match did_you_mean(name.as_str(), m.keys().map(String::as_str)) {
+                            let suggestion = if marked {
+                                None
+                            } else {
+                                did_you_mean(name.as_str(), m.keys().map(String::as_str))
+                            };
+                            diag = match suggestion {
                                 Some(s) => diag.with_help(format!("did you mean `{s}`?")),
+                                // A sensitive object's attribute names are not shown.
+                                None if marked => diag.with_help("check the attribute's name (the object is sensitive, so its attributes are not listed)"),
                                 None if m.len() <= 20 => diag.with_help(format!(
                                     "available: {}",
                                     m.keys().cloned().collect::<Vec<_>>().join(", ")
@@ -388,7 +395,8 @@ impl<'a> Evaluator<'a> {
                     let rest = &ops[i + 1..];
                     let mut out = Vec::with_capacity(items.len());
                     for item in items {
-                        out.push(self.traverse(item, rest, frame, d)?);
+                        // Each element of a sensitive collection is sensitive on its own way on.
+                        out.push(self.traverse(item.with_mark(marked), rest, frame, d)?);
                     }
                     return Ok(Value::List(out).with_mark(marked));
                 }
@@ -660,10 +668,14 @@ impl<'a> Evaluator<'a> {
         let mut list = Vec::new();
         let mut map: BTreeMap<String, Value> = BTreeMap::new();
         let mut unknown = false;
+        // The elements (and keys) of a sensitive collection are sensitive inside the loop too, so
+        // that an error about one does not show it.
+        let collection_marked = marked;
         for (k, v) in pairs {
-            let mut names = vec![(f.intro.value_var.as_str().to_owned(), v)];
+            let mut names =
+                vec![(f.intro.value_var.as_str().to_owned(), v.with_mark(collection_marked))];
             if let Some(kv) = &f.intro.key_var {
-                names.push((kv.as_str().to_owned(), k));
+                names.push((kv.as_str().to_owned(), k.with_mark(collection_marked)));
             }
             let inner = Frame { names, parent: Some(frame) };
             if let Some(cond) = &f.cond {

@@ -113,9 +113,11 @@ impl Evaluator<'_> {
                             }
                         };
                         for (k, v) in pairs {
-                            let mut names = vec![(fe.value_var.as_str().to_owned(), v)];
+                            // A sensitive collection's elements stay sensitive in the loop.
+                            let mut names =
+                                vec![(fe.value_var.as_str().to_owned(), v.with_mark(m))];
                             if let Some(kv) = &fe.key_var {
-                                names.push((kv.as_str().to_owned(), k));
+                                names.push((kv.as_str().to_owned(), k.with_mark(m)));
                             }
                             let inner = Frame { names, parent: Some(frame) };
                             let lead = matches!(fe.strip, Strip::End | Strip::Both);

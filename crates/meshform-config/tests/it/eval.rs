@@ -134,6 +134,18 @@ fn errors_never_show_sensitive_keys_or_paths() {
         assert!(!m.contains("hunter2") && !m.contains(" 7 "), "{src}: {m}");
         assert!(m.contains("(sensitive value)"), "{src}: {m}");
     }
+    // Inside loops and splats over a sensitive collection, and in a sensitive object's attributes.
+    for src in [
+        "[for s in sensitive([\"hunter2\"]) : tonumber(s)]",
+        "[for s in sensitive([\"hunter2\"]) : { a = 1 }[s]]",
+        "\"%{ for s in sensitive([\"hunter2\"]) }${tonumber(s)}%{ endfor }\"",
+        "sensitive({ hunter2 = 1 }).nope",
+        "sensitive({ hunter2 = 1 }).hunter3",
+        "sensitive([{ hunter2 = 1 }])[*].nope",
+    ] {
+        let m = message(src);
+        assert!(!m.contains("hunter2"), "{src}: {m}");
+    }
     assert!(ok("{ (var.secret) = 1 }").is_sensitive());
     assert!(ok("{ for k in [var.secret] : k => 1 }").is_sensitive());
     // Not sensitive: the keys help as before.

@@ -423,7 +423,7 @@ impl<'a> Executor<'a> {
                         &c.addr,
                         c.action,
                         elapsed,
-                        v.get("id").and_then(Value::as_str),
+                        crate::reporter::shown_id(&v),
                     );
                     Ok(Some(v))
                 }
@@ -433,6 +433,7 @@ impl<'a> Executor<'a> {
                 }
                 Err(StepError::Provider(verb, e)) => {
                     reporter.apply_errored(&c.addr, c.action, elapsed);
+                    let e = crate::plan::walk::hide_echoes(e, &proposed);
                     Err(provider_failure(&c.addr, verb, &e).with_span(span, "in this resource"))
                 }
             }

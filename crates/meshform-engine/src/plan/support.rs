@@ -130,9 +130,19 @@ pub(crate) fn problem_diag(
 
 /// Re-applies sensitive marks to a provider's result: the schema's sensitive attributes, and wherever
 /// the reference value (the configuration or the prior state) was sensitive.
+///
+/// And a provider that echoes a sensitive input into another attribute (an `id` made from a path
+/// holding a secret, a YAML rendering of a manifest with a password in it) does not reveal it: a
+/// string of the result containing a sensitive string of the reference (of at least
+/// [`MIN_ECHOED_SECRET`] bytes) is sensitive too.
 pub fn remark(mut v: Value, reference: &Value, schema: &Schema) -> Value {
     for p in reference.sensitive_paths() {
         v.mark_at(&p);
+    }
+    let mut secrets = Vec::new();
+    sensitive_strings(reference, false, &mut secrets);
+    if !secrets.is_empty() {
+        mark_echoes(&mut v, &secrets);
     }
     if let Value::Map(m) = &mut v {
         for (k, attr) in &schema.attributes {
@@ -145,6 +155,48 @@ pub fn remark(mut v: Value, reference: &Value, schema: &Schema) -> Value {
         }
     }
     v
+}
+
+/// A provider's error with every sensitive string of `reference` (the configuration it was given)
+/// replaced by `(sensitive value)`: a message quoting what it rejected (a YAML parser's snippet of a
+/// manifest holding a password) does not reveal it.
+pub(crate) fn hide_echoes(mut e: ProviderError, reference: &Value) -> ProviderError {
+    let mut secrets = Vec::new();
+    sensitive_strings(reference, false, &mut secrets);
+    for s in secrets {
+        if e.message.contains(s.as_str()) {
+            e.message = e.message.replace(s.as_str(), meshform_core::REDACTED);
+        }
+    }
+    e
+}
+
+/// The shortest sensitive string whose echo in a provider's result is marked: shorter ones (`"1"`,
+/// `"true"`) would mark unrelated text.
+pub const MIN_ECHOED_SECRET: usize = 6;
+
+/// The strings inside sensitive parts of `v`.
+fn sensitive_strings(v: &Value, inside: bool, out: &mut Vec<String>) {
+    match v {
+        Value::Sensitive(x) => sensitive_strings(x, true, out),
+        Value::String(s) if inside && s.len() >= MIN_ECHOED_SECRET => out.push(s.clone()),
+        Value::List(items) => items.iter().for_each(|x| sensitive_strings(x, inside, out)),
+        Value::Map(m) => m.values().for_each(|x| sensitive_strings(x, inside, out)),
+        _ => {}
+    }
+}
+
+/// Marks the unmarked strings of `v` that contain one of `secrets`.
+fn mark_echoes(v: &mut Value, secrets: &[String]) {
+    match v {
+        Value::String(s) if secrets.iter().any(|x| s.contains(x.as_str())) => {
+            let inner = std::mem::take(v);
+            *v = inner.sensitive();
+        }
+        Value::List(items) => items.iter_mut().for_each(|x| mark_echoes(x, secrets)),
+        Value::Map(m) => m.values_mut().for_each(|x| mark_echoes(x, secrets)),
+        _ => {}
+    }
 }
 
 /// A data source's value before it is read: its configuration with computed attributes unknown.
@@ -287,4 +339,34 @@ pub(crate) fn closure<'a>(
 /// The directory expressions resolve relative paths against.
 pub fn base_dir(config: &Config) -> &Path {
     &config.dir
+}
+
+#[cfg(test)]
+mod tests {
+    use meshform_provider::ErrorKind;
+
+    use super::*;
+
+    /// What a provider echoes of a sensitive input is sensitive in its result and hidden in its
+    /// errors; short sensitive strings do not mark unrelated text.
+    #[test]
+    fn echoes_of_sensitive_inputs_are_hidden() {
+        let reference = Value::map([
+            ("filename", Value::string("out/hunter2-secret/f").sensitive()),
+            ("token", Value::string("hunter2-secret").sensitive()),
+            ("flag", Value::string("on").sensitive()),
+        ]);
+        let result =
+            Value::map([("id", Value::string("id:hunter2-secret")), ("mode", Value::string("on"))]);
+        let v = remark(result, &reference, &Schema::new("t"));
+        assert!(v.get("id").is_some_and(Value::is_sensitive));
+        assert!(v.get("mode").is_some_and(|m| !m.is_sensitive()), "too short to tell");
+        let e = ProviderError::new(
+            ErrorKind::InvalidArgument,
+            "Bad",
+            "line 6: password: hunter2-secret: [x",
+        );
+        let e = hide_echoes(e, &reference);
+        assert_eq!(e.message, "line 6: password: (sensitive value): [x");
+    }
 }

@@ -8,7 +8,7 @@ use meshform_core::{InstanceAddr, PathStep, ResourceAddr, Schema, Value};
 use meshform_provider::{ConfiguredProvider, ErrorKind, ProviderError};
 
 use super::super::support::{
-    apply_ignore_changes, data_read_failed, prevent_destroy_diag, problem_diag,
+    apply_ignore_changes, data_read_failed, hide_echoes, prevent_destroy_diag, problem_diag,
     provider_plan_error, unknown_computed,
 };
 use super::{config_changed, remark, Planner};
@@ -113,7 +113,12 @@ impl Planner<'_> {
         proposed: &Value,
         schema: &Schema,
     ) -> Option<Value> {
-        match provider.plan(&addr.resource.ty, None, &proposed.clone().into_unmarked_deep()).await {
+        let raw = proposed.clone().into_unmarked_deep();
+        match provider
+            .plan(&addr.resource.ty, None, &raw)
+            .await
+            .map_err(|e| hide_echoes(e, proposed))
+        {
             Ok(p) => {
                 for w in p.warnings {
                     self.diags.push(problem_diag(r, addr, w));
@@ -189,6 +194,7 @@ impl Planner<'_> {
                         &proposed.clone().into_unmarked_deep(),
                     )
                     .await
+                    .map_err(|e| hide_echoes(e, &proposed))
                 {
                     Ok(p) => p,
                     Err(e) if e.retryable() => {

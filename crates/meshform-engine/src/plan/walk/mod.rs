@@ -22,6 +22,7 @@ mod removal;
 
 use outage::{config_changed, Unavailable};
 
+pub(crate) use super::support::hide_echoes;
 use super::support::{allowed_resources, problem_diag, provider_config_error, Allowed};
 pub use super::support::{base_dir, remark};
 use super::{Action, Adoption, ChangeReason, Drift, Plan, PlanFailure, PlanMode, ResourceChange};
@@ -421,9 +422,10 @@ impl<'a> Planner<'a> {
             }
             let p = Arc::clone(&provider);
             let ty = r.ty.clone();
-            let value = inst.value().into_unmarked_deep();
+            let marked = inst.value();
+            self.reporter.refreshing(&addr, crate::reporter::shown_id(&marked));
+            let value = marked.into_unmarked_deep();
             let sem = Arc::clone(&self.semaphore);
-            self.reporter.refreshing(&addr, value.get("id").and_then(Value::as_str));
             let h = tokio::spawn(async move {
                 let _permit = sem.acquire_owned().await;
                 p.read(&ty, &value).await
