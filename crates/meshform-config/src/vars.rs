@@ -80,6 +80,8 @@ pub fn resolve_variables(
     let mut diags = Diagnostics::default();
     let mut given: BTreeMap<String, (Value, Origin)> = BTreeMap::new();
     let declared: Vec<&str> = config.variables.keys().map(String::as_str).collect();
+    let secret: Vec<&str> =
+        config.variables.iter().filter(|(_, v)| v.sensitive).map(|(k, _)| k.as_str()).collect();
     for (name, value) in &inputs.saved {
         if config.variables.contains_key(name) {
             given.insert(name.clone(), (value.clone(), Origin::Saved));
@@ -104,7 +106,7 @@ pub fn resolve_variables(
         };
         let name = path.strip_prefix(&config.dir).unwrap_or(path).display().to_string();
         let file = SourceFile::new(name, text);
-        read_var_file(&file, &declared, &mut given, &mut diags);
+        read_var_file(&file, &declared, &secret, &mut given, &mut diags);
     }
     for (source, entries) in [("env", &inputs.env), ("cli", &inputs.cli)] {
         for (name, raw) in entries {
@@ -330,19 +332,35 @@ pub fn check_defaults(config: &Config) -> Diagnostics {
 }
 
 fn read_var_file(
-    file: &Arc<SourceFile>,
+    original: &Arc<SourceFile>,
     declared: &[&str],
+    secret: &[&str],
     given: &mut BTreeMap<String, (Value, Origin)>,
     diags: &mut Diagnostics,
 ) {
-    let body = match hcl::edit::parser::parse_body(&file.text) {
+    let body = match hcl::edit::parser::parse_body(&original.text) {
         Ok(b) => b,
         Err(e) => {
-            diags.push(syntax_error(file, &e));
+            diags.push(syntax_error(original, &e));
             return;
         }
     };
     use hcl::edit::Span as _;
+    // What diagnostics draw: the file with the values of sensitive variables masked, so that no
+    // report about this file (or a line near one) shows them.
+    let mut shown = original.text.clone().into_bytes();
+    for attr in body.iter().filter_map(|s| s.as_attribute()) {
+        if secret.contains(&attr.key.as_str()) {
+            let range = attr.value.span().unwrap_or(0..0);
+            for b in shown.get_mut(range).into_iter().flatten() {
+                if *b != b'\n' {
+                    *b = b'*';
+                }
+            }
+        }
+    }
+    let shown = String::from_utf8(shown).unwrap_or_default();
+    let file = &SourceFile::new(original.name.clone(), shown);
     for s in body.iter() {
         let Some(attr) = s.as_attribute() else {
             let span = Span::new(file, s.span().unwrap_or(0..0));

@@ -164,3 +164,23 @@ fn a_secret_echoed_by_a_provider_stays_hidden() {
     let shown = w.run_with(&["state", "show", "local_file.f"], &env).code(0);
     assert_hidden(&shown, &[SECRET]);
 }
+
+/// A variables file's sensitive values are masked wherever a report draws that file: the error
+/// about one of them, and a warning about the line next to it.
+#[test]
+fn a_variables_file_never_shows_its_sensitive_values() {
+    let w = Workdir::new();
+    w.write(
+        "main.hcl",
+        "variable \"port\" {\n  type      = number\n  sensitive = true\n}\n\nvariable \"token\" {\n  type      = string\n  sensitive = true\n}\n",
+    );
+    w.write(
+        "meshform.vars.hcl",
+        &format!("port  = \"{SECRET}\"\ntoken = \"{ROTATED}\"\ntokn  = \"x\"\n"),
+    );
+    let run = w.run(&["plan"]).code(1);
+    assert!(run.stderr.contains("invalid value for variable \"port\""), "{}", run.stderr);
+    assert!(run.stderr.contains("value for undeclared variable \"tokn\""), "{}", run.stderr);
+    assert!(run.stderr.contains("meshform.vars.hcl:1:"), "{}", run.stderr);
+    assert_hidden(&run, &[SECRET, ROTATED]);
+}

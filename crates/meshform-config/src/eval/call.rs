@@ -255,7 +255,14 @@ impl Evaluator<'_> {
             ));
         }
         let tfile = SourceFile::new("<templatestring argument>", text);
-        let rendered = self.render_template(&tfile, &values[1])?;
+        let rendered = self.render_template(&tfile, &values[1]).map_err(|d| {
+            if marked {
+                // Its errors would draw the template's text: say only that it failed.
+                arg_error(0, &format!("the template {} is not valid", meshform_core::REDACTED))
+            } else {
+                d
+            }
+        })?;
         Ok(rendered.with_mark(marked))
     }
 

@@ -15,6 +15,7 @@ fn scope() -> MapScope {
                 ("n", Value::number(3)),
                 ("list", Value::List(vec![Value::string("a"), Value::string("b")])),
                 ("secret", Value::string("hunter2").sensitive()),
+                ("tpl", Value::string("hunter2 ${nope}").sensitive()),
                 ("m", Value::map([("x", Value::number(1)), ("y", Value::number(2))])),
             ]),
         ),
@@ -119,9 +120,13 @@ fn unknown_values_propagate() {
 /// neither the value nor the keys; a key made from a sensitive value makes its object sensitive.
 #[test]
 fn errors_never_show_sensitive_keys_or_paths() {
+    // What the report shows: the message, the help, and the source drawn under it when that is
+    // not the configuration itself (which holds the test's own literals).
     let message = |src: &str| {
         let d = eval(src).expect_err(src);
-        format!("{} {}", d.summary, d.help.unwrap_or_default())
+        let drawn =
+            d.span.as_ref().filter(|s| s.file.name != "test.hcl").map(|s| s.file.text.clone());
+        format!("{} {} {}", d.summary, d.help.unwrap_or_default(), drawn.unwrap_or_default())
     };
     for src in [
         "{ a = 1 }[var.secret]",
@@ -142,6 +147,7 @@ fn errors_never_show_sensitive_keys_or_paths() {
         "sensitive({ hunter2 = 1 }).nope",
         "sensitive({ hunter2 = 1 }).hunter3",
         "sensitive([{ hunter2 = 1 }])[*].nope",
+        "templatestring(var.tpl, {})",
     ] {
         let m = message(src);
         assert!(!m.contains("hunter2"), "{src}: {m}");
