@@ -222,7 +222,8 @@ pub async fn run_check(
             ));
             continue;
         }
-        match provider.read_data(&d.addr.ty, &cfg.clone().into_unmarked_deep()).await {
+        let read = provider.read_data(&d.addr.ty, &cfg.clone().into_unmarked_deep()).await;
+        match read.map_err(|e| crate::plan::walk::hide_echoes(e, &cfg)) {
             Ok(v) => {
                 let v = remark(v, &cfg, &schema);
                 if let Value::Map(types) = &mut data_root {

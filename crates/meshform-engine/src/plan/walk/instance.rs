@@ -92,8 +92,10 @@ impl Planner<'_> {
             return Some(after);
         }
         let permit = self.semaphore.acquire().await;
-        let result =
-            provider.read_data(&addr.resource.ty, &config.clone().into_unmarked_deep()).await;
+        let result = provider
+            .read_data(&addr.resource.ty, &config.clone().into_unmarked_deep())
+            .await
+            .map_err(|e| hide_echoes(e, config));
         drop(permit);
         match result {
             Ok(v) => Some(remark(v, config, schema)),
