@@ -50,6 +50,30 @@ impl Origin {
     }
 }
 
+/// Terraform's variable files in a directory (`terraform.tfvars`, `*.auto.tfvars`), which a
+/// Terraform user expects to be read, sorted.
+fn terraform_var_files(dir: &Path) -> Vec<String> {
+    let mut out: Vec<String> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok())
+        .filter_map(|e| e.file_name().to_str().map(str::to_owned))
+        .filter(|n| n == "terraform.tfvars" || n.ends_with(".auto.tfvars"))
+        .collect();
+    out.sort();
+    out
+}
+
+/// Records that `name`'s given value was refused; returns the diagnostics to report it in.
+fn refused_input<'a>(
+    refused: &mut std::collections::BTreeSet<String>,
+    name: &str,
+    diags: &'a mut Diagnostics,
+) -> &'a mut Diagnostics {
+    refused.insert(name.to_owned());
+    diags
+}
+
 /// The auto-loaded variable files of a directory, in load order.
 pub fn auto_var_files(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
@@ -82,6 +106,8 @@ pub fn resolve_variables(
     let declared: Vec<&str> = config.variables.keys().map(String::as_str).collect();
     let secret: Vec<&str> =
         config.variables.iter().filter(|(_, v)| v.sensitive).map(|(k, _)| k.as_str()).collect();
+    // Variables given a value that was refused: reported once, not again as missing.
+    let mut refused: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
     for (name, value) in &inputs.saved {
         if config.variables.contains_key(name) {
             given.insert(name.clone(), (value.clone(), Origin::Saved));
@@ -131,7 +157,7 @@ pub fn resolve_variables(
                 Ok(v) => {
                     given.insert(name.clone(), (v, origin));
                 }
-                Err(msg) => diags.push(
+                Err(msg) => refused_input(&mut refused, name, &mut diags).push(
                     Diagnostic::error("meshform::vars::invalid_value", format!("invalid value for variable \"{name}\" from {}: {}", origin.describe(), shown_error(decl, false, msg)))
                         .with_help(format!("the variable's type is {}; complex values are written in HCL syntax, e.g. '[\"a\", \"b\"]'", decl.ty)),
                 ),
@@ -154,11 +180,20 @@ pub fn resolve_variables(
                         }
                     }
                 }
+                None if refused.contains(name) => continue,
                 None => {
+                    let tfvars = terraform_var_files(&config.dir);
+                    let help = match tfvars.first() {
+                        Some(f) => format!("set it with --var {name}=…, in meshform.vars.hcl, or with MESHFORM_VAR_{name}; meshform does not read {f}: rename it to meshform.vars.hcl (or pass it with --var-file {f})"),
+                        None => format!("set it with --var {name}=…, in meshform.vars.hcl, or with MESHFORM_VAR_{name}"),
+                    };
                     diags.push(
-                        Diagnostic::error("meshform::vars::missing", format!("no value for required variable \"{name}\""))
-                            .with_span(decl.span.clone(), "declared here without a default")
-                            .with_help(format!("set it with --var {name}=…, in meshform.vars.hcl, or with MESHFORM_VAR_{name}")),
+                        Diagnostic::error(
+                            "meshform::vars::missing",
+                            format!("no value for required variable \"{name}\""),
+                        )
+                        .with_span(decl.span.clone(), "declared here without a default")
+                        .with_help(help),
                     );
                     continue;
                 }

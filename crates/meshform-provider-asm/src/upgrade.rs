@@ -66,7 +66,7 @@ pub fn refusal(mesh_id: &str, from: &str, to: &str, allowed: Option<&str>) -> Op
     };
     let why = match compare(to, from) {
         Some(Ordering::Less) => format!(
-            "ASM cannot downgrade a mesh: mesh {mesh_id} runs {from}, and {to} is older; {next}. To run an older version, replace the mesh (apply with -replace)"
+            "ASM cannot downgrade a mesh: mesh {mesh_id} runs {from}, and {to} is older; {next}. To run an older version, replace the mesh (apply with --replace)"
         ),
         Some(Ordering::Greater) if allowed.is_some() => format!(
             "ASM upgrades a mesh in place one version at a time: mesh {mesh_id} runs {from} and {next}; set istio_version to it, apply, then continue towards {to}"
@@ -163,7 +163,7 @@ pub fn decide(mesh_id: &str, to: &str, live: &Live) -> Result<Step, String> {
         }
         let after = match compare(to, going_to) {
             Some(Ordering::Less) => format!(
-                "ASM cannot cancel an upgrade nor downgrade a mesh, so to run {to} replace the mesh (apply with -replace) once it is over"
+                "ASM cannot cancel an upgrade nor downgrade a mesh, so to run {to} replace the mesh (apply with --replace) once it is over"
             ),
             _ => format!(
                 "ASM upgrades one version at a time, so continue towards {to} in a later apply once it is over"

@@ -192,3 +192,20 @@ fn terraform_file_names_are_answered_with_what_to_rename() {
     w.write("variables.tf", "");
     w.run(&["validate"]).code(1).stderr_has("there are 2 *.tf files here: rename them");
 }
+
+/// `terraform.tfvars` is not read: a missing variable's error says so and what to do; a refused
+/// `--var` value is reported once, not again as missing.
+#[test]
+fn terraform_tfvars_is_named_and_a_refused_value_is_reported_once() {
+    let w = Workdir::new();
+    w.write(
+        "main.hcl",
+        "variable \"env\" {\n  type = string\n}\n\nvariable \"zones\" {\n  type = list(string)\n}\n",
+    );
+    w.write("terraform.tfvars", "env = \"dev\"\n");
+    let run = w.run(&["plan", "--var", "zones=x"]).code(1);
+    let run = run
+        .stderr_has("invalid value for variable \"zones\" from --var")
+        .stderr_has("meshform does not read terraform.tfvars: rename it to meshform.vars.hcl");
+    assert!(!run.stderr.contains("no value for required variable \"zones\""), "{}", run.stderr);
+}
