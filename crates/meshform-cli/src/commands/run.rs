@@ -84,6 +84,10 @@ pub(super) fn plan_options(
     };
     let (targets, module_targets) = selectors(settings, "--target", &args.targets)?;
     let (excludes, module_excludes) = selectors(settings, "--exclude", &args.excludes)?;
+    if !args.targets.is_empty() || !args.excludes.is_empty() {
+        // As Terraform warns: a targeted plan is not the whole configuration's.
+        Output.eline("Warning: resource targeting is in effect\n\n  This plan covers only what --target/--exclude select, so other changes the configuration\n  asks for may be left unplanned. Target to recover from an error or an outage, not routinely.\n");
+    }
     Ok(PlanOptions {
         mode,
         refresh: args.refresh,

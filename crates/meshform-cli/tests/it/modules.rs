@@ -76,6 +76,7 @@ fn a_module_called_per_region_is_planned_applied_and_addressed() {
     // A change in one instance, targeted by module: only that instance is planned.
     w.write("modules/site/main.hcl", &SITE.replace("served from", "now served from"));
     let run = w.ok(&["plan", "--target", "module.site[\"us\"]"]);
+    let run = run.stderr_has("Warning: resource targeting is in effect");
     let text = run.stdout;
     assert!(
         text.contains("# module.site[\"us\"].local_file.index will be updated in-place"),
