@@ -64,16 +64,6 @@ fn terraform_var_files(dir: &Path) -> Vec<String> {
     out
 }
 
-/// Records that `name`'s given value was refused; returns the diagnostics to report it in.
-fn refused_input<'a>(
-    refused: &mut std::collections::BTreeSet<String>,
-    name: &str,
-    diags: &'a mut Diagnostics,
-) -> &'a mut Diagnostics {
-    refused.insert(name.to_owned());
-    diags
-}
-
 /// The auto-loaded variable files of a directory, in load order.
 pub fn auto_var_files(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
@@ -157,10 +147,21 @@ pub fn resolve_variables(
                 Ok(v) => {
                     given.insert(name.clone(), (v, origin));
                 }
-                Err(msg) => refused_input(&mut refused, name, &mut diags).push(
-                    Diagnostic::error("meshform::vars::invalid_value", format!("invalid value for variable \"{name}\" from {}: {}", origin.describe(), shown_error(decl, false, msg)))
-                        .with_help(format!("the variable's type is {}; complex values are written in HCL syntax, e.g. '[\"a\", \"b\"]'", decl.ty)),
-                ),
+                Err(msg) => {
+                    refused.insert(name.clone());
+                    let why = if decl.sensitive {
+                        format!(
+                            "it is not a valid {} (the value is sensitive, so it is not shown)",
+                            decl.ty
+                        )
+                    } else {
+                        msg
+                    };
+                    diags.push(
+                        Diagnostic::error("meshform::vars::invalid_value", format!("invalid value for variable \"{name}\" from {}: {why}", origin.describe()))
+                            .with_help(format!("the variable's type is {}; complex values are written in HCL syntax, e.g. '[\"a\", \"b\"]'", decl.ty)),
+                    );
+                }
             }
         }
     }
@@ -234,16 +235,6 @@ pub fn module_input(
     }
 }
 
-/// Why a value does not fit a variable, as shown: without the value (which conversion and parse
-/// errors quote) when the variable is declared sensitive or the value is.
-fn shown_error(decl: &VariableDef, secret_value: bool, message: String) -> String {
-    if decl.sensitive || secret_value {
-        format!("it is not a valid {} (the value is sensitive, so it is not shown)", decl.ty)
-    } else {
-        message
-    }
-}
-
 /// Converts a variable's value to its type, checks nullability and runs its validations.
 fn settle(
     name: &str,
@@ -254,16 +245,13 @@ fn settle(
     diags: &mut Diagnostics,
 ) -> Option<Value> {
     let config_dir = dir;
-    let value = match decl.ty.convert(&value) {
+    // A sensitive variable's value is sensitive from the start: a conversion error does not quote it.
+    let value = match decl.ty.convert(&value.with_mark(decl.sensitive)) {
         Ok(v) => v,
         Err(e) => {
             let mut d = Diagnostic::error(
                 "meshform::vars::type_mismatch",
-                format!(
-                    "invalid value for variable \"{name}\" (from {}): {}",
-                    origin.describe(),
-                    shown_error(decl, value.contains_sensitive(), e.to_string())
-                ),
+                format!("invalid value for variable \"{name}\" (from {}): {e}", origin.describe()),
             )
             .with_help(format!("the variable's type is {}", decl.ty));
             d = match (origin, &decl.default) {
@@ -290,7 +278,6 @@ fn settle(
         );
         return None;
     }
-    let value = value.with_mark(decl.sensitive);
     for validation in &decl.validations {
         let scope =
             MapScope(BTreeMap::from([("var".to_owned(), Value::map([(name, value.clone())]))]));
@@ -349,14 +336,11 @@ pub fn check_defaults(config: &Config) -> Diagnostics {
                 continue;
             }
         };
-        if let Err(err) = decl.ty.convert(&value) {
+        if let Err(err) = decl.ty.convert(&value.with_mark(decl.sensitive)) {
             diags.push(
                 Diagnostic::error(
                     "meshform::vars::type_mismatch",
-                    format!(
-                        "invalid value for variable \"{name}\" (from its default): {}",
-                        shown_error(decl, value.contains_sensitive(), err.to_string())
-                    ),
+                    format!("invalid value for variable \"{name}\" (from its default): {err}"),
                 )
                 .with_span(e.span.clone(), format!("expected {}", decl.ty))
                 .with_help(format!("the variable's type is {}", decl.ty)),

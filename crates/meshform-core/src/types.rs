@@ -86,7 +86,15 @@ impl Type {
 
     fn convert_at(&self, value: &Value, path: &str) -> Result<Value, ConversionError> {
         if let Value::Sensitive(inner) = value {
-            return self.convert_at(inner, path).map(Value::sensitive);
+            // The error would quote the value (or its keys in the path): say only what was required.
+            return self.convert_at(inner, path).map(Value::sensitive).map_err(|_| {
+                ConversionError {
+                    path: path.to_owned(),
+                    message: format!(
+                        "a valid {self} is required (the value is sensitive, so it is not shown)"
+                    ),
+                }
+            });
         }
         if matches!(value, Value::Null | Value::Unknown) {
             return Ok(value.clone());
@@ -194,6 +202,25 @@ pub fn normalize_set(items: &mut Vec<Value>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A conversion error inside a sensitive value names the type required, never the value nor
+    /// its keys.
+    #[test]
+    fn a_sensitive_value_that_does_not_convert_is_not_quoted() {
+        let e = Type::Number.convert(&Value::string("hunter2").sensitive()).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "a valid number is required (the value is sensitive, so it is not shown)"
+        );
+        let secret_map = Value::map([("hunter2", Value::string("x"))]).sensitive();
+        let e = Type::Map(Box::new(Type::Number)).convert(&secret_map).unwrap_err();
+        assert!(!e.to_string().contains("hunter2"), "{e}");
+        let list = Value::List(vec![Value::number(1), Value::string("hunter2").sensitive()]);
+        let e = Type::List(Box::new(Type::Number)).convert(&list).unwrap_err();
+        assert_eq!(e.path, "[1]", "the path up to the sensitive value is shown");
+        let e = Type::Number.convert(&Value::string("plain")).unwrap_err();
+        assert!(e.to_string().contains("\"plain\""), "an ordinary value is still quoted: {e}");
+    }
 
     #[test]
     fn converts_like_hcl() {

@@ -286,12 +286,7 @@ pub fn eval_body(
                             diags.push(
                                 Diagnostic::error(
                                     "meshform::config::type_mismatch",
-                                    if v.contains_sensitive() {
-                                        // The conversion error quotes the value.
-                                        format!("invalid value for \"{name}\": it is not a valid {} (the value is sensitive, so it is not shown)", attr.ty)
-                                    } else {
-                                        format!("invalid value for \"{name}\": {e}")
-                                    },
+                                    format!("invalid value for \"{name}\": {e}"),
                                 )
                                 .with_span(a.expr.span.clone(), format!("expected {}", attr.ty))
                                 .with_help(format!(
