@@ -331,13 +331,7 @@ fn main() {
     let runs: usize =
         env_number("MESHFORM_BENCH_RUNS").unwrap_or(if testing { 1 } else { 3 }).max(1);
     let max_ratio: f64 = env_number("MESHFORM_BENCH_MAX_RATIO").unwrap_or(1.10);
-    let sandbox_rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .thread_name("sandbox")
-        .enable_all()
-        .build()
-        .expect("the sandbox's runtime");
-    let client = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    let (sandbox_rt, client) = knobs::runtimes();
     if testing {
         critical::self_check();
     }

@@ -192,13 +192,7 @@ fn main() {
     assert!(!sizes.is_empty(), "MESHFORM_BENCH_CLUSTERS lists sizes from 2 to {SANDBOX_CLUSTERS}");
     let runs: usize =
         env_number("MESHFORM_BENCH_RUNS").unwrap_or(if testing { 1 } else { 3 }).max(1);
-    let sandbox_rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .thread_name("sandbox")
-        .enable_all()
-        .build()
-        .expect("the sandbox's runtime");
-    let client = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    let (sandbox_rt, client) = knobs::runtimes();
     let scratch = tempfile::tempdir().expect("a scratch directory");
     let starting = Instant::now();
     let clusters = if testing { sizes[sizes.len() - 1] } else { SANDBOX_CLUSTERS };
