@@ -415,6 +415,22 @@ resource "x_network" "n" {
         assert!(gdiags.is_empty(), "{gdiags:?}");
     }
 
+    /// A sensitive `for_each` makes the iterator's key sensitive as well as its value: a key put in
+    /// an attribute is not shown.
+    #[test]
+    fn a_dynamic_block_over_a_sensitive_map_marks_its_keys() {
+        let c = config(
+            "resource \"x_network\" \"n\" {\n  dynamic \"cluster\" {\n    for_each = sensitive({ hunter2 = \"net1\" })\n    content {\n      id  = cluster.key\n      net = cluster.value\n    }\n  }\n}\n",
+        );
+        let r = &c.resources[&ResourceAddr::managed("x_network", "n")];
+        let mut diags = Diagnostics::default();
+        let v = eval_body(&r.body, &network_schema(), &EmptyScope, Path::new("."), &mut diags);
+        assert!(diags.is_empty(), "{diags:?}");
+        let cluster = &v.get("cluster").unwrap().as_list().unwrap()[0];
+        assert!(cluster.get("id").is_some_and(Value::is_sensitive), "{cluster:?}");
+        assert!(cluster.get("net").is_some_and(Value::is_sensitive), "{cluster:?}");
+    }
+
     #[test]
     fn a_dynamic_block_without_content_or_of_an_unknown_type_is_reported() {
         let c = config(

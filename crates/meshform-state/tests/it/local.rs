@@ -296,3 +296,21 @@ fn a_retired_state_file_is_renamed_with_its_backup() {
     assert!(store.read().unwrap().is_none());
     assert_eq!(store.retire("migrated").unwrap(), None);
 }
+
+/// A state path that is not a file (`-state=/dev/null`, here a named pipe) is never renamed by a
+/// migration: renaming a device would take it away from everything else on the machine.
+#[cfg(unix)]
+#[test]
+fn a_state_path_that_is_not_a_file_is_never_retired() {
+    use std::os::unix::fs::FileTypeExt;
+    let d = tempfile::tempdir().unwrap();
+    let pipe = d.path().join("state.pipe");
+    let made = std::process::Command::new("mkfifo").arg(&pipe).status();
+    if !made.is_ok_and(|s| s.success()) {
+        return; // no mkfifo here: nothing to test with
+    }
+    let store = meshform_state::LocalStore::new(pipe.clone());
+    assert_eq!(store.retire("migrated").unwrap(), None);
+    assert!(std::fs::symlink_metadata(&pipe).unwrap().file_type().is_fifo(), "still a pipe");
+    assert!(!d.path().join("state.pipe.migrated").exists());
+}
