@@ -236,14 +236,7 @@ impl Lowerer {
                 }
                 "order" => {
                     let Expression::Array(items) = &a.expr.node else {
-                        if !matches!(
-                            &a.expr.node,
-                            Expression::Object(_)
-                                | Expression::String(_)
-                                | Expression::Number(_)
-                                | Expression::Bool(_)
-                                | Expression::Null(_)
-                        ) {
+                        if computed(&a.expr.node) {
                             // An expression (a module's variable): evaluated at expansion.
                             r.order_expr = Some(a.expr);
                             continue;
@@ -289,13 +282,7 @@ impl Lowerer {
                 }
                 "checks" => {
                     let Expression::Array(items) = &a.expr.node else {
-                        if matches!(
-                            &a.expr.node,
-                            Expression::Traversal(_)
-                                | Expression::Variable(_)
-                                | Expression::FuncCall(_)
-                                | Expression::Conditional(_)
-                        ) {
+                        if computed(&a.expr.node) {
                             // An expression (a module's variable of check names): evaluated at
                             // expansion.
                             r.checks_expr = Some(a.expr);
@@ -390,6 +377,19 @@ fn check_ref(e: &Expression) -> Option<String> {
 /// What a rollout needs from the rest of the configuration: its resource has instances (`for_each`
 /// or `count`) and every check it names exists. (Whether `order` names existing keys is decided
 /// where the keys are known: validation with constant `for_each`, and planning.)
+/// Whether a rollout's `order` or `checks` is computed (a module's variable, a function call), to be
+/// evaluated at expansion, rather than a literal that is not the list it must be.
+fn computed(e: &Expression) -> bool {
+    !matches!(
+        e,
+        Expression::Object(_)
+            | Expression::String(_)
+            | Expression::Number(_)
+            | Expression::Bool(_)
+            | Expression::Null(_)
+    )
+}
+
 pub fn check_rollouts(config: &Config) -> Diagnostics {
     let mut diags = Diagnostics::default();
     for r in config.resources.values() {
