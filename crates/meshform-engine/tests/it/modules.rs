@@ -301,11 +301,13 @@ async fn a_reference_cycle_through_a_module_is_reported_with_its_path() {
     );
 }
 
+/// `order` from a variable and `checks` computed from one (a for expression): both are evaluated at
+/// expansion, by the same rule.
 #[tokio::test]
 async fn a_rollout_inside_a_module_takes_its_order_and_checks_from_the_module_inputs() {
     let module = |v: &str| {
         format!(
-            "variable \"order\" {{\n  type = list(string)\n}}\nvariable \"checks\" {{\n  type = list(string)\n}}\nresource \"test_thing\" \"m\" {{\n  for_each = toset([\"c1\", \"c2\", \"c3\"])\n  name     = \"m-${{each.key}}\"\n  value    = \"{v}\"\n  lifecycle {{\n    rollout {{\n      batch_size = 1\n      order      = var.order\n      checks     = var.checks\n    }}\n  }}\n}}\n"
+            "variable \"order\" {{\n  type = list(string)\n}}\nvariable \"checks\" {{\n  type = list(string)\n}}\nresource \"test_thing\" \"m\" {{\n  for_each = toset([\"c1\", \"c2\", \"c3\"])\n  name     = \"m-${{each.key}}\"\n  value    = \"{v}\"\n  lifecycle {{\n    rollout {{\n      batch_size = 1\n      order      = var.order\n      checks     = [for c in var.checks : c]\n    }}\n  }}\n}}\n"
         )
     };
     let root = "variable \"order\" {\n  type    = list(string)\n  default = [\"c3\", \"c1\"]\n}\nmodule \"mm\" {\n  source = \"./modules/mm\"\n  order  = var.order\n  checks = [\"healthy\"]\n}\ncheck \"healthy\" {\n  assert {\n    condition     = true\n    error_message = \"never\"\n  }\n}\n";
